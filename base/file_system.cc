@@ -1,0 +1,221 @@
+#include "base/file_system.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace lsm4kv {
+namespace {
+
+class PosixWritableFile final : public WritableFile {
+ public:
+  PosixWritableFile(std::string path, int fd, uint64_t size)
+      : path_(std::move(path)), fd_(fd), size_(size) {}
+  ~PosixWritableFile() override {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Status append(std::string_view data) override {
+    const char* p = data.data();
+    size_t left = data.size();
+    while (left > 0) {
+      ssize_t n = ::write(fd_, p, left);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return Status::from_errno(errno, "write " + path_);
+      }
+      if (n == 0) return Status::io_error("write " + path_ + ": wrote 0 bytes");
+      p += n;
+      left -= static_cast<size_t>(n);
+      size_ += static_cast<uint64_t>(n);
+    }
+    return Status::ok();
+  }
+  Status sync() override {
+    if (::fdatasync(fd_) != 0) return Status::from_errno(errno, "fdatasync " + path_);
+    return Status::ok();
+  }
+  Status close() override {
+    if (fd_ < 0) return Status::ok();
+    int rc = ::close(fd_);
+    fd_ = -1;
+    if (rc != 0) return Status::from_errno(errno, "close " + path_);
+    return Status::ok();
+  }
+  uint64_t size() const override { return size_; }
+
+ private:
+  std::string path_;
+  int fd_;
+  uint64_t size_;
+};
+
+class PosixRandomAccessFile final : public RandomAccessFile {
+ public:
+  PosixRandomAccessFile(std::string path, int fd, uint64_t size)
+      : path_(std::move(path)), fd_(fd), size_(size) {}
+  ~PosixRandomAccessFile() override { ::close(fd_); }
+  Status read(uint64_t offset, size_t n, char* scratch, size_t* got) const override {
+    size_t done = 0;
+    while (done < n) {
+      ssize_t r = ::pread(fd_, scratch + done, n - done, static_cast<off_t>(offset + done));
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        return Status::from_errno(errno, "pread " + path_);
+      }
+      if (r == 0) break;
+      done += static_cast<size_t>(r);
+    }
+    *got = done;
+    return Status::ok();
+  }
+  uint64_t size() const override { return size_; }
+  int fd() const override { return fd_; }
+
+ private:
+  std::string path_;
+  int fd_;
+  uint64_t size_;
+};
+
+class PosixFileLock final : public FileLock {
+ public:
+  explicit PosixFileLock(int fd) : fd_(fd) {}
+  ~PosixFileLock() override {
+    ::flock(fd_, LOCK_UN);
+    ::close(fd_);
+  }
+
+ private:
+  int fd_;
+};
+
+class PosixFileSystem final : public FileSystem {
+ public:
+  Status new_writable(const std::string& path, std::unique_ptr<WritableFile>* out) override {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return Status::from_errno(errno, "open " + path);
+    *out = std::make_unique<PosixWritableFile>(path, fd, 0);
+    return Status::ok();
+  }
+  Status new_appendable(const std::string& path, std::unique_ptr<WritableFile>* out) override {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) return Status::from_errno(errno, "open " + path);
+    struct stat st;
+    if (::fstat(fd, &st) != 0) {
+      int err = errno;
+      ::close(fd);
+      return Status::from_errno(err, "fstat " + path);
+    }
+    *out = std::make_unique<PosixWritableFile>(path, fd, static_cast<uint64_t>(st.st_size));
+    return Status::ok();
+  }
+  Status new_random_access(const std::string& path,
+                           std::unique_ptr<RandomAccessFile>* out) override {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Status::from_errno(errno, "open " + path);
+    struct stat st;
+    if (::fstat(fd, &st) != 0) {
+      int err = errno;
+      ::close(fd);
+      return Status::from_errno(err, "fstat " + path);
+    }
+    *out = std::make_unique<PosixRandomAccessFile>(path, fd, static_cast<uint64_t>(st.st_size));
+    return Status::ok();
+  }
+  Status rename(const std::string& from, const std::string& to) override {
+    if (::rename(from.c_str(), to.c_str()) != 0)
+      return Status::from_errno(errno, "rename " + from + " -> " + to);
+    return Status::ok();
+  }
+  Status remove(const std::string& path) override {
+    if (::unlink(path.c_str()) != 0) return Status::from_errno(errno, "unlink " + path);
+    return Status::ok();
+  }
+  Status create_dir(const std::string& path) override {
+    if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST)
+      return Status::from_errno(errno, "mkdir " + path);
+    return Status::ok();
+  }
+  Status list_dir(const std::string& path, std::vector<std::string>* names) override {
+    names->clear();
+    DIR* d = ::opendir(path.c_str());
+    if (d == nullptr) return Status::from_errno(errno, "opendir " + path);
+    while (struct dirent* e = ::readdir(d)) {
+      if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
+      names->emplace_back(e->d_name);
+    }
+    ::closedir(d);
+    return Status::ok();
+  }
+  bool exists(const std::string& path) override { return ::access(path.c_str(), F_OK) == 0; }
+  Status file_size(const std::string& path, uint64_t* size) override {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) return Status::from_errno(errno, "stat " + path);
+    *size = static_cast<uint64_t>(st.st_size);
+    return Status::ok();
+  }
+  Status truncate(const std::string& path, uint64_t size) override {
+    if (::truncate(path.c_str(), static_cast<off_t>(size)) != 0)
+      return Status::from_errno(errno, "truncate " + path);
+    return Status::ok();
+  }
+  Status sync_dir(const std::string& path) override {
+    int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return Status::from_errno(errno, "open dir " + path);
+    int rc = ::fsync(fd);
+    int err = errno;
+    ::close(fd);
+    if (rc != 0) return Status::from_errno(err, "fsync dir " + path);
+    return Status::ok();
+  }
+  Status lock_file(const std::string& path, std::unique_ptr<FileLock>* out) override {
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return Status::from_errno(errno, "open " + path);
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      int err = errno;
+      ::close(fd);
+      if (err == EWOULDBLOCK) return Status::busy(path + ": locked by another process");
+      return Status::from_errno(err, "flock " + path);
+    }
+    *out = std::make_unique<PosixFileLock>(fd);
+    return Status::ok();
+  }
+};
+
+}  // namespace
+
+FileSystem* FileSystem::posix() {
+  static PosixFileSystem fs;
+  return &fs;
+}
+
+Status read_file(FileSystem* fs, const std::string& path, std::string* out) {
+  std::unique_ptr<RandomAccessFile> f;
+  LSM4KV_RETURN_IF_ERROR(fs->new_random_access(path, &f));
+  out->resize(f->size());
+  size_t got = 0;
+  LSM4KV_RETURN_IF_ERROR(f->read(0, out->size(), out->data(), &got));
+  out->resize(got);
+  return Status::ok();
+}
+
+Status write_file_atomic(FileSystem* fs, const std::string& dir, const std::string& name,
+                         std::string_view data) {
+  std::string tmp = dir + "/" + name + ".tmp";
+  std::unique_ptr<WritableFile> f;
+  LSM4KV_RETURN_IF_ERROR(fs->new_writable(tmp, &f));
+  Status s = f->append(data);
+  if (s.is_ok()) s = f->sync();
+  if (s.is_ok()) s = f->close();
+  if (s.is_ok()) s = fs->rename(tmp, dir + "/" + name);
+  if (s.is_ok()) s = fs->sync_dir(dir);
+  if (!s.is_ok()) fs->remove(tmp);
+  return s;
+}
+
+}  // namespace lsm4kv

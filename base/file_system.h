@@ -1,0 +1,85 @@
+// FileSystem: the one narrow interface through which lsm4kv reads and writes
+// files. The default is POSIX; tests wrap it (test/fault_fs.h) to inject
+// EIO, ENOSPC, torn writes and the loss of unsynced data.
+//
+// Thread-safety: a FileSystem may be used from many threads. A WritableFile
+// is used by one thread at a time; a RandomAccessFile may be read by many
+// threads at once (pread semantics).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+
+namespace lsm4kv {
+
+class WritableFile {
+ public:
+  virtual ~WritableFile() = default;
+  // Appends all of `data` or returns an error; a short write is an error.
+  virtual Status append(std::string_view data) = 0;
+  // Makes everything appended so far durable (fdatasync).
+  virtual Status sync() = 0;
+  virtual Status close() = 0;
+  // Bytes appended so far (plus the size the file had when opened for append).
+  virtual uint64_t size() const = 0;
+};
+
+class RandomAccessFile {
+ public:
+  virtual ~RandomAccessFile() = default;
+  // Reads up to n bytes at offset into scratch; *got is the count read (less
+  // than n only at end of file).
+  virtual Status read(uint64_t offset, size_t n, char* scratch, size_t* got) const = 0;
+  virtual uint64_t size() const = 0;
+  // The POSIX descriptor for io_uring users, or -1 when the file is not backed
+  // by one.
+  virtual int fd() const { return -1; }
+};
+
+// An advisory whole-file lock (flock), released when the object is destroyed.
+class FileLock {
+ public:
+  virtual ~FileLock() = default;
+};
+
+class FileSystem {
+ public:
+  virtual ~FileSystem() = default;
+  // The process-wide POSIX file system.
+  static FileSystem* posix();
+
+  // Creates (or truncates) path for writing.
+  virtual Status new_writable(const std::string& path, std::unique_ptr<WritableFile>* out) = 0;
+  // Opens an existing file for appending at its end.
+  virtual Status new_appendable(const std::string& path, std::unique_ptr<WritableFile>* out) = 0;
+  virtual Status new_random_access(const std::string& path,
+                                   std::unique_ptr<RandomAccessFile>* out) = 0;
+  virtual Status rename(const std::string& from, const std::string& to) = 0;
+  virtual Status remove(const std::string& path) = 0;
+  // Creates the directory if it does not exist yet.
+  virtual Status create_dir(const std::string& path) = 0;
+  // Names (not paths) of the entries in a directory, without "." and "..".
+  virtual Status list_dir(const std::string& path, std::vector<std::string>* names) = 0;
+  virtual bool exists(const std::string& path) = 0;
+  virtual Status file_size(const std::string& path, uint64_t* size) = 0;
+  virtual Status truncate(const std::string& path, uint64_t size) = 0;
+  // fsyncs a directory so that creations, renames and removals in it are durable.
+  virtual Status sync_dir(const std::string& path) = 0;
+  // Takes an exclusive lock on path (created if missing); Busy if another
+  // process holds it.
+  virtual Status lock_file(const std::string& path, std::unique_ptr<FileLock>* out) = 0;
+};
+
+// Reads a whole file into *out.
+Status read_file(FileSystem* fs, const std::string& path, std::string* out);
+// Writes data to path through a temporary file, fsync and rename, so that
+// path holds either its old content or all of data.
+Status write_file_atomic(FileSystem* fs, const std::string& dir, const std::string& name,
+                         std::string_view data);
+
+}  // namespace lsm4kv
