@@ -1,0 +1,90 @@
+// Options of the engine: plain structs, each default written and explained
+// next to its field.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/file_system.h"
+
+namespace lsm4kv::engine {
+
+// How a write is made durable before it is acknowledged.
+enum class SyncMode : uint8_t {
+  kNone = 0,         // written to the WAL, not synced: a crash may lose recent writes
+  kEveryBatch = 1,   // fdatasync of the WAL for every batch, one at a time
+  kGroupCommit = 2,  // concurrent writers share one fdatasync; each waits for it
+};
+
+// How the Bloom filter memory is spread across levels.
+enum class BloomAllocation : uint8_t {
+  kUniform = 0,  // every level gets bloom_bits_per_key
+  kMonkey = 1,   // Monkey (Dayan et al., SIGMOD 2017): same total memory, more
+                 // bits for smaller levels, so the sum of false-positive rates
+                 // over levels is minimal
+};
+
+// The shape of the tree. Disk levels are numbered 1, 2, ...; level i holds at
+// most runs_at(i) sorted runs and at most M·T^i bytes (M = write_buffer_size).
+// K = 1 on every level is leveling; K = T-1 is tiering; anything between is
+// the Dostoevsky "fluid" continuum. Level 0 holds flushed memtables on their
+// way into level 1 and is not governed by K.
+struct Shape {
+  int size_ratio = 10;                    // T >= 2
+  std::vector<int> runs_per_level = {1};  // K of level 1, 2, ...; the last value
+                                          // applies to every deeper level
+  int runs_at(int level) const {
+    if (runs_per_level.empty() || level < 1) return 1;
+    size_t i = static_cast<size_t>(level - 1);
+    return runs_per_level[i < runs_per_level.size() ? i : runs_per_level.size() - 1];
+  }
+  bool operator==(const Shape&) const = default;
+};
+
+struct Options {
+  FileSystem* fs = FileSystem::posix();
+  bool create_if_missing = true;
+  bool error_if_exists = false;
+
+  // M: the memtable is flushed to a level-0 run when it holds this many bytes.
+  size_t write_buffer_size = 8 << 20;
+  SyncMode sync_mode = SyncMode::kGroupCommit;
+  Shape shape;
+
+  // Sorted-run layout. 4 KiB blocks match the page size of SSDs and the
+  // kernel; a restart point every 16 keys bounds the linear scan inside a
+  // block while leaving most keys delta-encoded.
+  size_t block_size = 4096;
+  int block_restart_interval = 16;
+  // 10 bits/key gives ~1% false positives per run.
+  double bloom_bits_per_key = 10.0;
+  BloomAllocation bloom_allocation = BloomAllocation::kMonkey;
+
+  // Bytes of data blocks kept in memory (fence pointers and Bloom filters are
+  // always in memory and not counted here).
+  size_t block_cache_bytes = 64 << 20;
+
+  // Writers wait while level 0 holds this many runs (compaction is behind).
+  int level0_stop_runs = 8;
+  // Run compactions on a background thread. When false they run inline at the
+  // end of the write that needs them (deterministic, for tests).
+  bool background_compaction = true;
+};
+
+struct WriteOptions {
+  // Overrides Options::sync_mode for this write when set.
+  bool sync_override = false;
+  SyncMode sync = SyncMode::kGroupCommit;
+};
+
+struct ReadOptions {
+  // Verify block checksums on every read (always on for data from disk;
+  // this also re-verifies cached blocks).
+  bool verify_cached = false;
+  // Put blocks read by this operation into the block cache.
+  bool fill_cache = true;
+};
+
+}  // namespace lsm4kv::engine
