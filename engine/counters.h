@@ -14,6 +14,7 @@ constexpr int kMaxLevels = 16;  // level 0 (flushed runs) + disk levels 1..15
 struct EngineCounters {
   using Counter = std::atomic<uint64_t>;
   Counter entries_written{0};       // puts, deletes and range deletes applied
+  Counter user_bytes_written{0};    // key + value bytes of those operations
   Counter point_lookups_found{0};   // get/multi-get keys that returned a value
   Counter point_lookups_empty{0};   // get/multi-get keys that found nothing
   Counter seeks{0};                 // iterator seeks (seek, seek_for_prev, seek_to_*)

@@ -68,9 +68,6 @@ struct Options {
 
   // Writers wait while level 0 holds this many runs (compaction is behind).
   int level0_stop_runs = 8;
-  // Run compactions on a background thread. When false they run inline at the
-  // end of the write that needs them (deterministic, for tests).
-  bool background_compaction = true;
 };
 
 struct WriteOptions {

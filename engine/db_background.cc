@@ -1,0 +1,361 @@
+// The background half of DBImpl: flushing memtables, running the tasks of
+// the compaction planner, and recording both in the manifest.
+#include <chrono>
+#include <map>
+
+#include "engine/bloom_allocation.h"
+#include "engine/db_impl.h"
+#include "engine/file_names.h"
+#include "engine/merging_iterator.h"
+#include "engine/run_builder.h"
+
+namespace lsm4kv::engine {
+namespace {
+constexpr uint64_t kManifestRollBytes = 4 << 20;
+constexpr int kMaxBackgroundRetries = 3;
+}  // namespace
+
+// ------------------------------------------------------------------ threads
+
+void DBImpl::flush_thread_main() {
+  std::unique_lock l(mu_);
+  int failures = 0;
+  for (;;) {
+    bg_cv_.wait(l, [&] { return shutting_down_ || (imm_ && bg_error_.is_ok()); });
+    if (shutting_down_) return;  // imm_'s data stays in its WAL for the next open
+    Status s = flush_imm(l);
+    if (s.is_ok()) {
+      failures = 0;
+    } else if (s.is_corruption() || ++failures >= kMaxBackgroundRetries) {
+      bg_error_ = s;
+    } else {
+      bg_cv_.wait_for(l, std::chrono::milliseconds(200 << failures));
+    }
+    bg_cv_.notify_all();
+  }
+}
+
+void DBImpl::compaction_thread_main() {
+  std::unique_lock l(mu_);
+  int failures = 0;
+  while (!shutting_down_) {
+    bool full = full_compaction_requested_;
+    std::optional<CompactionTask> task;
+    if (bg_error_.is_ok()) {
+      LevelSummaries levels = version_->summaries();
+      task = full ? plan_full_compaction(levels)
+                  : plan_compaction(levels, shape_, options_.write_buffer_size, kMaxLevels);
+    }
+    if (!task) {
+      if (full) {
+        full_compaction_requested_ = false;
+        full_compaction_status_ = bg_error_;
+        bg_cv_.notify_all();
+      }
+      bg_cv_.wait(l);
+      continue;
+    }
+    compaction_running_ = true;
+    Status s = run_compaction(l, *task);
+    compaction_running_ = false;
+    if (full && (s.is_ok() || failures + 1 >= kMaxBackgroundRetries)) {
+      full_compaction_requested_ = false;
+      full_compaction_status_ = s;
+    }
+    if (s.is_ok()) {
+      failures = 0;
+    } else if (s.is_corruption() || ++failures >= kMaxBackgroundRetries) {
+      bg_error_ = s;
+    } else {
+      bg_cv_.wait_for(l, std::chrono::milliseconds(200 << failures));
+    }
+    bg_cv_.notify_all();
+  }
+}
+
+bool DBImpl::compaction_pending() const {
+  return plan_compaction(version_->summaries(), shape_, options_.write_buffer_size, kMaxLevels)
+      .has_value();
+}
+
+Status DBImpl::wait_for_compactions() {
+  std::unique_lock l(mu_);
+  bg_cv_.wait(l, [&] {
+    return shutting_down_ || !bg_error_.is_ok() ||
+           (!imm_ && !compaction_running_ && !full_compaction_requested_ && !compaction_pending());
+  });
+  return bg_error_;
+}
+
+Status DBImpl::compact_all() {
+  LSM4KV_RETURN_IF_ERROR(flush());
+  std::unique_lock l(mu_);
+  full_compaction_requested_ = true;
+  bg_cv_.notify_all();
+  bg_cv_.wait(l, [&] { return !full_compaction_requested_ || shutting_down_; });
+  if (!full_compaction_status_.is_ok()) return full_compaction_status_;
+  return bg_error_;
+}
+
+Status DBImpl::reshape(const Shape& shape) {
+  if (shape.size_ratio < 2) return Status::invalid_argument("reshape: size ratio T must be >= 2");
+  if (shape.runs_per_level.empty() || shape.runs_per_level.size() >= kMaxLevels)
+    return Status::invalid_argument("reshape: runs_per_level needs 1 to 15 values");
+  for (int k : shape.runs_per_level)
+    if (k < 1) return Status::invalid_argument("reshape: every K must be >= 1");
+  std::unique_lock l(mu_);
+  VersionEdit edit;
+  edit.shape = shape;
+  LSM4KV_RETURN_IF_ERROR(log_and_apply(&edit, {}));
+  bg_cv_.notify_all();
+  return Status::ok();
+}
+
+// -------------------------------------------------------------------- flush
+
+Status DBImpl::flush_imm(std::unique_lock<std::mutex>& l) {
+  std::shared_ptr<MemTable> imm = imm_;
+  uint64_t number = next_file_number_++;
+  double bits = bloom_bits_for_level(1);
+  l.unlock();
+  FragmentedTombstones tombstones(imm->range_tombstones(kMaxSequence));
+  std::unique_ptr<InternalIterator> it = imm->new_iterator(kMaxSequence);
+  std::shared_ptr<SortedRun> run;
+  Status s = build_run(it.get(), tombstones, false, number, bits, &run);
+  l.lock();
+  if (!s.is_ok()) return s;
+  VersionEdit edit;
+  if (run) edit.added.push_back({0, number, run->file_size(), run->entries(), run->min_seq(), run->max_seq()});
+  if (manifest_) edit.log_number = imm_log_boundary_;
+  s = log_and_apply(&edit, {run});
+  if (!s.is_ok()) {
+    remove_file(run_name(number));
+    return s;
+  }
+  if (run) counters_.flush_bytes_written.fetch_add(run->file_size(), std::memory_order_relaxed);
+  flushes_++;
+  imm_ = nullptr;
+  publish_state();
+  if (manifest_) {
+    std::vector<std::string> names;
+    if (fs_->list_dir(dir_, &names).is_ok())
+      for (const std::string& n : names) {
+        uint64_t num;
+        if (parse_file_name(n, &num) == FileKind::kWal && num < log_number_) remove_file(n);
+      }
+  }
+  return Status::ok();
+}
+
+// --------------------------------------------------------------- compaction
+
+Status DBImpl::run_compaction(std::unique_lock<std::mutex>& l, const CompactionTask& task) {
+  std::map<uint64_t, std::pair<int, std::shared_ptr<SortedRun>>> by_number;
+  version_->for_each_run([&](int level, const auto& r) { by_number[r->file_number()] = {level, r}; });
+  std::vector<std::shared_ptr<SortedRun>> inputs;
+  VersionEdit edit;
+  uint64_t input_bytes = 0;
+  for (const RunSummary& rs : task.inputs) {
+    auto it = by_number.find(rs.file_number);
+    if (it == by_number.end()) return Status::invalid_argument("compaction input vanished");
+    inputs.push_back(it->second.second);
+    edit.removed.emplace_back(it->second.first, rs.file_number);
+    input_bytes += rs.bytes;
+  }
+  const int out_level = task.output_level;
+  if (task.trivial_move) {
+    const auto& r = inputs[0];
+    edit.added.push_back({out_level, r->file_number(), r->file_size(), r->entries(), r->min_seq(), r->max_seq()});
+    LSM4KV_RETURN_IF_ERROR(log_and_apply(&edit, {r}));
+    compactions_++;
+    return Status::ok();
+  }
+  uint64_t number = next_file_number_++;
+  double bits = bloom_bits_for_level(out_level);
+  l.unlock();
+  std::shared_ptr<SortedRun> out;
+  Status s = merge_runs(inputs, task.bottommost, number, bits, &out);
+  l.lock();
+  if (s.is_ok()) {
+    if (out) edit.added.push_back({out_level, number, out->file_size(), out->entries(), out->min_seq(), out->max_seq()});
+    s = log_and_apply(&edit, {out});
+  }
+  if (!s.is_ok()) {
+    remove_file(run_name(number));
+    return s;
+  }
+  if (out) counters_.compaction_bytes_written[out_level].fetch_add(out->file_size(), std::memory_order_relaxed);
+  counters_.compaction_bytes_read[out_level].fetch_add(input_bytes, std::memory_order_relaxed);
+  compactions_++;
+  for (const auto& r : inputs) remove_file(run_name(r->file_number()));
+  return Status::ok();
+}
+
+Status DBImpl::merge_runs(const std::vector<std::shared_ptr<SortedRun>>& inputs, bool bottommost,
+                          uint64_t number, double bloom_bits, std::shared_ptr<SortedRun>* out) {
+  ReadOptions ro;
+  ro.fill_cache = false;
+  std::vector<std::unique_ptr<InternalIterator>> children;
+  std::vector<RangeTombstone> all;
+  for (const auto& r : inputs) {
+    children.push_back(r->new_iterator(ro));
+    const auto& f = r->range_tombstones().fragments();
+    all.insert(all.end(), f.begin(), f.end());
+  }
+  std::unique_ptr<InternalIterator> merged = new_merging_iterator(std::move(children));
+  return build_run(merged.get(), FragmentedTombstones(all), bottommost, number, bloom_bits, out);
+}
+
+Status DBImpl::build_run(InternalIterator* it, const FragmentedTombstones& tombstones,
+                         bool bottommost, uint64_t number, double bloom_bits,
+                         std::shared_ptr<SortedRun>* out) {
+  out->reset();
+  std::unique_ptr<WritableFile> file;
+  LSM4KV_RETURN_IF_ERROR(fs_->new_writable(path(run_name(number)), &file));
+  RunBuildOptions bo;
+  bo.block_size = options_.block_size;
+  bo.restart_interval = options_.block_restart_interval;
+  bo.bloom_bits_per_key = bloom_bits;
+  RunBuilder builder(bo, std::move(file));
+  Status s;
+  // Entries hidden by a newer range tombstone are dropped; at the bottom,
+  // where nothing older remains, deletes and tombstones go too, and sequence
+  // numbers are zeroed (they order nothing any more and encode in one byte).
+  for (it->seek_to_first(); it->valid() && s.is_ok(); it->next()) {
+    if (tombstones.max_covering_seq(it->key()) > it->seq()) continue;
+    if (bottommost && it->type() == EntryType::kDelete) continue;
+    s = builder.add(it->key(), it->type(), bottommost ? 0 : it->seq(), it->value());
+  }
+  if (s.is_ok()) s = it->status();
+  bool keep_tombstones = !bottommost && !tombstones.empty();
+  if (s.is_ok() && builder.entries() == 0 && !keep_tombstones) {
+    remove_file(run_name(number));
+    return Status::ok();
+  }
+  if (keep_tombstones) builder.set_range_tombstones(tombstones);
+  RunMeta meta;
+  if (s.is_ok()) s = builder.finish(&meta);
+  if (s.is_ok()) s = open_run(number, out);
+  if (!s.is_ok()) remove_file(run_name(number));
+  return s;
+}
+
+// ----------------------------------------------------------------- manifest
+
+double DBImpl::bloom_bits_for_level(int level) const {
+  level = std::max(level, 1);
+  int levels = std::max(version_->deepest_level(), level);
+  return bloom_bits_per_level(shape_, levels, options_.bloom_bits_per_key,
+                              options_.bloom_allocation)[static_cast<size_t>(level - 1)];
+}
+
+VersionEdit DBImpl::snapshot_edit() const {
+  VersionEdit e;
+  e.shape = shape_;
+  e.log_number = log_number_;
+  e.next_file_number = next_file_number_;
+  e.last_sequence = last_sequence_;
+  for (size_t i = 0; i < version_->levels.size(); i++) {
+    const auto& runs = version_->levels[i];
+    for (auto it = runs.rbegin(); it != runs.rend(); ++it) {  // oldest first: adds go to the front
+      const auto& r = *it;
+      e.added.push_back({static_cast<int>(i), r->file_number(), r->file_size(), r->entries(),
+                         r->min_seq(), r->max_seq()});
+    }
+  }
+  return e;
+}
+
+Status DBImpl::write_new_manifest() {
+  uint64_t number = next_file_number_++;
+  std::string name = manifest_name(number);
+  std::unique_ptr<WritableFile> f;
+  LSM4KV_RETURN_IF_ERROR(fs_->new_writable(path(name), &f));
+  auto writer = std::make_unique<LogWriter>(std::move(f));
+  std::string rec;
+  snapshot_edit().encode_to(&rec);
+  Status s = writer->add_record(rec);
+  if (s.is_ok()) s = writer->sync();
+  if (s.is_ok()) s = write_file_atomic(fs_, dir_, "CURRENT", name + "\n");
+  if (!s.is_ok()) {
+    writer->close();
+    fs_->remove(path(name));
+    return s;
+  }
+  if (manifest_) {
+    manifest_->close();
+    remove_file(manifest_name(manifest_number_));
+  }
+  manifest_ = std::move(writer);
+  manifest_number_ = number;
+  manifest_broken_ = false;
+  return Status::ok();
+}
+
+Status DBImpl::log_and_apply(VersionEdit* edit,
+                             const std::vector<std::shared_ptr<SortedRun>>& added) {
+  edit->next_file_number = next_file_number_;
+  edit->last_sequence = last_sequence_;
+  auto next = std::make_shared<Version>(*version_);
+  for (auto [level, number] : edit->removed)
+    std::erase_if(next->levels[level], [n = number](const auto& r) { return r->file_number() == n; });
+  for (const RunRecord& rec : edit->added)
+    for (const auto& r : added)
+      if (r && r->file_number() == rec.file_number)
+        next->levels[rec.level].insert(next->levels[rec.level].begin(), r);
+
+  std::shared_ptr<const Version> prev_version = version_;
+  Shape prev_shape = shape_;
+  uint64_t prev_log = log_number_;
+  version_ = next;
+  if (edit->shape) shape_ = *edit->shape;
+  if (edit->log_number) log_number_ = *edit->log_number;
+  Status s;
+  if (manifest_ && (manifest_broken_ || manifest_->size() > kManifestRollBytes)) {
+    s = write_new_manifest();
+  } else if (manifest_) {
+    std::string rec;
+    edit->encode_to(&rec);
+    s = manifest_->add_record(rec);
+    if (s.is_ok()) s = manifest_->sync();
+    if (!s.is_ok()) manifest_broken_ = true;
+  }
+  if (!s.is_ok()) {
+    version_ = prev_version;
+    shape_ = prev_shape;
+    log_number_ = prev_log;
+    return s;
+  }
+  publish_state();
+  return Status::ok();
+}
+
+// ------------------------------------------------------------------- verify
+
+Status DBImpl::verify() {
+  std::shared_ptr<const Version> v;
+  std::string manifest;
+  {
+    std::lock_guard g(mu_);
+    v = version_;
+    manifest = path(manifest_name(manifest_number_));
+  }
+  Status s;
+  v->for_each_run([&](int, const auto& r) {
+    if (s.is_ok()) s = r->verify();
+  });
+  LSM4KV_RETURN_IF_ERROR(s);
+  std::unique_ptr<LogReader> reader;
+  LSM4KV_RETURN_IF_ERROR(LogReader::open(fs_, manifest, &reader));
+  for (;;) {
+    std::string_view rec;
+    bool done;
+    LSM4KV_RETURN_IF_ERROR(reader->next(&rec, &done));
+    if (done) return Status::ok();
+    VersionEdit e;
+    s = e.decode_from(rec);
+    if (!s.is_ok()) return Status::corruption(manifest + ": " + s.message());
+  }
+}
+
+}  // namespace lsm4kv::engine

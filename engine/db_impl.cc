@@ -1,0 +1,525 @@
+#include "engine/db_impl.h"
+
+#include <algorithm>
+#include <map>
+
+#include "base/coding.h"
+#include "engine/file_names.h"
+
+namespace lsm4kv::engine {
+
+struct DBImpl::Writer {
+  WriteBatch* batch = nullptr;  // null: a forced memtable switch (flush)
+  SyncMode mode = SyncMode::kNone;
+  bool done = false;
+  Status status;
+  std::condition_variable cv;
+};
+
+namespace {
+
+class MemInserter final : public WriteBatch::Handler {
+ public:
+  MemInserter(MemTable* mem, EngineCounters* counters) : mem_(mem), counters_(counters) {}
+  void put(SequenceNumber seq, std::string_view key, std::string_view value) override {
+    mem_->add(seq, EntryType::kPut, key, value);
+    bytes_ += key.size() + value.size();
+  }
+  void delete_key(SequenceNumber seq, std::string_view key) override {
+    mem_->add(seq, EntryType::kDelete, key, {});
+    bytes_ += key.size();
+  }
+  void delete_range(SequenceNumber seq, std::string_view begin, std::string_view end) override {
+    mem_->add_range_tombstone(seq, begin, end);
+    bytes_ += begin.size() + end.size();
+  }
+  ~MemInserter() override {
+    if (counters_) counters_->user_bytes_written.fetch_add(bytes_, std::memory_order_relaxed);
+  }
+
+ private:
+  MemTable* mem_;
+  EngineCounters* counters_;
+  uint64_t bytes_ = 0;
+};
+
+// Rejects range deletions whose end sorts before their begin.
+class BatchValidator final : public WriteBatch::Handler {
+ public:
+  void put(SequenceNumber, std::string_view, std::string_view) override {}
+  void delete_key(SequenceNumber, std::string_view) override {}
+  void delete_range(SequenceNumber, std::string_view begin, std::string_view end) override {
+    if (end < begin) bad = true;
+  }
+  bool bad = false;
+};
+
+}  // namespace
+
+Status DB::open(const Options& options, const std::string& dir, std::unique_ptr<DB>* out) {
+  if (options.shape.size_ratio < 2) return Status::invalid_argument("shape: size ratio T must be >= 2");
+  if (options.write_buffer_size < 4096) return Status::invalid_argument("write_buffer_size below 4 KiB");
+  auto db = std::make_unique<DBImpl>(options, dir);
+  LSM4KV_RETURN_IF_ERROR(db->recover());
+  *out = std::move(db);
+  return Status::ok();
+}
+
+DBImpl::DBImpl(const Options& options, std::string dir)
+    : options_(options),
+      dir_(std::move(dir)),
+      fs_(options.fs ? options.fs : FileSystem::posix()),
+      cache_(std::make_unique<BlockCache>(options.block_cache_bytes)),
+      shape_(options.shape) {}
+
+DBImpl::~DBImpl() { close(); }
+
+Status DBImpl::close() {
+  {
+    std::unique_lock l(mu_);
+    if (closed_) return Status::ok();
+    closed_ = true;
+    shutting_down_ = true;
+    bg_cv_.notify_all();
+  }
+  if (flush_thread_.joinable()) flush_thread_.join();
+  if (compaction_thread_.joinable()) compaction_thread_.join();
+  std::unique_lock l(mu_);
+  Status s;
+  if (wal_) {
+    s = wal_->sync();  // a clean close makes every write durable
+    Status c = wal_->close();
+    if (s.is_ok()) s = c;
+  }
+  if (manifest_) manifest_->close();
+  lock_.reset();
+  return s;
+}
+
+// ---------------------------------------------------------------- recovery
+
+Status DBImpl::recover() {
+  if (options_.create_if_missing) LSM4KV_RETURN_IF_ERROR(fs_->create_dir(dir_));
+  if (!fs_->exists(dir_)) return Status::invalid_argument(dir_ + ": no such directory");
+  LSM4KV_RETURN_IF_ERROR(fs_->lock_file(path("LOCK"), &lock_));
+
+  std::vector<RunRecord> records;
+  if (!fs_->exists(path("CURRENT"))) {
+    if (!options_.create_if_missing)
+      return Status::invalid_argument(dir_ + ": not a database (no CURRENT) and create_if_missing is off");
+  } else {
+    if (options_.error_if_exists) return Status::invalid_argument(dir_ + ": database exists");
+    std::string current;
+    LSM4KV_RETURN_IF_ERROR(read_file(fs_, path("CURRENT"), &current));
+    if (!current.empty() && current.back() == '\n') current.pop_back();
+    uint64_t number;
+    if (parse_file_name(current, &number) != FileKind::kManifest)
+      return Status::corruption(path("CURRENT") + ": does not name a manifest");
+    std::unique_ptr<LogReader> reader;
+    Status s = LogReader::open(fs_, path(current), &reader);
+    if (s.is_not_found()) return Status::corruption(path("CURRENT") + ": names missing " + current);
+    LSM4KV_RETURN_IF_ERROR(s);
+    // Replay: per level, file numbers newest first.
+    std::map<uint64_t, RunRecord> live;
+    std::vector<std::vector<uint64_t>> order;
+    for (;;) {
+      std::string_view rec;
+      bool done;
+      LSM4KV_RETURN_IF_ERROR(reader->next(&rec, &done));
+      if (done) break;
+      VersionEdit e;
+      s = e.decode_from(rec);
+      if (!s.is_ok()) return Status::corruption(path(current) + ": " + s.message());
+      if (e.log_number) log_number_ = *e.log_number;
+      if (e.next_file_number) next_file_number_ = std::max(next_file_number_, *e.next_file_number);
+      if (e.last_sequence) last_sequence_ = std::max(last_sequence_, *e.last_sequence);
+      if (e.shape) shape_ = *e.shape;
+      for (auto [level, num] : e.removed) {
+        if (static_cast<size_t>(level) < order.size()) std::erase(order[level], num);
+        live.erase(num);
+      }
+      for (const RunRecord& r : e.added) {
+        if (static_cast<size_t>(r.level) >= order.size()) order.resize(r.level + 1);
+        order[r.level].insert(order[r.level].begin(), r.file_number);
+        live[r.file_number] = r;
+      }
+    }
+    for (auto& level : order)
+      for (uint64_t num : level) records.push_back(live.at(num));
+  }
+
+  // Open every run the manifest names.
+  auto version = std::make_shared<Version>();
+  version->levels.resize(kMaxLevels);
+  for (const RunRecord& r : records) {
+    std::shared_ptr<SortedRun> run;
+    LSM4KV_RETURN_IF_ERROR(open_run(r.file_number, &run));
+    version->levels[r.level].push_back(run);
+  }
+  version_ = version;
+
+  // Every numbered file raises the file counter; WALs at or past the log number are replayed.
+  std::vector<std::string> names;
+  LSM4KV_RETURN_IF_ERROR(fs_->list_dir(dir_, &names));
+  std::vector<uint64_t> wals;
+  for (const std::string& n : names) {
+    uint64_t number = 0;
+    FileKind kind = parse_file_name(n, &number);
+    if (kind == FileKind::kWal || kind == FileKind::kRun || kind == FileKind::kManifest)
+      next_file_number_ = std::max(next_file_number_, number + 1);
+    if (kind == FileKind::kWal && number >= log_number_) wals.push_back(number);
+  }
+  std::sort(wals.begin(), wals.end());
+  mem_ = std::make_shared<MemTable>();
+  for (uint64_t w : wals) {
+    std::unique_ptr<LogReader> reader;
+    LSM4KV_RETURN_IF_ERROR(LogReader::open(fs_, path(wal_name(w)), &reader));
+    for (;;) {
+      std::string_view rec;
+      bool done;
+      LSM4KV_RETURN_IF_ERROR(reader->next(&rec, &done));
+      if (done) break;
+      WriteBatch batch;
+      Status s = WriteBatch::from_rep(rec, &batch);
+      MemInserter ins(mem_.get(), nullptr);
+      if (s.is_ok()) s = batch.for_each(&ins);
+      if (!s.is_ok()) return Status::corruption(path(wal_name(w)) + ": " + s.message());
+      if (batch.count() > 0)
+        last_sequence_ = std::max(last_sequence_, batch.sequence() + batch.count() - 1);
+    }
+  }
+
+  std::unique_lock l(mu_);
+  // The recovered memtable becomes a level-0 run; then a fresh WAL and a
+  // fresh manifest describing everything, and the old files go.
+  if (!mem_->empty()) {
+    imm_ = mem_;
+    mem_ = std::make_shared<MemTable>();
+    LSM4KV_RETURN_IF_ERROR(flush_imm(l));
+  }
+  wal_number_ = next_file_number_++;
+  std::unique_ptr<WritableFile> wf;
+  LSM4KV_RETURN_IF_ERROR(fs_->new_writable(path(wal_name(wal_number_)), &wf));
+  wal_ = std::make_unique<LogWriter>(std::move(wf));
+  log_number_ = wal_number_;
+  LSM4KV_RETURN_IF_ERROR(write_new_manifest());
+
+  std::set<uint64_t> live_runs;
+  version_->for_each_run([&](int, const auto& r) { live_runs.insert(r->file_number()); });
+  for (const std::string& n : names) {
+    uint64_t number = 0;
+    switch (parse_file_name(n, &number)) {
+      case FileKind::kWal: if (number < log_number_) remove_file(n); break;
+      case FileKind::kManifest: if (number != manifest_number_) remove_file(n); break;
+      case FileKind::kRun: if (!live_runs.count(number)) remove_file(n); break;
+      case FileKind::kTemp: remove_file(n); break;
+      default: break;
+    }
+  }
+  publish_state();
+  flush_thread_ = std::thread([this] { flush_thread_main(); });
+  compaction_thread_ = std::thread([this] { compaction_thread_main(); });
+  return Status::ok();
+}
+
+Status DBImpl::open_run(uint64_t number, std::shared_ptr<SortedRun>* out) {
+  return SortedRun::open(fs_, path(run_name(number)), number, cache_.get(), &counters_, out);
+}
+
+void DBImpl::remove_file(const std::string& name) {
+  uint64_t number;
+  if (parse_file_name(name, &number) == FileKind::kRun) cache_->erase_file(number);
+  fs_->remove(path(name));  // best effort: a leftover is removed at the next open
+}
+
+// --------------------------------------------------------------- write path
+
+Status DBImpl::put(const WriteOptions& wo, std::string_view key, std::string_view value) {
+  WriteBatch b;
+  b.put(key, value);
+  return write(wo, &b);
+}
+
+Status DBImpl::delete_key(const WriteOptions& wo, std::string_view key) {
+  WriteBatch b;
+  b.delete_key(key);
+  return write(wo, &b);
+}
+
+Status DBImpl::delete_range(const WriteOptions& wo, std::string_view begin, std::string_view end) {
+  if (end < begin) return Status::invalid_argument("delete_range: end sorts before begin");
+  WriteBatch b;
+  b.delete_range(begin, end);
+  return write(wo, &b);
+}
+
+Status DBImpl::write(const WriteOptions& wo, WriteBatch* batch) {
+  if (batch == nullptr) return Status::invalid_argument("write: null batch");
+  if (batch->count() == 0) return Status::ok();
+  BatchValidator v;
+  LSM4KV_RETURN_IF_ERROR(batch->for_each(&v));
+  if (v.bad) return Status::invalid_argument("write: a range deletion's end sorts before its begin");
+  return write_impl(wo.sync_override ? wo.sync : options_.sync_mode, batch);
+}
+
+Status DBImpl::write_impl(SyncMode mode, WriteBatch* batch) {
+  Writer w;
+  w.batch = batch;
+  w.mode = mode;
+  std::unique_lock l(mu_);
+  if (closed_) return Status::invalid_argument(dir_ + ": database is closed");
+  writers_.push_back(&w);
+  while (!w.done && &w != writers_.front()) w.cv.wait(l);
+  if (w.done) return w.status;
+
+  Status s = make_room_for_write(l, batch == nullptr);
+  Writer* last = &w;
+  if (s.is_ok() && batch != nullptr) {
+    // Group commit: fold the queued batches behind us into one WAL record.
+    WriteBatch group_storage;
+    WriteBatch* group = batch;
+    bool need_sync = mode != SyncMode::kNone;
+    if (mode != SyncMode::kEveryBatch) {
+      for (size_t i = 1; i < writers_.size(); i++) {
+        Writer* next = writers_[i];
+        if (next->batch == nullptr || next->mode == SyncMode::kEveryBatch) break;
+        if (group->byte_size() + next->batch->byte_size() > (1 << 20)) break;
+        if (group == batch) {
+          group_storage.append(*batch);
+          group = &group_storage;
+        }
+        group->append(*next->batch);
+        need_sync |= next->mode != SyncMode::kNone;
+        last = next;
+      }
+    }
+    SequenceNumber seq = last_sequence_ + 1;
+    group->set_sequence(seq);
+    last_sequence_ += group->count();
+    LogWriter* wal = wal_.get();
+    std::shared_ptr<MemTable> mem = mem_;
+    l.unlock();
+    s = wal->add_record(group->rep());
+    if (s.is_ok() && need_sync) s = wal->sync();
+    if (s.is_ok()) {
+      MemInserter ins(mem.get(), &counters_);
+      s = group->for_each(&ins);
+    }
+    counters_.wal_bytes_written.fetch_add(group->byte_size() + kLogHeaderSize, std::memory_order_relaxed);
+    l.lock();
+    if (s.is_ok()) {
+      counters_.entries_written.fetch_add(group->count(), std::memory_order_relaxed);
+      std::lock_guard g(state_mu_);
+      state_.snapshot = last_sequence_;
+    } else {
+      wal_broken_ = true;  // the WAL may end in a partial record: start a new one
+    }
+  }
+  for (;;) {
+    Writer* done = writers_.front();
+    writers_.pop_front();
+    if (done != &w) {
+      done->status = s;
+      done->done = true;
+      done->cv.notify_one();
+    }
+    if (done == last) break;
+  }
+  if (!writers_.empty()) writers_.front()->cv.notify_one();
+  return s;
+}
+
+Status DBImpl::make_room_for_write(std::unique_lock<std::mutex>& l, bool force) {
+  for (;;) {
+    if (!bg_error_.is_ok()) return bg_error_;
+    if (shutting_down_) return Status::invalid_argument(dir_ + ": database is closing");
+    if (wal_broken_) {
+      uint64_t number = next_file_number_++;
+      std::unique_ptr<WritableFile> wf;
+      LSM4KV_RETURN_IF_ERROR(fs_->new_writable(path(wal_name(number)), &wf));
+      wal_->close();
+      wal_ = std::make_unique<LogWriter>(std::move(wf));
+      wal_number_ = number;
+      wal_broken_ = false;
+    }
+    bool full = mem_->memory_usage() >= options_.write_buffer_size || (force && !mem_->empty());
+    if (!full) return Status::ok();
+    if (static_cast<int>(version_->levels[0].size()) >= options_.level0_stop_runs || imm_) {
+      counters_.write_stalls.fetch_add(1, std::memory_order_relaxed);
+      bg_cv_.wait(l);
+      continue;
+    }
+    LSM4KV_RETURN_IF_ERROR(switch_memtable());
+    force = false;
+  }
+}
+
+Status DBImpl::switch_memtable() {
+  uint64_t number = next_file_number_++;
+  std::unique_ptr<WritableFile> wf;
+  LSM4KV_RETURN_IF_ERROR(fs_->new_writable(path(wal_name(number)), &wf));
+  wal_->close();
+  wal_ = std::make_unique<LogWriter>(std::move(wf));
+  wal_number_ = number;
+  imm_ = mem_;
+  imm_log_boundary_ = number;
+  mem_ = std::make_shared<MemTable>();
+  publish_state();
+  bg_cv_.notify_all();
+  return Status::ok();
+}
+
+void DBImpl::publish_state() {
+  std::lock_guard g(state_mu_);
+  state_.mem = mem_;
+  state_.imm = imm_;
+  if (state_.version != version_) {
+    std::vector<RangeTombstone> all;
+    version_->for_each_run([&](int, const auto& r) {
+      const auto& f = r->range_tombstones().fragments();
+      all.insert(all.end(), f.begin(), f.end());
+    });
+    state_.run_tombstones = std::make_shared<FragmentedTombstones>(all);
+    state_.version = version_;
+  }
+  state_.snapshot = last_sequence_;
+}
+
+Status DBImpl::flush() {
+  Status s = write_impl(SyncMode::kNone, nullptr);
+  if (!s.is_ok()) return s;
+  std::unique_lock l(mu_);
+  bg_cv_.wait(l, [&] { return !imm_ || !bg_error_.is_ok() || shutting_down_; });
+  return bg_error_;
+}
+
+// ------------------------------------------------------------------- reads
+
+ReadState DBImpl::read_state() const {
+  std::lock_guard g(state_mu_);
+  return state_;
+}
+
+Status DBImpl::get(const ReadOptions& ro, std::string_view key, std::string* value) {
+  if (value == nullptr) return Status::invalid_argument("get: null value");
+  return get_from(read_state(), ro, key, value);
+}
+
+Status DBImpl::get_from(const ReadState& st, const ReadOptions& ro, std::string_view key,
+                        std::string* value) {
+  // Sources newest first; the first holding the key or a covering range
+  // tombstone decides, since everything after it is older.
+  SequenceNumber tomb = 0;
+  auto decide = [&](bool found, EntryType type, SequenceNumber seq) -> std::optional<Status> {
+    if (found) {
+      if (type == EntryType::kPut && seq > tomb) {
+        counters_.point_lookups_found.fetch_add(1, std::memory_order_relaxed);
+        return Status::ok();
+      }
+    } else if (tomb == 0) {
+      return std::nullopt;
+    }
+    counters_.point_lookups_empty.fetch_add(1, std::memory_order_relaxed);
+    return Status::not_found(key);
+  };
+  for (const MemTable* m : {st.mem.get(), st.imm.get()}) {
+    if (m == nullptr) continue;
+    tomb = std::max(tomb, m->max_covering_tombstone(key, st.snapshot));
+    MemLookup ml;
+    m->get(key, st.snapshot, &ml);
+    if (auto s = decide(ml.found, ml.type, ml.seq)) {
+      if (s->is_ok()) *value = std::move(ml.value);
+      return *s;
+    }
+  }
+  for (const auto& level : st.version->levels) {
+    for (const auto& run : level) {
+      tomb = std::max(tomb, run->range_tombstones().max_covering_seq(key));
+      RunLookup rl;
+      LSM4KV_RETURN_IF_ERROR(run->get(key, ro, &rl));
+      if (auto s = decide(rl.found, rl.type, rl.seq)) {
+        if (s->is_ok()) *value = std::move(rl.value);
+        return *s;
+      }
+    }
+  }
+  counters_.point_lookups_empty.fetch_add(1, std::memory_order_relaxed);
+  return Status::not_found(key);
+}
+
+Status DBImpl::multi_get(const ReadOptions& ro, std::span<const std::string_view> keys,
+                         std::vector<std::string>* values, std::vector<Status>* statuses) {
+  if (values == nullptr || statuses == nullptr) return Status::invalid_argument("multi_get: null output");
+  for (size_t i = 1; i < keys.size(); i++)
+    if (keys[i] < keys[i - 1]) return Status::invalid_argument("multi_get: keys are not sorted");
+  ReadState st = read_state();
+  values->assign(keys.size(), std::string());
+  statuses->assign(keys.size(), Status::ok());
+  for (size_t i = 0; i < keys.size(); i++) (*statuses)[i] = get_from(st, ro, keys[i], &(*values)[i]);
+  return Status::ok();
+}
+
+Shape DBImpl::shape() const {
+  std::lock_guard g(mu_);
+  return shape_;
+}
+
+Properties DBImpl::properties() const {
+  Properties p;
+  std::shared_ptr<const Version> v;
+  {
+    std::lock_guard g(mu_);
+    p.shape = shape_;
+    v = version_;
+    p.flushes = flushes_;
+    p.compactions = compactions_;
+    p.memtable_bytes = mem_->memory_usage() + (imm_ ? imm_->memory_usage() : 0);
+    p.last_sequence = last_sequence_;
+  }
+  int deepest = v->deepest_level();
+  p.live_files = 2;  // WAL + manifest
+  for (int i = 0; i <= std::max(deepest, 1); i++) {
+    LevelInfo li;
+    li.level = i;
+    li.max_runs = i == 0 ? 0 : p.shape.runs_at(i);
+    li.capacity_bytes = level_capacity(i, p.shape, options_.write_buffer_size);
+    for (const auto& r : v->levels[i]) {
+      li.runs.push_back({r->file_number(), r->file_size(), r->entries(), r->bloom_bits_per_key(),
+                         r->bloom_memory_bytes(), r->fence_memory_bytes()});
+      li.bytes += r->file_size();
+      p.live_files++;
+    }
+    p.levels.push_back(std::move(li));
+  }
+  auto ld = [](const std::atomic<uint64_t>& c) { return c.load(std::memory_order_relaxed); };
+  p.entries_written = ld(counters_.entries_written);
+  p.user_bytes_written = ld(counters_.user_bytes_written);
+  p.point_lookups_found = ld(counters_.point_lookups_found);
+  p.point_lookups_empty = ld(counters_.point_lookups_empty);
+  p.seeks = ld(counters_.seeks);
+  p.runs_probed = ld(counters_.runs_probed);
+  p.bloom_checked = ld(counters_.bloom_checked);
+  p.bloom_negatives = ld(counters_.bloom_negatives);
+  p.bloom_false_positives = ld(counters_.bloom_false_positives);
+  p.blocks_read = ld(counters_.blocks_read);
+  p.block_bytes_read = ld(counters_.block_bytes_read);
+  p.block_cache_hits = ld(counters_.block_cache_hits);
+  p.wal_bytes_written = ld(counters_.wal_bytes_written);
+  p.flush_bytes_written = ld(counters_.flush_bytes_written);
+  p.write_stalls = ld(counters_.write_stalls);
+  for (int i = 0; i < kMaxLevels; i++) {
+    p.compaction_bytes_written.push_back(ld(counters_.compaction_bytes_written[i]));
+    p.compaction_bytes_read.push_back(ld(counters_.compaction_bytes_read[i]));
+  }
+  p.block_cache_usage = cache_->usage();
+  return p;
+}
+
+double Properties::write_amplification() const {
+  if (user_bytes_written == 0) return 0;
+  uint64_t written = flush_bytes_written;
+  for (uint64_t b : compaction_bytes_written) written += b;
+  return static_cast<double>(written) / static_cast<double>(user_bytes_written);
+}
+
+}  // namespace lsm4kv::engine

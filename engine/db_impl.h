@@ -1,0 +1,141 @@
+// DBImpl: the engine behind engine/db.h. Its pieces live in:
+//   db_impl.cc       open, recovery, the write path, point reads, properties
+//   db_background.cc the flush and compaction threads, manifest writes
+//   db_iterator.cc   the user-facing iterator over a read snapshot
+//
+// Locking: mu_ guards the writer queue, the memtables, the version, the
+// manifest and background state. state_mu_ (taken after mu_ when both are
+// needed) guards the read snapshot: readers take it briefly to copy
+// {mem, imm, version, visible sequence} and then read without any lock, so
+// flushes and compactions never block them.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "engine/block_cache.h"
+#include "engine/counters.h"
+#include "engine/db.h"
+#include "engine/log_format.h"
+#include "engine/memtable.h"
+#include "engine/range_tombstones.h"
+#include "engine/version.h"
+#include "engine/version_edit.h"
+
+namespace lsm4kv::engine {
+
+// What a reader needs, copied atomically.
+struct ReadState {
+  std::shared_ptr<MemTable> mem;
+  std::shared_ptr<MemTable> imm;  // may be null
+  std::shared_ptr<const Version> version;
+  std::shared_ptr<const FragmentedTombstones> run_tombstones;  // of every run in version
+  SequenceNumber snapshot = 0;
+};
+
+class DBImpl final : public DB {
+ public:
+  DBImpl(const Options& options, std::string dir);
+  ~DBImpl() override;
+
+  Status put(const WriteOptions& wo, std::string_view key, std::string_view value) override;
+  Status delete_key(const WriteOptions& wo, std::string_view key) override;
+  Status delete_range(const WriteOptions& wo, std::string_view begin,
+                      std::string_view end) override;
+  Status write(const WriteOptions& wo, WriteBatch* batch) override;
+  Status get(const ReadOptions& ro, std::string_view key, std::string* value) override;
+  Status multi_get(const ReadOptions& ro, std::span<const std::string_view> keys,
+                   std::vector<std::string>* values, std::vector<Status>* statuses) override;
+  std::unique_ptr<Iterator> new_iterator(const ReadOptions& ro) override;
+  Status flush() override;
+  Status compact_all() override;
+  Status wait_for_compactions() override;
+  Status reshape(const Shape& shape) override;
+  Shape shape() const override;
+  Properties properties() const override;
+  Status verify() override;
+  Status close() override;
+
+  Status recover();  // called once by DB::open
+
+ private:
+  struct Writer;
+  friend class DBIterator;
+
+  // --- write path (db_impl.cc) ---
+  Status write_impl(SyncMode mode, WriteBatch* batch);  // batch null: force a memtable switch
+  Status make_room_for_write(std::unique_lock<std::mutex>& l, bool force);
+  Status switch_memtable();  // REQUIRES: mu_ held
+  // --- reads ---
+  ReadState read_state() const;
+  Status get_from(const ReadState& st, const ReadOptions& ro, std::string_view key,
+                  std::string* value);
+  void publish_state();  // REQUIRES: mu_ held
+
+  // --- background (db_background.cc) ---
+  void flush_thread_main();
+  void compaction_thread_main();
+  Status flush_imm(std::unique_lock<std::mutex>& l);
+  Status run_compaction(std::unique_lock<std::mutex>& l, const CompactionTask& task);
+  // Merges inputs (newest first) into run file `number`; *out stays null when
+  // nothing survives the merge.
+  Status merge_runs(const std::vector<std::shared_ptr<SortedRun>>& inputs, bool bottommost,
+                    uint64_t number, double bloom_bits, std::shared_ptr<SortedRun>* out);
+  // Writes the entries of it (and tombstones) to run file `number`.
+  Status build_run(InternalIterator* it, const FragmentedTombstones& tombstones, bool bottommost,
+                   uint64_t number, double bloom_bits, std::shared_ptr<SortedRun>* out);
+  // Appends edit to the manifest (synced) and installs the resulting version.
+  // REQUIRES: mu_ held. added: the run objects named by edit.added.
+  Status log_and_apply(VersionEdit* edit, const std::vector<std::shared_ptr<SortedRun>>& added);
+  Status write_new_manifest();  // REQUIRES: mu_ held; snapshot of the current state
+  VersionEdit snapshot_edit() const;
+  double bloom_bits_for_level(int level) const;
+  Status open_run(uint64_t number, std::shared_ptr<SortedRun>* out);
+  void remove_file(const std::string& name);
+  std::string path(const std::string& name) const { return dir_ + "/" + name; }
+  bool compaction_pending() const;  // REQUIRES: mu_ held
+
+  const Options options_;
+  const std::string dir_;
+  FileSystem* const fs_;
+  std::unique_ptr<FileLock> lock_;
+  mutable EngineCounters counters_;
+  std::unique_ptr<BlockCache> cache_;
+
+  mutable std::mutex mu_;
+  std::condition_variable bg_cv_;  // background work to do, or finished
+  std::deque<Writer*> writers_;
+  std::shared_ptr<MemTable> mem_;
+  std::shared_ptr<MemTable> imm_;
+  uint64_t imm_log_boundary_ = 0;  // first WAL holding data newer than imm_
+  std::shared_ptr<const Version> version_;
+  Shape shape_;
+  std::unique_ptr<LogWriter> wal_;
+  uint64_t wal_number_ = 0;
+  bool wal_broken_ = false;
+  std::unique_ptr<LogWriter> manifest_;
+  uint64_t manifest_number_ = 0;
+  uint64_t log_number_ = 0;
+  uint64_t next_file_number_ = 2;
+  SequenceNumber last_sequence_ = 0;  // allocated to writes
+  Status bg_error_;
+  bool shutting_down_ = false;
+  bool closed_ = false;
+  bool compaction_running_ = false;
+  bool full_compaction_requested_ = false;
+  Status full_compaction_status_;
+  bool manifest_broken_ = false;  // the last manifest append failed: roll to a new one
+  uint64_t flushes_ = 0;
+  uint64_t compactions_ = 0;
+  std::thread flush_thread_;
+  std::thread compaction_thread_;
+
+  mutable std::mutex state_mu_;
+  ReadState state_;  // snapshot = visible sequence
+};
+
+}  // namespace lsm4kv::engine

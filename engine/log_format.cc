@@ -1,0 +1,73 @@
+#include "engine/log_format.h"
+
+#include <algorithm>
+
+#include "base/checksum.h"
+#include "base/coding.h"
+
+namespace lsm4kv::engine {
+
+Status LogWriter::add_record(std::string_view payload) {
+  if (payload.size() > UINT32_MAX) return Status::invalid_argument("log record over 4 GiB");
+  std::string rec;
+  rec.reserve(kLogHeaderSize + payload.size());
+  put_fixed32(&rec, static_cast<uint32_t>(payload.size()));
+  put_fixed32(&rec, static_cast<uint32_t>(checksum64(rec.data(), 4)));
+  put_fixed64(&rec, checksum64(payload));
+  rec.append(payload);
+  return file_->append(rec);
+}
+
+Status LogReader::open(FileSystem* fs, const std::string& path, std::unique_ptr<LogReader>* out) {
+  std::string data;
+  LSM4KV_RETURN_IF_ERROR(read_file(fs, path, &data));
+  out->reset(new LogReader(path, std::move(data)));
+  return Status::ok();
+}
+
+Status LogReader::corruption(const std::string& what) const {
+  return Status::corruption(path_ + ": " + what + " at offset " + std::to_string(pos_));
+}
+
+Status LogReader::next(std::string_view* payload, bool* done) {
+  *done = false;
+  size_t left = data_.size() - pos_;
+  if (left == 0) {
+    *done = true;
+    return Status::ok();
+  }
+  const char* h = data_.data() + pos_;
+  if (left < kLogHeaderSize) {
+    torn_tail_ = true;
+    *done = true;
+    return Status::ok();
+  }
+  uint32_t len = decode_fixed32(h);
+  if (decode_fixed32(h + 4) != static_cast<uint32_t>(checksum64(h, 4))) {
+    if (std::all_of(h, static_cast<const char*>(data_.data() + data_.size()), [](char c) { return c == 0; })) {
+      torn_tail_ = true;
+      *done = true;
+      return Status::ok();
+    }
+    return corruption("bad record header checksum");
+  }
+  if (len > left - kLogHeaderSize) {
+    torn_tail_ = true;
+    *done = true;
+    return Status::ok();
+  }
+  std::string_view body(h + kLogHeaderSize, len);
+  if (checksum64(body) != decode_fixed64(h + 8)) {
+    if (kLogHeaderSize + len == left) {
+      torn_tail_ = true;
+      *done = true;
+      return Status::ok();
+    }
+    return corruption("bad record payload checksum");
+  }
+  *payload = body;
+  pos_ += kLogHeaderSize + len;
+  return Status::ok();
+}
+
+}  // namespace lsm4kv::engine
