@@ -346,7 +346,7 @@ Status DBImpl::verify() {
   });
   LSM4KV_RETURN_IF_ERROR(s);
   std::unique_ptr<LogReader> reader;
-  LSM4KV_RETURN_IF_ERROR(LogReader::open(fs_, manifest, &reader));
+  LSM4KV_RETURN_IF_ERROR(LogReader::open(fs_, manifest, LogReader::TailMode::kStrict, &reader));
   for (;;) {
     std::string_view rec;
     bool done;

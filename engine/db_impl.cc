@@ -116,7 +116,7 @@ Status DBImpl::recover() {
     if (parse_file_name(current, &number) != FileKind::kManifest)
       return Status::corruption(path("CURRENT") + ": does not name a manifest");
     std::unique_ptr<LogReader> reader;
-    Status s = LogReader::open(fs_, path(current), &reader);
+    Status s = LogReader::open(fs_, path(current), LogReader::TailMode::kStrict, &reader);
     if (s.is_not_found()) return Status::corruption(path("CURRENT") + ": names missing " + current);
     LSM4KV_RETURN_IF_ERROR(s);
     // Replay: per level, file numbers newest first.
@@ -173,7 +173,7 @@ Status DBImpl::recover() {
   mem_ = std::make_shared<MemTable>();
   for (uint64_t w : wals) {
     std::unique_ptr<LogReader> reader;
-    LSM4KV_RETURN_IF_ERROR(LogReader::open(fs_, path(wal_name(w)), &reader));
+    LSM4KV_RETURN_IF_ERROR(LogReader::open(fs_, path(wal_name(w)), LogReader::TailMode::kTolerateDamagedLast, &reader));
     for (;;) {
       std::string_view rec;
       bool done;

@@ -18,10 +18,11 @@ Status LogWriter::add_record(std::string_view payload) {
   return file_->append(rec);
 }
 
-Status LogReader::open(FileSystem* fs, const std::string& path, std::unique_ptr<LogReader>* out) {
+Status LogReader::open(FileSystem* fs, const std::string& path, TailMode mode,
+                       std::unique_ptr<LogReader>* out) {
   std::string data;
   LSM4KV_RETURN_IF_ERROR(read_file(fs, path, &data));
-  out->reset(new LogReader(path, std::move(data)));
+  out->reset(new LogReader(path, std::move(data), mode));
   return Status::ok();
 }
 
@@ -58,7 +59,7 @@ Status LogReader::next(std::string_view* payload, bool* done) {
   }
   std::string_view body(h + kLogHeaderSize, len);
   if (checksum64(body) != decode_fixed64(h + 8)) {
-    if (kLogHeaderSize + len == left) {
+    if (kLogHeaderSize + len == left && mode_ == TailMode::kTolerateDamagedLast) {
       torn_tail_ = true;
       *done = true;
       return Status::ok();

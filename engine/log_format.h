@@ -17,6 +17,8 @@
 //     end of the file                              -> torn tail: stop, OK
 //   - a payload checksum mismatch on the LAST record of the file
 //                                                  -> torn tail: stop, OK
+//     (WAL only; a manifest record is synced before anything depends on it,
+//     so a complete but damaged last manifest record is Corruption)
 //   - a bad header check where every byte from there to the end is zero
 //     (a file extended but not yet written)        -> torn tail: stop, OK
 //   - any other mismatch (more records follow)     -> Corruption naming the
@@ -52,8 +54,10 @@ class LogWriter {
 // manifest by the number of runs; both are read only at open).
 class LogReader {
  public:
+  enum class TailMode { kTolerateDamagedLast, kStrict };
   // Reads path; NotFound if missing.
-  static Status open(FileSystem* fs, const std::string& path, std::unique_ptr<LogReader>* out);
+  static Status open(FileSystem* fs, const std::string& path, TailMode mode,
+                     std::unique_ptr<LogReader>* out);
   // Sets *payload to the next record. Returns OK with *done = true at the end
   // of the log (including a torn tail, see torn_tail()); Corruption otherwise.
   Status next(std::string_view* payload, bool* done);
@@ -62,10 +66,12 @@ class LogReader {
   uint64_t good_bytes() const { return pos_; }
 
  private:
-  LogReader(std::string path, std::string data) : path_(std::move(path)), data_(std::move(data)) {}
+  LogReader(std::string path, std::string data, TailMode mode)
+      : path_(std::move(path)), data_(std::move(data)), mode_(mode) {}
   Status corruption(const std::string& what) const;
   std::string path_;
   std::string data_;
+  TailMode mode_;
   uint64_t pos_ = 0;
   bool torn_tail_ = false;
 };

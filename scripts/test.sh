@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs every test twice: in a normal
+# build and in a build with AddressSanitizer + UndefinedBehaviorSanitizer.
+# The last line of output is "N passed, N failed" (Catch2 test cases, both builds).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh || { echo "setup failed"; echo "0 passed, 1 failed"; exit 1; }
+passed=0; failed=0
+run_suite() {  # run_suite NAME BUILD_DIR [meson options...]
+  local name=$1 dir=$2; shift 2
+  echo "== $name: building in $dir"
+  if ! bash scripts/build.sh "$dir" "$@"; then
+    echo "== $name: BUILD FAILED"; failed=$((failed + 1)); return
+  fi
+  echo "== $name: testing"
+  meson test -C "$dir" --num-processes 2 --print-errorlogs -t 4 || true
+  local counts
+  counts=$(python3 scripts/count_tests.py "$dir/meson-logs/testlog.json")
+  echo "== $name: $counts"
+  passed=$((passed + ${counts%% *}))
+  failed=$((failed + $(echo "$counts" | awk '{print $3}')))
+}
+run_suite "release" build
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:protect_shadow_gap=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  run_suite "asan+ubsan" build-asan -Db_sanitize=address,undefined -Db_lundef=false
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

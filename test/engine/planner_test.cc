@@ -1,0 +1,188 @@
+// The compaction planner is a pure function: its decisions for leveling,
+// tiering, mixed K and lazy reshapes are checked directly.
+#include <catch2/catch.hpp>
+
+#include "engine/compaction_planner.h"
+#include "engine/log_format.h"
+#include "engine/memtable.h"
+#include "engine/write_batch.h"
+#include "test/engine/test_util.h"
+
+using namespace lsm4kv;
+using namespace lsm4kv::engine;
+
+namespace {
+constexpr uint64_t M = 1000;
+Shape shape(int t, std::vector<int> k) {
+  Shape s;
+  s.size_ratio = t;
+  s.runs_per_level = std::move(k);
+  return s;
+}
+std::vector<RunSummary> runs(std::initializer_list<uint64_t> sizes, uint64_t first_number) {
+  std::vector<RunSummary> out;
+  for (uint64_t b : sizes) out.push_back({first_number++, b});
+  return out;
+}
+}  // namespace
+
+TEST_CASE("planner: level 0 drains into level 1, merging under leveling", "[engine][planner]") {
+  LevelSummaries levels = {runs({M}, 10), runs({3 * M}, 20)};
+  auto t = plan_compaction(levels, shape(10, {1}), M, 16);
+  REQUIRE(t);
+  REQUIRE(t->input_level == 0);
+  REQUIRE(t->output_level == 1);
+  REQUIRE(t->merge_output_level);
+  REQUIRE(t->inputs.size() == 2);
+  REQUIRE_FALSE(t->trivial_move);
+  REQUIRE(t->bottommost);
+}
+
+TEST_CASE("planner: tiering moves runs without rewriting until the level is full", "[engine][planner]") {
+  LevelSummaries levels = {runs({M}, 10), runs({M, M}, 20)};
+  auto t = plan_compaction(levels, shape(4, {3}), M, 16);
+  REQUIRE(t);
+  REQUIRE(t->trivial_move);
+  REQUIRE_FALSE(t->merge_output_level);
+  // Level 1 full (4 runs of M = M·T): everything goes to level 2 in one merge.
+  levels = {{}, runs({M, M, M, M}, 20)};
+  t = plan_compaction(levels, shape(4, {3}), M, 16);
+  REQUIRE(t);
+  REQUIRE(t->input_level == 1);
+  REQUIRE(t->output_level == 2);
+  REQUIRE(t->inputs.size() == 4);
+  REQUIRE(t->bottommost);
+  // Below capacity: nothing to do.
+  levels = {{}, runs({M, M, M}, 20)};
+  REQUIRE_FALSE(plan_compaction(levels, shape(4, {3}), M, 16));
+}
+
+TEST_CASE("planner: lazy reshape — a smaller K is honoured at the next compaction into the level",
+          "[engine][planner]") {
+  LevelSummaries levels = {{}, runs({M, M, M}, 20)};
+  // Lowering K to 1 does not trigger work by itself...
+  REQUIRE_FALSE(plan_compaction(levels, shape(4, {1}), M, 16));
+  // ...but the next arrival merges all of level 1.
+  levels[0] = runs({M}, 10);
+  auto t = plan_compaction(levels, shape(4, {1}), M, 16);
+  REQUIRE(t);
+  REQUIRE(t->merge_output_level);
+  REQUIRE(t->inputs.size() == 4);
+  // Raising K leaves existing runs alone: the arrival is a move.
+  t = plan_compaction(levels, shape(8, {7}), M, 16);
+  REQUIRE(t->trivial_move);
+  // A new T changes capacity: at T = 2 level 1 (3M >= 2M) overflows.
+  levels[0].clear();
+  t = plan_compaction(levels, shape(2, {3}), M, 16);
+  REQUIRE(t);
+  REQUIRE(t->input_level == 1);
+}
+
+TEST_CASE("planner: not bottommost when older runs stay in the output level", "[engine][planner]") {
+  LevelSummaries levels = {runs({M}, 10), runs({M}, 20), runs({50 * M}, 30)};
+  auto t = plan_compaction(levels, shape(10, {3, 1}), M, 16);
+  REQUIRE(t->trivial_move);
+  REQUIRE_FALSE(t->bottommost);
+  auto full = plan_full_compaction(levels);
+  REQUIRE(full);
+  REQUIRE(full->inputs.size() == 3);
+  REQUIRE(full->output_level == 2);
+  REQUIRE(full->bottommost);
+  REQUIRE_FALSE(plan_full_compaction(LevelSummaries{{}, {}}));
+}
+
+TEST_CASE("memtable: snapshots see only their versions", "[engine][memtable]") {
+  MemTable m;
+  m.add(1, EntryType::kPut, "a", "a1");
+  m.add(2, EntryType::kPut, "b", "b2");
+  m.add(3, EntryType::kPut, "a", "a3");
+  m.add(4, EntryType::kDelete, "b", "");
+  m.add_range_tombstone(5, "a", "b");
+  MemLookup l;
+  m.get("a", 2, &l);
+  REQUIRE((l.found && l.value == "a1"));
+  m.get("a", 10, &l);
+  REQUIRE((l.found && l.value == "a3" && l.seq == 3));
+  m.get("b", 3, &l);
+  REQUIRE((l.found && l.type == EntryType::kPut));
+  m.get("b", 4, &l);
+  REQUIRE((l.found && l.type == EntryType::kDelete));
+  REQUIRE(m.max_covering_tombstone("a", 10) == 5);
+  REQUIRE(m.max_covering_tombstone("a", 4) == 0);
+  auto it = m.new_iterator(2);
+  it->seek_to_last();
+  REQUIRE((it->valid() && it->key() == "b" && it->value() == "b2"));
+  it->prev();
+  REQUIRE((it->valid() && it->key() == "a" && it->value() == "a1"));
+  it->seek_for_prev("az");
+  REQUIRE((it->valid() && it->key() == "a"));
+  it->seek("a0");
+  REQUIRE((it->valid() && it->key() == "b"));
+}
+
+TEST_CASE("record log: round trip and torn tails", "[engine][log]") {
+  test::TempDir dir("lsm4kv_log");
+  FileSystem* fs = FileSystem::posix();
+  std::string path = dir.path() + "/000001.wal";
+  {
+    std::unique_ptr<WritableFile> f;
+    REQUIRE(fs->new_writable(path, &f).is_ok());
+    LogWriter w(std::move(f));
+    for (int i = 0; i < 10; i++) REQUIRE(w.add_record(std::string(100 + i, 'a' + i)).is_ok());
+    REQUIRE(w.sync().is_ok());
+  }
+  auto count = [&](LogReader::TailMode mode, Status* st) {
+    std::unique_ptr<LogReader> r;
+    REQUIRE(LogReader::open(fs, path, mode, &r).is_ok());
+    int n = 0;
+    for (;;) {
+      std::string_view rec;
+      bool done;
+      *st = r->next(&rec, &done);
+      if (!st->is_ok() || done) return n;
+      REQUIRE(rec == std::string(100 + n, 'a' + n));
+      n++;
+    }
+  };
+  Status s;
+  REQUIRE(count(LogReader::TailMode::kStrict, &s) == 10);
+  uint64_t size;
+  REQUIRE(fs->file_size(path, &size).is_ok());
+  REQUIRE(fs->truncate(path, size - 50).is_ok());
+  REQUIRE(count(LogReader::TailMode::kStrict, &s) == 9);
+  REQUIRE(s.is_ok());
+  // Zeros past the end (a file extended but never written) are a torn tail too.
+  {
+    std::unique_ptr<WritableFile> f;
+    REQUIRE(fs->new_appendable(path, &f).is_ok());
+    REQUIRE(f->append(std::string(4096, '\0')).is_ok());
+  }
+  REQUIRE(count(LogReader::TailMode::kStrict, &s) == 9);
+  REQUIRE(s.is_ok());
+}
+
+TEST_CASE("write batch: encoding round trip and malformed input", "[engine][batch]") {
+  WriteBatch b;
+  b.put("k1", "v1");
+  b.delete_key("k2");
+  b.delete_range("a", "z");
+  b.set_sequence(100);
+  struct Rec : WriteBatch::Handler {
+    std::string log;
+    void put(SequenceNumber s, std::string_view k, std::string_view v) override {
+      log += "P" + std::to_string(s) + std::string(k) + std::string(v) + ";";
+    }
+    void delete_key(SequenceNumber s, std::string_view k) override {
+      log += "D" + std::to_string(s) + std::string(k) + ";";
+    }
+    void delete_range(SequenceNumber s, std::string_view a, std::string_view z) override {
+      log += "R" + std::to_string(s) + std::string(a) + std::string(z) + ";";
+    }
+  } rec;
+  REQUIRE(b.for_each(&rec).is_ok());
+  REQUIRE(rec.log == "P100k1v1;D101k2;R102az;");
+  WriteBatch bad;
+  REQUIRE(WriteBatch::from_rep(b.rep().substr(0, b.rep().size() - 1), &bad).is_ok());
+  REQUIRE(bad.for_each(&rec).is_corruption());
+  REQUIRE(WriteBatch::from_rep("short", &bad).is_corruption());
+}

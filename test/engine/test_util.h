@@ -1,0 +1,41 @@
+// Helpers shared by the engine tests: temporary directories and seeds.
+#pragma once
+
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+#include <string>
+
+namespace lsm4kv::test {
+
+// A fresh directory under /tmp, removed with everything in it on destruction.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& tag = "lsm4kv") {
+    std::string tmpl = "/tmp/" + tag + "_XXXXXX";
+    path_ = ::mkdtemp(tmpl.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// LSM4KV_SEED from the environment, or a fresh random seed.
+inline uint64_t test_seed() {
+  if (const char* s = std::getenv("LSM4KV_SEED")) return std::strtoull(s, nullptr, 10);
+  return std::random_device{}();
+}
+
+// An integer from the environment, or def.
+inline uint64_t env_or(const char* name, uint64_t def) {
+  const char* s = std::getenv(name);
+  return s ? std::strtoull(s, nullptr, 10) : def;
+}
+
+}  // namespace lsm4kv::test
