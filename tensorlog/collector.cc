@@ -1,0 +1,257 @@
+// TensorLog's garbage collection: executing the planner's choice, the
+// collection journal, commit and abort. See tensor_log.h for the protocol.
+//
+// Journal file GC-<id>.pending, written atomically (write_file_atomic) after
+// the new copies are durable and before collect() returns:
+//   varint64 id, varint64 n, n x varint64 segment id,
+//   varint64 m, m x (Location from, Location to),
+//   varint64 k, k x Location lost, then u64 XXH3-64 of everything before.
+#include <cstdio>
+#include <cstring>
+
+#include "base/checksum.h"
+#include "base/coding.h"
+#include "tensorlog/dead_log.h"
+#include "tensorlog/tensor_log.h"
+
+namespace lsm4kv::tensorlog {
+namespace {
+
+constexpr size_t kCopyChunkBytes = size_t{64} << 20;
+
+std::string encode_journal(const Collection& c) {
+  std::string out;
+  put_varint64(&out, c.id);
+  put_varint64(&out, c.segments.size());
+  for (uint64_t s : c.segments) put_varint64(&out, s);
+  put_varint64(&out, c.relocations.size());
+  for (const Relocation& r : c.relocations) {
+    r.from.encode_to(&out);
+    r.to.encode_to(&out);
+  }
+  put_varint64(&out, c.lost.size());
+  for (const Location& l : c.lost) l.encode_to(&out);
+  put_fixed64(&out, checksum64(out));
+  return out;
+}
+
+bool decode_journal(std::string_view in, Collection* c) {
+  if (in.size() < 8 || checksum64(in.substr(0, in.size() - 8)) !=
+                           decode_fixed64(in.data() + in.size() - 8))
+    return false;
+  in.remove_suffix(8);
+  uint64_t n = 0;
+  if (!get_varint64(&in, &c->id) || !get_varint64(&in, &n)) return false;
+  for (uint64_t i = 0; i < n; ++i) {
+    uint64_t s = 0;
+    if (!get_varint64(&in, &s)) return false;
+    c->segments.push_back(s);
+  }
+  if (!get_varint64(&in, &n)) return false;
+  for (uint64_t i = 0; i < n; ++i) {
+    Relocation r;
+    if (!r.from.decode_from(&in) || !r.to.decode_from(&in)) return false;
+    c->relocations.push_back(r);
+  }
+  if (!get_varint64(&in, &n)) return false;
+  for (uint64_t i = 0; i < n; ++i) {
+    Location l;
+    if (!l.decode_from(&in)) return false;
+    c->lost.push_back(l);
+  }
+  return in.empty();
+}
+
+}  // namespace
+
+std::string TensorLog::journal_name(uint64_t id) const {
+  char buf[48];
+  std::snprintf(buf, sizeof(buf), "GC-%016llu.pending", static_cast<unsigned long long>(id));
+  return buf;
+}
+
+Status TensorLog::load_journals(const std::vector<std::string>& names) {
+  for (const std::string& name : names) {
+    if (!name.starts_with("GC-") || !name.ends_with(".pending")) continue;
+    std::string data;
+    LSM4KV_RETURN_IF_ERROR(read_file(options_.fs, dir_ + "/" + name, &data));
+    Collection c;
+    if (!decode_journal(data, &c))
+      return Status::corruption(dir_ + "/" + name + ": bad collection journal");
+    next_collection_id_ = std::max(next_collection_id_, c.id + 1);
+    for (uint64_t s : c.segments) collecting_[s] = true;
+    pending_[c.id] = std::move(c);
+  }
+  return Status::ok();
+}
+
+Status TensorLog::collect(const CollectOptions& options, Collection* out) {
+  *out = Collection{};
+  std::vector<ReadExtent> extents;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!pending_.empty())
+      return Status::busy("collection " + std::to_string(pending_.begin()->first) +
+                          " is pending; commit or abort it first");
+    std::vector<SegmentSnapshot> snapshot;
+    for (const auto& [id, s] : segments_)
+      snapshot.push_back({id, s.file_bytes, s.live_bytes, s.dead_bytes,
+                          s.sealed && !s.active && !collecting_.contains(id)});
+    std::vector<uint64_t> plan = plan_collection(snapshot, options, options_.segment_size);
+    if (plan.empty()) return Status::ok();
+    out->id = next_collection_id_++;
+    out->segments = plan;
+    for (uint64_t id : plan) {
+      collecting_[id] = true;
+      const SegmentRecords& s = segments_.at(id);
+      for (const SegmentRecord& r : s.records)
+        if (!r.dead) extents.push_back({s.file, {id, r.offset, r.length}});
+    }
+  }
+  Status s = copy_live(extents, out);
+  if (s.is_ok()) s = write_journal(*out);
+  if (s.is_ok()) {
+    std::lock_guard<std::mutex> l(mu_);
+    pending_[out->id] = *out;
+    return Status::ok();
+  }
+  // The copies made so far are orphans.
+  std::vector<Location> orphans;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (uint64_t id : out->segments) collecting_.erase(id);
+    for (const Relocation& r : out->relocations)
+      if (mark_dead_locked(r.to)) orphans.push_back(r.to);
+  }
+  dead_log_->append(orphans);
+  *out = Collection{};
+  return s;
+}
+
+Status TensorLog::copy_live(const std::vector<ReadExtent>& extents, Collection* out) {
+  size_t begin = 0;
+  while (begin < extents.size()) {
+    size_t end = begin;
+    uint64_t bytes = 0;
+    while (end < extents.size() && (end == begin || bytes < kCopyChunkBytes))
+      bytes += align_up(extents[end++].location.length);
+    std::span<const ReadExtent> chunk(extents.data() + begin, end - begin);
+    // Each record keeps its slot in one batch buffer; copies are byte for byte.
+    std::vector<uint64_t> slot(chunk.size());
+    uint64_t total = 0;
+    for (size_t i = 0; i < chunk.size(); ++i) {
+      slot[i] = total;
+      total += align_up(chunk[i].location.length);
+    }
+    EncodedBatch batch;
+    batch.buffer = AlignedBuffer(total);
+    std::vector<bool> good(chunk.size(), false);
+    auto visit = [&](size_t i, const char* rec, const Status& io, bool*) {
+      RecordHeader h;
+      if (!io.is_ok() || !verify_record(rec, chunk[i].location, &h).is_ok()) return;
+      uint64_t len = chunk[i].location.length;
+      std::memcpy(batch.buffer.data() + slot[i], rec, len);
+      std::memset(batch.buffer.data() + slot[i] + len, 0, align_up(len) - len);
+      good[i] = true;
+    };
+    std::unique_ptr<UringReader> reader;
+    LSM4KV_RETURN_IF_ERROR(acquire_reader(&reader));
+    Status s = reader->read(chunk, visit, nullptr);
+    release_reader(std::move(reader));
+    LSM4KV_RETURN_IF_ERROR(s);
+    std::vector<Location> from;
+    std::vector<std::string_view> kept;
+    for (size_t i = 0; i < chunk.size(); ++i) {
+      if (good[i]) {
+        from.push_back(chunk[i].location);
+        kept.push_back({batch.buffer.data() + slot[i], chunk[i].location.length});
+      } else {
+        out->lost.push_back(chunk[i].location);
+      }
+    }
+    if (kept.size() == chunk.size()) {
+      batch.bytes = total;
+      for (const ReadExtent& e : chunk) batch.lengths.push_back(e.location.length);
+    } else {
+      batch = batch_of_encoded(kept);
+    }
+    std::vector<Location> to;
+    if (!kept.empty()) LSM4KV_RETURN_IF_ERROR(writer_->append(&batch, true, &to));
+    for (size_t i = 0; i < to.size(); ++i) out->relocations.push_back({from[i], to[i]});
+    begin = end;
+  }
+  return Status::ok();
+}
+
+Status TensorLog::write_journal(const Collection& c) {
+  return write_file_atomic(options_.fs, dir_, journal_name(c.id), encode_journal(c));
+}
+
+Status TensorLog::commit_collection(uint64_t id) {
+  Collection c;
+  std::vector<Location> newly_dead;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = pending_.find(id);
+    if (it == pending_.end())
+      return Status::not_found("collection " + std::to_string(id) + " is not pending");
+    c = it->second;
+    // A record reported dead after it was copied: its copy is dead too.
+    for (const Relocation& r : c.relocations) {
+      auto seg = segments_.find(r.from.segment);
+      if (seg == segments_.end()) continue;
+      const SegmentRecord* rec = seg->second.find(r.from.offset);
+      if (rec != nullptr && rec->dead && mark_dead_locked(r.to)) newly_dead.push_back(r.to);
+    }
+  }
+  LSM4KV_RETURN_IF_ERROR(dead_log_->append_durable(newly_dead));
+  {
+    // Readers that resolved a victim keep its descriptors until they finish.
+    std::lock_guard<std::mutex> l(mu_);
+    for (uint64_t s : c.segments) segments_.erase(s);
+  }
+  FileSystem* fs = options_.fs;
+  for (uint64_t s : c.segments) {
+    std::string path = dir_ + "/" + segment_file_name(s);
+    Status st = fs->remove(path);
+    if (!st.is_ok() && fs->exists(path)) return st;
+  }
+  LSM4KV_RETURN_IF_ERROR(fs->sync_dir(dir_));
+  LSM4KV_RETURN_IF_ERROR(fs->remove(dir_ + "/" + journal_name(id)));
+  LSM4KV_RETURN_IF_ERROR(fs->sync_dir(dir_));
+  std::lock_guard<std::mutex> l(mu_);
+  for (uint64_t s : c.segments) collecting_.erase(s);
+  pending_.erase(id);
+  return Status::ok();
+}
+
+Status TensorLog::abort_collection(uint64_t id) {
+  std::vector<Location> copies;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = pending_.find(id);
+    if (it == pending_.end())
+      return Status::not_found("collection " + std::to_string(id) + " is not pending");
+    for (uint64_t s : it->second.segments)
+      if (!segments_.contains(s))
+        return Status::invalid_argument("collection " + std::to_string(id) +
+                                        " has started deleting its segments; commit it");
+    for (const Relocation& r : it->second.relocations)
+      if (mark_dead_locked(r.to)) copies.push_back(r.to);
+  }
+  LSM4KV_RETURN_IF_ERROR(dead_log_->append_durable(copies));
+  LSM4KV_RETURN_IF_ERROR(options_.fs->remove(dir_ + "/" + journal_name(id)));
+  std::lock_guard<std::mutex> l(mu_);
+  for (uint64_t s : pending_[id].segments) collecting_.erase(s);
+  pending_.erase(id);
+  return Status::ok();
+}
+
+std::vector<Collection> TensorLog::pending_collections() const {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<Collection> out;
+  for (const auto& [id, c] : pending_) out.push_back(c);
+  return out;
+}
+
+}  // namespace lsm4kv::tensorlog

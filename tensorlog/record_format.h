@@ -1,0 +1,132 @@
+// The on-disk format of the tensor log, in one place.
+//
+// A tensor log is a directory of segment files "seg-<id>.tlog" (id: 16 decimal
+// digits, increasing, never reused). A segment holds records appended in order;
+// every unit below starts at a multiple of kAlign (4096) so that O_DIRECT reads
+// and writes work, and every unit is padded with zeros to the next multiple.
+//
+//   segment file
+//   +----------------------+ 0
+//   | segment header block |  4096 B (SegmentHeader, zero padded)
+//   +----------------------+ 4096
+//   | record 0 + padding   |  align_up(kRecordHeaderSize + tag_len + stored_len)
+//   | record 1 + padding   |
+//   | ...                  |
+//   | index record         |  only in sealed segments: codec kIndexRecord
+//   | footer block         |  4096 B, only in sealed segments (SegmentFooter)
+//   +----------------------+ file size (always a multiple of kAlign)
+//
+//   SegmentHeader (first 32 bytes of block 0, little endian)
+//     0  u64  magic        kSegmentMagic ("TLSEGMT1")
+//     8  u32  version      kFormatVersion
+//     12 u32  align        kAlign
+//     16 u64  segment id   must match the file name
+//     24 u64  checksum     XXH3-64 of bytes [0, 24)
+//
+//   Record (starts at a multiple of kAlign)
+//     0  u32  magic        kRecordMagic ("TLR1")
+//     4  u8   version      kFormatVersion
+//     5  u8   codec        Codec (codec.h); kIndexRecord for a segment index
+//     6  u16  tag_len      bytes of the verification tag (<= kMaxTagLen)
+//     8  u64  raw_len      payload bytes after decoding
+//     16 u64  stored_len   payload bytes on disk (the encoded frames)
+//     24 u64  checksum     XXH3-64 over bytes [0, 24), then seeded over tag and
+//                          payload (see record_checksum())
+//     32 ...  tag          opaque bytes chosen by the caller (the store puts the
+//                          page's token ids there); compared on every read
+//     32+tag_len  payload  stored_len bytes
+//     then zeros up to the next multiple of kAlign
+//
+//   Index record payload (sealed segments): varint64 count, then per data record
+//   varint64 (offset - previous offset) / kAlign and varint64 record length.
+//
+//   SegmentFooter (first 40 bytes of the last block)
+//     0  u64  magic        kFooterMagic ("TLFOOTR1")
+//     8  u64  segment id
+//     16 u64  index offset offset of the index record
+//     24 u64  index length record length of the index record
+//     32 u64  checksum     XXH3-64 of bytes [0, 32)
+//
+// A Location (segment, offset, record length) names a record; it is what the
+// store keeps in its index. Records carry no position, so a batch is encoded
+// before it is placed and GC can copy a record byte for byte.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+
+namespace lsm4kv::tensorlog {
+
+inline constexpr uint64_t kAlign = 4096;
+inline constexpr uint32_t kFormatVersion = 1;
+inline constexpr uint64_t kSegmentMagic = 0x31544d4745534c54ull;  // "TLSEGMT1"
+inline constexpr uint64_t kFooterMagic = 0x3152544f4f464c54ull;   // "TLFOOTR1"
+inline constexpr uint32_t kRecordMagic = 0x31524c54u;             // "TLR1"
+inline constexpr size_t kRecordHeaderSize = 32;
+inline constexpr size_t kSegmentHeaderSize = 32;
+inline constexpr size_t kFooterSize = 40;
+inline constexpr size_t kMaxTagLen = 3072;  // header + tag always fit in one block
+inline constexpr uint8_t kIndexRecord = 0x7f;
+
+inline constexpr uint64_t align_up(uint64_t n) { return (n + kAlign - 1) & ~(kAlign - 1); }
+
+// Where one record lives. `length` is the unpadded record length (header + tag
+// + payload); the bytes read from disk are align_up(length).
+struct Location {
+  uint64_t segment = 0;
+  uint64_t offset = 0;
+  uint64_t length = 0;
+
+  // Compact varint form for the store's index: about 7-12 bytes.
+  static constexpr size_t kMaxEncodedLength = 30;
+  void encode_to(std::string* dst) const;
+  // Consumes one encoded Location from the front of *in; false if malformed.
+  bool decode_from(std::string_view* in);
+  std::string to_string() const;  // "segment 7 offset 81920 length 65600"
+
+  friend bool operator==(const Location&, const Location&) = default;
+  friend auto operator<=>(const Location& a, const Location& b) {
+    if (a.segment != b.segment) return a.segment <=> b.segment;
+    return a.offset <=> b.offset;
+  }
+};
+
+struct RecordHeader {
+  uint8_t codec = 0;
+  uint16_t tag_len = 0;
+  uint64_t raw_len = 0;
+  uint64_t stored_len = 0;
+  uint64_t checksum = 0;
+
+  uint64_t record_length() const { return kRecordHeaderSize + tag_len + stored_len; }
+  // Writes the 32 header bytes (checksum field included) to dst.
+  void encode(char* dst) const;
+  // Parses 32 bytes; Corruption (naming `where`) on a bad magic or version.
+  Status decode(const char* src, const std::string& where);
+};
+
+// The checksum of a record: header bytes [0, 24) then tag and payload.
+// `record` points at the start of the record, which is `length` bytes long.
+uint64_t record_checksum(const char* record, uint64_t length);
+
+// Verifies a whole record read from disk at `loc` (the buffer holds at least
+// loc.length bytes): magic, version, lengths against loc.length, checksum.
+// On success fills *hdr. Errors are Corruption and name segment and offset.
+Status verify_record(const char* record, const Location& loc, RecordHeader* hdr);
+
+void encode_segment_header(uint64_t segment_id, char* block);  // block: kAlign bytes
+Status decode_segment_header(const char* block, uint64_t segment_id, const std::string& where);
+void encode_footer(uint64_t segment_id, uint64_t index_offset, uint64_t index_length,
+                   char* block);
+// False when the block is not a valid footer of this segment (an unsealed segment).
+bool decode_footer(const char* block, uint64_t segment_id, uint64_t* index_offset,
+                   uint64_t* index_length);
+
+std::string segment_file_name(uint64_t id);  // "seg-0000000000000007.tlog"
+// True (and *id set) when name is a segment file name.
+bool parse_segment_file_name(std::string_view name, uint64_t* id);
+
+}  // namespace lsm4kv::tensorlog

@@ -1,0 +1,212 @@
+#include "tensorlog/segment.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "base/coding.h"
+#include "tensorlog/codec.h"
+
+namespace lsm4kv::tensorlog {
+
+Status SegmentFile::open(const std::string& path, uint64_t id, bool direct_io,
+                         std::shared_ptr<SegmentFile>* out) {
+  std::shared_ptr<SegmentFile> f(new SegmentFile(path, id));
+  f->buffered_fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (f->buffered_fd_ < 0) return Status::from_errno(errno, "open " + path);
+  if (direct_io) f->direct_fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_DIRECT);
+  *out = std::move(f);
+  return Status::ok();
+}
+
+SegmentFile::~SegmentFile() {
+  if (direct_fd_ >= 0) ::close(direct_fd_);
+  if (buffered_fd_ >= 0) ::close(buffered_fd_);
+}
+
+void SegmentRecords::add(uint64_t offset, uint64_t length) {
+  records.push_back({offset, length, false});
+  live_bytes += align_up(length);
+}
+
+const SegmentRecord* SegmentRecords::find(uint64_t offset) const {
+  auto it = std::lower_bound(records.begin(), records.end(), offset,
+                             [](const SegmentRecord& r, uint64_t o) { return r.offset < o; });
+  if (it == records.end() || it->offset != offset) return nullptr;
+  return &*it;
+}
+
+bool SegmentRecords::mark_dead(uint64_t offset, uint64_t length) {
+  auto* r = const_cast<SegmentRecord*>(find(offset));
+  if (r == nullptr || r->dead || r->length != length) return false;
+  r->dead = true;
+  live_bytes -= align_up(r->length);
+  dead_bytes += align_up(r->length);
+  return true;
+}
+
+std::string encode_segment_index(const std::vector<SegmentRecord>& records) {
+  std::string out;
+  put_varint64(&out, records.size());
+  uint64_t prev = 0;
+  for (const SegmentRecord& r : records) {
+    put_varint64(&out, (r.offset - prev) / kAlign);
+    put_varint64(&out, r.length);
+    prev = r.offset;
+  }
+  return out;
+}
+
+Status decode_segment_index(std::string_view in, const std::string& where,
+                            std::vector<SegmentRecord>* records) {
+  uint64_t n = 0;
+  if (!get_varint64(&in, &n) || n > in.size()) return Status::corruption(where + ": bad index");
+  records->clear();
+  records->reserve(n);
+  uint64_t offset = 0;
+  for (uint64_t i = 0; i < n; ++i) {
+    uint64_t delta = 0, length = 0;
+    if (!get_varint64(&in, &delta) || !get_varint64(&in, &length))
+      return Status::corruption(where + ": truncated index");
+    offset += delta * kAlign;
+    records->push_back({offset, length, false});
+  }
+  return Status::ok();
+}
+
+std::string build_seal(uint64_t segment_id, uint64_t end,
+                       const std::vector<SegmentRecord>& records) {
+  std::string payload = encode_segment_index(records);
+  RecordHeader h;
+  h.codec = kIndexRecord;
+  h.raw_len = payload.size();
+  h.stored_len = payload.size();
+  uint64_t len = h.record_length();
+  std::string out(align_up(len) + kAlign, '\0');
+  h.encode(out.data());
+  std::memcpy(out.data() + kRecordHeaderSize, payload.data(), payload.size());
+  h.checksum = record_checksum(out.data(), len);
+  h.encode(out.data());
+  encode_footer(segment_id, end, len, out.data() + align_up(len));
+  return out;
+}
+
+namespace {
+
+Status read_exact(RandomAccessFile* f, uint64_t offset, size_t n, char* buf,
+                  const std::string& where, bool* short_read) {
+  size_t got = 0;
+  LSM4KV_RETURN_IF_ERROR(f->read(offset, n, buf, &got));
+  (void)where;
+  *short_read = got != n;
+  return Status::ok();
+}
+
+// Reads the index of a sealed segment; false in *sealed when there is no
+// valid footer or index (the caller then scans).
+Status load_index(RandomAccessFile* f, uint64_t size, SegmentRecords* out,
+                  const std::string& where, bool* sealed) {
+  *sealed = false;
+  if (size < 2 * kAlign) return Status::ok();
+  std::string block(kAlign, '\0');
+  bool short_read = false;
+  LSM4KV_RETURN_IF_ERROR(read_exact(f, size - kAlign, kAlign, block.data(), where, &short_read));
+  uint64_t index_offset = 0, index_length = 0;
+  if (short_read || !decode_footer(block.data(), out->id, &index_offset, &index_length))
+    return Status::ok();
+  if (index_offset < kAlign || index_offset + align_up(index_length) + kAlign != size)
+    return Status::ok();
+  std::string rec(index_length, '\0');
+  LSM4KV_RETURN_IF_ERROR(read_exact(f, index_offset, index_length, rec.data(), where,
+                                    &short_read));
+  RecordHeader h;
+  Location loc{out->id, index_offset, index_length};
+  if (short_read || !verify_record(rec.data(), loc, &h).is_ok() || h.codec != kIndexRecord)
+    return Status::ok();
+  std::vector<SegmentRecord> records;
+  LSM4KV_RETURN_IF_ERROR(decode_segment_index(
+      std::string_view(rec).substr(kRecordHeaderSize + h.tag_len), where, &records));
+  for (const SegmentRecord& r : records) out->add(r.offset, r.length);
+  out->file_bytes = size;
+  *sealed = true;
+  return Status::ok();
+}
+
+// Scans records from the first block on; returns the end of the last record
+// that verifies.
+Status scan_records(RandomAccessFile* f, uint64_t size, SegmentRecords* out,
+                    const std::string& where, uint64_t* end) {
+  uint64_t offset = kAlign;
+  std::string buf;
+  while (offset + kAlign <= size) {
+    buf.resize(kAlign);
+    bool short_read = false;
+    LSM4KV_RETURN_IF_ERROR(read_exact(f, offset, kAlign, buf.data(), where, &short_read));
+    RecordHeader h;
+    if (short_read || !h.decode(buf.data(), where).is_ok() || h.codec == kIndexRecord) break;
+    if (!is_known_codec(h.codec)) break;
+    uint64_t len = h.record_length();
+    if (offset + align_up(len) > size) break;  // torn tail
+    buf.resize(len);
+    LSM4KV_RETURN_IF_ERROR(read_exact(f, offset, len, buf.data(), where, &short_read));
+    if (short_read || record_checksum(buf.data(), len) != h.checksum) break;
+    out->add(offset, len);
+    offset += align_up(len);
+  }
+  *end = offset;
+  return Status::ok();
+}
+
+}  // namespace
+
+Status recover_segment(FileSystem* fs, const std::string& dir, uint64_t id,
+                       SegmentRecords* out, bool* empty) {
+  std::string path = dir + "/" + segment_file_name(id);
+  *empty = false;
+  out->id = id;
+  out->records.clear();
+  out->live_bytes = out->dead_bytes = 0;
+  std::unique_ptr<RandomAccessFile> f;
+  LSM4KV_RETURN_IF_ERROR(fs->new_random_access(path, &f));
+  uint64_t size = f->size();
+  if (size < kAlign) {
+    *empty = true;
+    return Status::ok();
+  }
+  std::string block(kAlign, '\0');
+  bool short_read = false;
+  LSM4KV_RETURN_IF_ERROR(read_exact(f.get(), 0, kAlign, block.data(), path, &short_read));
+  LSM4KV_RETURN_IF_ERROR(decode_segment_header(block.data(), id, path));
+
+  bool sealed = false;
+  LSM4KV_RETURN_IF_ERROR(load_index(f.get(), size, out, path, &sealed));
+  if (sealed) {
+    out->sealed = true;
+    return Status::ok();
+  }
+  uint64_t end = 0;
+  LSM4KV_RETURN_IF_ERROR(scan_records(f.get(), size, out, path, &end));
+  f.reset();
+  if (end < size) LSM4KV_RETURN_IF_ERROR(fs->truncate(path, end));
+  out->file_bytes = end;
+  // Seal it so that it is never scanned again; if that fails the segment stays
+  // readable and is scanned again at the next open.
+  std::unique_ptr<WritableFile> w;
+  std::string seal = build_seal(id, end, out->records);
+  Status s = fs->new_appendable(path, &w);
+  if (s.is_ok()) s = w->append(seal);
+  if (s.is_ok()) s = w->sync();
+  if (s.is_ok()) s = w->close();
+  if (s.is_ok()) {
+    out->sealed = true;
+    out->file_bytes = end + seal.size();
+  } else {
+    fs->truncate(path, end);
+  }
+  return Status::ok();
+}
+
+}  // namespace lsm4kv::tensorlog

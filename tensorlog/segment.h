@@ -1,0 +1,94 @@
+// TensorLogSegment: what the tensor log knows about one segment file: its
+// open descriptors for reading, the list of its records and which of them the
+// caller reported dead. And the two ways a segment's record list is rebuilt
+// when the log is opened: from the index of a sealed segment, or by scanning
+// and verifying every record of an unsealed one (the segment that was being
+// written when the process stopped), which is then cut back to its last
+// complete record and sealed.
+//
+// Thread-safety: SegmentFile is immutable after open and shared by readers
+// (shared_ptr: a collected segment stays readable until its last reader is
+// done). SegmentRecords is guarded by the TensorLog's mutex.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/file_system.h"
+#include "base/status.h"
+#include "tensorlog/record_format.h"
+
+namespace lsm4kv::tensorlog {
+
+class SegmentFile {
+ public:
+  // Opens path read-only, with O_DIRECT too when direct_io is set and the file
+  // system accepts it (tmpfs does not: then direct_fd() is -1).
+  static Status open(const std::string& path, uint64_t id, bool direct_io,
+                     std::shared_ptr<SegmentFile>* out);
+  ~SegmentFile();
+  SegmentFile(const SegmentFile&) = delete;
+  SegmentFile& operator=(const SegmentFile&) = delete;
+
+  uint64_t id() const { return id_; }
+  const std::string& path() const { return path_; }
+  int direct_fd() const { return direct_fd_; }
+  int buffered_fd() const { return buffered_fd_; }
+
+ private:
+  SegmentFile(std::string path, uint64_t id) : path_(std::move(path)), id_(id) {}
+  std::string path_;
+  uint64_t id_;
+  int direct_fd_ = -1;
+  int buffered_fd_ = -1;
+};
+
+struct SegmentRecord {
+  uint64_t offset = 0;
+  uint64_t length = 0;  // unpadded record length
+  bool dead = false;
+};
+
+// The records of one segment, in offset order, with live-byte accounting in
+// on-disk (padded) bytes.
+struct SegmentRecords {
+  uint64_t id = 0;
+  std::shared_ptr<SegmentFile> file;
+  std::vector<SegmentRecord> records;
+  uint64_t live_bytes = 0;
+  uint64_t dead_bytes = 0;
+  uint64_t file_bytes = 0;  // size on disk, headers and index included
+  bool sealed = false;      // has an index and footer; never written again
+  bool active = false;      // the writer appends to it
+
+  void add(uint64_t offset, uint64_t length);
+  // Marks the record at offset dead; false when there is none or it already is.
+  bool mark_dead(uint64_t offset, uint64_t length);
+  const SegmentRecord* find(uint64_t offset) const;
+  double live_ratio() const {
+    uint64_t total = live_bytes + dead_bytes;
+    return total == 0 ? 1.0 : static_cast<double>(live_bytes) / static_cast<double>(total);
+  }
+};
+
+// The payload of a segment's index record.
+std::string encode_segment_index(const std::vector<SegmentRecord>& records);
+Status decode_segment_index(std::string_view payload, const std::string& where,
+                            std::vector<SegmentRecord>* records);
+
+// The bytes that seal a segment whose data ends at `end`: the index record
+// (padded) followed by the footer block.
+std::string build_seal(uint64_t segment_id, uint64_t end,
+                       const std::vector<SegmentRecord>& records);
+
+// Rebuilds the record list of segment `id` in `dir` at open. A sealed segment
+// is read from its index. An unsealed one is scanned: every record is read and
+// verified, the file is truncated after the last complete record and sealed
+// (synced), so the next open is fast. A file too short to hold a segment
+// header (a crash right after creation) is reported with *empty = true.
+Status recover_segment(FileSystem* fs, const std::string& dir, uint64_t id,
+                       SegmentRecords* out, bool* empty);
+
+}  // namespace lsm4kv::tensorlog

@@ -1,0 +1,242 @@
+#include "tensorlog/segment_writer.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+namespace lsm4kv::tensorlog {
+
+AlignedBuffer::AlignedBuffer(size_t n) : size_(n) {
+  void* p = nullptr;
+  if (::posix_memalign(&p, kAlign, std::max<size_t>(n, kAlign)) != 0) throw std::bad_alloc();
+  data_ = static_cast<char*>(p);
+}
+AlignedBuffer::~AlignedBuffer() { std::free(data_); }
+AlignedBuffer::AlignedBuffer(AlignedBuffer&& o) noexcept : data_(o.data_), size_(o.size_) {
+  o.data_ = nullptr;
+  o.size_ = 0;
+}
+AlignedBuffer& AlignedBuffer::operator=(AlignedBuffer&& o) noexcept {
+  std::swap(data_, o.data_);
+  std::swap(size_, o.size_);
+  return *this;
+}
+
+Status encode_batch(Codec codec, std::span<const RecordInput> records, EncodedBatch* out) {
+  size_t capacity = 0;
+  for (const RecordInput& r : records) {
+    if (r.tag.size() > kMaxTagLen)
+      return Status::invalid_argument("tag of " + std::to_string(r.tag.size()) +
+                                      " bytes; at most " + std::to_string(kMaxTagLen));
+    if (r.data == nullptr && r.size > 0) return Status::invalid_argument("record without data");
+    capacity += align_up(kRecordHeaderSize + r.tag.size() + max_encoded_length(codec, r.size));
+  }
+  out->buffer = AlignedBuffer(capacity);
+  out->lengths.clear();
+  char* p = out->buffer.data();
+  for (const RecordInput& r : records) {
+    RecordHeader h;
+    h.codec = static_cast<uint8_t>(codec);
+    h.tag_len = static_cast<uint16_t>(r.tag.size());
+    h.raw_len = r.size;
+    std::memcpy(p + kRecordHeaderSize, r.tag.data(), r.tag.size());
+    h.stored_len = encode(codec, static_cast<const char*>(r.data), r.size,
+                          p + kRecordHeaderSize + r.tag.size());
+    uint64_t len = h.record_length();
+    h.encode(p);
+    h.checksum = record_checksum(p, len);
+    h.encode(p);
+    std::memset(p + len, 0, align_up(len) - len);
+    out->lengths.push_back(len);
+    p += align_up(len);
+  }
+  out->bytes = static_cast<size_t>(p - out->buffer.data());
+  return Status::ok();
+}
+
+EncodedBatch batch_of_encoded(std::span<const std::string_view> records) {
+  EncodedBatch b;
+  size_t capacity = 0;
+  for (std::string_view r : records) capacity += align_up(r.size());
+  b.buffer = AlignedBuffer(capacity);
+  char* p = b.buffer.data();
+  for (std::string_view r : records) {
+    std::memcpy(p, r.data(), r.size());
+    std::memset(p + r.size(), 0, align_up(r.size()) - r.size());
+    b.lengths.push_back(r.size());
+    p += align_up(r.size());
+  }
+  b.bytes = capacity;
+  return b;
+}
+
+struct SegmentWriter::Waiter {
+  EncodedBatch* batch;
+  bool force_sync;
+  std::vector<Location>* locations;
+  Status status;
+  bool done = false;
+  std::condition_variable cv;
+};
+
+SegmentWriter::SegmentWriter(FileSystem* fs, std::string dir, SegmentWriterOptions options,
+                             Catalog* catalog)
+    : fs_(fs), dir_(std::move(dir)), options_(options), catalog_(catalog) {}
+
+SegmentWriter::~SegmentWriter() { close(); }
+
+Status SegmentWriter::append(EncodedBatch* batch, bool force_sync,
+                             std::vector<Location>* locations) {
+  Waiter w{batch, force_sync, locations, Status::ok(), false, {}};
+  std::unique_lock<std::mutex> l(mu_);
+  queue_.push_back(&w);
+  while (!w.done && &w != queue_.front()) w.cv.wait(l);
+  if (w.done) return w.status;
+
+  std::vector<Waiter*> group{&w};
+  bool sync = options_.sync != SyncMode::kNone || force_sync;
+  size_t bytes = batch->bytes;
+  if (options_.sync != SyncMode::kPerBatch) {
+    for (size_t i = 1; i < queue_.size() && bytes < options_.max_group_bytes; ++i) {
+      group.push_back(queue_[i]);
+      bytes += queue_[i]->batch->bytes;
+      sync = sync || queue_[i]->force_sync;
+    }
+  }
+  l.unlock();
+  Status s = write_group(group, sync);
+  l.lock();
+  for (Waiter* g : group) {
+    queue_.pop_front();
+    g->status = s;
+    g->done = true;
+    if (g != &w) g->cv.notify_one();
+  }
+  if (!queue_.empty()) queue_.front()->cv.notify_one();
+  return s;
+}
+
+Status SegmentWriter::sync() {
+  EncodedBatch empty;
+  std::vector<Location> none;
+  return append(&empty, true, &none);
+}
+
+Status SegmentWriter::close() {
+  std::lock_guard<std::mutex> l(mu_);
+  if (!active_) return Status::ok();
+  std::unique_ptr<Active> a = std::move(active_);
+  Status s = seal(a.get());
+  if (s.is_ok()) catalog_->published(a->id, {}, a->size, true);
+  return s;
+}
+
+Status SegmentWriter::open_segment(bool durable) {
+  auto a = std::make_unique<Active>();
+  a->id = catalog_->new_segment_id();
+  std::string path = dir_ + "/" + segment_file_name(a->id);
+  LSM4KV_RETURN_IF_ERROR(fs_->new_writable(path, &a->file));
+  AlignedBuffer header(kAlign);
+  encode_segment_header(a->id, header.data());
+  Status s = a->file->append(std::string_view(header.data(), kAlign));
+  if (s.is_ok() && durable) s = a->file->sync();
+  if (s.is_ok() && durable) s = fs_->sync_dir(dir_);
+  if (s.is_ok()) s = catalog_->segment_created(a->id);
+  if (!s.is_ok()) {
+    a->file->close();
+    fs_->remove(path);
+    return s;
+  }
+  a->size = kAlign;
+  a->group_start_size = kAlign;
+  a->created_in_group = true;
+  active_ = std::move(a);
+  return Status::ok();
+}
+
+Status SegmentWriter::seal(Active* a) {
+  std::string seal_bytes = build_seal(a->id, a->size, a->records);
+  Status s = a->file->sync();
+  if (s.is_ok()) s = a->file->append(seal_bytes);
+  if (s.is_ok()) s = a->file->sync();
+  if (s.is_ok()) s = a->file->close();
+  if (s.is_ok()) a->size += seal_bytes.size();
+  return s;
+}
+
+Status SegmentWriter::write_group(std::vector<Waiter*>& group, bool sync) {
+  std::vector<Active> retired;  // rotated out during this group, sealed at its end
+  if (active_) {
+    active_->group_start_size = active_->size;
+    active_->group_start_records = active_->records.size();
+    active_->created_in_group = false;
+  }
+  Status s;
+  for (Waiter* w : group) {
+    w->locations->clear();
+    const char* buf = w->batch->buffer.data();
+    size_t piece = 0, pos = 0;  // [piece, pos) of buf goes to the active segment
+    for (uint64_t len : w->batch->lengths) {
+      uint64_t padded = align_up(len);
+      bool full = active_ && !active_->records.empty() &&
+                  active_->size + padded > options_.segment_size;
+      if (!active_ || full) {
+        if (active_ && pos > piece) s = active_->file->append(std::string_view(buf + piece, pos - piece));
+        piece = pos;
+        if (!s.is_ok()) break;
+        if (active_) retired.push_back(std::move(*active_));
+        active_.reset();
+        s = open_segment(sync);
+        if (!s.is_ok()) break;
+      }
+      w->locations->push_back({active_->id, active_->size, len});
+      active_->records.push_back({active_->size, len, false});
+      active_->size += padded;
+      pos += padded;
+    }
+    if (s.is_ok() && pos > piece) s = active_->file->append(std::string_view(buf + piece, pos - piece));
+    if (!s.is_ok()) break;
+  }
+  if (s.is_ok() && sync && active_) s = active_->file->sync();
+  for (size_t i = 0; s.is_ok() && i < retired.size(); ++i) s = seal(&retired[i]);
+  if (!s.is_ok()) {
+    if (active_) retired.push_back(std::move(*active_));
+    active_.reset();
+    roll_back(retired);
+    for (Waiter* w : group) w->locations->clear();
+    return s;
+  }
+  auto added = [](const Active& a) {
+    return std::vector<SegmentRecord>(a.records.begin() + static_cast<long>(a.group_start_records),
+                                      a.records.end());
+  };
+  for (const Active& r : retired) catalog_->published(r.id, added(r), r.size, true);
+  if (active_) catalog_->published(active_->id, added(*active_), active_->size, false);
+  return Status::ok();
+}
+
+void SegmentWriter::roll_back(std::vector<Active>& touched) {
+  for (Active& a : touched) {
+    std::string path = dir_ + "/" + segment_file_name(a.id);
+    if (a.file) a.file->close();
+    if (a.created_in_group) {
+      catalog_->segment_dropped(a.id);
+      fs_->remove(path);
+      continue;
+    }
+    // Cut the failed group off and seal what came before; if even that fails
+    // the segment stays unsealed and is scanned at the next open.
+    a.records.resize(a.group_start_records);
+    a.size = a.group_start_size;
+    if (!fs_->truncate(path, a.size).is_ok()) continue;
+    if (!fs_->new_appendable(path, &a.file).is_ok()) continue;
+    if (seal(&a).is_ok()) {
+      catalog_->published(a.id, {}, a.size, true);
+    } else {
+      a.file->close();
+      fs_->truncate(path, a.group_start_size);
+    }
+  }
+}
+
+}  // namespace lsm4kv::tensorlog

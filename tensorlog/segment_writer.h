@@ -1,0 +1,153 @@
+// SegmentWriter: appends batches of records to the active segment, rotates
+// segments when they reach their size bound, and makes batches durable as the
+// sync mode says.
+//
+// A batch is encoded (codec, header, checksum, padding) by the calling thread
+// into one aligned buffer (EncodedBatch), then written with one append, so
+// concurrent writers encode in parallel. Batches queue up; the writer at the
+// head of the queue is the leader and writes for everyone:
+//
+//   kNone        no fdatasync; a group of queued batches is written together.
+//   kPerBatch    every batch is written and fdatasync'ed on its own.
+//   kGroupCommit the leader writes every queued batch, then one fdatasync
+//                covers them all (the classic group commit of a WAL).
+//
+// INVARIANT: a location is returned (and published to the Catalog) only after
+// its whole batch was written, and synced when the mode or the caller asks.
+// A failed write or sync (EIO, ENOSPC, short write) cuts every segment it
+// touched back to its size before the group, seals the segment that was
+// active (segments created by the group are removed), and returns the error
+// to every batch of the group: none of a failed batch is ever visible. The
+// next batch starts a new segment.
+//
+// A segment is sealed (index record + footer, see record_format.h) when it is
+// rotated out or the writer is closed; data is fdatasync'ed before its seal.
+//
+// Thread-safety: append() and sync() may be called from many threads.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/file_system.h"
+#include "base/status.h"
+#include "tensorlog/codec.h"
+#include "tensorlog/record_format.h"
+#include "tensorlog/segment.h"
+
+namespace lsm4kv::tensorlog {
+
+enum class SyncMode : uint8_t {
+  kNone = 0,
+  kPerBatch = 1,
+  kGroupCommit = 2,
+};
+
+// One record to append: the caller's tag (<= kMaxTagLen bytes) and the raw
+// tensor bytes, in host memory.
+struct RecordInput {
+  std::string_view tag;
+  const void* data = nullptr;
+  size_t size = 0;
+};
+
+// Heap memory aligned to kAlign.
+class AlignedBuffer {
+ public:
+  AlignedBuffer() = default;
+  explicit AlignedBuffer(size_t n);
+  ~AlignedBuffer();
+  AlignedBuffer(AlignedBuffer&& o) noexcept;
+  AlignedBuffer& operator=(AlignedBuffer&& o) noexcept;
+  char* data() const { return data_; }
+  size_t size() const { return size_; }
+
+ private:
+  char* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+// A batch ready to be placed: records back to back, each padded to kAlign.
+struct EncodedBatch {
+  AlignedBuffer buffer;
+  std::vector<uint64_t> lengths;  // unpadded record lengths, in order
+  size_t bytes = 0;               // used part of buffer (sum of padded lengths)
+};
+
+// Encodes records with codec. InvalidArgument for a tag that is too long.
+Status encode_batch(Codec codec, std::span<const RecordInput> records, EncodedBatch* out);
+// A batch of records that are already encoded (GC copies them byte for byte).
+EncodedBatch batch_of_encoded(std::span<const std::string_view> records);
+
+struct SegmentWriterOptions {
+  uint64_t segment_size = uint64_t{256} << 20;
+  SyncMode sync = SyncMode::kPerBatch;
+  // Most bytes of queued batches one leader writes in one group.
+  size_t max_group_bytes = size_t{64} << 20;
+};
+
+class SegmentWriter {
+ public:
+  // What the owner of the writer (the TensorLog) learns from it.
+  class Catalog {
+   public:
+    virtual ~Catalog() = default;
+    virtual uint64_t new_segment_id() = 0;
+    // A segment file was created (with its header); the catalog opens it for
+    // reading. An error fails the write.
+    virtual Status segment_created(uint64_t id) = 0;
+    // A segment created by a failed group was removed again.
+    virtual void segment_dropped(uint64_t id) = 0;
+    // Records were written (and synced as asked) to segment id, which now has
+    // file_bytes bytes; sealed once the segment is closed for writing.
+    virtual void published(uint64_t id, const std::vector<SegmentRecord>& added,
+                           uint64_t file_bytes, bool sealed) = 0;
+  };
+
+  SegmentWriter(FileSystem* fs, std::string dir, SegmentWriterOptions options, Catalog* catalog);
+  ~SegmentWriter();
+
+  // Appends a batch; fills *locations (one per record, in order). With
+  // force_sync the batch is fdatasync'ed whatever the mode (GC uses it).
+  Status append(EncodedBatch* batch, bool force_sync, std::vector<Location>* locations);
+  // Makes everything appended so far durable.
+  Status sync();
+  // Seals the active segment; later appends start a new one.
+  Status close();
+
+ private:
+  struct Waiter;
+  struct Active {
+    uint64_t id = 0;
+    std::unique_ptr<WritableFile> file;
+    uint64_t size = 0;                  // bytes in the file
+    std::vector<SegmentRecord> records;  // all of its records
+    uint64_t group_start_size = 0;      // size before the current group
+    size_t group_start_records = 0;
+    bool created_in_group = false;
+  };
+
+  Status write_group(std::vector<Waiter*>& group, bool sync);
+  Status open_segment(bool durable);
+  Status seal(Active* a);
+  void roll_back(std::vector<Active>& retired);
+
+  FileSystem* const fs_;
+  const std::string dir_;
+  const SegmentWriterOptions options_;
+  Catalog* const catalog_;
+
+  std::mutex mu_;
+  std::deque<Waiter*> queue_;  // guarded by mu_; the front is the leader
+  // Only the leader touches active_.
+  std::unique_ptr<Active> active_;
+};
+
+}  // namespace lsm4kv::tensorlog

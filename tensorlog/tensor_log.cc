@@ -1,0 +1,388 @@
+#include "tensorlog/tensor_log.h"
+
+#include <algorithm>
+
+#include "tensorlog/dead_log.h"
+#include "tensorlog/device_copy.h"
+
+namespace lsm4kv::tensorlog {
+
+// ---------------------------------------------------------------------------
+// The writer's view of the segment table.
+
+class TensorLog::Catalog final : public SegmentWriter::Catalog {
+ public:
+  explicit Catalog(TensorLog* log) : log_(log) {}
+  uint64_t new_segment_id() override {
+    std::lock_guard<std::mutex> l(log_->mu_);
+    return log_->next_segment_id_++;
+  }
+  Status segment_created(uint64_t id) override {
+    std::shared_ptr<SegmentFile> file;
+    LSM4KV_RETURN_IF_ERROR(SegmentFile::open(log_->dir_ + "/" + segment_file_name(id), id,
+                                             log_->options_.direct_io, &file));
+    std::lock_guard<std::mutex> l(log_->mu_);
+    SegmentRecords& s = log_->segments_[id];
+    s.id = id;
+    s.file = std::move(file);
+    s.file_bytes = kAlign;
+    s.active = true;
+    return Status::ok();
+  }
+  void segment_dropped(uint64_t id) override {
+    std::lock_guard<std::mutex> l(log_->mu_);
+    log_->segments_.erase(id);
+  }
+  void published(uint64_t id, const std::vector<SegmentRecord>& added, uint64_t file_bytes,
+                 bool sealed) override {
+    std::lock_guard<std::mutex> l(log_->mu_);
+    auto it = log_->segments_.find(id);
+    if (it == log_->segments_.end()) return;
+    for (const SegmentRecord& r : added) it->second.add(r.offset, r.length);
+    it->second.file_bytes = file_bytes;
+    it->second.sealed = sealed;
+    it->second.active = !sealed;
+  }
+
+ private:
+  TensorLog* const log_;
+};
+
+// ---------------------------------------------------------------------------
+// Asynchronous reads.
+
+struct ReadHandle::State {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  Status status;
+  std::vector<ReadRequest> requests;
+  ReadOptions options;
+};
+
+struct TensorLog::ReadJob {
+  std::shared_ptr<ReadHandle::State> state;
+};
+
+Status ReadHandle::wait() {
+  if (!state_) return Status::invalid_argument("empty read handle");
+  std::unique_lock<std::mutex> l(state_->mu);
+  state_->cv.wait(l, [&] { return state_->done; });
+  return state_->status;
+}
+
+bool ReadHandle::ready() const {
+  if (!state_) return true;
+  std::lock_guard<std::mutex> l(state_->mu);
+  return state_->done;
+}
+
+const std::vector<ReadRequest>& ReadHandle::requests() const {
+  static const std::vector<ReadRequest> kNone;
+  return state_ ? state_->requests : kNone;
+}
+
+// ---------------------------------------------------------------------------
+// Device destinations: records of codec kNone are copied straight from the
+// (pinned) staging arena; encoded ones are decoded into one of two pinned
+// buffers, alternating, so decoding the next overlaps the copy of the last.
+
+namespace {
+
+class DeviceStager {
+ public:
+  DeviceStager(PinnedPool* pool, void* stream) : pool_(pool), stream_(stream) {}
+  ~DeviceStager() {
+    for (CopyFence& f : fences_) f.wait();
+  }
+  Status copy(const RecordHeader& h, const char* payload, void* dst, const std::string& where,
+              bool* pending) {
+    if (h.codec == static_cast<uint8_t>(Codec::kNone)) {
+      *pending = true;
+      return copy_to_device_async(dst, payload, h.raw_len, stream_);
+    }
+    int i = next_;
+    next_ ^= 1;
+    LSM4KV_RETURN_IF_ERROR(fences_[i].wait());
+    if (buffers_[i].size() < h.raw_len) LSM4KV_RETURN_IF_ERROR(pool_->acquire(h.raw_len, &buffers_[i]));
+    LSM4KV_RETURN_IF_ERROR(decode(static_cast<Codec>(h.codec), payload, h.stored_len,
+                                  buffers_[i].data(), h.raw_len, where));
+    LSM4KV_RETURN_IF_ERROR(copy_to_device_async(dst, buffers_[i].data(), h.raw_len, stream_));
+    return fences_[i].record(stream_);
+  }
+
+ private:
+  PinnedPool* const pool_;
+  void* const stream_;
+  PinnedBuffer buffers_[2];
+  CopyFence fences_[2];
+  int next_ = 0;
+};
+
+Status first_error(std::span<const ReadRequest> requests) {
+  for (const ReadRequest& r : requests)
+    if (!r.status.is_ok()) return r.status;
+  return Status::ok();
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+
+TensorLog::TensorLog(std::string dir, const TensorLogOptions& options)
+    : dir_(std::move(dir)),
+      options_(options),
+      pool_(size_t{256} << 20, options.use_cuda),
+      catalog_(std::make_unique<Catalog>(this)) {}
+
+TensorLog::~TensorLog() { close(); }
+
+Status TensorLog::open(const std::string& dir, const TensorLogOptions& options,
+                       std::unique_ptr<TensorLog>* out) {
+  if (options.fs == nullptr) return Status::invalid_argument("TensorLogOptions.fs is null");
+  if (options.segment_size < 4 * kAlign)
+    return Status::invalid_argument("segment_size below 16 KiB");
+  LSM4KV_RETURN_IF_ERROR(options.fs->create_dir(dir));
+  std::unique_ptr<TensorLog> log(new TensorLog(dir, options));
+  LSM4KV_RETURN_IF_ERROR(options.fs->lock_file(dir + "/LOCK", &log->lock_));
+  LSM4KV_RETURN_IF_ERROR(log->recover());
+  SegmentWriterOptions wo;
+  wo.segment_size = options.segment_size;
+  wo.sync = options.sync;
+  log->writer_ = std::make_unique<SegmentWriter>(options.fs, dir, wo, log->catalog_.get());
+  for (unsigned i = 0; i < options.async_threads; ++i)
+    log->workers_.emplace_back([l = log.get()] { l->async_worker(); });
+  *out = std::move(log);
+  return Status::ok();
+}
+
+Status TensorLog::recover() {
+  FileSystem* fs = options_.fs;
+  std::vector<std::string> names;
+  LSM4KV_RETURN_IF_ERROR(fs->list_dir(dir_, &names));
+  std::vector<uint64_t> ids;
+  for (const std::string& name : names) {
+    uint64_t id = 0;
+    if (parse_segment_file_name(name, &id)) {
+      ids.push_back(id);
+    } else if (name.size() > 4 && name.ends_with(".tmp")) {
+      fs->remove(dir_ + "/" + name);  // an interrupted write_file_atomic
+    }
+  }
+  std::sort(ids.begin(), ids.end());
+  for (uint64_t id : ids) {
+    SegmentRecords rec;
+    bool empty = false;
+    LSM4KV_RETURN_IF_ERROR(recover_segment(fs, dir_, id, &rec, &empty));
+    next_segment_id_ = std::max(next_segment_id_, id + 1);
+    std::string path = dir_ + "/" + segment_file_name(id);
+    if (empty) {
+      LSM4KV_RETURN_IF_ERROR(fs->remove(path));
+      continue;
+    }
+    LSM4KV_RETURN_IF_ERROR(SegmentFile::open(path, id, options_.direct_io, &rec.file));
+    segments_[id] = std::move(rec);
+  }
+  LSM4KV_RETURN_IF_ERROR(load_journals(names));
+  return DeadLog::open(fs, dir_, options_.sync != SyncMode::kNone,
+                       [this](const Location& l) { return mark_dead_locked(l); }, &dead_log_);
+}
+
+Status TensorLog::append(std::span<const RecordInput> records, std::vector<Location>* locations) {
+  locations->clear();
+  if (records.empty()) return Status::ok();
+  EncodedBatch batch;
+  LSM4KV_RETURN_IF_ERROR(encode_batch(options_.codec, records, &batch));
+  return writer_->append(&batch, false, locations);
+}
+
+Status TensorLog::sync() { return writer_->sync(); }
+
+Status TensorLog::acquire_reader(std::unique_ptr<UringReader>* out) {
+  std::unique_lock<std::mutex> l(readers_mu_);
+  for (;;) {
+    if (!idle_readers_.empty()) {
+      *out = std::move(idle_readers_.back());
+      idle_readers_.pop_back();
+      return Status::ok();
+    }
+    if (readers_created_ < std::max(1u, options_.max_readers)) break;
+    readers_cv_.wait(l);
+  }
+  ++readers_created_;
+  l.unlock();
+  Status s = UringReader::create(options_.reader, &pool_, out);
+  if (!s.is_ok()) {
+    l.lock();
+    --readers_created_;
+    readers_cv_.notify_one();
+  }
+  return s;
+}
+
+void TensorLog::release_reader(std::unique_ptr<UringReader> r) {
+  std::lock_guard<std::mutex> l(readers_mu_);
+  idle_readers_.push_back(std::move(r));
+  readers_cv_.notify_one();
+}
+
+Status TensorLog::read(std::span<ReadRequest> requests, const ReadOptions& options) {
+  bool device = false;
+  Status bad;
+  for (ReadRequest& r : requests) {
+    r.status = Status::ok();
+    if (r.dst == nullptr && r.size > 0) r.status = Status::invalid_argument("null destination");
+    if (r.memory == MemoryKind::kDevice) device = true;
+    if (bad.is_ok()) bad = r.status;
+  }
+  if (!bad.is_ok()) return bad;
+  if (device && !device_available()) {
+    Status s = no_device_status();
+    for (ReadRequest& r : requests) r.status = s;
+    return s;
+  }
+  return read_records(requests, options);
+}
+
+Status TensorLog::read_records(std::span<ReadRequest> requests, const ReadOptions& options) {
+  std::vector<ReadExtent> extents;
+  std::vector<size_t> request_of;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (size_t i = 0; i < requests.size(); ++i) {
+      auto it = segments_.find(requests[i].location.segment);
+      if (it == segments_.end()) {
+        requests[i].status = Status::not_found(requests[i].location.to_string() +
+                                               ": no such segment (collected?)");
+        continue;
+      }
+      extents.push_back({it->second.file, requests[i].location});
+      request_of.push_back(i);
+    }
+  }
+  if (extents.empty()) return first_error(requests);
+  std::vector<bool> visited(extents.size(), false);
+  DeviceStager stager(&pool_, options.cuda_stream);
+  auto visit = [&](size_t i, const char* rec, const Status& io, bool* pending) {
+    visited[i] = true;
+    ReadRequest& r = requests[request_of[i]];
+    if (!io.is_ok()) {
+      r.status = io;
+      return;
+    }
+    RecordHeader h;
+    Status s = verify_record(rec, r.location, &h);
+    if (s.is_ok() && !is_known_codec(h.codec))
+      s = Status::corruption(r.location.to_string() + ": not a data record");
+    if (s.is_ok() && std::string_view(rec + kRecordHeaderSize, h.tag_len) != r.tag)
+      s = Status::corruption(r.location.to_string() +
+                             ": tag mismatch (the record belongs to other tokens)");
+    if (s.is_ok() && h.raw_len != r.size)
+      s = Status::invalid_argument(r.location.to_string() + ": destination of " +
+                                   std::to_string(r.size) + " bytes for a record of " +
+                                   std::to_string(h.raw_len));
+    const char* payload = rec + kRecordHeaderSize + h.tag_len;
+    if (s.is_ok() && r.memory == MemoryKind::kHost) {
+      s = decode(static_cast<Codec>(h.codec), payload, h.stored_len, static_cast<char*>(r.dst),
+                 h.raw_len, r.location.to_string());
+    } else if (s.is_ok()) {
+      s = stager.copy(h, payload, r.dst, r.location.to_string(), pending);
+    }
+    r.status = s;
+  };
+  std::unique_ptr<UringReader> reader;
+  Status s = acquire_reader(&reader);
+  if (s.is_ok()) {
+    s = reader->read(extents, visit, options.cuda_stream);
+    release_reader(std::move(reader));
+  }
+  if (!s.is_ok()) {
+    for (size_t i = 0; i < extents.size(); ++i)
+      if (!visited[i]) requests[request_of[i]].status = s;
+  }
+  return first_error(requests);
+}
+
+ReadHandle TensorLog::read_async(std::vector<ReadRequest> requests, const ReadOptions& options) {
+  ReadHandle h;
+  h.state_ = std::make_shared<ReadHandle::State>();
+  h.state_->requests = std::move(requests);
+  h.state_->options = options;
+  if (workers_.empty()) {
+    h.state_->status = read(h.state_->requests, options);
+    h.state_->done = true;
+    return h;
+  }
+  std::lock_guard<std::mutex> l(jobs_mu_);
+  jobs_.push_back(std::make_shared<ReadJob>(ReadJob{h.state_}));
+  jobs_cv_.notify_one();
+  return h;
+}
+
+void TensorLog::async_worker() {
+  for (;;) {
+    std::shared_ptr<ReadJob> job;
+    {
+      std::unique_lock<std::mutex> l(jobs_mu_);
+      jobs_cv_.wait(l, [&] { return stopping_ || !jobs_.empty(); });
+      if (jobs_.empty()) return;
+      job = jobs_.front();
+      jobs_.erase(jobs_.begin());
+    }
+    ReadHandle::State& st = *job->state;
+    Status s = read(st.requests, st.options);
+    std::lock_guard<std::mutex> l(st.mu);
+    st.status = s;
+    st.done = true;
+    st.cv.notify_all();
+  }
+}
+
+bool TensorLog::mark_dead_locked(const Location& loc) {
+  auto it = segments_.find(loc.segment);
+  return it != segments_.end() && it->second.mark_dead(loc.offset, loc.length);
+}
+
+Status TensorLog::mark_dead(std::span<const Location> locations) {
+  std::vector<Location> marked;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (const Location& loc : locations)
+      if (mark_dead_locked(loc)) marked.push_back(loc);
+  }
+  return dead_log_->append(marked);
+}
+
+std::vector<SegmentInfo> TensorLog::segments() const {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<SegmentInfo> out;
+  for (const auto& [id, s] : segments_) {
+    SegmentInfo i;
+    i.id = id;
+    i.file_bytes = s.file_bytes;
+    i.live_bytes = s.live_bytes;
+    i.dead_bytes = s.dead_bytes;
+    i.records = s.records.size();
+    i.live_records = static_cast<uint64_t>(
+        std::count_if(s.records.begin(), s.records.end(), [](auto& r) { return !r.dead; }));
+    i.sealed = s.sealed;
+    i.active = s.active;
+    out.push_back(i);
+  }
+  return out;
+}
+
+Status TensorLog::close() {
+  if (closed_) return Status::ok();
+  closed_ = true;
+  {
+    std::lock_guard<std::mutex> l(jobs_mu_);
+    stopping_ = true;
+    jobs_cv_.notify_all();
+  }
+  for (std::thread& t : workers_) t.join();
+  workers_.clear();
+  return writer_ ? writer_->close() : Status::ok();
+}
+
+}  // namespace lsm4kv::tensorlog

@@ -1,0 +1,231 @@
+// TensorLog: the append-only log of KV tensors, the facade of tensorlog/.
+//
+// Key-value separation: the store's LSM index keeps small Locations, the big
+// tensors live here in segment files of bounded size (record_format.h), so
+// compaction never rewrites them and the file count stays bounded however
+// large the cache grows. The log knows nothing of keys; a record carries an
+// opaque tag (the page's token ids) that every read compares.
+//
+// Writing: append() encodes a batch with the store's codec and writes it with
+// one submission; the returned locations are durable when the sync mode says
+// so (SegmentWriter). Reading: read() takes a batch of requests, reads them
+// sorted and coalesced through io_uring (UringReader), verifies checksum and
+// tag of every record (a mismatch is an error naming segment and offset; its
+// bytes are never returned) and decodes into host memory or, through pinned
+// staging buffers and cudaMemcpyAsync on the caller's stream, device memory.
+// read_async() does the same on a worker thread and returns a handle.
+//
+// Garbage collection: the caller reports dead records (mark_dead, persisted
+// in DEAD.log). collect() rewrites the live records of mostly-dead segments
+// and of small segments into the active one, durably, and returns a
+// Collection: (old -> new) locations. The caller updates its index, makes that
+// durable, then calls commit_collection(), which deletes the old segments. Until
+// then both copies exist, and the Collection is journaled (GC-<id>.pending):
+// after a crash pending_collections() lists it and the caller commits (its
+// index has the new locations) or aborts (it has the old ones). A crash at any
+// point loses no live record. Reads of an old location after commit get
+// NotFound, so a store keeps readers of a location out while it commits.
+//
+// INVARIANT: segment ids are never reused: GC output always goes to a segment
+// newer than its victims, so the newest segment is never deleted.
+//
+// Thread-safety: all methods may be called concurrently from many threads.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "base/file_system.h"
+#include "base/status.h"
+#include "tensorlog/codec.h"
+#include "tensorlog/gc_planner.h"
+#include "tensorlog/pinned_pool.h"
+#include "tensorlog/record_format.h"
+#include "tensorlog/segment.h"
+#include "tensorlog/segment_writer.h"
+#include "tensorlog/uring_reader.h"
+
+namespace lsm4kv::tensorlog {
+
+class DeadLog;
+
+struct TensorLogOptions {
+  // Writes, renames and removals go through it (tests inject faults); reads
+  // use their own O_DIRECT descriptors.
+  FileSystem* fs = FileSystem::posix();
+  // Segments are rotated before they pass this size (a single larger record
+  // gets a segment of its own).
+  uint64_t segment_size = uint64_t{256} << 20;
+  // The codec of new records; any codec is read back.
+  Codec codec = Codec::kNone;
+  // kPerBatch: append() returns after fdatasync. kGroupCommit: concurrent
+  // appends share one. kNone: durable only after sync() or segment rotation.
+  SyncMode sync = SyncMode::kPerBatch;
+  // Reads with O_DIRECT (falling back to buffered reads where refused).
+  bool direct_io = true;
+  // Queue depth, staging arena and read sizes of each reader.
+  UringReaderOptions reader;
+  // Concurrent read batches; more wait for a reader.
+  unsigned max_readers = 4;
+  // Worker threads of read_async.
+  unsigned async_threads = 2;
+  // Stage through cudaHostAlloc memory when a CUDA device is present.
+  bool use_cuda = true;
+};
+
+enum class MemoryKind : uint8_t { kHost = 0, kDevice = 1 };
+
+// One record to read. `dst` receives exactly `size` bytes, which must be the
+// record's raw (decoded) length; `tag` must equal the record's tag.
+struct ReadRequest {
+  Location location;
+  std::string_view tag;
+  void* dst = nullptr;
+  size_t size = 0;
+  MemoryKind memory = MemoryKind::kHost;
+  // Out: OK, Corruption (checksum or tag mismatch; names segment and offset),
+  // NotFound (segment collected), InvalidArgument (wrong size) or IOError.
+  Status status;
+};
+
+struct ReadOptions {
+  // The cudaStream_t device copies go to; the read returns (or its handle
+  // completes) once they are done.
+  void* cuda_stream = nullptr;
+};
+
+// The result of read_async(). wait() may be called once or many times.
+class ReadHandle {
+ public:
+  ReadHandle() = default;
+  // Blocks until the read is done; the first failing request's status.
+  Status wait();
+  bool ready() const;
+  // The requests with their statuses; valid after wait().
+  const std::vector<ReadRequest>& requests() const;
+
+ private:
+  friend class TensorLog;
+  struct State;
+  std::shared_ptr<State> state_;
+};
+
+struct SegmentInfo {
+  uint64_t id = 0;
+  uint64_t file_bytes = 0;
+  uint64_t live_bytes = 0;  // padded bytes of live records
+  uint64_t dead_bytes = 0;
+  uint64_t records = 0;
+  uint64_t live_records = 0;
+  bool sealed = false;
+  bool active = false;
+};
+
+struct Relocation {
+  Location from;
+  Location to;
+};
+
+struct Collection {
+  uint64_t id = 0;
+  std::vector<uint64_t> segments;        // deleted by commit_collection
+  std::vector<Relocation> relocations;  // every live record of those segments
+  std::vector<Location> lost;           // live records that failed verification
+};
+
+class TensorLog {
+ public:
+  // Opens (creating if needed) the log in dir: recovers unsealed segments
+  // (torn tails are cut after the last complete record), replays DEAD.log and
+  // loads pending collections.
+  static Status open(const std::string& dir, const TensorLogOptions& options,
+                     std::unique_ptr<TensorLog>* out);
+  ~TensorLog();
+  TensorLog(const TensorLog&) = delete;
+  TensorLog& operator=(const TensorLog&) = delete;
+
+  // Appends a batch; *locations gets one Location per record, in order. On
+  // error nothing of the batch is visible and *locations is empty.
+  Status append(std::span<const RecordInput> records, std::vector<Location>* locations);
+  // Makes every appended record durable (for SyncMode::kNone).
+  Status sync();
+
+  // Reads a batch; fills every request's status and returns the first error
+  // (in request order). A device request without a CUDA device fails the
+  // whole batch with NotSupported before any read.
+  Status read(std::span<ReadRequest> requests, const ReadOptions& options = {});
+  // The same on a worker thread; every dst must stay valid until wait().
+  ReadHandle read_async(std::vector<ReadRequest> requests, const ReadOptions& options = {});
+
+  // Reports records the caller no longer references. Unknown locations
+  // (already collected) are ignored.
+  Status mark_dead(std::span<const Location> locations);
+
+  // Rewrites the live records of the segments the planner picks. *out is
+  // empty (id 0) when there is nothing to do.
+  Status collect(const CollectOptions& options, Collection* out);
+  // Deletes the collected segments; call after the index is durably updated.
+  Status commit_collection(uint64_t id);
+  // Forgets a collection whose relocations the caller did not apply: the
+  // new copies become dead. Refused once commit has started deleting.
+  Status abort_collection(uint64_t id);
+  // Collections neither committed nor aborted (also from before a crash).
+  std::vector<Collection> pending_collections() const;
+
+  std::vector<SegmentInfo> segments() const;
+  const std::string& dir() const { return dir_; }
+  // Seals the active segment and stops the async workers.
+  Status close();
+
+ private:
+  class Catalog;
+  struct ReadJob;
+  TensorLog(std::string dir, const TensorLogOptions& options);
+  Status recover();
+  Status load_journals(const std::vector<std::string>& names);
+  Status acquire_reader(std::unique_ptr<UringReader>* out);
+  void release_reader(std::unique_ptr<UringReader> r);
+  Status read_records(std::span<ReadRequest> requests, const ReadOptions& options);
+  Status copy_live(const std::vector<ReadExtent>& extents, Collection* out);
+  Status write_journal(const Collection& c);
+  std::string journal_name(uint64_t id) const;
+  void async_worker();
+  bool mark_dead_locked(const Location& loc);
+
+  const std::string dir_;
+  const TensorLogOptions options_;
+  std::unique_ptr<FileLock> lock_;
+  PinnedPool pool_;
+  std::unique_ptr<Catalog> catalog_;
+  std::unique_ptr<SegmentWriter> writer_;
+  std::unique_ptr<DeadLog> dead_log_;
+
+  mutable std::mutex mu_;
+  std::map<uint64_t, SegmentRecords> segments_;       // guarded by mu_
+  uint64_t next_segment_id_ = 1;                      // guarded by mu_
+  std::map<uint64_t, Collection> pending_;           // guarded by mu_
+  std::map<uint64_t, bool> collecting_;               // segments in a collect; guarded by mu_
+  uint64_t next_collection_id_ = 1;                   // guarded by mu_
+
+  std::mutex readers_mu_;
+  std::condition_variable readers_cv_;
+  std::vector<std::unique_ptr<UringReader>> idle_readers_;  // guarded by readers_mu_
+  unsigned readers_created_ = 0;                            // guarded by readers_mu_
+
+  std::mutex jobs_mu_;
+  std::condition_variable jobs_cv_;
+  std::vector<std::shared_ptr<ReadJob>> jobs_;  // guarded by jobs_mu_
+  bool stopping_ = false;                       // guarded by jobs_mu_
+  std::vector<std::thread> workers_;
+  bool closed_ = false;
+};
+
+}  // namespace lsm4kv::tensorlog

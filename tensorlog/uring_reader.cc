@@ -1,0 +1,396 @@
+#include "tensorlog/uring_reader.h"
+
+#include <liburing.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <bit>
+#include <cerrno>
+#include <deque>
+
+#include "tensorlog/device_copy.h"
+
+namespace lsm4kv::tensorlog {
+
+struct UringReader::Run {
+  size_t first = 0, last = 0;  // [first, last) of the sorted order
+  SegmentFile* file = nullptr;
+  int slot = -1;  // registered file slot of file->direct_fd(), or -1
+  uint64_t offset = 0;
+  uint64_t length = 0;  // multiple of kAlign
+  char* buf = nullptr;
+  size_t arena_start = 0;
+  bool in_arena = false;
+  PinnedBuffer temp;  // runs too big for the arena
+  uint32_t pending = 0;
+  Status status;
+  bool visited = false;
+  std::unique_ptr<CopyFence> fence;
+};
+
+struct UringReader::Io {
+  size_t run;
+  uint64_t off;  // in the run
+  uint64_t len;
+  uint64_t done = 0;
+  bool buffered = false;
+};
+
+struct UringReader::FileSlot {
+  uint64_t id = 0;
+  std::weak_ptr<SegmentFile> file;
+  uint64_t last_use = 0;
+  bool used = false;
+};
+
+namespace {
+constexpr unsigned kFileSlots = 64;
+}
+
+UringReader::UringReader(const UringReaderOptions& options, PinnedPool* pool)
+    : options_(options), pool_(pool), ring_(std::make_unique<io_uring>()) {}
+
+UringReader::~UringReader() {
+  if (!ring_ready_) return;
+  io_uring_queue_exit(ring_.get());
+}
+
+Status UringReader::create(const UringReaderOptions& options, PinnedPool* pool,
+                           std::unique_ptr<UringReader>* out) {
+  UringReaderOptions o = options;
+  o.queue_depth = std::bit_ceil(std::clamp(o.queue_depth, 1u, 4096u));
+  o.max_io_bytes = std::max<size_t>(align_up(o.max_io_bytes), kAlign);
+  o.staging_bytes = std::max<size_t>(align_up(o.staging_bytes), 4 * o.max_io_bytes);
+  o.max_run_bytes = std::clamp<size_t>(align_up(o.max_run_bytes), kAlign, o.staging_bytes / 4);
+  std::unique_ptr<UringReader> r(new UringReader(o, pool));
+  LSM4KV_RETURN_IF_ERROR(r->init());
+  *out = std::move(r);
+  return Status::ok();
+}
+
+Status UringReader::init() {
+  LSM4KV_RETURN_IF_ERROR(pool_->acquire(options_.staging_bytes, &arena_));
+  // Without io_uring (a seccomp profile may forbid it) reads fall back to pread.
+  if (io_uring_queue_init(options_.queue_depth, ring_.get(), 0) != 0) return Status::ok();
+  ring_ready_ = true;
+  if (options_.register_buffers) {
+    iovec iov{arena_.data(), arena_.size()};
+    stats_.fixed_buffers = io_uring_register_buffers(ring_.get(), &iov, 1) == 0;
+  }
+  if (options_.register_files) {
+    stats_.fixed_files = io_uring_register_files_sparse(ring_.get(), kFileSlots) == 0;
+    if (stats_.fixed_files) slots_.resize(kFileSlots);
+  }
+  return Status::ok();
+}
+
+int UringReader::file_slot(const std::shared_ptr<SegmentFile>& file) {
+  if (!stats_.fixed_files || file->direct_fd() < 0) return -1;
+  ++use_clock_;
+  size_t victim = 0;
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    FileSlot& s = slots_[i];
+    if (s.used && s.id == file->id() && !s.file.expired()) {
+      s.last_use = use_clock_;
+      return static_cast<int>(i);
+    }
+    if (!slots_[victim].used) continue;
+    if (!s.used || s.last_use < slots_[victim].last_use) victim = i;
+  }
+  int fd = file->direct_fd();
+  if (io_uring_register_files_update(ring_.get(), static_cast<unsigned>(victim), &fd, 1) != 1)
+    return -1;
+  slots_[victim] = {file->id(), file, use_clock_, true};
+  return static_cast<int>(victim);
+}
+
+void UringReader::drop_dead_slots() {
+  // A registered file keeps a collected segment's disk space; let it go.
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    if (slots_[i].used && slots_[i].file.expired()) {
+      int fd = -1;
+      io_uring_register_files_update(ring_.get(), static_cast<unsigned>(i), &fd, 1);
+      slots_[i] = FileSlot{};
+    }
+  }
+}
+
+bool UringReader::place(Run* run, std::vector<Run>& runs, std::deque<size_t>& live,
+                        size_t index) {
+  uint64_t len = run->length;
+  if (len > arena_.size() / 2) {
+    run->status = pool_->acquire(len, &run->temp);
+    run->buf = run->status.is_ok() ? run->temp.data() : nullptr;
+    return true;
+  }
+  size_t start = 0;
+  if (!live.empty()) {
+    size_t oldest = runs[live.front()].arena_start;
+    size_t newest = runs[live.back()].arena_start;
+    if (newest >= oldest) {  // not wrapped: free is [head, end) and [0, oldest)
+      if (arena_.size() - head_ >= len) {
+        start = head_;
+      } else if (oldest >= len) {
+        start = 0;
+      } else {
+        return false;
+      }
+    } else if (oldest - head_ >= len) {  // wrapped: free is [head, oldest)
+      start = head_;
+    } else {
+      return false;
+    }
+  }
+  run->buf = arena_.data() + start;
+  run->arena_start = start;
+  run->in_arena = true;
+  head_ = start + len;
+  live.push_back(index);
+  return true;
+}
+
+Status UringReader::finish_run(Run* run, std::span<const ReadExtent> extents,
+                               const std::vector<size_t>& order, const RecordVisitor& visit,
+                               void* stream) {
+  bool device = false;
+  for (size_t pos = run->first; pos < run->last; ++pos) {
+    const ReadExtent& e = extents[order[pos]];
+    const char* rec = run->status.is_ok() ? run->buf + (e.location.offset - run->offset) : nullptr;
+    bool pending = false;
+    visit(order[pos], rec, run->status, &pending);
+    device = device || pending;
+  }
+  run->visited = true;
+  Status s;
+  if (device) {
+    run->fence = std::make_unique<CopyFence>();
+    s = run->fence->record(stream);
+    if (s.is_ok() && !run->in_arena) s = run->fence->wait();
+  }
+  if (!run->in_arena) run->temp.reset();
+  return s;
+}
+
+Status UringReader::release(std::vector<Run>& runs, std::deque<size_t>& live) {
+  Status result;
+  while (!live.empty() && runs[live.front()].visited) {
+    Run& r = runs[live.front()];
+    if (r.fence) {
+      Status s = r.fence->wait();
+      if (result.is_ok()) result = s;
+    }
+    live.pop_front();
+  }
+  if (live.empty()) head_ = 0;
+  return result;
+}
+
+Status UringReader::read(std::span<const ReadExtent> extents, const RecordVisitor& visit,
+                         void* stream) {
+  if (extents.empty()) return Status::ok();
+  std::vector<size_t> order(extents.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    const ReadExtent& x = extents[a];
+    const ReadExtent& y = extents[b];
+    if (x.file->id() != y.file->id()) return x.file->id() < y.file->id();
+    return x.location.offset < y.location.offset;
+  });
+
+  // Coalesce extents that touch (or repeat) on disk into runs.
+  std::vector<Run> runs;
+  for (size_t pos = 0; pos < order.size(); ++pos) {
+    const ReadExtent& e = extents[order[pos]];
+    uint64_t len = align_up(e.location.length);
+    if (!runs.empty()) {
+      Run& last = runs.back();
+      uint64_t end = last.offset + last.length;
+      bool same_file = last.file == e.file.get();
+      if (same_file && e.location.offset >= last.offset && e.location.offset + len <= end) {
+        last.last = pos + 1;  // the same record again
+        continue;
+      }
+      if (same_file && e.location.offset == end && last.length + len <= options_.max_run_bytes) {
+        last.length += len;
+        last.last = pos + 1;
+        continue;
+      }
+    }
+    Run r;
+    r.first = pos;
+    r.last = pos + 1;
+    r.file = e.file.get();
+    r.offset = e.location.offset;
+    r.length = len;
+    runs.push_back(std::move(r));
+  }
+  stats_.runs += runs.size();
+  if (!ring_ready_) return read_sync(runs, extents, order, visit, stream);
+
+  drop_dead_slots();
+  for (Run& r : runs) r.slot = file_slot(extents[order[r.first]].file);
+
+  std::vector<Io> ios;
+  std::deque<size_t> queue;  // ios to submit
+  std::deque<size_t> live;   // runs holding arena memory, oldest first
+  head_ = 0;
+  size_t next_run = 0, finished = 0;
+  unsigned inflight = 0;
+  Status failure;
+  while (finished < runs.size()) {
+    while (failure.is_ok() && next_run < runs.size() && queue.size() < options_.queue_depth) {
+      Run& r = runs[next_run];
+      if (!place(&r, runs, live, next_run)) break;
+      ++next_run;
+      if (!r.status.is_ok()) {
+        failure = finish_run(&r, extents, order, visit, stream);
+        ++finished;
+        continue;
+      }
+      for (uint64_t off = 0; off < r.length; off += options_.max_io_bytes) {
+        queue.push_back(ios.size());
+        ios.push_back({next_run - 1, off, std::min<uint64_t>(options_.max_io_bytes, r.length - off)});
+        ++r.pending;
+      }
+    }
+    unsigned prepared = 0;
+    while (inflight < options_.queue_depth && !queue.empty()) {
+      io_uring_sqe* sqe = io_uring_get_sqe(ring_.get());
+      if (sqe == nullptr) break;
+      size_t idx = queue.front();
+      queue.pop_front();
+      Io& io = ios[idx];
+      Run& r = runs[io.run];
+      char* dst = r.buf + io.off + io.done;
+      uint64_t off = r.offset + io.off + io.done;
+      unsigned len = static_cast<unsigned>(io.len - io.done);
+      bool direct = !io.buffered && r.file->direct_fd() >= 0;
+      bool fixed_file = direct && r.slot >= 0;
+      int fd = fixed_file ? r.slot : (direct ? r.file->direct_fd() : r.file->buffered_fd());
+      if (stats_.fixed_buffers && r.in_arena) {
+        io_uring_prep_read_fixed(sqe, fd, dst, len, off, 0);
+      } else {
+        io_uring_prep_read(sqe, fd, dst, len, off);
+      }
+      if (fixed_file) sqe->flags |= IOSQE_FIXED_FILE;
+      io_uring_sqe_set_data64(sqe, idx);
+      ++inflight;
+      ++prepared;
+      ++stats_.reads;
+    }
+    if (prepared > 0) {
+      int rc;
+      do {
+        rc = io_uring_submit(ring_.get());
+      } while (rc == -EINTR || rc == -EAGAIN);
+      if (rc < 0) {
+        // The ring is unusable; the prepared reads never went out.
+        return Status::from_errno(-rc, "io_uring_submit");
+      }
+    }
+    if (inflight == 0) {
+      if (!failure.is_ok() || finished == runs.size()) break;
+      if (queue.empty())
+        return Status::io_error("uring reader: staging arena cannot hold the next run");
+      continue;
+    }
+    io_uring_cqe* cqe = nullptr;
+    int rc;
+    do {
+      rc = io_uring_wait_cqe(ring_.get(), &cqe);
+    } while (rc == -EINTR || rc == -EAGAIN);
+    if (rc < 0) return Status::from_errno(-rc, "io_uring_wait_cqe");
+    unsigned head;
+    unsigned seen = 0;
+    io_uring_for_each_cqe(ring_.get(), head, cqe) {
+      ++seen;
+      --inflight;
+      size_t idx = io_uring_cqe_get_data64(cqe);
+      int res = cqe->res;
+      Io& io = ios[idx];
+      Run& r = runs[io.run];
+      bool complete = true;
+      if (res == -EINTR || res == -EAGAIN) {
+        queue.push_front(idx);
+        complete = false;
+      } else if (res == -EINVAL && !io.buffered && r.file->direct_fd() >= 0) {
+        io.buffered = true;  // the file system refuses O_DIRECT here
+        ++stats_.buffered_fallbacks;
+        queue.push_front(idx);
+        complete = false;
+      } else if (res < 0) {
+        r.status = Status::from_errno(-res, "read " + r.file->path() + " offset " +
+                                                 std::to_string(r.offset + io.off));
+      } else if (res == 0) {
+        r.status = Status::corruption(
+            "segment " + std::to_string(r.file->id()) + " offset " +
+            std::to_string(r.offset + io.off + io.done) + ": record extends past the end of " +
+            r.file->path() + " (truncated segment?)");
+      } else {
+        io.done += static_cast<uint64_t>(res);
+        stats_.bytes += static_cast<uint64_t>(res);
+        if (io.done < io.len) {
+          if (io.done % kAlign != 0) io.buffered = true;
+          queue.push_front(idx);
+          complete = false;
+        }
+      }
+      if (complete && --r.pending == 0) {
+        Status s = finish_run(&r, extents, order, visit, stream);
+        if (failure.is_ok()) failure = s;
+        ++finished;
+      }
+    }
+    io_uring_cq_advance(ring_.get(), seen);
+    Status s = release(runs, live);
+    if (failure.is_ok()) failure = s;
+    if (!failure.is_ok() && inflight == 0) break;
+  }
+  // Nothing may still be in flight into the arena when we return.
+  while (inflight > 0) {
+    io_uring_cqe* cqe = nullptr;
+    if (io_uring_wait_cqe(ring_.get(), &cqe) != 0) continue;
+    io_uring_cqe_seen(ring_.get(), cqe);
+    --inflight;
+  }
+  Status s = release(runs, live);
+  return failure.is_ok() ? s : failure;
+}
+
+Status UringReader::read_sync(std::vector<Run>& runs, std::span<const ReadExtent> extents,
+                              const std::vector<size_t>& order, const RecordVisitor& visit,
+                              void* stream) {
+  std::deque<size_t> live;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    Run& r = runs[i];
+    head_ = 0;
+    live.clear();
+    place(&r, runs, live, i);
+    for (uint64_t done = 0; r.status.is_ok() && done < r.length;) {
+      bool direct = r.file->direct_fd() >= 0 && stats_.buffered_fallbacks == 0;
+      ssize_t n = ::pread(direct ? r.file->direct_fd() : r.file->buffered_fd(), r.buf + done,
+                          r.length - done, static_cast<off_t>(r.offset + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EINVAL && direct) {
+        ++stats_.buffered_fallbacks;
+        continue;
+      }
+      if (n < 0) {
+        r.status = Status::from_errno(errno, "pread " + r.file->path());
+      } else if (n == 0) {
+        r.status = Status::corruption("segment " + std::to_string(r.file->id()) + " offset " +
+                                      std::to_string(r.offset + done) +
+                                      ": record extends past the end of the segment");
+      } else {
+        done += static_cast<uint64_t>(n);
+        stats_.bytes += static_cast<uint64_t>(n);
+      }
+    }
+    ++stats_.reads;
+    LSM4KV_RETURN_IF_ERROR(finish_run(&r, extents, order, visit, stream));
+    LSM4KV_RETURN_IF_ERROR(release(runs, live));
+  }
+  return Status::ok();
+}
+
+}  // namespace lsm4kv::tensorlog

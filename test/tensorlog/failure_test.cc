@@ -1,0 +1,244 @@
+#include <catch2/catch.hpp>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+
+#include "tensorlog/tensor_log.h"
+#include "test/tensorlog/fault_fs.h"
+#include "test/tensorlog/test_util.h"
+
+using namespace lsm4kv;
+using namespace lsm4kv::tensorlog;
+
+namespace {
+
+struct Rec {
+  Location loc;
+  std::string tag;
+  std::string data;
+};
+
+Status append_one(TensorLog* log, Rec* r, size_t size, uint64_t seed) {
+  r->tag = test::make_tag(seed);
+  r->data = test::make_tensor(size, seed);
+  RecordInput in{r->tag, r->data.data(), r->data.size()};
+  std::vector<Location> locs;
+  Status s = log->append({&in, 1}, &locs);
+  if (s.is_ok()) r->loc = locs[0];
+  return s;
+}
+
+Status read_one(TensorLog* log, const Rec& r, std::string_view tag, std::string* out) {
+  out->assign(r.data.size(), '\0');
+  ReadRequest q;
+  q.location = r.loc;
+  q.tag = tag;
+  q.dst = out->data();
+  q.size = out->size();
+  return log->read({&q, 1});
+}
+
+uint64_t record_count(TensorLog* log) {
+  uint64_t n = 0;
+  for (const SegmentInfo& s : log->segments()) n += s.records;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("a flipped byte is a checksum error naming segment and offset; a wrong tag a tag error",
+          "[tensorlog][corruption]") {
+  for (Codec codec : {Codec::kNone, Codec::kShuffleLz4}) {
+    test::TempDir dir;
+    TensorLogOptions o;
+    o.codec = codec;
+    std::unique_ptr<TensorLog> log;
+    REQUIRE(TensorLog::open(dir.path(), o, &log).is_ok());
+    std::vector<Rec> recs(3);
+    for (size_t i = 0; i < recs.size(); ++i)
+      REQUIRE(append_one(log.get(), &recs[i], 100000, i + 1).is_ok());
+    std::string out;
+    REQUIRE(read_one(log.get(), recs[1], recs[1].tag, &out).is_ok());
+    REQUIRE(out == recs[1].data);
+
+    test::flip_byte(dir.sub(segment_file_name(recs[1].loc.segment)),
+                    recs[1].loc.offset + recs[1].loc.length - 7);
+    out.assign(out.size(), 'Z');
+    ReadRequest q;
+    q.location = recs[1].loc;
+    q.tag = recs[1].tag;
+    q.dst = out.data();
+    q.size = out.size();
+    Status s = log->read({&q, 1});
+    REQUIRE(s.is_corruption());
+    REQUIRE(s.message().find("checksum") != std::string::npos);
+    REQUIRE(s.message().find("segment " + std::to_string(recs[1].loc.segment)) != std::string::npos);
+    REQUIRE(s.message().find("offset " + std::to_string(recs[1].loc.offset)) != std::string::npos);
+    REQUIRE(out.find_first_not_of('Z') == std::string::npos);  // no data returned
+
+    // Neighbours are unaffected, in the same batch too.
+    std::vector<std::string> dst(3);
+    std::vector<ReadRequest> reqs(3);
+    for (size_t i = 0; i < 3; ++i) {
+      dst[i].assign(recs[i].data.size(), '\0');
+      reqs[i].location = recs[i].loc;
+      reqs[i].tag = recs[i].tag;
+      reqs[i].dst = dst[i].data();
+      reqs[i].size = dst[i].size();
+    }
+    REQUIRE(log->read(reqs).is_corruption());
+    REQUIRE(reqs[0].status.is_ok());
+    REQUIRE(reqs[1].status.is_corruption());
+    REQUIRE(reqs[2].status.is_ok());
+    REQUIRE(dst[2] == recs[2].data);
+
+    std::string other = test::make_tag(999);
+    s = read_one(log.get(), recs[2], other, &out);
+    REQUIRE(s.is_corruption());
+    REQUIRE(s.message().find("tag mismatch") != std::string::npos);
+
+    // A location that points at the wrong place is caught too.
+    Rec moved = recs[0];
+    moved.loc.offset = recs[2].loc.offset;
+    REQUIRE(read_one(log.get(), moved, moved.tag, &out).is_corruption());
+    Rec gone = recs[0];
+    gone.loc.segment = 999;
+    REQUIRE(read_one(log.get(), gone, gone.tag, &out).is_not_found());
+  }
+}
+
+TEST_CASE("a torn tail: reopen keeps every complete record before it", "[tensorlog][recovery]") {
+  test::TempDir dir;
+  TensorLogOptions o;
+  std::vector<Rec> recs(6);
+  {
+    std::unique_ptr<TensorLog> log;
+    REQUIRE(TensorLog::open(dir.path(), o, &log).is_ok());
+    for (size_t i = 0; i < recs.size(); ++i)
+      REQUIRE(append_one(log.get(), &recs[i], 50000 + 30000 * i, i + 10).is_ok());
+  }
+  // Cut the segment in the middle of record 4 (index and footer go with it).
+  std::string path = dir.sub(segment_file_name(recs[4].loc.segment));
+  REQUIRE(::truncate(path.c_str(), static_cast<off_t>(recs[4].loc.offset + 5000)) == 0);
+  std::unique_ptr<TensorLog> log;
+  REQUIRE(TensorLog::open(dir.path(), o, &log).is_ok());
+  REQUIRE(record_count(log.get()) == 4);
+  std::string out;
+  for (size_t i = 0; i < 4; ++i) {
+    REQUIRE(read_one(log.get(), recs[i], recs[i].tag, &out).is_ok());
+    REQUIRE(out == recs[i].data);
+  }
+  REQUIRE_FALSE(read_one(log.get(), recs[4], recs[4].tag, &out).is_ok());
+  REQUIRE_FALSE(read_one(log.get(), recs[5], recs[5].tag, &out).is_ok());
+  // The log goes on.
+  Rec more;
+  REQUIRE(append_one(log.get(), &more, 12345, 77).is_ok());
+  REQUIRE(read_one(log.get(), more, more.tag, &out).is_ok());
+  REQUIRE(out == more.data);
+}
+
+TEST_CASE("a crash without close: acknowledged batches survive", "[tensorlog][recovery]") {
+  test::TempDir dir;
+  std::string list = dir.sub("locations");
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    TensorLogOptions o;
+    o.async_threads = 0;
+    std::unique_ptr<TensorLog> log;
+    if (!TensorLog::open(dir.sub("log"), o, &log).is_ok()) ::_exit(1);
+    std::ofstream f(list);
+    for (uint64_t i = 0; i < 20; ++i) {
+      Rec r;
+      if (!append_one(log.get(), &r, 30000 + i * 1000, i).is_ok()) ::_exit(2);
+      f << r.loc.segment << " " << r.loc.offset << " " << r.loc.length << "\n";
+    }
+    f.close();
+    log.release();  // no close, no seal: the process just ends
+    ::_exit(0);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+  std::unique_ptr<TensorLog> log;
+  TensorLogOptions o;
+  REQUIRE(TensorLog::open(dir.sub("log"), o, &log).is_ok());
+  std::ifstream f(list);
+  uint64_t i = 0;
+  Rec r;
+  std::string out;
+  while (f >> r.loc.segment >> r.loc.offset >> r.loc.length) {
+    r.tag = test::make_tag(i);
+    r.data = test::make_tensor(30000 + i * 1000, i);
+    REQUIRE(read_one(log.get(), r, r.tag, &out).is_ok());
+    REQUIRE(out == r.data);
+    ++i;
+  }
+  REQUIRE(i == 20);
+  REQUIRE(record_count(log.get()) == 20);
+}
+
+TEST_CASE("failed writes: clear error, consistent segment, nothing of the batch visible",
+          "[tensorlog][faults]") {
+  struct Case {
+    const char* name;
+    bool sync_fault;
+    Status error;
+    bool partial;
+  };
+  std::vector<Case> cases = {
+      {"ENOSPC short write", false, Status::from_errno(ENOSPC, "write seg"), true},
+      {"EIO on write", false, Status::from_errno(EIO, "write seg"), false},
+      {"EIO on fdatasync", true, Status::from_errno(EIO, "fdatasync seg"), false},
+  };
+  for (const Case& c : cases) {
+    DYNAMIC_SECTION(c.name) {
+      test::TempDir dir;
+      test::FaultFileSystem fs(FileSystem::posix());
+      TensorLogOptions o;
+      o.fs = &fs;
+      std::unique_ptr<TensorLog> log;
+      REQUIRE(TensorLog::open(dir.path(), o, &log).is_ok());
+      std::vector<Rec> good(3);
+      for (size_t i = 0; i < good.size(); ++i)
+        REQUIRE(append_one(log.get(), &good[i], 70000, i + 1).is_ok());
+      if (c.sync_fault) {
+        fs.fail_sync(0, c.error);
+      } else {
+        fs.fail_append(0, c.error, c.partial);
+      }
+      // A batch of several records fails as a whole.
+      std::vector<std::string> data;
+      std::vector<std::string> tags;
+      std::vector<RecordInput> in;
+      for (int i = 0; i < 4; ++i) {
+        data.push_back(test::make_tensor(90000, 50 + i));
+        tags.push_back(test::make_tag(50 + i));
+      }
+      for (int i = 0; i < 4; ++i) in.push_back({tags[i], data[i].data(), data[i].size()});
+      std::vector<Location> locs;
+      Status s = log->append(in, &locs);
+      REQUIRE(fs.faults() == 1);
+      REQUIRE_FALSE(s.is_ok());
+      REQUIRE(s.code() == c.error.code());
+      REQUIRE(locs.empty());
+      REQUIRE(record_count(log.get()) == 3);
+      std::string out;
+      for (const Rec& r : good) REQUIRE(read_one(log.get(), r, r.tag, &out).is_ok());
+      // The next batch goes through, to a new segment.
+      Rec after;
+      REQUIRE(append_one(log.get(), &after, 5000, 99).is_ok());
+      REQUIRE(after.loc.segment > good[0].loc.segment);
+      REQUIRE(log->close().is_ok());
+      log.reset();
+      REQUIRE(TensorLog::open(dir.path(), o, &log).is_ok());
+      REQUIRE(record_count(log.get()) == 4);
+      for (const Rec& r : good) REQUIRE(read_one(log.get(), r, r.tag, &out).is_ok());
+      REQUIRE(read_one(log.get(), after, after.tag, &out).is_ok());
+    }
+  }
+}

@@ -1,0 +1,286 @@
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <map>
+#include <random>
+#include <shared_mutex>
+#include <thread>
+
+#include "tensorlog/tensor_log.h"
+#include "test/tensorlog/test_util.h"
+
+using namespace lsm4kv;
+using namespace lsm4kv::tensorlog;
+
+namespace {
+
+// A toy index, like the store's: key -> location, with the data we expect.
+struct Index {
+  std::map<uint64_t, Location> loc;
+  std::map<uint64_t, size_t> size;
+
+  static std::string data(uint64_t key, size_t size) { return test::make_tensor(size, key); }
+  static std::string tag(uint64_t key) { return test::make_tag(key); }
+
+  void put(TensorLog* log, uint64_t first, size_t count, size_t size) {
+    std::vector<std::string> d, t;
+    std::vector<RecordInput> in;
+    for (size_t i = 0; i < count; ++i) {
+      d.push_back(data(first + i, size));
+      t.push_back(tag(first + i));
+    }
+    for (size_t i = 0; i < count; ++i) in.push_back({t[i], d[i].data(), size});
+    std::vector<Location> locs;
+    REQUIRE(log->append(in, &locs).is_ok());
+    for (size_t i = 0; i < count; ++i) {
+      loc[first + i] = locs[i];
+      this->size[first + i] = size;
+    }
+  }
+  // Applies relocations whose key still points at the old location.
+  void apply(const Collection& c) {
+    std::map<std::pair<uint64_t, uint64_t>, Location> moved;
+    for (const Relocation& r : c.relocations) moved[{r.from.segment, r.from.offset}] = r.to;
+    for (auto& [k, l] : loc) {
+      auto it = moved.find({l.segment, l.offset});
+      if (it != moved.end()) l = it->second;
+    }
+  }
+  Status check(TensorLog* log, uint64_t key) const {
+    std::string out(size.at(key), '\0');
+    std::string t = tag(key);
+    ReadRequest r;
+    r.location = loc.at(key);
+    r.tag = t;
+    r.dst = out.data();
+    r.size = out.size();
+    Status s = log->read({&r, 1});
+    if (s.is_ok() && out != data(key, out.size())) return Status::corruption("wrong bytes");
+    return s;
+  }
+  void check_all(TensorLog* log) const {
+    for (const auto& [k, l] : loc) {
+      Status s = check(log, k);
+      INFO("key " << k << ": " << s.to_string());
+      REQUIRE(s.is_ok());
+    }
+  }
+};
+
+TensorLogOptions small_segments() {
+  TensorLogOptions o;
+  o.segment_size = 1 << 20;
+  o.sync = SyncMode::kNone;
+  o.codec = Codec::kLz4;
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("collect rewrites mostly-dead segments; commit deletes them", "[tensorlog][gc]") {
+  test::TempDir dir;
+  TensorLogOptions o = small_segments();
+  std::unique_ptr<TensorLog> log;
+  REQUIRE(TensorLog::open(dir.path(), o, &log).is_ok());
+  Index idx;
+  for (uint64_t b = 0; b < 10; ++b) idx.put(log.get(), b * 10, 10, 60000);
+  size_t segments_before = log->segments().size();
+  REQUIRE(segments_before > 4);
+
+  // Kill 3 of every 4 keys.
+  std::vector<Location> dead;
+  for (auto it = idx.loc.begin(); it != idx.loc.end();) {
+    if (it->first % 4 != 0) {
+      dead.push_back(it->second);
+      it = idx.loc.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  REQUIRE(log->mark_dead(dead).is_ok());
+  REQUIRE(log->mark_dead(dead).is_ok());  // twice is harmless
+
+  Collection c;
+  REQUIRE(log->collect({}, &c).is_ok());
+  REQUIRE(c.id != 0);
+  REQUIRE_FALSE(c.segments.empty());
+  REQUIRE(c.lost.empty());
+  Collection again;
+  REQUIRE(log->collect({}, &again).is_busy());  // one collection at a time
+  // Before commit both copies are readable.
+  idx.check_all(log.get());
+  Index moved = idx;
+  moved.apply(c);
+  moved.check_all(log.get());
+  REQUIRE(log->commit_collection(c.id).is_ok());
+  for (uint64_t s : c.segments) REQUIRE_FALSE(::access(dir.sub(segment_file_name(s)).c_str(), F_OK) == 0);
+  moved.check_all(log.get());
+  // An old location of a moved record is gone.
+  for (const auto& [k, l] : idx.loc) {
+    if (l.segment == c.segments[0]) {
+      REQUIRE(idx.check(log.get(), k).is_not_found());
+      break;
+    }
+  }
+  REQUIRE(log->segments().size() < segments_before);
+  uint64_t live = 0;
+  for (const SegmentInfo& s : log->segments()) live += s.live_records;
+  REQUIRE(live == moved.loc.size());
+
+  // Dead accounting survives a reopen.
+  log.reset();
+  REQUIRE(TensorLog::open(dir.path(), o, &log).is_ok());
+  live = 0;
+  for (const SegmentInfo& s : log->segments()) live += s.live_records;
+  REQUIRE(live == moved.loc.size());
+  moved.check_all(log.get());
+}
+
+TEST_CASE("small segments are merged", "[tensorlog][gc]") {
+  test::TempDir dir;
+  TensorLogOptions o = small_segments();
+  Index idx;
+  for (uint64_t i = 0; i < 10; ++i) {  // every close seals a small segment
+    std::unique_ptr<TensorLog> log;
+    REQUIRE(TensorLog::open(dir.path(), o, &log).is_ok());
+    idx.put(log.get(), i * 2, 2, 10000);
+  }
+  std::unique_ptr<TensorLog> log;
+  REQUIRE(TensorLog::open(dir.path(), o, &log).is_ok());
+  REQUIRE(log->segments().size() == 10);
+  Collection c;
+  REQUIRE(log->collect({}, &c).is_ok());
+  REQUIRE(c.segments.size() == 10);
+  REQUIRE(c.relocations.size() == 20);
+  idx.apply(c);
+  REQUIRE(log->commit_collection(c.id).is_ok());
+  REQUIRE(log->segments().size() == 1);
+  idx.check_all(log.get());
+}
+
+TEST_CASE("a crash before commit: the pending collection is committed or aborted",
+          "[tensorlog][gc][recovery]") {
+  for (bool commit : {true, false}) {
+    test::TempDir dir;
+    TensorLogOptions o = small_segments();
+    Index idx;
+    Collection c;
+    {
+      std::unique_ptr<TensorLog> log;
+      REQUIRE(TensorLog::open(dir.path(), o, &log).is_ok());
+      for (uint64_t b = 0; b < 6; ++b) idx.put(log.get(), b * 10, 10, 60000);
+      std::vector<Location> dead;
+      for (uint64_t k = 0; k < 60; ++k)
+        if (k % 2) dead.push_back(idx.loc[k]);
+      for (uint64_t k = 0; k < 60; ++k)
+        if (k % 2) idx.loc.erase(k);
+      REQUIRE(log->mark_dead(dead).is_ok());
+      REQUIRE(log->collect({0.9, 8, 0, 1 << 30}, &c).is_ok());
+      REQUIRE(c.id != 0);
+      // "crash": the log goes away without commit
+    }
+    std::unique_ptr<TensorLog> log;
+    REQUIRE(TensorLog::open(dir.path(), o, &log).is_ok());
+    auto pending = log->pending_collections();
+    REQUIRE(pending.size() == 1);
+    REQUIRE(pending[0].relocations.size() == c.relocations.size());
+    idx.check_all(log.get());  // old locations still good
+    if (commit) {
+      idx.apply(pending[0]);
+      REQUIRE(log->commit_collection(pending[0].id).is_ok());
+    } else {
+      REQUIRE(log->abort_collection(pending[0].id).is_ok());
+    }
+    REQUIRE(log->pending_collections().empty());
+    idx.check_all(log.get());
+    uint64_t live = 0;
+    for (const SegmentInfo& s : log->segments()) live += s.live_records;
+    REQUIRE(live == idx.loc.size());
+  }
+}
+
+TEST_CASE("a record that dies during a collection: its copy dies at commit", "[tensorlog][gc]") {
+  test::TempDir dir;
+  std::unique_ptr<TensorLog> log;
+  REQUIRE(TensorLog::open(dir.path(), small_segments(), &log).is_ok());
+  Index idx;
+  for (uint64_t b = 0; b < 4; ++b) idx.put(log.get(), b * 10, 10, 60000);
+  std::vector<Location> dead;
+  for (uint64_t k = 0; k < 40; k += 2) dead.push_back(idx.loc[k]);
+  REQUIRE(log->mark_dead(dead).is_ok());
+  Collection c;
+  REQUIRE(log->collect({0.9, 8, 0, 1 << 30}, &c).is_ok());
+  REQUIRE(!c.relocations.empty());
+  Location victim = c.relocations[0].from;
+  REQUIRE(log->mark_dead({&victim, 1}).is_ok());
+  REQUIRE(log->commit_collection(c.id).is_ok());
+  uint64_t live = 0;
+  for (const SegmentInfo& s : log->segments()) live += s.live_records;
+  REQUIRE(live == 20 - 1);
+}
+
+TEST_CASE("GC while readers run", "[tensorlog][gc][concurrency]") {
+  test::TempDir dir;
+  TensorLogOptions o = small_segments();
+  o.max_readers = 4;
+  std::unique_ptr<TensorLog> log;
+  REQUIRE(TensorLog::open(dir.path(), o, &log).is_ok());
+  Index idx;
+  for (uint64_t b = 0; b < 8; ++b) idx.put(log.get(), b * 8, 8, 50000);
+  std::shared_mutex mu;  // the store's lock: commit excludes readers of locations
+  std::atomic<bool> stop{false}, writer_waiting{false};
+  std::atomic<uint64_t> reads{0}, errors{0};
+  std::string first_error;
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 3; ++t) {
+    readers.emplace_back([&, t] {
+      std::mt19937_64 rng(t);
+      while (!stop) {
+        while (writer_waiting) std::this_thread::yield();  // glibc rwlocks prefer readers
+        std::shared_lock<std::shared_mutex> l(mu);
+        auto it = idx.loc.begin();
+        std::advance(it, static_cast<long>(rng() % idx.loc.size()));
+        Status s = idx.check(log.get(), it->first);
+        if (!s.is_ok() && errors++ == 0) first_error = s.to_string();
+        ++reads;
+      }
+    });
+  }
+  uint64_t next_key = 1000;
+  int collections = 0;
+  for (int round = 0; round < 8; ++round) {
+    // Overwrite half the keys: new records, old ones dead.
+    std::vector<Location> dead;
+    {
+      writer_waiting = true;
+      std::unique_lock<std::shared_mutex> l(mu);
+      writer_waiting = false;
+      std::vector<uint64_t> keys;
+      for (const auto& [k, loc] : idx.loc)
+        if ((k + round) % 2) keys.push_back(k);
+      for (uint64_t k : keys) {
+        dead.push_back(idx.loc[k]);
+        idx.loc.erase(k);
+      }
+      idx.put(log.get(), next_key, keys.size(), 50000);
+      next_key += keys.size();
+    }
+    REQUIRE(log->mark_dead(dead).is_ok());
+    Collection c;
+    REQUIRE(log->collect({0.6, 4, 0, 1 << 30}, &c).is_ok());  // copying runs beside readers
+    if (c.id == 0) continue;
+    writer_waiting = true;
+    std::unique_lock<std::shared_mutex> l(mu);
+    writer_waiting = false;
+    idx.apply(c);
+    ++collections;
+    REQUIRE(log->commit_collection(c.id).is_ok());
+  }
+  while (reads < 50) std::this_thread::yield();
+  stop = true;
+  for (auto& t : readers) t.join();
+  INFO(first_error);
+  REQUIRE(errors == 0);
+  REQUIRE(collections > 0);
+  idx.check_all(log.get());
+}
