@@ -11,6 +11,12 @@ double TreeParams::entries_per_block() const {
   return std::max(1.0, block_bytes / std::max(entry_bytes, 1e-9));
 }
 
+double TreeParams::run_entry_bytes(double run_entries) const {
+  if (entry_bytes_per_halving == 0 || run_entries <= 0 || run_entries >= entries)
+    return entry_bytes;
+  return entry_bytes + entry_bytes_per_halving * std::log2(entries / run_entries);
+}
+
 int num_levels(double entries, double entry_bytes, double write_buffer_bytes, int size_ratio) {
   double t = std::max(size_ratio, 2);
   double data = entries * entry_bytes;

@@ -57,6 +57,14 @@ namespace lsm4kv::tuner {
 struct TreeParams {
   double entries = 0;            // N
   double entry_bytes = 64;       // E: bytes an entry takes in a sorted run on disk
+                                 // (in a run of all N entries, see below)
+  // Prefix compression stores each key as the bytes it does not share with
+  // its predecessor, so a small run, whose neighbours are farther apart,
+  // takes more bytes per entry: a run of n entries takes
+  //   E(n) = entry_bytes + entry_bytes_per_halving · log2(N / n)
+  // bytes per entry. 0 = every run takes entry_bytes. Only policy_model.h
+  // uses it; the closed forms here use entry_bytes.
+  double entry_bytes_per_halving = 0;
   double user_entry_bytes = 0;   // key + value bytes of a put; 0 = entry_bytes.
                                  // Only for write_amplification (bytes/bytes).
   double memtable_entry_bytes = 0;  // bytes the memtable charges per entry;
@@ -75,6 +83,8 @@ struct TreeParams {
     return memtable_entry_bytes > 0 ? memtable_entry_bytes : entry_bytes;
   }
   double entries_per_block() const;
+  // E(n) above.
+  double run_entry_bytes(double run_entries) const;
 };
 
 // Expected cost of one operation of each kind. Counts of runs and blocks are

@@ -32,12 +32,24 @@
 //   tiering  (K=T−1, a=T):     1               (one merge of all T runs)
 // and between, e.g. T=4, K=2: 3/4 at level 1 (which ends with 2 runs) and
 // then 6/4 at each deeper level (arrivals written, plus the merge).
+// Level 1 is special in practice: a memtable charges several times more
+// bytes per entry than a sorted run (whole keys and skip-list nodes against
+// prefix-compressed keys), so a_1 ≈ T·(memtable bytes / E) ≫ T and level 1
+// absorbs many flushes; under leveling its (a_1+1)/2 rewrites dominate W,
+// which the literature's model (a_1 = T) does not see.
 // With n_f = ⌊N/F⌋ flushes, level 1 receives A_1 = n_f arrivals and level
 // i+1 receives A_{i+1} = ⌊A_i / a_i⌋; level i has done ⌊A_i/a_i⌋ full cycles
 // and holds the partial cycle of p_i = A_i mod a_i arrivals, whose writes
 // follow the same count with a = p_i. Those p_i arrivals form, newest first,
 // p_i − q'·K − 1 single-arrival runs and, if q' = ⌊(p_i−1)/K⌋ > 0, one
 // merged run of (q'·K+1)·u_i entries (all p_i runs of u_i when q' = 0).
+//
+// When runs of different sizes take different bytes per entry
+// (TreeParams::entry_bytes_per_halving), arrivals still have equal entries
+// u_i but a level's bytes depend on how its runs were merged; a_i and the
+// bytes written are then found by walking one fill cycle of each level
+// (a_i steps), which keeps the cost independent of N. With constant E the
+// walk gives exactly the sums above.
 //
 // Lookups are then evaluated on that final set of runs (probed newest
 // first: level 1's newest run ... level L's oldest), with Bloom filter
@@ -52,6 +64,10 @@
 // with the closed form (tested) and also covers a shape that changes during
 // the load, applied lazily as in SGLang-LSM appendix C: a smaller K is
 // honoured at the next arrival into the level, a larger K lets runs stay.
+// It also gives every run the Bloom filter the engine builds: bits for its
+// output level under the allocation for the depth the tree had when the run
+// was written (a flushed run: level 1's share), kept through trivial moves;
+// the closed form gives each level its share at the final depth.
 //
 // Thread-safety: pure functions.
 #pragma once
@@ -63,19 +79,31 @@
 
 namespace lsm4kv::tuner {
 
+// A sorted run of the modelled tree.
+struct ModelRun {
+  double entries = 0;
+  double bytes = 0;          // on disk
+  double bits_per_key = -1;  // of its Bloom filter; < 0: its level's share
+                             // of params.bloom_bits_per_key at the final depth
+  bool operator==(const ModelRun&) const = default;
+};
+
 // The runs of a tree after a load, and what the load wrote.
 struct PolicyTree {
-  // Disk levels 1..L (index 0 = level 1); entries of each run, newest first.
-  std::vector<std::vector<double>> levels;
+  // Disk levels 1..L (index 0 = level 1), newest run first.
+  std::vector<std::vector<ModelRun>> levels;
   double memtable_entries = 0;   // put but not yet flushed
   double flushes = 0;
   double flushed_entries = 0;    // entries written by flushes
-  std::vector<double> compacted_entries;  // written by compactions, by output
-                                          // level (index 0 = level 1)
+  double flushed_bytes = 0;
+  // Written by compactions, by output level (index 0 = level 1).
+  std::vector<double> compacted_entries;
+  std::vector<double> compacted_bytes;
   int num_levels() const;        // deepest level holding a run
   double disk_entries() const;
   double runs() const;
   double written_entries() const;  // flushes + compactions
+  double written_bytes() const;
 };
 
 // The tree after loading params.entries distinct keys under shape, by the
@@ -87,8 +115,9 @@ struct LoadPhase {
   engine::Shape shape;
   double entries = 0;
 };
-// The tree after the phases, applying the policy flush by flush
-// (params.entries is ignored: the phases say how many entries are put).
+// The tree after the phases, applying the policy flush by flush. The phases
+// say how many entries are put; params.entries only serves as the N of
+// TreeParams::run_entry_bytes (set it to the phases' total).
 PolicyTree replay_policy(const std::vector<LoadPhase>& phases, const TreeParams& params);
 
 // Costs of lookups and seeks on `tree` (filters per shape and params) and of

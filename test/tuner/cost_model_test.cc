@@ -30,6 +30,18 @@ TreeParams unit_params(double entries) {
 
 const double kP10 = std::exp(-10 * std::log(2.0) * std::log(2.0));  // 10 bits/key
 
+// Entries of each run of a level, newest first.
+std::vector<double> entries(const std::vector<ModelRun>& level) {
+  std::vector<double> n;
+  for (const ModelRun& r : level) n.push_back(r.entries);
+  return n;
+}
+std::vector<std::vector<double>> entries(const PolicyTree& tree) {
+  std::vector<std::vector<double>> n;
+  for (const auto& level : tree.levels) n.push_back(entries(level));
+  return n;
+}
+
 }  // namespace
 
 TEST_CASE("num_levels: the fewest levels whose capacities hold the data") {
@@ -139,7 +151,7 @@ TEST_CASE("policy_tree: leveling and tiering by hand") {
   REQUIRE(lev.levels.size() == 3);
   CHECK(lev.levels[0].empty());
   CHECK(lev.levels[1].empty());
-  CHECK(lev.levels[2] == std::vector<double>{16});
+  CHECK(entries(lev.levels[2]) == std::vector<double>{16});
   CHECK(lev.flushed_entries == 16);
   CHECK(lev.compacted_entries == std::vector<double>{4 * 9, 1 * 9 * 4, 0});
   Costs lc = predict_policy(Shape{.size_ratio = 4, .runs_per_level = {1}}, p);
@@ -150,7 +162,7 @@ TEST_CASE("policy_tree: leveling and tiering by hand") {
   // Tiering: the 4th arrival merges the level's 3 runs with it, once per level.
   PolicyTree tier = policy_tree(Shape{.size_ratio = 4, .runs_per_level = {3}}, p);
   CHECK(tier.compacted_entries == std::vector<double>{16, 16, 0});
-  CHECK(tier.levels.back() == std::vector<double>{16});
+  CHECK(entries(tier.levels.back()) == std::vector<double>{16});
 }
 
 TEST_CASE("policy_tree: K between leveling and tiering, partial cycles") {
@@ -162,9 +174,9 @@ TEST_CASE("policy_tree: K between leveling and tiering, partial cycles") {
   TreeParams p = unit_params(23);
   PolicyTree t = policy_tree(shape, p);
   REQUIRE(t.levels.size() == 3);
-  CHECK(t.levels[0] == std::vector<double>{3});
-  CHECK(t.levels[1] == std::vector<double>{4});
-  CHECK(t.levels[2] == std::vector<double>{16});
+  CHECK(entries(t.levels[0]) == std::vector<double>{3});
+  CHECK(entries(t.levels[1]) == std::vector<double>{4});
+  CHECK(entries(t.levels[2]) == std::vector<double>{16});
   CHECK(t.compacted_entries == std::vector<double>{18, 28, 16});
   CHECK(t.memtable_entries == 0);
 
@@ -189,10 +201,10 @@ TEST_CASE("policy_tree: unflushed entries and memtable vs on-disk entry size") {
   CHECK(t.memtable_entries == Approx(0));
   // 16 flushes = 2 cycles of 7 + 2 arrivals; level 2 holds 2 arrivals of 17.5.
   REQUIRE(t.levels.size() == 2);
-  CHECK(t.levels[0] == std::vector<double>{5});
-  CHECK(t.levels[1] == std::vector<double>{35});
+  CHECK(entries(t.levels[0]) == std::vector<double>{5});
+  CHECK(entries(t.levels[1]) == std::vector<double>{35});
   PolicyTree replayed = replay_policy({{leveling, 40}}, p);
-  CHECK(replayed.levels == t.levels);
+  CHECK(entries(replayed) == entries(t));
 
   p.entries = 41;  // one entry left in the memtable
   CHECK(policy_tree(leveling, p).memtable_entries == Approx(1));
@@ -207,6 +219,7 @@ TEST_CASE("replay_policy agrees with the closed form") {
           TreeParams p = unit_params(n);
           p.write_buffer_bytes = 3;
           p.memtable_entry_bytes = mem_bytes;
+          p.entry_bytes_per_halving = mem_bytes > 1 ? 0.1 : 0;
           PolicyTree closed = policy_tree(shape, p);
           PolicyTree replayed = replay_policy({{shape, n}}, p);
           INFO("T=" << t << " K=" << k << " N=" << n << " mem=" << mem_bytes);
@@ -214,14 +227,60 @@ TEST_CASE("replay_policy agrees with the closed form") {
           for (size_t i = 0; i < closed.levels.size(); i++) {
             REQUIRE(closed.levels[i].size() == replayed.levels[i].size());
             for (size_t j = 0; j < closed.levels[i].size(); j++)
-              CHECK(closed.levels[i][j] == Approx(replayed.levels[i][j]));
+              CHECK(closed.levels[i][j].entries == Approx(replayed.levels[i][j].entries));
             CHECK(closed.compacted_entries[i] == Approx(replayed.compacted_entries[i]));
+            CHECK(closed.compacted_bytes[i] == Approx(replayed.compacted_bytes[i]));
           }
           CHECK(closed.memtable_entries == Approx(replayed.memtable_entries).margin(1e-9));
         }
       }
     }
   }
+}
+
+TEST_CASE("policy_tree: smaller runs take more bytes per entry") {
+  // E(n) = 1 + 0.5·log2(64 / n). T = 4, leveling, 1-entry flushes (1 + 3 =
+  // 4 bytes each): level 1 (4 bytes) fills at once with a flushed run, so
+  // every flush passes through level 1 into level 2, as a trivial move.
+  TreeParams p = unit_params(64);
+  p.entry_bytes_per_halving = 0.5;
+  CHECK(p.run_entry_bytes(64) == Approx(1));
+  CHECK(p.run_entry_bytes(1) == Approx(4));
+  CHECK(p.run_entry_bytes(16) == Approx(2));
+  CHECK(p.run_entry_bytes(128) == Approx(1));  // no smaller than a run of all N
+  Shape leveling{.size_ratio = 4, .runs_per_level = {1}};
+  PolicyTree t = policy_tree(leveling, p);
+  CHECK(t.flushed_bytes == Approx(64 * 4));
+  CHECK(t.compacted_entries[0] == 0);
+  // Level 2 (16 bytes): arrival j makes a run of j entries taking
+  // j·(1 + 0.5·log2(64/j)) bytes: 4, 7, 9.6, 12, 14.2, 16.2 → full at 6
+  // (at constant E = 1 it would take 16). 64 flushes = 10 cycles + 4.
+  PolicyTree replayed = replay_policy({{leveling, 64}}, p);
+  REQUIRE(t.levels.size() == replayed.levels.size());
+  CHECK(entries(t) == entries(replayed));
+  CHECK(entries(t.levels[1]) == std::vector<double>{4});
+  CHECK(entries(t.levels[2]) == std::vector<double>{60});
+  Costs c = policy_costs(leveling, p, t);
+  CHECK(c.write_amplification == Approx(t.written_bytes() / 64));
+}
+
+TEST_CASE("replay_policy: runs keep the Bloom filter they were built with") {
+  // Monkey, T = 4, leveling, one entry per flush. The 4th flush fills level
+  // 1, whose run was merged while the tree had one level (10 bits/key), and
+  // moves it to level 2 untouched. The 5th flush is built for a two-level
+  // tree: level 1's share is more than 10 bits.
+  TreeParams p = unit_params(0);
+  p.allocation = BloomAllocation::kMonkey;
+  Shape leveling{.size_ratio = 4, .runs_per_level = {1}};
+  PolicyTree four = replay_policy({{leveling, 4}}, p);
+  REQUIRE(four.levels.size() == 2);
+  CHECK(four.levels[1][0].bits_per_key == Approx(10));
+  PolicyTree five = replay_policy({{leveling, 5}}, p);
+  double level1 = lsm4kv::engine::bloom_bits_per_level(leveling, 2, 10, BloomAllocation::kMonkey)[0];
+  CHECK(level1 > 10);
+  CHECK(five.levels[0][0].bits_per_key == Approx(level1));
+  Costs c = policy_costs(leveling, p, five);
+  CHECK(c.point_miss_runs == Approx(lsm4kv::engine::bloom_false_positive_rate(level1) + kP10));
 }
 
 TEST_CASE("replay_policy: tiering, then leveling applied lazily") {
@@ -232,11 +291,11 @@ TEST_CASE("replay_policy: tiering, then leveling applied lazily") {
   Shape tiering{.size_ratio = 4, .runs_per_level = {3}};
   Shape leveling{.size_ratio = 4, .runs_per_level = {1}};
   PolicyTree before = replay_policy({{tiering, 6}}, p);
-  CHECK(before.levels == std::vector<std::vector<double>>{{1, 1}, {4}});
+  CHECK(entries(before) == std::vector<std::vector<double>>{{1, 1}, {4}});
   PolicyTree t = replay_policy({{tiering, 6}, {leveling, 2}}, p);
   REQUIRE(t.levels.size() == 2);
   CHECK(t.levels[0].empty());
-  CHECK(t.levels[1] == std::vector<double>{8});
+  CHECK(entries(t.levels[1]) == std::vector<double>{8});
   CHECK(t.compacted_entries == std::vector<double>{4 + 3 + 4, 8});
   Costs c = policy_costs(leveling, p, t);
   CHECK(c.write == Approx((8 + 11 + 8) / 8.0));
