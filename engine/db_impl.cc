@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "base/coding.h"
 #include "engine/file_names.h"
@@ -412,7 +413,7 @@ Status DBImpl::get_from(const ReadState& st, const ReadOptions& ro, std::string_
   SequenceNumber tomb = 0;
   auto decide = [&](bool found, EntryType type, SequenceNumber seq) -> std::optional<Status> {
     if (found) {
-      if (type == EntryType::kPut && seq > tomb) {
+      if (type == EntryType::kPut && tomb <= seq) {
         counters_.point_lookups_found.fetch_add(1, std::memory_order_relaxed);
         return Status::ok();
       }

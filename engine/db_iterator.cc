@@ -62,7 +62,7 @@ class DBIterator final : public Iterator {
     std::string_view k = merged_->key();
     SequenceNumber t = std::max(mem_tombstones_.max_covering_seq(k),
                                 st_.run_tombstones->max_covering_seq(k));
-    return merged_->seq() > t;
+    return t <= merged_->seq();  // hidden only by a strictly newer tombstone
   }
   void skip_forward() {
     while (merged_->valid() && !visible()) merged_->next();

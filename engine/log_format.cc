@@ -59,7 +59,10 @@ Status LogReader::next(std::string_view* payload, bool* done) {
   }
   std::string_view body(h + kLogHeaderSize, len);
   if (checksum64(body) != decode_fixed64(h + 8)) {
-    if (kLogHeaderSize + len == left && mode_ == TailMode::kTolerateDamagedLast) {
+    const char* end = h + kLogHeaderSize + len;
+    bool nothing_after = std::all_of(end, static_cast<const char*>(data_.data() + data_.size()),
+                                     [](char c) { return c == 0; });
+    if (nothing_after && mode_ == TailMode::kTolerateDamagedLast) {
       torn_tail_ = true;
       *done = true;
       return Status::ok();

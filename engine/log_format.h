@@ -15,8 +15,8 @@
 // (unexpected) by where the damage lies:
 //   - fewer than 16 bytes left, or a valid header whose payload runs past the
 //     end of the file                              -> torn tail: stop, OK
-//   - a payload checksum mismatch on the LAST record of the file
-//                                                  -> torn tail: stop, OK
+//   - a payload checksum mismatch on the LAST record of the file (only
+//     zeros after it)                              -> torn tail: stop, OK
 //     (WAL only; a manifest record is synced before anything depends on it,
 //     so a complete but damaged last manifest record is Corruption)
 //   - a bad header check where every byte from there to the end is zero

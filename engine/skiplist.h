@@ -32,14 +32,16 @@ class Arena {
       blocks_.emplace_back(new char[size]);
       ptr_ = blocks_.back().get();
       left_ = size;
-      usage_.fetch_add(size, std::memory_order_relaxed);
       pad = (align - reinterpret_cast<uintptr_t>(ptr_) % align) % align;
     }
+    usage_.fetch_add(pad + bytes, std::memory_order_relaxed);
     char* out = ptr_ + pad;
     ptr_ += pad + bytes;
     left_ -= pad + bytes;
     return out;
   }
+  // Bytes handed out (the unused tail of the current block is not counted,
+  // so that a small write buffer is not "full" after its first entry).
   size_t memory_usage() const { return usage_.load(std::memory_order_relaxed); }
 
  private:
