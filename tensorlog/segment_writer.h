@@ -81,7 +81,8 @@ struct EncodedBatch {
   size_t bytes = 0;               // used part of buffer (sum of padded lengths)
 };
 
-// Encodes records with codec. InvalidArgument for a tag that is too long.
+// Encodes records with codec into out->buffer (reused when big enough).
+// InvalidArgument for a tag that is too long.
 Status encode_batch(Codec codec, std::span<const RecordInput> records, EncodedBatch* out);
 // A batch of records that are already encoded (GC copies them byte for byte).
 EncodedBatch batch_of_encoded(std::span<const std::string_view> records);
@@ -91,6 +92,10 @@ struct SegmentWriterOptions {
   SyncMode sync = SyncMode::kPerBatch;
   // Most bytes of queued batches one leader writes in one group.
   size_t max_group_bytes = size_t{64} << 20;
+  // Write segments with O_DIRECT (no page-cache copy) when the file system is
+  // FileSystem::posix(); any other FileSystem (a test's fault injector) gets
+  // its plain WritableFile.
+  bool direct_writes = true;
 };
 
 class SegmentWriter {

@@ -149,6 +149,7 @@ Status TensorLog::open(const std::string& dir, const TensorLogOptions& options,
   SegmentWriterOptions wo;
   wo.segment_size = options.segment_size;
   wo.sync = options.sync;
+  wo.direct_writes = options.direct_io;
   log->writer_ = std::make_unique<SegmentWriter>(options.fs, dir, wo, log->catalog_.get());
   for (unsigned i = 0; i < options.async_threads; ++i)
     log->workers_.emplace_back([l = log.get()] { l->async_worker(); });
@@ -191,9 +192,15 @@ Status TensorLog::recover() {
 Status TensorLog::append(std::span<const RecordInput> records, std::vector<Location>* locations) {
   locations->clear();
   if (records.empty()) return Status::ok();
+  // Each thread keeps its last encode buffer (up to kMaxSpare bytes).
+  constexpr size_t kMaxSpare = size_t{512} << 20;
+  thread_local AlignedBuffer spare;
   EncodedBatch batch;
-  LSM4KV_RETURN_IF_ERROR(encode_batch(options_.codec, records, &batch));
-  return writer_->append(&batch, false, locations);
+  batch.buffer = std::move(spare);
+  Status s = encode_batch(options_.codec, records, &batch);
+  if (s.is_ok()) s = writer_->append(&batch, false, locations);
+  if (batch.buffer.size() <= kMaxSpare) spare = std::move(batch.buffer);
+  return s;
 }
 
 Status TensorLog::sync() { return writer_->sync(); }

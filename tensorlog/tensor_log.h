@@ -69,7 +69,8 @@ struct TensorLogOptions {
   // kPerBatch: append() returns after fdatasync. kGroupCommit: concurrent
   // appends share one. kNone: durable only after sync() or segment rotation.
   SyncMode sync = SyncMode::kPerBatch;
-  // Reads with O_DIRECT (falling back to buffered reads where refused).
+  // Reads and writes segments with O_DIRECT (falling back to buffered I/O
+  // where refused; writes only when fs is FileSystem::posix()).
   bool direct_io = true;
   // Queue depth, staging arena and read sizes of each reader.
   UringReaderOptions reader;
