@@ -55,7 +55,7 @@ class PinnedPool {
   PinnedPool& operator=(const PinnedPool&) = delete;
 
   // A buffer of at least `bytes` (rounded up to a power of two of at least
-  // 64 KiB). NoSpace-free: fails only with IOError when memory is exhausted.
+  // 64 KiB); IOError when memory is exhausted.
   Status acquire(size_t bytes, PinnedBuffer* out);
   // True when buffers are page-locked by CUDA.
   bool pinned() const { return pinned_; }

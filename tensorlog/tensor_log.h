@@ -154,7 +154,11 @@ class TensorLog {
   TensorLog& operator=(const TensorLog&) = delete;
 
   // Appends a batch; *locations gets one Location per record, in order. On
-  // error nothing of the batch is visible and *locations is empty.
+  // error nothing of the batch is visible and *locations is empty. A batch of
+  // more than 32 MiB is written in chunks, encoding one while writing the
+  // last; it is still all-or-nothing for the caller (chunks written before a
+  // failure are never returned and are counted dead), and with a durable sync
+  // mode every chunk is synced before append() returns.
   Status append(std::span<const RecordInput> records, std::vector<Location>* locations);
   // Makes every appended record durable (for SyncMode::kNone).
   Status sync();

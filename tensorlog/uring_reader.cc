@@ -87,16 +87,20 @@ Status UringReader::init() {
 int UringReader::file_slot(const std::shared_ptr<SegmentFile>& file) {
   if (!stats_.fixed_files || file->direct_fd() < 0) return -1;
   ++use_clock_;
-  size_t victim = 0;
+  size_t victim = slots_.size();
   for (size_t i = 0; i < slots_.size(); ++i) {
     FileSlot& s = slots_[i];
     if (s.used && s.id == file->id() && !s.file.expired()) {
       s.last_use = use_clock_;
       return static_cast<int>(i);
     }
-    if (!slots_[victim].used) continue;
-    if (!s.used || s.last_use < slots_[victim].last_use) victim = i;
+    // A slot that a run of this batch uses is never taken over.
+    if (s.used && s.last_use >= batch_clock_) continue;
+    if (victim == slots_.size() || !s.used ||
+        (slots_[victim].used && s.last_use < slots_[victim].last_use))
+      victim = i;
   }
+  if (victim == slots_.size()) return -1;  // all slots busy: a plain descriptor
   int fd = file->direct_fd();
   if (io_uring_register_files_update(ring_.get(), static_cast<unsigned>(victim), &fd, 1) != 1)
     return -1;
@@ -228,6 +232,7 @@ Status UringReader::read(std::span<const ReadExtent> extents, const RecordVisito
   if (!ring_ready_) return read_sync(runs, extents, order, visit, stream);
 
   drop_dead_slots();
+  batch_clock_ = use_clock_ + 1;
   for (Run& r : runs) r.slot = file_slot(extents[order[r.first]].file);
 
   std::vector<Io> ios;

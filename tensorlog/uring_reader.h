@@ -105,6 +105,7 @@ class UringReader {
   size_t head_ = 0;  // next free byte of the arena ring
   std::vector<FileSlot> slots_;
   uint64_t use_clock_ = 0;
+  uint64_t batch_clock_ = 0;  // slots used since then belong to the current batch
   UringReaderStats stats_;
 };
 

@@ -191,3 +191,16 @@ TEST_CASE("async reads and group commit from many threads", "[tensorlog][roundtr
   wrong.dst = sink.data();
   REQUIRE(log->read({&wrong, 1}).is_invalid_argument());
 }
+
+TEST_CASE("one batch over more segments than registered file slots", "[tensorlog][roundtrip]") {
+  test::TempDir dir;
+  TensorLogOptions o;
+  o.sync = SyncMode::kNone;
+  o.segment_size = 16 << 10;  // two small records per segment
+  std::unique_ptr<TensorLog> log;
+  REQUIRE(TensorLog::open(dir.path(), o, &log).is_ok());
+  std::vector<Stored> stored = fill(log.get(), 300, 4000, 11);
+  REQUIRE(log->segments().size() > 100);
+  check_all(log.get(), stored, 12);
+  check_all(log.get(), stored, 13);
+}
