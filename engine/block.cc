@@ -13,18 +13,44 @@ struct EntryHeader {
   uint32_t header_len;
 };
 
+// A varint of at most 64 bits (or 32 for uint32_t) at data[*pos, limit);
+// false when it is malformed or runs past limit. Inline because entries are
+// decoded in every step of a seek.
+template <typename T>
+inline bool decode_varint(const char* data, uint32_t limit, uint32_t* pos, T* v) {
+  constexpr uint32_t kBits = sizeof(T) * 8;
+  uint64_t result = 0;
+  for (uint32_t shift = 0, p = *pos; shift < kBits && p < limit; shift += 7, p++) {
+    uint64_t byte = static_cast<uint8_t>(data[p]);
+    if (kBits - shift < 7 && (byte & 0x7f) >> (kBits - shift) != 0) return false;  // too wide
+    result |= (byte & 0x7f) << shift;
+    if (byte < 0x80) {
+      *v = static_cast<T>(result);
+      *pos = p + 1;
+      return true;
+    }
+  }
+  return false;
+}
+
 // Decodes the three varints of the entry at data[offset, limit) and checks
 // that the entry's bytes lie inside [offset, limit).
 bool decode_header(const char* data, uint32_t offset, uint32_t limit, EntryHeader* h) {
+  uint32_t p = offset;
   if (offset >= limit) return false;
-  std::string_view in(data + offset, limit - offset);
-  size_t before = in.size();
-  if (!get_varint32(&in, &h->shared) || !get_varint32(&in, &h->unshared) ||
-      !get_varint32(&in, &h->value_len)) {
+  if (limit - offset >= 3 && ((data[p] | data[p + 1] | data[p + 2]) & 0x80) == 0) {
+    // The common case: three one-byte varints.
+    h->shared = static_cast<uint8_t>(data[p]);
+    h->unshared = static_cast<uint8_t>(data[p + 1]);
+    h->value_len = static_cast<uint8_t>(data[p + 2]);
+    p += 3;
+  } else if (!decode_varint(data, limit, &p, &h->shared) ||
+             !decode_varint(data, limit, &p, &h->unshared) ||
+             !decode_varint(data, limit, &p, &h->value_len)) {
     return false;
   }
-  h->header_len = static_cast<uint32_t>(before - in.size());
-  return static_cast<uint64_t>(h->unshared) + h->value_len <= in.size();
+  h->header_len = p - offset;
+  return static_cast<uint64_t>(h->unshared) + h->value_len <= limit - p;
 }
 
 }  // namespace
@@ -93,17 +119,18 @@ bool BlockIter::parse_entry(uint32_t offset, bool restart) {
   }
   if (restart) key_.assign(base.data(), h.shared);
   key_.resize(h.shared);
-  const char* p = data_ + offset + h.header_len;
-  key_.append(p, h.unshared);
-  std::string_view value_part(p + h.unshared, h.value_len);
+  uint32_t key_pos = offset + h.header_len;
+  key_.append(data_ + key_pos, h.unshared);
+  uint32_t value_pos = key_pos + h.unshared;
+  uint32_t value_end = value_pos + h.value_len;
   uint64_t tag;
-  if (!get_varint64(&value_part, &tag) || (tag >> 1) > kMaxSequence) {
+  if (!decode_varint(data_, value_end, &value_pos, &tag) || (tag >> 1) > kMaxSequence) {
     corrupt("bad entry tag at block offset " + std::to_string(offset));
     return false;
   }
   type_ = static_cast<EntryType>(tag & 1);
   seq_ = tag >> 1;
-  value_ = value_part;
+  value_ = std::string_view(data_ + value_pos, value_end - value_pos);
   current_ = offset;
   next_ = offset + h.header_len + h.unshared + h.value_len;
   return true;
