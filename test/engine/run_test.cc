@@ -4,7 +4,6 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
-#include <cstdlib>
 #include <map>
 #include <random>
 #include <thread>
@@ -12,6 +11,7 @@
 #include "base/file_system.h"
 #include "engine/run_builder.h"
 #include "engine/sorted_run.h"
+#include "test/engine/test_util.h"
 
 using namespace lsm4kv;
 using namespace lsm4kv::engine;
@@ -28,23 +28,10 @@ using Model = std::map<std::string, Val>;
 // A fresh directory under /tmp, removed with its files at the end.
 class TempDir {
  public:
-  TempDir() {
-    char tmpl[] = "/tmp/lsm4kv_run_test.XXXXXX";
-    REQUIRE(mkdtemp(tmpl) != nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::vector<std::string> names;
-    FileSystem* fs = FileSystem::posix();
-    if (fs->list_dir(path_, &names).is_ok()) {
-      for (const auto& n : names) (void)fs->remove(path_ + "/" + n);
-    }
-    (void)fs->remove(path_);
-  }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
+  std::string file(const std::string& name) const { return dir_.path() + "/" + name; }
 
  private:
-  std::string path_;
+  test::TempDir dir_{"lsm4kv_run_test"};
 };
 
 void append_fp(std::string* k, uint64_t fp) {
