@@ -59,20 +59,14 @@ void MemTable::add(SequenceNumber seq, EntryType type, std::string_view key,
                    std::string_view value) {
   size_t len = varint_length(key.size()) + key.size() + 8 + varint_length(value.size()) + value.size();
   char* buf = arena_.allocate(len, 1);
-  std::string head;
-  put_varint32(&head, static_cast<uint32_t>(key.size()));
-  char* p = buf;
-  std::memcpy(p, head.data(), head.size());
-  p += head.size();
-  std::memcpy(p, key.data(), key.size());
-  p += key.size();
-  encode_fixed64(p, (seq << 8) | static_cast<uint64_t>(type));
-  p += 8;
-  head.clear();
-  put_varint32(&head, static_cast<uint32_t>(value.size()));
-  std::memcpy(p, head.data(), head.size());
-  p += head.size();
-  std::memcpy(p, value.data(), value.size());
+  std::string enc;  // the entry's bytes, assembled with the shared coding helpers
+  enc.reserve(len);
+  put_varint32(&enc, static_cast<uint32_t>(key.size()));
+  enc.append(key);
+  put_fixed64(&enc, (seq << 8) | static_cast<uint64_t>(type));
+  put_varint32(&enc, static_cast<uint32_t>(value.size()));
+  enc.append(value);
+  std::memcpy(buf, enc.data(), len);
   table_.insert(buf);
   entries_.fetch_add(1, std::memory_order_relaxed);
 }
