@@ -23,16 +23,20 @@ void DBImpl::flush_thread_main() {
   for (;;) {
     bg_cv_.wait(l, [&] { return shutting_down_ || (imm_ && bg_error_.is_ok()); });
     if (shutting_down_) return;  // imm_'s data stays in its WAL for the next open
-    Status s = flush_imm(l);
-    if (s.is_ok()) {
-      failures = 0;
-    } else if (s.is_corruption() || ++failures >= kMaxBackgroundRetries) {
-      bg_error_ = s;
-    } else {
-      bg_cv_.wait_for(l, std::chrono::milliseconds(200 << failures));
-    }
-    bg_cv_.notify_all();
+    note_background_result(l, flush_imm(l), &failures);
   }
+}
+
+void DBImpl::note_background_result(std::unique_lock<std::mutex>& l, const Status& s,
+                                    int* failures) {
+  if (s.is_ok()) {
+    *failures = 0;
+  } else if (s.is_corruption() || ++*failures >= kMaxBackgroundRetries) {
+    bg_error_ = s;
+  } else {
+    bg_cv_.wait_for(l, std::chrono::milliseconds(200 << *failures));
+  }
+  bg_cv_.notify_all();
 }
 
 void DBImpl::compaction_thread_main() {
@@ -62,14 +66,7 @@ void DBImpl::compaction_thread_main() {
       full_compaction_requested_ = false;
       full_compaction_status_ = s;
     }
-    if (s.is_ok()) {
-      failures = 0;
-    } else if (s.is_corruption() || ++failures >= kMaxBackgroundRetries) {
-      bg_error_ = s;
-    } else {
-      bg_cv_.wait_for(l, std::chrono::milliseconds(200 << failures));
-    }
-    bg_cv_.notify_all();
+    note_background_result(l, s, &failures);
   }
 }
 

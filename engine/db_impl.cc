@@ -198,10 +198,7 @@ Status DBImpl::recover() {
     mem_ = std::make_shared<MemTable>();
     LSM4KV_RETURN_IF_ERROR(flush_imm(l));
   }
-  wal_number_ = next_file_number_++;
-  std::unique_ptr<WritableFile> wf;
-  LSM4KV_RETURN_IF_ERROR(fs_->new_writable(path(wal_name(wal_number_)), &wf));
-  wal_ = std::make_unique<LogWriter>(std::move(wf));
+  LSM4KV_RETURN_IF_ERROR(start_new_wal());
   log_number_ = wal_number_;
   LSM4KV_RETURN_IF_ERROR(write_new_manifest());
 
@@ -335,12 +332,7 @@ Status DBImpl::make_room_for_write(std::unique_lock<std::mutex>& l, bool force) 
     if (!bg_error_.is_ok()) return bg_error_;
     if (shutting_down_) return Status::invalid_argument(dir_ + ": database is closing");
     if (wal_broken_) {
-      uint64_t number = next_file_number_++;
-      std::unique_ptr<WritableFile> wf;
-      LSM4KV_RETURN_IF_ERROR(fs_->new_writable(path(wal_name(number)), &wf));
-      wal_->close();
-      wal_ = std::make_unique<LogWriter>(std::move(wf));
-      wal_number_ = number;
+      LSM4KV_RETURN_IF_ERROR(start_new_wal());
       wal_broken_ = false;
     }
     bool full = mem_->memory_usage() >= options_.write_buffer_size || (force && !mem_->empty());
@@ -355,15 +347,20 @@ Status DBImpl::make_room_for_write(std::unique_lock<std::mutex>& l, bool force) 
   }
 }
 
-Status DBImpl::switch_memtable() {
+Status DBImpl::start_new_wal() {
   uint64_t number = next_file_number_++;
   std::unique_ptr<WritableFile> wf;
   LSM4KV_RETURN_IF_ERROR(fs_->new_writable(path(wal_name(number)), &wf));
-  wal_->close();
+  if (wal_) wal_->close();
   wal_ = std::make_unique<LogWriter>(std::move(wf));
   wal_number_ = number;
+  return Status::ok();
+}
+
+Status DBImpl::switch_memtable() {
+  LSM4KV_RETURN_IF_ERROR(start_new_wal());
   imm_ = mem_;
-  imm_log_boundary_ = number;
+  imm_log_boundary_ = wal_number_;
   mem_ = std::make_shared<MemTable>();
   publish_state();
   bg_cv_.notify_all();

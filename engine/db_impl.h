@@ -70,6 +70,7 @@ class DBImpl final : public DB {
   Status write_impl(SyncMode mode, WriteBatch* batch);  // batch null: force a memtable switch
   Status make_room_for_write(std::unique_lock<std::mutex>& l, bool force);
   Status switch_memtable();  // REQUIRES: mu_ held
+  Status start_new_wal();    // REQUIRES: mu_ held; later writes go to a fresh WAL file
   // --- reads ---
   ReadState read_state() const;
   Status get_from(const ReadState& st, const ReadOptions& ro, std::string_view key,
@@ -80,6 +81,9 @@ class DBImpl final : public DB {
   void flush_thread_main();
   void compaction_thread_main();
   Status flush_imm(std::unique_lock<std::mutex>& l);
+  // After a background step: resets *failures on success; otherwise backs off
+  // and retries, until corruption or repeated failure makes it bg_error_.
+  void note_background_result(std::unique_lock<std::mutex>& l, const Status& s, int* failures);
   Status run_compaction(std::unique_lock<std::mutex>& l, const CompactionTask& task);
   // Merges inputs (newest first) into run file `number`; *out stays null when
   // nothing survives the merge.
