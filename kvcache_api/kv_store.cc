@@ -1,0 +1,520 @@
+// The KV cache store: put_batch, probe, get_batch over the index and the
+// tensor log; capacity, eviction and GC in kv_store_maintenance.cc.
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+
+#include "base/coding.h"
+#include "kvcache_api/device_staging.h"
+#include "kvcache_api/kv_store_impl.h"
+#include "tensorlog/device_copy.h"
+
+namespace lsm4kv::kvcache {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double micros_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::micro>(Clock::now() - t0).count();
+}
+
+engine::SyncMode engine_sync(SyncMode m) {
+  switch (m) {
+    case SyncMode::kNone: return engine::SyncMode::kNone;
+    case SyncMode::kPerBatch: return engine::SyncMode::kEveryBatch;
+    case SyncMode::kGroupCommit: return engine::SyncMode::kGroupCommit;
+  }
+  return engine::SyncMode::kEveryBatch;
+}
+
+tensorlog::SyncMode log_sync(SyncMode m) {
+  switch (m) {
+    case SyncMode::kNone: return tensorlog::SyncMode::kNone;
+    case SyncMode::kPerBatch: return tensorlog::SyncMode::kPerBatch;
+    case SyncMode::kGroupCommit: return tensorlog::SyncMode::kGroupCommit;
+  }
+  return tensorlog::SyncMode::kPerBatch;
+}
+
+std::string encode_layout(NamespaceId id, const KvLayout& l) {
+  std::string v;
+  v.push_back(static_cast<char>(id >> 8));
+  v.push_back(static_cast<char>(id & 0xff));
+  put_varint32(&v, l.layers);
+  put_varint32(&v, l.kv_heads);
+  put_varint32(&v, l.head_dim);
+  v.push_back(static_cast<char>(l.dtype));
+  return v;
+}
+
+bool decode_layout(std::string_view v, NamespaceId* id, KvLayout* l) {
+  if (v.size() < 2) return false;
+  *id = static_cast<NamespaceId>((static_cast<unsigned char>(v[0]) << 8) | static_cast<unsigned char>(v[1]));
+  v.remove_prefix(2);
+  if (!get_varint32(&v, &l->layers) || !get_varint32(&v, &l->kv_heads) ||
+      !get_varint32(&v, &l->head_dim) || v.size() != 1 || static_cast<unsigned char>(v[0]) > 3)
+    return false;
+  l->dtype = static_cast<DType>(v[0]);
+  return true;
+}
+
+// Copies one page between its page-major record form and a per-layer buffer.
+// to_record: per-layer rows -> record; else record -> rows. rows: first token
+// of the page within the request; count: tokens to copy.
+void convert_page(const KvLayout& layout, const KvBuffer& b, size_t first_row, size_t count,
+                  char* record, bool to_record) {
+  const size_t row = size_t{layout.kv_heads} * layout.head_dim * dtype_size(layout.dtype);
+  for (size_t t = 0; t < count; t++) {
+    for (uint32_t l = 0; l < layout.layers; l++) {
+      for (int kv = 0; kv < 2; kv++) {
+        char* rec = record + ((t * layout.layers + l) * 2 + kv) * row;
+        char* buf = static_cast<char*>(kv == 0 ? b.k[l] : b.v[l]) + (first_row + t) * b.row_stride;
+        if (to_record) std::memcpy(rec, buf, row);
+        else std::memcpy(buf, rec, row);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+Status KvStore::open(const StoreOptions& options, std::unique_ptr<KvStore>* out) {
+  if (out == nullptr) return Status::invalid_argument("open: null output");
+  if (options.dir.empty()) return Status::invalid_argument("open: no directory given");
+  if (options.page_tokens < 1 || options.page_tokens > 512)
+    return Status::invalid_argument("open: page_tokens must be 1..512");
+  auto store = std::make_unique<KvStoreImpl>(options);
+  LSM4KV_RETURN_IF_ERROR(store->open());
+  *out = std::move(store);
+  return Status::ok();
+}
+
+Status KvStoreImpl::open() {
+  FileSystem* fs = FileSystem::posix();
+  LSM4KV_RETURN_IF_ERROR(fs->create_dir(opt_.dir));
+  engine::Options eo;
+  eo.write_buffer_size = opt_.index_write_buffer;
+  eo.block_cache_bytes = opt_.index_block_cache;
+  eo.sync_mode = engine_sync(opt_.sync);
+  eo.shape = opt_.initial_shape;
+  LSM4KV_RETURN_IF_ERROR(engine::DB::open(eo, opt_.dir + "/index", &index_));
+  tensorlog::TensorLogOptions to;
+  to.segment_size = opt_.segment_bytes;
+  to.codec = opt_.codec;
+  to.sync = log_sync(opt_.sync);
+  LSM4KV_RETURN_IF_ERROR(tensorlog::TensorLog::open(opt_.dir + "/tensors", to, &log_));
+  closed_ = false;
+  // The page size is fixed at creation.
+  std::string cfg;
+  Status s = index_->get({}, meta_key("cfg"), &cfg);
+  if (s.is_not_found()) {
+    std::string v;
+    put_varint32(&v, opt_.page_tokens);
+    LSM4KV_RETURN_IF_ERROR(index_->put({}, meta_key("cfg"), v));
+  } else {
+    LSM4KV_RETURN_IF_ERROR(s);
+    std::string_view in = cfg;
+    uint32_t p = 0;
+    if (!get_varint32(&in, &p)) return Status::corruption(opt_.dir + ": bad store configuration record");
+    if (p != opt_.page_tokens)
+      return Status::invalid_argument(opt_.dir + ": store was created with page_tokens " +
+                                      std::to_string(p) + ", opened with " + std::to_string(opt_.page_tokens));
+  }
+  LSM4KV_RETURN_IF_ERROR(load_state());
+  return resolve_pending_collections();
+}
+
+Status KvStoreImpl::close() {
+  if (closed_) return Status::ok();
+  closed_ = true;
+  Status s = index_ ? index_->close() : Status::ok();
+  Status t = log_ ? log_->close() : Status::ok();
+  return s.is_ok() ? t : s;
+}
+
+// Namespaces from the metadata records; LRU state from every page entry.
+Status KvStoreImpl::load_state() {
+  auto it = index_->new_iterator({});
+  std::string meta = meta_key("ns:");
+  for (it->seek(meta); it->valid() && it->key().starts_with(meta); it->next()) {
+    NamespaceId id;
+    KvLayout l;
+    if (!decode_layout(it->value(), &id, &l)) return Status::corruption(opt_.dir + ": bad namespace record");
+    std::string name(it->key().substr(meta.size()));
+    layouts_[id] = l;
+    names_[name] = id;
+  }
+  LSM4KV_RETURN_IF_ERROR(it->status());
+  uint64_t max_tick = 0;
+  std::string end = ns_prefix(kMetaNamespace);
+  for (it->seek_to_first(); it->valid() && it->key() < end; it->next()) {
+    PageEntry e;
+    if (!e.decode_from(it->value()))
+      return Status::corruption(opt_.dir + ": bad page entry in the index");
+    lru_.add(std::string(it->key().substr(0, kNsBytes + kFingerprintBytes)), disk_bytes(e.location), e.tick);
+    max_tick = std::max(max_tick, e.tick);
+  }
+  tick_ = max_tick;
+  return it->status();
+}
+
+Status KvStoreImpl::register_namespace(std::string_view name, const KvLayout& layout, NamespaceId* out) {
+  if (out == nullptr) return Status::invalid_argument("register_namespace: null output");
+  if (name.empty()) return Status::invalid_argument("register_namespace: empty name");
+  if (layout.layers == 0 || layout.kv_heads == 0 || layout.head_dim == 0 || dtype_size(layout.dtype) == 0)
+    return Status::invalid_argument("register_namespace: layers, kv_heads and head_dim must be > 0");
+  std::lock_guard g(meta_mu_);
+  auto it = names_.find(std::string(name));
+  if (it != names_.end()) {
+    if (!(layouts_[it->second] == layout))
+      return Status::invalid_argument("namespace '" + std::string(name) + "' exists with another layout");
+    *out = it->second;
+    return Status::ok();
+  }
+  NamespaceId id = static_cast<NamespaceId>(names_.size() + 1);
+  if (id >= kMetaNamespace) return Status::invalid_argument("too many namespaces");
+  LSM4KV_RETURN_IF_ERROR(index_->put({}, meta_key("ns:" + std::string(name)), encode_layout(id, layout)));
+  names_[std::string(name)] = id;
+  layouts_[id] = layout;
+  *out = id;
+  return Status::ok();
+}
+
+Status KvStoreImpl::layout_of(NamespaceId ns, KvLayout* out) const {
+  std::lock_guard g(meta_mu_);
+  auto it = layouts_.find(ns);
+  if (it == layouts_.end()) return Status::invalid_argument("unknown namespace id " + std::to_string(ns));
+  *out = it->second;
+  return Status::ok();
+}
+
+Status KvStoreImpl::check_buffer(const KvBuffer& b, const KvLayout& layout, size_t tokens,
+                                 const char* what) const {
+  const size_t want = tokens * layout.bytes_per_token();
+  switch (b.kind) {
+    case KvBuffer::Kind::kHostPageMajor:
+    case KvBuffer::Kind::kDevicePageMajor:
+      if (b.data == nullptr) return Status::invalid_argument(std::string(what) + ": null buffer");
+      if (b.size != want)
+        return Status::invalid_argument(std::string(what) + ": buffer holds " + std::to_string(b.size) +
+                                        " bytes, the layout needs " + std::to_string(want) + " for " +
+                                        std::to_string(tokens) + " tokens");
+      if (b.kind == KvBuffer::Kind::kDevicePageMajor && !tensorlog::device_available())
+        return tensorlog::no_device_status();
+      return Status::ok();
+    case KvBuffer::Kind::kHostPerLayer: {
+      const size_t row = size_t{layout.kv_heads} * layout.head_dim * dtype_size(layout.dtype);
+      if (b.k.size() != layout.layers || b.v.size() != layout.layers)
+        return Status::invalid_argument(std::string(what) + ": per-layer buffers need one K and one V pointer per layer");
+      for (uint32_t l = 0; l < layout.layers; l++)
+        if (b.k[l] == nullptr || b.v[l] == nullptr)
+          return Status::invalid_argument(std::string(what) + ": null per-layer buffer");
+      if (b.row_stride < row)
+        return Status::invalid_argument(std::string(what) + ": row_stride is smaller than a row");
+      return Status::ok();
+    }
+  }
+  return Status::invalid_argument(std::string(what) + ": unknown buffer kind");
+}
+
+Status KvStoreImpl::cached_pages(const std::vector<std::string>& keys, size_t* pages) {
+  *pages = 0;
+  if (keys.empty()) return Status::ok();
+  if (opt_.probe == ProbeStrategy::kBinarySearch) {
+    size_t lo = 0, hi = keys.size();  // answer in [lo, hi]
+    while (lo < hi) {
+      size_t mid = (lo + hi + 1) / 2;
+      std::string v;
+      Status s = index_->get({}, keys[mid - 1], &v);
+      if (s.is_ok()) lo = mid;
+      else if (s.is_not_found()) hi = mid - 1;
+      else return s;
+    }
+    *pages = lo;
+    return Status::ok();
+  }
+  // One predecessor seek: the greatest stored key <= the full key shares its
+  // page-prefix with every stored prefix of the request (prefix closure).
+  auto it = index_->new_iterator({});
+  const std::string& full = keys.back();
+  it->seek_for_prev(full);
+  LSM4KV_RETURN_IF_ERROR(it->status());
+  if (!it->valid()) return Status::ok();
+  std::string_view found = it->key();
+  if (found.size() < kNsBytes || found.substr(0, kNsBytes) != std::string_view(full).substr(0, kNsBytes))
+    return Status::ok();
+  size_t common = 0;
+  while (common < keys.size() && found.size() >= kNsBytes + (common + 1) * kFingerprintBytes &&
+         found.compare(kNsBytes + common * kFingerprintBytes, kFingerprintBytes, full,
+                       kNsBytes + common * kFingerprintBytes, kFingerprintBytes) == 0)
+    common++;
+  *pages = common;
+  return Status::ok();
+}
+
+void KvStoreImpl::touch(const std::string& key) {
+  std::lock_guard g(lru_mu_);
+  lru_.touch(key.substr(0, kNsBytes + kFingerprintBytes), next_tick());
+}
+
+Status KvStoreImpl::probe(NamespaceId ns, std::span<const Token> tokens, size_t* cached) {
+  auto t0 = Clock::now();
+  if (cached == nullptr) return Status::invalid_argument("probe: null output");
+  *cached = 0;
+  KvLayout layout;
+  LSM4KV_RETURN_IF_ERROR(layout_of(ns, &layout));
+  if (tokens.empty()) return Status::invalid_argument("probe: empty token list");
+  const size_t pages = tokens.size() / opt_.page_tokens;
+  auto keys = page_keys(ns, tokens, opt_.page_tokens, pages, opt_.fingerprint_override);
+  size_t found = 0;
+  LSM4KV_RETURN_IF_ERROR(cached_pages(keys, &found));
+  *cached = found * opt_.page_tokens;
+  if (found > 0) touch(keys[0]);
+  counters_.hit_tokens += *cached;
+  counters_.miss_tokens += tokens.size() - *cached;
+  counters_.hit_pages += found;
+  counters_.miss_pages += pages - found;
+  probe_latency_.record(micros_since(t0));
+  return Status::ok();
+}
+
+// ---------------------------------------------------------------------- put
+
+Status KvStoreImpl::put_batch(NamespaceId ns, std::span<const Token> tokens, const KvBuffer& src) {
+  PutRequest r{ns, tokens, src};
+  return put_batch(std::span<const PutRequest>(&r, 1));
+}
+
+Status KvStoreImpl::put_batch(std::span<const PutRequest> requests) {
+  auto t0 = Clock::now();
+  for (const PutRequest& r : requests) {
+    KvLayout layout;
+    LSM4KV_RETURN_IF_ERROR(layout_of(r.ns, &layout));
+    if (r.tokens.size() < opt_.page_tokens)
+      return Status::invalid_argument("put_batch: " + std::to_string(r.tokens.size()) +
+                                      " tokens is less than one page of " + std::to_string(opt_.page_tokens));
+    LSM4KV_RETURN_IF_ERROR(check_buffer(r.src, layout, r.tokens.size(), "put_batch"));
+  }
+  std::lock_guard g(write_mu_);
+  Status s = put_locked(requests);
+  put_latency_.record(micros_since(t0));
+  return s;
+}
+
+Status KvStoreImpl::put_locked(std::span<const PutRequest> requests) {
+  struct Pending {
+    std::string key;
+    std::string tag;
+    const char* data;
+    size_t size;
+  };
+  std::vector<Pending> pages;
+  std::vector<std::unique_ptr<char[]>> staging;  // per-layer and device sources
+  std::vector<std::string> roots;
+  uint64_t needed = 0;
+  for (const PutRequest& r : requests) {
+    KvLayout layout;
+    LSM4KV_RETURN_IF_ERROR(layout_of(r.ns, &layout));
+    const size_t P = opt_.page_tokens, n = r.tokens.size() / P, page_bytes = P * layout.bytes_per_token();
+    auto keys = page_keys(r.ns, r.tokens, static_cast<uint32_t>(P), n, opt_.fingerprint_override);
+    size_t have = 0;
+    LSM4KV_RETURN_IF_ERROR(cached_pages(keys, &have));
+    // Pages an earlier request of this batch adds count as present.
+    while (have < n && std::any_of(pages.begin(), pages.end(), [&](const Pending& p) { return p.key == keys[have]; }))
+      have++;
+    roots.push_back(keys[0].substr(0, kNsBytes + kFingerprintBytes));
+    if (have == n) continue;
+    auto tags = page_tags(r.ns, r.tokens, static_cast<uint32_t>(P), have, n - have);
+    for (size_t p = have; p < n; p++) {
+      const char* data = nullptr;
+      if (r.src.kind == KvBuffer::Kind::kHostPageMajor) {
+        data = static_cast<const char*>(r.src.data) + p * page_bytes;
+      } else {
+        staging.emplace_back(new char[page_bytes]);
+        char* buf = staging.back().get();
+        if (r.src.kind == KvBuffer::Kind::kHostPerLayer) {
+          convert_page(layout, r.src, p * P, P, buf, /*to_record=*/true);
+        } else {
+          LSM4KV_RETURN_IF_ERROR(copy_from_device(buf, static_cast<const char*>(r.src.data) + p * page_bytes,
+                                                  page_bytes, r.src.cuda_stream));
+        }
+        data = buf;
+      }
+      pages.push_back({keys[p], std::move(tags[p - have]), data, page_bytes});
+      needed += page_bytes + tensorlog::kAlign;
+    }
+  }
+  if (pages.empty()) return Status::ok();
+  LSM4KV_RETURN_IF_ERROR(make_room(needed, roots));
+
+  std::vector<tensorlog::RecordInput> records;
+  for (const Pending& p : pages) records.push_back({p.tag, p.data, p.size});
+  std::vector<tensorlog::Location> locs;
+  LSM4KV_RETURN_IF_ERROR(log_->append(records, &locs));
+  engine::WriteBatch batch;
+  const uint64_t tick = next_tick();
+  uint64_t bytes = 0;
+  for (size_t i = 0; i < pages.size(); i++) {
+    std::string v;
+    PageEntry{locs[i], tick}.encode_to(&v);
+    batch.put(pages[i].key, v);
+    bytes += pages[i].size;
+  }
+  Status s = index_->write({}, &batch);
+  if (!s.is_ok()) {
+    log_->mark_dead(locs);  // never referenced: reclaimable
+    return s;
+  }
+  {
+    std::lock_guard g(lru_mu_);
+    for (size_t i = 0; i < pages.size(); i++)
+      lru_.add(pages[i].key.substr(0, kNsBytes + kFingerprintBytes), disk_bytes(locs[i]), tick);
+  }
+  counters_.pages_put += pages.size();
+  counters_.bytes_put += bytes;
+  return Status::ok();
+}
+
+// ---------------------------------------------------------------------- get
+
+Status KvStoreImpl::get_batch(NamespaceId ns, std::span<const Token> tokens, size_t n, const KvBuffer& dst) {
+  GetRequest r{ns, tokens, n, dst};
+  return get_batch(std::span<GetRequest>(&r, 1));
+}
+
+std::future<Status> KvStoreImpl::get_batch_async(NamespaceId ns, std::vector<Token> tokens, size_t n,
+                                                 KvBuffer dst) {
+  return std::async(std::launch::async, [this, ns, tokens = std::move(tokens), n, dst = std::move(dst)] {
+    return get_batch(ns, tokens, n, dst);
+  });
+}
+
+Status KvStoreImpl::get_batch(std::span<GetRequest> requests) {
+  auto t0 = Clock::now();
+  const size_t P = opt_.page_tokens;
+  struct PageRead {
+    size_t request;
+    size_t page;
+    std::unique_ptr<char[]> staging;  // when the page cannot land in dst directly
+  };
+  std::vector<KvLayout> layouts(requests.size());
+  for (size_t i = 0; i < requests.size(); i++) {
+    const GetRequest& r = requests[i];
+    LSM4KV_RETURN_IF_ERROR(layout_of(r.ns, &layouts[i]));
+    if (r.tokens.empty()) return Status::invalid_argument("get_batch: empty token list");
+    if (r.n == 0 || r.n > r.tokens.size())
+      return Status::invalid_argument("get_batch: n = " + std::to_string(r.n) + " for " +
+                                      std::to_string(r.tokens.size()) + " tokens");
+    if ((r.n + P - 1) / P * P > r.tokens.size())
+      return Status::invalid_argument("get_batch: n = " + std::to_string(r.n) + " is beyond the cached prefix (whole pages only)");
+    LSM4KV_RETURN_IF_ERROR(check_buffer(r.dst, layouts[i], r.n, "get_batch"));
+  }
+  std::shared_lock gc(gc_mu_);
+  std::vector<PageRead> reads;
+  std::vector<tensorlog::ReadRequest> rr;
+  std::vector<std::string> tags_storage;
+  std::vector<std::string> first_keys;
+  for (size_t i = 0; i < requests.size(); i++) {
+    const GetRequest& r = requests[i];
+    const size_t pages = (r.n + P - 1) / P, page_bytes = P * layouts[i].bytes_per_token();
+    auto keys = page_keys(r.ns, r.tokens, static_cast<uint32_t>(P), pages, opt_.fingerprint_override);
+    std::vector<std::string_view> views(keys.begin(), keys.end());
+    std::vector<std::string> values;
+    std::vector<Status> statuses;
+    LSM4KV_RETURN_IF_ERROR(index_->multi_get({}, views, &values, &statuses));
+    auto tags = page_tags(r.ns, r.tokens, static_cast<uint32_t>(P), 0, pages);
+    for (size_t p = 0; p < pages; p++) {
+      if (statuses[p].is_not_found())
+        return Status::invalid_argument("get_batch: n = " + std::to_string(r.n) + " is beyond the cached prefix (" +
+                                        std::to_string(p * P) + " tokens cached)");
+      LSM4KV_RETURN_IF_ERROR(statuses[p]);
+      PageEntry e;
+      if (!e.decode_from(values[p])) return Status::corruption(opt_.dir + ": bad page entry in the index");
+      PageRead pr{i, p, nullptr};
+      tensorlog::ReadRequest q;
+      q.location = e.location;
+      q.size = page_bytes;
+      const bool whole = (p + 1) * P <= r.n;
+      if (whole && r.dst.kind != KvBuffer::Kind::kHostPerLayer) {
+        q.dst = static_cast<char*>(r.dst.data) + p * page_bytes;
+        q.memory = r.dst.kind == KvBuffer::Kind::kDevicePageMajor ? tensorlog::MemoryKind::kDevice
+                                                                 : tensorlog::MemoryKind::kHost;
+      } else {
+        pr.staging.reset(new char[page_bytes]);
+        q.dst = pr.staging.get();
+      }
+      tags_storage.push_back(std::move(tags[p]));
+      reads.push_back(std::move(pr));
+      rr.push_back(q);
+    }
+    first_keys.push_back(keys[0]);
+  }
+  for (size_t j = 0; j < rr.size(); j++) rr[j].tag = tags_storage[j];
+  tensorlog::ReadOptions ro;
+  if (!requests.empty()) ro.cuda_stream = requests[0].dst.cuda_stream;
+  Status s = log_->read(rr, ro);
+  if (!s.is_ok()) {
+    for (const auto& q : rr) {
+      if (q.status.is_corruption() && q.status.message().find("tag") != std::string::npos) {
+        counters_.collisions++;
+        return Status::not_found("get_batch: the stored page at " + q.location.to_string() +
+                                 " belongs to other tokens (fingerprint collision): a miss");
+      }
+    }
+    return s;
+  }
+  // Pages that went through staging: per-layer scatter or a partial last page.
+  uint64_t bytes = 0;
+  for (const PageRead& pr : reads) {
+    const GetRequest& r = requests[pr.request];
+    const KvLayout& layout = layouts[pr.request];
+    const size_t bpt = layout.bytes_per_token();
+    const size_t count = std::min(P, r.n - pr.page * P);
+    bytes += count * bpt;
+    if (!pr.staging) continue;
+    if (r.dst.kind == KvBuffer::Kind::kHostPerLayer) {
+      convert_page(layout, r.dst, pr.page * P, count, pr.staging.get(), /*to_record=*/false);
+    } else if (r.dst.kind == KvBuffer::Kind::kHostPageMajor) {
+      std::memcpy(static_cast<char*>(r.dst.data) + pr.page * P * bpt, pr.staging.get(), count * bpt);
+    } else {
+      LSM4KV_RETURN_IF_ERROR(copy_to_device(static_cast<char*>(r.dst.data) + pr.page * P * bpt,
+                                            pr.staging.get(), count * bpt, r.dst.cuda_stream));
+    }
+  }
+  for (const std::string& k : first_keys) touch(k);
+  counters_.bytes_got += bytes;
+  get_latency_.record(micros_since(t0));
+  return Status::ok();
+}
+
+StoreStats KvStoreImpl::stats() const {
+  StoreStats st;
+  st.hit_tokens = counters_.hit_tokens;
+  st.miss_tokens = counters_.miss_tokens;
+  st.hit_pages = counters_.hit_pages;
+  st.miss_pages = counters_.miss_pages;
+  st.bytes_put = counters_.bytes_put;
+  st.bytes_got = counters_.bytes_got;
+  st.pages_put = counters_.pages_put;
+  st.pages_evicted = counters_.pages_evicted;
+  st.evictions = counters_.evictions;
+  st.collisions = counters_.collisions;
+  st.put_latency = put_latency_.percentiles();
+  st.probe_latency = probe_latency_.percentiles();
+  st.get_latency = get_latency_.percentiles();
+  for (const auto& seg : log_->segments()) {
+    st.tensor_live_bytes += seg.live_bytes;
+    st.tensor_dead_bytes += seg.dead_bytes;
+    st.tensor_segments++;
+  }
+  {
+    std::lock_guard g(lru_mu_);
+    st.stored_bytes = lru_.total_bytes();
+  }
+  engine::Properties p = index_->properties();
+  st.files = p.live_files + st.tensor_segments;
+  st.index_shape = p.shape;
+  for (const auto& l : p.levels) st.runs_per_level.push_back(l.runs.size());
+  return st;
+}
+
+}  // namespace lsm4kv::kvcache

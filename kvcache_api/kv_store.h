@@ -1,0 +1,207 @@
+// lsm4kv — the disk tier for the KV cache of LLM serving.
+//
+// A KvStore keeps the KV tensors of prompt prefixes on local SSD so that a
+// request whose prompt shares a prefix with an earlier one loads that prefix
+// instead of recomputing it. Three primitives (SGLang-LSM, section 3.2):
+//
+//   KvStore::open(options, &store)
+//   store->register_namespace("llama3-8b", layout, &ns)      // once per model/tenant
+//   store->put_batch(ns, tokens, KvBuffer::host(kv, bytes))  // after prefill
+//   size_t cached = 0;
+//   store->probe(ns, tokens, &cached)                        // longest cached prefix, in tokens
+//   store->get_batch(ns, tokens, cached, KvBuffer::host(dst, cached * bpt))
+//
+// Data model. Tokens are grouped in pages of `page_tokens` (default 64); only
+// whole pages are stored. A page's key is the namespace id followed by one
+// 64-bit fingerprint (XXH3) of each page from the start of the prompt, so the
+// key of a prefix is a byte-prefix of the key of every extension and a whole
+// prefix subtree is one key range. The stored key set is kept prefix-closed
+// (every stored page's ancestors are stored), so probe is one predecessor
+// seek in the index. A page's tensor record carries a tag with the namespace,
+// the page index, a 128-bit digest of every token up to the page's end and the
+// page's exact token ids; every get compares it, so a fingerprint collision
+// or a torn write becomes a miss, never another prompt's KV.
+//
+// KV bytes. bytes_per_token = 2 (K and V) · layers · kv_heads · head_dim ·
+// dtype size. The PAGE-MAJOR layout of a prompt's KV is token after token; each
+// token holds, layer after layer, its K then its V, each [kv_heads][head_dim]:
+//   offset(token t, layer l, kv k∈{0 = K, 1 = V}, head h, dim d) =
+//     ((t · layers + l) · 2 + k) · kv_heads · head_dim + h · head_dim + d   (× dtype size)
+// The PER-LAYER form is what GPU KV pools hold: for each layer a K and a V
+// buffer whose row i (token i of the request) is kv_heads · head_dim elements
+// and rows are `row_stride` bytes apart. Device pointers (CUDA) are accepted
+// for get_batch destinations and put_batch sources when a GPU is present;
+// without one they get NotSupported.
+//
+// Capacity. When a put would take the tensor log past capacity_bytes, the
+// least recently used prefix subtrees (by their first page; recency is the
+// last put or get, and survives restarts as write order) are evicted with one
+// range deletion each, keeping the key set prefix-closed; segment GC then
+// reclaims their bytes.
+//
+// Durability. A put appends the tensors first (durably, per sync), then
+// writes the index entries as one atomic batch: after a crash an index entry
+// never points at a payload that is not there.
+//
+// Errors are Status values; bad input (sub-page or empty token lists, a
+// buffer of the wrong size, null pointers, an unknown namespace, n beyond the
+// cached prefix) changes nothing.
+//
+// Thread-safety: every method may be called concurrently from many threads.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "engine/options.h"
+#include "tensorlog/codec.h"
+
+namespace lsm4kv::kvcache {
+
+using Token = int32_t;
+
+enum class DType : uint8_t { kF16 = 0, kBF16 = 1, kF32 = 2, kFP8 = 3 };
+size_t dtype_size(DType d);
+
+struct KvLayout {
+  uint32_t layers = 0;
+  uint32_t kv_heads = 0;
+  uint32_t head_dim = 0;
+  DType dtype = DType::kBF16;
+  size_t bytes_per_token() const {
+    return size_t{2} * layers * kv_heads * head_dim * dtype_size(dtype);
+  }
+  bool operator==(const KvLayout&) const = default;
+};
+
+// Where a put reads KV bytes from, or a get writes them to.
+struct KvBuffer {
+  enum class Kind : uint8_t { kHostPageMajor, kHostPerLayer, kDevicePageMajor };
+  Kind kind = Kind::kHostPageMajor;
+  void* data = nullptr;  // page-major: the first token's bytes
+  size_t size = 0;       // page-major: bytes available at data
+  // Per-layer: k[l] and v[l] point at row 0 (token 0 of the request) of layer
+  // l; rows are row_stride bytes apart (>= kv_heads · head_dim · dtype size).
+  std::vector<void*> k, v;
+  size_t row_stride = 0;
+  void* cuda_stream = nullptr;  // device copies go to this cudaStream_t
+
+  static KvBuffer host(void* data, size_t size) { return {Kind::kHostPageMajor, data, size, {}, {}, 0, nullptr}; }
+  static KvBuffer host(const void* data, size_t size) { return host(const_cast<void*>(data), size); }
+  static KvBuffer per_layer(std::vector<void*> k, std::vector<void*> v, size_t row_stride) {
+    return {Kind::kHostPerLayer, nullptr, 0, std::move(k), std::move(v), row_stride, nullptr};
+  }
+  static KvBuffer device(void* data, size_t size, void* stream = nullptr) {
+    return {Kind::kDevicePageMajor, data, size, {}, {}, 0, stream};
+  }
+};
+
+enum class ProbeStrategy : uint8_t {
+  kSeek = 0,          // one predecessor seek (the key set is prefix-closed)
+  kBinarySearch = 1,  // the paper's: binary search with Bloom-filtered point lookups
+};
+
+enum class SyncMode : uint8_t {
+  kNone = 0,         // nothing synced: fastest; a machine crash may lose recent puts
+  kPerBatch = 1,     // each put is durable when it returns
+  kGroupCommit = 2,  // concurrent puts share syncs; each is durable when it returns
+};
+
+struct StoreOptions {
+  std::string dir;                  // created if missing
+  uint32_t page_tokens = 64;        // P; 1 gives per-token granularity; at most 512
+  SyncMode sync = SyncMode::kPerBatch;
+  uint64_t capacity_bytes = 0;      // tensor-log bytes; 0 = unbounded
+  tensorlog::Codec codec = tensorlog::Codec::kNone;
+  bool tuner = true;                // retune T and K from the workload (tuner/)
+  engine::Shape initial_shape;      // the index's shape until the tuner changes it
+  ProbeStrategy probe = ProbeStrategy::kSeek;
+  size_t index_write_buffer = 8 << 20;
+  size_t index_block_cache = 64 << 20;
+  uint64_t segment_bytes = uint64_t{256} << 20;  // tensor-log segment size
+  // Test hook: replaces the page fingerprint (e.g. to force collisions).
+  std::function<uint64_t(std::span<const Token>)> fingerprint_override;
+};
+
+using NamespaceId = uint16_t;
+
+struct Percentiles {
+  double p50_us = 0, p99_us = 0;
+  uint64_t count = 0;
+};
+
+struct StoreStats {
+  uint64_t hit_tokens = 0, miss_tokens = 0;  // probe: tokens found / not found
+  uint64_t hit_pages = 0, miss_pages = 0;
+  uint64_t bytes_put = 0, bytes_got = 0;
+  uint64_t pages_put = 0, pages_evicted = 0, evictions = 0;
+  uint64_t collisions = 0;                   // gets refused because a tag did not match
+  Percentiles put_latency, probe_latency, get_latency;
+  uint64_t tensor_live_bytes = 0, tensor_dead_bytes = 0, tensor_segments = 0;
+  uint64_t stored_bytes = 0;                 // bytes counted against capacity
+  size_t files = 0;                          // index + tensor-log files
+  engine::Shape index_shape;
+  std::vector<size_t> runs_per_level;        // index: runs in level 0, 1, ...
+};
+
+struct PutRequest {
+  NamespaceId ns = 0;
+  std::span<const Token> tokens;
+  KvBuffer src;
+};
+
+struct GetRequest {
+  NamespaceId ns = 0;
+  std::span<const Token> tokens;
+  size_t n = 0;  // tokens to load, from the start
+  KvBuffer dst;
+};
+
+class KvStore {
+ public:
+  static Status open(const StoreOptions& options, std::unique_ptr<KvStore>* out);
+  virtual ~KvStore() = default;
+
+  // Registers (or re-opens) a namespace; InvalidArgument when it exists with
+  // another layout.
+  virtual Status register_namespace(std::string_view name, const KvLayout& layout,
+                                    NamespaceId* out) = 0;
+
+  // Stores every whole page of tokens not yet stored. src holds the KV of all
+  // of tokens (exactly tokens.size() · bytes_per_token). Idempotent.
+  virtual Status put_batch(NamespaceId ns, std::span<const Token> tokens, const KvBuffer& src) = 0;
+  virtual Status put_batch(std::span<const PutRequest> requests) = 0;
+
+  // *cached = the longest cached prefix of tokens, in tokens (a multiple of P).
+  virtual Status probe(NamespaceId ns, std::span<const Token> tokens, size_t* cached) = 0;
+
+  // Loads the KV of the first n tokens (n <= the cached prefix) into dst
+  // (sized for n tokens) with one tensor-log submission.
+  virtual Status get_batch(NamespaceId ns, std::span<const Token> tokens, size_t n,
+                           const KvBuffer& dst) = 0;
+  virtual Status get_batch(std::span<GetRequest> requests) = 0;
+  // The same, finished on a worker thread; buffers must outlive the future.
+  virtual std::future<Status> get_batch_async(NamespaceId ns, std::vector<Token> tokens, size_t n,
+                                              KvBuffer dst) = 0;
+
+  // Evicts least recently used subtrees until the stored bytes are <= target.
+  virtual Status evict_to(uint64_t target_bytes) = 0;
+  // Runs tensor-log GC and applies its relocations to the index.
+  virtual Status collect_garbage() = 0;
+  virtual StoreStats stats() const = 0;
+  // Checks the store's invariants: every stored page's parent is stored
+  // (prefix closure), every index entry decodes, and the bytes counted
+  // against capacity equal the index's. Corruption names what is wrong.
+  virtual Status check_invariants() = 0;
+  virtual Status close() = 0;
+};
+
+}  // namespace lsm4kv::kvcache

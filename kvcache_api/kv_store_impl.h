@@ -1,0 +1,82 @@
+// KvStoreImpl: the store behind kvcache_api/kv_store.h, over an engine::DB
+// (the index, in DIR/index) and a tensorlog::TensorLog (DIR/tensors).
+//
+// Locking: write_mu_ serializes everything that changes the key set (the
+// index phase of puts, eviction, applying GC relocations), which keeps the
+// set prefix-closed. gc_mu_ is shared by readers from their index lookup to
+// the end of their tensor reads, and taken exclusively only while a GC
+// collection is committed (its old segments deleted). lru_mu_ guards the LRU.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <shared_mutex>
+
+#include "engine/db.h"
+#include "kvcache_api/kv_store.h"
+#include "kvcache_api/latency.h"
+#include "kvcache_api/prefix_key.h"
+#include "kvcache_api/subtree_lru.h"
+#include "tensorlog/tensor_log.h"
+
+namespace lsm4kv::kvcache {
+
+class KvStoreImpl final : public KvStore {
+ public:
+  explicit KvStoreImpl(const StoreOptions& options) : opt_(options) {}
+  ~KvStoreImpl() override { close(); }
+
+  Status open();
+  Status register_namespace(std::string_view name, const KvLayout& layout, NamespaceId* out) override;
+  Status put_batch(NamespaceId ns, std::span<const Token> tokens, const KvBuffer& src) override;
+  Status put_batch(std::span<const PutRequest> requests) override;
+  Status probe(NamespaceId ns, std::span<const Token> tokens, size_t* cached) override;
+  Status get_batch(NamespaceId ns, std::span<const Token> tokens, size_t n, const KvBuffer& dst) override;
+  Status get_batch(std::span<GetRequest> requests) override;
+  std::future<Status> get_batch_async(NamespaceId ns, std::vector<Token> tokens, size_t n,
+                                      KvBuffer dst) override;
+  Status evict_to(uint64_t target_bytes) override;
+  Status collect_garbage() override;
+  StoreStats stats() const override;
+  Status check_invariants() override;
+  Status close() override;
+
+ private:
+  Status layout_of(NamespaceId ns, KvLayout* out) const;
+  Status check_buffer(const KvBuffer& b, const KvLayout& layout, size_t tokens, const char* what) const;
+  // Whole pages of keys[0..) that are stored (keys of one prompt, in order).
+  Status cached_pages(const std::vector<std::string>& keys, size_t* pages);
+  Status put_locked(std::span<const PutRequest> requests);
+  Status make_room(uint64_t needed, const std::vector<std::string>& keep_roots);
+  Status evict_subtree(const std::string& root);
+  Status collect_garbage_locked();  // REQUIRES: write_mu_ held
+  Status apply_collection(const tensorlog::Collection& c);
+  Status load_state();
+  Status resolve_pending_collections();
+  uint64_t next_tick() { return tick_.fetch_add(1, std::memory_order_relaxed) + 1; }
+  void touch(const std::string& key);
+
+  const StoreOptions opt_;
+  std::unique_ptr<engine::DB> index_;
+  std::unique_ptr<tensorlog::TensorLog> log_;
+  bool closed_ = true;
+
+  std::mutex write_mu_;
+  std::shared_mutex gc_mu_;
+  mutable std::mutex meta_mu_;
+  std::map<NamespaceId, KvLayout> layouts_;  // guarded by meta_mu_
+  std::map<std::string, NamespaceId> names_;  // guarded by meta_mu_
+  mutable std::mutex lru_mu_;
+  SubtreeLru lru_;  // guarded by lru_mu_
+  std::atomic<uint64_t> tick_{0};
+
+  struct Counters {
+    std::atomic<uint64_t> hit_tokens{0}, miss_tokens{0}, hit_pages{0}, miss_pages{0};
+    std::atomic<uint64_t> bytes_put{0}, bytes_got{0}, pages_put{0}, pages_evicted{0};
+    std::atomic<uint64_t> evictions{0}, collisions{0};
+  } counters_;
+  LatencyHistogram put_latency_, probe_latency_, get_latency_;
+};
+
+}  // namespace lsm4kv::kvcache

@@ -1,0 +1,26 @@
+// LatencyHistogram: operation latencies in log-spaced buckets (8 per
+// doubling, from 1 µs), for percentiles within ~9% without keeping samples.
+//
+// Thread-safety: record() and percentiles() may run concurrently (relaxed
+// atomics: a percentile read during recording may miss the newest samples).
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+
+#include "kvcache_api/kv_store.h"
+
+namespace lsm4kv::kvcache {
+
+class LatencyHistogram {
+ public:
+  void record(double micros);
+  Percentiles percentiles() const;
+
+ private:
+  static constexpr int kBuckets = 256;
+  std::array<std::atomic<uint64_t>, kBuckets> counts_{};
+};
+
+}  // namespace lsm4kv::kvcache

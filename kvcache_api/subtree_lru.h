@@ -1,0 +1,39 @@
+// SubtreeLru: recency and size of every prefix subtree rooted at a prompt's
+// first page, for eviction. Evicting a whole root subtree (one range
+// deletion) keeps the stored key set prefix-closed.
+//
+// Thread-safety: none; the store guards it with a mutex.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace lsm4kv::kvcache {
+
+class SubtreeLru {
+ public:
+  // Adds bytes to the subtree and raises its recency to at least tick.
+  void add(const std::string& root, uint64_t bytes, uint64_t tick);
+  void touch(const std::string& root, uint64_t tick);
+  // Forgets the subtree; returns its bytes.
+  uint64_t remove(const std::string& root);
+  // The least recently used root not in `keep`.
+  std::optional<std::string> oldest(const std::vector<std::string>& keep = {}) const;
+  uint64_t total_bytes() const { return total_; }
+  size_t size() const { return roots_.size(); }
+
+ private:
+  struct Info {
+    uint64_t bytes = 0;
+    uint64_t tick = 0;
+  };
+  std::map<std::string, Info> roots_;
+  std::set<std::pair<uint64_t, std::string>> by_tick_;
+  uint64_t total_ = 0;
+};
+
+}  // namespace lsm4kv::kvcache
