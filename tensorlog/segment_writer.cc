@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
 #include <new>
 
@@ -76,8 +77,6 @@ EncodedBatch batch_of_encoded(std::span<const std::string_view> records) {
   return b;
 }
 
-namespace {
-
 // A segment file written with O_DIRECT: the batch buffers are aligned and
 // padded already, so records go from the encoded batch to the disk with no
 // page-cache copy. Unaligned data (never from the writer) and file systems
@@ -133,6 +132,13 @@ class DirectSegmentFile final : public WritableFile {
   }
   uint64_t size() const override { return size_; }
 
+  // Writes n bytes at the end through the ring (done once it is drained).
+  Status append_async(WriteRing* ring, const char* data, size_t n, int slot) {
+    uint64_t offset = size_;
+    size_ += n;
+    return ring->write(direct_, fd_, data, n, offset, slot, path_.c_str());
+  }
+
  private:
   std::string path_;
   int fd_;
@@ -140,15 +146,18 @@ class DirectSegmentFile final : public WritableFile {
   uint64_t size_ = 0;
 };
 
-}  // namespace
-
 struct SegmentWriter::Waiter {
-  EncodedBatch* batch;
+  EncodedBatch* batch;  // encoded by the caller, or
+  Codec codec;          // with records non-empty: encoded by the leader, in chunks
+  std::span<const RecordInput> records;
   bool force_sync;
   std::vector<Location>* locations;
   Status status;
   bool done = false;
   std::condition_variable cv;
+
+  bool chunked() const { return !records.empty(); }
+  size_t bytes() const { return batch ? batch->bytes : 0; }
 };
 
 SegmentWriter::SegmentWriter(FileSystem* fs, std::string dir, SegmentWriterOptions options,
@@ -159,19 +168,38 @@ SegmentWriter::~SegmentWriter() { close(); }
 
 Status SegmentWriter::append(EncodedBatch* batch, bool force_sync,
                              std::vector<Location>* locations) {
-  Waiter w{batch, force_sync, locations, Status::ok(), false, {}};
-  std::unique_lock<std::mutex> l(mu_);
-  queue_.push_back(&w);
-  while (!w.done && &w != queue_.front()) w.cv.wait(l);
-  if (w.done) return w.status;
+  Waiter w{batch, Codec::kNone, {}, force_sync, locations, Status::ok(), false, {}};
+  return enqueue(&w);
+}
 
-  std::vector<Waiter*> group{&w};
-  bool sync = options_.sync != SyncMode::kNone || force_sync;
-  size_t bytes = batch->bytes;
-  if (options_.sync != SyncMode::kPerBatch) {
+Status SegmentWriter::append_chunked(Codec codec, std::span<const RecordInput> records,
+                                     std::vector<Location>* locations) {
+  for (const RecordInput& r : records) {
+    if (r.tag.size() > kMaxTagLen)
+      return Status::invalid_argument("tag of " + std::to_string(r.tag.size()) +
+                                      " bytes; at most " + std::to_string(kMaxTagLen));
+    if (r.data == nullptr && r.size > 0) return Status::invalid_argument("record without data");
+  }
+  locations->clear();
+  if (records.empty()) return Status::ok();
+  Waiter w{nullptr, codec, records, false, locations, Status::ok(), false, {}};
+  return enqueue(&w);
+}
+
+Status SegmentWriter::enqueue(Waiter* w) {
+  std::unique_lock<std::mutex> l(mu_);
+  queue_.push_back(w);
+  while (!w->done && w != queue_.front()) w->cv.wait(l);
+  if (w->done) return w->status;
+
+  std::vector<Waiter*> group{w};
+  bool sync = options_.sync != SyncMode::kNone || w->force_sync;
+  size_t bytes = w->bytes();
+  if (options_.sync != SyncMode::kPerBatch && !w->chunked()) {
     for (size_t i = 1; i < queue_.size() && bytes < options_.max_group_bytes; ++i) {
+      if (queue_[i]->chunked()) break;  // leads a group of its own
       group.push_back(queue_[i]);
-      bytes += queue_[i]->batch->bytes;
+      bytes += queue_[i]->bytes();
       sync = sync || queue_[i]->force_sync;
     }
   }
@@ -182,7 +210,7 @@ Status SegmentWriter::append(EncodedBatch* batch, bool force_sync,
     queue_.pop_front();
     g->status = s;
     g->done = true;
-    if (g != &w) g->cv.notify_one();
+    if (g != w) g->cv.notify_one();
   }
   if (!queue_.empty()) queue_.front()->cv.notify_one();
   return s;
@@ -209,6 +237,7 @@ Status SegmentWriter::open_segment(bool durable) {
   std::string path = dir_ + "/" + segment_file_name(a->id);
   if (options_.direct_writes && fs_ == FileSystem::posix()) {
     LSM4KV_RETURN_IF_ERROR(DirectSegmentFile::create(path, &a->file));
+    a->direct = static_cast<DirectSegmentFile*>(a->file.get());
   } else {
     LSM4KV_RETURN_IF_ERROR(fs_->new_writable(path, &a->file));
   }
@@ -240,6 +269,73 @@ Status SegmentWriter::seal(Active* a) {
   return s;
 }
 
+Status SegmentWriter::write_piece(Active* a, const char* data, size_t n, int slot) {
+  if (a->direct && ring_) return a->direct->append_async(ring_.get(), data, n, slot);
+  return a->file->append(std::string_view(data, n));
+}
+
+Status SegmentWriter::place(const EncodedBatch& batch, int slot, std::vector<Active>* retired,
+                            bool sync, std::vector<Location>* locations) {
+  const char* buf = batch.buffer.data();
+  size_t piece = 0, pos = 0;  // [piece, pos) of buf goes to the active segment
+  for (uint64_t len : batch.lengths) {
+    uint64_t padded = align_up(len);
+    bool full = active_ && !active_->records.empty() &&
+                active_->size + padded > options_.segment_size;
+    if (!active_ || full) {
+      if (active_ && pos > piece)
+        LSM4KV_RETURN_IF_ERROR(write_piece(active_.get(), buf + piece, pos - piece, slot));
+      piece = pos;
+      if (active_) retired->push_back(std::move(*active_));
+      active_.reset();
+      LSM4KV_RETURN_IF_ERROR(open_segment(sync));
+    }
+    locations->push_back({active_->id, active_->size, len});
+    active_->records.push_back({active_->size, len, false});
+    active_->size += padded;
+    pos += padded;
+  }
+  if (pos > piece) return write_piece(active_.get(), buf + piece, pos - piece, slot);
+  return Status::ok();
+}
+
+// Encodes chunk k into buffer k % chunk_buffers once the writes from that
+// buffer are done, so up to chunk_buffers - 1 chunks are in flight while the
+// next is encoded.
+Status SegmentWriter::write_chunks(const Waiter& w, std::vector<Active>* retired, bool sync) {
+  unsigned n = std::max(1u, options_.chunk_buffers);
+  if (chunks_.empty()) {
+    chunks_.resize(n + 1);
+    for (unsigned i = 0; i < n; ++i) chunks_[i].buffer = AlignedBuffer(options_.chunk_bytes);
+    if (options_.direct_writes && fs_ == FileSystem::posix()) {
+      std::vector<std::span<char>> slots;
+      for (EncodedBatch& c : chunks_) slots.emplace_back(c.buffer.data(), c.buffer.size());
+      // A chunk is written in one piece per segment it touches, usually one.
+      ring_ = std::make_unique<WriteRing>(4 * (n + 1), slots);
+    }
+  }
+  std::span<const RecordInput> rest = w.records;
+  for (size_t k = 0; !rest.empty(); ++k) {
+    size_t count = 0, bytes = 0;
+    while (count < rest.size()) {
+      const RecordInput& r = rest[count];
+      size_t need = align_up(kRecordHeaderSize + r.tag.size() + max_encoded_length(w.codec, r.size));
+      if (count > 0 && bytes + need > options_.chunk_bytes) break;
+      bytes += need;
+      ++count;
+    }
+    // A record bigger than a chunk buffer gets the last slot, never registered:
+    // encode_batch grows that buffer.
+    int slot = bytes > options_.chunk_bytes ? static_cast<int>(n) : static_cast<int>(k % n);
+    if (ring_) LSM4KV_RETURN_IF_ERROR(ring_->wait_slot(slot));
+    EncodedBatch* chunk = &chunks_[static_cast<size_t>(slot)];
+    LSM4KV_RETURN_IF_ERROR(encode_batch(w.codec, rest.first(count), chunk));
+    LSM4KV_RETURN_IF_ERROR(place(*chunk, slot, retired, sync, w.locations));
+    rest = rest.subspan(count);
+  }
+  return Status::ok();
+}
+
 Status SegmentWriter::write_group(std::vector<Waiter*>& group, bool sync) {
   std::vector<Active> retired;  // rotated out during this group, sealed at its end
   if (active_) {
@@ -250,28 +346,15 @@ Status SegmentWriter::write_group(std::vector<Waiter*>& group, bool sync) {
   Status s;
   for (Waiter* w : group) {
     w->locations->clear();
-    const char* buf = w->batch->buffer.data();
-    size_t piece = 0, pos = 0;  // [piece, pos) of buf goes to the active segment
-    for (uint64_t len : w->batch->lengths) {
-      uint64_t padded = align_up(len);
-      bool full = active_ && !active_->records.empty() &&
-                  active_->size + padded > options_.segment_size;
-      if (!active_ || full) {
-        if (active_ && pos > piece) s = active_->file->append(std::string_view(buf + piece, pos - piece));
-        piece = pos;
-        if (!s.is_ok()) break;
-        if (active_) retired.push_back(std::move(*active_));
-        active_.reset();
-        s = open_segment(sync);
-        if (!s.is_ok()) break;
-      }
-      w->locations->push_back({active_->id, active_->size, len});
-      active_->records.push_back({active_->size, len, false});
-      active_->size += padded;
-      pos += padded;
-    }
-    if (s.is_ok() && pos > piece) s = active_->file->append(std::string_view(buf + piece, pos - piece));
+    s = w->chunked() ? write_chunks(*w, &retired, sync)
+                     : place(*w->batch, WriteRing::kNoSlot, &retired, sync, w->locations);
     if (!s.is_ok()) break;
+  }
+  // Every write must be done (failed or not) before the files are synced,
+  // sealed or cut back.
+  if (ring_) {
+    Status d = ring_->drain();
+    if (s.is_ok()) s = d;
   }
   if (s.is_ok() && sync && active_) s = active_->file->sync();
   for (size_t i = 0; s.is_ok() && i < retired.size(); ++i) s = seal(&retired[i]);
@@ -295,6 +378,7 @@ void SegmentWriter::roll_back(std::vector<Active>& touched) {
   for (Active& a : touched) {
     std::string path = dir_ + "/" + segment_file_name(a.id);
     if (a.file) a.file->close();
+    a.direct = nullptr;
     if (a.created_in_group) {
       catalog_->segment_dropped(a.id);
       fs_->remove(path);

@@ -2,28 +2,35 @@
 // segments when they reach their size bound, and makes batches durable as the
 // sync mode says.
 //
-// A batch is encoded (codec, header, checksum, padding) by the calling thread
-// into one aligned buffer (EncodedBatch), then written with one append, so
-// concurrent writers encode in parallel. Batches queue up; the writer at the
-// head of the queue is the leader and writes for everyone:
+// A small batch is encoded (codec, header, checksum, padding) by the calling
+// thread into one aligned buffer (EncodedBatch), then queued, so concurrent
+// writers encode in parallel. A big batch (append_chunked) is encoded by the
+// writer itself, chunk by chunk, into its own registered chunk buffers: while
+// the WriteRing has earlier chunks on their way to the disk the writing thread
+// encodes the next, so the disk's queue never drains inside a batch. Batches
+// queue up; the writer at the head of the queue is the leader and writes for
+// everyone (a big batch always forms a group of its own):
 //
 //   kNone        no fdatasync; a group of queued batches is written together.
-//   kPerBatch    every batch is written and fdatasync'ed on its own.
+//   kPerBatch    every batch is written and fdatasync'ed on its own: once,
+//                after its last chunk.
 //   kGroupCommit the leader writes every queued batch, then one fdatasync
 //                covers them all (the classic group commit of a WAL).
 //
 // INVARIANT: a location is returned (and published to the Catalog) only after
 // its whole batch was written, and synced when the mode or the caller asks.
-// A failed write or sync (EIO, ENOSPC, short write) cuts every segment it
-// touched back to its size before the group, seals the segment that was
-// active (segments created by the group are removed), and returns the error
-// to every batch of the group: none of a failed batch is ever visible. The
-// next batch starts a new segment.
+// A failed write or sync (EIO, ENOSPC, short write) of any chunk waits for the
+// writes still in flight, cuts every segment the group touched back to its
+// size before the group, seals the segment that was active (segments created
+// by the group are removed), and returns the error to every batch of the
+// group: none of a failed batch is ever visible. The next batch starts a new
+// segment.
 //
 // A segment is sealed (index record + footer, see record_format.h) when it is
 // rotated out or the writer is closed; data is fdatasync'ed before its seal.
 //
-// Thread-safety: append() and sync() may be called from many threads.
+// Thread-safety: append(), append_chunked() and sync() may be called from
+// many threads.
 #pragma once
 
 #include <condition_variable>
@@ -41,6 +48,7 @@
 #include "tensorlog/codec.h"
 #include "tensorlog/record_format.h"
 #include "tensorlog/segment.h"
+#include "tensorlog/write_ring.h"
 
 namespace lsm4kv::tensorlog {
 
@@ -87,6 +95,8 @@ Status encode_batch(Codec codec, std::span<const RecordInput> records, EncodedBa
 // A batch of records that are already encoded (GC copies them byte for byte).
 EncodedBatch batch_of_encoded(std::span<const std::string_view> records);
 
+class DirectSegmentFile;  // segment_writer.cc
+
 struct SegmentWriterOptions {
   uint64_t segment_size = uint64_t{256} << 20;
   SyncMode sync = SyncMode::kPerBatch;
@@ -96,6 +106,12 @@ struct SegmentWriterOptions {
   // FileSystem::posix(); any other FileSystem (a test's fault injector) gets
   // its plain WritableFile.
   bool direct_writes = true;
+  // append_chunked: encoded bytes per chunk (a single bigger record is a
+  // chunk of its own), and chunk buffers, one being encoded while the others
+  // are written. The buffers (chunk_bytes * chunk_buffers) are allocated at
+  // the first big batch and kept.
+  size_t chunk_bytes = size_t{16} << 20;
+  unsigned chunk_buffers = 4;
 };
 
 class SegmentWriter {
@@ -122,6 +138,11 @@ class SegmentWriter {
   // Appends a batch; fills *locations (one per record, in order). With
   // force_sync the batch is fdatasync'ed whatever the mode (GC uses it).
   Status append(EncodedBatch* batch, bool force_sync, std::vector<Location>* locations);
+  // Encodes records with codec and appends them, chunk by chunk, as one batch
+  // (all or nothing, synced once as the mode says). For batches bigger than
+  // chunk_bytes; InvalidArgument as encode_batch.
+  Status append_chunked(Codec codec, std::span<const RecordInput> records,
+                        std::vector<Location>* locations);
   // Makes everything appended so far durable.
   Status sync();
   // Seals the active segment; later appends start a new one.
@@ -132,6 +153,7 @@ class SegmentWriter {
   struct Active {
     uint64_t id = 0;
     std::unique_ptr<WritableFile> file;
+    DirectSegmentFile* direct = nullptr;  // file, when writes may go through ring_
     uint64_t size = 0;                  // bytes in the file
     std::vector<SegmentRecord> records;  // all of its records
     uint64_t group_start_size = 0;      // size before the current group
@@ -139,7 +161,14 @@ class SegmentWriter {
     bool created_in_group = false;
   };
 
+  Status enqueue(Waiter* w);
   Status write_group(std::vector<Waiter*>& group, bool sync);
+  Status write_chunks(const Waiter& w, std::vector<Active>* retired, bool sync);
+  // Places the records of batch (whose buffer is chunk buffer `slot`, or
+  // WriteRing::kNoSlot) in the active segment, rotating as needed, and writes them.
+  Status place(const EncodedBatch& batch, int slot, std::vector<Active>* retired, bool sync,
+               std::vector<Location>* locations);
+  Status write_piece(Active* a, const char* data, size_t n, int slot);
   Status open_segment(bool durable);
   Status seal(Active* a);
   void roll_back(std::vector<Active>& retired);
@@ -151,8 +180,11 @@ class SegmentWriter {
 
   std::mutex mu_;
   std::deque<Waiter*> queue_;  // guarded by mu_; the front is the leader
-  // Only the leader touches active_.
+  // Only the leader touches active_, ring_ and chunks_.
   std::unique_ptr<Active> active_;
+  std::unique_ptr<WriteRing> ring_;
+  // chunk_buffers slots of chunk_bytes, then one for a record bigger than that.
+  std::vector<EncodedBatch> chunks_;
 };
 
 }  // namespace lsm4kv::tensorlog

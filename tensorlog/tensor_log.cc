@@ -1,7 +1,6 @@
 #include "tensorlog/tensor_log.h"
 
 #include <algorithm>
-#include <future>
 
 #include "tensorlog/dead_log.h"
 #include "tensorlog/device_copy.h"
@@ -9,8 +8,8 @@
 namespace lsm4kv::tensorlog {
 
 namespace {
-// Raw bytes per chunk of a pipelined append.
-constexpr uint64_t kAppendChunk = uint64_t{32} << 20;
+// Encoded bytes per chunk of a big append (SegmentWriter::append_chunked).
+constexpr size_t kAppendChunk = size_t{16} << 20;
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -156,6 +155,7 @@ Status TensorLog::open(const std::string& dir, const TensorLogOptions& options,
   wo.segment_size = options.segment_size;
   wo.sync = options.sync;
   wo.direct_writes = options.direct_io;
+  wo.chunk_bytes = kAppendChunk;
   log->writer_ = std::make_unique<SegmentWriter>(options.fs, dir, wo, log->catalog_.get());
   for (unsigned i = 0; i < options.async_threads; ++i)
     log->workers_.emplace_back([l = log.get()] { l->async_worker(); });
@@ -198,51 +198,19 @@ Status TensorLog::recover() {
 Status TensorLog::append(std::span<const RecordInput> records, std::vector<Location>* locations) {
   locations->clear();
   if (records.empty()) return Status::ok();
-  // A big batch is encoded and written in chunks, double-buffered: while one
-  // chunk goes to the disk the calling thread encodes (copies, checksums,
-  // compresses) the next, so encoding hides behind the write. Each thread
-  // keeps its two chunk buffers for the next call.
-  thread_local EncodedBatch chunk_buffers[2];
-  std::vector<Location> chunk_locations[2];
-  std::future<Status> writing;
-  int cur = 0;
-  Status result;
-  auto collect = [&](int which) {
-    Status w = writing.get();
-    if (!w.is_ok() && result.is_ok()) result = w;
-    locations->insert(locations->end(), chunk_locations[which].begin(),
-                      chunk_locations[which].end());
-  };
-  for (size_t begin = 0; begin < records.size() && result.is_ok();) {
-    size_t end = begin;
-    uint64_t bytes = 0;
-    while (end < records.size() && (end == begin || bytes + records[end].size <= kAppendChunk))
-      bytes += records[end++].size;
-    Status s = encode_batch(options_.codec, records.subspan(begin, end - begin),
-                            &chunk_buffers[cur]);
-    if (writing.valid()) collect(cur ^ 1);
-    if (!s.is_ok() && result.is_ok()) result = s;
-    if (!result.is_ok()) break;
-    if (end == records.size() && begin == 0) {  // one chunk: no helper thread
-      result = writer_->append(&chunk_buffers[cur], false, locations);
-      break;
-    }
-    writing = std::async(std::launch::async, [this, b = &chunk_buffers[cur],
-                                              l = &chunk_locations[cur]] {
-      return writer_->append(b, false, l);
-    });
-    cur ^= 1;
-    begin = end;
-  }
-  if (writing.valid()) collect(cur ^ 1);
-  for (EncodedBatch& b : chunk_buffers)
-    if (b.buffer.size() > 2 * kAppendChunk) b.buffer = AlignedBuffer();
-  if (!result.is_ok()) {
-    // Chunks already written are never returned; count them dead.
-    mark_dead(*locations);
-    locations->clear();
-  }
-  return result;
+  // A big batch is encoded by the writer, chunk by chunk, while its earlier
+  // chunks are being written (SegmentWriter::append_chunked); a small one here,
+  // so that concurrent appenders encode in parallel. Each thread keeps its
+  // buffer for the next call.
+  size_t bytes = 0;
+  for (const RecordInput& r : records)
+    bytes += align_up(kRecordHeaderSize + r.tag.size() + max_encoded_length(options_.codec, r.size));
+  if (bytes > kAppendChunk) return writer_->append_chunked(options_.codec, records, locations);
+  thread_local EncodedBatch batch;
+  Status s = encode_batch(options_.codec, records, &batch);
+  if (s.is_ok()) s = writer_->append(&batch, false, locations);
+  if (!s.is_ok()) locations->clear();
+  return s;
 }
 
 Status TensorLog::sync() { return writer_->sync(); }
