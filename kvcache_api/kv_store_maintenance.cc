@@ -160,22 +160,25 @@ Status KvStoreImpl::check_invariants() {
   return Status::ok();
 }
 
-// A collection pending from before a crash: commit it if the index already
-// names its new copies (the relocation batch was written), else abort it.
+// A collection pending from before a crash. The index is updated before a
+// collection is committed, so: if the index names any old copy, the update
+// never happened and the collection is aborted; otherwise (it names new
+// copies, or neither — the moved records were orphans of an interrupted put)
+// it is finished and committed.
 Status KvStoreImpl::resolve_pending_collections() {
   for (const tensorlog::Collection& c : log_->pending_collections()) {
-    std::unordered_map<tensorlog::Location, int, LocationHash> to;
-    for (const auto& r : c.relocations) to[r.to] = 1;
-    bool applied = false;
+    std::unordered_map<tensorlog::Location, int, LocationHash> from;
+    for (const auto& r : c.relocations) from[r.from] = 1;
+    bool old_referenced = false;
     auto it = index_->new_iterator({});
     std::string end = ns_prefix(kMetaNamespace);
-    for (it->seek_to_first(); it->valid() && it->key() < end && !applied; it->next()) {
+    for (it->seek_to_first(); it->valid() && it->key() < end && !old_referenced; it->next()) {
       PageEntry e;
-      if (e.decode_from(it->value()) && to.count(e.location)) applied = true;
+      if (e.decode_from(it->value()) && from.count(e.location)) old_referenced = true;
     }
     LSM4KV_RETURN_IF_ERROR(it->status());
-    if (applied) LSM4KV_RETURN_IF_ERROR(apply_collection(c));  // finish any entries left behind
-    else LSM4KV_RETURN_IF_ERROR(log_->abort_collection(c.id));
+    if (old_referenced) LSM4KV_RETURN_IF_ERROR(log_->abort_collection(c.id));
+    else LSM4KV_RETURN_IF_ERROR(apply_collection(c));
   }
   return Status::ok();
 }
