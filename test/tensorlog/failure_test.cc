@@ -1,9 +1,13 @@
 #include <catch2/catch.hpp>
 
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
 #include <fstream>
 
 #include "tensorlog/tensor_log.h"
@@ -241,4 +245,136 @@ TEST_CASE("failed writes: clear error, consistent segment, nothing of the batch 
       REQUIRE(read_one(log.get(), after, after.tag, &out).is_ok());
     }
   }
+}
+
+namespace {
+
+// A batch of n records of `size` bytes (seeds from `seed` on); the strings
+// back the inputs.
+struct BigBatch {
+  std::vector<std::string> tags, data;
+  std::vector<RecordInput> in;
+  BigBatch(size_t n, size_t size, uint64_t seed) {
+    for (size_t i = 0; i < n; ++i) {
+      tags.push_back(test::make_tag(seed + i));
+      data.push_back(test::make_tensor(size, seed + i));
+    }
+    for (size_t i = 0; i < n; ++i) in.push_back({tags[i], data[i].data(), data[i].size()});
+  }
+};
+
+size_t segment_files(const std::string& dir) {
+  size_t n = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    uint64_t id = 0;
+    if (parse_segment_file_name(e.path().filename().string(), &id)) ++n;
+  }
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("a big batch fails in a middle chunk: nothing of it visible, segments cut back",
+          "[tensorlog][faults]") {
+  for (bool sync_fault : {false, true}) {
+    test::TempDir dir;
+    test::FaultFileSystem fs(FileSystem::posix());
+    TensorLogOptions o;
+    o.fs = &fs;
+    o.segment_size = 24 << 20;  // the batch spans three segments
+    std::unique_ptr<TensorLog> log;
+    REQUIRE(TensorLog::open(dir.path(), o, &log).is_ok());
+    std::vector<Rec> good(2);
+    for (size_t i = 0; i < good.size(); ++i)
+      REQUIRE(append_one(log.get(), &good[i], 3 << 20, i + 1).is_ok());
+    size_t files = segment_files(dir.path());
+    // 48 x 1 MiB: three 16 MiB chunks; the second chunk's write, or the sync
+    // of the first segment the batch creates, fails.
+    if (sync_fault) {
+      fs.fail_sync(0, Status::from_errno(EIO, "fdatasync seg"));
+    } else {
+      fs.fail_append(1, Status::from_errno(ENOSPC, "write seg"), true);
+    }
+    BigBatch batch(48, 1 << 20, 100);
+    std::vector<Location> locs;
+    Status s = log->append(batch.in, &locs);
+    REQUIRE(fs.faults() == 1);
+    REQUIRE_FALSE(s.is_ok());
+    REQUIRE(locs.empty());
+    REQUIRE(record_count(log.get()) == good.size());
+    REQUIRE(segment_files(dir.path()) == files);  // segments of the batch removed
+    std::string out;
+    for (const Rec& r : good) {
+      REQUIRE(read_one(log.get(), r, r.tag, &out).is_ok());
+      REQUIRE(out == r.data);
+    }
+    // The log goes on, and a reopen finds exactly the acknowledged records.
+    REQUIRE(log->append(batch.in, &locs).is_ok());
+    REQUIRE(locs.size() == batch.in.size());
+    REQUIRE(log->close().is_ok());
+    log.reset();
+    REQUIRE(TensorLog::open(dir.path(), o, &log).is_ok());
+    REQUIRE(record_count(log.get()) == good.size() + batch.in.size());
+    for (const Rec& r : good) REQUIRE(read_one(log.get(), r, r.tag, &out).is_ok());
+    for (size_t i = 0; i < locs.size(); i += 7) {
+      Rec r{locs[i], batch.tags[i], batch.data[i]};
+      REQUIRE(read_one(log.get(), r, r.tag, &out).is_ok());
+      REQUIRE(out == r.data);
+    }
+  }
+}
+
+TEST_CASE("io_uring writes fail with chunks in flight (file size limit): batch rolled back",
+          "[tensorlog][faults]") {
+  // The real O_DIRECT + io_uring path (a FaultFileSystem would take the
+  // synchronous one): RLIMIT_FSIZE makes the kernel fail the writes past
+  // 40 MiB with EFBIG (and cut the one across it short) while later chunks
+  // are in flight. In a child, since the limit holds for the whole process.
+  test::TempDir dir;
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    auto check = [](bool ok, int code, const char* what) {
+      if (ok) return;
+      std::fprintf(stderr, "child: %s\n", what);
+      ::_exit(code);
+    };
+    TensorLogOptions o;
+    o.async_threads = 0;
+    o.use_cuda = false;
+    std::unique_ptr<TensorLog> log;
+    check(TensorLog::open(dir.path(), o, &log).is_ok(), 2, "open");
+    Rec first;
+    check(append_one(log.get(), &first, 5 << 20, 1).is_ok(), 3, "first append");
+    ::signal(SIGXFSZ, SIG_IGN);
+    rlimit old{};
+    ::getrlimit(RLIMIT_FSIZE, &old);
+    rlimit lim = old;
+    lim.rlim_cur = 40 << 20;
+    check(::setrlimit(RLIMIT_FSIZE, &lim) == 0, 4, "setrlimit");
+    BigBatch batch(96, 1 << 20, 200);  // six chunks; the limit falls in the third
+    std::vector<Location> locs;
+    Status s = log->append(batch.in, &locs);
+    if (s.is_ok()) std::fprintf(stderr, "child: the append did not fail\n");
+    check(!s.is_ok() && locs.empty(), 5, "append past the limit");
+    check(record_count(log.get()) == 1, 6, "records after the failure");
+    std::string out;
+    check(read_one(log.get(), first, first.tag, &out).is_ok() && out == first.data, 7, "read");
+    check(::setrlimit(RLIMIT_FSIZE, &old) == 0, 8, "restore limit");
+    check(log->append(batch.in, &locs).is_ok() && locs.size() == batch.in.size(), 9,
+          "append after");
+    check(log->close().is_ok(), 10, "close");
+    log.reset();
+    check(TensorLog::open(dir.path(), o, &log).is_ok(), 11, "reopen");
+    check(record_count(log.get()) == 1 + batch.in.size(), 12, "records after reopen");
+    for (size_t i = 0; i < locs.size(); i += 5) {
+      Rec r{locs[i], batch.tags[i], batch.data[i]};
+      check(read_one(log.get(), r, r.tag, &out).is_ok() && out == r.data, 13, "read after");
+    }
+    ::_exit(0);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
 }
