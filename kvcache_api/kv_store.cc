@@ -84,20 +84,23 @@ Status KvStore::open(const StoreOptions& options, std::unique_ptr<KvStore>* out)
     return Status::invalid_argument("open: page_tokens must be 1..512");
   auto store = std::make_unique<KvStoreImpl>(options);
   LSM4KV_RETURN_IF_ERROR(store->open());
+  store->start_stats_writer();  // kvtool stats reads it (kv_store_inspect.cc)
   *out = std::move(store);
   return Status::ok();
 }
 
 Status KvStoreImpl::open() {
-  FileSystem* fs = FileSystem::posix();
+  FileSystem* fs = opt_.fs ? opt_.fs : FileSystem::posix();
   LSM4KV_RETURN_IF_ERROR(fs->create_dir(opt_.dir));
   engine::Options eo;
+  eo.fs = fs;
   eo.write_buffer_size = opt_.index_write_buffer;
   eo.block_cache_bytes = opt_.index_block_cache;
   eo.sync_mode = engine_sync(opt_.sync);
   eo.shape = opt_.initial_shape;
   LSM4KV_RETURN_IF_ERROR(engine::DB::open(eo, opt_.dir + "/index", &index_));
   tensorlog::TensorLogOptions to;
+  to.fs = fs;
   to.segment_size = opt_.segment_bytes;
   to.codec = opt_.codec;
   to.sync = log_sync(opt_.sync);
@@ -125,6 +128,7 @@ Status KvStoreImpl::open() {
 
 Status KvStoreImpl::close() {
   if (closed_) return Status::ok();
+  stop_stats_writer();  // writes the stats file a last time
   closed_ = true;
   Status s = index_ ? index_->close() : Status::ok();
   Status t = log_ ? log_->close() : Status::ok();

@@ -9,9 +9,11 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <shared_mutex>
+#include <thread>
 
 #include "engine/db.h"
 #include "kvcache_api/kv_store.h"
@@ -41,6 +43,19 @@ class KvStoreImpl final : public KvStore {
   StoreStats stats() const override;
   Status check_invariants() override;
   Status close() override;
+
+  // Inspection (kvtool): kv_store_inspect.cc.
+  uint32_t page_tokens() const override { return opt_.page_tokens; }
+  Status list_namespaces(std::vector<NamespaceInfo>* out) override;
+  Status tree(std::string_view ns_name, size_t max_depth, size_t top, TreeInfo* out) override;
+  Status verify(VerifyReport* report, const VerifyProgress& progress) override;
+  Status persist_stats() override;
+  engine::DB* index() override { return index_.get(); }
+  tensorlog::TensorLog* tensor_log() override { return log_.get(); }
+  // The stats file every kStatsInterval and at close (stop_stats_writer(),
+  // which close() calls first). KvStore::open starts it, open_existing not.
+  void start_stats_writer();
+  void stop_stats_writer();
 
  private:
   Status layout_of(NamespaceId ns, KvLayout* out) const;
@@ -77,6 +92,12 @@ class KvStoreImpl final : public KvStore {
     std::atomic<uint64_t> evictions{0}, collisions{0};
   } counters_;
   LatencyHistogram put_latency_, probe_latency_, get_latency_;
+
+  // Inspection (kvtool): the stats writer thread.
+  std::mutex stats_mu_;
+  std::condition_variable stats_cv_;
+  bool stats_stop_ = false;  // guarded by stats_mu_
+  std::thread stats_thread_;
 };
 
 }  // namespace lsm4kv::kvcache

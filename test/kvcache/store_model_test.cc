@@ -50,7 +50,13 @@ TEST_CASE("store agrees with a model across reopens, evictions and GC", "[kvcach
   std::mt19937_64 rng(seed);
   test::TempDir dir("lsm4kv_store");
   const uint64_t capacity = GENERATE(uint64_t{0}, uint64_t{300} * 8192);
-  INFO("capacity " << capacity);
+  const ProbeStrategy strategy = GENERATE(ProbeStrategy::kSeek, ProbeStrategy::kBinarySearch);
+  INFO("capacity " << capacity << " probe strategy " << static_cast<int>(strategy));
+  auto options = [&](const std::string& d, uint64_t c) {
+    StoreOptions o = ::options(d, c);
+    o.probe = strategy;
+    return o;
+  };
   std::unique_ptr<KvStore> store;
   REQUIRE(KvStore::open(options(dir.path(), capacity), &store).is_ok());
   NamespaceId ns;

@@ -1,0 +1,644 @@
+// Inspection of a KV cache store (what tools/kvtool shows and checks):
+// opening an existing store, namespaces, the prefix tree, the stats file and
+// verification of every file and record. Declared in the "Inspection" block
+// of kv_store.h.
+#include <xxhash.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <queue>
+#include <unistd.h>
+
+#include "base/coding.h"
+#include "engine/file_names.h"
+#include "engine/log_format.h"
+#include "engine/sorted_run.h"
+#include "engine/version_edit.h"
+#include "engine/write_batch.h"
+#include "kvcache_api/kv_store_impl.h"
+
+namespace lsm4kv::kvcache {
+namespace {
+
+constexpr auto kStatsInterval = std::chrono::seconds(10);
+constexpr size_t kMaxProblems = 1000;  // then "... and N more"
+constexpr size_t kTagHeader = kNsBytes + 4 + 16;  // ns | page index | digest (prefix_key.h)
+
+FileSystem* posix() { return FileSystem::posix(); }
+
+uint64_t read_be(std::string_view s) {
+  uint64_t v = 0;
+  for (unsigned char c : s) v = (v << 8) | c;
+  return v;
+}
+
+std::string join(const std::vector<int>& v) {
+  std::string s;
+  for (size_t i = 0; i < v.size(); i++) s += (i ? "," : "") + std::to_string(v[i]);
+  return s;
+}
+
+// ------------------------------------------------------------- stats file
+
+std::string format_stats(const StoreStats& st, const engine::Properties& p, uint32_t page_tokens,
+                         const char* state) {
+  std::string out = "# lsm4kv store statistics: \"key value\" lines (kvtool stats)\n";
+  auto put = [&](const std::string& k, const std::string& v) { out += k + " " + v + "\n"; };
+  auto num = [&](const std::string& k, uint64_t v) { put(k, std::to_string(v)); };
+  auto real = [&](const std::string& k, double v) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.3f", v);
+    put(k, buf);
+  };
+  num("format", 1);
+  put("state", state);
+  num("pid", static_cast<uint64_t>(::getpid()));
+  num("written_unix_ms", static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                   std::chrono::system_clock::now().time_since_epoch())
+                                                   .count()));
+  num("page_tokens", page_tokens);
+  num("hit_tokens", st.hit_tokens);
+  num("miss_tokens", st.miss_tokens);
+  num("hit_pages", st.hit_pages);
+  num("miss_pages", st.miss_pages);
+  num("bytes_put", st.bytes_put);
+  num("bytes_got", st.bytes_got);
+  num("pages_put", st.pages_put);
+  num("pages_evicted", st.pages_evicted);
+  num("evictions", st.evictions);
+  num("collisions", st.collisions);
+  for (auto [name, l] : {std::pair{"put", &st.put_latency}, {"probe", &st.probe_latency}, {"get", &st.get_latency}}) {
+    num(std::string(name) + "_latency.count", l->count);
+    real(std::string(name) + "_latency.p50_us", l->p50_us);
+    real(std::string(name) + "_latency.p99_us", l->p99_us);
+  }
+  num("stored_bytes", st.stored_bytes);
+  num("files", st.files);
+  num("tensor.segments", st.tensor_segments);
+  num("tensor.live_bytes", st.tensor_live_bytes);
+  num("tensor.dead_bytes", st.tensor_dead_bytes);
+  num("index.T", static_cast<uint64_t>(p.shape.size_ratio));
+  put("index.K", join(p.shape.runs_per_level));
+  std::vector<int> runs;
+  for (const auto& l : p.levels) runs.push_back(static_cast<int>(l.runs.size()));
+  put("index.runs_per_level", join(runs));
+  num("index.entries_written", p.entries_written);
+  num("index.point_lookups_found", p.point_lookups_found);
+  num("index.point_lookups_empty", p.point_lookups_empty);
+  num("index.seeks", p.seeks);
+  num("index.bloom_checked", p.bloom_checked);
+  num("index.bloom_negatives", p.bloom_negatives);
+  num("index.bloom_false_positives", p.bloom_false_positives);
+  num("index.blocks_read", p.blocks_read);
+  num("index.block_cache_hits", p.block_cache_hits);
+  num("index.flushes", p.flushes);
+  num("index.compactions", p.compactions);
+  num("index.write_stalls", p.write_stalls);
+  real("index.write_amplification", p.write_amplification());
+  return out;
+}
+
+// Writes without fsync: the file is advisory (a machine crash may lose the
+// last update), and close() stays cheap. Atomic by rename.
+Status write_stats_file(const std::string& dir, const std::string& data) {
+  const std::string path = dir + "/" + KvStore::kStatsFile, tmp = path + ".tmp";
+  std::unique_ptr<WritableFile> f;
+  LSM4KV_RETURN_IF_ERROR(posix()->new_writable(tmp, &f));
+  Status s = f->append(data);
+  Status c = f->close();
+  if (s.is_ok()) s = c;
+  if (s.is_ok()) s = posix()->rename(tmp, path);
+  if (!s.is_ok()) posix()->remove(tmp);
+  return s;
+}
+
+// -------------------------------------------------------------- the store?
+
+Status check_is_store(const std::string& dir) {
+  if (dir.empty()) return Status::invalid_argument("no store directory given");
+  if (!posix()->exists(dir)) return Status::invalid_argument(dir + ": no such directory");
+  if (!posix()->exists(dir + "/index/CURRENT") || !posix()->exists(dir + "/tensors"))
+    return Status::invalid_argument(dir + ": not an lsm4kv store (no index/CURRENT or tensors/)");
+  return Status::ok();
+}
+
+Status locked_status(const std::string& dir, const Status& s) {
+  return Status::busy(dir + ": the store is open in another process (" + s.message() + ")");
+}
+
+// ------------------------------------------------------------------ verify
+
+// Checks the files and records of one store. `db` may be null (the index
+// could not be opened): then every run file in the directory is checked and
+// the entries are not.
+class Verifier {
+ public:
+  Verifier(const std::string& dir, KvStore::VerifyReport* report, const KvStore::VerifyProgress& progress)
+      : index_dir_(dir + "/index"), tensors_dir_(dir + "/tensors"), report_(report), progress_(progress) {}
+
+  void problem(std::string what) {
+    if (report_->problems.size() < kMaxProblems) report_->problems.push_back(std::move(what));
+    else dropped_++;
+  }
+
+  void run(engine::DB* db) {
+    std::vector<std::pair<uint64_t, uint64_t>> runs;  // (file number, size)
+    if (db != nullptr) {
+      for (const auto& l : db->properties().levels)
+        for (const auto& r : l.runs) runs.push_back({r.file_number, r.file_size});
+    } else {
+      std::vector<std::string> names;
+      posix()->list_dir(index_dir_, &names);
+      for (const auto& n : names) {
+        uint64_t num = 0, size = 0;
+        if (engine::parse_file_name(n, &num) == engine::FileKind::kRun &&
+            posix()->file_size(index_dir_ + "/" + n, &size).is_ok())
+          runs.push_back({num, size});
+      }
+    }
+    total_ = 0;
+    for (auto [n, size] : runs) total_ += size;
+    std::vector<uint64_t> segments = segment_ids();
+    for (uint64_t id : segments) {
+      uint64_t size = 0;
+      if (posix()->file_size(tensors_dir_ + "/" + tensorlog::segment_file_name(id), &size).is_ok()) total_ += size;
+    }
+    for (auto [n, size] : runs) check_run(n, size);
+    check_manifest();
+    check_wals();
+    for (uint64_t id : segments) check_segment_header(id);
+    if (db != nullptr) check_entries(db);
+    if (progress_) progress_(total_, total_);
+    if (dropped_ > 0) report_->problems.push_back("... and " + std::to_string(dropped_) + " more problems");
+  }
+
+ private:
+  void advance(uint64_t bytes) {
+    done_ += bytes;
+    if (progress_ && done_ - reported_ >= (total_ / 200 + 1)) {
+      reported_ = done_;
+      progress_(std::min(done_, total_), total_);
+    }
+  }
+
+  std::vector<uint64_t> segment_ids() {
+    std::vector<std::string> names;
+    std::vector<uint64_t> ids;
+    Status s = posix()->list_dir(tensors_dir_, &names);
+    if (!s.is_ok()) problem(s.to_string());
+    for (const auto& n : names) {
+      uint64_t id;
+      if (tensorlog::parse_segment_file_name(n, &id)) ids.push_back(id);
+    }
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  }
+
+  void check_run(uint64_t number, uint64_t size) {
+    report_->run_files++;
+    const std::string path = index_dir_ + "/" + engine::run_name(number);
+    std::shared_ptr<engine::SortedRun> run;
+    Status s = engine::SortedRun::open(posix(), path, number, nullptr, nullptr, &run);
+    if (s.is_ok()) s = run->verify();
+    if (!s.is_ok()) problem("run file " + path + ": " + s.to_string());
+    advance(size);
+  }
+
+  void check_manifest() {
+    std::string current;
+    Status s = read_file(posix(), index_dir_ + "/CURRENT", &current);
+    if (!s.is_ok()) return problem("index/CURRENT: " + s.to_string());
+    if (!current.empty() && current.back() == '\n') current.pop_back();
+    uint64_t number;
+    if (engine::parse_file_name(current, &number) != engine::FileKind::kManifest)
+      return problem(index_dir_ + "/CURRENT does not name a manifest");
+    report_->manifests++;
+    const std::string path = index_dir_ + "/" + current;
+    std::unique_ptr<engine::LogReader> reader;
+    s = engine::LogReader::open(posix(), path, engine::LogReader::TailMode::kStrict, &reader);
+    while (s.is_ok()) {
+      std::string_view rec;
+      bool done = false;
+      s = reader->next(&rec, &done);
+      if (!s.is_ok() || done) break;
+      engine::VersionEdit e;
+      s = e.decode_from(rec);
+    }
+    if (!s.is_ok()) problem("manifest " + path + ": " + s.to_string());
+  }
+
+  void check_wals() {
+    std::vector<std::string> names;
+    posix()->list_dir(index_dir_, &names);
+    for (const auto& n : names) {
+      uint64_t num;
+      if (engine::parse_file_name(n, &num) != engine::FileKind::kWal) continue;
+      report_->wal_files++;
+      const std::string path = index_dir_ + "/" + n;
+      std::unique_ptr<engine::LogReader> reader;
+      // The WAL being written may end in a torn record: that is not damage.
+      Status s = engine::LogReader::open(posix(), path, engine::LogReader::TailMode::kTolerateDamagedLast, &reader);
+      while (s.is_ok()) {
+        std::string_view rec;
+        bool done = false;
+        s = reader->next(&rec, &done);
+        if (!s.is_ok() || done) break;
+        engine::WriteBatch b;
+        s = engine::WriteBatch::from_rep(rec, &b);
+      }
+      if (!s.is_ok() && !s.is_not_found()) problem("WAL " + path + ": " + s.to_string());
+    }
+  }
+
+  void check_segment_header(uint64_t id) {
+    report_->segments++;
+    const std::string path = tensors_dir_ + "/" + tensorlog::segment_file_name(id);
+    std::string block(tensorlog::kAlign, '\0');
+    size_t got = 0;
+    Status s = read_at(id, 0, block.size(), block.data(), &got);
+    if (s.is_ok() && got < tensorlog::kSegmentHeaderSize) s = Status::corruption(path + ": shorter than its header");
+    if (s.is_ok()) s = tensorlog::decode_segment_header(block.data(), id, path);
+    if (!s.is_ok()) problem("segment " + path + ": " + s.to_string());
+  }
+
+  Status read_at(uint64_t segment, uint64_t offset, size_t n, char* dst, size_t* got) {
+    auto& f = files_[segment];
+    if (!f) {
+      const std::string path = tensors_dir_ + "/" + tensorlog::segment_file_name(segment);
+      Status s = posix()->new_random_access(path, &f);
+      if (!s.is_ok()) {
+        files_.erase(segment);
+        return s;
+      }
+    }
+    return f->read(offset, n, dst, got);
+  }
+
+  // One index entry per page, in key order, so every page's ancestors come
+  // before it: the digest of the prompt up to a page is its parent's digest
+  // state fed with the page's tokens (from the page's own tag).
+  void check_entries(engine::DB* db) {
+    std::string cfg;
+    uint32_t page_tokens = 0;
+    Status s = db->get({}, meta_key("cfg"), &cfg);
+    std::string_view in = cfg;
+    if (!s.is_ok() || !get_varint32(&in, &page_tokens) || page_tokens == 0)
+      return problem(index_dir_ + ": the store configuration record is missing or bad: " + s.to_string());
+    std::map<NamespaceId, bool> namespaces;
+    auto it = db->new_iterator({});
+    const std::string meta = meta_key("ns:");
+    for (it->seek(meta); it->valid() && it->key().starts_with(meta); it->next()) {
+      if (it->value().size() < kNsBytes) problem("namespace record '" + std::string(it->key().substr(meta.size())) + "' is malformed");
+      else namespaces[static_cast<NamespaceId>(read_be(it->value().substr(0, kNsBytes)))] = true;
+    }
+    struct Node {
+      std::string key;
+      XXH3_state_t* state;  // null when the page could not be checked
+    };
+    std::vector<Node> path;
+    auto pop = [&] {
+      if (path.back().state) XXH3_freeState(path.back().state);
+      path.pop_back();
+    };
+    const std::string end = ns_prefix(kMetaNamespace);
+    std::string record;
+    for (it->seek_to_first(); it->valid() && it->key() < end; it->next()) {
+      report_->entries++;
+      const std::string key(it->key());
+      const size_t depth = key_pages(key);
+      const std::string where = "index entry " + hex(key);
+      PageEntry e;
+      if (depth == 0 || !e.decode_from(it->value())) {
+        problem(where + ": malformed key or value");
+        continue;
+      }
+      const NamespaceId ns = static_cast<NamespaceId>(read_be(std::string_view(key).substr(0, kNsBytes)));
+      if (!namespaces.count(ns)) problem(where + ": namespace id " + std::to_string(ns) + " is not registered");
+      while (!path.empty() && !key.starts_with(path.back().key)) pop();
+      XXH3_state_t* parent = nullptr;
+      bool orphan = false;
+      if (depth > 1) {
+        if (path.empty() || path.back().key.size() + kFingerprintBytes != key.size()) {
+          problem(where + ": prefix closure broken: no stored parent page");
+          orphan = true;
+        } else {
+          parent = path.back().state;
+          orphan = parent == nullptr;  // the parent failed: its digest is unknown
+        }
+      }
+      XXH3_state_t* state = check_record(e.location, key, ns, depth, page_tokens, orphan ? nullptr : parent,
+                                         depth == 1, &record);
+      path.push_back({key, state});
+      advance(e.location.length);
+    }
+    if (!it->status().is_ok()) problem("index iteration stopped: " + it->status().to_string());
+    while (!path.empty()) pop();
+  }
+
+  // Reads and checks one record; returns the digest state after its page (for
+  // its children), or null when it could not be checked.
+  XXH3_state_t* check_record(const tensorlog::Location& loc, const std::string& key, NamespaceId ns,
+                             size_t depth, uint32_t page_tokens, XXH3_state_t* parent, bool root,
+                             std::string* buf) {
+    const std::string where = "tensor record at " + loc.to_string() + " (index entry " + hex(key) + ")";
+    buf->resize(loc.length);
+    size_t got = 0;
+    Status s = read_at(loc.segment, loc.offset, loc.length, buf->data(), &got);
+    if (s.is_ok() && got != loc.length) s = Status::corruption("the segment ends inside the record");
+    tensorlog::RecordHeader h;
+    if (s.is_ok()) s = tensorlog::verify_record(buf->data(), loc, &h);
+    if (!s.is_ok()) {
+      problem(where + ": " + s.to_string());
+      return nullptr;
+    }
+    report_->records++;
+    report_->record_bytes += loc.length;
+    std::string_view tag(buf->data() + tensorlog::kRecordHeaderSize, h.tag_len);
+    if (tag.size() != kTagHeader + size_t{page_tokens} * sizeof(Token)) {
+      problem(where + ": tag of " + std::to_string(tag.size()) + " bytes, a page of " +
+              std::to_string(page_tokens) + " tokens needs " +
+              std::to_string(kTagHeader + size_t{page_tokens} * sizeof(Token)));
+      return nullptr;
+    }
+    std::string_view rest = tag.substr(kNsBytes);
+    uint32_t page_index = 0;
+    uint64_t lo = 0, hi = 0;
+    get_fixed32(&rest, &page_index);
+    get_fixed64(&rest, &lo);
+    get_fixed64(&rest, &hi);
+    if (read_be(tag.substr(0, kNsBytes)) != ns || page_index + 1 != depth) {
+      problem(where + ": tag names namespace " + std::to_string(read_be(tag.substr(0, kNsBytes))) + " page " +
+              std::to_string(page_index) + ", the index entry is namespace " + std::to_string(ns) + " page " +
+              std::to_string(depth - 1));
+      return nullptr;
+    }
+    if (XXH3_64bits(rest.data(), rest.size()) != read_be(std::string_view(key).substr(key.size() - kFingerprintBytes))) {
+      problem(where + ": the page's tokens do not hash to the key's fingerprint");
+      return nullptr;
+    }
+    if (parent == nullptr && !root) return nullptr;  // the digest cannot be rebuilt
+    XXH3_state_t* st = XXH3_createState();
+    if (root) XXH3_128bits_reset(st);
+    else XXH3_copyState(st, parent);
+    XXH3_128bits_update(st, rest.data(), rest.size());
+    XXH128_hash_t d = XXH3_128bits_digest(st);
+    if (d.low64 != lo || d.high64 != hi) {
+      problem(where + ": the tag's digest does not match the prompt up to this page");
+      XXH3_freeState(st);
+      return nullptr;
+    }
+    return st;
+  }
+
+  static std::string hex(std::string_view key) {
+    static const char* digits = "0123456789abcdef";
+    std::string s;
+    for (size_t i = 0; i < key.size() && i < 2 + 3 * kFingerprintBytes; i++) {
+      unsigned char c = static_cast<unsigned char>(key[i]);
+      s += digits[c >> 4];
+      s += digits[c & 15];
+      if (i == 1 || (i > 1 && (i - 1) % kFingerprintBytes == 0)) s += ':';
+    }
+    if (key.size() > 2 + 3 * kFingerprintBytes) s += "...(" + std::to_string(key_pages(key)) + " pages)";
+    else if (!s.empty() && s.back() == ':') s.pop_back();
+    return s;
+  }
+
+  const std::string index_dir_, tensors_dir_;
+  KvStore::VerifyReport* report_;
+  const KvStore::VerifyProgress& progress_;
+  std::map<uint64_t, std::unique_ptr<RandomAccessFile>> files_;
+  uint64_t total_ = 0, done_ = 0, reported_ = 0;
+  size_t dropped_ = 0;
+};
+
+}  // namespace
+
+// ------------------------------------------------------------------ open
+
+Status KvStore::open_existing(StoreOptions options, std::unique_ptr<KvStore>* out) {
+  if (out == nullptr) return Status::invalid_argument("open_existing: null output");
+  LSM4KV_RETURN_IF_ERROR(check_is_store(options.dir));
+  {
+    // The page size is in the index: open it alone first to read it.
+    engine::Options eo;
+    eo.create_if_missing = false;
+    eo.block_cache_bytes = 1 << 20;
+    std::unique_ptr<engine::DB> db;
+    Status s = engine::DB::open(eo, options.dir + "/index", &db);
+    if (s.is_busy()) return locked_status(options.dir, s);
+    LSM4KV_RETURN_IF_ERROR(s);
+    std::string cfg;
+    s = db->get({}, meta_key("cfg"), &cfg);
+    if (s.is_not_found()) return Status::invalid_argument(options.dir + ": not an lsm4kv store (no configuration record)");
+    LSM4KV_RETURN_IF_ERROR(s);
+    std::string_view in = cfg;
+    if (!get_varint32(&in, &options.page_tokens))
+      return Status::corruption(options.dir + ": bad store configuration record");
+    LSM4KV_RETURN_IF_ERROR(db->close());
+  }
+  options.tuner = false;
+  auto store = std::make_unique<KvStoreImpl>(options);
+  Status s = store->open();
+  if (s.is_busy()) return locked_status(options.dir, s);
+  LSM4KV_RETURN_IF_ERROR(s);
+  *out = std::move(store);
+  return Status::ok();
+}
+
+// ------------------------------------------------------------- namespaces
+
+Status KvStoreImpl::list_namespaces(std::vector<NamespaceInfo>* out) {
+  out->clear();
+  std::map<NamespaceId, size_t> at;
+  {
+    std::lock_guard g(meta_mu_);
+    for (const auto& [name, id] : names_) {
+      at[id] = out->size();
+      out->push_back({name, id, layouts_[id], 0, 0});
+    }
+  }
+  auto it = index_->new_iterator({});
+  const std::string end = ns_prefix(kMetaNamespace);
+  for (it->seek_to_first(); it->valid() && it->key() < end; it->next()) {
+    auto f = at.find(static_cast<NamespaceId>(read_be(it->key().substr(0, kNsBytes))));
+    PageEntry e;
+    if (f == at.end() || !e.decode_from(it->value())) continue;
+    (*out)[f->second].pages++;
+    (*out)[f->second].bytes += disk_bytes(e.location);
+  }
+  std::sort(out->begin(), out->end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+  return it->status();
+}
+
+// ------------------------------------------------------------------- tree
+
+Status KvStoreImpl::tree(std::string_view ns_name, size_t max_depth, size_t top, TreeInfo* out) {
+  *out = TreeInfo{};
+  NamespaceId ns;
+  {
+    std::lock_guard g(meta_mu_);
+    auto f = names_.find(std::string(ns_name));
+    if (f == names_.end()) return Status::invalid_argument("no namespace named '" + std::string(ns_name) + "'");
+    ns = f->second;
+  }
+  auto level = [&](size_t depth) -> TreeLevel& {
+    while (out->levels.size() < depth) out->levels.push_back({out->levels.size() + 1, 0, 0, 0, 0});
+    return out->levels[depth - 1];
+  };
+  struct Open {
+    std::string key;
+    uint64_t children = 0;
+  };
+  std::vector<Open> path;
+  auto close_node = [&] {
+    if (path.back().children > 0) {
+      TreeLevel& l = level(key_pages(path.back().key));
+      l.parents++;
+      l.max_fanout = std::max(l.max_fanout, path.back().children);
+    }
+    path.pop_back();
+  };
+  auto by_bytes = [](const Subtree& a, const Subtree& b) { return a.bytes > b.bytes; };
+  std::priority_queue<Subtree, std::vector<Subtree>, decltype(by_bytes)> largest(by_bytes);  // min-heap
+  Subtree current;
+  auto finish_root = [&] {
+    if (current.root_key.empty() || top == 0) return;
+    largest.push(std::move(current));
+    if (largest.size() > top) largest.pop();
+  };
+  std::map<std::string, tensorlog::Location> root_locations;
+  const std::string begin = ns_prefix(ns), end = key_successor(begin);
+  auto it = index_->new_iterator({});
+  for (it->seek(begin); it->valid() && it->key() < end; it->next()) {
+    const std::string key(it->key());
+    const size_t depth = key_pages(key);
+    PageEntry e;
+    if (depth == 0 || !e.decode_from(it->value())) return Status::corruption(opt_.dir + ": malformed index entry");
+    const uint64_t bytes = disk_bytes(e.location);
+    while (!path.empty() && !key.starts_with(path.back().key)) close_node();
+    if (!path.empty()) path.back().children++;
+    path.push_back({key, 0});
+    if (depth == 1) {
+      finish_root();
+      current = Subtree{key, {}, 0, 0, 0};
+      out->roots++;
+      root_locations[key] = e.location;
+    }
+    current.pages++;
+    current.bytes += bytes;
+    current.depth = std::max(current.depth, depth);
+    out->pages++;
+    out->bytes += bytes;
+    TreeLevel& l = level(depth);
+    l.pages++;
+    l.bytes += bytes;
+  }
+  LSM4KV_RETURN_IF_ERROR(it->status());
+  while (!path.empty()) close_node();
+  finish_root();
+  for (; !largest.empty(); largest.pop()) out->largest.push_back(largest.top());
+  std::reverse(out->largest.begin(), out->largest.end());
+  if (max_depth > 0 && out->levels.size() > max_depth) out->levels.resize(max_depth);
+  // The first tokens of each listed root, from its record's tag.
+  for (Subtree& t : out->largest) {
+    const tensorlog::Location loc = root_locations[t.root_key];
+    std::unique_ptr<RandomAccessFile> f;
+    std::string buf(loc.length, '\0');
+    size_t got = 0;
+    tensorlog::RecordHeader h;
+    if (!posix()->new_random_access(opt_.dir + "/tensors/" + tensorlog::segment_file_name(loc.segment), &f).is_ok() ||
+        !f->read(loc.offset, loc.length, buf.data(), &got).is_ok() || got != loc.length ||
+        !tensorlog::verify_record(buf.data(), loc, &h).is_ok() || h.tag_len < kTagHeader)
+      continue;
+    const char* tokens = buf.data() + tensorlog::kRecordHeaderSize + kTagHeader;
+    const size_t n = std::min<size_t>((h.tag_len - kTagHeader) / sizeof(Token), 16);
+    for (size_t i = 0; i < n; i++) t.first_tokens.push_back(static_cast<Token>(decode_fixed32(tokens + 4 * i)));
+  }
+  return Status::ok();
+}
+
+// ----------------------------------------------------------------- verify
+
+Status KvStoreImpl::verify(VerifyReport* report, const VerifyProgress& progress) {
+  *report = VerifyReport{};
+  std::shared_lock gc(gc_mu_);  // no segment is deleted under the check
+  Verifier(opt_.dir, report, progress).run(index_.get());
+  return Status::ok();
+}
+
+Status KvStore::verify_dir(const StoreOptions& options, VerifyReport* report, const VerifyProgress& progress) {
+  *report = VerifyReport{};
+  LSM4KV_RETURN_IF_ERROR(check_is_store(options.dir));
+  std::unique_ptr<FileLock> tensors_lock, index_lock;
+  Status s = posix()->lock_file(options.dir + "/tensors/LOCK", &tensors_lock);
+  if (s.is_busy()) return locked_status(options.dir, s);
+  LSM4KV_RETURN_IF_ERROR(s);
+  engine::Options eo;
+  eo.create_if_missing = false;
+  eo.block_cache_bytes = 1 << 20;
+  std::unique_ptr<engine::DB> db;
+  s = engine::DB::open(eo, options.dir + "/index", &db);
+  if (s.is_busy()) return locked_status(options.dir, s);
+  Verifier v(options.dir, report, progress);
+  if (!s.is_ok()) {
+    // The files are still worth checking one by one, under the lock.
+    v.problem("the index cannot be opened: " + s.to_string());
+    Status l = posix()->lock_file(options.dir + "/index/LOCK", &index_lock);
+    if (l.is_busy()) return locked_status(options.dir, l);
+  }
+  v.run(db.get());
+  return db ? db->close() : Status::ok();
+}
+
+// ------------------------------------------------------------------ stats
+
+Status KvStoreImpl::persist_stats() {
+  return write_stats_file(opt_.dir, format_stats(stats(), index_->properties(), opt_.page_tokens, "running"));
+}
+
+void KvStoreImpl::start_stats_writer() {
+  persist_stats();  // best effort: the stats file is advisory
+  stats_thread_ = std::thread([this] {
+    std::unique_lock l(stats_mu_);
+    while (!stats_cv_.wait_for(l, kStatsInterval, [this] { return stats_stop_; })) {
+      l.unlock();
+      persist_stats();
+      l.lock();
+    }
+  });
+}
+
+void KvStoreImpl::stop_stats_writer() {
+  if (!stats_thread_.joinable()) return;
+  {
+    std::lock_guard g(stats_mu_);
+    stats_stop_ = true;
+  }
+  stats_cv_.notify_all();
+  stats_thread_.join();
+  write_stats_file(opt_.dir, format_stats(stats(), index_->properties(), opt_.page_tokens, "closed"));
+}
+
+Status KvStore::read_stats_file(const std::string& dir, std::vector<std::pair<std::string, std::string>>* out) {
+  out->clear();
+  std::string data;
+  Status s = read_file(posix(), dir + "/" + kStatsFile, &data);
+  if (s.is_not_found() || (!s.is_ok() && !posix()->exists(dir + "/" + kStatsFile)))
+    return Status::not_found(dir + ": no stats file (" + kStatsFile + "): the store was never opened by a serving process");
+  LSM4KV_RETURN_IF_ERROR(s);
+  size_t pos = 0;
+  while (pos < data.size()) {
+    size_t nl = data.find('\n', pos);
+    std::string line = data.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+    pos = nl == std::string::npos ? data.size() : nl + 1;
+    if (line.empty() || line[0] == '#') continue;
+    size_t sp = line.find(' ');
+    if (sp == std::string::npos) return Status::corruption(dir + "/" + kStatsFile + ": malformed line '" + line + "'");
+    out->emplace_back(line.substr(0, sp), line.substr(sp + 1));
+  }
+  return Status::ok();
+}
+
+}  // namespace lsm4kv::kvcache
