@@ -412,7 +412,9 @@ Status KvStoreImpl::get_batch(std::span<GetRequest> requests) {
       return Status::invalid_argument("get_batch: n = " + std::to_string(r.n) + " is beyond the cached prefix (whole pages only)");
     LSM4KV_RETURN_IF_ERROR(check_buffer(r.dst, layouts[i], r.n, "get_batch"));
   }
+  std::unique_lock gate(gc_gate_);
   std::shared_lock gc(gc_mu_);
+  gate.unlock();
   std::vector<PageRead> reads;
   std::vector<tensorlog::ReadRequest> rr;
   std::vector<std::string> tags_storage;

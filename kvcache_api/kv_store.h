@@ -225,6 +225,7 @@ class KvStore {
     size_t depth = 0;           // 1 = root pages (a prompt's first page)
     uint64_t pages = 0, bytes = 0;
     uint64_t parents = 0;       // pages of this depth with at least one child
+    uint64_t children = 0;      // pages of depth + 1
     uint64_t max_fanout = 0;    // most children of one page of this depth
   };
   struct Subtree {

@@ -79,6 +79,10 @@ class KvStoreImpl final : public KvStore {
 
   std::mutex write_mu_;
   std::shared_mutex gc_mu_;
+  // Taken around every acquisition of gc_mu_ so that a waiting GC commit
+  // holds new readers back (pthread rwlocks prefer readers; a steady stream
+  // of gets would starve the commit).
+  std::mutex gc_gate_;
   mutable std::mutex meta_mu_;
   std::map<NamespaceId, KvLayout> layouts_;  // guarded by meta_mu_
   std::map<std::string, NamespaceId> names_;  // guarded by meta_mu_

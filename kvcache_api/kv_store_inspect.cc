@@ -484,7 +484,7 @@ Status KvStoreImpl::tree(std::string_view ns_name, size_t max_depth, size_t top,
     ns = f->second;
   }
   auto level = [&](size_t depth) -> TreeLevel& {
-    while (out->levels.size() < depth) out->levels.push_back({out->levels.size() + 1, 0, 0, 0, 0});
+    while (out->levels.size() < depth) out->levels.push_back({out->levels.size() + 1, 0, 0, 0, 0, 0});
     return out->levels[depth - 1];
   };
   struct Open {
@@ -531,6 +531,7 @@ Status KvStoreImpl::tree(std::string_view ns_name, size_t max_depth, size_t top,
     current.depth = std::max(current.depth, depth);
     out->pages++;
     out->bytes += bytes;
+    if (depth > 1) level(depth - 1).children++;
     TreeLevel& l = level(depth);
     l.pages++;
     l.bytes += bytes;

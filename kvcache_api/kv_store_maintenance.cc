@@ -120,6 +120,7 @@ Status KvStoreImpl::apply_collection(const tensorlog::Collection& c) {
     wo.sync = engine::SyncMode::kEveryBatch;  // the old segments go next: this must be durable
     LSM4KV_RETURN_IF_ERROR(index_->write(wo, &batch));
   }
+  std::lock_guard gate(gc_gate_);
   std::unique_lock x(gc_mu_);
   return log_->commit_collection(c.id);
 }
