@@ -319,7 +319,8 @@ Status SegmentWriter::write_chunks(const Waiter& w, std::vector<Active>* retired
     size_t count = 0, bytes = 0;
     while (count < rest.size()) {
       const RecordInput& r = rest[count];
-      size_t need = align_up(kRecordHeaderSize + r.tag.size() + max_encoded_length(w.codec, r.size));
+      size_t need =
+          align_up(kRecordHeaderSize + r.tag.size() + max_encoded_length(w.codec, r.size));
       if (count > 0 && bytes + need > options_.chunk_bytes) break;
       bytes += need;
       ++count;

@@ -182,9 +182,10 @@ class SegmentWriter {
   std::deque<Waiter*> queue_;  // guarded by mu_; the front is the leader
   // Only the leader touches active_, ring_ and chunks_.
   std::unique_ptr<Active> active_;
-  std::unique_ptr<WriteRing> ring_;
-  // chunk_buffers slots of chunk_bytes, then one for a record bigger than that.
+  // chunk_buffers slots of chunk_bytes, then one for a record bigger than
+  // that; registered with ring_ (declared after them: it goes first).
   std::vector<EncodedBatch> chunks_;
+  std::unique_ptr<WriteRing> ring_;
 };
 
 }  // namespace lsm4kv::tensorlog

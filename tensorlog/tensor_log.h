@@ -6,13 +6,14 @@
 // large the cache grows. The log knows nothing of keys; a record carries an
 // opaque tag (the page's token ids) that every read compares.
 //
-// Writing: append() encodes a batch with the store's codec and writes it with
-// one submission; the returned locations are durable when the sync mode says
-// so (SegmentWriter). Reading: read() takes a batch of requests, reads them
-// sorted and coalesced through io_uring (UringReader), verifies checksum and
-// tag of every record (a mismatch is an error naming segment and offset; its
-// bytes are never returned) and decodes into host memory or, through pinned
-// staging buffers and cudaMemcpyAsync on the caller's stream, device memory.
+// Writing: append() encodes a batch with the store's codec and writes it (a
+// big one in chunks, pipelined through io_uring); the returned locations are
+// durable when the sync mode says so (SegmentWriter). Reading: read() takes
+// a batch of requests, reads them sorted and coalesced through io_uring
+// (UringReader), verifies checksum and tag of every record (a mismatch is an
+// error naming segment and offset; its bytes are never returned) and decodes
+// into host memory or, through pinned staging buffers and cudaMemcpyAsync on
+// the caller's stream, device memory.
 // read_async() does the same on a worker thread and returns a handle.
 //
 // Garbage collection: the caller reports dead records (mark_dead, persisted
@@ -155,10 +156,10 @@ class TensorLog {
 
   // Appends a batch; *locations gets one Location per record, in order. On
   // error nothing of the batch is visible and *locations is empty. A batch of
-  // more than 32 MiB is written in chunks, encoding one while writing the
-  // last; it is still all-or-nothing for the caller (chunks written before a
-  // failure are never returned and are counted dead), and with a durable sync
-  // mode every chunk is synced before append() returns.
+  // more than 16 MiB (encoded) is encoded and written in chunks, several in
+  // flight while the next is encoded (SegmentWriter::append_chunked); it is
+  // still one batch: a failure in any chunk cuts the segments back to where
+  // they were before it, and a durable sync mode syncs it once, at its end.
   Status append(std::span<const RecordInput> records, std::vector<Location>* locations);
   // Makes every appended record durable (for SyncMode::kNone).
   Status sync();

@@ -31,7 +31,8 @@ WriteRing::WriteRing(unsigned depth, std::span<const std::span<char>> slots)
   }
   registered_ = iov.size();
   // Refused past RLIMIT_MEMLOCK without CAP_IPC_LOCK: plain writes then.
-  fixed_ = io_uring_register_buffers(ring_.get(), iov.data(), static_cast<unsigned>(iov.size())) == 0;
+  fixed_ = io_uring_register_buffers(ring_.get(), iov.data(),
+                                     static_cast<unsigned>(iov.size())) == 0;
 }
 
 WriteRing::~WriteRing() {

@@ -6,7 +6,8 @@
 //          loop of the same queue depth and read size; ratio = log / raw in
 //          payload bytes per second. Raw and log runs alternate per point.
 //   write  batched appends (SyncMode::kPerBatch) against sequential O_DIRECT
-//          pwrite of the same bytes + fdatasync per batch.
+//          pwrite of the same bytes + fdatasync per batch, alternating in
+//          slices; also the median of the per-slice ratios.
 //   codec  encode / decode speed (one core) and ratio of LZ4 and shuffle+LZ4
 //          on synthetic bf16 tensors shaped like a KV cache page.
 //
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -43,6 +45,7 @@ struct Config {
   double file_gb = 4;
   double duration = 2;
   double write_gb = 1;
+  int write_slices = 8;
   unsigned queue_depth = 64;
   bool keep = false;
 };
@@ -249,7 +252,8 @@ void bench_read(const Config& c) {
 void bench_write(const Config& c) {
   std::printf("\n## write: batched appends (fdatasync per batch) vs sequential O_DIRECT writes "
               "(fdatasync per batch), %.1f GiB per point\n", c.write_gb);
-  std::printf("| record | batch | raw GB/s | log GB/s | log/raw |\n|---|---|---|---|---|\n");
+  std::printf("| record | batch | raw GB/s | log GB/s | log/raw | median slice log/raw | "
+              "slice range |\n|---|---|---|---|---|---|---|\n");
   std::string tag(256, 't');
   uint64_t total = static_cast<uint64_t>(c.write_gb * (1ull << 30));
   for (const std::string& size_name : c.sizes) {
@@ -260,8 +264,9 @@ void bench_write(const Config& c) {
       size_t b = static_cast<size_t>(batch);
       uint64_t batches = std::max<uint64_t>(1, total / (b * size));
       // Raw: the same padded record bytes, written sequentially with O_DIRECT.
-      // Raw and log alternate in 4 slices so that the host's write cache
-      // treats both alike.
+      // Raw and log alternate in slices so that the host's write cache treats
+      // both alike; each slice pair gives a ratio, and their median is the
+      // figure least moved by other load on the machine.
       size_t batch_bytes = b * align_up(size + 32 + tag.size());
       std::string plain = c.dir + "/plain_w";
       int fd = ::open(plain.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_DIRECT, 0644);
@@ -278,9 +283,12 @@ void bench_write(const Config& c) {
       std::vector<Location> locs;
       double t_raw = 0, t_log = 0;
       uint64_t raw_off = 0;
-      uint64_t per_slice = std::max<uint64_t>(1, batches / 4);
-      batches = 4 * per_slice;
-      for (int slice = 0; slice < 4; ++slice) {
+      int slices = std::max(1, c.write_slices);
+      uint64_t per_slice = std::max<uint64_t>(1, batches / static_cast<uint64_t>(slices));
+      batches = static_cast<uint64_t>(slices) * per_slice;
+      std::vector<double> ratios;
+      for (int slice = 0; slice < slices; ++slice) {
+        double raw_before = t_raw, log_before = t_log;
         auto start = Clock::now();
         for (uint64_t i = 0; i < per_slice; ++i, raw_off += batch_bytes) {
           if (::pwrite(fd, p, batch_bytes, static_cast<off_t>(raw_off)) !=
@@ -292,7 +300,11 @@ void bench_write(const Config& c) {
         start = Clock::now();
         for (uint64_t i = 0; i < per_slice; ++i) die(log->append(in, &locs), "append");
         t_log += seconds_since(start);
+        ratios.push_back((t_raw - raw_before) / (t_log - log_before));
       }
+      std::sort(ratios.begin(), ratios.end());
+      double median = ratios.size() % 2 ? ratios[ratios.size() / 2]
+                                        : (ratios[ratios.size() / 2 - 1] + ratios[ratios.size() / 2]) / 2;
       ::close(fd);
       std::free(p);
       std::filesystem::remove(plain);
@@ -300,7 +312,8 @@ void bench_write(const Config& c) {
       std::filesystem::remove_all(logdir);
       double bytes = static_cast<double>(batches * b * size);
       double gr = bytes / t_raw / 1e9, gl = bytes / t_log / 1e9;
-      std::printf("| %s | %d | %.2f | %.2f | %.2f |\n", size_name.c_str(), batch, gr, gl, gl / gr);
+      std::printf("| %s | %d | %.2f | %.2f | %.2f | %.2f | %.2f-%.2f |\n", size_name.c_str(), batch,
+                  gr, gl, gl / gr, median, ratios.front(), ratios.back());
       std::fflush(stdout);
     }
   }
@@ -369,6 +382,8 @@ int main(int argc, char** argv) {
   app.add_option("--file-gb", c.file_gb, "GiB of records per size (read)")->capture_default_str();
   app.add_option("--duration", c.duration, "seconds per point and side (read)")->capture_default_str();
   app.add_option("--write-gb", c.write_gb, "GiB written per point (write)")->capture_default_str();
+  app.add_option("--write-slices", c.write_slices, "alternating raw/log slices per point (write)")
+      ->capture_default_str();
   app.add_option("--queue-depth", c.queue_depth, "reads in flight")->capture_default_str();
   app.add_flag("--keep", c.keep, "keep the scratch directory");
   CLI11_PARSE(app, argc, argv);
