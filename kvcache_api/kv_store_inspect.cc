@@ -564,7 +564,9 @@ Status KvStoreImpl::tree(std::string_view ns_name, size_t max_depth, size_t top,
 
 Status KvStoreImpl::verify(VerifyReport* report, const VerifyProgress& progress) {
   *report = VerifyReport{};
+  std::unique_lock gate(gc_gate_);
   std::shared_lock gc(gc_mu_);  // no segment is deleted under the check
+  gate.unlock();
   Verifier(opt_.dir, report, progress).run(index_.get());
   return Status::ok();
 }
