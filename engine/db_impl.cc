@@ -5,6 +5,7 @@
 #include <set>
 
 #include "base/coding.h"
+#include "engine/bloom.h"
 #include "engine/file_names.h"
 
 namespace lsm4kv::engine {
@@ -430,11 +431,12 @@ Status DBImpl::get_from(const ReadState& st, const ReadOptions& ro, std::string_
       return *s;
     }
   }
+  const uint64_t key_hash = BloomFilter::hash(key);  // once, not once per run
   for (const auto& level : st.version->levels) {
     for (const auto& run : level) {
       tomb = std::max(tomb, run->range_tombstones().max_covering_seq(key));
       RunLookup rl;
-      LSM4KV_RETURN_IF_ERROR(run->get(key, ro, &rl));
+      LSM4KV_RETURN_IF_ERROR(run->get(key, key_hash, ro, &rl));
       if (auto s = decide(rl.found, rl.type, rl.seq)) {
         if (s->is_ok()) *value = std::move(rl.value);
         return *s;
