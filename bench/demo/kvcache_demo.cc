@@ -63,6 +63,7 @@ int main(int argc, char** argv) {
   uint64_t capacity_mib = 4096;
   uint64_t seed = 1;
   bool keep_old = false;
+  std::string probe = "seek";
   app.add_option("--dir", dir, "store directory (emptied first unless --reuse; left afterwards)");
   app.add_option("--prompt-tokens", prompt_tokens, "tokens per request")->check(CLI::Range(64, 1 << 20));
   app.add_option("--requests-per-stage", requests, "requests in each of the 10 stages")->check(CLI::Range(1, 1 << 20));
@@ -73,6 +74,8 @@ int main(int argc, char** argv) {
   app.add_option("--capacity-mib", capacity_mib, "store capacity in MiB (0 = unbounded)");
   app.add_option("--seed", seed, "random seed");
   app.add_flag("--reuse", keep_old, "keep what --dir already holds");
+  app.add_option("--probe", probe, "probe strategy: seek (one predecessor seek) or binary (Bloom-filtered point lookups)")
+      ->check(CLI::IsMember({"seek", "binary"}));
   CLI11_PARSE(app, argc, argv);
   if (bytes_per_token % 2048 != 0) {
     std::fprintf(stderr, "error: --bytes-per-token must be a multiple of 2048\n");
@@ -85,6 +88,7 @@ int main(int argc, char** argv) {
   opt.page_tokens = page_tokens;
   opt.capacity_bytes = capacity_mib << 20;
   opt.sync = SyncMode::kGroupCommit;
+  opt.probe = probe == "seek" ? ProbeStrategy::kSeek : ProbeStrategy::kBinarySearch;
   std::unique_ptr<KvStore> store;
   Status s = KvStore::open(opt, &store);
   if (!s.is_ok()) {
@@ -101,9 +105,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "error: %s\n", s.to_string().c_str());
     return 1;
   }
-  std::printf("lsm4kv demo: %s, page %u tokens, %zu KiB/token, prompts of %zu tokens, %zu requests/stage, capacity %llu MiB\n",
+  std::printf("lsm4kv demo: %s, page %u tokens, %zu KiB/token, prompts of %zu tokens, %zu requests/stage, "
+              "capacity %llu MiB, probe by %s\n",
               dir.c_str(), page_tokens, bpt >> 10, prompt_tokens, requests,
-              static_cast<unsigned long long>(capacity_mib));
+              static_cast<unsigned long long>(capacity_mib), probe.c_str());
 
   std::mt19937_64 rng(seed);
   std::vector<std::vector<Token>> history;  // prompts stored so far
