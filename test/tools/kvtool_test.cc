@@ -1,0 +1,563 @@
+// kvtool end to end: a store written through the library, every subcommand
+// run as a process (the binary's path comes in $KVTOOL), --json outputs
+// parsed and checked against what was written; verify against corrupted run
+// files and tensor records; the lock of a store that is open; bad arguments.
+#include <catch2/catch.hpp>
+
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "base/coding.h"
+#include "kvcache_api/kv_store.h"
+#include "tensorlog/record_format.h"
+#include "test/engine/test_util.h"
+
+using namespace lsm4kv;
+using namespace lsm4kv::kvcache;
+namespace fs = std::filesystem;
+
+namespace {
+
+// ------------------------------------------------------------ tiny JSON
+
+struct Json {
+  enum Kind { kNull, kBool, kNumber, kString, kArray, kObject } kind = kNull;
+  double number = 0;
+  bool boolean = false;
+  std::string string;
+  std::vector<Json> array;
+  std::map<std::string, Json> object;
+
+  const Json& operator[](const std::string& k) const {
+    static const Json null;
+    auto it = object.find(k);
+    return it == object.end() ? null : it->second;
+  }
+  const Json& operator[](size_t i) const { return array.at(i); }
+  uint64_t u() const { return static_cast<uint64_t>(number); }
+};
+
+class Parser {
+ public:
+  explicit Parser(const std::string& s) : s_(s) {}
+  bool parse(Json* out) {
+    bool ok = value(out);
+    ws();
+    return ok && i_ == s_.size();
+  }
+
+ private:
+  void ws() {
+    while (i_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[i_]))) i_++;
+  }
+  bool lit(const char* w) {
+    size_t n = std::strlen(w);
+    if (s_.compare(i_, n, w) != 0) return false;
+    i_ += n;
+    return true;
+  }
+  bool str(std::string* out) {
+    if (s_[i_] != '"') return false;
+    for (i_++; i_ < s_.size() && s_[i_] != '"'; i_++) {
+      if (s_[i_] == '\\') {
+        i_++;
+        char c = s_[i_];
+        if (c == 'n') out->push_back('\n');
+        else if (c == 't') out->push_back('\t');
+        else if (c == 'r') out->push_back('\r');
+        else if (c == 'u') {
+          out->push_back(static_cast<char>(std::stoi(s_.substr(i_ + 1, 4), nullptr, 16)));
+          i_ += 4;
+        } else out->push_back(c);
+      } else {
+        out->push_back(s_[i_]);
+      }
+    }
+    if (i_ >= s_.size()) return false;
+    i_++;
+    return true;
+  }
+  bool value(Json* v) {
+    ws();
+    if (i_ >= s_.size()) return false;
+    char c = s_[i_];
+    if (c == '{') {
+      v->kind = Json::kObject;
+      i_++;
+      ws();
+      if (s_[i_] == '}') return ++i_, true;
+      for (;;) {
+        ws();
+        std::string k;
+        if (!str(&k)) return false;
+        ws();
+        if (s_[i_++] != ':') return false;
+        if (!value(&v->object[k])) return false;
+        ws();
+        if (s_[i_] == ',') { i_++; continue; }
+        if (s_[i_] == '}') return ++i_, true;
+        return false;
+      }
+    }
+    if (c == '[') {
+      v->kind = Json::kArray;
+      i_++;
+      ws();
+      if (s_[i_] == ']') return ++i_, true;
+      for (;;) {
+        v->array.emplace_back();
+        if (!value(&v->array.back())) return false;
+        ws();
+        if (s_[i_] == ',') { i_++; continue; }
+        if (s_[i_] == ']') return ++i_, true;
+        return false;
+      }
+    }
+    if (c == '"') {
+      v->kind = Json::kString;
+      return str(&v->string);
+    }
+    if (lit("true")) { v->kind = Json::kBool; v->boolean = true; return true; }
+    if (lit("false")) { v->kind = Json::kBool; return true; }
+    if (lit("null")) return true;
+    size_t used = 0;
+    try {
+      v->number = std::stod(s_.substr(i_), &used);
+    } catch (...) {
+      return false;
+    }
+    v->kind = Json::kNumber;
+    i_ += used;
+    return true;
+  }
+  const std::string& s_;
+  size_t i_ = 0;
+};
+
+// ------------------------------------------------------------ the binary
+
+struct Result {
+  int code = -1;
+  std::string out, err;
+  Json json() const {
+    Json j;
+    INFO("stdout: " << out << "\nstderr: " << err);
+    REQUIRE(Parser(out).parse(&j));
+    return j;
+  }
+};
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+Result kvtool(const std::string& args) {
+  const char* bin = std::getenv("KVTOOL");
+  REQUIRE(bin != nullptr);  // set by test/tools/meson.build
+  static test::TempDir scratch("kvtool_out");
+  const std::string out = scratch.path() + "/stdout", err = scratch.path() + "/stderr";
+  const std::string cmd = std::string(bin) + " " + args + " >" + out + " 2>" + err + " </dev/null";
+  int status = std::system(cmd.c_str());
+  Result r;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = slurp(out);
+  r.err = slurp(err);
+  UNSCOPED_INFO("kvtool " << args << " -> " << r.code << "\nstdout: " << r.out << "\nstderr: " << r.err);
+  return r;
+}
+
+// ------------------------------------------------------------ the store
+
+constexpr uint32_t P = 8;
+const KvLayout kLayoutA{2, 2, 8, DType::kBF16};  // 128 bytes per token
+const KvLayout kLayoutB{1, 1, 16, DType::kF32};  // 128 bytes per token
+constexpr uint64_t kRecordDiskBytes = 4096;  // 32 + tag (22 + 4P) + P · 128 payload, aligned
+
+// KV of a token depends on every token before it, as real KV does.
+std::vector<char> kv_of(const std::vector<Token>& seq, size_t n, size_t bpt) {
+  std::vector<char> out(n * bpt);
+  uint64_t h = 0x9e3779b97f4a7c15ull;
+  for (size_t t = 0; t < n; t++) {
+    h = (h ^ static_cast<uint64_t>(seq[t])) * 0x100000001b3ull;
+    for (size_t b = 0; b < bpt; b++) out[t * bpt + b] = static_cast<char>((h >> ((b % 8) * 8)) + b);
+  }
+  return out;
+}
+
+StoreOptions options(const std::string& dir) {
+  StoreOptions o;
+  o.dir = dir;
+  o.page_tokens = P;
+  o.sync = SyncMode::kNone;
+  o.tuner = false;
+  o.segment_bytes = 64 << 10;
+  o.index_write_buffer = 4 << 10;  // several runs
+  o.initial_shape = {.size_ratio = 6, .runs_per_level = {2}};
+  return o;
+}
+
+// Prompts of namespace "alpha": 4 roots; root r has r+1 branches of 2..4
+// pages below a shared first 2 pages. Namespace "beta": 2 single prompts.
+struct Written {
+  std::vector<std::vector<Token>> alpha, beta;
+  std::set<std::vector<Token>> alpha_pages, beta_pages;  // every stored page prefix
+  std::map<size_t, uint64_t> alpha_depth_pages;           // depth -> pages
+};
+
+void note_pages(const std::vector<Token>& p, std::set<std::vector<Token>>* pages) {
+  for (size_t n = P; n <= p.size(); n += P) pages->insert(std::vector<Token>(p.begin(), p.begin() + n));
+}
+
+Written write_store(const std::string& dir) {
+  Written w;
+  for (int r = 0; r < 4; r++) {
+    for (int b = 0; b <= r; b++) {
+      std::vector<Token> p;
+      for (size_t t = 0; t < 2 * P; t++) p.push_back(1000 * (r + 1) + static_cast<Token>(t));
+      for (size_t t = 0; t < (2 + b % 3) * P; t++) p.push_back(50000 + 100 * b + static_cast<Token>(t));
+      w.alpha.push_back(p);
+      note_pages(p, &w.alpha_pages);
+    }
+  }
+  for (int i = 0; i < 2; i++) {
+    std::vector<Token> p;
+    for (size_t t = 0; t < 3 * P + 3; t++) p.push_back(7 + i * 1000 + static_cast<Token>(t));
+    w.beta.push_back(p);
+    note_pages(p, &w.beta_pages);
+  }
+  for (const auto& p : w.alpha_pages) w.alpha_depth_pages[p.size() / P]++;
+
+  std::unique_ptr<KvStore> store;
+  REQUIRE(KvStore::open(options(dir), &store).is_ok());
+  NamespaceId a, b;
+  REQUIRE(store->register_namespace("alpha", kLayoutA, &a).is_ok());
+  REQUIRE(store->register_namespace("beta", kLayoutB, &b).is_ok());
+  for (const auto& p : w.alpha) {
+    auto kv = kv_of(p, p.size(), kLayoutA.bytes_per_token());
+    REQUIRE(store->put_batch(a, p, KvBuffer::host(kv.data(), kv.size())).is_ok());
+  }
+  for (const auto& p : w.beta) {
+    auto kv = kv_of(p, p.size(), kLayoutB.bytes_per_token());
+    REQUIRE(store->put_batch(b, p, KvBuffer::host(kv.data(), kv.size())).is_ok());
+  }
+  size_t cached = 0;
+  REQUIRE(store->probe(a, w.alpha[0], &cached).is_ok());
+  REQUIRE(store->close().is_ok());
+  return w;
+}
+
+void write_text(const std::string& path, const std::string& text) {
+  std::ofstream(path) << text;
+}
+
+std::string tokens_line(const std::vector<Token>& p) {
+  std::string s;
+  for (Token t : p) s += std::to_string(t) + " ";
+  return s;
+}
+
+void flip_byte(const std::string& path, uint64_t offset) {
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  REQUIRE(f.good());
+  f.seekg(static_cast<std::streamoff>(offset));
+  char c = 0;
+  f.read(&c, 1);
+  c = static_cast<char>(c ^ 0x5a);
+  f.seekp(static_cast<std::streamoff>(offset));
+  f.write(&c, 1);
+}
+
+std::vector<std::string> files_ending(const std::string& dir, const std::string& suffix) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.path().string().ends_with(suffix)) out.push_back(e.path().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("kvtool info, stats and tree report what was written", "[kvtool]") {
+  test::TempDir dir("kvtool");
+  const Written w = write_store(dir.path());
+
+  Result r = kvtool("info " + dir.path() + " --json");
+  REQUIRE(r.code == 0);
+  Json info = r.json();
+  CHECK(info["page_tokens"].u() == P);
+  CHECK(info["pages"].u() == w.alpha_pages.size() + w.beta_pages.size());
+  CHECK(info["bytes"].u() == (w.alpha_pages.size() + w.beta_pages.size()) * kRecordDiskBytes);
+  REQUIRE(info["namespaces"].array.size() == 2);
+  const Json& a = info["namespaces"][0];
+  CHECK(a["name"].string == "alpha");
+  CHECK(a["layers"].u() == 2);
+  CHECK(a["kv_heads"].u() == 2);
+  CHECK(a["head_dim"].u() == 8);
+  CHECK(a["dtype"].string == "bf16");
+  CHECK(a["pages"].u() == w.alpha_pages.size());
+  CHECK(a["bytes"].u() == w.alpha_pages.size() * kRecordDiskBytes);
+  const Json& b = info["namespaces"][1];
+  CHECK(b["name"].string == "beta");
+  CHECK(b["dtype"].string == "f32");
+  CHECK(b["pages"].u() == w.beta_pages.size());
+  CHECK(info["index"]["T"].u() == 6);
+  CHECK(info["index"]["K"][0].u() == 2);
+  CHECK(info["index"]["entries"].u() >= w.alpha_pages.size() + w.beta_pages.size());
+  CHECK(info["tensor_log"]["segments"].u() >= 2);
+  CHECK(info["tensor_log"]["live_bytes"].u() == info["bytes"].u());
+  CHECK(info["tuner"]["T"].u() == 6);
+  CHECK(kvtool("info " + dir.path()).code == 0);
+
+  r = kvtool("stats " + dir.path() + " --json");
+  REQUIRE(r.code == 0);
+  Json st = r.json();
+  CHECK(st["state"].string == "closed");
+  CHECK(st["pages_put"].u() == w.alpha_pages.size() + w.beta_pages.size());
+  CHECK(st["bytes_put"].u() == (w.alpha_pages.size() + w.beta_pages.size()) * P * 128);
+  CHECK(st["hit_tokens"].u() == w.alpha[0].size());
+  CHECK(st["probe_latency.count"].u() == 1);
+  CHECK(kvtool("stats " + dir.path()).code == 0);
+
+  r = kvtool("tree " + dir.path() + " --ns alpha --json");
+  REQUIRE(r.code == 0);
+  Json tree = r.json();
+  CHECK(tree["roots"].u() == 4);
+  CHECK(tree["pages"].u() == w.alpha_pages.size());
+  REQUIRE(tree["depths"].array.size() == w.alpha_depth_pages.size());
+  for (const auto& [depth, pages] : w.alpha_depth_pages) {
+    INFO("depth " << depth);
+    CHECK(tree["depths"][depth - 1]["pages"].u() == pages);
+    CHECK(tree["depths"][depth - 1]["bytes"].u() == pages * kRecordDiskBytes);
+  }
+  CHECK(tree["depths"][1]["max_fanout"].u() == 4);  // root 3's second page has 4 branches
+  REQUIRE(!tree["largest"].array.empty());
+  const Json& big = tree["largest"][0];  // root 3: 2 shared + (2 + 3 + 4 + 2) pages
+  CHECK(big["pages"].u() == 2 + 2 + 3 + 4 + 2);
+  REQUIRE(big["first_tokens"].array.size() == P);
+  CHECK(big["first_tokens"][0].u() == 4000);
+  r = kvtool("tree " + dir.path() + " --ns alpha --depth 2 --json");
+  REQUIRE(r.code == 0);
+  CHECK(r.json()["depths"].array.size() == 2);
+  CHECK(kvtool("tree " + dir.path() + " --ns beta").code == 0);
+  CHECK(kvtool("tree " + dir.path() + " --ns nosuch").code == 2);
+}
+
+TEST_CASE("kvtool probe and get read back what was written", "[kvtool]") {
+  test::TempDir dir("kvtool");
+  const Written w = write_store(dir.path());
+  std::vector<Token> diverging = w.alpha[2];  // its first 3 pages are stored
+  diverging[3 * P + 1] = 99;
+  std::vector<Token> unknown(3 * P, 123456);
+  const std::string file = dir.path() + "/tokens.txt";
+  write_text(file, tokens_line(w.alpha[5]) + "\n\n" + tokens_line(diverging) + "\n" + tokens_line(unknown) + "\n");
+
+  Result r = kvtool("probe " + dir.path() + " --ns alpha --tokens " + file + " --json");
+  REQUIRE(r.code == 0);
+  Json j = r.json();
+  REQUIRE(j["results"].array.size() == 3);
+  CHECK(j["results"][0]["line"].u() == 1);
+  CHECK(j["results"][0]["cached"].u() == w.alpha[5].size());
+  CHECK(j["results"][1]["line"].u() == 3);
+  CHECK(j["results"][1]["cached"].u() == 3 * P);
+  CHECK(j["results"][2]["cached"].u() == 0);
+  CHECK(kvtool("probe " + dir.path() + " --ns alpha --tokens " + file).code == 0);
+
+  const std::string out = dir.path() + "/kv.bin";
+  r = kvtool("get " + dir.path() + " --ns alpha --tokens " + file + " --out " + out + " --json");
+  REQUIRE(r.code == 0);
+  j = r.json();
+  std::string expected;
+  for (auto [p, n] : {std::pair{w.alpha[5], w.alpha[5].size()}, {diverging, size_t{3 * P}}}) {
+    auto kv = kv_of(p, n, kLayoutA.bytes_per_token());
+    expected.append(kv.data(), kv.size());
+  }
+  CHECK(j["bytes"].u() == expected.size());
+  CHECK(j["results"][1]["offset"].u() == w.alpha[5].size() * kLayoutA.bytes_per_token());
+  CHECK(slurp(out) == expected);
+
+  // Bad token files and namespaces are usage errors.
+  write_text(file, "1 2 3\n4 five 6\n");
+  r = kvtool("probe " + dir.path() + " --ns alpha --tokens " + file);
+  CHECK(r.code == 2);
+  CHECK(r.err.find("tokens.txt:2") != std::string::npos);
+  write_text(file, "\n\n");
+  CHECK(kvtool("probe " + dir.path() + " --ns alpha --tokens " + file).code == 2);
+  CHECK(kvtool("probe " + dir.path() + " --ns alpha --tokens " + dir.path() + "/missing.txt").code == 2);
+  write_text(file, "1 2 3 4 5 6 7 8\n");
+  CHECK(kvtool("probe " + dir.path() + " --ns gamma --tokens " + file).code == 2);
+}
+
+TEST_CASE("kvtool verify finds corrupted run files and tensor records", "[kvtool]") {
+  test::TempDir dir("kvtool");
+  write_store(dir.path());
+  Result r = kvtool("verify " + dir.path() + " --json");
+  REQUIRE(r.code == 0);
+  Json j = r.json();
+  CHECK(j["clean"].boolean);
+  CHECK(j["records"].u() == j["entries"].u());
+  CHECK(j["records"].u() > 0);
+  CHECK(j["run_files"].u() >= 1);
+  CHECK(j["manifests"].u() == 1);
+  CHECK(kvtool("verify " + dir.path()).code == 0);
+
+  SECTION("a tensor record") {
+    // The first record of the oldest segment starts at 4096; its payload
+    // follows the 32-byte header and the tag.
+    auto segments = files_ending(dir.path() + "/tensors", ".tlog");
+    REQUIRE(!segments.empty());
+    flip_byte(segments.front(), 4096 + 32 + 22 + 4 * P + 100);
+    r = kvtool("verify " + dir.path() + " --json");
+    CHECK(r.code == 1);
+    j = r.json();
+    CHECK(!j["clean"].boolean);
+    REQUIRE(j["problems"].array.size() == 1);
+    CHECK(j["problems"][0].string.find("tensor record at segment") != std::string::npos);
+    r = kvtool("verify " + dir.path());
+    CHECK(r.code == 1);
+    CHECK(r.out.find("checksum") != std::string::npos);
+  }
+  SECTION("a tensor record's tag, with a checksum that passes") {
+    // The first record's tag claims page 1; the checksum is recomputed, so
+    // only the tag check can tell.
+    auto segments = files_ending(dir.path() + "/tensors", ".tlog");
+    std::string data = slurp(segments.front());
+    char* rec = data.data() + 4096;
+    tensorlog::RecordHeader h;
+    REQUIRE(h.decode(rec, "test").is_ok());
+    encode_fixed32(rec + tensorlog::kRecordHeaderSize + 2, 1);  // u16 ns | u32 page index
+    h.checksum = tensorlog::record_checksum(rec, h.record_length());
+    h.encode(rec);
+    std::ofstream(segments.front(), std::ios::binary | std::ios::trunc).write(data.data(), static_cast<std::streamsize>(data.size()));
+    r = kvtool("verify " + dir.path() + " --json");
+    CHECK(r.code == 1);
+    j = r.json();
+    REQUIRE(!j["problems"].array.empty());
+    CHECK(j["problems"][0].string.find("tag names namespace 1 page 1") != std::string::npos);
+  }
+  SECTION("a run file") {
+    auto runs = files_ending(dir.path() + "/index", ".run");
+    REQUIRE(!runs.empty());
+    flip_byte(runs.back(), 20);  // inside data block 0
+    r = kvtool("verify " + dir.path() + " --json");
+    CHECK(r.code == 1);
+    j = r.json();
+    CHECK(!j["clean"].boolean);
+    bool named = false;
+    for (const Json& p : j["problems"].array) named |= p.string.find(fs::path(runs.back()).filename().string()) != std::string::npos;
+    CHECK(named);
+  }
+}
+
+TEST_CASE("kvtool maintenance: reshape, compact, evict, gc", "[kvtool]") {
+  test::TempDir dir("kvtool");
+  const Written w = write_store(dir.path());
+  Result r = kvtool("reshape " + dir.path() + " --T 4 --K 3,1 --json");
+  REQUIRE(r.code == 0);
+  Json j = r.json();
+  CHECK(j["before"]["T"].u() == 6);
+  CHECK(j["after"]["T"].u() == 4);
+  CHECK(j["after"]["K"][0].u() == 3);
+  CHECK(j["after"]["K"][1].u() == 1);
+  r = kvtool("info " + dir.path() + " --json");
+  REQUIRE(r.code == 0);
+  CHECK(r.json()["index"]["T"].u() == 4);
+
+  r = kvtool("compact " + dir.path() + " --json");
+  REQUIRE(r.code == 0);
+  j = r.json();
+  uint64_t runs = 0;
+  for (const Json& n : j["after"]["runs_per_level"].array) runs += n.u();
+  CHECK(runs == 1);
+
+  const uint64_t target = 10 * kRecordDiskBytes;
+  r = kvtool("evict " + dir.path() + " --to-bytes " + std::to_string(target) + " --json");
+  REQUIRE(r.code == 0);
+  j = r.json();
+  CHECK(j["before"]["stored_bytes"].u() == (w.alpha_pages.size() + w.beta_pages.size()) * kRecordDiskBytes);
+  CHECK(j["after"]["stored_bytes"].u() <= target);
+  CHECK(j["pages_evicted"].u() > 0);
+  CHECK(kvtool("gc " + dir.path() + " --json").code == 0);
+  CHECK(kvtool("evict " + dir.path() + " --to-bytes 0K").code == 0);
+  r = kvtool("verify " + dir.path() + " --json");
+  CHECK(r.code == 0);
+  CHECK(r.json()["entries"].u() == 0);
+}
+
+TEST_CASE("kvtool honours the lock of a store another process has open", "[kvtool]") {
+  test::TempDir dir("kvtool");
+  write_store(dir.path());
+  std::unique_ptr<KvStore> store;
+  REQUIRE(KvStore::open(options(dir.path()), &store).is_ok());
+  NamespaceId a;
+  REQUIRE(store->register_namespace("alpha", kLayoutA, &a).is_ok());
+  std::vector<Token> p(2 * P, 5);
+  size_t cached = 0;
+  REQUIRE(store->probe(a, p, &cached).is_ok());
+  REQUIRE(store->persist_stats().is_ok());
+
+  // Read-only commands that need the store say why they cannot; stats works.
+  for (const char* cmd : {"info", "verify", "tree --ns alpha"}) {
+    Result r = kvtool(std::string(cmd) + " " + dir.path());
+    CHECK(r.code == 1);
+    CHECK(r.err.find("open in another process") != std::string::npos);
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  }
+  Result r = kvtool("stats " + dir.path() + " --json");
+  REQUIRE(r.code == 0);
+  Json j = r.json();
+  CHECK(j["state"].string == "running");
+  CHECK(j["miss_tokens"].u() == 2 * P);
+  // Writing commands refuse.
+  for (const char* cmd : {"compact", "gc", "reshape --T 3 --K 1", "evict --to-bytes 0"}) {
+    r = kvtool(std::string(cmd) + " " + dir.path());
+    CHECK(r.code == 1);
+    CHECK(r.err.find("refusing") != std::string::npos);
+  }
+  REQUIRE(store->close().is_ok());
+  store.reset();  // the tensor log's lock goes with the object
+  CHECK(kvtool("compact " + dir.path()).code == 0);
+}
+
+TEST_CASE("kvtool rejects bad arguments with status 2", "[kvtool]") {
+  test::TempDir dir("kvtool");
+  write_store(dir.path());
+  test::TempDir empty("kvtool_empty");
+  CHECK(kvtool("").code == 2);
+  CHECK(kvtool("frobnicate " + dir.path()).code == 2);
+  CHECK(kvtool("info").code == 2);
+  CHECK(kvtool("info " + dir.path() + " --bogus").code == 2);
+  CHECK(kvtool("info " + dir.path() + "/missing").code == 2);
+  CHECK(kvtool("info " + empty.path()).code == 2);
+  CHECK(kvtool("verify " + empty.path()).code == 2);
+  CHECK(kvtool("stats " + empty.path()).code == 2);
+  CHECK(kvtool("compact " + empty.path()).code == 2);
+  CHECK(kvtool("tree " + dir.path()).code == 2);  // --ns is required
+  CHECK(kvtool("tree " + dir.path() + " --ns alpha --depth 0").code == 2);
+  CHECK(kvtool("reshape " + dir.path() + " --T 1 --K 1").code == 2);
+  CHECK(kvtool("reshape " + dir.path() + " --T 4 --K 0").code == 2);
+  CHECK(kvtool("reshape " + dir.path() + " --T x --K 1").code == 2);
+  CHECK(kvtool("evict " + dir.path() + " --to-bytes lots").code == 2);
+  CHECK(kvtool("evict " + dir.path() + " --to-bytes -5").code == 2);
+  CHECK(kvtool("get " + dir.path() + " --ns alpha --tokens x").code == 2);  // --out missing
+  Result r = kvtool("info " + empty.path());
+  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  CHECK(r.err.find("not an lsm4kv store") != std::string::npos);
+  // An empty directory stays empty: nothing was created in it.
+  CHECK(fs::is_empty(empty.path()));
+  CHECK(kvtool("--help").code == 0);
+  CHECK(kvtool("verify --help").code == 0);
+  // The store still verifies after all this.
+  CHECK(kvtool("verify " + dir.path()).code == 0);
+}
