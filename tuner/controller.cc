@@ -81,6 +81,7 @@ void Controller::observe_locked() {
   double entries = tree_params(props).entries;
   bool moved = !last_mix_ || mix_distance(mix, *last_mix_) >= options_.change_threshold;
   double f = std::max(options_.resize_factor, 1.0 + 1e-9);
+  entries = std::max(entries, 1.0);
   bool resized = last_entries_ > 0 && (entries >= last_entries_ * f || entries * f <= last_entries_);
   if (moved || resized) decide_locked(props, mix);
 }
@@ -96,6 +97,13 @@ TreeParams Controller::tree_params(const engine::Properties& props) const {
   }
   tree.entries = entries;
   if (entries > 0 && bytes > 0) tree.entry_bytes = bytes / entries;
+  // Memtable bytes per entry: every flush took about M bytes of memtable.
+  double written = double(props.entries_written);
+  if (options_.estimate_memtable_entry_bytes && written > 0 && props.flushes > 0) {
+    double flushed = double(props.flushes) * tree.write_buffer_bytes + double(props.memtable_bytes);
+    tree.memtable_entry_bytes = flushed / written;
+    tree.level1_absorbs_flushes = true;
+  }
   return tree;
 }
 

@@ -62,6 +62,10 @@ struct TunerOptions {
   // per key and allocation (set them to the engine's Options). N and the bytes
   // per entry are read from the engine's runs at each decision.
   TreeParams tree;
+  // Estimate the memtable's bytes per entry from the engine's flushes and let
+  // the model charge level 1 for the flushes it absorbs
+  // (TreeParams::level1_absorbs_flushes). False: tree's values as given.
+  bool estimate_memtable_entry_bytes = true;
   // > 0: a background thread calls observe() this often (the caller then
   // need not).
   std::chrono::milliseconds observe_interval{0};

@@ -61,7 +61,12 @@ Costs predict(const engine::Shape& shape, const TreeParams& params) {
     double k = shape.runs_at(i);
     double fp = p[size_t(i - 1)];
     c.runs += k;
-    c.write += level_write_cost(shape.size_ratio, shape.runs_at(i));
+    if (i == 1 && params.level1_absorbs_flushes) {
+      double arrivals = shape.size_ratio * params.memtable_bytes() / params.entry_bytes;
+      c.write += (std::max(arrivals, 1.0) - 1 + k) / (2 * k);
+    } else {
+      c.write += level_write_cost(shape.size_ratio, shape.runs_at(i));
+    }
     c.point_miss_runs += k * fp;
     c.point_hit_runs += i < c.levels ? k * fp : (k - 1) / 2 * fp;
   }

@@ -325,3 +325,18 @@ TEST_CASE("predict_policy: steady-state per-level writes") {
     }
   }
 }
+
+TEST_CASE("predict: level 1 charged for the flushes it absorbs") {
+  // Memtable entries 4× the size of run entries: level 1 takes a_1 = 4T = 40
+  // flushes. Leveling: 1 + (40−1+1)/2 + 5 + 5 = 31; tiering (K = 9):
+  // 1 + (40−1+9)/18 + 1 + 1.
+  TreeParams p = unit_params(1110);
+  p.memtable_entry_bytes = 4;
+  CHECK(predict({10, {1}}, p).write == Approx(16));  // off by default
+  p.level1_absorbs_flushes = true;
+  CHECK(predict({10, {1}}, p).write == Approx(31));
+  CHECK(predict({10, {9}}, p).write == Approx(3 + 48.0 / 18));
+  CHECK(predict({10, {9, 1}}, p).write == Approx(1 + 48.0 / 18 + 5 + 5));
+  // Lookups are not affected.
+  CHECK(predict({10, {1}}, p).point_miss_runs == Approx(3 * kP10));
+}
