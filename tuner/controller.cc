@@ -76,7 +76,10 @@ void Controller::observe() {
 
 void Controller::observe_locked() {
   engine::Properties props = db_->properties();
-  if (monitor_.add(operation_counts(props)) == 0 || !monitor_.full()) return;
+  if (monitor_.add(operation_counts(props)) == 0) return;
+  block_marks_.emplace_back(double(props.blocks_read), double(props.block_cache_hits));
+  while (block_marks_.size() > options_.window_slices + 1) block_marks_.pop_front();
+  if (!monitor_.full()) return;
   WorkloadMix mix = monitor_.mix();
   double entries = tree_params(props).entries;
   bool moved = !last_mix_ || mix_distance(mix, *last_mix_) >= options_.change_threshold;
@@ -110,7 +113,7 @@ TreeParams Controller::tree_params(const engine::Properties& props) const {
 void Controller::decide_locked(const engine::Properties& props, const WorkloadMix& mix) {
   TreeParams tree = tree_params(props);
   OptimizerOptions opt{options_.search, options_.min_gain};
-  Proposal p = optimize(mix, tree, props.shape, opt);
+  Proposal p = optimize(weighted_mix(mix), tree, props.shape, opt);
   Decision d;
   d.time = std::chrono::system_clock::now();
   d.operations = monitor_.operations();
@@ -130,6 +133,23 @@ void Controller::decide_locked(const engine::Properties& props, const WorkloadMi
   last_mix_ = mix;
   last_entries_ = std::max(tree.entries, 1.0);
   record_locked(std::move(d));
+}
+
+WorkloadMix Controller::weighted_mix(const WorkloadMix& mix) const {
+  WorkloadMix m = mix;
+  m.writes *= options_.write_weight;
+  if (options_.weigh_reads_by_cache_misses && block_marks_.size() >= 2) {
+    double disk = block_marks_.back().first - block_marks_.front().first;
+    double cached = block_marks_.back().second - block_marks_.front().second;
+    if (disk + cached > 0) {
+      // Never below 1%: a warm cache must not make lookups free.
+      double miss = std::max(disk / (disk + cached), 0.01);
+      m.point_hits *= miss;
+      m.point_misses *= miss;
+      m.seeks *= miss;
+    }
+  }
+  return m;
 }
 
 void Controller::record_locked(Decision decision) {

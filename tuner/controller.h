@@ -66,6 +66,13 @@ struct TunerOptions {
   // the model charge level 1 for the flushes it absorbs
   // (TreeParams::level1_absorbs_flushes). False: tree's values as given.
   bool estimate_memtable_entry_bytes = true;
+  // I/O weights of the model's terms. A merge reads every block it rewrites,
+  // so a block written costs write_weight block I/Os (2: write + read).
+  double write_weight = 2.0;
+  // Lookups pay only for the blocks the block cache misses: when true, the
+  // window's lookup terms (r, z, s) are scaled by the miss ratio measured
+  // over the window (blocks_read / (blocks_read + block_cache_hits)).
+  bool weigh_reads_by_cache_misses = true;
   // > 0: a background thread calls observe() this often (the caller then
   // need not).
   std::chrono::milliseconds observe_interval{0};
@@ -84,7 +91,8 @@ struct Decision {
   double entries = 0;         // N the model was given
   engine::Shape old_shape;
   engine::Shape new_shape;    // the optimizer's best (== old_shape when pinned)
-  double old_cost = 0;        // modelled block I/Os per operation
+  double old_cost = 0;        // modelled block I/Os per operation (mix weighted by
+                              // write_weight and the cache miss ratio)
   double new_cost = 0;
   double predicted_gain = 0;  // (old_cost − new_cost) / old_cost
   Outcome outcome = Outcome::kKept;
@@ -117,6 +125,8 @@ class Controller {
  private:
   void observe_locked();
   void decide_locked(const engine::Properties& properties, const WorkloadMix& mix);
+  // The window's mix weighted by I/O per operation kind (write_weight, miss ratio).
+  WorkloadMix weighted_mix(const WorkloadMix& mix) const;
   TreeParams tree_params(const engine::Properties& properties) const;
   void record_locked(Decision decision);
   void background_loop();
@@ -126,6 +136,9 @@ class Controller {
 
   mutable std::mutex mu_;                // guards everything below
   WorkloadMonitor monitor_;
+  // Block reads from disk and from the cache, as counted by the engine, at
+  // the last window slice: their growth over a window gives its miss ratio.
+  std::deque<std::pair<double, double>> block_marks_;
   std::optional<WorkloadMix> last_mix_;  // the mix of the last decision
   double last_entries_ = 0;              // N at the last decision
   std::deque<Decision> history_;

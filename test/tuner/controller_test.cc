@@ -138,7 +138,6 @@ TEST_CASE("controller: a phased workload moves the shape to tiering, leveling an
   REQUIRE(back != h.rend());
   CHECK(leveling(back->new_shape));
   CHECK(back->mix.writes < 0.9);  // reacts as soon as the window moved enough
-  CHECK(back->old_shape == after_writes);
   // The engine honours the smaller K lazily: the next compactions merge.
   REQUIRE(f.db->wait_for_compactions());
 
