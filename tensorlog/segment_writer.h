@@ -110,8 +110,9 @@ struct SegmentWriterOptions {
   // chunk of its own), and chunk buffers, one being encoded while the others
   // are written. The buffers (chunk_bytes * chunk_buffers) are allocated at
   // the first big batch and kept.
-  size_t chunk_bytes = size_t{16} << 20;
-  unsigned chunk_buffers = 4;
+  // Small chunks keep the first one, whose encoding nothing hides, short.
+  size_t chunk_bytes = size_t{4} << 20;
+  unsigned chunk_buffers = 8;
 };
 
 class SegmentWriter {
@@ -171,6 +172,7 @@ class SegmentWriter {
   Status write_piece(Active* a, const char* data, size_t n, int slot);
   Status open_segment(bool durable);
   Status seal(Active* a);
+  Status seal_group(std::vector<Active>* retired, bool sync);
   void roll_back(std::vector<Active>& retired);
 
   FileSystem* const fs_;
