@@ -99,6 +99,15 @@ Status KvStoreImpl::open() {
   eo.sync_mode = engine_sync(opt_.sync);
   eo.shape = opt_.initial_shape;
   LSM4KV_RETURN_IF_ERROR(engine::DB::open(eo, opt_.dir + "/index", &index_));
+  tuner::TunerOptions tu;
+  tu.enabled = opt_.tuner;
+  tu.pinned = opt_.pinned_shape;
+  tu.window_ops = opt_.tuner_window_ops;
+  tu.tree.write_buffer_bytes = static_cast<double>(eo.write_buffer_size);
+  tu.tree.block_bytes = static_cast<double>(eo.block_size);
+  tu.tree.bloom_bits_per_key = eo.bloom_bits_per_key;
+  tu.tree.allocation = eo.bloom_allocation;
+  tuner_ = std::make_unique<tuner::Controller>(index_.get(), tu);
   tensorlog::TensorLogOptions to;
   to.fs = fs;
   to.segment_size = opt_.segment_bytes;
@@ -130,8 +139,11 @@ Status KvStoreImpl::close() {
   if (closed_) return Status::ok();
   stop_stats_writer();  // writes the stats file a last time
   closed_ = true;
+  tuner_.reset();
   Status s = index_ ? index_->close() : Status::ok();
   Status t = log_ ? log_->close() : Status::ok();
+  index_.reset();  // releases the directory's locks: the store can be reopened
+  log_.reset();
   return s.is_ok() ? t : s;
 }
 
@@ -164,6 +176,7 @@ Status KvStoreImpl::load_state() {
 Status KvStoreImpl::register_namespace(std::string_view name, const KvLayout& layout, NamespaceId* out) {
   if (out == nullptr) return Status::invalid_argument("register_namespace: null output");
   if (name.empty()) return Status::invalid_argument("register_namespace: empty name");
+  LSM4KV_RETURN_IF_ERROR(check_open());
   if (layout.layers == 0 || layout.kv_heads == 0 || layout.head_dim == 0 || dtype_size(layout.dtype) == 0)
     return Status::invalid_argument("register_namespace: layers, kv_heads and head_dim must be > 0");
   std::lock_guard g(meta_mu_);
@@ -184,6 +197,7 @@ Status KvStoreImpl::register_namespace(std::string_view name, const KvLayout& la
 }
 
 Status KvStoreImpl::layout_of(NamespaceId ns, KvLayout* out) const {
+  LSM4KV_RETURN_IF_ERROR(check_open());
   std::lock_guard g(meta_mu_);
   auto it = layouts_.find(ns);
   if (it == layouts_.end()) return Status::invalid_argument("unknown namespace id " + std::to_string(ns));
@@ -278,6 +292,7 @@ Status KvStoreImpl::probe(NamespaceId ns, std::span<const Token> tokens, size_t*
   counters_.hit_pages += found;
   counters_.miss_pages += pages - found;
   probe_latency_.record(micros_since(t0));
+  tuner_->observe();
   return Status::ok();
 }
 
@@ -301,6 +316,7 @@ Status KvStoreImpl::put_batch(std::span<const PutRequest> requests) {
   std::lock_guard g(write_mu_);
   Status s = put_locked(requests);
   put_latency_.record(micros_since(t0));
+  tuner_->observe();
   return s;
 }
 
@@ -489,11 +505,13 @@ Status KvStoreImpl::get_batch(std::span<GetRequest> requests) {
   for (const std::string& k : first_keys) touch(k);
   counters_.bytes_got += bytes;
   get_latency_.record(micros_since(t0));
+  tuner_->observe();
   return Status::ok();
 }
 
 StoreStats KvStoreImpl::stats() const {
   StoreStats st;
+  if (closed_) return st;
   st.hit_tokens = counters_.hit_tokens;
   st.miss_tokens = counters_.miss_tokens;
   st.hit_pages = counters_.hit_pages;
@@ -520,6 +538,7 @@ StoreStats KvStoreImpl::stats() const {
   st.files = p.live_files + st.tensor_segments;
   st.index_shape = p.shape;
   for (const auto& l : p.levels) st.runs_per_level.push_back(l.runs.size());
+  st.tuner_decisions = tuner_->history();
   return st;
 }
 

@@ -55,6 +55,7 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -64,6 +65,7 @@
 #include "base/status.h"
 #include "engine/options.h"
 #include "tensorlog/codec.h"
+#include "tuner/controller.h"
 
 namespace lsm4kv::engine { class DB; }            // inspection accessors (kvtool)
 namespace lsm4kv::tensorlog { class TensorLog; }
@@ -127,7 +129,9 @@ struct StoreOptions {
   uint64_t capacity_bytes = 0;      // tensor-log bytes; 0 = unbounded
   tensorlog::Codec codec = tensorlog::Codec::kNone;
   bool tuner = true;                // retune T and K from the workload (tuner/)
-  engine::Shape initial_shape;      // the index's shape until the tuner changes it
+  engine::Shape initial_shape;      // the index's shape when the store is created
+  std::optional<engine::Shape> pinned_shape;  // set: the index takes and keeps this shape
+  size_t tuner_window_ops = 4096;   // operations per tuner window
   ProbeStrategy probe = ProbeStrategy::kSeek;
   size_t index_write_buffer = 8 << 20;
   size_t index_block_cache = 64 << 20;
@@ -155,6 +159,7 @@ struct StoreStats {
   size_t files = 0;                          // index + tensor-log files
   engine::Shape index_shape;
   std::vector<size_t> runs_per_level;        // index: runs in level 0, 1, ...
+  std::vector<tuner::Decision> tuner_decisions;  // the tuner's recent decisions, oldest first
 };
 
 struct PutRequest {
@@ -206,6 +211,8 @@ class KvStore {
   // (prefix closure), every index entry decodes, and the bytes counted
   // against capacity equal the index's. Corruption names what is wrong.
   virtual Status check_invariants() = 0;
+  // Syncs and releases the directory (it can then be reopened); later calls
+  // get InvalidArgument. REQUIRES: no call in flight on another thread.
   virtual Status close() = 0;
 
   // ------------------------------------------------------------------------

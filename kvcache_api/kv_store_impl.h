@@ -58,6 +58,9 @@ class KvStoreImpl final : public KvStore {
   void stop_stats_writer();
 
  private:
+  Status check_open() const {
+    return closed_ ? Status::invalid_argument(opt_.dir + ": store is closed") : Status::ok();
+  }
   Status layout_of(NamespaceId ns, KvLayout* out) const;
   Status check_buffer(const KvBuffer& b, const KvLayout& layout, size_t tokens, const char* what) const;
   // Whole pages of keys[0..) that are stored (keys of one prompt, in order).
@@ -75,6 +78,7 @@ class KvStoreImpl final : public KvStore {
   const StoreOptions opt_;
   std::unique_ptr<engine::DB> index_;
   std::unique_ptr<tensorlog::TensorLog> log_;
+  std::unique_ptr<tuner::Controller> tuner_;  // observes index_; created after it, destroyed before it
   bool closed_ = true;
 
   std::mutex write_mu_;

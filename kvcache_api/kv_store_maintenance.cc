@@ -73,6 +73,7 @@ Status KvStoreImpl::evict_subtree(const std::string& root) {
 }
 
 Status KvStoreImpl::evict_to(uint64_t target_bytes) {
+  LSM4KV_RETURN_IF_ERROR(check_open());
   std::lock_guard g(write_mu_);
   bool evicted = false;
   for (;;) {
@@ -90,6 +91,7 @@ Status KvStoreImpl::evict_to(uint64_t target_bytes) {
 }
 
 Status KvStoreImpl::collect_garbage() {
+  LSM4KV_RETURN_IF_ERROR(check_open());
   std::lock_guard g(write_mu_);
   return collect_garbage_locked();
 }
@@ -134,6 +136,7 @@ Status KvStoreImpl::collect_garbage_locked() {
 }
 
 Status KvStoreImpl::check_invariants() {
+  LSM4KV_RETURN_IF_ERROR(check_open());
   std::lock_guard g(write_mu_);
   auto it = index_->new_iterator({});
   std::string end = ns_prefix(kMetaNamespace);

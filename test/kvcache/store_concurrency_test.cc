@@ -131,3 +131,38 @@ TEST_CASE("a full disk fails the put clearly and reads go on", "[kvcache]") {
   REQUIRE(store->probe(ns, b, &cached).is_ok());
   REQUIRE(cached == b.size());
 }
+
+TEST_CASE("the store feeds the tuner; a pinned shape is applied and kept", "[kvcache][tuner]") {
+  test::TempDir dir("lsm4kv_tuned");
+  StoreOptions o;
+  o.dir = dir.path();
+  o.page_tokens = P;
+  o.sync = SyncMode::kNone;
+  o.tuner_window_ops = 256;
+  o.index_write_buffer = 16 << 10;
+  std::unique_ptr<KvStore> store;
+  REQUIRE(KvStore::open(o, &store).is_ok());
+  NamespaceId ns;
+  REQUIRE(store->register_namespace("t", kLayout, &ns).is_ok());
+  for (uint64_t i = 0; i < 400; i++) {
+    auto t = prompt(i);
+    auto kv = kv_of(t, t.size());
+    REQUIRE(store->put_batch(ns, t, KvBuffer::host(kv.data(), kv.size())).is_ok());
+  }
+  StoreStats st = store->stats();
+  REQUIRE_FALSE(st.tuner_decisions.empty());  // the window closed and the optimizer ran
+  REQUIRE(store->close().is_ok());
+
+  engine::Shape pin;
+  pin.size_ratio = 6;
+  pin.runs_per_level = {5};
+  o.pinned_shape = pin;
+  REQUIRE(KvStore::open(o, &store).is_ok());
+  REQUIRE(store->register_namespace("t", kLayout, &ns).is_ok());
+  for (uint64_t i = 400; i < 800; i++) {
+    auto t = prompt(i);
+    auto kv = kv_of(t, t.size());
+    REQUIRE(store->put_batch(ns, t, KvBuffer::host(kv.data(), kv.size())).is_ok());
+  }
+  REQUIRE(store->stats().index_shape == pin);
+}
