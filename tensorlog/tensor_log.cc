@@ -9,7 +9,7 @@ namespace lsm4kv::tensorlog {
 
 namespace {
 // Encoded bytes per chunk of a big append (SegmentWriter::append_chunked).
-constexpr size_t kAppendChunk = size_t{4} << 20;
+constexpr size_t kAppendChunk = size_t{16} << 20;
 }  // namespace
 
 // ---------------------------------------------------------------------------

@@ -156,7 +156,7 @@ class TensorLog {
 
   // Appends a batch; *locations gets one Location per record, in order. On
   // error nothing of the batch is visible and *locations is empty. A batch of
-  // more than 4 MiB (encoded) is encoded and written in chunks, several in
+  // more than 16 MiB (encoded) is encoded and written in chunks, several in
   // flight while the next is encoded (SegmentWriter::append_chunked); it is
   // still one batch: a failure in any chunk cuts the segments back to where
   // they were before it, and a durable sync mode syncs it once, at its end.
