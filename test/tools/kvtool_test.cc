@@ -318,6 +318,8 @@ TEST_CASE("kvtool info, stats and tree report what was written", "[kvtool]") {
   CHECK(info["tensor_log"]["segments"].u() >= 2);
   CHECK(info["tensor_log"]["live_bytes"].u() == info["bytes"].u());
   CHECK(info["tuner"]["T"].u() == 6);
+  CHECK(info["tuner"]["decisions"].kind == Json::kArray);  // the store ran with the tuner off
+  CHECK(info["tuner"]["decisions"].array.empty());
   CHECK(kvtool("info " + dir.path()).code == 0);
 
   r = kvtool("stats " + dir.path() + " --json");
@@ -328,6 +330,7 @@ TEST_CASE("kvtool info, stats and tree report what was written", "[kvtool]") {
   CHECK(st["bytes_put"].u() == (w.alpha_pages.size() + w.beta_pages.size()) * P * 128);
   CHECK(st["hit_tokens"].u() == w.alpha[0].size());
   CHECK(st["probe_latency.count"].u() == 1);
+  CHECK(st["tuner.decisions"].kind == Json::kNumber);
   CHECK(kvtool("stats " + dir.path()).code == 0);
 
   r = kvtool("tree " + dir.path() + " --ns alpha --json");

@@ -106,7 +106,7 @@ int run_info(const Common& c) {
   std::vector<std::pair<std::string, std::string>> persisted, tuner;
   KvStore::read_stats_file(c.dir, &persisted);
   for (const auto& kv : persisted)
-    if (kv.first.starts_with("tuner.")) tuner.push_back(kv);
+    if (kv.first.starts_with("tuner.decision.")) tuner.push_back(kv);
 
   if (c.json) {
     Json j;
@@ -181,7 +181,7 @@ int run_info(const Common& c) {
     for (int k : p.shape.runs_per_level) j.field({}, k);
     j.end_array();
     j.begin_array("decisions");
-    for (const auto& [k, v] : tuner) j.begin_object().field("key", k).field("value", v).end_object();
+    for (const auto& [k, v] : tuner) j.field({}, v);
     j.end_array().end_object();
     j.end_object();
     std::printf("%s\n", j.str().c_str());
@@ -228,7 +228,8 @@ int run_info(const Common& c) {
   std::printf("\ntuner          current shape T = %d, K = %s\n", p.shape.size_ratio,
               join(p.shape.runs_per_level).c_str());
   if (tuner.empty()) std::printf("  no decisions recorded in %s/%s\n", c.dir.c_str(), KvStore::kStatsFile);
-  for (const auto& [k, v] : tuner) std::printf("  %s %s\n", k.c_str(), v.c_str());
+  else std::printf("  recent decisions (last session, oldest first; unix ms, outcome, shape, modelled I/Os per op):\n");
+  for (const auto& [k, v] : tuner) std::printf("  %s\n", v.c_str());
   return kExitOk;
 }
 
