@@ -161,15 +161,29 @@ Status KvStoreImpl::load_state() {
   }
   LSM4KV_RETURN_IF_ERROR(it->status());
   uint64_t max_tick = 0;
-  std::string end = ns_prefix(kMetaNamespace);
+  bool malformed = false;
+  LSM4KV_RETURN_IF_ERROR(for_each_page_entry([&](std::string_view key, const PageEntry* e) {
+    if (e == nullptr) {
+      malformed = true;
+      return false;
+    }
+    lru_.add(std::string(key.substr(0, kNsBytes + kFingerprintBytes)), disk_bytes(e->location), e->tick);
+    max_tick = std::max(max_tick, e->tick);
+    return true;
+  }));
+  if (malformed) return Status::corruption(opt_.dir + ": bad page entry in the index");
+  tick_ = max_tick;
+  return Status::ok();
+}
+
+Status KvStoreImpl::for_each_page_entry(
+    const std::function<bool(std::string_view key, const PageEntry* entry)>& fn) {
+  auto it = index_->new_iterator({});
+  const std::string end = ns_prefix(kMetaNamespace);
   for (it->seek_to_first(); it->valid() && it->key() < end; it->next()) {
     PageEntry e;
-    if (!e.decode_from(it->value()))
-      return Status::corruption(opt_.dir + ": bad page entry in the index");
-    lru_.add(std::string(it->key().substr(0, kNsBytes + kFingerprintBytes)), disk_bytes(e.location), e.tick);
-    max_tick = std::max(max_tick, e.tick);
+    if (!fn(it->key(), e.decode_from(it->value()) ? &e : nullptr)) break;
   }
-  tick_ = max_tick;
   return it->status();
 }
 

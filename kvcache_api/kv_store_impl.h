@@ -9,6 +9,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -71,6 +72,9 @@ class KvStoreImpl final : public KvStore {
   Status collect_garbage_locked();  // REQUIRES: write_mu_ held
   Status apply_collection(const tensorlog::Collection& c);
   Status load_state();
+  // Calls fn(key, entry) for every page entry of the index, in key order;
+  // entry is null when the value does not decode. fn returns false to stop.
+  Status for_each_page_entry(const std::function<bool(std::string_view key, const PageEntry* entry)>& fn);
   Status resolve_pending_collections();
   uint64_t next_tick() { return tick_.fetch_add(1, std::memory_order_relaxed) + 1; }
   void touch(const std::string& key);

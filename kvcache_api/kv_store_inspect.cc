@@ -475,17 +475,15 @@ Status KvStoreImpl::list_namespaces(std::vector<NamespaceInfo>* out) {
       out->push_back({name, id, layouts_[id], 0, 0});
     }
   }
-  auto it = index_->new_iterator({});
-  const std::string end = ns_prefix(kMetaNamespace);
-  for (it->seek_to_first(); it->valid() && it->key() < end; it->next()) {
-    auto f = at.find(static_cast<NamespaceId>(read_be(it->key().substr(0, kNsBytes))));
-    PageEntry e;
-    if (f == at.end() || !e.decode_from(it->value())) continue;
+  LSM4KV_RETURN_IF_ERROR(for_each_page_entry([&](std::string_view key, const PageEntry* e) {
+    auto f = at.find(static_cast<NamespaceId>(read_be(key.substr(0, kNsBytes))));
+    if (f == at.end() || e == nullptr) return true;
     (*out)[f->second].pages++;
-    (*out)[f->second].bytes += disk_bytes(e.location);
-  }
+    (*out)[f->second].bytes += disk_bytes(e->location);
+    return true;
+  }));
   std::sort(out->begin(), out->end(), [](const auto& a, const auto& b) { return a.id < b.id; });
-  return it->status();
+  return Status::ok();
 }
 
 // ------------------------------------------------------------------- tree

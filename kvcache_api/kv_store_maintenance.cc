@@ -1,6 +1,7 @@
 // Capacity, eviction and garbage collection of the KV cache store.
 #include <algorithm>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "kvcache_api/kv_store_impl.h"
 
@@ -103,19 +104,16 @@ Status KvStoreImpl::apply_collection(const tensorlog::Collection& c) {
   std::unordered_map<tensorlog::Location, tensorlog::Location, LocationHash> moved;
   for (const auto& r : c.relocations) moved[r.from] = r.to;
   engine::WriteBatch batch;
-  auto it = index_->new_iterator({});
-  std::string end = ns_prefix(kMetaNamespace);
-  for (it->seek_to_first(); it->valid() && it->key() < end; it->next()) {
-    PageEntry e;
-    if (!e.decode_from(it->value())) continue;
-    auto m = moved.find(e.location);
-    if (m == moved.end()) continue;
-    e.location = m->second;
+  LSM4KV_RETURN_IF_ERROR(for_each_page_entry([&](std::string_view key, const PageEntry* e) {
+    auto m = e ? moved.find(e->location) : moved.end();
+    if (m == moved.end()) return true;
+    PageEntry updated = *e;
+    updated.location = m->second;
     std::string v;
-    e.encode_to(&v);
-    batch.put(it->key(), v);
-  }
-  LSM4KV_RETURN_IF_ERROR(it->status());
+    updated.encode_to(&v);
+    batch.put(key, v);
+    return true;
+  }));
   if (batch.count() > 0) {
     engine::WriteOptions wo;
     wo.sync_override = true;
@@ -138,25 +136,26 @@ Status KvStoreImpl::collect_garbage_locked() {
 Status KvStoreImpl::check_invariants() {
   LSM4KV_RETURN_IF_ERROR(check_open());
   std::lock_guard g(write_mu_);
-  auto it = index_->new_iterator({});
-  std::string end = ns_prefix(kMetaNamespace);
-  std::string prev;
   uint64_t bytes = 0;
   std::vector<std::string> path;  // the stored ancestors of the current key
-  for (it->seek_to_first(); it->valid() && it->key() < end; it->next()) {
-    std::string key(it->key());
-    PageEntry e;
-    if (key_pages(key) == 0 || !e.decode_from(it->value()))
-      return Status::corruption(opt_.dir + ": malformed index entry");
-    bytes += disk_bytes(e.location);
+  Status problem;
+  LSM4KV_RETURN_IF_ERROR(for_each_page_entry([&](std::string_view key, const PageEntry* e) {
+    if (key_pages(key) == 0 || e == nullptr) {
+      problem = Status::corruption(opt_.dir + ": malformed index entry");
+      return false;
+    }
+    bytes += disk_bytes(e->location);
     // Keys come in order, so a stored parent is on the path of keys before.
     while (!path.empty() && !key.starts_with(path.back())) path.pop_back();
-    if (key_pages(key) > 1 && (path.empty() || path.back().size() + kFingerprintBytes != key.size()))
-      return Status::corruption(opt_.dir + ": prefix closure broken: a page of depth " +
-                                std::to_string(key_pages(key)) + " has no stored parent");
-    path.push_back(key);
-  }
-  LSM4KV_RETURN_IF_ERROR(it->status());
+    if (key_pages(key) > 1 && (path.empty() || path.back().size() + kFingerprintBytes != key.size())) {
+      problem = Status::corruption(opt_.dir + ": prefix closure broken: a page of depth " +
+                                   std::to_string(key_pages(key)) + " has no stored parent");
+      return false;
+    }
+    path.emplace_back(key);
+    return true;
+  }));
+  LSM4KV_RETURN_IF_ERROR(problem);
   std::lock_guard l(lru_mu_);
   if (bytes != lru_.total_bytes())
     return Status::corruption(opt_.dir + ": capacity accounting " + std::to_string(lru_.total_bytes()) +
@@ -171,16 +170,13 @@ Status KvStoreImpl::check_invariants() {
 // it is finished and committed.
 Status KvStoreImpl::resolve_pending_collections() {
   for (const tensorlog::Collection& c : log_->pending_collections()) {
-    std::unordered_map<tensorlog::Location, int, LocationHash> from;
-    for (const auto& r : c.relocations) from[r.from] = 1;
+    std::unordered_set<tensorlog::Location, LocationHash> from;
+    for (const auto& r : c.relocations) from.insert(r.from);
     bool old_referenced = false;
-    auto it = index_->new_iterator({});
-    std::string end = ns_prefix(kMetaNamespace);
-    for (it->seek_to_first(); it->valid() && it->key() < end && !old_referenced; it->next()) {
-      PageEntry e;
-      if (e.decode_from(it->value()) && from.count(e.location)) old_referenced = true;
-    }
-    LSM4KV_RETURN_IF_ERROR(it->status());
+    LSM4KV_RETURN_IF_ERROR(for_each_page_entry([&](std::string_view, const PageEntry* e) {
+      old_referenced = e != nullptr && from.count(e->location) > 0;
+      return !old_referenced;
+    }));
     if (old_referenced) LSM4KV_RETURN_IF_ERROR(log_->abort_collection(c.id));
     else LSM4KV_RETURN_IF_ERROR(apply_collection(c));
   }
