@@ -307,8 +307,11 @@ Status SegmentWriter::seal(Active* a) {
   return s;
 }
 
+// Chunks go through the ring, several in flight; a batch encoded by its
+// caller is one write, waited for right away: a plain pwrite, which costs
+// less than the ring's hand-off to a kernel worker.
 Status SegmentWriter::write_piece(Active* a, const char* data, size_t n, int slot) {
-  if (a->direct && ring_) return a->direct->append_async(ring_.get(), data, n, slot);
+  if (a->direct && ring_ && slot != WriteRing::kNoSlot) return a->direct->append_async(ring_.get(), data, n, slot);
   return a->file->append(std::string_view(data, n));
 }
 
@@ -339,7 +342,8 @@ Status SegmentWriter::place(const EncodedBatch& batch, int slot, std::vector<Act
 
 // Encodes chunk k into buffer k % chunk_buffers once the writes from that
 // buffer are done, so up to chunk_buffers - 1 chunks are in flight while the
-// next is encoded.
+// next is encoded. Chunk k holds at most first_chunk_bytes << k (and at most
+// chunk_bytes) of encoded records, but always at least one record.
 Status SegmentWriter::write_chunks(const Waiter& w, std::vector<Active>* retired, bool sync) {
   unsigned n = std::max(1u, options_.chunk_buffers);
   if (chunks_.empty()) {
@@ -353,13 +357,14 @@ Status SegmentWriter::write_chunks(const Waiter& w, std::vector<Active>* retired
     }
   }
   std::span<const RecordInput> rest = w.records;
-  for (size_t k = 0; !rest.empty(); ++k) {
+  size_t budget = std::min(options_.first_chunk_bytes, options_.chunk_bytes);
+  for (size_t k = 0; !rest.empty(); ++k, budget = std::min(2 * budget, options_.chunk_bytes)) {
     size_t count = 0, bytes = 0;
     while (count < rest.size()) {
       const RecordInput& r = rest[count];
       size_t need =
           align_up(kRecordHeaderSize + r.tag.size() + max_encoded_length(w.codec, r.size));
-      if (count > 0 && bytes + need > options_.chunk_bytes) break;
+      if (count > 0 && bytes + need > budget) break;
       bytes += need;
       ++count;
     }

@@ -7,11 +7,6 @@
 
 namespace lsm4kv::tensorlog {
 
-namespace {
-// Encoded bytes per chunk of a big append (SegmentWriter::append_chunked).
-constexpr size_t kAppendChunk = size_t{16} << 20;
-}  // namespace
-
 // ---------------------------------------------------------------------------
 // The writer's view of the segment table.
 
@@ -155,7 +150,6 @@ Status TensorLog::open(const std::string& dir, const TensorLogOptions& options,
   wo.segment_size = options.segment_size;
   wo.sync = options.sync;
   wo.direct_writes = options.direct_io;
-  wo.chunk_bytes = kAppendChunk;
   log->writer_ = std::make_unique<SegmentWriter>(options.fs, dir, wo, log->catalog_.get());
   for (unsigned i = 0; i < options.async_threads; ++i)
     log->workers_.emplace_back([l = log.get()] { l->async_worker(); });
@@ -198,14 +192,14 @@ Status TensorLog::recover() {
 Status TensorLog::append(std::span<const RecordInput> records, std::vector<Location>* locations) {
   locations->clear();
   if (records.empty()) return Status::ok();
-  // A big batch is encoded by the writer, chunk by chunk, while its earlier
-  // chunks are being written (SegmentWriter::append_chunked); a small one here,
-  // so that concurrent appenders encode in parallel. Each thread keeps its
-  // buffer for the next call.
+  // A batch of more than 2 MiB is encoded by the writer, chunk by chunk,
+  // while its earlier chunks are being written (SegmentWriter::append_chunked);
+  // a small one here, so that concurrent appenders encode in parallel. Each
+  // thread keeps its buffer for the next call.
   size_t bytes = 0;
   for (const RecordInput& r : records)
     bytes += align_up(kRecordHeaderSize + r.tag.size() + max_encoded_length(options_.codec, r.size));
-  if (bytes > kAppendChunk) return writer_->append_chunked(options_.codec, records, locations);
+  if (writer_->pipelined(bytes)) return writer_->append_chunked(options_.codec, records, locations);
   thread_local EncodedBatch batch;
   Status s = encode_batch(options_.codec, records, &batch);
   if (s.is_ok()) s = writer_->append(&batch, false, locations);

@@ -176,7 +176,8 @@ Status WriteRing::drain() {
 
 Status WriteRing::datasync(std::span<const int> fds, std::span<const std::string> names) {
   Status first;
-  if (!ring_ || fds.size() > ops_.size()) {
+  // One file: a plain fdatasync (the ring would hand it to a kernel worker).
+  if (!ring_ || fds.size() <= 1 || fds.size() > ops_.size()) {
     for (size_t i = 0; i < fds.size(); ++i)
       if (::fdatasync(fds[i]) != 0 && first.is_ok())
         first = Status::from_errno(errno, "fdatasync " + names[i]);

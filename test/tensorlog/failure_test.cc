@@ -288,8 +288,8 @@ TEST_CASE("a big batch fails in a middle chunk: nothing of it visible, segments 
     for (size_t i = 0; i < good.size(); ++i)
       REQUIRE(append_one(log.get(), &good[i], 3 << 20, i + 1).is_ok());
     size_t files = segment_files(dir.path());
-    // 48 x 1 MiB: three 16 MiB chunks; the second chunk's write, or the sync
-    // of the first segment the batch creates, fails.
+    // 48 x 1 MiB: chunks growing from 1 to 16 MiB; the second chunk's
+    // write, or the sync of the first segment the batch creates, fails.
     if (sync_fault) {
       fs.fail_sync(0, Status::from_errno(EIO, "fdatasync seg"));
     } else {
@@ -329,7 +329,7 @@ TEST_CASE("io_uring writes fail with chunks in flight (file size limit): batch r
   // The real O_DIRECT + io_uring path (a FaultFileSystem would take the
   // synchronous one): RLIMIT_FSIZE makes the kernel fail the writes past
   // 40 MiB with EFBIG (and cut the one across it short) while later chunks
-  // (up to 3 of 16 MiB) are in flight. In a child, since the limit holds for
+  // (up to 3, growing to 16 MiB) are in flight. In a child, since the limit holds for
   // the whole process.
   test::TempDir dir;
   pid_t pid = ::fork();
@@ -353,7 +353,7 @@ TEST_CASE("io_uring writes fail with chunks in flight (file size limit): batch r
     rlimit lim = old;
     lim.rlim_cur = 40 << 20;
     check(::setrlimit(RLIMIT_FSIZE, &lim) == 0, 4, "setrlimit");
-    BigBatch batch(96, 1 << 20, 200);  // six chunks; the limit falls in the third
+    BigBatch batch(96, 1 << 20, 200);  // ten chunks; the limit falls in the sixth
     std::vector<Location> locs;
     Status s = log->append(batch.in, &locs);
     if (s.is_ok()) std::fprintf(stderr, "child: the append did not fail\n");
