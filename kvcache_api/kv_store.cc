@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <tuple>
 
 #include "base/coding.h"
 #include "kvcache_api/device_staging.h"
@@ -131,8 +132,10 @@ Status KvStoreImpl::open() {
       return Status::invalid_argument(opt_.dir + ": store was created with page_tokens " +
                                       std::to_string(p) + ", opened with " + std::to_string(opt_.page_tokens));
   }
-  LSM4KV_RETURN_IF_ERROR(load_state());
-  return resolve_pending_collections();
+  // Pending collections first: they decide which copy of a moved record the
+  // index names, and load_state() marks every other copy dead.
+  LSM4KV_RETURN_IF_ERROR(resolve_pending_collections());
+  return load_state();
 }
 
 Status KvStoreImpl::close() {
@@ -147,7 +150,8 @@ Status KvStoreImpl::close() {
   return s.is_ok() ? t : s;
 }
 
-// Namespaces from the metadata records; LRU state from every page entry.
+// Namespaces from the metadata records; LRU state from every page entry;
+// and tensor-log records no page entry names are reported dead (orphans).
 Status KvStoreImpl::load_state() {
   auto it = index_->new_iterator({});
   std::string meta = meta_key("ns:");
@@ -162,6 +166,7 @@ Status KvStoreImpl::load_state() {
   LSM4KV_RETURN_IF_ERROR(it->status());
   uint64_t max_tick = 0;
   bool malformed = false;
+  std::vector<tensorlog::Location> referenced;
   LSM4KV_RETURN_IF_ERROR(for_each_page_entry([&](std::string_view key, const PageEntry* e) {
     if (e == nullptr) {
       malformed = true;
@@ -169,11 +174,29 @@ Status KvStoreImpl::load_state() {
     }
     lru_.add(std::string(key.substr(0, kNsBytes + kFingerprintBytes)), disk_bytes(e->location), e->tick);
     max_tick = std::max(max_tick, e->tick);
+    referenced.push_back(e->location);
     return true;
   }));
   if (malformed) return Status::corruption(opt_.dir + ": bad page entry in the index");
   tick_ = max_tick;
-  return Status::ok();
+  return mark_orphans_dead(std::move(referenced));
+}
+
+// A put appends its records before it writes their index entries; a crash
+// between the two leaves records that nothing will ever reference. Both lists
+// sorted by (segment, offset), one merge finds them.
+Status KvStoreImpl::mark_orphans_dead(std::vector<tensorlog::Location> referenced) {
+  auto order = [](const tensorlog::Location& a, const tensorlog::Location& b) {
+    return std::tie(a.segment, a.offset) < std::tie(b.segment, b.offset);
+  };
+  std::sort(referenced.begin(), referenced.end(), order);
+  std::vector<tensorlog::Location> orphans;
+  auto ref = referenced.begin();
+  for (const tensorlog::Location& r : log_->live_records()) {
+    while (ref != referenced.end() && order(*ref, r)) ++ref;
+    if (ref == referenced.end() || order(r, *ref)) orphans.push_back(r);
+  }
+  return log_->mark_dead(orphans);
 }
 
 Status KvStoreImpl::for_each_page_entry(
@@ -539,11 +562,11 @@ StoreStats KvStoreImpl::stats() const {
   st.put_latency = put_latency_.percentiles();
   st.probe_latency = probe_latency_.percentiles();
   st.get_latency = get_latency_.percentiles();
-  for (const auto& seg : log_->segments()) {
-    st.tensor_live_bytes += seg.live_bytes;
-    st.tensor_dead_bytes += seg.dead_bytes;
-    st.tensor_segments++;
-  }
+  const tensorlog::LogUsage u = log_->usage();
+  st.tensor_live_bytes = u.live_bytes;
+  st.tensor_dead_bytes = u.dead_bytes;
+  st.tensor_segments = u.segments;
+  st.tensor_file_bytes = u.file_bytes;
   {
     std::lock_guard g(lru_mu_);
     st.stored_bytes = lru_.total_bytes();

@@ -33,11 +33,21 @@
 // for get_batch destinations and put_batch sources when a GPU is present;
 // without one they get NotSupported.
 //
-// Capacity. When a put would take the tensor log past capacity_bytes, the
-// least recently used prefix subtrees (by their first page; recency is the
-// last put or get, and survives restarts as write order) are evicted with one
-// range deletion each, keeping the key set prefix-closed; segment GC then
-// reclaims their bytes.
+// Capacity. capacity_bytes bounds the tensor log's segment files on disk
+// (StoreStats::tensor_file_bytes: records live and dead, segment headers and
+// seals), not only the bytes the index references. After every call returns
+// they are at most capacity_bytes + segment_bytes: the one segment of slack is
+// the active segment, whose dead records no collection can reclaim until it
+// is sealed. While a collection runs, the live records it moves (at most
+// about one segment's worth per collection) are on disk twice until it
+// commits. A put that would take the files past the capacity first reclaims
+// dead bytes, collecting the segments with the most dead bytes whatever their
+// live ratio; only when the live bytes themselves do not fit are the least
+// recently used prefix subtrees (by their first page; recency is the last put
+// or get, and survives restarts as write order) evicted, with one range
+// deletion each, keeping the key set prefix-closed. Both free 5-10% of the
+// capacity beyond what the put needs, so that not every put pays for them. A
+// put whose own prefixes leave no room gets NoSpace.
 //
 // Durability. A put appends the tensors first (durably, per sync), then
 // writes the index entries as one atomic batch: after a crash an index entry
@@ -126,7 +136,7 @@ struct StoreOptions {
   FileSystem* fs = nullptr;         // every file access; nullptr = POSIX (tests inject faults)
   uint32_t page_tokens = 64;        // P; 1 gives per-token granularity; at most 512
   SyncMode sync = SyncMode::kPerBatch;
-  uint64_t capacity_bytes = 0;      // tensor-log bytes; 0 = unbounded
+  uint64_t capacity_bytes = 0;      // tensor-log file bytes (see Capacity); 0 = unbounded
   tensorlog::Codec codec = tensorlog::Codec::kNone;
   bool tuner = true;                // retune T and K from the workload (tuner/)
   engine::Shape initial_shape;      // the index's shape when the store is created
@@ -155,7 +165,8 @@ struct StoreStats {
   uint64_t collisions = 0;                   // gets refused because a tag did not match
   Percentiles put_latency, probe_latency, get_latency;
   uint64_t tensor_live_bytes = 0, tensor_dead_bytes = 0, tensor_segments = 0;
-  uint64_t stored_bytes = 0;                 // bytes counted against capacity
+  uint64_t tensor_file_bytes = 0;            // the segment files on disk: what capacity bounds
+  uint64_t stored_bytes = 0;                 // record bytes the index references
   size_t files = 0;                          // index + tensor-log files
   engine::Shape index_shape;
   std::vector<size_t> runs_per_level;        // index: runs in level 0, 1, ...
@@ -208,8 +219,10 @@ class KvStore {
   virtual Status collect_garbage() = 0;
   virtual StoreStats stats() const = 0;
   // Checks the store's invariants: every stored page's parent is stored
-  // (prefix closure), every index entry decodes, and the bytes counted
-  // against capacity equal the index's. Corruption names what is wrong.
+  // (prefix closure), every index entry decodes, and the stored bytes of the
+  // eviction accounting and the tensor log's live bytes both equal the bytes
+  // the index references (no record is kept that nothing references).
+  // Corruption names what is wrong.
   virtual Status check_invariants() = 0;
   // Syncs and releases the directory (it can then be reopened); later calls
   // get InvalidArgument. REQUIRES: no call in flight on another thread.

@@ -67,11 +67,20 @@ class KvStoreImpl final : public KvStore {
   // Whole pages of keys[0..) that are stored (keys of one prompt, in order).
   Status cached_pages(const std::vector<std::string>& keys, size_t* pages);
   Status put_locked(std::span<const PutRequest> requests);
+  // REQUIRES (these five): write_mu_ held.
   Status make_room(uint64_t needed, const std::vector<std::string>& keep_roots);
+  // Evicts least recently used subtrees (none in keep_roots) until `bytes`
+  // of the stored bytes are gone or nothing else may go.
+  Status evict_lru(uint64_t bytes, const std::vector<std::string>& keep_roots);
+  // Collects the most dead segments until the segment files' counted bytes
+  // are at most target or nothing more can be reclaimed.
+  Status reclaim_dead_bytes(uint64_t target);
   Status evict_subtree(const std::string& root);
-  Status collect_garbage_locked();  // REQUIRES: write_mu_ held
+  Status collect_garbage_locked();
   Status apply_collection(const tensorlog::Collection& c);
   Status load_state();
+  // Reports dead every live tensor-log record not in referenced (the index's).
+  Status mark_orphans_dead(std::vector<tensorlog::Location> referenced);
   // Calls fn(key, entry) for every page entry of the index, in key order;
   // entry is null when the value does not decode. fn returns false to stop.
   Status for_each_page_entry(const std::function<bool(std::string_view key, const PageEntry* entry)>& fn);

@@ -78,6 +78,7 @@ std::string format_stats(const StoreStats& st, const engine::Properties& p, uint
   num("tensor.segments", st.tensor_segments);
   num("tensor.live_bytes", st.tensor_live_bytes);
   num("tensor.dead_bytes", st.tensor_dead_bytes);
+  num("tensor.file_bytes", st.tensor_file_bytes);
   num("index.T", static_cast<uint64_t>(p.shape.size_ratio));
   put("index.K", join(p.shape.runs_per_level));
   std::vector<int> runs;

@@ -14,43 +14,95 @@ struct LocationHash {
   }
 };
 
-// Eviction frees this much below the capacity at once, so that a stream of
-// puts does not evict (and collect) on every call.
-constexpr double kEvictionSlack = 0.05;
+// Room is made this far below the capacity at once (GC reclaims down to one
+// slack below what a put needs, eviction frees two), so that a stream of puts
+// does not evict and collect on every call, and GC may leave up to one slack
+// of dead bytes in the segments where reclaiming them costs the most copying.
+constexpr double kRoomSlack = 0.05;
+
+// The most a put of `needed` record bytes adds to the segment files: the
+// records, and for every segment it fills, that segment's seal (index record
+// of at most 20 bytes per record, footer block) and the next one's header.
+uint64_t file_growth(uint64_t needed, uint64_t segment_bytes) {
+  using tensorlog::align_up;
+  using tensorlog::kAlign;
+  const uint64_t seal = align_up(tensorlog::kRecordHeaderSize + 10 + 20 * (segment_bytes / kAlign)) + kAlign;
+  return needed + (needed / segment_bytes + 1) * (seal + kAlign);
+}
+
+// The segment files' bytes that capacity counts: all of them but the dead
+// records of the active segment (the one segment of slack kv_store.h allows).
+uint64_t counted_bytes(const tensorlog::LogUsage& u) { return u.file_bytes - u.active_dead_bytes; }
+
+// Bytes no collection can give back: live records, headers, seals.
+uint64_t kept_bytes(const tensorlog::LogUsage& u) { return u.file_bytes - u.dead_bytes; }
 
 }  // namespace
 
+// The segment files are kept within the capacity (kv_store.h, "Capacity"):
+// dead bytes are reclaimed first, the most dead segments first; live bytes
+// are evicted only when they are what does not fit.
 Status KvStoreImpl::make_room(uint64_t needed, const std::vector<std::string>& keep_roots) {
-  if (opt_.capacity_bytes == 0) return Status::ok();
-  if (needed > opt_.capacity_bytes)
+  const uint64_t capacity = opt_.capacity_bytes;
+  if (capacity == 0) return Status::ok();
+  if (needed > capacity)
     return Status::no_space("put_batch: " + std::to_string(needed) + " bytes exceed the capacity of " +
-                            std::to_string(opt_.capacity_bytes));
-  uint64_t stored;
+                            std::to_string(capacity));
+  const uint64_t growth = file_growth(needed, opt_.segment_bytes);
+  const uint64_t room = capacity > growth ? capacity - growth : 0;  // what the files may hold now
+  tensorlog::LogUsage u = log_->usage();
+  if (counted_bytes(u) <= room) return Status::ok();
+  const uint64_t slack = static_cast<uint64_t>(kRoomSlack * static_cast<double>(capacity));
+  const uint64_t gc_target = room > slack ? room - slack : 0;
+  if (kept_bytes(u) > gc_target) {
+    // Not even a log without dead bytes would fit: evict.
+    const uint64_t evict_target = room > 2 * slack ? room - 2 * slack : 0;
+    LSM4KV_RETURN_IF_ERROR(evict_lru(kept_bytes(u) - evict_target, keep_roots));
+  }
+  LSM4KV_RETURN_IF_ERROR(reclaim_dead_bytes(gc_target));
+  if (counted_bytes(log_->usage()) > room)
+    return Status::no_space("put_batch: capacity " + std::to_string(capacity) +
+                            " is taken by the prefixes this put extends");
+  return Status::ok();
+}
+
+Status KvStoreImpl::evict_lru(uint64_t bytes, const std::vector<std::string>& keep_roots) {
+  uint64_t until;
   {
     std::lock_guard g(lru_mu_);
-    stored = lru_.total_bytes();
+    until = lru_.total_bytes() > bytes ? lru_.total_bytes() - bytes : 0;
   }
-  if (stored + needed <= opt_.capacity_bytes) return Status::ok();
-  const uint64_t slack = static_cast<uint64_t>(kEvictionSlack * static_cast<double>(opt_.capacity_bytes));
-  const uint64_t target = opt_.capacity_bytes - needed > slack ? opt_.capacity_bytes - needed - slack : 0;
-  bool evicted = false;
   for (;;) {
     std::optional<std::string> victim;
     {
       std::lock_guard g(lru_mu_);
-      if (lru_.total_bytes() <= target) break;
+      if (lru_.total_bytes() <= until) break;
       // Never the prefixes this put extends: that would orphan its pages.
       victim = lru_.oldest(keep_roots);
     }
     if (!victim) break;
     LSM4KV_RETURN_IF_ERROR(evict_subtree(*victim));
-    evicted = true;
   }
-  if (evicted) LSM4KV_RETURN_IF_ERROR(collect_garbage_locked());
-  std::lock_guard g(lru_mu_);
-  if (lru_.total_bytes() + needed > opt_.capacity_bytes)
-    return Status::no_space("put_batch: capacity " + std::to_string(opt_.capacity_bytes) +
-                            " is taken by the prefixes this put extends");
+  return Status::ok();
+}
+
+// Collects the segments with the most dead bytes, whatever their live ratio,
+// until the counted bytes are at most target or no collection gives any back.
+// One collection moves at most about a segment of live records.
+Status KvStoreImpl::reclaim_dead_bytes(uint64_t target) {
+  tensorlog::CollectOptions co;
+  co.live_ratio_threshold = 1.0;  // every segment with a dead record is a candidate
+  co.max_bytes = opt_.segment_bytes;
+  tensorlog::LogUsage u = log_->usage();
+  while (counted_bytes(u) > target && u.dead_bytes > u.active_dead_bytes) {
+    const uint64_t waste = u.file_bytes - u.live_bytes;  // dead bytes, headers, seals
+    tensorlog::Collection c;
+    LSM4KV_RETURN_IF_ERROR(log_->collect(co, &c));
+    if (c.id == 0) break;
+    LSM4KV_RETURN_IF_ERROR(apply_collection(c));
+    u = log_->usage();
+    if (u.file_bytes - u.live_bytes >= waste) break;  // it only moved records
+  }
   return Status::ok();
 }
 
@@ -76,19 +128,14 @@ Status KvStoreImpl::evict_subtree(const std::string& root) {
 Status KvStoreImpl::evict_to(uint64_t target_bytes) {
   LSM4KV_RETURN_IF_ERROR(check_open());
   std::lock_guard g(write_mu_);
-  bool evicted = false;
-  for (;;) {
-    std::optional<std::string> victim;
-    {
-      std::lock_guard l(lru_mu_);
-      if (lru_.total_bytes() <= target_bytes) break;
-      victim = lru_.oldest();
-    }
-    if (!victim) break;
-    LSM4KV_RETURN_IF_ERROR(evict_subtree(*victim));
-    evicted = true;
+  uint64_t stored;
+  {
+    std::lock_guard l(lru_mu_);
+    stored = lru_.total_bytes();
   }
-  return evicted ? collect_garbage_locked() : Status::ok();
+  if (stored <= target_bytes) return Status::ok();
+  LSM4KV_RETURN_IF_ERROR(evict_lru(stored - target_bytes, {}));
+  return collect_garbage_locked();
 }
 
 Status KvStoreImpl::collect_garbage() {
@@ -156,6 +203,11 @@ Status KvStoreImpl::check_invariants() {
     return true;
   }));
   LSM4KV_RETURN_IF_ERROR(problem);
+  // Every live record is referenced (write_mu_ keeps puts and collections out).
+  const uint64_t log_live = log_->usage().live_bytes;
+  if (bytes != log_live)
+    return Status::corruption(opt_.dir + ": tensor log holds " + std::to_string(log_live) +
+                              " live bytes, index references " + std::to_string(bytes));
   std::lock_guard l(lru_mu_);
   if (bytes != lru_.total_bytes())
     return Status::corruption(opt_.dir + ": capacity accounting " + std::to_string(lru_.total_bytes()) +

@@ -383,6 +383,28 @@ std::vector<SegmentInfo> TensorLog::segments() const {
   return out;
 }
 
+LogUsage TensorLog::usage() const {
+  std::lock_guard<std::mutex> l(mu_);
+  LogUsage u;
+  for (const auto& [id, s] : segments_) {
+    u.segments++;
+    u.file_bytes += s.file_bytes;
+    u.live_bytes += s.live_bytes;
+    u.dead_bytes += s.dead_bytes;
+    if (s.active) u.active_dead_bytes += s.dead_bytes;
+  }
+  return u;
+}
+
+std::vector<Location> TensorLog::live_records() const {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<Location> out;
+  for (const auto& [id, s] : segments_)
+    for (const SegmentRecord& r : s.records)
+      if (!r.dead) out.push_back({id, r.offset, r.length});
+  return out;
+}
+
 Status TensorLog::close() {
   if (closed_) return Status::ok();
   closed_ = true;

@@ -131,6 +131,17 @@ struct SegmentInfo {
   bool active = false;
 };
 
+// Totals over all segments (what segments() sums), without per-record work.
+struct LogUsage {
+  uint64_t segments = 0;
+  uint64_t file_bytes = 0;         // the segment files on disk
+  uint64_t live_bytes = 0;         // padded bytes of live records
+  uint64_t dead_bytes = 0;
+  // Of dead_bytes, those in the active segment: no collection can reclaim
+  // them until the segment is sealed.
+  uint64_t active_dead_bytes = 0;
+};
+
 struct Relocation {
   Location from;
   Location to;
@@ -187,6 +198,12 @@ class TensorLog {
   std::vector<Collection> pending_collections() const;
 
   std::vector<SegmentInfo> segments() const;
+  LogUsage usage() const;
+  // Every record not reported dead, in (segment, offset) order: a caller
+  // reconciles its references with them (a crash between an append and the
+  // caller's record of it leaves records nothing references) and reports the
+  // unreferenced ones dead.
+  std::vector<Location> live_records() const;
   const std::string& dir() const { return dir_; }
   // Seals the active segment and stops the async workers.
   Status close();
