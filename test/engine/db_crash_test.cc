@@ -6,15 +6,12 @@
 // so the expected state after the newest applied batch M is exact.
 #include <catch2/catch.hpp>
 
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <cstdio>
 #include <random>
 
 #include "engine/db.h"
 #include "test/engine/test_util.h"
+#include "test/support/kill_child.h"
 
 using namespace lsm4kv;
 using namespace lsm4kv::engine;
@@ -45,7 +42,7 @@ Options crash_options(SyncMode mode) {
     for (int j = 0; j < 4; j++) b.put(key(i, j), std::to_string(i));
     if (i > 0) b.delete_range(key(i - 1, 2), key(i - 1, 4));
     if (!db->write({}, &b).is_ok()) _exit(4);
-    if (::write(ack_fd, &i, sizeof i) != sizeof i) _exit(5);
+    if (!test::acknowledge(ack_fd, i)) _exit(5);
   }
 }
 
@@ -89,25 +86,10 @@ void run_kills(SyncMode mode, int kills) {
   test::TempDir dir("lsm4kv_crash");
   int64_t newest = -1;
   for (int k = 0; k < kills; k++) {
-    int fds[2];
-    REQUIRE(::pipe(fds) == 0);
-    pid_t pid = ::fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-      ::close(fds[0]);
-      child_main(dir.path(), fds[1], static_cast<uint64_t>(newest + 1), mode);
-    }
-    ::close(fds[1]);
-    ::usleep(static_cast<useconds_t>(5000 + rng() % 60000));
-    ::kill(pid, SIGKILL);
-    int st = 0;
-    ::waitpid(pid, &st, 0);
-    int64_t last_acked = newest;
-    uint64_t i;
-    while (::read(fds[0], &i, sizeof i) == sizeof i) last_acked = static_cast<int64_t>(i);
-    ::close(fds[0]);
     INFO("kill " << k << " seed " << seed);
-    REQUIRE((WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL));
+    const int64_t last_acked = test::run_and_kill(
+        [&](int ack_fd) { child_main(dir.path(), ack_fd, static_cast<uint64_t>(newest + 1), mode); },
+        static_cast<useconds_t>(5000 + rng() % 60000), newest);
     std::unique_ptr<DB> db;
     Status s = DB::open(crash_options(mode), dir.path(), &db);
     INFO(s.to_string());

@@ -9,6 +9,7 @@
 
 #include "kvcache_api/kv_store.h"
 #include "test/engine/test_util.h"
+#include "test/support/kv_data.h"
 #include "test/tensorlog/fault_fs.h"
 
 using namespace lsm4kv;
@@ -28,14 +29,7 @@ std::vector<Token> prompt(uint64_t i) {
 }
 
 std::vector<char> kv_of(const std::vector<Token>& t, size_t n) {
-  std::vector<char> out(n * kLayout.bytes_per_token());
-  uint64_t h = 3;
-  for (size_t i = 0; i < n; i++) {
-    h = (h ^ static_cast<uint64_t>(t[i])) * 0x100000001b3ull;
-    for (size_t b = 0; b < kLayout.bytes_per_token(); b++)
-      out[i * kLayout.bytes_per_token() + b] = static_cast<char>(h >> (b % 8 * 8));
-  }
-  return out;
+  return test::kv_of(t, n, kLayout.bytes_per_token());
 }
 
 }  // namespace

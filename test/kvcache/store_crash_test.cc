@@ -3,14 +3,12 @@
 // ever returned; the store's invariants hold after every restart.
 #include <catch2/catch.hpp>
 
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <random>
 
 #include "kvcache_api/kv_store.h"
 #include "test/engine/test_util.h"
+#include "test/support/kill_child.h"
+#include "test/support/kv_data.h"
 
 using namespace lsm4kv;
 using namespace lsm4kv::kvcache;
@@ -34,14 +32,7 @@ std::vector<Token> prompt(uint64_t seed, uint64_t i) {
 }
 
 std::vector<char> kv_of(const std::vector<Token>& t, size_t n) {
-  const size_t bpt = kLayout.bytes_per_token();
-  std::vector<char> out(n * bpt);
-  uint64_t h = 7;
-  for (size_t i = 0; i < n; i++) {
-    h = (h ^ static_cast<uint64_t>(t[i])) * 0x100000001b3ull;
-    for (size_t b = 0; b < bpt; b++) out[i * bpt + b] = static_cast<char>(h >> (b % 8 * 8));
-  }
-  return out;
+  return test::kv_of(t, n, kLayout.bytes_per_token());
 }
 
 StoreOptions crash_options(const std::string& dir, uint64_t capacity) {
@@ -55,7 +46,7 @@ StoreOptions crash_options(const std::string& dir, uint64_t capacity) {
   return o;
 }
 
-[[noreturn]] void child(const std::string& dir, uint64_t capacity, uint64_t seed, uint64_t start, int fd) {
+[[noreturn]] void child(const std::string& dir, uint64_t capacity, uint64_t seed, uint64_t start, int ack_fd) {
   std::unique_ptr<KvStore> store;
   NamespaceId ns;
   if (!KvStore::open(crash_options(dir, capacity), &store).is_ok()) _exit(3);
@@ -67,7 +58,7 @@ StoreOptions crash_options(const std::string& dir, uint64_t capacity) {
     if (s.is_no_space()) continue;  // its prefix tree alone fills the capacity: refused, not acked
     if (!s.is_ok()) _exit(4);
     if (i % 16 == 15 && !store->collect_garbage().is_ok()) _exit(5);
-    if (::write(fd, &i, sizeof i) != sizeof i) _exit(6);
+    if (!test::acknowledge(ack_fd, i)) _exit(6);
   }
 }
 
@@ -79,24 +70,9 @@ void run(uint64_t capacity, int kills) {
   int64_t acked = -1;
   for (int k = 0; k < kills; k++) {
     INFO("kill " << k);
-    int fds[2];
-    REQUIRE(::pipe(fds) == 0);
-    pid_t pid = ::fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-      ::close(fds[0]);
-      child(dir.path(), capacity, seed, static_cast<uint64_t>(acked + 1), fds[1]);
-    }
-    ::close(fds[1]);
-    ::usleep(static_cast<useconds_t>(5000 + rng() % 60000));
-    ::kill(pid, SIGKILL);
-    int st = 0;
-    ::waitpid(pid, &st, 0);
-    uint64_t i;
-    while (::read(fds[0], &i, sizeof i) == sizeof i) acked = static_cast<int64_t>(i);
-    ::close(fds[0]);
-    INFO("child exit status " << (WIFEXITED(st) ? WEXITSTATUS(st) : -1));
-    REQUIRE((WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL));
+    acked = test::run_and_kill(
+        [&](int ack_fd) { child(dir.path(), capacity, seed, static_cast<uint64_t>(acked + 1), ack_fd); },
+        static_cast<useconds_t>(5000 + rng() % 60000), acked);
 
     std::unique_ptr<KvStore> store;
     Status s = KvStore::open(crash_options(dir.path(), capacity), &store);

@@ -10,6 +10,7 @@
 
 #include "kvcache_api/kv_store.h"
 #include "test/engine/test_util.h"
+#include "test/support/kv_data.h"
 
 using namespace lsm4kv;
 using namespace lsm4kv::kvcache;
@@ -19,16 +20,8 @@ namespace {
 constexpr uint32_t P = 4;
 const KvLayout kLayout{2, 1, 4, DType::kF16};  // 32 bytes per token
 
-// The KV of token t of a sequence depends on every token up to t, as real KV does.
 std::vector<char> expected_kv(const std::vector<Token>& seq, size_t n) {
-  const size_t bpt = kLayout.bytes_per_token();
-  std::vector<char> out(n * bpt);
-  uint64_t h = 0x9e3779b97f4a7c15ull;
-  for (size_t t = 0; t < n; t++) {
-    h = (h ^ static_cast<uint64_t>(seq[t])) * 0x100000001b3ull;
-    for (size_t b = 0; b < bpt; b++) out[t * bpt + b] = static_cast<char>((h >> ((b % 8) * 8)) + b);
-  }
-  return out;
+  return test::kv_of(seq, n, kLayout.bytes_per_token());
 }
 
 StoreOptions options(const std::string& dir, uint64_t capacity) {

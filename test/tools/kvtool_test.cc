@@ -20,6 +20,7 @@
 #include "kvcache_api/kv_store.h"
 #include "tensorlog/record_format.h"
 #include "test/engine/test_util.h"
+#include "test/support/kv_data.h"
 
 using namespace lsm4kv;
 using namespace lsm4kv::kvcache;
@@ -185,17 +186,6 @@ const KvLayout kLayoutA{2, 2, 8, DType::kBF16};  // 128 bytes per token
 const KvLayout kLayoutB{1, 1, 16, DType::kF32};  // 128 bytes per token
 constexpr uint64_t kRecordDiskBytes = 4096;  // 32 + tag (22 + 4P) + P · 128 payload, aligned
 
-// KV of a token depends on every token before it, as real KV does.
-std::vector<char> kv_of(const std::vector<Token>& seq, size_t n, size_t bpt) {
-  std::vector<char> out(n * bpt);
-  uint64_t h = 0x9e3779b97f4a7c15ull;
-  for (size_t t = 0; t < n; t++) {
-    h = (h ^ static_cast<uint64_t>(seq[t])) * 0x100000001b3ull;
-    for (size_t b = 0; b < bpt; b++) out[t * bpt + b] = static_cast<char>((h >> ((b % 8) * 8)) + b);
-  }
-  return out;
-}
-
 StoreOptions options(const std::string& dir) {
   StoreOptions o;
   o.dir = dir;
@@ -245,11 +235,11 @@ Written write_store(const std::string& dir) {
   REQUIRE(store->register_namespace("alpha", kLayoutA, &a).is_ok());
   REQUIRE(store->register_namespace("beta", kLayoutB, &b).is_ok());
   for (const auto& p : w.alpha) {
-    auto kv = kv_of(p, p.size(), kLayoutA.bytes_per_token());
+    auto kv = test::kv_of(p, p.size(), kLayoutA.bytes_per_token());
     REQUIRE(store->put_batch(a, p, KvBuffer::host(kv.data(), kv.size())).is_ok());
   }
   for (const auto& p : w.beta) {
-    auto kv = kv_of(p, p.size(), kLayoutB.bytes_per_token());
+    auto kv = test::kv_of(p, p.size(), kLayoutB.bytes_per_token());
     REQUIRE(store->put_batch(b, p, KvBuffer::host(kv.data(), kv.size())).is_ok());
   }
   size_t cached = 0;
@@ -383,7 +373,7 @@ TEST_CASE("kvtool probe and get read back what was written", "[kvtool]") {
   j = r.json();
   std::string expected;
   for (auto [p, n] : {std::pair{w.alpha[5], w.alpha[5].size()}, {diverging, size_t{3 * P}}}) {
-    auto kv = kv_of(p, n, kLayoutA.bytes_per_token());
+    auto kv = test::kv_of(p, n, kLayoutA.bytes_per_token());
     expected.append(kv.data(), kv.size());
   }
   CHECK(j["bytes"].u() == expected.size());
