@@ -47,6 +47,11 @@
 //     24 u64  index length record length of the index record
 //     32 u64  checksum     XXH3-64 of bytes [0, 32)
 //
+// A segment is created without a sync; its header is made durable by the
+// sync that acknowledges its first batch. A segment whose header block reads
+// as zeros therefore holds nothing acknowledged (a crash came first), and
+// recovery removes it; any other bad header is corruption.
+//
 // A Location (segment, offset, record length) names a record; it is what the
 // store keeps in its index. Records carry no position, so a batch is encoded
 // before it is placed and GC can copy a record byte for byte.

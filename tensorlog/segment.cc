@@ -179,6 +179,10 @@ Status recover_segment(FileSystem* fs, const std::string& dir, uint64_t id,
   std::string block(kAlign, '\0');
   bool short_read = false;
   LSM4KV_RETURN_IF_ERROR(read_exact(f.get(), 0, kAlign, block.data(), path, &short_read));
+  if (block.find_first_not_of('\0') == std::string::npos) {
+    *empty = true;  // created, never synced: nothing in it was acknowledged
+    return Status::ok();
+  }
   LSM4KV_RETURN_IF_ERROR(decode_segment_header(block.data(), id, path));
 
   bool sealed = false;

@@ -87,7 +87,8 @@ std::string build_seal(uint64_t segment_id, uint64_t end,
 // is read from its index. An unsealed one is scanned: every record is read and
 // verified, the file is truncated after the last complete record and sealed
 // (synced), so the next open is fast. A file too short to hold a segment
-// header (a crash right after creation) is reported with *empty = true.
+// header, or whose header block is all zeros (a crash before its first sync),
+// is reported with *empty = true.
 Status recover_segment(FileSystem* fs, const std::string& dir, uint64_t id,
                        SegmentRecords* out, bool* empty);
 

@@ -187,9 +187,10 @@ class SegmentWriter {
   Status place(const EncodedBatch& batch, int slot, std::vector<Active>* retired, bool sync,
                std::vector<Location>* locations);
   Status write_piece(Active* a, const char* data, size_t n, int slot);
-  Status open_segment(bool durable);
+  Status open_segment();
   Status seal(Active* a);
   Status seal_group(std::vector<Active>* retired, bool sync);
+  Status sync_and_seal(std::vector<Active>* retired, bool sync);
   void roll_back(std::vector<Active>& retired);
 
   FileSystem* const fs_;
