@@ -61,6 +61,7 @@ int main(int argc, char** argv) {
   size_t prompt_tokens = 2048, requests = 32, bytes_per_token = 16384, warmup_tokens = 49152;
   uint32_t page_tokens = 64;
   uint64_t capacity_mib = 4096;
+  uint64_t segment_mib = 256;
   uint64_t seed = 1;
   bool keep_old = false;
   std::string probe = "seek";
@@ -72,6 +73,7 @@ int main(int argc, char** argv) {
   app.add_option("--warmup-tokens", warmup_tokens, "tokens stored before the stages");
   app.add_option("--page-tokens", page_tokens, "tokens per page")->check(CLI::Range(1, 512));
   app.add_option("--capacity-mib", capacity_mib, "store capacity in MiB (0 = unbounded)");
+  app.add_option("--segment-mib", segment_mib, "tensor-log segment size in MiB")->check(CLI::Range(1, 4096));
   app.add_option("--seed", seed, "random seed");
   app.add_flag("--reuse", keep_old, "keep what --dir already holds");
   app.add_option("--probe", probe, "probe strategy: seek (one predecessor seek) or binary (Bloom-filtered point lookups)")
@@ -87,6 +89,7 @@ int main(int argc, char** argv) {
   opt.dir = dir;
   opt.page_tokens = page_tokens;
   opt.capacity_bytes = capacity_mib << 20;
+  opt.segment_bytes = segment_mib << 20;
   opt.sync = SyncMode::kGroupCommit;
   opt.probe = probe == "seek" ? ProbeStrategy::kSeek : ProbeStrategy::kBinarySearch;
   std::unique_ptr<KvStore> store;
