@@ -123,10 +123,12 @@ struct SegmentWriterOptions {
   // batch is 7 writes).
   size_t first_chunk_bytes = size_t{256} << 10;
   // Batches of more encoded bytes than this are pipelined (append_chunked).
-  // Below it the caller's encode (<= ~0.2 ms) costs less than splitting a
-  // small write: 544 KiB batches measured 0.77-0.82 of raw pipelined,
-  // 0.88-0.92 not; 4-8 MiB batches 0.96-1.05 pipelined, 0.68-0.92 not.
-  size_t pipeline_bytes = size_t{2} << 20;
+  // Below it the caller's encode (<= ~0.35 ms) costs about what splitting a
+  // small write does (each write waits for a kernel worker on a busy
+  // machine). Median-slice ratios to raw, pipelined vs not: 544 KiB batches
+  // 0.77-0.82 vs 0.88-0.92; 2 MiB 0.89-1.06 vs 0.92-0.98; 3.6 MiB
+  // 0.86-0.97 vs 0.86-0.96; 4-8 MiB 0.96-1.05 vs 0.68-0.92.
+  size_t pipeline_bytes = size_t{4} << 20;
 };
 
 class SegmentWriter {

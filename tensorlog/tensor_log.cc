@@ -192,7 +192,7 @@ Status TensorLog::recover() {
 Status TensorLog::append(std::span<const RecordInput> records, std::vector<Location>* locations) {
   locations->clear();
   if (records.empty()) return Status::ok();
-  // A batch of more than 2 MiB is encoded by the writer, chunk by chunk,
+  // A batch of more than 4 MiB is encoded by the writer, chunk by chunk,
   // while its earlier chunks are being written (SegmentWriter::append_chunked);
   // a small one here, so that concurrent appenders encode in parallel. Each
   // thread keeps its buffer for the next call.
