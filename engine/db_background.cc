@@ -115,10 +115,10 @@ Status DBImpl::flush_imm(std::unique_lock<std::mutex>& l) {
   uint64_t number = next_file_number_++;
   double bits = bloom_bits_for_level(1);
   l.unlock();
-  FragmentedTombstones tombstones(imm->range_tombstones(kMaxSequence));
+  std::shared_ptr<const FragmentedTombstones> tombstones = imm->fragmented_tombstones(kMaxSequence);
   std::unique_ptr<InternalIterator> it = imm->new_iterator(kMaxSequence);
   std::shared_ptr<SortedRun> run;
-  Status s = build_run(it.get(), tombstones, false, number, bits, &run);
+  Status s = build_run(it.get(), *tombstones, false, number, bits, &run);
   l.lock();
   if (!s.is_ok()) return s;
   VersionEdit edit;

@@ -11,15 +11,13 @@ class DBIterator final : public Iterator {
   DBIterator(ReadState st, const ReadOptions& ro, EngineCounters* counters)
       : st_(std::move(st)), counters_(counters) {
     std::vector<std::unique_ptr<InternalIterator>> children;
-    std::vector<RangeTombstone> mem_tombstones;
     for (const MemTable* m : {st_.mem.get(), st_.imm.get()}) {
       if (m == nullptr) continue;
       children.push_back(m->new_iterator(st_.snapshot));
-      auto t = m->range_tombstones(st_.snapshot);
-      mem_tombstones.insert(mem_tombstones.end(), t.begin(), t.end());
+      auto t = m->fragmented_tombstones(st_.snapshot);
+      if (!t->empty()) mem_tombstones_.push_back(std::move(t));
     }
     st_.version->for_each_run([&](int, const auto& r) { children.push_back(r->new_iterator(ro)); });
-    mem_tombstones_ = FragmentedTombstones(mem_tombstones);
     merged_ = new_merging_iterator(std::move(children));
   }
 
@@ -60,8 +58,8 @@ class DBIterator final : public Iterator {
   bool visible() const {
     if (merged_->type() != EntryType::kPut) return false;
     std::string_view k = merged_->key();
-    SequenceNumber t = std::max(mem_tombstones_.max_covering_seq(k),
-                                st_.run_tombstones->max_covering_seq(k));
+    SequenceNumber t = st_.run_tombstones->max_covering_seq(k);
+    for (const auto& m : mem_tombstones_) t = std::max(t, m->max_covering_seq(k));
     return t <= merged_->seq();  // hidden only by a strictly newer tombstone
   }
   void skip_forward() {
@@ -74,7 +72,8 @@ class DBIterator final : public Iterator {
 
   ReadState st_;
   EngineCounters* counters_;
-  FragmentedTombstones mem_tombstones_;
+  // The memtables' tombstones (cut and shared by the memtables), not empty.
+  std::vector<std::shared_ptr<const FragmentedTombstones>> mem_tombstones_;
   std::unique_ptr<InternalIterator> merged_;
 };
 

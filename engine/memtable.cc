@@ -74,6 +74,7 @@ void MemTable::add(SequenceNumber seq, EntryType type, std::string_view key,
 void MemTable::add_range_tombstone(SequenceNumber seq, std::string_view begin,
                                    std::string_view end) {
   std::unique_lock lock(tombstones_mu_);
+  if (!tombstones_.empty() && seq < tombstones_.back().seq) tombstones_in_order_ = false;
   tombstones_.push_back({std::string(begin), std::string(end), seq});
   tombstone_count_.fetch_add(1, std::memory_order_relaxed);
   tombstone_bytes_.fetch_add(begin.size() + end.size() + 64, std::memory_order_relaxed);
@@ -96,20 +97,37 @@ void MemTable::get(std::string_view key, SequenceNumber snapshot, MemLookup* out
 SequenceNumber MemTable::max_covering_tombstone(std::string_view key,
                                                 SequenceNumber snapshot) const {
   if (tombstone_count_.load(std::memory_order_relaxed) == 0) return 0;
-  std::shared_lock lock(tombstones_mu_);
-  SequenceNumber best = 0;
-  for (const RangeTombstone& t : tombstones_)
-    if (t.seq <= snapshot && t.seq > best && t.begin <= key && key < t.end) best = t.seq;
-  return best;
+  return fragmented_tombstones(snapshot)->max_covering_seq(key);
 }
 
-std::vector<RangeTombstone> MemTable::range_tombstones(SequenceNumber snapshot) const {
-  std::vector<RangeTombstone> out;
-  if (tombstone_count_.load(std::memory_order_relaxed) == 0) return out;
-  std::shared_lock lock(tombstones_mu_);
-  for (const RangeTombstone& t : tombstones_)
-    if (t.seq <= snapshot) out.push_back(t);
-  return out;
+std::shared_ptr<const FragmentedTombstones> MemTable::fragmented_tombstones(
+    SequenceNumber snapshot) const {
+  static const auto kNone = std::make_shared<const FragmentedTombstones>();
+  if (tombstone_count_.load(std::memory_order_relaxed) == 0) return kNone;
+  std::vector<RangeTombstone> visible;
+  size_t n = 0;
+  {
+    std::shared_lock lock(tombstones_mu_);
+    if (!tombstones_in_order_) {  // no prefix to cache: cut the ones visible
+      for (const RangeTombstone& t : tombstones_)
+        if (t.seq <= snapshot) visible.push_back(t);
+      return std::make_shared<const FragmentedTombstones>(visible);
+    }
+    n = tombstones_.size();
+    while (n > 0 && tombstones_[n - 1].seq > snapshot) --n;
+    {
+      std::lock_guard g(cut_mu_);
+      if (cut_ && cut_count_ == n) return cut_;
+    }
+    visible.assign(tombstones_.begin(), tombstones_.begin() + static_cast<long>(n));
+  }
+  auto cut = std::make_shared<const FragmentedTombstones>(visible);
+  std::lock_guard g(cut_mu_);
+  if (!cut_ || n >= cut_count_) {  // an older snapshot's cut does not replace a newer one
+    cut_ = cut;
+    cut_count_ = n;
+  }
+  return cut;
 }
 
 size_t MemTable::memory_usage() const {

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -46,8 +47,11 @@ class MemTable {
   void get(std::string_view key, SequenceNumber snapshot, MemLookup* out) const;
   // The highest sequence <= snapshot of a range tombstone covering key (0 if none).
   SequenceNumber max_covering_tombstone(std::string_view key, SequenceNumber snapshot) const;
-  // The range tombstones with seq <= snapshot.
-  std::vector<RangeTombstone> range_tombstones(SequenceNumber snapshot) const;
+  // The range tombstones with seq <= snapshot, fragmented. Never null. Cut
+  // once per new tombstone and shared by every reader after it (cutting them
+  // per iterator or scanning them per lookup cost 0.4 ms a probe with 1,000
+  // evictions in the memtable).
+  std::shared_ptr<const FragmentedTombstones> fragmented_tombstones(SequenceNumber snapshot) const;
   // Yields the newest version <= snapshot of each key (deletes included).
   std::unique_ptr<InternalIterator> new_iterator(SequenceNumber snapshot) const;
 
@@ -66,7 +70,14 @@ class MemTable {
   Table table_;
   std::atomic<uint64_t> entries_{0};
   mutable std::shared_mutex tombstones_mu_;
+  // In the order added; while sequences only grow (the DB's writes), those
+  // <= a snapshot are a prefix.
   std::vector<RangeTombstone> tombstones_;
+  bool tombstones_in_order_ = true;
+  // The fragments of tombstones_[0, cut_count_), guarded by cut_mu_.
+  mutable std::mutex cut_mu_;
+  mutable std::shared_ptr<const FragmentedTombstones> cut_;
+  mutable size_t cut_count_ = 0;
   std::atomic<size_t> tombstone_count_{0};
   std::atomic<size_t> tombstone_bytes_{0};
 };

@@ -120,6 +120,37 @@ TEST_CASE("memtable: snapshots see only their versions", "[engine][memtable]") {
   REQUIRE((it->valid() && it->key() == "b"));
 }
 
+TEST_CASE("memtable: range tombstones are cut once and seen per snapshot", "[engine][memtable]") {
+  MemTable m;
+  REQUIRE(m.fragmented_tombstones(100)->empty());
+  m.add_range_tombstone(5, "b", "d");
+  m.add_range_tombstone(7, "c", "f");
+  auto at7 = m.fragmented_tombstones(7);
+  REQUIRE(m.fragmented_tombstones(9) == at7);  // shared until a tombstone is added
+  REQUIRE(at7->max_covering_seq("c") == 7);
+  REQUIRE(at7->max_covering_seq("b") == 5);
+  REQUIRE(at7->max_covering_seq("f") == 0);
+  // A snapshot between the two sees only the first, and does not replace the
+  // newer cut.
+  auto at6 = m.fragmented_tombstones(6);
+  REQUIRE(at6->max_covering_seq("c") == 5);
+  REQUIRE(at6->max_covering_seq("e") == 0);
+  REQUIRE(m.fragmented_tombstones(7) == at7);
+  m.add_range_tombstone(9, "a", "z");
+  auto at9 = m.fragmented_tombstones(9);
+  REQUIRE(at9 != at7);
+  REQUIRE(at9->max_covering_seq("x") == 9);
+  REQUIRE(at7->max_covering_seq("x") == 0);  // a reader's cut never changes
+  REQUIRE(m.max_covering_tombstone("e", 8) == 7);
+  REQUIRE(m.max_covering_tombstone("e", 4) == 0);
+  // Out of sequence order (never from the DB) is still answered per snapshot.
+  m.add_range_tombstone(3, "m", "n");
+  REQUIRE(m.max_covering_tombstone("m", 4) == 3);
+  REQUIRE(m.max_covering_tombstone("m", 2) == 0);
+  REQUIRE(m.max_covering_tombstone("m", 20) == 9);
+  REQUIRE(m.max_covering_tombstone("c", 6) == 5);
+}
+
 TEST_CASE("record log: round trip and torn tails", "[engine][log]") {
   test::TempDir dir("lsm4kv_log");
   FileSystem* fs = FileSystem::posix();
