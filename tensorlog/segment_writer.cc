@@ -229,6 +229,8 @@ Status SegmentWriter::close() {
   if (!active_) return Status::ok();
   std::unique_ptr<Active> a = std::move(active_);
   Status s = seal(a.get());
+  if (s.is_ok() && dir_dirty_) s = fs_->sync_dir(dir_);
+  if (s.is_ok()) dir_dirty_ = false;
   if (s.is_ok()) catalog_->published(a->id, {}, a->size, true);
   return s;
 }
@@ -261,17 +263,19 @@ Status SegmentWriter::open_segment() {
   a->size = kAlign;
   a->group_start_size = kAlign;
   a->created_in_group = true;
+  dir_dirty_ = true;
   active_ = std::move(a);
   return Status::ok();
 }
 
 // Ends a group: syncs and seals its segments (sync_and_seal), then, when
-// the group created segments and synced anything, the directory.
+// segments were created since the last directory sync and anything was
+// synced, the directory.
 Status SegmentWriter::seal_group(std::vector<Active>* retired, bool sync) {
-  bool created = active_ && active_->created_in_group;
-  for (const Active& a : *retired) created = created || a.created_in_group;
   LSM4KV_RETURN_IF_ERROR(sync_and_seal(retired, sync));
-  if (created && (sync || !retired->empty())) return fs_->sync_dir(dir_);
+  if (!dir_dirty_ || (!sync && retired->empty())) return Status::ok();
+  LSM4KV_RETURN_IF_ERROR(fs_->sync_dir(dir_));
+  dir_dirty_ = false;
   return Status::ok();
 }
 

@@ -208,6 +208,8 @@ class SegmentWriter {
   // that; registered with ring_ (declared after them: it goes first).
   std::vector<EncodedBatch> chunks_;
   std::unique_ptr<WriteRing> ring_;
+  // A segment was created since the last directory sync.
+  bool dir_dirty_ = false;
 };
 
 }  // namespace lsm4kv::tensorlog
