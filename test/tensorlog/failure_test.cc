@@ -197,6 +197,31 @@ TEST_CASE("a segment created but never synced is dropped at open; a damaged head
   REQUIRE(s.to_string().find(segment_file_name(recs[0].loc.segment)) != std::string::npos);
 }
 
+TEST_CASE("a new segment's name is synced by the sync that acknowledges its records",
+          "[tensorlog][recovery]") {
+  for (SyncMode mode : {SyncMode::kPerBatch, SyncMode::kGroupCommit, SyncMode::kNone}) {
+    test::TempDir dir;
+    test::FaultFileSystem fs(FileSystem::posix());
+    TensorLogOptions o;
+    o.fs = &fs;
+    o.sync = mode;
+    o.segment_size = 1 << 20;
+    std::unique_ptr<TensorLog> log;
+    REQUIRE(TensorLog::open(dir.path(), o, &log).is_ok());
+    int before = fs.dir_syncs();
+    Rec r;
+    REQUIRE(append_one(log.get(), &r, 300000, 1).is_ok());  // creates a segment
+    if (mode == SyncMode::kNone) {
+      REQUIRE(fs.dir_syncs() == before);
+      REQUIRE(log->sync().is_ok());
+    }
+    REQUIRE(fs.dir_syncs() == before + 1);
+    REQUIRE(append_one(log.get(), &r, 300000, 2).is_ok());  // same segment
+    REQUIRE(log->sync().is_ok());
+    REQUIRE(fs.dir_syncs() == before + 1);
+  }
+}
+
 TEST_CASE("a crash without close: acknowledged batches survive", "[tensorlog][recovery]") {
   test::TempDir dir;
   std::string list = dir.sub("locations");

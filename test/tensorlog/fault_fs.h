@@ -57,7 +57,11 @@ class FaultFileSystem final : public FileSystem {
   bool exists(const std::string& p) override { return base_->exists(p); }
   Status file_size(const std::string& p, uint64_t* s) override { return base_->file_size(p, s); }
   Status truncate(const std::string& p, uint64_t s) override { return base_->truncate(p, s); }
-  Status sync_dir(const std::string& p) override { return base_->sync_dir(p); }
+  Status sync_dir(const std::string& p) override {
+    dir_syncs_.fetch_add(1);
+    return base_->sync_dir(p);
+  }
+  int dir_syncs() const { return dir_syncs_.load(); }
   Status lock_file(const std::string& p, std::unique_ptr<FileLock>* o) override {
     return base_->lock_file(p, o);
   }
@@ -102,6 +106,7 @@ class FaultFileSystem final : public FileSystem {
 
   FileSystem* base_;
   std::mutex mu_;
+  std::atomic<int> dir_syncs_{0};
   int append_countdown_ = -1;
   int sync_countdown_ = -1;
   Status append_error_, sync_error_;
