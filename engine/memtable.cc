@@ -102,26 +102,43 @@ SequenceNumber MemTable::max_covering_tombstone(std::string_view key,
 
 std::shared_ptr<const FragmentedTombstones> MemTable::fragmented_tombstones(
     SequenceNumber snapshot) const {
+  // Up to this many new tombstones are laid over the last cut one by one
+  // (O(fragments) each) rather than cut again with the rest (O(n log n)).
+  constexpr size_t kIncremental = 16;
   static const auto kNone = std::make_shared<const FragmentedTombstones>();
   if (tombstone_count_.load(std::memory_order_relaxed) == 0) return kNone;
-  std::vector<RangeTombstone> visible;
+  std::shared_ptr<const FragmentedTombstones> base;  // the cut to extend, if any
+  std::vector<RangeTombstone> todo;  // what to cut, or to lay over base
   size_t n = 0;
   {
     std::shared_lock lock(tombstones_mu_);
     if (!tombstones_in_order_) {  // no prefix to cache: cut the ones visible
       for (const RangeTombstone& t : tombstones_)
-        if (t.seq <= snapshot) visible.push_back(t);
-      return std::make_shared<const FragmentedTombstones>(visible);
+        if (t.seq <= snapshot) todo.push_back(t);
+      return std::make_shared<const FragmentedTombstones>(todo);
     }
     n = tombstones_.size();
     while (n > 0 && tombstones_[n - 1].seq > snapshot) --n;
+    size_t from = 0;
     {
       std::lock_guard g(cut_mu_);
       if (cut_ && cut_count_ == n) return cut_;
+      if (cut_ && cut_count_ < n && n - cut_count_ <= kIncremental) {
+        base = cut_;
+        from = cut_count_;
+      }
     }
-    visible.assign(tombstones_.begin(), tombstones_.begin() + static_cast<long>(n));
+    todo.assign(tombstones_.begin() + static_cast<long>(from),
+                tombstones_.begin() + static_cast<long>(n));
   }
-  auto cut = std::make_shared<const FragmentedTombstones>(visible);
+  std::shared_ptr<const FragmentedTombstones> cut;
+  if (base) {
+    FragmentedTombstones f = base->with(todo[0]);
+    for (size_t i = 1; i < todo.size(); ++i) f = f.with(todo[i]);
+    cut = std::make_shared<const FragmentedTombstones>(std::move(f));
+  } else {
+    cut = std::make_shared<const FragmentedTombstones>(todo);
+  }
   std::lock_guard g(cut_mu_);
   if (!cut_ || n >= cut_count_) {  // an older snapshot's cut does not replace a newer one
     cut_ = cut;

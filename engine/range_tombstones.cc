@@ -40,6 +40,53 @@ FragmentedTombstones::FragmentedTombstones(const std::vector<RangeTombstone>& to
   }
 }
 
+FragmentedTombstones FragmentedTombstones::with(const RangeTombstone& t) const {
+  FragmentedTombstones out;
+  std::vector<RangeTombstone>& o = out.fragments_;
+  o.reserve(fragments_.size() + 2);
+  // Appends [b, e) with seq, coalescing with an adjacent fragment of the same
+  // seq as the constructor does, so that the result is the same.
+  auto emit = [&o](std::string_view b, std::string_view e, SequenceNumber seq) {
+    if (!(b < e)) return;
+    if (!o.empty() && o.back().end == b && o.back().seq == seq) {
+      o.back().end = std::string(e);
+    } else {
+      o.push_back({std::string(b), std::string(e), seq});
+    }
+  };
+  const std::string_view b = t.begin, e = t.end;
+  std::string_view rest = b;  // [rest, e): the part of t not emitted yet
+  bool overlaps = b < e;
+  for (const RangeTombstone& f : fragments_) {
+    if (!overlaps || f.end <= b) {
+      emit(f.begin, f.end, f.seq);
+    } else if (e <= f.begin) {
+      emit(rest, e, t.seq);  // the rest of t comes before f
+      rest = e;
+      emit(f.begin, f.end, f.seq);
+    } else {
+      std::string_view lo = std::max<std::string_view>(f.begin, b);
+      std::string_view hi = std::min<std::string_view>(f.end, e);
+      emit(f.begin, lo, f.seq);  // f before t
+      emit(rest, f.begin, t.seq);  // t in the gap before f
+      emit(lo, hi, std::max(f.seq, t.seq));
+      emit(hi, f.end, f.seq);  // f after t
+      rest = std::max(rest, hi);
+    }
+  }
+  if (overlaps) emit(rest, e, t.seq);
+  return out;
+}
+
+bool FragmentedTombstones::operator==(const FragmentedTombstones& o) const {
+  if (fragments_.size() != o.fragments_.size()) return false;
+  for (size_t i = 0; i < fragments_.size(); ++i) {
+    const RangeTombstone &a = fragments_[i], &c = o.fragments_[i];
+    if (a.begin != c.begin || a.end != c.end || a.seq != c.seq) return false;
+  }
+  return true;
+}
+
 SequenceNumber FragmentedTombstones::max_covering_seq(std::string_view key) const {
   // The last fragment whose begin <= key.
   auto it = std::upper_bound(fragments_.begin(), fragments_.end(), key,

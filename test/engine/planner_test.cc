@@ -2,6 +2,8 @@
 // tiering, mixed K and lazy reshapes are checked directly.
 #include <catch2/catch.hpp>
 
+#include <random>
+
 #include "engine/compaction_planner.h"
 #include "engine/log_format.h"
 #include "engine/memtable.h"
@@ -149,6 +151,25 @@ TEST_CASE("memtable: range tombstones are cut once and seen per snapshot", "[eng
   REQUIRE(m.max_covering_tombstone("m", 2) == 0);
   REQUIRE(m.max_covering_tombstone("m", 20) == 9);
   REQUIRE(m.max_covering_tombstone("c", 6) == 5);
+}
+
+TEST_CASE("range tombstones: laying one over a cut equals cutting all from scratch",
+          "[engine][memtable]") {
+  std::mt19937_64 rng(7);
+  auto key = [&] { return std::string(1, static_cast<char>('a' + rng() % 12)) + (rng() % 2 ? "m" : ""); };
+  for (int round = 0; round < 300; ++round) {
+    std::vector<RangeTombstone> all;
+    FragmentedTombstones incremental;
+    for (int i = 0; i < 12; ++i) {
+      RangeTombstone t{key(), key(), 1 + rng() % 20};  // empty and reversed ranges too
+      all.push_back(t);
+      incremental = incremental.with(t);
+      FragmentedTombstones scratch(all);
+      INFO("round " << round << " tombstone " << i << ": [" << t.begin << ", " << t.end << ") @"
+                    << t.seq);
+      REQUIRE(incremental == scratch);
+    }
+  }
 }
 
 TEST_CASE("record log: round trip and torn tails", "[engine][log]") {
