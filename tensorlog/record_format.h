@@ -50,7 +50,9 @@
 // A segment is created without a sync; its header is made durable by the
 // sync that acknowledges its first batch. A segment whose header block reads
 // as zeros therefore holds nothing acknowledged (a crash came first), and
-// recovery removes it; any other bad header is corruption.
+// recovery removes it; any other bad header is corruption. (The 32 header
+// bytes lie in the block's first 512-byte sector, so a torn write of the
+// block leaves them whole or zero, never half.)
 //
 // A Location (segment, offset, record length) names a record; it is what the
 // store keeps in its index. Records carry no position, so a batch is encoded
