@@ -91,6 +91,8 @@ Status KvStore::open(const StoreOptions& options, std::unique_ptr<KvStore>* out)
 }
 
 Status KvStoreImpl::open() {
+  if (!(opt_.gc_headroom >= 0.0 && opt_.gc_headroom < 1.0))
+    return Status::invalid_argument("open: gc_headroom must be in [0, 1), not " + std::to_string(opt_.gc_headroom));
   FileSystem* fs = opt_.fs ? opt_.fs : FileSystem::posix();
   LSM4KV_RETURN_IF_ERROR(fs->create_dir(opt_.dir));
   engine::Options eo;
@@ -559,6 +561,7 @@ StoreStats KvStoreImpl::stats() const {
   st.pages_evicted = counters_.pages_evicted;
   st.evictions = counters_.evictions;
   st.collisions = counters_.collisions;
+  st.gc_bytes_copied = counters_.gc_bytes_copied;
   st.put_latency = put_latency_.percentiles();
   st.probe_latency = probe_latency_.percentiles();
   st.get_latency = get_latency_.percentiles();

@@ -40,14 +40,29 @@
 // the active segment, whose dead records no collection can reclaim until it
 // is sealed. While a collection runs, the live records it moves (at most
 // about one segment's worth per collection) are on disk twice until it
-// commits. A put that would take the files past the capacity first reclaims
-// dead bytes, collecting the segments with the most dead bytes whatever their
-// live ratio; only when the live bytes themselves do not fit are the least
-// recently used prefix subtrees (by their first page; recency is the last put
-// or get, and survives restarts as write order) evicted, with one range
-// deletion each, keeping the key set prefix-closed. Both free 5-10% of the
-// capacity beyond what the put needs, so that not every put pays for them. A
-// put whose own prefixes leave no room gets NoSpace.
+// commits. The rule is the classic log-structured one, with GC headroom:
+//   - live data: a put that would take the live bytes (those the index
+//     references) past (1 - gc_headroom) x capacity_bytes first evicts the
+//     least recently used prefix subtrees (by their first page; recency is
+//     the last put or get, and survives restarts as write order), with one
+//     range deletion each, keeping the key set prefix-closed, until the live
+//     bytes and the put fit with 5% of the capacity to spare;
+//   - files: a put that would take the files past the capacity first
+//     collects the segments with the lowest live ratio, until they fit with
+//     5% of the capacity to spare.
+// The cost: live data is at most (1 - gc_headroom) of the capacity (plus the
+// put in progress, and the prefixes it extends, which are never evicted), in
+// exchange for cheaper collections: the headroom is dead bytes, and where
+// recency follows write order eviction removes the oldest data, in the oldest
+// segments, so the segments collected are mostly dead. Where the evicted
+// subtrees were written over a long time (a prefix many prompts extend),
+// their dead bytes spread over the log and collections copy more; still far
+// less than with headroom 0, where live bytes fill the capacity and every
+// collection copies segments that are nearly all live (bench/RESULTS.md,
+// Store demo: 0.5-0.8 against 1.6-2.6 bytes copied per byte put). GC is
+// cheaper with segments a small fraction of the capacity. The 5% spare
+// amortises eviction and GC over many puts. A put whose own prefixes leave no
+// room gets NoSpace.
 //
 // Durability. A put appends the tensors first (durably, per sync), then
 // writes the index entries as one atomic batch: after a crash an index entry
@@ -137,6 +152,9 @@ struct StoreOptions {
   uint32_t page_tokens = 64;        // P; 1 gives per-token granularity; at most 512
   SyncMode sync = SyncMode::kPerBatch;
   uint64_t capacity_bytes = 0;      // tensor-log file bytes (see Capacity); 0 = unbounded
+  // The share of capacity_bytes kept free of live data for GC (see Capacity):
+  // live bytes stay within (1 - gc_headroom) x capacity_bytes. 0 <= it < 1.
+  double gc_headroom = 0.2;
   tensorlog::Codec codec = tensorlog::Codec::kNone;
   bool tuner = true;                // retune T and K from the workload (tuner/)
   engine::Shape initial_shape;      // the index's shape when the store is created
@@ -166,6 +184,7 @@ struct StoreStats {
   Percentiles put_latency, probe_latency, get_latency;
   uint64_t tensor_live_bytes = 0, tensor_dead_bytes = 0, tensor_segments = 0;
   uint64_t tensor_file_bytes = 0;            // the segment files on disk: what capacity bounds
+  uint64_t gc_bytes_copied = 0;              // live record bytes GC rewrote (committed collections)
   uint64_t stored_bytes = 0;                 // record bytes the index references
   size_t files = 0;                          // index + tensor-log files
   engine::Shape index_shape;

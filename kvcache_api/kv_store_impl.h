@@ -69,10 +69,10 @@ class KvStoreImpl final : public KvStore {
   Status put_locked(std::span<const PutRequest> requests);
   // REQUIRES (these five): write_mu_ held.
   Status make_room(uint64_t needed, const std::vector<std::string>& keep_roots);
-  // Evicts least recently used subtrees (none in keep_roots) until `bytes`
-  // of the stored bytes are gone or nothing else may go.
-  Status evict_lru(uint64_t bytes, const std::vector<std::string>& keep_roots);
-  // Collects the most dead segments until the segment files' counted bytes
+  // Evicts least recently used subtrees (none in keep_roots) until the
+  // stored bytes are at most target_bytes or nothing else may go.
+  Status evict_lru(uint64_t target_bytes, const std::vector<std::string>& keep_roots);
+  // Collects the least live segments until the segment files' counted bytes
   // are at most target or nothing more can be reclaimed.
   Status reclaim_dead_bytes(uint64_t target);
   Status evict_subtree(const std::string& root);
@@ -110,7 +110,7 @@ class KvStoreImpl final : public KvStore {
   struct Counters {
     std::atomic<uint64_t> hit_tokens{0}, miss_tokens{0}, hit_pages{0}, miss_pages{0};
     std::atomic<uint64_t> bytes_put{0}, bytes_got{0}, pages_put{0}, pages_evicted{0};
-    std::atomic<uint64_t> evictions{0}, collisions{0};
+    std::atomic<uint64_t> evictions{0}, collisions{0}, gc_bytes_copied{0};
   } counters_;
   LatencyHistogram put_latency_, probe_latency_, get_latency_;
 

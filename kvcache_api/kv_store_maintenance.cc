@@ -14,11 +14,12 @@ struct LocationHash {
   }
 };
 
-// Room is made this far below the capacity at once (GC reclaims down to one
-// slack below what a put needs, eviction frees two), so that a stream of puts
-// does not evict and collect on every call, and GC may leave up to one slack
-// of dead bytes in the segments where reclaiming them costs the most copying.
+// Room is made this far below the limits at once (eviction to one slack
+// below the live limit, GC to one slack below what a put needs), so that a
+// stream of puts does not evict and collect on every call.
 constexpr double kRoomSlack = 0.05;
+
+uint64_t minus(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
 
 // The most a put of `needed` record bytes adds to the segment files: the
 // records, and for every segment it fills, that segment's seal (index record
@@ -39,26 +40,30 @@ uint64_t kept_bytes(const tensorlog::LogUsage& u) { return u.file_bytes - u.dead
 
 }  // namespace
 
-// The segment files are kept within the capacity (kv_store.h, "Capacity"):
-// dead bytes are reclaimed first, the most dead segments first; live bytes
-// are evicted only when they are what does not fit.
+// The rule of kv_store.h, "Capacity": least recently used subtrees are
+// evicted to keep the live bytes within (1 - gc_headroom) x capacity; the
+// segment files are kept within the capacity by collecting the segments with
+// the lowest live ratio, which the headroom keeps well below 1.
 Status KvStoreImpl::make_room(uint64_t needed, const std::vector<std::string>& keep_roots) {
   const uint64_t capacity = opt_.capacity_bytes;
   if (capacity == 0) return Status::ok();
   if (needed > capacity)
     return Status::no_space("put_batch: " + std::to_string(needed) + " bytes exceed the capacity of " +
                             std::to_string(capacity));
-  const uint64_t growth = file_growth(needed, opt_.segment_bytes);
-  const uint64_t room = capacity > growth ? capacity - growth : 0;  // what the files may hold now
-  tensorlog::LogUsage u = log_->usage();
-  if (counted_bytes(u) <= room) return Status::ok();
+  const uint64_t room = minus(capacity, file_growth(needed, opt_.segment_bytes));  // what the files may hold now
   const uint64_t slack = static_cast<uint64_t>(kRoomSlack * static_cast<double>(capacity));
-  const uint64_t gc_target = room > slack ? room - slack : 0;
-  if (kept_bytes(u) > gc_target) {
-    // Not even a log without dead bytes would fit: evict.
-    const uint64_t evict_target = room > 2 * slack ? room - 2 * slack : 0;
-    LSM4KV_RETURN_IF_ERROR(evict_lru(kept_bytes(u) - evict_target, keep_roots));
-  }
+  const uint64_t live_limit = static_cast<uint64_t>((1.0 - opt_.gc_headroom) * static_cast<double>(capacity));
+  const uint64_t gc_target = minus(room, slack);
+  const tensorlog::LogUsage u = log_->usage();
+  const bool files_full = counted_bytes(u) > room;
+  uint64_t live_target = u.live_bytes;
+  if (u.live_bytes + needed > live_limit) live_target = minus(live_limit, needed + slack);
+  // Not even a log without dead bytes would fit (a small headroom, or none):
+  // evict until it would, one slack below GC's target.
+  if (files_full && kept_bytes(u) > gc_target)
+    live_target = std::min(live_target, minus(u.live_bytes, kept_bytes(u) - minus(room, 2 * slack)));
+  if (live_target < u.live_bytes) LSM4KV_RETURN_IF_ERROR(evict_lru(live_target, keep_roots));
+  if (!files_full) return Status::ok();
   LSM4KV_RETURN_IF_ERROR(reclaim_dead_bytes(gc_target));
   if (counted_bytes(log_->usage()) > room)
     return Status::no_space("put_batch: capacity " + std::to_string(capacity) +
@@ -66,17 +71,12 @@ Status KvStoreImpl::make_room(uint64_t needed, const std::vector<std::string>& k
   return Status::ok();
 }
 
-Status KvStoreImpl::evict_lru(uint64_t bytes, const std::vector<std::string>& keep_roots) {
-  uint64_t until;
-  {
-    std::lock_guard g(lru_mu_);
-    until = lru_.total_bytes() > bytes ? lru_.total_bytes() - bytes : 0;
-  }
+Status KvStoreImpl::evict_lru(uint64_t target_bytes, const std::vector<std::string>& keep_roots) {
   for (;;) {
     std::optional<std::string> victim;
     {
       std::lock_guard g(lru_mu_);
-      if (lru_.total_bytes() <= until) break;
+      if (lru_.total_bytes() <= target_bytes) break;
       // Never the prefixes this put extends: that would orphan its pages.
       victim = lru_.oldest(keep_roots);
     }
@@ -86,9 +86,9 @@ Status KvStoreImpl::evict_lru(uint64_t bytes, const std::vector<std::string>& ke
   return Status::ok();
 }
 
-// Collects the segments with the most dead bytes, whatever their live ratio,
-// until the counted bytes are at most target or no collection gives any back.
-// One collection moves at most about a segment of live records.
+// Collects the segments with the lowest live ratio first (the planner's
+// order), until the counted bytes are at most target or no collection gives
+// any back. One collection moves at most about a segment of live records.
 Status KvStoreImpl::reclaim_dead_bytes(uint64_t target) {
   tensorlog::CollectOptions co;
   co.live_ratio_threshold = 1.0;  // every segment with a dead record is a candidate
@@ -128,13 +128,11 @@ Status KvStoreImpl::evict_subtree(const std::string& root) {
 Status KvStoreImpl::evict_to(uint64_t target_bytes) {
   LSM4KV_RETURN_IF_ERROR(check_open());
   std::lock_guard g(write_mu_);
-  uint64_t stored;
   {
     std::lock_guard l(lru_mu_);
-    stored = lru_.total_bytes();
+    if (lru_.total_bytes() <= target_bytes) return Status::ok();
   }
-  if (stored <= target_bytes) return Status::ok();
-  LSM4KV_RETURN_IF_ERROR(evict_lru(stored - target_bytes, {}));
+  LSM4KV_RETURN_IF_ERROR(evict_lru(target_bytes, {}));
   return collect_garbage_locked();
 }
 
@@ -167,9 +165,15 @@ Status KvStoreImpl::apply_collection(const tensorlog::Collection& c) {
     wo.sync = engine::SyncMode::kEveryBatch;  // the old segments go next: this must be durable
     LSM4KV_RETURN_IF_ERROR(index_->write(wo, &batch));
   }
-  std::lock_guard gate(gc_gate_);
-  std::unique_lock x(gc_mu_);
-  return log_->commit_collection(c.id);
+  {
+    std::lock_guard gate(gc_gate_);
+    std::unique_lock x(gc_mu_);
+    LSM4KV_RETURN_IF_ERROR(log_->commit_collection(c.id));
+  }
+  uint64_t copied = 0;
+  for (const auto& r : c.relocations) copied += disk_bytes(r.to);
+  counters_.gc_bytes_copied += copied;
+  return Status::ok();
 }
 
 Status KvStoreImpl::collect_garbage_locked() {

@@ -62,6 +62,7 @@ int main(int argc, char** argv) {
   uint32_t page_tokens = 64;
   uint64_t capacity_mib = 4096;
   uint64_t segment_mib = 256;
+  double gc_headroom = StoreOptions{}.gc_headroom;
   uint64_t seed = 1;
   bool keep_old = false;
   std::string probe = "seek";
@@ -74,6 +75,8 @@ int main(int argc, char** argv) {
   app.add_option("--page-tokens", page_tokens, "tokens per page")->check(CLI::Range(1, 512));
   app.add_option("--capacity-mib", capacity_mib, "store capacity in MiB (0 = unbounded)");
   app.add_option("--segment-mib", segment_mib, "tensor-log segment size in MiB")->check(CLI::Range(1, 4096));
+  app.add_option("--gc-headroom", gc_headroom, "share of the capacity kept free of live data for GC")
+      ->check(CLI::Range(0.0, 0.99));
   app.add_option("--seed", seed, "random seed");
   app.add_flag("--reuse", keep_old, "keep what --dir already holds");
   app.add_option("--probe", probe, "probe strategy: seek (one predecessor seek) or binary (Bloom-filtered point lookups)")
@@ -90,6 +93,7 @@ int main(int argc, char** argv) {
   opt.page_tokens = page_tokens;
   opt.capacity_bytes = capacity_mib << 20;
   opt.segment_bytes = segment_mib << 20;
+  opt.gc_headroom = gc_headroom;
   opt.sync = SyncMode::kGroupCommit;
   opt.probe = probe == "seek" ? ProbeStrategy::kSeek : ProbeStrategy::kBinarySearch;
   std::unique_ptr<KvStore> store;
@@ -199,13 +203,14 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
   }
   StoreStats st = store->stats();
-  std::printf("\noverall hit rate %.3f; stored %.1f MiB in %zu files (%llu segments); evictions %llu; "
-              "index shape T=%d K=%d\n",
+  std::printf("\noverall hit rate %.3f; stored %.1f MiB in %zu files (%llu segments of %.1f MB); evictions %llu; "
+              "put %.1f MiB, GC copied %.1f MiB; index shape T=%d K=%d\n",
               static_cast<double>(total_hit) / static_cast<double>(total_tokens),
               static_cast<double>(st.stored_bytes) / (1 << 20), st.files,
-              static_cast<unsigned long long>(st.tensor_segments),
-              static_cast<unsigned long long>(st.evictions), st.index_shape.size_ratio,
-              st.index_shape.runs_at(1));
+              static_cast<unsigned long long>(st.tensor_segments), static_cast<double>(st.tensor_file_bytes) / 1e6,
+              static_cast<unsigned long long>(st.evictions), static_cast<double>(st.bytes_put) / (1 << 20),
+              static_cast<double>(st.gc_bytes_copied) / (1 << 20),
+              st.index_shape.size_ratio, st.index_shape.runs_at(1));
   s = store->close();
   if (!s.is_ok()) {
     std::fprintf(stderr, "error: close: %s\n", s.to_string().c_str());
