@@ -368,7 +368,7 @@ Status KvStoreImpl::put_locked(std::span<const PutRequest> requests) {
   };
   std::vector<Pending> pages;
   std::vector<std::unique_ptr<char[]>> staging;  // per-layer and device sources
-  std::vector<std::string> roots;
+  std::vector<std::string> roots, paths;
   uint64_t needed = 0;
   for (const PutRequest& r : requests) {
     KvLayout layout;
@@ -381,6 +381,7 @@ Status KvStoreImpl::put_locked(std::span<const PutRequest> requests) {
     while (have < n && std::any_of(pages.begin(), pages.end(), [&](const Pending& p) { return p.key == keys[have]; }))
       have++;
     roots.push_back(keys[0].substr(0, kNsBytes + kFingerprintBytes));
+    paths.push_back(keys[n - 1]);
     if (have == n) continue;
     auto tags = page_tags(r.ns, r.tokens, static_cast<uint32_t>(P), have, n - have);
     for (size_t p = have; p < n; p++) {
@@ -403,7 +404,7 @@ Status KvStoreImpl::put_locked(std::span<const PutRequest> requests) {
     }
   }
   if (pages.empty()) return Status::ok();
-  LSM4KV_RETURN_IF_ERROR(make_room(needed, roots));
+  LSM4KV_RETURN_IF_ERROR(make_room(needed, roots, paths));
 
   std::vector<tensorlog::RecordInput> records;
   for (const Pending& p : pages) records.push_back({p.tag, p.data, p.size});

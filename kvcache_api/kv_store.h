@@ -46,7 +46,11 @@
 //     least recently used prefix subtrees (by their first page; recency is
 //     the last put or get, and survives restarts as write order), with one
 //     range deletion each, keeping the key set prefix-closed, until the live
-//     bytes and the put fit with 5% of the capacity to spare;
+//     bytes and the put fit with 5% of the capacity to spare. A subtree more
+//     than 4x what is left to free, or one the put extends (a system prompt
+//     every request starts with makes the whole cache one subtree), loses
+//     only its oldest branches (by the newest put in each; branch_eviction.h),
+//     never the prefixes the put extends;
 //   - files: a put that would take the files past the capacity first
 //     collects the segments with the lowest live ratio, until they fit with
 //     5% of the capacity to spare.
@@ -61,8 +65,8 @@
 // collection copies segments that are nearly all live (bench/RESULTS.md,
 // Store demo: 0.5-0.8 against 1.6-2.6 bytes copied per byte put). GC is
 // cheaper with segments a small fraction of the capacity. The 5% spare
-// amortises eviction and GC over many puts. A put whose own prefixes leave no
-// room gets NoSpace.
+// amortises eviction and GC over many puts. A put whose own prefix paths
+// leave no room gets NoSpace.
 //
 // Durability. A put appends the tensors first (durably, per sync), then
 // writes the index entries as one atomic batch: after a crash an index entry
@@ -179,7 +183,7 @@ struct StoreStats {
   uint64_t hit_tokens = 0, miss_tokens = 0;  // probe: tokens found / not found
   uint64_t hit_pages = 0, miss_pages = 0;
   uint64_t bytes_put = 0, bytes_got = 0;
-  uint64_t pages_put = 0, pages_evicted = 0, evictions = 0;
+  uint64_t pages_put = 0, pages_evicted = 0, evictions = 0;  // evictions: range deletions (subtrees, branches)
   uint64_t collisions = 0;                   // gets refused because a tag did not match
   Percentiles put_latency, probe_latency, get_latency;
   uint64_t tensor_live_bytes = 0, tensor_dead_bytes = 0, tensor_segments = 0;

@@ -67,15 +67,24 @@ class KvStoreImpl final : public KvStore {
   // Whole pages of keys[0..) that are stored (keys of one prompt, in order).
   Status cached_pages(const std::vector<std::string>& keys, size_t* pages);
   Status put_locked(std::span<const PutRequest> requests);
-  // REQUIRES (these five): write_mu_ held.
-  Status make_room(uint64_t needed, const std::vector<std::string>& keep_roots);
+  // REQUIRES (all down to apply_collection): write_mu_ held.
+  // keep_roots: the root subtrees the put extends; paths: the deepest key of
+  // each of its requests (their prefixes must stay).
+  Status make_room(uint64_t needed, const std::vector<std::string>& keep_roots,
+                   const std::vector<std::string>& paths);
   // Evicts least recently used subtrees (none in keep_roots) until the
-  // stored bytes are at most target_bytes or nothing else may go.
-  Status evict_lru(uint64_t target_bytes, const std::vector<std::string>& keep_roots);
+  // stored bytes are at most target_bytes; a subtree much bigger than what
+  // is left to free loses only its oldest branches; when only keep_roots are
+  // left, their oldest branches off `paths` go (branch_eviction.h).
+  Status evict_lru(uint64_t target_bytes, const std::vector<std::string>& keep_roots,
+                   const std::vector<std::string>& paths);
+  // Evicts the oldest branches of root's subtree worth at least `bytes`
+  // (none on paths; all of it for bytes = max and no paths); *freed: what went.
+  Status evict_branches(const std::string& root, uint64_t bytes, const std::vector<std::string>& paths,
+                        uint64_t* freed);
   // Collects the least live segments until the segment files' counted bytes
   // are at most target or nothing more can be reclaimed.
   Status reclaim_dead_bytes(uint64_t target);
-  Status evict_subtree(const std::string& root);
   Status collect_garbage_locked();
   Status apply_collection(const tensorlog::Collection& c);
   Status load_state();

@@ -1,8 +1,10 @@
 // Capacity, eviction and garbage collection of the KV cache store.
 #include <algorithm>
+#include <limits>
 #include <unordered_map>
 #include <unordered_set>
 
+#include "kvcache_api/branch_eviction.h"
 #include "kvcache_api/kv_store_impl.h"
 
 namespace lsm4kv::kvcache {
@@ -44,7 +46,8 @@ uint64_t kept_bytes(const tensorlog::LogUsage& u) { return u.file_bytes - u.dead
 // evicted to keep the live bytes within (1 - gc_headroom) x capacity; the
 // segment files are kept within the capacity by collecting the segments with
 // the lowest live ratio, which the headroom keeps well below 1.
-Status KvStoreImpl::make_room(uint64_t needed, const std::vector<std::string>& keep_roots) {
+Status KvStoreImpl::make_room(uint64_t needed, const std::vector<std::string>& keep_roots,
+                              const std::vector<std::string>& paths) {
   const uint64_t capacity = opt_.capacity_bytes;
   if (capacity == 0) return Status::ok();
   if (needed > capacity)
@@ -62,7 +65,7 @@ Status KvStoreImpl::make_room(uint64_t needed, const std::vector<std::string>& k
   // evict until it would, one slack below GC's target.
   if (files_full && kept_bytes(u) > gc_target)
     live_target = std::min(live_target, minus(u.live_bytes, kept_bytes(u) - minus(room, 2 * slack)));
-  if (live_target < u.live_bytes) LSM4KV_RETURN_IF_ERROR(evict_lru(live_target, keep_roots));
+  if (live_target < u.live_bytes) LSM4KV_RETURN_IF_ERROR(evict_lru(live_target, keep_roots, paths));
   if (!files_full) return Status::ok();
   LSM4KV_RETURN_IF_ERROR(reclaim_dead_bytes(gc_target));
   if (counted_bytes(log_->usage()) > room)
@@ -71,19 +74,73 @@ Status KvStoreImpl::make_room(uint64_t needed, const std::vector<std::string>& k
   return Status::ok();
 }
 
-Status KvStoreImpl::evict_lru(uint64_t target_bytes, const std::vector<std::string>& keep_roots) {
+Status KvStoreImpl::evict_lru(uint64_t target_bytes, const std::vector<std::string>& keep_roots,
+                             const std::vector<std::string>& paths) {
+  // A subtree more than this many times what is left to free loses only
+  // branches: with few roots (many prompts under one system prompt) a whole
+  // subtree would be most of the cache.
+  constexpr uint64_t kWholeSubtreeFactor = 4;
   for (;;) {
     std::optional<std::string> victim;
+    uint64_t left = 0, victim_bytes = 0;
     {
       std::lock_guard g(lru_mu_);
-      if (lru_.total_bytes() <= target_bytes) break;
+      if (lru_.total_bytes() <= target_bytes) return Status::ok();
+      left = lru_.total_bytes() - target_bytes;
       // Never the prefixes this put extends: that would orphan its pages.
       victim = lru_.oldest(keep_roots);
+      if (victim) victim_bytes = lru_.bytes_of(*victim);
     }
-    if (!victim) break;
-    LSM4KV_RETURN_IF_ERROR(evict_subtree(*victim));
+    uint64_t freed = 0;
+    if (victim) {
+      // All of it (one range deletion at its first page), or its oldest branches.
+      const bool whole = victim_bytes <= kWholeSubtreeFactor * left;
+      LSM4KV_RETURN_IF_ERROR(
+          evict_branches(*victim, whole ? std::numeric_limits<uint64_t>::max() : left, {}, &freed));
+    } else {
+      // Only the subtrees this put extends are left: their oldest branches
+      // off the put's own paths.
+      for (size_t i = 0; i < keep_roots.size() && freed < left; ++i) {
+        uint64_t f = 0;
+        LSM4KV_RETURN_IF_ERROR(evict_branches(keep_roots[i], left - freed, paths, &f));
+        freed += f;
+      }
+    }
+    if (freed == 0) return Status::ok();  // nothing else may go
   }
-  return Status::ok();
+}
+
+Status KvStoreImpl::evict_branches(const std::string& root, uint64_t bytes,
+                                   const std::vector<std::string>& paths, uint64_t* freed) {
+  *freed = 0;
+  std::vector<SubtreePage> pages;
+  std::vector<tensorlog::Location> locations;
+  const std::string end = key_successor(root);
+  auto it = index_->new_iterator({});
+  for (it->seek(root); it->valid() && it->key() < end; it->next()) {
+    PageEntry e;
+    if (!e.decode_from(it->value())) return Status::corruption(opt_.dir + ": bad page entry in the index");
+    pages.push_back({std::string(it->key()), e.tick, disk_bytes(e.location)});
+    locations.push_back(e.location);
+  }
+  LSM4KV_RETURN_IF_ERROR(it->status());
+  it.reset();
+  BranchChoice choice = choose_branches(pages, paths, bytes);
+  if (choice.roots.empty()) return Status::ok();
+  engine::WriteBatch batch;
+  for (const std::string& r : choice.roots) batch.delete_range(r, key_successor(r));
+  LSM4KV_RETURN_IF_ERROR(index_->write({}, &batch));
+  std::vector<tensorlog::Location> dead;
+  for (size_t i : choice.pages) dead.push_back(locations[i]);
+  {
+    std::lock_guard g(lru_mu_);
+    if (choice.pages.size() == pages.size()) lru_.remove(root);
+    else lru_.subtract(root, choice.bytes);
+  }
+  counters_.evictions += choice.roots.size();
+  counters_.pages_evicted += dead.size();
+  *freed = choice.bytes;
+  return log_->mark_dead(dead);
 }
 
 // Collects the segments with the lowest live ratio first (the planner's
@@ -106,25 +163,6 @@ Status KvStoreImpl::reclaim_dead_bytes(uint64_t target) {
   return Status::ok();
 }
 
-Status KvStoreImpl::evict_subtree(const std::string& root) {
-  std::string end = key_successor(root);
-  std::vector<tensorlog::Location> dead;
-  auto it = index_->new_iterator({});
-  for (it->seek(root); it->valid() && it->key() < end; it->next()) {
-    PageEntry e;
-    if (e.decode_from(it->value())) dead.push_back(e.location);
-  }
-  LSM4KV_RETURN_IF_ERROR(it->status());
-  LSM4KV_RETURN_IF_ERROR(index_->delete_range({}, root, end));
-  {
-    std::lock_guard g(lru_mu_);
-    lru_.remove(root);
-  }
-  counters_.evictions++;
-  counters_.pages_evicted += dead.size();
-  return log_->mark_dead(dead);
-}
-
 Status KvStoreImpl::evict_to(uint64_t target_bytes) {
   LSM4KV_RETURN_IF_ERROR(check_open());
   std::lock_guard g(write_mu_);
@@ -132,7 +170,7 @@ Status KvStoreImpl::evict_to(uint64_t target_bytes) {
     std::lock_guard l(lru_mu_);
     if (lru_.total_bytes() <= target_bytes) return Status::ok();
   }
-  LSM4KV_RETURN_IF_ERROR(evict_lru(target_bytes, {}));
+  LSM4KV_RETURN_IF_ERROR(evict_lru(target_bytes, {}, {}));
   return collect_garbage_locked();
 }
 

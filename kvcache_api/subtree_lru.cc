@@ -31,6 +31,19 @@ uint64_t SubtreeLru::remove(const std::string& root) {
   return bytes;
 }
 
+void SubtreeLru::subtract(const std::string& root, uint64_t bytes) {
+  auto it = roots_.find(root);
+  if (it == roots_.end()) return;
+  bytes = std::min(bytes, it->second.bytes);
+  it->second.bytes -= bytes;
+  total_ -= bytes;
+}
+
+uint64_t SubtreeLru::bytes_of(const std::string& root) const {
+  auto it = roots_.find(root);
+  return it == roots_.end() ? 0 : it->second.bytes;
+}
+
 std::optional<std::string> SubtreeLru::oldest(const std::vector<std::string>& keep) const {
   for (const auto& [tick, root] : by_tick_)
     if (std::find(keep.begin(), keep.end(), root) == keep.end()) return root;

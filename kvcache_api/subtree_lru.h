@@ -1,6 +1,7 @@
 // SubtreeLru: recency and size of every prefix subtree rooted at a prompt's
 // first page, for eviction. Evicting a whole root subtree (one range
-// deletion) keeps the stored key set prefix-closed.
+// deletion) keeps the stored key set prefix-closed; so does evicting some of
+// its branches (branch_eviction.h), after which subtract() keeps its size.
 //
 // Thread-safety: none; the store guards it with a mutex.
 #pragma once
@@ -21,6 +22,10 @@ class SubtreeLru {
   void touch(const std::string& root, uint64_t tick);
   // Forgets the subtree; returns its bytes.
   uint64_t remove(const std::string& root);
+  // Takes bytes off the subtree (some of its branches were evicted); its
+  // recency stays.
+  void subtract(const std::string& root, uint64_t bytes);
+  uint64_t bytes_of(const std::string& root) const;
   // The least recently used root not in `keep`.
   std::optional<std::string> oldest(const std::vector<std::string>& keep = {}) const;
   uint64_t total_bytes() const { return total_; }
