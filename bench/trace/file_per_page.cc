@@ -123,6 +123,7 @@ Status FilePerPageCache::put(std::span<const uint64_t> keys, const char* src, si
       ::close(fd);
       return Status::from_errno(err, p);
     }
+    if (opt_.drop_cache) ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);  // advice: a failure changes no result
     if (::close(fd) != 0) return Status::from_errno(errno, p);
     lru_.push_back(keys[i]);
     index_[keys[i]] = std::prev(lru_.end());

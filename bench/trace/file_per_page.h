@@ -37,6 +37,10 @@ class FilePerPageCache {
     size_t page_bytes = 0;        // KV bytes of one page (page_tokens · bytes per token)
     uint64_t capacity_bytes = 0;  // 0 = unbounded
     bool sync = true;             // fsync each file after writing it
+    // After writing a file, drop its pages from the page cache
+    // (POSIX_FADV_DONTNEED; takes effect for clean pages, i.e. with sync), so
+    // gets read the disk as O_DIRECT reads do instead of memory.
+    bool drop_cache = false;
   };
 
   // The chunk keys of the whole pages of tokens: key[i] covers pages 0..i.

@@ -305,7 +305,7 @@ int main(int argc, char** argv) {
   uint32_t page_tokens = 512;
   uint64_t capacity_mib = 0, segment_mib = 256;
   double gc_headroom = kvcache::StoreOptions{}.gc_headroom;
-  bool keep = false;
+  bool keep = false, files_cold = false;
   app.add_option("--trace", trace_path, "trace file (JSON lines), relative to the working directory");
   app.add_option("--requests", requests, "replay only the first N requests (0 = all)");
   app.add_option("--bytes-per-token", bytes_per_token, "KV bytes per token (a multiple of 8)")
@@ -320,6 +320,9 @@ int main(int argc, char** argv) {
   app.add_option("--sync", sync,
                  "durable: store syncs each put (SyncMode::kPerBatch), files fsync each file; none: neither syncs")
       ->check(CLI::IsMember({"durable", "none"}));
+  app.add_flag("--files-cold", files_cold,
+               "files: drop each file from the page cache after writing it (with --sync durable), so its gets "
+               "read the disk as the store's O_DIRECT reads do");
   app.add_option("--dir", dir, "working directory (one subdirectory per backend)");
   app.add_flag("--keep", keep, "leave --dir in place afterwards");
   CLI11_PARSE(app, argc, argv);
@@ -341,9 +344,10 @@ int main(int argc, char** argv) {
               trace_path.c_str(), trace.size(), static_cast<unsigned long long>(refs),
               static_cast<double>(refs * kTraceBlockTokens * bytes_per_token) / (1 << 30), bytes_per_token,
               ideal_hit_rate(trace));
-  std::printf("page %u tokens (%.1f KiB), capacity %s, sync %s, store segments %llu MiB, gc headroom %.2f\n\n",
+  std::printf("page %u tokens (%.1f KiB), capacity %s, sync %s%s, store segments %llu MiB, gc headroom %.2f\n\n",
               page_tokens, static_cast<double>(page_tokens * bytes_per_token) / 1024,
               capacity_mib == 0 ? "unbounded" : (std::to_string(capacity_mib) + " MiB").c_str(), sync.c_str(),
+              files_cold ? ", files dropped from the page cache after writing" : "",
               static_cast<unsigned long long>(segment_mib), gc_headroom);
   std::fflush(stdout);
 
@@ -375,6 +379,7 @@ int main(int argc, char** argv) {
       opt.page_bytes = page_tokens * bytes_per_token;
       opt.capacity_bytes = capacity_mib << 20;
       opt.sync = sync == "durable";
+      opt.drop_cache = files_cold;
       s = FilesBackend::open(opt, bytes_per_token, &b);
     }
     Result res;
