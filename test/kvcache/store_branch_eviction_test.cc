@@ -1,8 +1,8 @@
-// A system prompt: every request starts with the same page, so the whole
-// cache is one prefix subtree under it. Capacity must still be kept by
-// evicting inside that subtree (its least recently written branches), not by
-// refusing every put once the store is full, and not by dropping the whole
-// cache at once.
+// Branch eviction (branch_eviction.h). A system prompt every request starts
+// with makes the whole cache one prefix subtree: capacity must still be kept
+// by evicting inside it (its least recently written branches), not by
+// refusing every put once the store is full; and a subtree far bigger than
+// what a put needs freed must not be dropped all at once.
 #include <catch2/catch.hpp>
 
 #include <random>
@@ -78,19 +78,25 @@ TEST_CASE("a shared system prompt: puts past the capacity evict inside its subtr
   const size_t bpt = layout.bytes_per_token();
 
   std::mt19937_64 rng(11);
-  std::vector<Token> system(P);
-  for (Token& t : system) t = static_cast<Token>(rng() % 32000);
-  std::vector<std::vector<Token>> prompts;
-  for (int i = 0; i < 60; ++i) {  // 60 x 8 pages: ~5x the capacity
+  auto random_tokens = [&](size_t n) {
+    std::vector<Token> t(n);
+    for (Token& x : t) x = static_cast<Token>(rng() % 32000);
+    return t;
+  };
+  // A prompt: the system prompt's page, then 7 pages of its own.
+  auto put_prompt = [&](const std::vector<Token>& system) {
     std::vector<Token> p = system;
-    for (size_t t = 0; t < 7 * P; ++t) p.push_back(static_cast<Token>(rng() % 32000));
+    for (Token t : random_tokens(7 * P)) p.push_back(t);
     std::vector<char> kv = test::kv_of(p, p.size(), bpt);
     Status s = store->put_batch(ns, p, KvBuffer::host(kv.data(), kv.size()));
-    INFO("put " << i << ": " << s.to_string());
+    INFO(s.to_string());
     REQUIRE(s.is_ok());
     REQUIRE(store->check_invariants().is_ok());
-    prompts.push_back(std::move(p));
-  }
+    return p;
+  };
+  const std::vector<Token> system = random_tokens(P);
+  std::vector<std::vector<Token>> prompts;
+  for (int i = 0; i < 60; ++i) prompts.push_back(put_prompt(system));  // ~5x the capacity
   // The newest prompts are whole, the system prompt is still there, and some
   // of the oldest are gone: the eviction took branches, not the root.
   size_t cached = 0;
@@ -104,5 +110,15 @@ TEST_CASE("a shared system prompt: puts past the capacity evict inside its subtr
   StoreStats st = store->stats();
   REQUIRE(st.pages_evicted > 0);
   REQUIRE(st.stored_bytes >= o.capacity_bytes / 2);  // not everything dropped at once
+
+  // A second system prompt: the first one's subtree is now the least
+  // recently used, and far bigger than what each put needs freed, so it
+  // loses its oldest branches, put by put, not everything at once.
+  const std::vector<Token> other = random_tokens(P);
+  for (int i = 0; i < 5; ++i) put_prompt(other);
+  REQUIRE(store->probe(ns, prompts.back(), &cached).is_ok());
+  REQUIRE(cached == prompts.back().size());
+  REQUIRE(store->probe(ns, prompts.front(), &cached).is_ok());
+  REQUIRE(cached == P);
   REQUIRE(store->close().is_ok());
 }
