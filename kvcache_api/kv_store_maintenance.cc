@@ -93,18 +93,20 @@ Status KvStoreImpl::evict_lru(uint64_t target_bytes, const std::vector<std::stri
     }
     uint64_t freed = 0;
     if (victim) {
-      // All of it (one range deletion at its first page), or its oldest branches.
+      // All of it (one range deletion at its first page), or its oldest
+      // branches worth at least what is left; either way it makes progress
+      // (an empty subtree is forgotten).
       const bool whole = victim_bytes <= kWholeSubtreeFactor * left;
       LSM4KV_RETURN_IF_ERROR(
           evict_branches(*victim, whole ? std::numeric_limits<uint64_t>::max() : left, {}, &freed));
-    } else {
-      // Only the subtrees this put extends are left: their oldest branches
-      // off the put's own paths.
-      for (size_t i = 0; i < keep_roots.size() && freed < left; ++i) {
-        uint64_t f = 0;
-        LSM4KV_RETURN_IF_ERROR(evict_branches(keep_roots[i], left - freed, paths, &f));
-        freed += f;
-      }
+      continue;
+    }
+    // Only the subtrees this put extends are left: their oldest branches off
+    // the put's own paths.
+    for (size_t i = 0; i < keep_roots.size() && freed < left; ++i) {
+      uint64_t f = 0;
+      LSM4KV_RETURN_IF_ERROR(evict_branches(keep_roots[i], left - freed, paths, &f));
+      freed += f;
     }
     if (freed == 0) return Status::ok();  // nothing else may go
   }
@@ -125,6 +127,11 @@ Status KvStoreImpl::evict_branches(const std::string& root, uint64_t bytes,
   }
   LSM4KV_RETURN_IF_ERROR(it->status());
   it.reset();
+  if (pages.empty()) {  // nothing left under root: forget it
+    std::lock_guard g(lru_mu_);
+    lru_.remove(root);
+    return Status::ok();
+  }
   BranchChoice choice = choose_branches(pages, paths, bytes);
   if (choice.roots.empty()) return Status::ok();
   engine::WriteBatch batch;
