@@ -25,18 +25,14 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "engine/db.h"
 
 using namespace lsm4kv;
+using lsm4kv::bench::die;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-void die(const Status& s, const char* what) {
-  if (s.is_ok()) return;
-  std::fprintf(stderr, "%s: %s\n", what, s.to_string().c_str());
-  std::exit(1);
-}
 
 void put_be64(std::string* k, uint64_t v) {
   for (int shift = 56; shift >= 0; shift -= 8) k->push_back(static_cast<char>(v >> shift));

@@ -28,10 +28,12 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "tensorlog/codec.h"
 #include "tensorlog/tensor_log.h"
 
 using namespace lsm4kv;
+using lsm4kv::bench::die;
 using namespace lsm4kv::tensorlog;
 using Clock = std::chrono::steady_clock;
 
@@ -61,12 +63,6 @@ size_t parse_size(const std::string& s) {
 
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
-void die(const Status& s, const char* what) {
-  if (s.is_ok()) return;
-  std::fprintf(stderr, "%s: %s\n", what, s.to_string().c_str());
-  std::exit(1);
 }
 
 std::string random_bytes(size_t n, uint64_t seed) {
