@@ -25,6 +25,7 @@ struct RangeTombstone {
   std::string begin;
   std::string end;
   SequenceNumber seq = 0;
+  bool operator==(const RangeTombstone&) const = default;
 };
 
 }  // namespace lsm4kv::engine

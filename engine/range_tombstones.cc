@@ -78,15 +78,6 @@ FragmentedTombstones FragmentedTombstones::with(const RangeTombstone& t) const {
   return out;
 }
 
-bool FragmentedTombstones::operator==(const FragmentedTombstones& o) const {
-  if (fragments_.size() != o.fragments_.size()) return false;
-  for (size_t i = 0; i < fragments_.size(); ++i) {
-    const RangeTombstone &a = fragments_[i], &c = o.fragments_[i];
-    if (a.begin != c.begin || a.end != c.end || a.seq != c.seq) return false;
-  }
-  return true;
-}
-
 SequenceNumber FragmentedTombstones::max_covering_seq(std::string_view key) const {
   // The last fragment whose begin <= key.
   auto it = std::upper_bound(fragments_.begin(), fragments_.end(), key,

@@ -33,7 +33,7 @@ class FragmentedTombstones {
   bool empty() const { return fragments_.empty(); }
   size_t size() const { return fragments_.size(); }
   const std::vector<RangeTombstone>& fragments() const { return fragments_; }
-  bool operator==(const FragmentedTombstones& o) const;
+  bool operator==(const FragmentedTombstones&) const = default;
 
   // Serialized form (the range-deletion block of a sorted run):
   //   varint count, then per fragment: length-prefixed begin,
