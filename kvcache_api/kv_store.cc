@@ -202,10 +202,11 @@ Status KvStoreImpl::mark_orphans_dead(std::vector<tensorlog::Location> reference
 }
 
 Status KvStoreImpl::for_each_page_entry(
-    const std::function<bool(std::string_view key, const PageEntry* entry)>& fn) {
+    const std::function<bool(std::string_view key, const PageEntry* entry)>& fn, std::string_view prefix) {
   auto it = index_->new_iterator({});
-  const std::string end = ns_prefix(kMetaNamespace);
-  for (it->seek_to_first(); it->valid() && it->key() < end; it->next()) {
+  // Page entries are every key below the metadata namespace.
+  const std::string end = prefix.empty() ? ns_prefix(kMetaNamespace) : key_successor(prefix);
+  for (it->seek(prefix); it->valid() && it->key() < end; it->next()) {
     PageEntry e;
     if (!fn(it->key(), e.decode_from(it->value()) ? &e : nullptr)) break;
   }

@@ -90,9 +90,11 @@ class KvStoreImpl final : public KvStore {
   Status load_state();
   // Reports dead every live tensor-log record not in referenced (the index's).
   Status mark_orphans_dead(std::vector<tensorlog::Location> referenced);
-  // Calls fn(key, entry) for every page entry of the index, in key order;
-  // entry is null when the value does not decode. fn returns false to stop.
-  Status for_each_page_entry(const std::function<bool(std::string_view key, const PageEntry* entry)>& fn);
+  // Calls fn(key, entry) for every page entry of the index whose key starts
+  // with prefix (empty: all of them), in key order; entry is null when the
+  // value does not decode. fn returns false to stop.
+  Status for_each_page_entry(const std::function<bool(std::string_view key, const PageEntry* entry)>& fn,
+                             std::string_view prefix = {});
   Status resolve_pending_collections();
   uint64_t next_tick() { return tick_.fetch_add(1, std::memory_order_relaxed) + 1; }
   void touch(const std::string& key);

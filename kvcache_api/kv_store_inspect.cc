@@ -525,14 +525,15 @@ Status KvStoreImpl::tree(std::string_view ns_name, size_t max_depth, size_t top,
     if (largest.size() > top) largest.pop();
   };
   std::map<std::string, tensorlog::Location> root_locations;
-  const std::string begin = ns_prefix(ns), end = key_successor(begin);
-  auto it = index_->new_iterator({});
-  for (it->seek(begin); it->valid() && it->key() < end; it->next()) {
-    const std::string key(it->key());
+  bool malformed = false;
+  LSM4KV_RETURN_IF_ERROR(for_each_page_entry([&](std::string_view k, const PageEntry* e) {
+    const std::string key(k);
     const size_t depth = key_pages(key);
-    PageEntry e;
-    if (depth == 0 || !e.decode_from(it->value())) return Status::corruption(opt_.dir + ": malformed index entry");
-    const uint64_t bytes = disk_bytes(e.location);
+    if (depth == 0 || e == nullptr) {
+      malformed = true;
+      return false;
+    }
+    const uint64_t bytes = disk_bytes(e->location);
     while (!path.empty() && !key.starts_with(path.back().key)) close_node();
     if (!path.empty()) path.back().children++;
     path.push_back({key, 0});
@@ -540,7 +541,7 @@ Status KvStoreImpl::tree(std::string_view ns_name, size_t max_depth, size_t top,
       finish_root();
       current = Subtree{key, {}, 0, 0, 0};
       out->roots++;
-      root_locations[key] = e.location;
+      root_locations[key] = e->location;
     }
     current.pages++;
     current.bytes += bytes;
@@ -551,8 +552,9 @@ Status KvStoreImpl::tree(std::string_view ns_name, size_t max_depth, size_t top,
     TreeLevel& l = level(depth);
     l.pages++;
     l.bytes += bytes;
-  }
-  LSM4KV_RETURN_IF_ERROR(it->status());
+    return true;
+  }, ns_prefix(ns)));
+  if (malformed) return Status::corruption(opt_.dir + ": malformed index entry");
   while (!path.empty()) close_node();
   finish_root();
   for (; !largest.empty(); largest.pop()) out->largest.push_back(largest.top());

@@ -117,16 +117,19 @@ Status KvStoreImpl::evict_branches(const std::string& root, uint64_t bytes,
   *freed = 0;
   std::vector<SubtreePage> pages;
   std::vector<tensorlog::Location> locations;
-  const std::string end = key_successor(root);
-  auto it = index_->new_iterator({});
-  for (it->seek(root); it->valid() && it->key() < end; it->next()) {
-    PageEntry e;
-    if (!e.decode_from(it->value())) return Status::corruption(opt_.dir + ": bad page entry in the index");
-    pages.push_back({std::string(it->key()), e.tick, disk_bytes(e.location)});
-    locations.push_back(e.location);
-  }
-  LSM4KV_RETURN_IF_ERROR(it->status());
-  it.reset();
+  bool malformed = false;
+  LSM4KV_RETURN_IF_ERROR(for_each_page_entry(
+      [&](std::string_view key, const PageEntry* e) {
+        if (e == nullptr) {
+          malformed = true;
+          return false;
+        }
+        pages.push_back({std::string(key), e->tick, disk_bytes(e->location)});
+        locations.push_back(e->location);
+        return true;
+      },
+      root));
+  if (malformed) return Status::corruption(opt_.dir + ": bad page entry in the index");
   if (pages.empty()) {  // nothing left under root: forget it
     std::lock_guard g(lru_mu_);
     lru_.remove(root);
