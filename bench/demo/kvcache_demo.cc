@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <random>
 #include <unistd.h>
 
@@ -87,6 +88,16 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (!keep_old) std::system(("rm -rf '" + dir + "'").c_str());
+  // The store creates its own directory, not its parents (bench-data/ does
+  // not exist in a fresh clone).
+  std::error_code ec;
+  if (auto parent = std::filesystem::path(dir).parent_path(); !parent.empty())
+    std::filesystem::create_directories(parent, ec);
+  if (ec) {
+    std::fprintf(stderr, "error: cannot create %s: %s\n", std::filesystem::path(dir).parent_path().c_str(),
+                 ec.message().c_str());
+    return 1;
+  }
 
   StoreOptions opt;
   opt.dir = dir;

@@ -89,7 +89,7 @@ void run_kills(SyncMode mode, int kills) {
     INFO("kill " << k << " seed " << seed);
     const int64_t last_acked = test::run_and_kill(
         [&](int ack_fd) { child_main(dir.path(), ack_fd, static_cast<uint64_t>(newest + 1), mode); },
-        static_cast<useconds_t>(5000 + rng() % 60000), newest);
+        1 + static_cast<int>(rng() % 8), static_cast<useconds_t>(rng() % 5000), newest);
     std::unique_ptr<DB> db;
     Status s = DB::open(crash_options(mode), dir.path(), &db);
     INFO(s.to_string());
@@ -97,7 +97,7 @@ void run_kills(SyncMode mode, int kills) {
     newest = check_state(db.get(), last_acked, seed);
     REQUIRE(db->close().is_ok());
   }
-  // The children made progress: the test did not pass by writing nothing.
+  // Each child acknowledged at least one batch before its kill.
   WARN("crash test (" << kills << " kills): " << newest + 1 << " batches applied");
   REQUIRE(newest + 1 >= kills);
 }

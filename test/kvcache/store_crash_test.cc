@@ -72,7 +72,7 @@ void run(uint64_t capacity, int kills) {
     INFO("kill " << k);
     acked = test::run_and_kill(
         [&](int ack_fd) { child(dir.path(), capacity, seed, static_cast<uint64_t>(acked + 1), ack_fd); },
-        static_cast<useconds_t>(5000 + rng() % 60000), acked);
+        1 + static_cast<int>(rng() % 4), static_cast<useconds_t>(rng() % 20000), acked);
 
     std::unique_ptr<KvStore> store;
     Status s = KvStore::open(crash_options(dir.path(), capacity), &store);
@@ -100,7 +100,7 @@ void run(uint64_t capacity, int kills) {
   }
   WARN("store crash test (capacity " << capacity << ", " << kills << " kills): " << acked + 1
                                      << " puts acknowledged");
-  REQUIRE(acked + 1 >= kills / 2);
+  REQUIRE(acked + 1 >= kills);  // each child acknowledged at least one put before its kill
 }
 
 }  // namespace
