@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test twice: in a normal
 # build and in a build with AddressSanitizer + UndefinedBehaviorSanitizer.
-# The last line of output is "N passed, N failed" (Catch2 test cases, both builds).
+# Then the main job (scripts/main.sh) on a tiny workload.
+# The last line of output is "N passed, N failed" (Catch2 test cases, both
+# builds, plus one for the main job).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || { echo "setup failed"; echo "0 passed, 1 failed"; exit 1; }
@@ -21,6 +23,16 @@ run_suite() {  # run_suite NAME BUILD_DIR [meson options...]
   failed=$((failed + $(echo "$counts" | awk '{print $3}')))
 }
 run_suite "release" build
+# The README's main command, as a fresh clone runs it, on a tiny workload.
+echo "== main job: bash scripts/main.sh (tiny)"
+demo_dir=$(mktemp -d)
+if bash scripts/main.sh --dir "$demo_dir/demo-store" --requests-per-stage 2 --prompt-tokens 256 \
+     --warmup-tokens 1024 --bytes-per-token 2048 --capacity-mib 64 --segment-mib 4 | tail -n 3; then
+  passed=$((passed + 1))
+else
+  echo "== main job: FAILED"; failed=$((failed + 1))
+fi
+rm -rf "$demo_dir"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:protect_shadow_gap=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   run_suite "asan+ubsan" build-asan -Db_sanitize=address,undefined -Db_lundef=false
 echo "$passed passed, $failed failed"
