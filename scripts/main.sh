@@ -6,4 +6,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/build.sh build
-exec ./build/bench/demo/kvcache_demo --dir bench-data/demo-store "$@"
+exec ./build/bench/demo/kvcache_demo "$@"  # --dir defaults to bench-data/demo-store
