@@ -231,7 +231,9 @@ Status DBImpl::build_run(InternalIterator* it, const FragmentedTombstones& tombs
   }
   if (keep_tombstones) builder.set_range_tombstones(tombstones);
   RunMeta meta;
-  if (s.is_ok()) s = builder.finish(&meta);
+  if (s.is_ok()) s = builder.finish(&meta);  // syncs the file's data
+  // The run's directory entry is durable before the manifest edit naming it.
+  if (s.is_ok()) s = fs_->sync_dir(dir_);
   if (s.is_ok()) s = open_run(number, out);
   if (!s.is_ok()) remove_file(run_name(number));
   return s;
@@ -273,6 +275,9 @@ Status DBImpl::write_new_manifest() {
   snapshot_edit().encode_to(&rec);
   Status s = writer->add_record(rec);
   if (s.is_ok()) s = writer->sync();
+  // The manifest's directory entry is durable before CURRENT names it;
+  // write_file_atomic syncs the directory again after renaming CURRENT.
+  if (s.is_ok()) s = fs_->sync_dir(dir_);
   if (s.is_ok()) s = write_file_atomic(fs_, dir_, "CURRENT", name + "\n");
   if (!s.is_ok()) {
     writer->close();

@@ -1,6 +1,7 @@
 #include "engine/db_impl.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <set>
 
@@ -101,7 +102,14 @@ Status DBImpl::close() {
 // ---------------------------------------------------------------- recovery
 
 Status DBImpl::recover() {
-  if (options_.create_if_missing) LSM4KV_RETURN_IF_ERROR(fs_->create_dir(dir_));
+  if (options_.create_if_missing && !fs_->exists(dir_)) {
+    LSM4KV_RETURN_IF_ERROR(fs_->create_dir(dir_));
+    // A new directory's own entry lives in its parent.
+    std::filesystem::path p = std::filesystem::path(dir_).lexically_normal();
+    if (!p.has_filename()) p = p.parent_path();  // "a/b/" -> "a/b"
+    std::string parent = p.parent_path().string();
+    LSM4KV_RETURN_IF_ERROR(fs_->sync_dir(parent.empty() ? "." : parent));
+  }
   if (!fs_->exists(dir_)) return Status::invalid_argument(dir_ + ": no such directory");
   LSM4KV_RETURN_IF_ERROR(fs_->lock_file(path("LOCK"), &lock_));
 
@@ -352,6 +360,15 @@ Status DBImpl::start_new_wal() {
   uint64_t number = next_file_number_++;
   std::unique_ptr<WritableFile> wf;
   LSM4KV_RETURN_IF_ERROR(fs_->new_writable(path(wal_name(number)), &wf));
+  // The WAL's directory entry must be durable before any record in it is
+  // acknowledged: a power cut may otherwise drop the whole file. One fsync
+  // of the directory per memtable switch.
+  Status s = fs_->sync_dir(dir_);
+  if (!s.is_ok()) {
+    wf->close();
+    fs_->remove(path(wal_name(number)));
+    return s;
+  }
   if (wal_) wal_->close();
   wal_ = std::make_unique<LogWriter>(std::move(wf));
   wal_number_ = number;
