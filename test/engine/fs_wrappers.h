@@ -10,6 +10,7 @@
 // background threads write through them); their own state is under a mutex.
 #pragma once
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -233,6 +234,105 @@ class DirSyncAuditFs final : public ForwardingFileSystem {
   uint64_t files_created_ = 0;
   uint64_t renames_ = 0;
   uint64_t checks_ = 0;
+};
+
+}  // namespace lsm4kv::test
+
+namespace lsm4kv::test {
+
+// A disk of `budget` bytes shared by every file written through it (sizes
+// are tracked per path; remove and truncate-on-create give space back). An
+// append that does not fit writes what fits, then fails with NoSpace, as
+// write(2) does on a full disk. With a name filter only files whose name
+// contains it count and fail (e.g. ".run": flushes and compactions fail
+// while the WAL still takes writes).
+class BudgetFs final : public ForwardingFileSystem {
+ public:
+  explicit BudgetFs(FileSystem* base, std::string filter = "")
+      : ForwardingFileSystem(base), filter_(std::move(filter)) {}
+
+  void set_budget(uint64_t bytes) {
+    std::lock_guard g(mu_);
+    budget_ = bytes;
+  }
+  uint64_t used() const {
+    std::lock_guard g(mu_);
+    uint64_t n = 0;
+    for (const auto& [p, size] : sizes_) n += size;
+    return n;
+  }
+  uint64_t no_space_errors() const {
+    std::lock_guard g(mu_);
+    return errors_;
+  }
+
+  Status new_writable(const std::string& p, std::unique_ptr<WritableFile>* out) override {
+    std::unique_ptr<WritableFile> f;
+    LSM4KV_RETURN_IF_ERROR(base_->new_writable(p, &f));
+    if (p.find(filter_) == std::string::npos) {
+      *out = std::move(f);
+      return Status::ok();
+    }
+    {
+      std::lock_guard g(mu_);
+      sizes_[p] = 0;
+    }
+    *out = std::make_unique<File>(this, p, std::move(f));
+    return Status::ok();
+  }
+  Status rename(const std::string& from, const std::string& to) override {
+    LSM4KV_RETURN_IF_ERROR(base_->rename(from, to));
+    std::lock_guard g(mu_);
+    uint64_t size = sizes_.count(from) ? sizes_[from] : 0;
+    sizes_.erase(from);
+    if (to.find(filter_) != std::string::npos) sizes_[to] = size;
+    return Status::ok();
+  }
+  Status remove(const std::string& p) override {
+    LSM4KV_RETURN_IF_ERROR(base_->remove(p));
+    std::lock_guard g(mu_);
+    sizes_.erase(p);
+    return Status::ok();
+  }
+
+ private:
+  class File final : public WritableFile {
+   public:
+    File(BudgetFs* fs, std::string path, std::unique_ptr<WritableFile> f)
+        : fs_(fs), path_(std::move(path)), f_(std::move(f)) {}
+    Status append(std::string_view data) override {
+      size_t fits = fs_->reserve(path_, data.size());
+      if (fits > 0) LSM4KV_RETURN_IF_ERROR(f_->append(data.substr(0, fits)));
+      if (fits < data.size()) return Status::no_space("write " + path_ + ": no space left on device");
+      return Status::ok();
+    }
+    Status sync() override { return f_->sync(); }
+    Status close() override { return f_->close(); }
+    uint64_t size() const override { return f_->size(); }
+
+   private:
+    BudgetFs* fs_;
+    std::string path_;
+    std::unique_ptr<WritableFile> f_;
+  };
+
+  // How many of n bytes fit; counts them as used.
+  size_t reserve(const std::string& path, size_t n) {
+    std::lock_guard g(mu_);
+    uint64_t used = 0;
+    for (const auto& [p, size] : sizes_) used += size;
+    uint64_t left = budget_ > used ? budget_ - used : 0;
+    size_t fits = static_cast<size_t>(std::min<uint64_t>(left, n));
+    if (fits < n) errors_++;
+    if (sizes_.count(path)) sizes_[path] += fits;
+    return fits;
+  }
+
+  const std::string filter_;
+  mutable std::mutex mu_;
+  uint64_t budget_ = UINT64_MAX;
+  std::map<std::string, uint64_t> sizes_;
+  uint64_t errors_ = 0;
 };
 
 }  // namespace lsm4kv::test
