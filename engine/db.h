@@ -20,6 +20,12 @@
 // honoured at the next compaction into that level; a new T applies as data
 // next flows between levels. The shape is persisted in the manifest.
 //
+// A full disk is not fatal: a flush or compaction that fails with NoSpace
+// makes writes return NoSpace while it lasts; each such write first asks for
+// the step to be retried, so writes succeed again as soon as space is freed,
+// without a reopen. Other background failures (after 3 tries, or any
+// Corruption) stop writes until reopen.
+//
 // Thread-safety: a DB is safe for concurrent use by many threads. Flushes and
 // compactions run on a background thread and never block readers; writers
 // stall only while level 0 holds Options::level0_stop_runs runs.
@@ -113,7 +119,17 @@ class DB {
 
   // Opens (or, with Options::create_if_missing, creates) the DB in dir,
   // replaying the manifest and WAL. Holds an exclusive lock on dir/LOCK:
-  // a second open of the same directory gets Busy.
+  // a second open of the same directory gets Busy. (Options::read_only:
+  // see engine/options.h; such an open writes nothing.)
+  //
+  // Open never discards data silently: a missing CURRENT in a directory
+  // holding engine files, a damaged CURRENT or manifest, or a run the
+  // manifest names that is missing or damaged, is Corruption naming the file,
+  // and nothing is deleted. Once the state is read, open rewrites it (the
+  // WALs' data to a run, a fresh WAL and manifest); if that cannot be
+  // written (a full disk), open still succeeds and serves reads from what
+  // it read, old files untouched, and every write first retries the rewrite
+  // and returns its error (NoSpace) while it fails.
   static Status open(const Options& options, const std::string& dir, std::unique_ptr<DB>* out);
 
   virtual Status put(const WriteOptions& wo, std::string_view key, std::string_view value) = 0;

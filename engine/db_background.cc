@@ -2,6 +2,7 @@
 // the compaction planner, and recording both in the manifest.
 #include <chrono>
 #include <map>
+#include <set>
 
 #include "engine/bloom_allocation.h"
 #include "engine/db_impl.h"
@@ -19,31 +20,62 @@ constexpr int kMaxBackgroundRetries = 3;
 
 void DBImpl::flush_thread_main() {
   std::unique_lock l(mu_);
-  int failures = 0;
   for (;;) {
     bg_cv_.wait(l, [&] { return shutting_down_ || (imm_ && bg_error_.is_ok()); });
     if (shutting_down_) return;  // imm_'s data stays in its WAL for the next open
-    note_background_result(l, flush_imm(l), &failures);
+    const uint64_t generation = retry_generation_;
+    note_background_result(l, flush_imm(l), generation, &flush_worker_);
   }
 }
 
 void DBImpl::note_background_result(std::unique_lock<std::mutex>& l, const Status& s,
-                                    int* failures) {
+                                    uint64_t generation, BackgroundWorker* w) {
+  w->tried_generation = generation;
   if (s.is_ok()) {
-    *failures = 0;
-  } else if (s.is_corruption() || ++*failures >= kMaxBackgroundRetries) {
+    w->failures = 0;
+    w->no_space_tries = 0;
+    w->no_space = Status::ok();
+  } else if (s.is_no_space()) {
+    // Not sticky: writers get the error while it lasts, and the step is
+    // retried after a backoff (0.2 s doubling to 6.4 s) or at once when a
+    // writer asks, so that freed space heals the DB without a reopen.
+    w->no_space = s;
+    const int backoff_ms = 200 << std::min(w->no_space_tries++, 5);
+    bg_cv_.notify_all();
+    bg_cv_.wait_for(l, std::chrono::milliseconds(backoff_ms),
+                    [&] { return shutting_down_ || retry_generation_ != generation; });
+  } else if (s.is_corruption() || ++w->failures >= kMaxBackgroundRetries) {
     bg_error_ = s;
   } else {
-    bg_cv_.wait_for(l, std::chrono::milliseconds(200 << *failures));
+    bg_cv_.wait_for(l, std::chrono::milliseconds(200 << w->failures));
   }
   bg_cv_.notify_all();
 }
 
+Status DBImpl::background_error() const {
+  if (!bg_error_.is_ok()) return bg_error_;
+  if (!flush_worker_.no_space.is_ok()) return flush_worker_.no_space;
+  return compaction_worker_.no_space;
+}
+
+Status DBImpl::retry_after_no_space(std::unique_lock<std::mutex>& l) {
+  const uint64_t generation = ++retry_generation_;
+  bg_cv_.notify_all();
+  auto settled = [&](const BackgroundWorker& w) {
+    return w.no_space.is_ok() || w.tried_generation >= generation;
+  };
+  bg_cv_.wait(l, [&] {
+    return shutting_down_ || !bg_error_.is_ok() ||
+           (settled(flush_worker_) && settled(compaction_worker_));
+  });
+  return background_error();
+}
+
 void DBImpl::compaction_thread_main() {
   std::unique_lock l(mu_);
-  int failures = 0;
   while (!shutting_down_) {
     bool full = full_compaction_requested_;
+    const uint64_t generation = retry_generation_;
     std::optional<CompactionTask> task;
     if (bg_error_.is_ok()) {
       LevelSummaries levels = version_->summaries();
@@ -51,6 +83,11 @@ void DBImpl::compaction_thread_main() {
                   : plan_compaction(levels, shape_, options_.write_buffer_size, kMaxLevels);
     }
     if (!task) {
+      if (!compaction_worker_.no_space.is_ok()) {  // nothing left to retry
+        compaction_worker_.no_space = Status::ok();
+        compaction_worker_.tried_generation = generation;
+        bg_cv_.notify_all();
+      }
       if (full) {
         full_compaction_requested_ = false;
         full_compaction_status_ = bg_error_;
@@ -62,11 +99,12 @@ void DBImpl::compaction_thread_main() {
     compaction_running_ = true;
     Status s = run_compaction(l, *task);
     compaction_running_ = false;
-    if (full && (s.is_ok() || failures + 1 >= kMaxBackgroundRetries)) {
+    if (full && (s.is_ok() || s.is_no_space() ||
+                 compaction_worker_.failures + 1 >= kMaxBackgroundRetries)) {
       full_compaction_requested_ = false;
       full_compaction_status_ = s;
     }
-    note_background_result(l, s, &failures);
+    note_background_result(l, s, generation, &compaction_worker_);
   }
 }
 
@@ -76,15 +114,19 @@ bool DBImpl::compaction_pending() const {
 }
 
 Status DBImpl::wait_for_compactions() {
+  if (read_only_) return Status::ok();  // nothing runs
   std::unique_lock l(mu_);
+  LSM4KV_RETURN_IF_ERROR(check_writable("wait_for_compactions"));
+  if (!background_error().is_ok()) LSM4KV_RETURN_IF_ERROR(retry_after_no_space(l));
   bg_cv_.wait(l, [&] {
-    return shutting_down_ || !bg_error_.is_ok() ||
+    return shutting_down_ || !background_error().is_ok() ||
            (!imm_ && !compaction_running_ && !full_compaction_requested_ && !compaction_pending());
   });
-  return bg_error_;
+  return background_error();
 }
 
 Status DBImpl::compact_all() {
+  if (read_only_) return Status::invalid_argument(dir_ + ": compact_all: the database is open read-only");
   LSM4KV_RETURN_IF_ERROR(flush());
   std::unique_lock l(mu_);
   full_compaction_requested_ = true;
@@ -101,6 +143,7 @@ Status DBImpl::reshape(const Shape& shape) {
   for (int k : shape.runs_per_level)
     if (k < 1) return Status::invalid_argument("reshape: every K must be >= 1");
   std::unique_lock l(mu_);
+  LSM4KV_RETURN_IF_ERROR(check_writable("reshape"));
   VersionEdit edit;
   edit.shape = shape;
   LSM4KV_RETURN_IF_ERROR(log_and_apply(&edit, {}));
@@ -123,24 +166,22 @@ Status DBImpl::flush_imm(std::unique_lock<std::mutex>& l) {
   if (!s.is_ok()) return s;
   VersionEdit edit;
   if (run) edit.added.push_back({0, number, run->file_size(), run->entries(), run->min_seq(), run->max_seq()});
-  if (manifest_) edit.log_number = imm_log_boundary_;
+  edit.log_number = imm_log_boundary_;
   s = log_and_apply(&edit, {run});
   if (!s.is_ok()) {
-    remove_file(run_name(number));
+    retire_file(run_name(number));
     return s;
   }
   if (run) counters_.flush_bytes_written.fetch_add(run->file_size(), std::memory_order_relaxed);
   flushes_++;
   imm_ = nullptr;
   publish_state();
-  if (manifest_) {
-    std::vector<std::string> names;
-    if (fs_->list_dir(dir_, &names).is_ok())
-      for (const std::string& n : names) {
-        uint64_t num;
-        if (parse_file_name(n, &num) == FileKind::kWal && num < log_number_) remove_file(n);
-      }
-  }
+  std::vector<std::string> names;
+  if (fs_->list_dir(dir_, &names).is_ok())
+    for (const std::string& n : names) {
+      uint64_t num;
+      if (parse_file_name(n, &num) == FileKind::kWal && num < log_number_) retire_file(n);
+    }
   return Status::ok();
 }
 
@@ -178,13 +219,13 @@ Status DBImpl::run_compaction(std::unique_lock<std::mutex>& l, const CompactionT
     s = log_and_apply(&edit, {out});
   }
   if (!s.is_ok()) {
-    remove_file(run_name(number));
+    retire_file(run_name(number));
     return s;
   }
   if (out) counters_.compaction_bytes_written[out_level].fetch_add(out->file_size(), std::memory_order_relaxed);
   counters_.compaction_bytes_read[out_level].fetch_add(input_bytes, std::memory_order_relaxed);
   compactions_++;
-  for (const auto& r : inputs) remove_file(run_name(r->file_number()));
+  for (const auto& r : inputs) retire_file(run_name(r->file_number()));
   return Status::ok();
 }
 
@@ -231,7 +272,9 @@ Status DBImpl::build_run(InternalIterator* it, const FragmentedTombstones& tombs
   }
   if (keep_tombstones) builder.set_range_tombstones(tombstones);
   RunMeta meta;
-  if (s.is_ok()) s = builder.finish(&meta);
+  if (s.is_ok()) s = builder.finish(&meta);  // syncs the file's data
+  // The run's directory entry is durable before the manifest edit naming it.
+  if (s.is_ok()) s = fs_->sync_dir(dir_);
   if (s.is_ok()) s = open_run(number, out);
   if (!s.is_ok()) remove_file(run_name(number));
   return s;
@@ -263,30 +306,61 @@ VersionEdit DBImpl::snapshot_edit() const {
   return e;
 }
 
-Status DBImpl::write_new_manifest() {
-  uint64_t number = next_file_number_++;
-  std::string name = manifest_name(number);
+Status DBImpl::write_manifest_file(uint64_t number, const VersionEdit& snapshot,
+                                   std::unique_ptr<LogWriter>* out, bool* current_synced) {
+  const std::string name = manifest_name(number);
   std::unique_ptr<WritableFile> f;
   LSM4KV_RETURN_IF_ERROR(fs_->new_writable(path(name), &f));
   auto writer = std::make_unique<LogWriter>(std::move(f));
   std::string rec;
-  snapshot_edit().encode_to(&rec);
+  snapshot.encode_to(&rec);
   Status s = writer->add_record(rec);
   if (s.is_ok()) s = writer->sync();
-  if (s.is_ok()) s = write_file_atomic(fs_, dir_, "CURRENT", name + "\n");
-  if (!s.is_ok()) {
+  // The manifest's directory entry is durable before CURRENT names it.
+  if (s.is_ok()) s = fs_->sync_dir(dir_);
+  bool switched = false;
+  if (s.is_ok()) s = set_current(fs_, dir_, name, &switched, current_synced);
+  if (!s.is_ok()) {  // CURRENT still names the old manifest
     writer->close();
     fs_->remove(path(name));
     return s;
   }
-  if (manifest_) {
-    manifest_->close();
-    remove_file(manifest_name(manifest_number_));
-  }
+  *out = std::move(writer);
+  return Status::ok();
+}
+
+Status DBImpl::write_new_manifest() {
+  const uint64_t number = next_file_number_++;
+  std::unique_ptr<LogWriter> writer;
+  bool current_synced = false;
+  LSM4KV_RETURN_IF_ERROR(write_manifest_file(number, snapshot_edit(), &writer, &current_synced));
+  if (manifest_) manifest_->close();
+  const uint64_t old = manifest_number_;
   manifest_ = std::move(writer);
   manifest_number_ = number;
-  manifest_broken_ = false;
+  // CURRENT names the new manifest; if its rename is not known durable the
+  // next edit rolls yet another one, and until then nothing is removed.
+  manifest_broken_ = !current_synced;
+  if (old != 0) retire_file(manifest_name(old));
+  if (!manifest_broken_) {
+    std::set<uint64_t> live;
+    version_->for_each_run([&](int, const auto& r) { live.insert(r->file_number()); });
+    std::vector<std::string> pending = std::move(deferred_removals_);
+    deferred_removals_.clear();
+    for (const std::string& n : pending) {
+      uint64_t num = 0;
+      if (parse_file_name(n, &num) != FileKind::kRun || !live.count(num)) remove_file(n);
+    }
+  }
   return Status::ok();
+}
+
+void DBImpl::retire_file(const std::string& name) {
+  if (manifest_broken_) {
+    deferred_removals_.push_back(name);  // the old manifest may still name it
+  } else {
+    remove_file(name);
+  }
 }
 
 Status DBImpl::log_and_apply(VersionEdit* edit,
@@ -308,9 +382,11 @@ Status DBImpl::log_and_apply(VersionEdit* edit,
   if (edit->shape) shape_ = *edit->shape;
   if (edit->log_number) log_number_ = *edit->log_number;
   Status s;
-  if (manifest_ && (manifest_broken_ || manifest_->size() > kManifestRollBytes)) {
+  if (!manifest_) {
+    s = Status::invalid_argument(dir_ + ": no manifest open (recovery has not finished)");
+  } else if (manifest_broken_ || manifest_->size() > kManifestRollBytes) {
     s = write_new_manifest();
-  } else if (manifest_) {
+  } else {
     std::string rec;
     edit->encode_to(&rec);
     s = manifest_->add_record(rec);

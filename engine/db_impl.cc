@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <map>
-#include <set>
 
 #include "base/coding.h"
 #include "engine/bloom.h"
@@ -58,6 +57,11 @@ class BatchValidator final : public WriteBatch::Handler {
 
 }  // namespace
 
+Status insert_into(MemTable* mem, const WriteBatch& batch, EngineCounters* counters) {
+  MemInserter ins(mem, counters);
+  return batch.for_each(&ins);
+}
+
 Status DB::open(const Options& options, const std::string& dir, std::unique_ptr<DB>* out) {
   if (options.shape.size_ratio < 2) return Status::invalid_argument("shape: size ratio T must be >= 2");
   if (options.write_buffer_size < 4096) return Status::invalid_argument("write_buffer_size below 4 KiB");
@@ -72,7 +76,8 @@ DBImpl::DBImpl(const Options& options, std::string dir)
       dir_(std::move(dir)),
       fs_(options.fs ? options.fs : FileSystem::posix()),
       cache_(std::make_unique<BlockCache>(options.block_cache_bytes)),
-      shape_(options.shape) {}
+      shape_(options.shape),
+      read_only_(options.read_only) {}
 
 DBImpl::~DBImpl() { close(); }
 
@@ -98,128 +103,7 @@ Status DBImpl::close() {
   return s;
 }
 
-// ---------------------------------------------------------------- recovery
-
-Status DBImpl::recover() {
-  if (options_.create_if_missing) LSM4KV_RETURN_IF_ERROR(fs_->create_dir(dir_));
-  if (!fs_->exists(dir_)) return Status::invalid_argument(dir_ + ": no such directory");
-  LSM4KV_RETURN_IF_ERROR(fs_->lock_file(path("LOCK"), &lock_));
-
-  std::vector<RunRecord> records;
-  if (!fs_->exists(path("CURRENT"))) {
-    if (!options_.create_if_missing)
-      return Status::invalid_argument(dir_ + ": not a database (no CURRENT) and create_if_missing is off");
-  } else {
-    if (options_.error_if_exists) return Status::invalid_argument(dir_ + ": database exists");
-    std::string current;
-    LSM4KV_RETURN_IF_ERROR(read_file(fs_, path("CURRENT"), &current));
-    if (!current.empty() && current.back() == '\n') current.pop_back();
-    uint64_t number;
-    if (parse_file_name(current, &number) != FileKind::kManifest)
-      return Status::corruption(path("CURRENT") + ": does not name a manifest");
-    std::unique_ptr<LogReader> reader;
-    Status s = LogReader::open(fs_, path(current), LogReader::TailMode::kStrict, &reader);
-    if (s.is_not_found()) return Status::corruption(path("CURRENT") + ": names missing " + current);
-    LSM4KV_RETURN_IF_ERROR(s);
-    // Replay: per level, file numbers newest first.
-    std::map<uint64_t, RunRecord> live;
-    std::vector<std::vector<uint64_t>> order;
-    for (;;) {
-      std::string_view rec;
-      bool done;
-      LSM4KV_RETURN_IF_ERROR(reader->next(&rec, &done));
-      if (done) break;
-      VersionEdit e;
-      s = e.decode_from(rec);
-      if (!s.is_ok()) return Status::corruption(path(current) + ": " + s.message());
-      if (e.log_number) log_number_ = *e.log_number;
-      if (e.next_file_number) next_file_number_ = std::max(next_file_number_, *e.next_file_number);
-      if (e.last_sequence) last_sequence_ = std::max(last_sequence_, *e.last_sequence);
-      if (e.shape) shape_ = *e.shape;
-      for (auto [level, num] : e.removed) {
-        if (static_cast<size_t>(level) < order.size()) std::erase(order[level], num);
-        live.erase(num);
-      }
-      for (const RunRecord& r : e.added) {
-        if (static_cast<size_t>(r.level) >= order.size()) order.resize(r.level + 1);
-        order[r.level].insert(order[r.level].begin(), r.file_number);
-        live[r.file_number] = r;
-      }
-    }
-    for (auto& level : order)
-      for (uint64_t num : level) records.push_back(live.at(num));
-  }
-
-  // Open every run the manifest names.
-  auto version = std::make_shared<Version>();
-  version->levels.resize(kMaxLevels);
-  for (const RunRecord& r : records) {
-    std::shared_ptr<SortedRun> run;
-    LSM4KV_RETURN_IF_ERROR(open_run(r.file_number, &run));
-    version->levels[r.level].push_back(run);
-  }
-  version_ = version;
-
-  // Every numbered file raises the file counter; WALs at or past the log number are replayed.
-  std::vector<std::string> names;
-  LSM4KV_RETURN_IF_ERROR(fs_->list_dir(dir_, &names));
-  std::vector<uint64_t> wals;
-  for (const std::string& n : names) {
-    uint64_t number = 0;
-    FileKind kind = parse_file_name(n, &number);
-    if (kind == FileKind::kWal || kind == FileKind::kRun || kind == FileKind::kManifest)
-      next_file_number_ = std::max(next_file_number_, number + 1);
-    if (kind == FileKind::kWal && number >= log_number_) wals.push_back(number);
-  }
-  std::sort(wals.begin(), wals.end());
-  mem_ = std::make_shared<MemTable>();
-  for (uint64_t w : wals) {
-    std::unique_ptr<LogReader> reader;
-    LSM4KV_RETURN_IF_ERROR(LogReader::open(fs_, path(wal_name(w)), LogReader::TailMode::kTolerateDamagedLast, &reader));
-    for (;;) {
-      std::string_view rec;
-      bool done;
-      LSM4KV_RETURN_IF_ERROR(reader->next(&rec, &done));
-      if (done) break;
-      WriteBatch batch;
-      Status s = WriteBatch::from_rep(rec, &batch);
-      MemInserter ins(mem_.get(), nullptr);
-      if (s.is_ok()) s = batch.for_each(&ins);
-      if (!s.is_ok()) return Status::corruption(path(wal_name(w)) + ": " + s.message());
-      if (batch.count() > 0)
-        last_sequence_ = std::max(last_sequence_, batch.sequence() + batch.count() - 1);
-    }
-  }
-
-  std::unique_lock l(mu_);
-  // The recovered memtable becomes a level-0 run; then a fresh WAL and a
-  // fresh manifest describing everything, and the old files go.
-  if (!mem_->empty()) {
-    imm_ = mem_;
-    mem_ = std::make_shared<MemTable>();
-    LSM4KV_RETURN_IF_ERROR(flush_imm(l));
-  }
-  LSM4KV_RETURN_IF_ERROR(start_new_wal());
-  log_number_ = wal_number_;
-  LSM4KV_RETURN_IF_ERROR(write_new_manifest());
-
-  std::set<uint64_t> live_runs;
-  version_->for_each_run([&](int, const auto& r) { live_runs.insert(r->file_number()); });
-  for (const std::string& n : names) {
-    uint64_t number = 0;
-    switch (parse_file_name(n, &number)) {
-      case FileKind::kWal: if (number < log_number_) remove_file(n); break;
-      case FileKind::kManifest: if (number != manifest_number_) remove_file(n); break;
-      case FileKind::kRun: if (!live_runs.count(number)) remove_file(n); break;
-      case FileKind::kTemp: remove_file(n); break;
-      default: break;
-    }
-  }
-  publish_state();
-  flush_thread_ = std::thread([this] { flush_thread_main(); });
-  compaction_thread_ = std::thread([this] { compaction_thread_main(); });
-  return Status::ok();
-}
+// ------------------------------------------------------------------ files
 
 Status DBImpl::open_run(uint64_t number, std::shared_ptr<SortedRun>* out) {
   return SortedRun::open(fs_, path(run_name(number)), number, cache_.get(), &counters_, out);
@@ -232,6 +116,12 @@ void DBImpl::remove_file(const std::string& name) {
 }
 
 // --------------------------------------------------------------- write path
+
+Status DBImpl::check_writable(const char* op) {
+  if (read_only_) return Status::invalid_argument(dir_ + ": " + op + ": the database is open read-only");
+  if (closed_ || shutting_down_) return Status::invalid_argument(dir_ + ": database is closed");
+  return finish_recovery();
+}
 
 Status DBImpl::put(const WriteOptions& wo, std::string_view key, std::string_view value) {
   WriteBatch b;
@@ -253,6 +143,7 @@ Status DBImpl::delete_range(const WriteOptions& wo, std::string_view begin, std:
 }
 
 Status DBImpl::write(const WriteOptions& wo, WriteBatch* batch) {
+  if (read_only_) return Status::invalid_argument(dir_ + ": write: the database is open read-only");
   if (batch == nullptr) return Status::invalid_argument("write: null batch");
   if (batch->count() == 0) return Status::ok();
   BatchValidator v;
@@ -300,10 +191,7 @@ Status DBImpl::write_impl(SyncMode mode, WriteBatch* batch) {
     l.unlock();
     s = wal->add_record(group->rep());
     if (s.is_ok() && need_sync) s = wal->sync();
-    if (s.is_ok()) {
-      MemInserter ins(mem.get(), &counters_);
-      s = group->for_each(&ins);
-    }
+    if (s.is_ok()) s = insert_into(mem.get(), *group, &counters_);
     counters_.wal_bytes_written.fetch_add(group->byte_size() + kLogHeaderSize, std::memory_order_relaxed);
     l.lock();
     if (s.is_ok()) {
@@ -330,8 +218,13 @@ Status DBImpl::write_impl(SyncMode mode, WriteBatch* batch) {
 
 Status DBImpl::make_room_for_write(std::unique_lock<std::mutex>& l, bool force) {
   for (;;) {
-    if (!bg_error_.is_ok()) return bg_error_;
     if (shutting_down_) return Status::invalid_argument(dir_ + ": database is closing");
+    LSM4KV_RETURN_IF_ERROR(finish_recovery());  // nothing unless open could not write
+    if (!bg_error_.is_ok()) return bg_error_;
+    if (!background_error().is_ok()) {  // a flush or compaction lacks space
+      LSM4KV_RETURN_IF_ERROR(retry_after_no_space(l));
+      continue;
+    }
     if (wal_broken_) {
       LSM4KV_RETURN_IF_ERROR(start_new_wal());
       wal_broken_ = false;
@@ -352,6 +245,15 @@ Status DBImpl::start_new_wal() {
   uint64_t number = next_file_number_++;
   std::unique_ptr<WritableFile> wf;
   LSM4KV_RETURN_IF_ERROR(fs_->new_writable(path(wal_name(number)), &wf));
+  // The WAL's directory entry must be durable before any record in it is
+  // acknowledged: a power cut may otherwise drop the whole file. One fsync
+  // of the directory per memtable switch.
+  Status s = fs_->sync_dir(dir_);
+  if (!s.is_ok()) {
+    wf->close();
+    fs_->remove(path(wal_name(number)));
+    return s;
+  }
   if (wal_) wal_->close();
   wal_ = std::make_unique<LogWriter>(std::move(wf));
   wal_number_ = number;
@@ -385,11 +287,17 @@ void DBImpl::publish_state() {
 }
 
 Status DBImpl::flush() {
+  if (read_only_) return Status::invalid_argument(dir_ + ": flush: the database is open read-only");
   Status s = write_impl(SyncMode::kNone, nullptr);
   if (!s.is_ok()) return s;
   std::unique_lock l(mu_);
-  bg_cv_.wait(l, [&] { return !imm_ || !bg_error_.is_ok() || shutting_down_; });
-  return bg_error_;
+  bg_cv_.wait(l, [&] {
+    return !imm_ || !bg_error_.is_ok() || !flush_worker_.no_space.is_ok() || shutting_down_;
+  });
+  if (!bg_error_.is_ok()) return bg_error_;
+  if (!imm_) return Status::ok();
+  if (!flush_worker_.no_space.is_ok()) return flush_worker_.no_space;
+  return Status::invalid_argument(dir_ + ": database is closing");
 }
 
 // ------------------------------------------------------------------- reads

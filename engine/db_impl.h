@@ -1,5 +1,7 @@
 // DBImpl: the engine behind engine/db.h. Its pieces live in:
-//   db_impl.cc       open, recovery, the write path, point reads, properties
+//   db_impl.cc       open, the write path, point reads, properties
+//   db_recovery.cc   recovery at open, in steps: directory, manifest, runs,
+//                    WALs, then the rewrite (which may be deferred)
 //   db_background.cc the flush and compaction threads, manifest writes
 //   db_iterator.cc   the user-facing iterator over a read snapshot
 //
@@ -21,12 +23,16 @@
 #include "engine/counters.h"
 #include "engine/db.h"
 #include "engine/log_format.h"
+#include "engine/manifest.h"
 #include "engine/memtable.h"
 #include "engine/range_tombstones.h"
 #include "engine/version.h"
 #include "engine/version_edit.h"
 
 namespace lsm4kv::engine {
+
+// Applies batch to mem (counting user bytes in counters, when not null).
+Status insert_into(MemTable* mem, const WriteBatch& batch, EngineCounters* counters);
 
 // What a reader needs, copied atomically.
 struct ReadState {
@@ -66,6 +72,30 @@ class DBImpl final : public DB {
   struct Writer;
   friend class DBIterator;
 
+  // One background thread's view of its failures.
+  struct BackgroundWorker {
+    int failures = 0;       // consecutive failures other than NoSpace
+    int no_space_tries = 0;  // consecutive NoSpace failures (sets the backoff)
+    Status no_space;        // the last step failed for lack of space; cleared by a success
+    uint64_t tried_generation = 0;  // retry_generation_ when its last attempt began
+  };
+
+  // --- recovery (db_recovery.cc) ---
+  Status open_directory();                      // create (unless read-only), lock
+  Status load_manifest(ManifestContents* m);    // CURRENT + manifest, or a new DB
+  Status create_new_db();                       // MANIFEST-000001 and CURRENT
+  Status open_runs(const ManifestContents& m);  // version_ from the manifest's runs
+  Status replay_wals();                         // mem_ from the live WALs
+  // The rewrite: the recovered memtable to a run, a fresh WAL, a fresh
+  // manifest, the obsolete files deleted, the background threads started.
+  // At open a failure (a full disk) is kept in recovery_error_ and the
+  // rewrite is retried before the next write. REQUIRES: mu_ held.
+  Status finish_recovery();
+  Status flush_recovered_memtable();  // REQUIRES: mu_ held, no background threads
+  void delete_obsolete_files();       // REQUIRES: mu_ held, a manifest just written
+  // Before any write: read-only, closed, a pending rewrite. REQUIRES: mu_ held.
+  Status check_writable(const char* op);
+
   // --- write path (db_impl.cc) ---
   Status write_impl(SyncMode mode, WriteBatch* batch);  // batch null: force a memtable switch
   Status make_room_for_write(std::unique_lock<std::mutex>& l, bool force);
@@ -83,7 +113,15 @@ class DBImpl final : public DB {
   Status flush_imm(std::unique_lock<std::mutex>& l);
   // After a background step: resets *failures on success; otherwise backs off
   // and retries, until corruption or repeated failure makes it bg_error_.
-  void note_background_result(std::unique_lock<std::mutex>& l, const Status& s, int* failures);
+  // NoSpace is not sticky: the worker records it (writers get it) and retries
+  // after a backoff or as soon as a writer asks (retry_after_no_space).
+  // `generation`: retry_generation_ when the step began.
+  void note_background_result(std::unique_lock<std::mutex>& l, const Status& s,
+                              uint64_t generation, BackgroundWorker* w);
+  // Asks both workers to retry the step that failed for lack of space and
+  // waits for attempts begun after the request; the error if one still fails.
+  Status retry_after_no_space(std::unique_lock<std::mutex>& l);
+  Status background_error() const;  // REQUIRES: mu_ held; bg_error_ or a NoSpace
   Status run_compaction(std::unique_lock<std::mutex>& l, const CompactionTask& task);
   // Merges inputs (newest first) into run file `number`; *out stays null when
   // nothing survives the merge.
@@ -96,6 +134,15 @@ class DBImpl final : public DB {
   // REQUIRES: mu_ held. added: the run objects named by edit.added.
   Status log_and_apply(VersionEdit* edit, const std::vector<std::shared_ptr<SortedRun>>& added);
   Status write_new_manifest();  // REQUIRES: mu_ held; snapshot of the current state
+  // Writes manifest `number` holding `snapshot`, syncs it and its directory
+  // entry and points CURRENT at it. On failure CURRENT is unchanged and the
+  // file is gone. *current_synced false: CURRENT switched but its directory
+  // sync failed.
+  Status write_manifest_file(uint64_t number, const VersionEdit& snapshot,
+                             std::unique_ptr<LogWriter>* out, bool* current_synced);
+  // Removes a file nothing durable needs any more; while the manifest's state
+  // on disk is in doubt (manifest_broken_) it waits for the next manifest.
+  void retire_file(const std::string& name);
   VersionEdit snapshot_edit() const;
   double bloom_bits_for_level(int level) const;
   Status open_run(uint64_t number, std::shared_ptr<SortedRun>* out);
@@ -126,13 +173,21 @@ class DBImpl final : public DB {
   uint64_t log_number_ = 0;
   uint64_t next_file_number_ = 2;
   SequenceNumber last_sequence_ = 0;  // allocated to writes
-  Status bg_error_;
+  Status bg_error_;  // sticky: corruption, or repeated failures other than NoSpace
+  BackgroundWorker flush_worker_;
+  BackgroundWorker compaction_worker_;
+  uint64_t retry_generation_ = 0;  // bumped by writers that want a NoSpace step retried
+  const bool read_only_;
+  bool recovery_pending_ = false;  // the open's rewrite has not succeeded yet
+  std::vector<std::string> deferred_removals_;  // see retire_file
   bool shutting_down_ = false;
   bool closed_ = false;
   bool compaction_running_ = false;
   bool full_compaction_requested_ = false;
   Status full_compaction_status_;
-  bool manifest_broken_ = false;  // the last manifest append failed: roll to a new one
+  // The last manifest append or sync failed, or CURRENT's directory sync did:
+  // the next edit rolls a new manifest, and removals wait for it.
+  bool manifest_broken_ = false;
   uint64_t flushes_ = 0;
   uint64_t compactions_ = 0;
   std::thread flush_thread_;

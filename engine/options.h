@@ -47,6 +47,16 @@ struct Options {
   FileSystem* fs = FileSystem::posix();
   bool create_if_missing = true;
   bool error_if_exists = false;
+  // Open without writing anything in the directory, for inspection (kvtool):
+  // no directory or LOCK is created (an existing LOCK is taken, so a live
+  // writer makes open fail with Busy), the manifest and WALs are replayed
+  // into memory (a torn WAL tail is tolerated as in a normal open), and
+  // nothing is flushed, rewritten or deleted; no background thread runs.
+  // put, delete_key, delete_range, write, flush, compact_all and reshape
+  // return InvalidArgument; wait_for_compactions returns OK at once. A
+  // missing CURRENT is an error (InvalidArgument, or Corruption when the
+  // directory holds engine files), never a new DB. create_if_missing is ignored.
+  bool read_only = false;
 
   // M: the memtable is flushed to a level-0 run when it holds this many bytes.
   size_t write_buffer_size = 8 << 20;

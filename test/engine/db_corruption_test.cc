@@ -5,9 +5,11 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 
 #include "engine/db.h"
+#include "engine/log_format.h"
 #include "test/engine/test_util.h"
 
 using namespace lsm4kv;
@@ -198,4 +200,110 @@ TEST_CASE("bad arguments and a second open are clear errors", "[engine]") {
   test::TempDir empty("lsm4kv_empty");
   std::unique_ptr<DB> none;
   REQUIRE(DB::open(o, empty.path(), &none).is_invalid_argument());
+}
+
+// ------------------------------------------------ open never silently discards
+
+namespace {
+
+void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+// A DB with runs in two levels and 100 writes still in the WAL.
+void populate(const std::string& dir) {
+  std::unique_ptr<DB> db;
+  REQUIRE(DB::open(small_options(), dir, &db).is_ok());
+  for (int i = 0; i < 3000; i++) REQUIRE(db->put({}, key(i), value(i)).is_ok());
+  REQUIRE(db->compact_all().is_ok());
+  for (int i = 3000; i < 4000; i++) REQUIRE(db->put({}, key(i), value(i)).is_ok());
+  REQUIRE(db->flush().is_ok());
+  for (int i = 4000; i < 4100; i++) REQUIRE(db->put({}, key(i), value(i)).is_ok());
+  REQUIRE(db->close().is_ok());
+}
+
+}  // namespace
+
+TEST_CASE("open refuses a damaged or missing CURRENT, manifest or run, naming it, and deletes nothing",
+          "[engine][corruption][discard]") {
+  test::TempDir dir("lsm4kv_discard");
+  populate(dir.path());
+  const std::string manifest = files_with(dir.path(), "MANIFEST-").at(0);
+  const std::string current = dir.path() + "/CURRENT";
+  const auto runs = files_with(dir.path(), ".run");
+  REQUIRE(!runs.empty());
+  std::string blamed;
+
+  SECTION("zeroed manifest") {
+    write_bytes(manifest, std::string(fs::file_size(manifest), '\0'));
+    blamed = manifest;
+  }
+  SECTION("empty manifest") {
+    fs::resize_file(manifest, 0);
+    blamed = manifest;
+  }
+  SECTION("manifest that does not start with a snapshot") {
+    // Keep only the records after the first (the snapshot): deltas alone.
+    std::unique_ptr<LogReader> reader;
+    REQUIRE(LogReader::open(FileSystem::posix(), manifest, LogReader::TailMode::kStrict, &reader).is_ok());
+    std::vector<std::string> records;
+    for (;;) {
+      std::string_view rec;
+      bool done;
+      REQUIRE(reader->next(&rec, &done).is_ok());
+      if (done) break;
+      records.emplace_back(rec);
+    }
+    REQUIRE(records.size() >= 2);
+    std::unique_ptr<WritableFile> f;
+    REQUIRE(FileSystem::posix()->new_writable(manifest, &f).is_ok());
+    LogWriter w(std::move(f));
+    for (size_t i = 1; i < records.size(); i++) REQUIRE(w.add_record(records[i]).is_ok());
+    REQUIRE(w.close().is_ok());
+    blamed = manifest;
+  }
+  SECTION("deleted CURRENT") {
+    fs::remove(current);
+    blamed = current;
+  }
+  SECTION("truncated CURRENT") {
+    fs::resize_file(current, fs::file_size(current) / 2);
+    blamed = current;
+  }
+  SECTION("CURRENT names a manifest that is not there") {
+    write_bytes(current, "MANIFEST-999999\n");
+    blamed = current;
+  }
+  SECTION("a run the manifest names is deleted") {
+    fs::remove(runs[0]);
+    blamed = runs[0];
+  }
+  SECTION("a run the manifest names lost its footer") {
+    fs::resize_file(runs[0], fs::file_size(runs[0]) - 10);
+    blamed = runs[0];
+  }
+  const auto before = test::dir_contents(dir.path());
+  for (bool read_only : {false, true}) {
+    INFO((read_only ? "read-only" : "read-write") << " open, blaming " << blamed);
+    Options o = small_options();
+    o.read_only = read_only;
+    std::unique_ptr<DB> db;
+    expect_corruption_naming(DB::open(o, dir.path(), &db), blamed);
+    REQUIRE(test::dir_contents(dir.path()) == before);  // nothing deleted, nothing written
+  }
+}
+
+TEST_CASE("a creation cut off before CURRENT is a new DB, not corruption", "[engine][corruption][discard]") {
+  test::TempDir dir("lsm4kv_newdb");
+  // What a power cut between the first manifest and CURRENT leaves.
+  {
+    std::unique_ptr<DB> db;
+    REQUIRE(DB::open(small_options(), dir.path(), &db).is_ok());
+  }
+  for (const auto& f : fs::directory_iterator(dir.path())) fs::remove(f.path());
+  write_bytes(dir.path() + "/MANIFEST-000001", "");
+  std::unique_ptr<DB> db;
+  REQUIRE(DB::open(small_options(), dir.path(), &db).is_ok());
+  REQUIRE(db->put({}, "a", "b").is_ok());
 }

@@ -4,6 +4,9 @@
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
 #include <random>
 #include <string>
 
@@ -30,6 +33,17 @@ class TempDir {
 inline uint64_t test_seed() {
   if (const char* s = std::getenv("LSM4KV_SEED")) return std::strtoull(s, nullptr, 10);
   return std::random_device{}();
+}
+
+// Every file in dir, name -> bytes: equal before and after means nothing in
+// the directory was written, created or deleted.
+inline std::map<std::string, std::string> dir_contents(const std::string& dir) {
+  std::map<std::string, std::string> out;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    std::ifstream f(e.path(), std::ios::binary);
+    out[e.path().filename().string()] = std::string(std::istreambuf_iterator<char>(f), {});
+  }
+  return out;
 }
 
 // An integer from the environment, or def.
