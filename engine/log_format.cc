@@ -30,6 +30,19 @@ Status LogReader::corruption(const std::string& what) const {
   return Status::corruption(path_ + ": " + what + " at offset " + std::to_string(pos_));
 }
 
+bool LogReader::lost_sector(size_t end) const {
+  constexpr size_t kSector = 512;
+  end = std::min(end, data_.size());
+  auto zeros = [&](size_t from, size_t to) {
+    return std::all_of(data_.data() + from, data_.data() + to, [](char c) { return c == 0; });
+  };
+  const size_t first_boundary = std::min((pos_ / kSector + 1) * kSector, end);
+  if (zeros(pos_, first_boundary)) return true;
+  for (size_t s = first_boundary; s + kSector <= end; s += kSector)
+    if (zeros(s, s + kSector)) return true;
+  return false;
+}
+
 Status LogReader::next(std::string_view* payload, bool* done) {
   *done = false;
   size_t left = data_.size() - pos_;
@@ -50,6 +63,11 @@ Status LogReader::next(std::string_view* payload, bool* done) {
       *done = true;
       return Status::ok();
     }
+    if (mode_ == TailMode::kTolerateDamagedLast && lost_sector(pos_ + kLogHeaderSize)) {
+      torn_tail_ = true;
+      *done = true;
+      return Status::ok();
+    }
     return corruption("bad record header checksum");
   }
   if (len > left - kLogHeaderSize) {
@@ -62,7 +80,7 @@ Status LogReader::next(std::string_view* payload, bool* done) {
     const char* end = h + kLogHeaderSize + len;
     bool nothing_after = std::all_of(end, static_cast<const char*>(data_.data() + data_.size()),
                                      [](char c) { return c == 0; });
-    if (nothing_after && mode_ == TailMode::kTolerateDamagedLast) {
+    if (mode_ == TailMode::kTolerateDamagedLast && (nothing_after || lost_sector(pos_ + kLogHeaderSize + len))) {
       torn_tail_ = true;
       *done = true;
       return Status::ok();

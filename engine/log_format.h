@@ -21,6 +21,14 @@
 //     so a complete but damaged last manifest record is Corruption)
 //   - a bad header check where every byte from there to the end is zero
 //     (a file extended but not yet written)        -> torn tail: stop, OK
+//   - (WAL only) a damaged record that lost a disk sector: the bytes from
+//     the record's start to the end of its 512-byte sector are all zero, or
+//     a whole 512-byte-aligned sector inside the record is zero. A power cut
+//     keeps or loses each unsynced sector on its own, so the unsynced tail
+//     can read as zeros with whole records after them; every acknowledged
+//     record lies before the first such loss (a sync covers everything
+//     before it), so recovery stops there. A bit flip zeroes no sector.
+//                                                  -> torn tail: stop, OK
 //   - any other mismatch (more records follow)     -> Corruption naming the
 //     file and the offset
 #pragma once
@@ -69,6 +77,8 @@ class LogReader {
   LogReader(std::string path, std::string data, TailMode mode)
       : path_(std::move(path)), data_(std::move(data)), mode_(mode) {}
   Status corruption(const std::string& what) const;
+  // True when [pos_, end) shows a lost sector (see the format comment).
+  bool lost_sector(size_t end) const;
   std::string path_;
   std::string data_;
   TailMode mode_;
