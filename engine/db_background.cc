@@ -169,7 +169,7 @@ Status DBImpl::flush_imm(std::unique_lock<std::mutex>& l) {
   edit.log_number = imm_log_boundary_;
   s = log_and_apply(&edit, {run});
   if (!s.is_ok()) {
-    retire_file(run_name(number));
+    discard_unlogged_run(number);
     return s;
   }
   if (run) counters_.flush_bytes_written.fetch_add(run->file_size(), std::memory_order_relaxed);
@@ -219,7 +219,7 @@ Status DBImpl::run_compaction(std::unique_lock<std::mutex>& l, const CompactionT
     s = log_and_apply(&edit, {out});
   }
   if (!s.is_ok()) {
-    retire_file(run_name(number));
+    discard_unlogged_run(number);
     return s;
   }
   if (out) counters_.compaction_bytes_written[out_level].fetch_add(out->file_size(), std::memory_order_relaxed);
@@ -355,6 +355,18 @@ Status DBImpl::write_new_manifest() {
   return Status::ok();
 }
 
+void DBImpl::discard_unlogged_run(uint64_t number) {
+  // A run is written before its edit: a failed edit that never reached the
+  // manifest whole (a torn append, or a new manifest CURRENT never named)
+  // leaves the run unnamed, and it goes at once so that a full disk does not
+  // fill further with each retry.
+  if (edit_in_doubt_) {
+    deferred_removals_.push_back(run_name(number));
+  } else {
+    remove_file(run_name(number));
+  }
+}
+
 void DBImpl::retire_file(const std::string& name) {
   if (manifest_broken_) {
     deferred_removals_.push_back(name);  // the old manifest may still name it
@@ -382,6 +394,7 @@ Status DBImpl::log_and_apply(VersionEdit* edit,
   if (edit->shape) shape_ = *edit->shape;
   if (edit->log_number) log_number_ = *edit->log_number;
   Status s;
+  edit_in_doubt_ = false;
   if (!manifest_) {
     s = Status::invalid_argument(dir_ + ": no manifest open (recovery has not finished)");
   } else if (manifest_broken_ || manifest_->size() > kManifestRollBytes) {
@@ -390,7 +403,10 @@ Status DBImpl::log_and_apply(VersionEdit* edit,
     std::string rec;
     edit->encode_to(&rec);
     s = manifest_->add_record(rec);
-    if (s.is_ok()) s = manifest_->sync();
+    if (s.is_ok()) {
+      s = manifest_->sync();
+      edit_in_doubt_ = !s.is_ok();  // whole record written: it may yet count
+    }
     if (!s.is_ok()) manifest_broken_ = true;
   }
   if (!s.is_ok()) {

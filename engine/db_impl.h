@@ -143,6 +143,9 @@ class DBImpl final : public DB {
   // Removes a file nothing durable needs any more; while the manifest's state
   // on disk is in doubt (manifest_broken_) it waits for the next manifest.
   void retire_file(const std::string& name);
+  // After log_and_apply failed for an edit adding run `number`: removes the
+  // run, or defers that while the edit may be in the manifest (edit_in_doubt_).
+  void discard_unlogged_run(uint64_t number);
   VersionEdit snapshot_edit() const;
   double bloom_bits_for_level(int level) const;
   Status open_run(uint64_t number, std::shared_ptr<SortedRun>* out);
@@ -188,6 +191,7 @@ class DBImpl final : public DB {
   // The last manifest append or sync failed, or CURRENT's directory sync did:
   // the next edit rolls a new manifest, and removals wait for it.
   bool manifest_broken_ = false;
+  bool edit_in_doubt_ = false;  // the last edit was appended whole but its sync failed
   uint64_t flushes_ = 0;
   uint64_t compactions_ = 0;
   std::thread flush_thread_;
