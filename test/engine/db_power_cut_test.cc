@@ -192,10 +192,10 @@ void run_cuts(SyncMode mode, int writers, int cuts, int cuts_per_db, uint64_t ma
 
 TEST_CASE("power cuts never lose an acknowledged batch nor leave half of one", "[engine][power]") {
   run_cuts(SyncMode::kEveryBatch, 1, static_cast<int>(test::env_or("LSM4KV_POWER_CUTS", 60)), 15,
-           600);
+           400);
 }
 
 TEST_CASE("power cuts under group commit, three writers", "[engine][power]") {
   run_cuts(SyncMode::kGroupCommit, 3, static_cast<int>(test::env_or("LSM4KV_POWER_CUTS", 60)), 15,
-           600);
+           400);
 }

@@ -229,21 +229,21 @@ int cuts(int def) { return static_cast<int>(test::env_or("LSM4KV_POWER_CUTS", st
 TEST_CASE("power cuts during puts: every acknowledged put survives, byte for byte", "[kvcache][power]") {
   Config c;
   c.big_every = 24;  // and a few big puts, written through io_uring
-  run_cuts(c, cuts(40), 10, 400);
+  run_cuts(c, cuts(25), 10, 300);
 }
 
 TEST_CASE("power cuts under group commit, two writers", "[kvcache][power]") {
   Config c;
   c.sync = SyncMode::kGroupCommit;
   c.writers = 2;
-  run_cuts(c, cuts(30), 10, 400);
+  run_cuts(c, cuts(25), 10, 300);
 }
 
 TEST_CASE("power cuts during puts, eviction and GC: nothing wrong is returned", "[kvcache][power]") {
   Config c;
   c.capacity = uint64_t{64} * 4096;
-  run_cuts(c, cuts(30), 10, 400);
+  run_cuts(c, cuts(20), 10, 300);
   c.sync = SyncMode::kGroupCommit;
   c.writers = 2;
-  run_cuts(c, cuts(20), 10, 400);
+  run_cuts(c, cuts(15), 10, 300);
 }
