@@ -236,7 +236,7 @@ TEST_CASE("power cuts under group commit, two writers", "[kvcache][power]") {
   Config c;
   c.sync = SyncMode::kGroupCommit;
   c.writers = 2;
-  run_cuts(c, cuts(25), 10, 300);
+  run_cuts(c, cuts(20), 10, 300);
 }
 
 TEST_CASE("power cuts during puts, eviction and GC: nothing wrong is returned", "[kvcache][power]") {
