@@ -1,6 +1,13 @@
 // FileSystem: the one narrow interface through which lsm4kv reads and writes
-// files. The default is POSIX; tests wrap it (test/fault_fs.h) to inject
-// EIO, ENOSPC, torn writes and the loss of unsynced data.
+// files. The default is POSIX; tests wrap it to inject EIO, ENOSPC and torn
+// writes (test/tensorlog/fault_fs.h) and to model a power cut
+// (test/support/power_loss_fs.h).
+//
+// Every creation, rename and removal of a file, and every sync, goes through
+// this interface, so a wrapper sees all of them. The one way around append()
+// is a direct file's descriptor (new_direct_writable): the tensor log writes
+// segments through io_uring at the file's end; such writes become durable
+// only through the file's sync(), like any other.
 //
 // Thread-safety: a FileSystem may be used from many threads. A WritableFile
 // is used by one thread at a time; a RandomAccessFile may be read by many
@@ -27,6 +34,18 @@ class WritableFile {
   virtual Status close() = 0;
   // Bytes appended so far (plus the size the file had when opened for append).
   virtual uint64_t size() const = 0;
+
+  // Positional writes that bypass append(), for io_uring users. fd() is the
+  // file's buffered descriptor, or -1 when it has none (then append() is the
+  // only way in). direct_fd() is an O_DIRECT descriptor of the same file, or
+  // -1; a write through it must have its offset, length and memory aligned
+  // to direct_alignment(). A caller writes at size() and then calls
+  // advance() with the bytes it wrote, so that size() and later appends
+  // follow; only sync() makes such writes durable.
+  virtual int fd() const { return -1; }
+  virtual int direct_fd() const { return -1; }
+  virtual size_t direct_alignment() const { return 0; }
+  virtual void advance(uint64_t n) { (void)n; }
 };
 
 class RandomAccessFile {
@@ -55,13 +74,22 @@ class FileSystem {
 
   // Creates (or truncates) path for writing.
   virtual Status new_writable(const std::string& path, std::unique_ptr<WritableFile>* out) = 0;
+  // Creates (or truncates) path for writing large aligned blocks: the POSIX
+  // file system opens it with O_DIRECT too (no page-cache copy) where the file
+  // system allows it, and exposes both descriptors (WritableFile::fd(),
+  // direct_fd()). The default is new_writable(): a wrapper that does not
+  // override it gets plain appends.
+  virtual Status new_direct_writable(const std::string& path, std::unique_ptr<WritableFile>* out) {
+    return new_writable(path, out);
+  }
   // Opens an existing file for appending at its end.
   virtual Status new_appendable(const std::string& path, std::unique_ptr<WritableFile>* out) = 0;
   virtual Status new_random_access(const std::string& path,
                                    std::unique_ptr<RandomAccessFile>* out) = 0;
   virtual Status rename(const std::string& from, const std::string& to) = 0;
   virtual Status remove(const std::string& path) = 0;
-  // Creates the directory if it does not exist yet.
+  // Creates the directory if it does not exist yet. Its entry in the parent
+  // is durable only after sync_dir(parent): see create_dir_durable().
   virtual Status create_dir(const std::string& path) = 0;
   // Names (not paths) of the entries in a directory, without "." and "..".
   virtual Status list_dir(const std::string& path, std::vector<std::string>* names) = 0;
@@ -75,6 +103,9 @@ class FileSystem {
   virtual Status lock_file(const std::string& path, std::unique_ptr<FileLock>* out) = 0;
 };
 
+// Creates dir if missing and syncs its parent, so that the directory
+// survives a power cut.
+Status create_dir_durable(FileSystem* fs, const std::string& dir);
 // Reads a whole file into *out.
 Status read_file(FileSystem* fs, const std::string& path, std::string* out);
 // Writes data to path through a temporary file, fsync and rename, so that

@@ -94,7 +94,7 @@ Status KvStoreImpl::open() {
   if (!(opt_.gc_headroom >= 0.0 && opt_.gc_headroom < 1.0))
     return Status::invalid_argument("open: gc_headroom must be in [0, 1), not " + std::to_string(opt_.gc_headroom));
   FileSystem* fs = opt_.fs ? opt_.fs : FileSystem::posix();
-  LSM4KV_RETURN_IF_ERROR(fs->create_dir(opt_.dir));
+  LSM4KV_RETURN_IF_ERROR(create_dir_durable(fs, opt_.dir));  // survives a power cut
   engine::Options eo;
   eo.fs = fs;
   eo.write_buffer_size = opt_.index_write_buffer;

@@ -241,6 +241,9 @@ Status TensorLog::abort_collection(uint64_t id) {
   }
   LSM4KV_RETURN_IF_ERROR(dead_log_->append_durable(copies));
   LSM4KV_RETURN_IF_ERROR(options_.fs->remove(dir_ + "/" + journal_name(id)));
+  // Without it a power cut may bring the journal back: the next open would
+  // resolve the collection again.
+  LSM4KV_RETURN_IF_ERROR(options_.fs->sync_dir(dir_));
   std::lock_guard<std::mutex> l(mu_);
   for (uint64_t s : pending_[id].segments) collecting_.erase(s);
   pending_.erase(id);

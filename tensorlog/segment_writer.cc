@@ -1,9 +1,5 @@
 #include "tensorlog/segment_writer.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstdlib>
 #include <algorithm>
 #include <cstring>
@@ -76,77 +72,6 @@ EncodedBatch batch_of_encoded(std::span<const std::string_view> records) {
   b.bytes = capacity;
   return b;
 }
-
-// A segment file written with O_DIRECT: the batch buffers are aligned and
-// padded already, so records go from the encoded batch to the disk with no
-// page-cache copy. Unaligned data (never from the writer) and file systems
-// that refuse O_DIRECT fall back to a buffered descriptor of the same file.
-class DirectSegmentFile final : public WritableFile {
- public:
-  static Status create(const std::string& path, std::unique_ptr<WritableFile>* out) {
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return Status::from_errno(errno, "open " + path);
-    int direct = ::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_DIRECT);
-    *out = std::make_unique<DirectSegmentFile>(path, fd, direct);
-    return Status::ok();
-  }
-  DirectSegmentFile(std::string path, int fd, int direct)
-      : path_(std::move(path)), fd_(fd), direct_(direct) {}
-  ~DirectSegmentFile() override { close(); }
-
-  Status append(std::string_view data) override {
-    bool aligned = reinterpret_cast<uintptr_t>(data.data()) % kAlign == 0 &&
-                   data.size() % kAlign == 0 && size_ % kAlign == 0;
-    const char* p = data.data();
-    size_t left = data.size();
-    while (left > 0) {
-      int fd = aligned && direct_ >= 0 ? direct_ : fd_;
-      ssize_t n = ::pwrite(fd, p, left, static_cast<off_t>(size_));
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0 && errno == EINVAL && fd == direct_) {
-        ::close(direct_);  // the file system refuses O_DIRECT
-        direct_ = -1;
-        continue;
-      }
-      if (n < 0) return Status::from_errno(errno, "write " + path_);
-      if (n == 0) return Status::io_error("write " + path_ + ": wrote 0 bytes");
-      p += n;
-      left -= static_cast<size_t>(n);
-      size_ += static_cast<uint64_t>(n);
-      aligned = aligned && n % static_cast<ssize_t>(kAlign) == 0;
-    }
-    return Status::ok();
-  }
-  Status sync() override {
-    if (::fdatasync(fd_) != 0) return Status::from_errno(errno, "fdatasync " + path_);
-    return Status::ok();
-  }
-  Status close() override {
-    if (direct_ >= 0) ::close(direct_);
-    direct_ = -1;
-    if (fd_ < 0) return Status::ok();
-    int rc = ::close(fd_);
-    fd_ = -1;
-    if (rc != 0) return Status::from_errno(errno, "close " + path_);
-    return Status::ok();
-  }
-  uint64_t size() const override { return size_; }
-
-  int fd() const { return fd_; }
-  const std::string& path() const { return path_; }
-  // Writes n bytes at the end through the ring (done once it is drained).
-  Status append_async(WriteRing* ring, const char* data, size_t n, int slot) {
-    uint64_t offset = size_;
-    size_ += n;
-    return ring->write(direct_, fd_, data, n, offset, slot, path_.c_str());
-  }
-
- private:
-  std::string path_;
-  int fd_;
-  int direct_;
-  uint64_t size_ = 0;
-};
 
 struct SegmentWriter::Waiter {
   EncodedBatch* batch;  // encoded by the caller, or
@@ -244,10 +169,10 @@ Status SegmentWriter::close() {
 Status SegmentWriter::open_segment() {
   auto a = std::make_unique<Active>();
   a->id = catalog_->new_segment_id();
-  std::string path = dir_ + "/" + segment_file_name(a->id);
-  if (options_.direct_writes && fs_ == FileSystem::posix()) {
-    LSM4KV_RETURN_IF_ERROR(DirectSegmentFile::create(path, &a->file));
-    a->direct = static_cast<DirectSegmentFile*>(a->file.get());
+  a->path = dir_ + "/" + segment_file_name(a->id);
+  const std::string& path = a->path;
+  if (options_.direct_writes) {
+    LSM4KV_RETURN_IF_ERROR(fs_->new_direct_writable(path, &a->file));
   } else {
     LSM4KV_RETURN_IF_ERROR(fs_->new_writable(path, &a->file));
   }
@@ -280,38 +205,14 @@ Status SegmentWriter::seal_group(std::vector<Active>* retired, bool sync) {
 }
 
 // Syncs the data of the group's segments (the retired ones whatever the
-// mode: data before seal), seals the retired ones and syncs their seals: with
-// the ring, each round of fdatasyncs goes out at once.
+// mode: data before seal), then seals the retired ones. Every sync goes
+// through WritableFile::sync(), so a FileSystem wrapper sees each one (a
+// single io_uring round of fdatasyncs saved little: two or three files at a
+// rotation, once per segment).
 Status SegmentWriter::sync_and_seal(std::vector<Active>* retired, bool sync) {
-  if (!ring_) {
-    Status s;
-    if (sync && active_) s = active_->file->sync();
-    for (size_t i = 0; s.is_ok() && i < retired->size(); ++i) s = seal(&(*retired)[i]);
-    return s;
-  }
-  auto sync_all = [&](bool with_active) {
-    std::vector<int> fds;
-    std::vector<std::string> names;
-    for (Active& a : *retired) {
-      fds.push_back(a.direct->fd());
-      names.push_back(a.direct->path());
-    }
-    if (with_active && active_) {
-      fds.push_back(active_->direct->fd());
-      names.push_back(active_->direct->path());
-    }
-    return ring_->datasync(fds, names);
-  };
-  if (retired->empty() && !sync) return Status::ok();
-  LSM4KV_RETURN_IF_ERROR(sync_all(sync));
-  if (retired->empty()) return Status::ok();
-  for (Active& a : *retired) {
-    std::string seal_bytes = build_seal(a.id, a.size, a.records);
-    LSM4KV_RETURN_IF_ERROR(a.file->append(seal_bytes));
-    a.size += seal_bytes.size();
-  }
-  Status s = sync_all(false);
-  for (size_t i = 0; s.is_ok() && i < retired->size(); ++i) s = (*retired)[i].file->close();
+  Status s;
+  if (sync && active_) s = active_->file->sync();
+  for (size_t i = 0; s.is_ok() && i < retired->size(); ++i) s = seal(&(*retired)[i]);
   return s;
 }
 
@@ -328,9 +229,16 @@ Status SegmentWriter::seal(Active* a) {
 // Chunks go through the ring, several in flight; a batch encoded by its
 // caller is one write, waited for right away: a plain pwrite, which costs
 // less than the ring's hand-off to a kernel worker.
+// A file without a descriptor (a wrapper's plain WritableFile) takes appends.
 Status SegmentWriter::write_piece(Active* a, const char* data, size_t n, int slot) {
-  if (a->direct && ring_ && slot != WriteRing::kNoSlot) return a->direct->append_async(ring_.get(), data, n, slot);
-  return a->file->append(std::string_view(data, n));
+  WritableFile* f = a->file.get();
+  int fd = f->fd();
+  if (!ring_ || slot == WriteRing::kNoSlot || fd < 0) return f->append(std::string_view(data, n));
+  size_t align = f->direct_alignment();
+  int direct = align != 0 && kAlign % align == 0 ? f->direct_fd() : -1;
+  uint64_t offset = f->size();
+  f->advance(n);
+  return ring_->write(direct, fd, data, n, offset, slot, a->path.c_str());
 }
 
 Status SegmentWriter::place(const EncodedBatch& batch, int slot, std::vector<Active>* retired,
@@ -367,7 +275,7 @@ Status SegmentWriter::write_chunks(const Waiter& w, std::vector<Active>* retired
   if (chunks_.empty()) {
     chunks_.resize(n + 1);
     for (unsigned i = 0; i < n; ++i) chunks_[i].buffer = AlignedBuffer(options_.chunk_bytes);
-    if (options_.direct_writes && fs_ == FileSystem::posix()) {
+    if (options_.direct_writes) {
       std::vector<std::span<char>> slots;
       for (EncodedBatch& c : chunks_) slots.emplace_back(c.buffer.data(), c.buffer.size());
       // A chunk is written in one piece per segment it touches, usually one.
@@ -437,9 +345,8 @@ Status SegmentWriter::write_group(std::vector<Waiter*>& group, bool sync) {
 
 void SegmentWriter::roll_back(std::vector<Active>& touched) {
   for (Active& a : touched) {
-    std::string path = dir_ + "/" + segment_file_name(a.id);
+    const std::string& path = a.path;
     if (a.file) a.file->close();
-    a.direct = nullptr;
     if (a.created_in_group) {
       catalog_->segment_dropped(a.id);
       fs_->remove(path);

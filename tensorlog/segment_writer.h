@@ -96,16 +96,15 @@ Status encode_batch(Codec codec, std::span<const RecordInput> records, EncodedBa
 // A batch of records that are already encoded (GC copies them byte for byte).
 EncodedBatch batch_of_encoded(std::span<const std::string_view> records);
 
-class DirectSegmentFile;  // segment_writer.cc
-
 struct SegmentWriterOptions {
   uint64_t segment_size = uint64_t{256} << 20;
   SyncMode sync = SyncMode::kPerBatch;
   // Most bytes of queued batches one leader writes in one group.
   size_t max_group_bytes = size_t{64} << 20;
-  // Write segments with O_DIRECT (no page-cache copy) when the file system is
-  // FileSystem::posix(); any other FileSystem (a test's fault injector) gets
-  // its plain WritableFile.
+  // Create segments with FileSystem::new_direct_writable (POSIX: O_DIRECT, no
+  // page-cache copy) and write big batches through io_uring when the file
+  // has a descriptor; a FileSystem that does not override it (a test's fault
+  // injector) gets plain appends.
   bool direct_writes = true;
   // append_chunked: encoded bytes per chunk (a single bigger record is a
   // chunk of its own), and chunk buffers, one being encoded while the others
@@ -172,8 +171,8 @@ class SegmentWriter {
   struct Waiter;
   struct Active {
     uint64_t id = 0;
-    std::unique_ptr<WritableFile> file;
-    DirectSegmentFile* direct = nullptr;  // file, when writes may go through ring_
+    std::string path;
+    std::unique_ptr<WritableFile> file;  // its fd() takes the ring's writes
     uint64_t size = 0;                  // bytes in the file
     std::vector<SegmentRecord> records;  // all of its records
     uint64_t group_start_size = 0;      // size before the current group

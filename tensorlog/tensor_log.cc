@@ -142,7 +142,8 @@ Status TensorLog::open(const std::string& dir, const TensorLogOptions& options,
   if (options.fs == nullptr) return Status::invalid_argument("TensorLogOptions.fs is null");
   if (options.segment_size < 4 * kAlign)
     return Status::invalid_argument("segment_size below 16 KiB");
-  LSM4KV_RETURN_IF_ERROR(options.fs->create_dir(dir));
+  // Durable before any segment in it is: its entry in the parent is synced.
+  LSM4KV_RETURN_IF_ERROR(create_dir_durable(options.fs, dir));
   std::unique_ptr<TensorLog> log(new TensorLog(dir, options));
   LSM4KV_RETURN_IF_ERROR(options.fs->lock_file(dir + "/LOCK", &log->lock_));
   LSM4KV_RETURN_IF_ERROR(log->recover());

@@ -174,35 +174,4 @@ Status WriteRing::drain() {
   return s;
 }
 
-Status WriteRing::datasync(std::span<const int> fds, std::span<const std::string> names) {
-  Status first;
-  // One file: a plain fdatasync (the ring would hand it to a kernel worker).
-  if (!ring_ || fds.size() <= 1 || fds.size() > ops_.size()) {
-    for (size_t i = 0; i < fds.size(); ++i)
-      if (::fdatasync(fds[i]) != 0 && first.is_ok())
-        first = Status::from_errno(errno, "fdatasync " + names[i]);
-    return first;
-  }
-  for (int fd : fds) {
-    io_uring_sqe* sqe = io_uring_get_sqe(ring_.get());
-    io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
-    io_uring_sqe_set_data64(sqe, ops_.size());  // not an op
-  }
-  int rc;
-  do rc = io_uring_submit(ring_.get());
-  while (rc == -EINTR);
-  if (rc < 0) return Status::from_errno(-rc, "io_uring_submit (fdatasync)");
-  for (int done = 0; done < rc; ++done) {
-    io_uring_cqe* cqe = nullptr;
-    int w;
-    do w = io_uring_wait_cqe(ring_.get(), &cqe);
-    while (w == -EINTR);
-    if (w < 0) return Status::from_errno(-w, "io_uring_wait_cqe");
-    int res = cqe->res;
-    io_uring_cqe_seen(ring_.get(), cqe);
-    if (res < 0 && first.is_ok()) first = Status::from_errno(-res, "fdatasync (segments)");
-  }
-  return first;
-}
-
 }  // namespace lsm4kv::tensorlog

@@ -55,10 +55,6 @@ class WriteRing {
   // Waits for every write in flight; returns the first error since the last
   // drain() and forgets it.
   Status drain();
-  // fdatasync of every fd, all at once when there are several (file systems
-  // with a journal commit them together); the first error. REQUIRES: no
-  // write in flight.
-  Status datasync(std::span<const int> fds, std::span<const std::string> names);
   // True when writes go through io_uring (else they are synchronous).
   bool async() const { return ring_ != nullptr; }
   bool fixed_buffers() const { return fixed_; }

@@ -1,0 +1,370 @@
+#include "test/support/power_loss_fs.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <filesystem>
+#include <random>
+
+namespace lsm4kv::test {
+namespace {
+
+Status power_cut() { return Status::io_error("power cut"); }
+
+// One spelling per path: no doubled or trailing slashes, so that a file's
+// directory compares equal to the path given to sync_dir.
+std::string normalize(const std::string& path) {
+  std::string out;
+  for (char c : path) {
+    if (c == '/' && !out.empty() && out.back() == '/') continue;
+    out.push_back(c);
+  }
+  while (out.size() > 1 && out.back() == '/') out.pop_back();
+  return out;
+}
+
+std::string dir_of(const std::string& normalized) {
+  size_t slash = normalized.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : normalized.substr(0, slash);
+}
+
+// Drops or tears the bytes [synced, size) of path.
+Status lose_tail(const std::string& path, uint64_t synced, uint64_t size, std::mt19937_64& rng,
+                 PowerLossReport* report) {
+  constexpr uint64_t kSector = PowerLossFileSystem::kSector;
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return Status::from_errno(errno, "power loss: open " + path);
+  uint64_t end = size;
+  uint64_t mode = rng() % 4;  // 0: tail lost whole, 1: kept whole, 2-3: torn
+  Status s;
+  if (mode == 0) {
+    end = synced;
+    report->files_cut++;
+  } else if (mode >= 2) {
+    report->files_torn++;
+    // The file ends at synced, at a sector boundary between, or at size.
+    std::vector<uint64_t> ends{synced};
+    for (uint64_t b = (synced / kSector + 1) * kSector; b < size; b += kSector) ends.push_back(b);
+    ends.push_back(size);
+    end = ends[rng() % ends.size()];
+    // Each sector written since the sync holds its new bytes or, lost, zeros
+    // (never the synced bytes before it: a sector's write is atomic).
+    const std::string zeros(kSector, '\0');
+    for (uint64_t lo = synced; lo < end && s.is_ok();) {
+      uint64_t hi = std::min(end, (lo / kSector + 1) * kSector);
+      if (rng() % 2 == 0) {
+        if (::pwrite(fd, zeros.data(), hi - lo, static_cast<off_t>(lo)) !=
+            static_cast<ssize_t>(hi - lo))
+          s = Status::from_errno(errno, "power loss: write " + path);
+        report->bytes_lost += hi - lo;
+      }
+      lo = hi;
+    }
+  }
+  if (s.is_ok() && end < size && ::ftruncate(fd, static_cast<off_t>(end)) != 0)
+    s = Status::from_errno(errno, "power loss: truncate " + path);
+  report->bytes_lost += size - end;
+  ::close(fd);
+  return s;
+}
+
+}  // namespace
+
+class PowerLossFileSystem::File final : public WritableFile {
+ public:
+  File(PowerLossFileSystem* fs, std::shared_ptr<FileState> state,
+       std::unique_ptr<WritableFile> base)
+      : fs_(fs), state_(std::move(state)), base_(std::move(base)) {}
+
+  Status append(std::string_view data) override {
+    LSM4KV_RETURN_IF_ERROR(fs_->tick());
+    return base_->append(data);
+  }
+  Status sync() override {
+    LSM4KV_RETURN_IF_ERROR(fs_->tick());
+    LSM4KV_RETURN_IF_ERROR(base_->sync());
+    // Writes through the descriptor (io_uring) count too: the kernel's size.
+    uint64_t size = base_->size();
+    struct stat st;
+    if (base_->fd() >= 0 && ::fstat(base_->fd(), &st) == 0) size = static_cast<uint64_t>(st.st_size);
+    std::lock_guard<std::mutex> l(fs_->mu_);
+    // A sync that ends after the cut did not finish before it.
+    if (fs_->cut_) return power_cut();
+    state_->synced = size;
+    return Status::ok();
+  }
+  Status close() override {
+    Status s = base_->close();
+    if (fs_->is_cut()) return power_cut();
+    return s;
+  }
+  uint64_t size() const override { return base_->size(); }
+  int fd() const override { return fs_->is_cut() ? -1 : base_->fd(); }
+  int direct_fd() const override { return fs_->is_cut() ? -1 : base_->direct_fd(); }
+  size_t direct_alignment() const override { return base_->direct_alignment(); }
+  void advance(uint64_t n) override { base_->advance(n); }
+
+ private:
+  PowerLossFileSystem* const fs_;
+  const std::shared_ptr<FileState> state_;
+  const std::unique_ptr<WritableFile> base_;
+};
+
+PowerLossFileSystem::PowerLossFileSystem(FileSystem* base, std::string graveyard)
+    : base_(base), graveyard_(normalize(graveyard)) {
+  base_->create_dir(graveyard_);
+}
+
+PowerLossFileSystem::~PowerLossFileSystem() = default;
+
+void PowerLossFileSystem::cut_after(uint64_t ops) {
+  std::lock_guard<std::mutex> l(mu_);
+  cut_at_ = ops == 0 ? 0 : ops_ + ops;
+}
+
+void PowerLossFileSystem::cut() {
+  std::lock_guard<std::mutex> l(mu_);
+  cut_ = true;
+}
+
+bool PowerLossFileSystem::is_cut() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return cut_;
+}
+
+uint64_t PowerLossFileSystem::ops() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return ops_;
+}
+
+Status PowerLossFileSystem::tick_locked() {
+  if (cut_) return power_cut();
+  ++ops_;
+  if (cut_at_ != 0 && ops_ >= cut_at_) {
+    cut_ = true;
+    return power_cut();
+  }
+  return Status::ok();
+}
+
+Status PowerLossFileSystem::tick() {
+  std::lock_guard<std::mutex> l(mu_);
+  return tick_locked();
+}
+
+std::string PowerLossFileSystem::bury_locked(const std::string& path) {
+  std::string grave = graveyard_ + "/" + std::to_string(++graves_);
+  if (::link(path.c_str(), grave.c_str()) != 0) return "";
+  return grave;
+}
+
+void PowerLossFileSystem::move_state_locked(const std::string& from, const std::string& to) {
+  auto it = files_.find(from);
+  if (it == files_.end()) {
+    files_.erase(to);  // from was durable as it is; so is to now
+    return;
+  }
+  files_[to] = it->second;
+  files_.erase(it);
+}
+
+void PowerLossFileSystem::record_locked(Entry e) { pending_.push_back(std::move(e)); }
+
+Status PowerLossFileSystem::open_writable(const std::string& path, bool direct,
+                                          std::unique_ptr<WritableFile>* out) {
+  std::lock_guard<std::mutex> l(mu_);
+  LSM4KV_RETURN_IF_ERROR(tick_locked());
+  std::string p = normalize(path);
+  bool existed = base_->exists(p);
+  std::unique_ptr<WritableFile> f;
+  LSM4KV_RETURN_IF_ERROR(direct ? base_->new_direct_writable(path, &f)
+                                : base_->new_writable(path, &f));
+  // Truncated or new: none of what it will hold is durable yet.
+  auto state = std::make_shared<FileState>();
+  files_[p] = state;
+  if (!existed) record_locked({Entry::kCreate, p, "", "", {dir_of(p)}});
+  *out = std::make_unique<File>(this, std::move(state), std::move(f));
+  return Status::ok();
+}
+
+Status PowerLossFileSystem::new_writable(const std::string& path,
+                                         std::unique_ptr<WritableFile>* out) {
+  return open_writable(path, false, out);
+}
+
+Status PowerLossFileSystem::new_direct_writable(const std::string& path,
+                                                std::unique_ptr<WritableFile>* out) {
+  return open_writable(path, true, out);
+}
+
+Status PowerLossFileSystem::new_appendable(const std::string& path,
+                                           std::unique_ptr<WritableFile>* out) {
+  std::lock_guard<std::mutex> l(mu_);
+  LSM4KV_RETURN_IF_ERROR(tick_locked());
+  std::string p = normalize(path);
+  bool existed = base_->exists(p);
+  std::unique_ptr<WritableFile> f;
+  LSM4KV_RETURN_IF_ERROR(base_->new_appendable(path, &f));
+  std::shared_ptr<FileState>& state = files_[p];
+  if (!state) state = std::make_shared<FileState>(FileState{existed ? f->size() : 0});
+  if (!existed) record_locked({Entry::kCreate, p, "", "", {dir_of(p)}});
+  *out = std::make_unique<File>(this, state, std::move(f));
+  return Status::ok();
+}
+
+Status PowerLossFileSystem::new_random_access(const std::string& path,
+                                              std::unique_ptr<RandomAccessFile>* out) {
+  if (is_cut()) return power_cut();
+  return base_->new_random_access(path, out);
+}
+
+Status PowerLossFileSystem::rename(const std::string& from, const std::string& to) {
+  std::lock_guard<std::mutex> l(mu_);
+  LSM4KV_RETURN_IF_ERROR(tick_locked());
+  std::string f = normalize(from), t = normalize(to);
+  std::string grave;
+  if (base_->exists(t)) {
+    grave = bury_locked(t);
+    if (grave.empty()) return Status::from_errno(errno, "power loss fs: link " + t);
+  }
+  Status s = base_->rename(from, to);
+  if (!s.is_ok()) {
+    if (!grave.empty()) ::unlink(grave.c_str());
+    return s;
+  }
+  if (!grave.empty()) move_state_locked(t, grave);
+  move_state_locked(f, t);
+  record_locked({Entry::kRename, f, t, grave, {dir_of(f), dir_of(t)}});
+  return Status::ok();
+}
+
+Status PowerLossFileSystem::remove(const std::string& path) {
+  std::lock_guard<std::mutex> l(mu_);
+  LSM4KV_RETURN_IF_ERROR(tick_locked());
+  std::string p = normalize(path);
+  if (!base_->exists(p)) return base_->remove(path);  // its error
+  std::string grave = bury_locked(p);
+  if (grave.empty()) return Status::from_errno(errno, "power loss fs: link " + p);
+  Status s = base_->remove(path);
+  if (!s.is_ok()) {
+    ::unlink(grave.c_str());
+    return s;
+  }
+  move_state_locked(p, grave);
+  record_locked({Entry::kRemove, p, "", grave, {dir_of(p)}});
+  return Status::ok();
+}
+
+Status PowerLossFileSystem::create_dir(const std::string& path) {
+  std::lock_guard<std::mutex> l(mu_);
+  LSM4KV_RETURN_IF_ERROR(tick_locked());
+  std::string p = normalize(path);
+  bool existed = base_->exists(p);
+  LSM4KV_RETURN_IF_ERROR(base_->create_dir(path));
+  if (!existed) record_locked({Entry::kMkdir, p, "", "", {dir_of(p)}});
+  return Status::ok();
+}
+
+Status PowerLossFileSystem::list_dir(const std::string& path, std::vector<std::string>* names) {
+  if (is_cut()) return power_cut();
+  return base_->list_dir(path, names);
+}
+
+bool PowerLossFileSystem::exists(const std::string& path) { return base_->exists(path); }
+
+Status PowerLossFileSystem::file_size(const std::string& path, uint64_t* size) {
+  if (is_cut()) return power_cut();
+  return base_->file_size(path, size);
+}
+
+Status PowerLossFileSystem::truncate(const std::string& path, uint64_t size) {
+  std::lock_guard<std::mutex> l(mu_);
+  LSM4KV_RETURN_IF_ERROR(tick_locked());
+  LSM4KV_RETURN_IF_ERROR(base_->truncate(path, size));
+  // Treated as durable at once: what it cut off was never needed again.
+  std::shared_ptr<FileState>& state = files_[normalize(path)];
+  if (!state) state = std::make_shared<FileState>(FileState{size});
+  state->synced = std::min(state->synced, size);
+  return Status::ok();
+}
+
+Status PowerLossFileSystem::sync_dir(const std::string& path) {
+  std::lock_guard<std::mutex> l(mu_);
+  LSM4KV_RETURN_IF_ERROR(tick_locked());
+  LSM4KV_RETURN_IF_ERROR(base_->sync_dir(path));
+  std::string d = normalize(path);
+  std::vector<Entry> still;
+  for (Entry& e : pending_) {
+    e.dirs.erase(d);
+    if (!e.dirs.empty()) {
+      still.push_back(std::move(e));
+    } else if (!e.grave.empty()) {
+      ::unlink(e.grave.c_str());  // the removal is durable: nothing to bring back
+      files_.erase(e.grave);
+    }
+  }
+  pending_ = std::move(still);
+  return Status::ok();
+}
+
+Status PowerLossFileSystem::lock_file(const std::string& path, std::unique_ptr<FileLock>* out) {
+  if (is_cut()) return power_cut();
+  return base_->lock_file(path, out);
+}
+
+Status PowerLossFileSystem::apply_loss(uint64_t seed, PowerLossReport* report) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (!cut_) return Status::invalid_argument("power loss fs: apply_loss before the cut");
+  PowerLossReport unused;
+  if (report == nullptr) report = &unused;
+  *report = PowerLossReport{};
+  std::mt19937_64 rng(seed);
+  // Data first, at the files' current names (graves included).
+  for (const auto& [path, state] : files_) {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) continue;
+    uint64_t size = static_cast<uint64_t>(st.st_size);
+    if (size <= state->synced) continue;
+    LSM4KV_RETURN_IF_ERROR(lose_tail(path, state->synced, size, rng, report));
+  }
+  // Then the directory entries, newest first.
+  for (auto it = pending_.rbegin(); it != pending_.rend(); ++it) {
+    const Entry& e = *it;
+    int rc = 0;
+    switch (e.kind) {
+      case Entry::kCreate:
+        rc = ::unlink(e.path.c_str());
+        break;
+      case Entry::kMkdir: {
+        std::error_code ec;
+        std::filesystem::remove_all(e.path, ec);
+        break;
+      }
+      case Entry::kRename:
+        rc = ::rename(e.to.c_str(), e.path.c_str());
+        if (rc == 0 && !e.grave.empty()) rc = ::rename(e.grave.c_str(), e.to.c_str());
+        break;
+      case Entry::kRemove:
+        rc = ::rename(e.grave.c_str(), e.path.c_str());
+        break;
+    }
+    // ENOENT: a later change the cut kept (a durable removal in another
+    // directory) already took the entry away.
+    if (rc != 0 && errno != ENOENT)
+      return Status::from_errno(errno, "power loss fs: undo on " + e.path);
+    report->entries_undone++;
+  }
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(graveyard_, ec))
+    std::filesystem::remove(entry.path(), ec);
+  files_.clear();
+  pending_.clear();
+  return Status::ok();
+}
+
+}  // namespace lsm4kv::test
