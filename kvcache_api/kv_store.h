@@ -18,9 +18,11 @@
 // prefix subtree is one key range. The stored key set is kept prefix-closed
 // (every stored page's ancestors are stored), so probe is one predecessor
 // seek in the index. A page's tensor record carries a tag with the namespace,
-// the page index, a 128-bit digest of every token up to the page's end and the
-// page's exact token ids; every get compares it, so a fingerprint collision
-// or a torn write becomes a miss, never another prompt's KV.
+// the page index, the 128-bit chained digest of every token before the page
+// and the page's exact token ids; every get compares it, so a fingerprint
+// collision or a torn write becomes a miss, never another prompt's KV. The
+// tags name each page's parent, so the index can be rebuilt from the tensor
+// log alone (StoreOptions::on_corruption, KvStore::repair).
 //
 // KV bytes. bytes_per_token = 2 (K and V) · layers · kv_heads · head_dim ·
 // dtype size. The PAGE-MAJOR layout of a prompt's KV is token after token; each
@@ -335,8 +337,8 @@ class KvStore {
   // Checks a store without opening it as a store (so a damaged one can be
   // examined): every run file block by block, the WALs, the manifest, every
   // segment header, and for every index entry its tensor record's checksum
-  // and tag (namespace, page index, the page's fingerprint and the digest of
-  // the prompt up to it, rebuilt from the ancestors' tags). Problems go to
+  // and tag (namespace, page index, the page's fingerprint and the chained
+  // digest of the prompt before it, rebuilt from the ancestors' tags). Problems go to
   // the report; the Status is not OK only when the check could not run
   // (Busy, not a store).
   static Status verify_dir(const StoreOptions& options, VerifyReport* report,

@@ -69,6 +69,7 @@ std::string format_stats(const StoreStats& st, const engine::Properties& p, uint
   num("pages_evicted", st.pages_evicted);
   num("evictions", st.evictions);
   num("collisions", st.collisions);
+  num("corrupt_pages_dropped", st.corrupt_pages_dropped);
   for (auto [name, l] : {std::pair{"put", &st.put_latency}, {"probe", &st.probe_latency}, {"get", &st.get_latency}}) {
     num(std::string(name) + "_latency.count", l->count);
     real(std::string(name) + "_latency.p50_us", l->p50_us);
