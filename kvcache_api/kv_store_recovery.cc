@@ -41,6 +41,7 @@ Status stored_page_tokens(const std::string& dir, FileSystem* fs, uint32_t* page
   engine::Options eo;
   eo.fs = fs;
   eo.create_if_missing = false;
+  eo.read_only = true;
   eo.block_cache_bytes = 1 << 20;
   std::unique_ptr<engine::DB> db;
   Status s = engine::DB::open(eo, dir + "/index", &db);

@@ -227,6 +227,11 @@ TEST_CASE("an index with a zeroed MANIFEST is rebuilt equal to the original", "[
   REQUIRE(manifests.size() == 1);
   const auto size = fs::file_size(manifests[0]);
   std::ofstream(manifests[0], std::ios::binary | std::ios::trunc) << std::string(size, '\0');
+  std::unique_ptr<KvStore> store;
+  Status s = KvStore::open(options(dir.path()), &store);
+  INFO(s.to_string());
+  REQUIRE(s.is_corruption());
+  CHECK(s.message().find(fs::path(manifests[0]).filename().string()) != std::string::npos);
   check_rebuilt_equal(dir.path(), c);
 }
 
