@@ -90,6 +90,8 @@ void write_store(const std::string& dir, const Corpus& c) {
   std::unique_ptr<KvStore> store;
   REQUIRE(KvStore::open(options(dir), &store).is_ok());
   put_all(store.get(), c.prompts);
+  // Run files, not only the WAL (a background flush may not have run yet).
+  REQUIRE(store->index()->flush().is_ok());
   REQUIRE(store->close().is_ok());
 }
 
