@@ -36,28 +36,6 @@ tensorlog::SyncMode log_sync(SyncMode m) {
   return tensorlog::SyncMode::kPerBatch;
 }
 
-std::string encode_layout(NamespaceId id, const KvLayout& l) {
-  std::string v;
-  v.push_back(static_cast<char>(id >> 8));
-  v.push_back(static_cast<char>(id & 0xff));
-  put_varint32(&v, l.layers);
-  put_varint32(&v, l.kv_heads);
-  put_varint32(&v, l.head_dim);
-  v.push_back(static_cast<char>(l.dtype));
-  return v;
-}
-
-bool decode_layout(std::string_view v, NamespaceId* id, KvLayout* l) {
-  if (v.size() < 2) return false;
-  *id = static_cast<NamespaceId>((static_cast<unsigned char>(v[0]) << 8) | static_cast<unsigned char>(v[1]));
-  v.remove_prefix(2);
-  if (!get_varint32(&v, &l->layers) || !get_varint32(&v, &l->kv_heads) ||
-      !get_varint32(&v, &l->head_dim) || v.size() != 1 || static_cast<unsigned char>(v[0]) > 3)
-    return false;
-  l->dtype = static_cast<DType>(v[0]);
-  return true;
-}
-
 // Copies one page between its page-major record form and a per-layer buffer.
 // to_record: per-layer rows -> record; else record -> rows. rows: first token
 // of the page within the request; count: tokens to copy.
@@ -95,13 +73,26 @@ Status KvStoreImpl::open() {
     return Status::invalid_argument("open: gc_headroom must be in [0, 1), not " + std::to_string(opt_.gc_headroom));
   FileSystem* fs = opt_.fs ? opt_.fs : FileSystem::posix();
   LSM4KV_RETURN_IF_ERROR(create_dir_durable(fs, opt_.dir));  // survives a power cut
+  // The tensor log first: damage there is not the index's, and a rebuilt
+  // index comes from it.
+  tensorlog::TensorLogOptions to;
+  to.fs = fs;
+  to.segment_size = opt_.segment_bytes;
+  to.codec = opt_.codec;
+  to.sync = log_sync(opt_.sync);
+  LSM4KV_RETURN_IF_ERROR(tensorlog::TensorLog::open(opt_.dir + "/tensors", to, &log_));
+  closed_ = false;
   engine::Options eo;
   eo.fs = fs;
   eo.write_buffer_size = opt_.index_write_buffer;
   eo.block_cache_bytes = opt_.index_block_cache;
   eo.sync_mode = engine_sync(opt_.sync);
   eo.shape = opt_.initial_shape;
-  LSM4KV_RETURN_IF_ERROR(engine::DB::open(eo, opt_.dir + "/index", &index_));
+  Status s = open_index(eo);
+  // A repair rebuilds a readable index too; other errors (format, page
+  // size, I/O, Busy) are never the index's damage.
+  if (s.is_corruption() || (force_rebuild_ && s.is_ok())) s = recover_index(eo, s);
+  LSM4KV_RETURN_IF_ERROR(s);
   tuner::TunerOptions tu;
   tu.enabled = opt_.tuner;
   tu.pinned = opt_.pinned_shape;
@@ -111,33 +102,7 @@ Status KvStoreImpl::open() {
   tu.tree.bloom_bits_per_key = eo.bloom_bits_per_key;
   tu.tree.allocation = eo.bloom_allocation;
   tuner_ = std::make_unique<tuner::Controller>(index_.get(), tu);
-  tensorlog::TensorLogOptions to;
-  to.fs = fs;
-  to.segment_size = opt_.segment_bytes;
-  to.codec = opt_.codec;
-  to.sync = log_sync(opt_.sync);
-  LSM4KV_RETURN_IF_ERROR(tensorlog::TensorLog::open(opt_.dir + "/tensors", to, &log_));
-  closed_ = false;
-  // The page size is fixed at creation.
-  std::string cfg;
-  Status s = index_->get({}, meta_key("cfg"), &cfg);
-  if (s.is_not_found()) {
-    std::string v;
-    put_varint32(&v, opt_.page_tokens);
-    LSM4KV_RETURN_IF_ERROR(index_->put({}, meta_key("cfg"), v));
-  } else {
-    LSM4KV_RETURN_IF_ERROR(s);
-    std::string_view in = cfg;
-    uint32_t p = 0;
-    if (!get_varint32(&in, &p)) return Status::corruption(opt_.dir + ": bad store configuration record");
-    if (p != opt_.page_tokens)
-      return Status::invalid_argument(opt_.dir + ": store was created with page_tokens " +
-                                      std::to_string(p) + ", opened with " + std::to_string(opt_.page_tokens));
-  }
-  // Pending collections first: they decide which copy of a moved record the
-  // index names, and load_state() marks every other copy dead.
-  LSM4KV_RETURN_IF_ERROR(resolve_pending_collections());
-  return load_state();
+  return sync_config_file();
 }
 
 Status KvStoreImpl::close() {
@@ -229,6 +194,10 @@ Status KvStoreImpl::register_namespace(std::string_view name, const KvLayout& la
   }
   NamespaceId id = static_cast<NamespaceId>(names_.size() + 1);
   if (id >= kMetaNamespace) return Status::invalid_argument("too many namespaces");
+  // CONFIG first: it must name every namespace the index does (store_config.h).
+  StoreConfig cfg = current_config();
+  cfg.namespaces.push_back({std::string(name), id, layout});
+  LSM4KV_RETURN_IF_ERROR(write_config_file(opt_.fs ? opt_.fs : FileSystem::posix(), opt_.dir, cfg));
   LSM4KV_RETURN_IF_ERROR(index_->put({}, meta_key("ns:" + std::string(name)), encode_layout(id, layout)));
   names_[std::string(name)] = id;
   layouts_[id] = layout;
@@ -475,6 +444,7 @@ Status KvStoreImpl::get_batch(std::span<GetRequest> requests) {
   std::vector<PageRead> reads;
   std::vector<tensorlog::ReadRequest> rr;
   std::vector<std::string> tags_storage;
+  std::vector<std::string> read_keys;  // the index key of each read
   std::vector<std::string> first_keys;
   for (size_t i = 0; i < requests.size(); i++) {
     const GetRequest& r = requests[i];
@@ -506,6 +476,7 @@ Status KvStoreImpl::get_batch(std::span<GetRequest> requests) {
         q.dst = pr.staging.get();
       }
       tags_storage.push_back(std::move(tags[p]));
+      read_keys.push_back(keys[p]);
       reads.push_back(std::move(pr));
       rr.push_back(q);
     }
@@ -516,14 +487,8 @@ Status KvStoreImpl::get_batch(std::span<GetRequest> requests) {
   if (!requests.empty()) ro.cuda_stream = requests[0].dst.cuda_stream;
   Status s = log_->read(rr, ro);
   if (!s.is_ok()) {
-    for (const auto& q : rr) {
-      if (q.status.is_corruption() && q.status.message().find("tag") != std::string::npos) {
-        counters_.collisions++;
-        return Status::not_found("get_batch: the stored page at " + q.location.to_string() +
-                                 " belongs to other tokens (fingerprint collision): a miss");
-      }
-    }
-    return s;
+    gc.unlock();
+    return read_failed(rr, read_keys, s);
   }
   // Pages that went through staging: per-layer scatter or a partial last page.
   uint64_t bytes = 0;
@@ -563,6 +528,9 @@ StoreStats KvStoreImpl::stats() const {
   st.pages_evicted = counters_.pages_evicted;
   st.evictions = counters_.evictions;
   st.collisions = counters_.collisions;
+  st.corrupt_pages_dropped = counters_.corrupt_pages_dropped;
+  st.index_rebuilt = rebuilt_;
+  st.rebuild = repair_;
   st.gc_bytes_copied = counters_.gc_bytes_copied;
   st.put_latency = put_latency_.percentiles();
   st.probe_latency = probe_latency_.percentiles();

@@ -18,9 +18,11 @@
 // prefix subtree is one key range. The stored key set is kept prefix-closed
 // (every stored page's ancestors are stored), so probe is one predecessor
 // seek in the index. A page's tensor record carries a tag with the namespace,
-// the page index, a 128-bit digest of every token up to the page's end and the
-// page's exact token ids; every get compares it, so a fingerprint collision
-// or a torn write becomes a miss, never another prompt's KV.
+// the page index, the 128-bit chained digest of every token before the page
+// and the page's exact token ids; every get compares it, so a fingerprint
+// collision or a torn write becomes a miss, never another prompt's KV. The
+// tags name each page's parent, so the index can be rebuilt from the tensor
+// log alone (StoreOptions::on_corruption, KvStore::repair).
 //
 // KV bytes. bytes_per_token = 2 (K and V) · layers · kv_heads · head_dim ·
 // dtype size. The PAGE-MAJOR layout of a prompt's KV is token after token; each
@@ -150,6 +152,25 @@ enum class SyncMode : uint8_t {
   kGroupCommit = 2,  // concurrent puts share syncs; each is durable when it returns
 };
 
+// What open does with an index it cannot read (a damaged or missing
+// MANIFEST, CURRENT, run file or WAL record; an index directory deleted).
+enum class OnCorruption : uint8_t {
+  kFail = 0,     // open fails with the Corruption, naming the file
+  kRebuild = 1,  // the index is moved aside (DIR/index.damaged) and rebuilt
+                 // from the tensor log (KvStore::repair), then opened
+};
+
+// What a rebuild of the index from the tensor log found (KvStore::repair).
+struct RepairReport {
+  uint64_t records_scanned = 0;  // live records of the tensor log read
+  uint64_t pages_kept = 0;       // index entries written
+  uint64_t pages_dropped = 0;    // valid records whose page lost an ancestor's record (prefix closure)
+  uint64_t damaged_records = 0;  // records that failed their checksum or could not be read: skipped
+  uint64_t duplicates = 0;       // older records of a page a newer record holds
+  uint64_t foreign_records = 0;  // tags of no registered namespace or another page size
+  std::vector<std::string> problems;  // the first damaged records, naming segment and offset
+};
+
 struct StoreOptions {
   std::string dir;                  // created if missing
   FileSystem* fs = nullptr;         // every file access; nullptr = POSIX (tests inject faults)
@@ -168,6 +189,7 @@ struct StoreOptions {
   size_t index_write_buffer = 8 << 20;
   size_t index_block_cache = 64 << 20;
   uint64_t segment_bytes = uint64_t{256} << 20;  // tensor-log segment size
+  OnCorruption on_corruption = OnCorruption::kFail;
   // Test hook: replaces the page fingerprint (e.g. to force collisions).
   std::function<uint64_t(std::span<const Token>)> fingerprint_override;
 };
@@ -185,6 +207,11 @@ struct StoreStats {
   uint64_t bytes_put = 0, bytes_got = 0;
   uint64_t pages_put = 0, pages_evicted = 0, evictions = 0;  // evictions: range deletions (subtrees, branches)
   uint64_t collisions = 0;                   // gets refused because a tag did not match
+  // Pages a get found damaged (checksum): each was dropped from the index
+  // with every page below it, so the next put of the prompt stores it anew.
+  uint64_t corrupt_pages_dropped = 0;
+  bool index_rebuilt = false;                // this open rebuilt the index (on_corruption)
+  RepairReport rebuild;                      // what that rebuild found
   Percentiles put_latency, probe_latency, get_latency;
   uint64_t tensor_live_bytes = 0, tensor_dead_bytes = 0, tensor_segments = 0;
   uint64_t tensor_file_bytes = 0;            // the segment files on disk: what capacity bounds
@@ -212,6 +239,14 @@ struct GetRequest {
 class KvStore {
  public:
   static Status open(const StoreOptions& options, std::unique_ptr<KvStore>* out);
+  // Rebuilds the index of the store in options.dir from its tensor log
+  // (index_rebuild.h), whatever state the index is in: the old one is moved
+  // to DIR/index.damaged. The page size and namespaces come from DIR/CONFIG
+  // (or from the index when CONFIG is damaged; Corruption naming both when
+  // neither can be read). options.page_tokens is ignored. Any damage short
+  // of losing segment files loses at most the damaged pages and those below
+  // them. InvalidArgument when options.dir is no store; Busy when open.
+  static Status repair(const StoreOptions& options, RepairReport* report);
   virtual ~KvStore() = default;
 
   // Registers (or re-opens) a namespace; InvalidArgument when it exists with
@@ -228,7 +263,10 @@ class KvStore {
   virtual Status probe(NamespaceId ns, std::span<const Token> tokens, size_t* cached) = 0;
 
   // Loads the KV of the first n tokens (n <= the cached prefix) into dst
-  // (sized for n tokens) with one tensor-log submission.
+  // (sized for n tokens) with one tensor-log submission. A page whose record
+  // fails its checksum is dropped from the index with every page below it
+  // (StoreStats::corrupt_pages_dropped) and the get returns NotFound, as a
+  // miss: probe no longer reports it and the next put stores it again.
   virtual Status get_batch(NamespaceId ns, std::span<const Token> tokens, size_t n,
                            const KvBuffer& dst) = 0;
   virtual Status get_batch(std::span<GetRequest> requests) = 0;
@@ -299,8 +337,8 @@ class KvStore {
   // Checks a store without opening it as a store (so a damaged one can be
   // examined): every run file block by block, the WALs, the manifest, every
   // segment header, and for every index entry its tensor record's checksum
-  // and tag (namespace, page index, the page's fingerprint and the digest of
-  // the prompt up to it, rebuilt from the ancestors' tags). Problems go to
+  // and tag (namespace, page index, the page's fingerprint and the chained
+  // digest of the prompt before it, rebuilt from the ancestors' tags). Problems go to
   // the report; the Status is not OK only when the check could not run
   // (Busy, not a store).
   static Status verify_dir(const StoreOptions& options, VerifyReport* report,

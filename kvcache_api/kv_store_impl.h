@@ -20,6 +20,7 @@
 #include "kvcache_api/kv_store.h"
 #include "kvcache_api/latency.h"
 #include "kvcache_api/prefix_key.h"
+#include "kvcache_api/store_config.h"
 #include "kvcache_api/subtree_lru.h"
 #include "tensorlog/tensor_log.h"
 
@@ -27,7 +28,9 @@ namespace lsm4kv::kvcache {
 
 class KvStoreImpl final : public KvStore {
  public:
-  explicit KvStoreImpl(const StoreOptions& options) : opt_(options) {}
+  // rebuild: open rebuilds the index from the tensor log whatever its state
+  // (KvStore::repair).
+  explicit KvStoreImpl(const StoreOptions& options, bool rebuild = false) : opt_(options), force_rebuild_(rebuild) {}
   ~KvStoreImpl() override { close(); }
 
   Status open();
@@ -57,6 +60,8 @@ class KvStoreImpl final : public KvStore {
   // which close() calls first). KvStore::open starts it, open_existing not.
   void start_stats_writer();
   void stop_stats_writer();
+  // What the rebuild of this open found (kv_store_recovery.cc).
+  const RepairReport& repair_report() const { return repair_; }
 
  private:
   Status check_open() const {
@@ -88,6 +93,26 @@ class KvStoreImpl final : public KvStore {
   Status collect_garbage_locked();
   Status apply_collection(const tensorlog::Collection& c);
   Status load_state();
+  // Recovery from damage: kv_store_recovery.cc. open_index opens the index
+  // (unless a rebuild left it open)
+  // (the tensor log is open), checks the "cfg" record against CONFIG and
+  // loads the store's state; a Corruption from it is the index's.
+  Status open_index(const engine::Options& eo);
+  // After open_index failed with `damage` (or for a repair): fails, or moves
+  // the index aside and rebuilds it, as opt_.on_corruption says.
+  Status recover_index(const engine::Options& eo, const Status& damage);
+  Status rebuild_index(const StoreConfig& cfg);
+  StoreConfig current_config() const;  // REQUIRES: meta_mu_ held
+  // Rewrites CONFIG when it differs from what the index holds.
+  Status sync_config_file();
+  // A read of a get failed: drops the pages whose records are damaged (and
+  // their subtrees) and turns the failure into the get's answer.
+  // REQUIRES: gc_mu_ not held.
+  Status read_failed(const std::vector<tensorlog::ReadRequest>& reads, const std::vector<std::string>& keys,
+                     const Status& s);
+  // Drops key's subtree (one range deletion) if key still names the damaged
+  // record at loc; *pages: how many went. REQUIRES: write_mu_ held.
+  Status drop_damaged_subtree(const std::string& key, const tensorlog::Location& loc, uint64_t* pages);
   // Reports dead every live tensor-log record not in referenced (the index's).
   Status mark_orphans_dead(std::vector<tensorlog::Location> referenced);
   // Calls fn(key, entry) for every page entry of the index whose key starts
@@ -100,6 +125,9 @@ class KvStoreImpl final : public KvStore {
   void touch(const std::string& key);
 
   const StoreOptions opt_;
+  const bool force_rebuild_;
+  RepairReport repair_;   // set by open
+  bool rebuilt_ = false;  // open rebuilt the index
   std::unique_ptr<engine::DB> index_;
   std::unique_ptr<tensorlog::TensorLog> log_;
   std::unique_ptr<tuner::Controller> tuner_;  // observes index_; created after it, destroyed before it
@@ -121,7 +149,7 @@ class KvStoreImpl final : public KvStore {
   struct Counters {
     std::atomic<uint64_t> hit_tokens{0}, miss_tokens{0}, hit_pages{0}, miss_pages{0};
     std::atomic<uint64_t> bytes_put{0}, bytes_got{0}, pages_put{0}, pages_evicted{0};
-    std::atomic<uint64_t> evictions{0}, collisions{0}, gc_bytes_copied{0};
+    std::atomic<uint64_t> evictions{0}, collisions{0}, gc_bytes_copied{0}, corrupt_pages_dropped{0};
   } counters_;
   LatencyHistogram put_latency_, probe_latency_, get_latency_;
 

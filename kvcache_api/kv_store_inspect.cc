@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <optional>
 #include <queue>
 #include <unistd.h>
 
@@ -68,6 +69,7 @@ std::string format_stats(const StoreStats& st, const engine::Properties& p, uint
   num("pages_evicted", st.pages_evicted);
   num("evictions", st.evictions);
   num("collisions", st.collisions);
+  num("corrupt_pages_dropped", st.corrupt_pages_dropped);
   for (auto [name, l] : {std::pair{"put", &st.put_latency}, {"probe", &st.probe_latency}, {"get", &st.get_latency}}) {
     num(std::string(name) + "_latency.count", l->count);
     real(std::string(name) + "_latency.p50_us", l->p50_us);
@@ -294,8 +296,9 @@ class Verifier {
   }
 
   // One index entry per page, in key order, so every page's ancestors come
-  // before it: the digest of the prompt up to a page is its parent's digest
-  // state fed with the page's tokens (from the page's own tag).
+  // before it: a page's tag must carry its parent's chained digest (the
+  // namespace's seed for a root), and its own is that chained with its
+  // tokens (prefix_key.h).
   void check_entries(engine::DB* db) {
     std::string cfg;
     uint32_t page_tokens = 0;
@@ -312,13 +315,10 @@ class Verifier {
     }
     struct Node {
       std::string key;
-      XXH3_state_t* state;  // null when the page could not be checked
+      std::optional<Digest> digest;  // none when the page could not be checked
     };
     std::vector<Node> path;
-    auto pop = [&] {
-      if (path.back().state) XXH3_freeState(path.back().state);
-      path.pop_back();
-    };
+    auto pop = [&] { path.pop_back(); };
     const std::string end = ns_prefix(kMetaNamespace);
     std::string record;
     for (it->seek_to_first(); it->valid() && it->key() < end; it->next()) {
@@ -334,31 +334,31 @@ class Verifier {
       const NamespaceId ns = static_cast<NamespaceId>(read_be(std::string_view(key).substr(0, kNsBytes)));
       if (!namespaces.count(ns)) problem(where + ": namespace id " + std::to_string(ns) + " is not registered");
       while (!path.empty() && !key.starts_with(path.back().key)) pop();
-      XXH3_state_t* parent = nullptr;
+      const Digest* parent = nullptr;
       bool orphan = false;
       if (depth > 1) {
         if (path.empty() || path.back().key.size() + kFingerprintBytes != key.size()) {
           problem(where + ": prefix closure broken: no stored parent page");
           orphan = true;
         } else {
-          parent = path.back().state;
+          parent = path.back().digest ? &*path.back().digest : nullptr;
           orphan = parent == nullptr;  // the parent failed: its digest is unknown
         }
       }
-      XXH3_state_t* state = check_record(e.location, key, ns, depth, page_tokens, orphan ? nullptr : parent,
-                                         depth == 1, &record);
-      path.push_back({key, state});
+      std::optional<Digest> digest = check_record(e.location, key, ns, depth, page_tokens, orphan ? nullptr : parent,
+                                                  depth == 1, &record);
+      path.push_back({key, digest});
       advance(e.location.length);
     }
     if (!it->status().is_ok()) problem("index iteration stopped: " + it->status().to_string());
     while (!path.empty()) pop();
   }
 
-  // Reads and checks one record; returns the digest state after its page (for
-  // its children), or null when it could not be checked.
-  XXH3_state_t* check_record(const tensorlog::Location& loc, const std::string& key, NamespaceId ns,
-                             size_t depth, uint32_t page_tokens, XXH3_state_t* parent, bool root,
-                             std::string* buf) {
+  // Reads and checks one record; returns the chained digest of its page (for
+  // its children), or none when it could not be checked.
+  std::optional<Digest> check_record(const tensorlog::Location& loc, const std::string& key, NamespaceId ns,
+                                     size_t depth, uint32_t page_tokens, const Digest* parent, bool root,
+                                     std::string* buf) {
     const std::string where = "tensor record at " + loc.to_string() + " (index entry " + hex(key) + ")";
     buf->resize(loc.length);
     size_t got = 0;
@@ -368,45 +368,33 @@ class Verifier {
     if (s.is_ok()) s = tensorlog::verify_record(buf->data(), loc, &h);
     if (!s.is_ok()) {
       problem(where + ": " + s.to_string());
-      return nullptr;
+      return std::nullopt;
     }
     report_->records++;
     report_->record_bytes += loc.length;
     std::string_view tag(buf->data() + tensorlog::kRecordHeaderSize, h.tag_len);
-    if (tag.size() != kTagHeader + size_t{page_tokens} * sizeof(Token)) {
+    PageTag t;
+    if (!decode_tag(tag, page_tokens, &t)) {
       problem(where + ": tag of " + std::to_string(tag.size()) + " bytes, a page of " +
               std::to_string(page_tokens) + " tokens needs " +
               std::to_string(kTagHeader + size_t{page_tokens} * sizeof(Token)));
-      return nullptr;
+      return std::nullopt;
     }
-    std::string_view rest = tag.substr(kNsBytes);
-    uint32_t page_index = 0;
-    uint64_t lo = 0, hi = 0;
-    get_fixed32(&rest, &page_index);
-    get_fixed64(&rest, &lo);
-    get_fixed64(&rest, &hi);
-    if (read_be(tag.substr(0, kNsBytes)) != ns || page_index + 1 != depth) {
-      problem(where + ": tag names namespace " + std::to_string(read_be(tag.substr(0, kNsBytes))) + " page " +
-              std::to_string(page_index) + ", the index entry is namespace " + std::to_string(ns) + " page " +
-              std::to_string(depth - 1));
-      return nullptr;
+    if (t.ns != ns || t.page + 1 != depth) {
+      problem(where + ": tag names namespace " + std::to_string(t.ns) + " page " + std::to_string(t.page) +
+              ", the index entry is namespace " + std::to_string(ns) + " page " + std::to_string(depth - 1));
+      return std::nullopt;
     }
-    if (XXH3_64bits(rest.data(), rest.size()) != read_be(std::string_view(key).substr(key.size() - kFingerprintBytes))) {
+    if (XXH3_64bits(t.tokens.data(), t.tokens.size()) != read_be(std::string_view(key).substr(key.size() - kFingerprintBytes))) {
       problem(where + ": the page's tokens do not hash to the key's fingerprint");
-      return nullptr;
+      return std::nullopt;
     }
-    if (parent == nullptr && !root) return nullptr;  // the digest cannot be rebuilt
-    XXH3_state_t* st = XXH3_createState();
-    if (root) XXH3_128bits_reset(st);
-    else XXH3_copyState(st, parent);
-    XXH3_128bits_update(st, rest.data(), rest.size());
-    XXH128_hash_t d = XXH3_128bits_digest(st);
-    if (d.low64 != lo || d.high64 != hi) {
-      problem(where + ": the tag's digest does not match the prompt up to this page");
-      XXH3_freeState(st);
-      return nullptr;
+    if (parent == nullptr && !root) return std::nullopt;  // the parent's digest is unknown
+    if (!(t.parent == (root ? root_digest(ns) : *parent))) {
+      problem(where + ": the tag's parent digest does not match the prompt before this page");
+      return std::nullopt;
     }
-    return st;
+    return chain_digest(t.parent, t.tokens);
   }
 
   static std::string hex(std::string_view key) {

@@ -2,6 +2,8 @@
 
 #include <xxhash.h>
 
+#include <cstring>
+
 #include "base/coding.h"
 
 namespace lsm4kv::kvcache {
@@ -29,6 +31,41 @@ std::string ns_prefix(NamespaceId ns) {
   return k;
 }
 
+Digest root_digest(NamespaceId ns) {
+  const std::string b = ns_prefix(ns);
+  XXH128_hash_t h = XXH3_128bits(b.data(), b.size());
+  return {h.low64, h.high64};
+}
+
+Digest chain_digest(const Digest& parent, std::string_view page_token_bytes) {
+  thread_local std::string buf;  // one hash call over both parts: faster than a streaming state
+  buf.clear();
+  put_fixed64(&buf, parent.low);
+  put_fixed64(&buf, parent.high);
+  buf.append(page_token_bytes);
+  XXH128_hash_t h = XXH3_128bits(buf.data(), buf.size());
+  return {h.low64, h.high64};
+}
+
+bool decode_tag(std::string_view tag, uint32_t page_tokens, PageTag* out) {
+  if (tag.size() != kTagHeaderBytes + size_t{page_tokens} * sizeof(Token)) return false;
+  out->ns = static_cast<NamespaceId>((static_cast<unsigned char>(tag[0]) << 8) | static_cast<unsigned char>(tag[1]));
+  out->page = decode_fixed32(tag.data() + kNsBytes);
+  out->parent.low = decode_fixed64(tag.data() + kNsBytes + 4);
+  out->parent.high = decode_fixed64(tag.data() + kNsBytes + 12);
+  out->tokens = tag.substr(kTagHeaderBytes);
+  return true;
+}
+
+uint64_t page_fingerprint(std::string_view page_token_bytes, const Fingerprinter& fp) {
+  if (!fp) return XXH3_64bits(page_token_bytes.data(), page_token_bytes.size());
+  std::vector<Token> tokens(page_token_bytes.size() / sizeof(Token));
+  std::memcpy(tokens.data(), page_token_bytes.data(), tokens.size() * sizeof(Token));
+  return fp(tokens);
+}
+
+void append_fingerprint(std::string* key, uint64_t f) { put_be(key, f, kFingerprintBytes); }
+
 std::vector<std::string> page_keys(NamespaceId ns, std::span<const Token> tokens, uint32_t page_tokens,
                                    size_t pages, const Fingerprinter& fp) {
   std::vector<std::string> keys;
@@ -37,7 +74,7 @@ std::vector<std::string> page_keys(NamespaceId ns, std::span<const Token> tokens
   for (size_t p = 0; p < pages; p++) {
     auto page = tokens.subspan(p * page_tokens, page_tokens);
     uint64_t f = fp ? fp(page) : XXH3_64bits(page.data(), page.size_bytes());
-    put_be(&k, f, kFingerprintBytes);
+    append_fingerprint(&k, f);
     keys.push_back(k);
   }
   return keys;
@@ -45,24 +82,25 @@ std::vector<std::string> page_keys(NamespaceId ns, std::span<const Token> tokens
 
 std::vector<std::string> page_tags(NamespaceId ns, std::span<const Token> tokens, uint32_t page_tokens,
                                    size_t first, size_t count) {
+  auto bytes_of = [&](size_t p) {
+    auto page = tokens.subspan(p * page_tokens, page_tokens);
+    return std::string_view(reinterpret_cast<const char*>(page.data()), page.size_bytes());
+  };
+  Digest d = root_digest(ns);
+  for (size_t p = 0; p < first; p++) d = chain_digest(d, bytes_of(p));
   std::vector<std::string> tags;
   tags.reserve(count);
-  XXH3_state_t* st = XXH3_createState();
-  XXH3_128bits_reset(st);
-  XXH3_128bits_update(st, tokens.data(), first * page_tokens * sizeof(Token));
   for (size_t p = first; p < first + count; p++) {
-    auto page = tokens.subspan(p * page_tokens, page_tokens);
-    XXH3_128bits_update(st, page.data(), page.size_bytes());
-    XXH128_hash_t h = XXH3_128bits_digest(st);
     std::string t;
+    t.reserve(kTagHeaderBytes + size_t{page_tokens} * sizeof(Token));
     put_be(&t, ns, kNsBytes);
     put_fixed32(&t, static_cast<uint32_t>(p));
-    put_fixed64(&t, h.low64);
-    put_fixed64(&t, h.high64);
-    t.append(reinterpret_cast<const char*>(page.data()), page.size_bytes());
+    put_fixed64(&t, d.low);
+    put_fixed64(&t, d.high);
+    t.append(bytes_of(p));
+    d = chain_digest(d, bytes_of(p));
     tags.push_back(std::move(t));
   }
-  XXH3_freeState(st);
   return tags;
 }
 

@@ -135,28 +135,43 @@ Status load_index(RandomAccessFile* f, uint64_t size, SegmentRecords* out,
   return Status::ok();
 }
 
+// The record at offset when it is whole and verifies; *len its length.
+Status read_valid_record(RandomAccessFile* f, uint64_t offset, uint64_t size, std::string* buf,
+                         const std::string& where, uint64_t* len, bool* valid) {
+  *valid = false;
+  buf->resize(kAlign);
+  bool short_read = false;
+  LSM4KV_RETURN_IF_ERROR(read_exact(f, offset, kAlign, buf->data(), where, &short_read));
+  RecordHeader h;
+  if (short_read || !h.decode(buf->data(), where).is_ok() || !is_known_codec(h.codec)) return Status::ok();
+  *len = h.record_length();
+  if (offset + align_up(*len) > size) return Status::ok();  // torn tail
+  buf->resize(*len);
+  LSM4KV_RETURN_IF_ERROR(read_exact(f, offset, *len, buf->data(), where, &short_read));
+  *valid = !short_read && record_checksum(buf->data(), *len) == h.checksum;
+  return Status::ok();
+}
+
 // Scans records from the first block on; returns the end of the last record
-// that verifies.
+// that verifies. Past one that does not, every later block is tried as a
+// record start (a bad length cannot be trusted to skip by).
 Status scan_records(RandomAccessFile* f, uint64_t size, SegmentRecords* out,
                     const std::string& where, uint64_t* end) {
   uint64_t offset = kAlign;
+  *end = kAlign;
   std::string buf;
   while (offset + kAlign <= size) {
-    buf.resize(kAlign);
-    bool short_read = false;
-    LSM4KV_RETURN_IF_ERROR(read_exact(f, offset, kAlign, buf.data(), where, &short_read));
-    RecordHeader h;
-    if (short_read || !h.decode(buf.data(), where).is_ok() || h.codec == kIndexRecord) break;
-    if (!is_known_codec(h.codec)) break;
-    uint64_t len = h.record_length();
-    if (offset + align_up(len) > size) break;  // torn tail
-    buf.resize(len);
-    LSM4KV_RETURN_IF_ERROR(read_exact(f, offset, len, buf.data(), where, &short_read));
-    if (short_read || record_checksum(buf.data(), len) != h.checksum) break;
+    uint64_t len = 0;
+    bool valid = false;
+    LSM4KV_RETURN_IF_ERROR(read_valid_record(f, offset, size, &buf, where, &len, &valid));
+    if (!valid) {
+      offset += kAlign;
+      continue;
+    }
     out->add(offset, len);
     offset += align_up(len);
+    *end = offset;
   }
-  *end = offset;
   return Status::ok();
 }
 
@@ -209,6 +224,54 @@ Status recover_segment(FileSystem* fs, const std::string& dir, uint64_t id,
     out->file_bytes = end + seal.size();
   } else {
     fs->truncate(path, end);
+  }
+  return Status::ok();
+}
+
+}  // namespace lsm4kv::tensorlog
+
+namespace lsm4kv::tensorlog {
+
+Status scan_segment(FileSystem* fs, const std::string& path, uint64_t id,
+                    const std::vector<SegmentRecord>& records, const ScanVisitor& valid,
+                    const DamageVisitor& damaged) {
+  // Consecutive records are read together, up to this many bytes at once.
+  constexpr uint64_t kReadBytes = uint64_t{8} << 20;
+  std::unique_ptr<RandomAccessFile> f;
+  Status s = fs->new_random_access(path, &f);
+  if (!s.is_ok()) {
+    for (const SegmentRecord& r : records) damaged({id, r.offset, r.length}, s);
+    return Status::ok();
+  }
+  std::string buf;
+  for (size_t i = 0; i < records.size();) {
+    size_t j = i + 1;
+    const uint64_t first = records[i].offset;
+    while (j < records.size() && records[j].offset + align_up(records[j].length) - first <= kReadBytes) j++;
+    const uint64_t span = records[j - 1].offset + records[j - 1].length - first;
+    buf.resize(span);
+    size_t got = 0;
+    Status io = f->read(first, span, buf.data(), &got);
+    for (; i < j; i++) {
+      const Location loc{id, records[i].offset, records[i].length};
+      const uint64_t at = records[i].offset - first;
+      if (!io.is_ok()) {
+        damaged(loc, io);
+        continue;
+      }
+      if (at + loc.length > got) {
+        damaged(loc, Status::corruption(path + ": " + loc.to_string() + ": the file ends inside the record"));
+        continue;
+      }
+      RecordHeader h;
+      Status v = verify_record(buf.data() + at, loc, &h);
+      if (v.is_ok() && !is_known_codec(h.codec)) v = Status::corruption(loc.to_string() + ": not a data record");
+      if (!v.is_ok()) {
+        damaged(loc, Status::corruption(path + ": " + v.message()));
+        continue;
+      }
+      valid(loc, std::string_view(buf.data() + at + kRecordHeaderSize, h.tag_len));
+    }
   }
   return Status::ok();
 }

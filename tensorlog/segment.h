@@ -12,8 +12,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/file_system.h"
@@ -83,12 +85,26 @@ Status decode_segment_index(std::string_view payload, const std::string& where,
 std::string build_seal(uint64_t segment_id, uint64_t end,
                        const std::vector<SegmentRecord>& records);
 
+// Reads the records of one segment (path) in large sequential reads and
+// verifies each (verify_record). `valid` gets every data record that
+// verifies, with its tag; `damaged` every other (bad magic, length or
+// checksum, an index record, a read error or end of file inside it), with
+// why. For repair: it reads every byte of the records.
+using ScanVisitor = std::function<void(const Location& loc, std::string_view tag)>;
+using DamageVisitor = std::function<void(const Location& loc, const Status& why)>;
+Status scan_segment(FileSystem* fs, const std::string& path, uint64_t id,
+                    const std::vector<SegmentRecord>& records, const ScanVisitor& valid,
+                    const DamageVisitor& damaged);
+
 // Rebuilds the record list of segment `id` in `dir` at open. A sealed segment
 // is read from its index. An unsealed one is scanned: every record is read and
 // verified, the file is truncated after the last complete record and sealed
 // (synced), so the next open is fast. A file too short to hold a segment
 // header, or whose header block is all zeros (a crash before its first sync),
-// is reported with *empty = true.
+// is reported with *empty = true. A record that does not verify is skipped:
+// the scan resumes at the next block that starts a record which does, so one
+// damaged record (or an index record, from a seal whose footer is damaged)
+// costs only itself.
 Status recover_segment(FileSystem* fs, const std::string& dir, uint64_t id,
                        SegmentRecords* out, bool* empty);
 

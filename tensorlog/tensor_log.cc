@@ -406,6 +406,27 @@ std::vector<Location> TensorLog::live_records() const {
   return out;
 }
 
+Status TensorLog::scan(const ScanVisitor& valid, const DamageVisitor& damaged) {
+  struct Live {
+    uint64_t id;
+    std::vector<SegmentRecord> records;
+  };
+  std::vector<Live> live;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (const auto& [id, s] : segments_) {
+      Live seg{id, {}};
+      for (const SegmentRecord& r : s.records)
+        if (!r.dead) seg.records.push_back(r);
+      live.push_back(std::move(seg));
+    }
+  }
+  for (const Live& seg : live)
+    LSM4KV_RETURN_IF_ERROR(scan_segment(options_.fs, dir_ + "/" + segment_file_name(seg.id), seg.id,
+                                        seg.records, valid, damaged));
+  return Status::ok();
+}
+
 Status TensorLog::close() {
   if (closed_) return Status::ok();
   closed_ = true;

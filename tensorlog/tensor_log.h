@@ -204,6 +204,12 @@ class TensorLog {
   // caller's record of it leaves records nothing references) and reports the
   // unreferenced ones dead.
   std::vector<Location> live_records() const;
+  // Reads and verifies every live record (not reported dead), segment by
+  // segment in offset order (scan_segment): valid data records go to
+  // `valid` with their tag, damaged ones to `damaged` with why. For repair
+  // (the store rebuilds its index from the tags); it reads the whole log.
+  // Records appended or collected meanwhile may or may not be seen.
+  Status scan(const ScanVisitor& valid, const DamageVisitor& damaged);
   const std::string& dir() const { return dir_; }
   // Seals the active segment and stops the async workers.
   Status close();

@@ -20,6 +20,7 @@
 #include "kvcache_api/kv_store.h"
 #include "tensorlog/record_format.h"
 #include "test/engine/test_util.h"
+#include "test/support/file_damage.h"
 #include "test/support/kv_data.h"
 
 using namespace lsm4kv;
@@ -258,16 +259,7 @@ std::string tokens_line(const std::vector<Token>& p) {
   return s;
 }
 
-void flip_byte(const std::string& path, uint64_t offset) {
-  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
-  REQUIRE(f.good());
-  f.seekg(static_cast<std::streamoff>(offset));
-  char c = 0;
-  f.read(&c, 1);
-  c = static_cast<char>(c ^ 0x5a);
-  f.seekp(static_cast<std::streamoff>(offset));
-  f.write(&c, 1);
-}
+using test::flip_byte;
 
 std::vector<std::string> files_ending(const std::string& dir, const std::string& suffix) {
   std::vector<std::string> out;
@@ -553,4 +545,51 @@ TEST_CASE("kvtool rejects bad arguments with status 2", "[kvtool]") {
   CHECK(kvtool("verify --help").code == 0);
   // The store still verifies after all this.
   CHECK(kvtool("verify " + dir.path()).code == 0);
+}
+
+TEST_CASE("kvtool repair rebuilds the index from the tensor log and reports what it lost", "[kvtool][repair]") {
+  test::TempDir dir("kvtool");
+  const Written w = write_store(dir.path());
+  const uint64_t pages = w.alpha_pages.size() + w.beta_pages.size();
+
+  // The whole index gone: everything comes back (exit 0).
+  fs::remove_all(dir.path() + "/index");
+  Result r = kvtool("repair " + dir.path() + " --json");
+  REQUIRE(r.code == 0);
+  Json j = r.json();
+  CHECK(j["operation"].string == "repair");
+  CHECK(j["records_scanned"].u() == pages);
+  CHECK(j["pages_kept"].u() == pages);
+  CHECK(j["pages_dropped"].u() == 0);
+  CHECK(j["damaged_records"].u() == 0);
+  CHECK(j["duplicates"].u() == 0);
+  CHECK(j["problems"].array.empty());
+  CHECK(kvtool("verify " + dir.path()).code == 0);
+
+  // The first record of the oldest segment (alpha's first prompt, page 0)
+  // damaged: it and its subtree are lost (exit 1), the rest kept.
+  auto segments = files_ending(dir.path() + "/tensors", ".tlog");
+  REQUIRE(!segments.empty());
+  flip_byte(segments.front(), 4096 + 32 + 22 + 4 * P + 100);
+  const std::vector<Token> root(w.alpha[0].begin(), w.alpha[0].begin() + P);
+  uint64_t subtree = 0;
+  for (const auto& p : w.alpha_pages) subtree += std::equal(root.begin(), root.end(), p.begin());
+  REQUIRE(subtree >= 2);
+  r = kvtool("repair " + dir.path() + " --json");
+  CHECK(r.code == 1);
+  j = r.json();
+  CHECK(j["damaged_records"].u() == 1);
+  CHECK(j["pages_dropped"].u() == subtree - 1);
+  CHECK(j["pages_kept"].u() == pages - subtree);
+  REQUIRE(j["problems"].array.size() == 1);
+  CHECK(j["problems"][0].string.find("checksum") != std::string::npos);
+  CHECK(kvtool("verify " + dir.path()).code == 0);  // the damaged record is no longer referenced
+
+  // Text; nothing more lost.
+  r = kvtool("repair " + dir.path());
+  CHECK(r.code == 0);
+  CHECK(r.out.find("pages kept") != std::string::npos);
+  CHECK(r.out.find(std::to_string(pages - subtree)) != std::string::npos);
+
+  CHECK(kvtool("repair " + dir.path() + "/nothing-here").code == 2);
 }

@@ -1,8 +1,9 @@
 // kvtool: inspect, verify and operate an lsm4kv store from the command line.
 //
 // One function per subcommand; each returns the process exit status:
-//   0  done (verify: the store is clean)
-//   1  problems found, or the operation failed (a store another process has
+//   0  done (verify: the store is clean; repair: nothing was lost)
+//   1  problems found (repair: damaged records or pages dropped), or the
+//      operation failed (a store another process has
 //      open included: its locks are held)
 //   2  usage: a bad flag, a missing directory, not a store, a bad token file,
 //      an unknown namespace
@@ -62,5 +63,6 @@ int run_compact(const Common& c);
 int run_gc(const Common& c);
 int run_reshape(const Common& c, const ReshapeArgs& a);
 int run_evict(const Common& c, uint64_t target_bytes);
+int run_repair(const Common& c);  // repair_command.cc
 
 }  // namespace lsm4kv::kvtool

@@ -75,6 +75,8 @@ int run(int argc, char** argv) {
       ->required()
       ->delimiter(',');
   CLI::App* evict = add("evict", "Evict least recently used prefix subtrees down to a byte target");
+  CLI::App* repair = add("repair", "Rebuild the index from the tensor log (the old one goes to DIR/index.damaged); "
+                                   "report pages kept and dropped");
   evict->add_option("--to-bytes", to_bytes, "Target stored bytes (suffixes K, M, G, T: powers of 1024)")->required();
 
   try {
@@ -98,6 +100,7 @@ int run(int argc, char** argv) {
   if (sub == compact) return run_compact(c);
   if (sub == gc) return run_gc(c);
   if (sub == reshape_cmd) return run_reshape(c, reshape);
+  if (sub == repair) return run_repair(c);
   if (sub == evict) {
     uint64_t target = 0;
     if (!parse_bytes(to_bytes, &target))

@@ -1,0 +1,103 @@
+#include "kvcache_api/store_config.h"
+
+#include "base/checksum.h"
+#include "base/coding.h"
+#include "kvcache_api/prefix_key.h"
+
+namespace lsm4kv::kvcache {
+
+std::string encode_layout(NamespaceId id, const KvLayout& l) {
+  std::string v;
+  v.push_back(static_cast<char>(id >> 8));
+  v.push_back(static_cast<char>(id & 0xff));
+  put_varint32(&v, l.layers);
+  put_varint32(&v, l.kv_heads);
+  put_varint32(&v, l.head_dim);
+  v.push_back(static_cast<char>(l.dtype));
+  return v;
+}
+
+bool decode_layout(std::string_view v, NamespaceId* id, KvLayout* l) {
+  if (v.size() < 2) return false;
+  *id = static_cast<NamespaceId>((static_cast<unsigned char>(v[0]) << 8) | static_cast<unsigned char>(v[1]));
+  v.remove_prefix(2);
+  if (!get_varint32(&v, &l->layers) || !get_varint32(&v, &l->kv_heads) ||
+      !get_varint32(&v, &l->head_dim) || v.size() != 1 || static_cast<unsigned char>(v[0]) > 3)
+    return false;
+  l->dtype = static_cast<DType>(v[0]);
+  return true;
+}
+
+std::string encode_cfg_record(uint32_t page_tokens) {
+  std::string v;
+  put_varint32(&v, page_tokens);
+  put_varint32(&v, kStoreFormatVersion);
+  return v;
+}
+
+bool decode_cfg_record(std::string_view v, uint32_t* page_tokens, uint32_t* format_version) {
+  if (!get_varint32(&v, page_tokens)) return false;
+  *format_version = 1;
+  if (v.empty()) return true;
+  return get_varint32(&v, format_version) && v.empty();
+}
+
+std::string encode_config_file(const StoreConfig& c) {
+  std::string out;
+  put_fixed32(&out, kConfigMagic);
+  put_varint32(&out, c.format_version);
+  put_varint32(&out, c.page_tokens);
+  put_varint32(&out, static_cast<uint32_t>(c.namespaces.size()));
+  for (const NamespaceRecord& n : c.namespaces) {
+    put_length_prefixed(&out, n.name);
+    put_length_prefixed(&out, encode_layout(n.id, n.layout));
+  }
+  put_fixed64(&out, checksum64(out));
+  return out;
+}
+
+Status decode_config_file(std::string_view data, const std::string& where, StoreConfig* c) {
+  auto bad = [&](const std::string& what) { return Status::corruption(where + ": " + what); };
+  if (data.size() < 12) return bad("shorter than a configuration file (" + std::to_string(data.size()) + " bytes)");
+  if (decode_fixed32(data.data()) != kConfigMagic) return bad("bad magic");
+  const std::string_view body = data.substr(0, data.size() - 8);
+  if (checksum64(body) != decode_fixed64(data.data() + body.size())) return bad("checksum mismatch");
+  std::string_view in = body.substr(4);
+  uint32_t count = 0;
+  if (!get_varint32(&in, &c->format_version) || !get_varint32(&in, &c->page_tokens) || !get_varint32(&in, &count))
+    return bad("truncated header");
+  c->namespaces.clear();
+  for (uint32_t i = 0; i < count; i++) {
+    std::string_view name, layout;
+    NamespaceRecord n;
+    if (!get_length_prefixed(&in, &name) || !get_length_prefixed(&in, &layout) ||
+        !decode_layout(layout, &n.id, &n.layout))
+      return bad("namespace " + std::to_string(i) + " is malformed");
+    n.name = std::string(name);
+    c->namespaces.push_back(std::move(n));
+  }
+  if (!in.empty()) return bad("trailing bytes");
+  return Status::ok();
+}
+
+Status read_config_file(FileSystem* fs, const std::string& dir, StoreConfig* c) {
+  const std::string path = dir + "/" + kConfigFile;
+  if (!fs->exists(path)) return Status::not_found(path + ": no such file");
+  std::string data;
+  LSM4KV_RETURN_IF_ERROR(read_file(fs, path, &data));
+  return decode_config_file(data, path, c);
+}
+
+Status write_config_file(FileSystem* fs, const std::string& dir, const StoreConfig& c) {
+  return write_file_atomic(fs, dir, kConfigFile, encode_config_file(c));
+}
+
+Status format_version_status(const std::string& dir, uint32_t version) {
+  return Status::invalid_argument(
+      dir + ": store format version " + std::to_string(version) + ", this build reads format version " +
+      std::to_string(kStoreFormatVersion) +
+      " only (tensor records tagged with chained digests, prefix_key.h). The store is a cache: delete the "
+      "directory and let the next open recreate it");
+}
+
+}  // namespace lsm4kv::kvcache
