@@ -51,6 +51,13 @@ class Input {
     n_ -= k;
     return v;
   }
+  // Up to 8 bytes as a little-endian integer (missing bytes read as zero).
+  uint64_t u64() {
+    std::string_view b = take(8);
+    uint64_t v = 0;
+    for (size_t i = 0; i < b.size(); i++) v |= uint64_t{static_cast<uint8_t>(b[i])} << (8 * i);
+    return v;
+  }
   std::string_view rest() { return take(n_); }
   size_t left() const { return n_; }
 

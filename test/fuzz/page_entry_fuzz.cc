@@ -29,13 +29,6 @@ using namespace lsm4kv::kvcache;
 
 namespace {
 
-uint64_t u64(Input* in) {
-  std::string_view b = in->take(8);
-  char buf[8] = {};
-  std::memcpy(buf, b.data(), b.size());
-  return lsm4kv::decode_fixed64(buf);
-}
-
 void page_entry(Input* in) {
   if (in->byte() & 1) {
     PageEntry e;
@@ -49,10 +42,10 @@ void page_entry(Input* in) {
     return;
   }
   PageEntry e;
-  e.location.segment = u64(in);
-  e.location.offset = (u64(in) >> 12) * lsm4kv::tensorlog::kAlign;
-  e.location.length = u64(in);
-  e.tick = u64(in);
+  e.location.segment = in->u64();
+  e.location.offset = (in->u64() >> 12) * lsm4kv::tensorlog::kAlign;
+  e.location.length = in->u64();
+  e.tick = in->u64();
   std::string enc;
   e.encode_to(&enc);
   FUZZ_CHECK(enc.size() <= lsm4kv::tensorlog::Location::kMaxEncodedLength + 10);
@@ -79,9 +72,9 @@ void layout(Input* in) {
   }
   NamespaceId id = static_cast<NamespaceId>(in->byte() | in->byte() << 8);
   KvLayout l;
-  l.layers = 1 + static_cast<uint32_t>(u64(in) % 1000);
-  l.kv_heads = 1 + static_cast<uint32_t>(u64(in) % 1000);
-  l.head_dim = 1 + static_cast<uint32_t>(u64(in) % 4096);
+  l.layers = 1 + static_cast<uint32_t>(in->u64() % 1000);
+  l.kv_heads = 1 + static_cast<uint32_t>(in->u64() % 1000);
+  l.head_dim = 1 + static_cast<uint32_t>(in->u64() % 4096);
   l.dtype = static_cast<DType>(in->byte() % 4);
   NamespaceId id2;
   KvLayout l2;

@@ -32,16 +32,9 @@ using lsm4kv::fuzz::Input;
 
 namespace {
 
-uint64_t take_u64(Input* in) {
-  std::string_view b = in->take(8);
-  char buf[8] = {};
-  std::memcpy(buf, b.data(), b.size());
-  return lsm4kv::decode_fixed64(buf);
-}
-
 void footer(Input* in) {
   std::string bytes(in->take(kFooterSize));
-  uint64_t footer_offset = take_u64(in);
+  uint64_t footer_offset = in->u64();
   Footer f;
   if (!Footer::decode_from(bytes, footer_offset, &f).is_ok()) return;
   std::string again;
@@ -52,10 +45,10 @@ void footer(Input* in) {
 
 void footer_round_trip(Input* in) {
   Footer f;
-  uint64_t pos = take_u64(in) >> 8;  // where the data blocks end
+  uint64_t pos = in->u64() >> 8;  // where the data blocks end
   for (BlockHandle* h : {&f.range_del, &f.filter, &f.index, &f.properties}) {
     h->offset = pos;
-    h->size = take_u64(in) >> 12;
+    h->size = in->u64() >> 12;
     pos = h->end_with_trailer();
   }
   std::string bytes;
@@ -67,7 +60,7 @@ void footer_round_trip(Input* in) {
   FUZZ_CHECK(g.range_del == f.range_del && g.filter == f.filter && g.index == f.index &&
              g.properties == f.properties && g.version == f.version);
   // Anywhere else but where the blocks end, the footer does not fit.
-  uint64_t other = take_u64(in);
+  uint64_t other = in->u64();
   if (other != pos) FUZZ_CHECK(!Footer::decode_from(bytes, other, &g).is_ok());
   size_t at = in->byte() % kFooterSize;
   uint8_t flip = in->byte() | 1;
@@ -124,7 +117,7 @@ void check_searches(const FencePointers& fp, std::string_view key) {
 
 void index_block(Input* in) {
   uint64_t data_end = in->byte();
-  if (data_end & 0x80) data_end = take_u64(in);
+  if (data_end & 0x80) data_end = in->u64();
   std::string_view bytes = in->rest();
   FencePointers fp;
   if (!FencePointers::decode_from(bytes, data_end, &fp).is_ok()) return;

@@ -29,6 +29,7 @@
 #include "tensorlog/record_format.h"
 #include "tensorlog/segment.h"
 #include "test/fuzz/fuzz_util.h"
+#include "test/fuzz/record_util.h"
 
 using namespace lsm4kv;
 using lsm4kv::fuzz::MemFileSystem;
@@ -206,29 +207,11 @@ void write_batch_seeds() {
   seed("write_batch_fuzz", "round_trip", sel({1, 5, 0, 2}), lit("\x00\x03key\x05value\x01\x02k2\x02\x01" "a\x01" "b"));
 }
 
-std::string record(uint8_t codec, std::string_view tag, std::string_view raw) {
-  using namespace tensorlog;
-  std::string stored(max_encoded_length(static_cast<Codec>(codec), raw.size()), '\0');
-  stored.resize(encode(static_cast<Codec>(codec), raw.data(), raw.size(), stored.data()));
-  RecordHeader h;
-  h.codec = codec;
-  h.tag_len = static_cast<uint16_t>(tag.size());
-  h.raw_len = raw.size();
-  h.stored_len = stored.size();
-  std::string rec(kRecordHeaderSize, '\0');
-  rec += tag;
-  rec += stored;
-  h.encode(rec.data());
-  h.checksum = record_checksum(rec.data(), rec.size());
-  h.encode(rec.data());
-  return rec;
-}
-
 void tensor_seeds() {
   using namespace tensorlog;
   std::string raw(3000, '\0');
   for (size_t i = 0; i < raw.size(); i++) raw[i] = static_cast<char>(i % 2 ? 0x3c : i % 7);
-  std::string rec = record(1, "tag-bytes", raw);
+  std::string rec = fuzz::make_record(1, "tag-bytes", raw);
   seed("tensor_record_fuzz", "record_header", sel({0}), rec.substr(0, kRecordHeaderSize));
   seed("tensor_record_fuzz", "verify_record", sel({1, 2, 3, static_cast<uint8_t>(rec.size() & 0xff), static_cast<uint8_t>(rec.size() >> 8)}), rec);
   seed("tensor_record_fuzz", "record_round_trip", sel({2, 2, 7, 0, 4, 0}), "tag!" + raw.substr(0, 600));
@@ -254,7 +237,7 @@ void tensor_seeds() {
   std::string file(kAlign, '\0');
   encode_segment_header(7, file.data());
   std::vector<SegmentRecord> in_file;
-  for (const std::string& r : {record(0, "t1", "payload one"), record(1, "t2", raw)}) {
+  for (const std::string& r : {fuzz::make_record(0, "t1", "payload one"), fuzz::make_record(1, "t2", raw)}) {
     in_file.push_back({file.size(), r.size(), false});
     file += r;
     file.resize(align_up(file.size()), '\0');

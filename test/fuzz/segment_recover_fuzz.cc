@@ -26,6 +26,7 @@
 #include "tensorlog/record_format.h"
 #include "tensorlog/segment.h"
 #include "test/fuzz/fuzz_util.h"
+#include "test/fuzz/record_util.h"
 
 using namespace lsm4kv::tensorlog;
 using lsm4kv::Status;
@@ -39,36 +40,17 @@ const std::string kDir = "/tl";
 
 std::string path() { return kDir + "/" + segment_file_name(kId); }
 
-uint64_t u64(Input* in) {
-  std::string_view b = in->take(8);
-  char buf[8] = {};
-  std::memcpy(buf, b.data(), b.size());
-  return lsm4kv::decode_fixed64(buf);
-}
-
-std::string make_record(Input* in, bool good_checksum) {
+// A record from the input: codec, tag, payload (a pattern stretched to its
+// length, so that LZ4 frames appear); its checksum right or from the input.
+std::string record_from(Input* in, bool good_checksum) {
   uint8_t codec = in->byte() % 3;
   std::string tag(in->take(in->byte() % 64));
   size_t raw_len = in->byte() | static_cast<size_t>(in->byte() % 32) << 8;
   std::string_view src = in->take(in->byte());
   std::string raw(raw_len, '\0');
   for (size_t i = 0; i < raw_len && !src.empty(); i++) raw[i] = src[i % src.size()];
-  std::string stored(max_encoded_length(static_cast<Codec>(codec), raw.size()), '\0');
-  stored.resize(encode(static_cast<Codec>(codec), raw.data(), raw.size(), stored.data()));
-  RecordHeader h;
-  h.codec = codec;
-  h.tag_len = static_cast<uint16_t>(tag.size());
-  h.raw_len = raw.size();
-  h.stored_len = stored.size();
-  std::string rec(kRecordHeaderSize, '\0');
-  rec += tag;
-  rec += stored;
-  h.checksum = good_checksum ? 0 : u64(in);
-  h.encode(rec.data());
-  if (good_checksum) {
-    h.checksum = record_checksum(rec.data(), rec.size());
-    h.encode(rec.data());
-  }
+  std::string rec = lsm4kv::fuzz::make_record(codec, tag, raw);
+  if (!good_checksum) lsm4kv::encode_fixed64(rec.data() + 24, in->u64());
   return rec;
 }
 
@@ -83,7 +65,7 @@ std::string describe(Input* in) {
   int n = in->byte() % 6;
   for (int i = 0; i < n && in->left() > 0; i++) {
     uint8_t flags = in->byte();
-    std::string rec = make_record(in, (flags & 3) != 0);
+    std::string rec = record_from(in, (flags & 3) != 0);
     if ((flags & 0x1c) == 0x1c) rec[in->byte() % rec.size()] ^= 0x01;  // damaged
     recs.push_back({file.size(), rec.size(), false});
     file += rec;
@@ -93,7 +75,7 @@ std::string describe(Input* in) {
     case 0: break;
     case 1:  // a torn record: half of one appended
       if (!recs.empty()) {
-        std::string rec = make_record(in, true);
+        std::string rec = record_from(in, true);
         file += rec.substr(0, rec.size() / 2);
         file.resize(align_up(file.size()), '\0');
       }
@@ -112,7 +94,10 @@ std::string describe(Input* in) {
     case 4: {  // a footer with any fields, checksum right; maybe an index record
       if (in->byte() & 1) file += build_seal(kId, file.size(), recs).substr(0, kAlign);
       std::string block(kAlign, '\0');
-      encode_footer(in->byte() & 1 ? kId : kId + 1, u64(in), u64(in), block.data());
+      uint64_t id = in->byte() & 1 ? kId : kId + 1;
+      uint64_t index_offset = in->u64();
+      uint64_t index_length = in->u64();
+      encode_footer(id, index_offset, index_length, block.data());
       file += block;
       break;
     }

@@ -57,19 +57,12 @@ void decode(std::string_view bytes) {
   FUZZ_CHECK(enc2 == enc);
 }
 
-uint64_t u64(Input* in) {
-  std::string_view b = in->take(8);
-  char buf[8] = {};
-  std::memcpy(buf, b.data(), b.size());
-  return lsm4kv::decode_fixed64(buf);
-}
-
 void round_trip(Input* in) {
   uint8_t present = in->byte();
   VersionEdit e;
-  if (present & 1) e.log_number = u64(in);
-  if (present & 2) e.next_file_number = u64(in);
-  if (present & 4) e.last_sequence = u64(in);
+  if (present & 1) e.log_number = in->u64();
+  if (present & 2) e.next_file_number = in->u64();
+  if (present & 4) e.last_sequence = in->u64();
   if (present & 8) {
     Shape s;
     s.size_ratio = 2 + in->byte();
@@ -80,15 +73,15 @@ void round_trip(Input* in) {
   while (in->left() > 0) {
     uint8_t kind = in->byte();
     if (kind & 1) {
-      e.removed.emplace_back(kind % 64, u64(in));
+      e.removed.emplace_back(kind % 64, in->u64());
     } else {
       RunRecord r;
       r.level = kind % 64;
-      r.file_number = u64(in);
-      r.file_size = u64(in);
-      r.entries = u64(in);
-      r.min_seq = u64(in);
-      r.max_seq = u64(in);
+      r.file_number = in->u64();
+      r.file_size = in->u64();
+      r.entries = in->u64();
+      r.min_seq = in->u64();
+      r.max_seq = in->u64();
       e.added.push_back(r);
     }
   }
