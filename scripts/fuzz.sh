@@ -15,19 +15,9 @@ seconds="${1:-30}"
 shift || true
 build="${FUZZ_BUILD_DIR:-build-fuzz}"
 
-# clang 14 and its runtimes (libFuzzer, ASan, UBSan), beside what setup.sh installs.
-bash scripts/setup.sh || exit 1
-pkgs=(clang-14 libclang-rt-14-dev)
-missing=()
-for p in "${pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null || exit 1
-fi
+# What the project builds with, plus clang 14 and its runtimes (libFuzzer,
+# ASan, UBSan).
+bash scripts/setup.sh clang-14 libclang-rt-14-dev || exit 1
 
 if [ ! -f "$build/build.ninja" ]; then
   CC=clang-14 CXX=clang++-14 meson setup "$build" -Dfuzz=enabled \

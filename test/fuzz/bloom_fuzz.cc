@@ -24,8 +24,7 @@ using lsm4kv::fuzz::Input;
 
 namespace {
 
-void decode(Input* in) {
-  std::string_view bytes = in->rest();
+void decode(std::string_view bytes) {
   BloomFilter f;
   Status s = BloomFilter::decode_from(bytes, &f);
   if (!s.is_ok()) {
@@ -79,8 +78,5 @@ void round_trip(Input* in) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  Input in(data, size);
-  if (in.byte() & 1) round_trip(&in);
-  else decode(&in);
-  return 0;
+  return lsm4kv::fuzz::two_modes(data, size, decode, round_trip);
 }

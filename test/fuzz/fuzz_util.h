@@ -2,21 +2,26 @@
 //
 // MemFileSystem: a FileSystem whose files are strings in a map, so that a
 // target can hand arbitrary bytes to a reader that opens a path (the log
-// reader, SortedRun::open, recover_segment) without touching the disk, and
-// so that one run of a target costs microseconds, not a file creation.
+// reader, SortedRun::open, recover_segment, DB::open) without touching the
+// disk, and so that one run of a target costs microseconds, not a file
+// creation. One mutex guards the map and every append (the engine's
+// background thread writes while the target reads); `files` is for the
+// target's own use while nothing else runs.
 //
 // FUZZ_CHECK: a property of the code under test that failed. It aborts, and
 // libFuzzer records the input as a crash, like a sanitizer finding.
 //
-// Thread-safety: none; a fuzz target runs one input at a time.
+// Thread-safety: MemFileSystem as above; the rest is used by one thread.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -66,39 +71,57 @@ class Input {
   size_t n_;
 };
 
+// The body of a target with two modes: selector bit 0 set, round_trip
+// builds its input from a description (the rest of the bytes, through an
+// Input); clear, decode gets the rest of the bytes as they are.
+template <typename Decode, typename RoundTrip>
+int two_modes(const uint8_t* data, size_t size, Decode decode, RoundTrip round_trip) {
+  Input in(data, size);
+  if (in.byte() & 1) round_trip(&in);
+  else decode(in.rest());
+  return 0;
+}
+
 class MemFileSystem final : public FileSystem {
  public:
   std::map<std::string, std::string> files;
 
   Status new_writable(const std::string& path, std::unique_ptr<WritableFile>* out) override {
+    std::lock_guard<std::mutex> l(mu_);
     files[path].clear();
-    *out = std::make_unique<Writer>(&files[path]);
+    *out = std::make_unique<Writer>(this, &files[path]);
     return Status::ok();
   }
   Status new_appendable(const std::string& path, std::unique_ptr<WritableFile>* out) override {
+    std::lock_guard<std::mutex> l(mu_);
     auto it = files.find(path);
     if (it == files.end()) return Status::not_found(path);
-    *out = std::make_unique<Writer>(&it->second);
+    *out = std::make_unique<Writer>(this, &it->second);
     return Status::ok();
   }
   Status new_random_access(const std::string& path, std::unique_ptr<RandomAccessFile>* out) override {
+    std::lock_guard<std::mutex> l(mu_);
     auto it = files.find(path);
     if (it == files.end()) return Status::not_found(path);
-    *out = std::make_unique<Reader>(it->second);  // a snapshot, like an open descriptor mostly is
+    *out = std::make_unique<Reader>(it->second);  // a snapshot: files are immutable once read
     return Status::ok();
   }
   Status rename(const std::string& from, const std::string& to) override {
+    std::lock_guard<std::mutex> l(mu_);
     auto it = files.find(from);
     if (it == files.end()) return Status::not_found(from);
-    files[to] = std::move(it->second);
-    files.erase(from);
+    std::string data = std::move(it->second);
+    files.erase(it);
+    files[to] = std::move(data);
     return Status::ok();
   }
   Status remove(const std::string& path) override {
+    std::lock_guard<std::mutex> l(mu_);
     return files.erase(path) ? Status::ok() : Status::not_found(path);
   }
   Status create_dir(const std::string&) override { return Status::ok(); }
   Status list_dir(const std::string& dir, std::vector<std::string>* names) override {
+    std::lock_guard<std::mutex> l(mu_);
     names->clear();
     std::string prefix = dir + "/";
     for (const auto& [p, d] : files)
@@ -106,14 +129,23 @@ class MemFileSystem final : public FileSystem {
         names->push_back(p.substr(prefix.size()));
     return Status::ok();
   }
-  bool exists(const std::string& path) override { return files.count(path) != 0; }
+  bool exists(const std::string& path) override {
+    std::lock_guard<std::mutex> l(mu_);
+    if (files.count(path) != 0) return true;
+    // A directory exists when a file lies in it (or it is the root of one).
+    std::string prefix = path + "/";
+    auto it = files.lower_bound(prefix);
+    return it != files.end() && it->first.compare(0, prefix.size(), prefix) == 0;
+  }
   Status file_size(const std::string& path, uint64_t* size) override {
+    std::lock_guard<std::mutex> l(mu_);
     auto it = files.find(path);
     if (it == files.end()) return Status::not_found(path);
     *size = it->second.size();
     return Status::ok();
   }
   Status truncate(const std::string& path, uint64_t size) override {
+    std::lock_guard<std::mutex> l(mu_);
     auto it = files.find(path);
     if (it == files.end()) return Status::not_found(path);
     it->second.resize(size, '\0');
@@ -126,18 +158,25 @@ class MemFileSystem final : public FileSystem {
   }
 
  private:
+  // Appends into the map's string; a file removed while a writer holds it
+  // must not be written again (the engine closes before it removes).
   class Writer final : public WritableFile {
    public:
-    explicit Writer(std::string* data) : data_(data) {}
+    Writer(MemFileSystem* fs, std::string* data) : fs_(fs), data_(data) {}
     Status append(std::string_view d) override {
+      std::lock_guard<std::mutex> l(fs_->mu_);
       data_->append(d);
       return Status::ok();
     }
     Status sync() override { return Status::ok(); }
     Status close() override { return Status::ok(); }
-    uint64_t size() const override { return data_->size(); }
+    uint64_t size() const override {
+      std::lock_guard<std::mutex> l(fs_->mu_);
+      return data_->size();
+    }
 
    private:
+    MemFileSystem* fs_;
     std::string* data_;
   };
   class Reader final : public RandomAccessFile {
@@ -155,6 +194,8 @@ class MemFileSystem final : public FileSystem {
    private:
     std::string data_;
   };
+
+  mutable std::mutex mu_;
 };
 
 }  // namespace lsm4kv::fuzz

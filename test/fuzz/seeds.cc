@@ -274,6 +274,13 @@ void store_seeds() {
   seed("token_file_fuzz", "round_trip", sel({1}), lit("\x02\x01\x00\x00\x00\x80\xff\xff\xff\xff\x01\x01\x05\x00\x00\x00\x03"));
 }
 
+void db_seeds() {
+  // Two runs (files 1, 2) added at levels 1 and 2 with their real sizes, a
+  // log number and next file number, then a WAL batch of two puts.
+  seed("db_recover_fuzz", "two_runs_and_a_wal", sel({0}),
+       lit("\x02\x01\x23\x07\x14\x01\x00\x01\x02\x01\x01\x01\x01" "a\x03xyz\x02" "bc\x02" "de"));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -292,5 +299,6 @@ int main(int argc, char** argv) {
   write_batch_seeds();
   tensor_seeds();
   store_seeds();
+  db_seeds();
   return 0;
 }

@@ -99,8 +99,5 @@ void round_trip(Input* in) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  Input in(data, size);
-  if (in.byte() & 1) round_trip(&in);
-  else decode(in.rest());
-  return 0;
+  return lsm4kv::fuzz::two_modes(data, size, decode, round_trip);
 }
