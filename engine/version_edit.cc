@@ -1,6 +1,7 @@
 #include "engine/version_edit.h"
 
 #include "base/coding.h"
+#include "engine/counters.h"
 
 namespace lsm4kv::engine {
 namespace {
@@ -12,7 +13,8 @@ enum Tag : uint32_t {
   kAddRun = 5,
   kRemoveRun = 6,
 };
-constexpr uint32_t kMaxLevel = 64;
+// The levels a Version holds (recovery indexes its levels by these numbers).
+constexpr uint32_t kMaxLevel = kMaxLevels;
 }  // namespace
 
 void VersionEdit::encode_to(std::string* dst) const {

@@ -2,7 +2,7 @@
 //
 // Input: one selector byte, then:
 //   bit 0 = 0: an encoded edit. A decoded edit holds only values the engine
-//              can act on (level < 64, size ratio T >= 2, K >= 1 per level),
+//              can act on (level < kMaxLevels = 16, size ratio T >= 2, K >= 1 per level),
 //              and encode(decode(x)) decodes to the same edit.
 //   bit 0 = 1: an edit built from the bytes (every field present or not, per
 //              the bits of the next byte) -> encode -> decode == the edit.
@@ -10,6 +10,7 @@
 #include <string>
 
 #include "base/coding.h"
+#include "engine/counters.h"
 #include "engine/version_edit.h"
 #include "test/fuzz/fuzz_util.h"
 
@@ -36,11 +37,11 @@ bool same(const VersionEdit& a, const VersionEdit& b) {
 void check_ranges(const VersionEdit& e) {
   if (e.shape) {
     FUZZ_CHECK(e.shape->size_ratio >= 2);
-    FUZZ_CHECK(e.shape->runs_per_level.size() <= 64);
+    FUZZ_CHECK(e.shape->runs_per_level.size() <= static_cast<size_t>(kMaxLevels));
     for (int k : e.shape->runs_per_level) FUZZ_CHECK(k >= 1);
   }
-  for (const RunRecord& r : e.added) FUZZ_CHECK(r.level >= 0 && r.level < 64);
-  for (const auto& [level, number] : e.removed) FUZZ_CHECK(level >= 0 && level < 64);
+  for (const RunRecord& r : e.added) FUZZ_CHECK(r.level >= 0 && r.level < kMaxLevels);
+  for (const auto& [level, number] : e.removed) FUZZ_CHECK(level >= 0 && level < kMaxLevels);
 }
 
 void decode(std::string_view bytes) {
@@ -73,10 +74,10 @@ void round_trip(Input* in) {
   while (in->left() > 0) {
     uint8_t kind = in->byte();
     if (kind & 1) {
-      e.removed.emplace_back(kind % 64, in->u64());
+      e.removed.emplace_back(kind % kMaxLevels, in->u64());
     } else {
       RunRecord r;
-      r.level = kind % 64;
+      r.level = kind % kMaxLevels;
       r.file_number = in->u64();
       r.file_size = in->u64();
       r.entries = in->u64();
@@ -102,8 +103,5 @@ void round_trip(Input* in) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  Input in(data, size);
-  if (in.byte() & 1) round_trip(&in);
-  else decode(in.rest());
-  return 0;
+  return lsm4kv::fuzz::two_modes(data, size, decode, round_trip);
 }
