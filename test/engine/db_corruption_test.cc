@@ -378,3 +378,24 @@ TEST_CASE("a manifest edit naming a level the engine does not have is Corruption
   std::unique_ptr<DB> db;
   expect_corruption_naming(DB::open(small_options(), dir.path(), &db), manifest);
 }
+
+// Found by test/fuzz/db_recover_fuzz: recovery looked every listed run up
+// with map::at, so a run removed from another level than the one that lists
+// it threw std::out_of_range out of DB::open (std::terminate).
+TEST_CASE("a manifest that removes or re-adds a run at another level is Corruption", "[engine][corruption]") {
+  for (bool re_add : {false, true}) {
+    INFO("re_add " << re_add);
+    test::TempDir dir("lsm4kv_manifest_move");
+    std::string manifest;
+    uint64_t run = 0;
+    one_run_db(dir.path(), &manifest, &run);
+    VersionEdit e;
+    if (re_add) e.added.push_back({kMaxLevels - 1, run, fs::file_size(dir.path() + "/" + run_name(run)), 100, 1, 100});
+    else e.removed.emplace_back(kMaxLevels - 1, run);  // the run lies at a lower level
+    std::string enc;
+    e.encode_to(&enc);
+    append_manifest_record(manifest, enc);
+    std::unique_ptr<DB> db;
+    expect_corruption_naming(DB::open(small_options(), dir.path(), &db), manifest);
+  }
+}
