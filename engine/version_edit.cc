@@ -75,13 +75,15 @@ Status VersionEdit::decode_from(std::string_view in) {
         break;
       case kShape: {
         Shape s;
-        if (!get_varint32(&in, &a) || !get_varint32(&in, &b) || a < 2 || b > kMaxLevel)
+        // T and every K become ints: a value past INT_MAX would turn negative.
+        if (!get_varint32(&in, &a) || !get_varint32(&in, &b) || a < 2 || a > INT32_MAX ||
+            b > kMaxLevel)
           return bad("bad shape");
         s.size_ratio = static_cast<int>(a);
         s.runs_per_level.clear();
         for (uint32_t i = 0; i < b; i++) {
           uint32_t k;
-          if (!get_varint32(&in, &k) || k < 1) return bad("bad runs per level");
+          if (!get_varint32(&in, &k) || k < 1 || k > INT32_MAX) return bad("bad runs per level");
           s.runs_per_level.push_back(static_cast<int>(k));
         }
         shape = s;

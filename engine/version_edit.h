@@ -6,7 +6,7 @@
 //   kLogNumber       varint64  WALs numbered below this are obsolete
 //   kNextFileNumber  varint64
 //   kLastSequence    varint64
-//   kShape           varint T, varint n, n × varint K
+//   kShape           varint T (2..INT32_MAX), varint n (<= 16), n × varint K (1..INT32_MAX)
 //   kAddRun          varint level (< kMaxLevels = 16), varint64 file_number, varint64 file_size,
 //                    varint64 entries, varint64 min_seq, varint64 max_seq
 //   kRemoveRun       varint level (< 16), varint64 file_number

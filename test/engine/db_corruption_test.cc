@@ -8,6 +8,7 @@
 #include <map>
 #include <random>
 
+#include "base/coding.h"
 #include "engine/counters.h"
 #include "engine/db.h"
 #include "engine/file_names.h"
@@ -398,4 +399,36 @@ TEST_CASE("a manifest that removes or re-adds a run at another level is Corrupti
     std::unique_ptr<DB> db;
     expect_corruption_naming(DB::open(small_options(), dir.path(), &db), manifest);
   }
+}
+
+// Found by test/fuzz/db_recover_fuzz: T or K above INT32_MAX passed the
+// decoder's range checks and became negative ints; the compaction planner
+// then converted a negative capacity to uint64 (undefined behaviour).
+TEST_CASE("a manifest shape with T or K beyond int is Corruption", "[engine][corruption]") {
+  for (uint32_t t : {2u, 0x7fffffffu, 0x80000000u, 0xffffffffu}) {
+    for (uint32_t k : {1u, 0x7fffffffu, 0x80000000u, 0xffffffffu}) {
+      INFO("T " << t << " K " << k);
+      std::string enc;
+      put_varint32(&enc, 4);  // kShape
+      put_varint32(&enc, t);
+      put_varint32(&enc, 1);
+      put_varint32(&enc, k);
+      VersionEdit e;
+      const bool in_range = t <= 0x7fffffffu && k <= 0x7fffffffu;
+      REQUIRE(e.decode_from(enc).is_ok() == in_range);
+      if (in_range) REQUIRE(e.shape->size_ratio >= 2);
+    }
+  }
+  test::TempDir dir("lsm4kv_manifest_shape");
+  std::string manifest;
+  uint64_t run = 0;
+  one_run_db(dir.path(), &manifest, &run);
+  std::string enc;
+  put_varint32(&enc, 4);
+  put_varint32(&enc, 0xfffffff0u);
+  put_varint32(&enc, 1);
+  put_varint32(&enc, 1);
+  append_manifest_record(manifest, enc);
+  std::unique_ptr<DB> db;
+  expect_corruption_naming(DB::open(small_options(), dir.path(), &db), manifest);
 }
