@@ -8,9 +8,9 @@
 //   selector byte: bit 1 = manifest records are raw bytes (else encoded
 //                  edits), bit 2 = garbage after the WAL's last record.
 //   then: the number of sorted runs (files 1..n, real, a few keys each);
-//   the edits (log/next-file numbers, last sequence, a shape with any T and
-//   K, runs added at any level with any file number and size, runs
-//   removed); the WAL's batches.
+//   the edits (the first a full snapshot, as recovery demands; log/next-file
+//   numbers, last sequence, a shape with any T and K, runs added at any
+//   level with any file number and size, runs removed); the WAL's batches.
 // Properties: open() succeeds or fails with a Status (never a crash, an
 // uncaught exception or a read outside a buffer); an open DB reads every key
 // through an iterator without crashing, takes a write, and reads it back.
@@ -53,9 +53,19 @@ uint64_t write_run(MemFileSystem* fs, uint64_t number) {
   return meta.file_size;
 }
 
-VersionEdit edit_from(Input* in, const std::vector<uint64_t>& sizes) {
+// The first edit of a manifest is a full snapshot (engine/manifest.h): it
+// gets every field (a default shape unless the input gives one) and no
+// removals.
+VersionEdit edit_from(Input* in, const std::vector<uint64_t>& sizes, bool first) {
   VersionEdit e;
   uint8_t f = in->byte();
+  if (first) {
+    e.log_number = 0;
+    e.next_file_number = 0;
+    e.last_sequence = 0;
+    e.shape = Shape();
+    f &= 0x3f;
+  }
   if (f & 1) e.log_number = in->byte();
   if (f & 2) e.next_file_number = in->byte();
   if (f & 4) e.last_sequence = in->byte() * 1000;
@@ -87,12 +97,12 @@ void lay_out(uint8_t selector, Input* in, MemFileSystem* fs) {
   std::unique_ptr<WritableFile> f;
   fs->new_writable(at(manifest_name(5)), &f);
   LogWriter manifest(std::move(f));
-  for (int n = in->byte() % 6; n > 0; n--) {
+  for (int n = in->byte() % 6, i = 0; i < n; i++) {
     std::string payload;
     if (selector & 2) {
       payload = std::string(in->take(in->byte() % 48));
     } else {
-      edit_from(in, sizes).encode_to(&payload);
+      edit_from(in, sizes, i == 0).encode_to(&payload);
     }
     manifest.add_record(payload);
   }
