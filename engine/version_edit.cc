@@ -1,6 +1,7 @@
 #include "engine/version_edit.h"
 
 #include "base/coding.h"
+#include "engine/counters.h"
 
 namespace lsm4kv::engine {
 namespace {
@@ -12,7 +13,8 @@ enum Tag : uint32_t {
   kAddRun = 5,
   kRemoveRun = 6,
 };
-constexpr uint32_t kMaxLevel = 64;
+// The levels a Version holds (recovery indexes its levels by these numbers).
+constexpr uint32_t kMaxLevel = kMaxLevels;
 }  // namespace
 
 void VersionEdit::encode_to(std::string* dst) const {
@@ -73,13 +75,15 @@ Status VersionEdit::decode_from(std::string_view in) {
         break;
       case kShape: {
         Shape s;
-        if (!get_varint32(&in, &a) || !get_varint32(&in, &b) || a < 2 || b > kMaxLevel)
+        // T and every K become ints: a value past INT_MAX would turn negative.
+        if (!get_varint32(&in, &a) || !get_varint32(&in, &b) || a < 2 || a > INT32_MAX ||
+            b > kMaxLevel)
           return bad("bad shape");
         s.size_ratio = static_cast<int>(a);
         s.runs_per_level.clear();
         for (uint32_t i = 0; i < b; i++) {
           uint32_t k;
-          if (!get_varint32(&in, &k) || k < 1) return bad("bad runs per level");
+          if (!get_varint32(&in, &k) || k < 1 || k > INT32_MAX) return bad("bad runs per level");
           s.runs_per_level.push_back(static_cast<int>(k));
         }
         shape = s;

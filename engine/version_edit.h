@@ -6,10 +6,10 @@
 //   kLogNumber       varint64  WALs numbered below this are obsolete
 //   kNextFileNumber  varint64
 //   kLastSequence    varint64
-//   kShape           varint T, varint n, n × varint K
-//   kAddRun          varint level, varint64 file_number, varint64 file_size,
+//   kShape           varint T (2..INT32_MAX), varint n (<= 16), n × varint K (1..INT32_MAX)
+//   kAddRun          varint level (< kMaxLevels = 16), varint64 file_number, varint64 file_size,
 //                    varint64 entries, varint64 min_seq, varint64 max_seq
-//   kRemoveRun       varint level, varint64 file_number
+//   kRemoveRun       varint level (< 16), varint64 file_number
 // Applying an edit removes runs first, then adds runs in the listed order,
 // each at the FRONT of its level (runs within a level are kept newest first;
 // every run the engine adds is newer than the runs already in that level).

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs the Debian packages lsm4kv builds with (as root, or through sudo).
+# Installs the Debian packages lsm4kv builds with (as root, or through sudo),
+# and any more named as arguments (scripts/fuzz.sh adds clang).
 set -euo pipefail
-pkgs=(meson ninja-build pkg-config g++ liburing-dev libxxhash-dev liblz4-dev catch2 libcli11-dev gnuplot-nox python3)
+pkgs=(meson ninja-build pkg-config g++ liburing-dev libxxhash-dev liblz4-dev catch2 libcli11-dev gnuplot-nox python3 "$@")
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -8,8 +8,12 @@
 #include <map>
 #include <random>
 
+#include "base/coding.h"
+#include "engine/counters.h"
 #include "engine/db.h"
+#include "engine/file_names.h"
 #include "engine/log_format.h"
+#include "engine/version_edit.h"
 #include "test/engine/test_util.h"
 
 using namespace lsm4kv;
@@ -306,4 +310,125 @@ TEST_CASE("a creation cut off before CURRENT is a new DB, not corruption", "[eng
   std::unique_ptr<DB> db;
   REQUIRE(DB::open(small_options(), dir.path(), &db).is_ok());
   REQUIRE(db->put({}, "a", "b").is_ok());
+}
+
+// ------------------------------------------------ manifest edits the engine cannot hold
+
+namespace {
+
+// A DB with one flushed run, closed; *manifest and *run_number say where.
+void one_run_db(const std::string& dir, std::string* manifest, uint64_t* run_number) {
+  {
+    std::unique_ptr<DB> db;
+    REQUIRE(DB::open(small_options(), dir, &db).is_ok());
+    for (int i = 0; i < 100; i++) REQUIRE(db->put({}, key(i), value(i)).is_ok());
+    REQUIRE(db->flush().is_ok());
+  }
+  auto manifests = files_with(dir, "MANIFEST-");
+  auto runs = files_with(dir, ".run");
+  REQUIRE(manifests.size() == 1);
+  REQUIRE(runs.size() == 1);
+  *manifest = manifests[0];
+  REQUIRE(parse_file_name(fs::path(runs[0]).filename().string(), run_number) == FileKind::kRun);
+}
+
+// Appends one record (a well-formed log record: the damage is in the edit).
+void append_manifest_record(const std::string& manifest, std::string_view payload) {
+  std::unique_ptr<WritableFile> f;
+  REQUIRE(FileSystem::posix()->new_appendable(manifest, &f).is_ok());
+  LogWriter w(std::move(f));
+  REQUIRE(w.add_record(payload).is_ok());
+  REQUIRE(w.close().is_ok());
+}
+
+}  // namespace
+
+// Found by test/fuzz/db_recover_fuzz: the decoder took levels up to 63 while
+// a Version holds kMaxLevels (16), and recovery pushed the run into
+// levels[r.level], past the end of the vector.
+TEST_CASE("a manifest edit naming a level the engine does not have is Corruption", "[engine][corruption]") {
+  for (int level : {kMaxLevels, 63, 64}) {
+    VersionEdit e;
+    e.added.push_back({level, 7, 4096, 10, 1, 9});
+    std::string enc;
+    e.encode_to(&enc);
+    VersionEdit d;
+    REQUIRE(d.decode_from(enc).is_corruption());
+    VersionEdit r;
+    r.removed.emplace_back(level, 7);
+    enc.clear();
+    r.encode_to(&enc);
+    REQUIRE(d.decode_from(enc).is_corruption());
+  }
+  VersionEdit ok;
+  ok.added.push_back({kMaxLevels - 1, 7, 4096, 10, 1, 9});
+  std::string enc;
+  ok.encode_to(&enc);
+  VersionEdit d;
+  REQUIRE(d.decode_from(enc).is_ok());
+
+  test::TempDir dir("lsm4kv_manifest_level");
+  std::string manifest;
+  uint64_t run = 0;
+  one_run_db(dir.path(), &manifest, &run);
+  VersionEdit e;
+  e.added.push_back({20, run, fs::file_size(dir.path() + "/" + run_name(run)), 100, 1, 100});
+  enc.clear();
+  e.encode_to(&enc);
+  append_manifest_record(manifest, enc);
+  std::unique_ptr<DB> db;
+  expect_corruption_naming(DB::open(small_options(), dir.path(), &db), manifest);
+}
+
+// Found by test/fuzz/db_recover_fuzz: recovery looked every listed run up
+// with map::at, so a run removed from another level than the one that lists
+// it threw std::out_of_range out of DB::open (std::terminate).
+TEST_CASE("a manifest that removes or re-adds a run at another level is Corruption", "[engine][corruption]") {
+  for (bool re_add : {false, true}) {
+    INFO("re_add " << re_add);
+    test::TempDir dir("lsm4kv_manifest_move");
+    std::string manifest;
+    uint64_t run = 0;
+    one_run_db(dir.path(), &manifest, &run);
+    VersionEdit e;
+    if (re_add) e.added.push_back({kMaxLevels - 1, run, fs::file_size(dir.path() + "/" + run_name(run)), 100, 1, 100});
+    else e.removed.emplace_back(kMaxLevels - 1, run);  // the run lies at a lower level
+    std::string enc;
+    e.encode_to(&enc);
+    append_manifest_record(manifest, enc);
+    std::unique_ptr<DB> db;
+    expect_corruption_naming(DB::open(small_options(), dir.path(), &db), manifest);
+  }
+}
+
+// Found by test/fuzz/db_recover_fuzz: T or K above INT32_MAX passed the
+// decoder's range checks and became negative ints; the compaction planner
+// then converted a negative capacity to uint64 (undefined behaviour).
+TEST_CASE("a manifest shape with T or K beyond int is Corruption", "[engine][corruption]") {
+  for (uint32_t t : {2u, 0x7fffffffu, 0x80000000u, 0xffffffffu}) {
+    for (uint32_t k : {1u, 0x7fffffffu, 0x80000000u, 0xffffffffu}) {
+      INFO("T " << t << " K " << k);
+      std::string enc;
+      put_varint32(&enc, 4);  // kShape
+      put_varint32(&enc, t);
+      put_varint32(&enc, 1);
+      put_varint32(&enc, k);
+      VersionEdit e;
+      const bool in_range = t <= 0x7fffffffu && k <= 0x7fffffffu;
+      REQUIRE(e.decode_from(enc).is_ok() == in_range);
+      if (in_range) REQUIRE(e.shape->size_ratio >= 2);
+    }
+  }
+  test::TempDir dir("lsm4kv_manifest_shape");
+  std::string manifest;
+  uint64_t run = 0;
+  one_run_db(dir.path(), &manifest, &run);
+  std::string enc;
+  put_varint32(&enc, 4);
+  put_varint32(&enc, 0xfffffff0u);
+  put_varint32(&enc, 1);
+  put_varint32(&enc, 1);
+  append_manifest_record(manifest, enc);
+  std::unique_ptr<DB> db;
+  expect_corruption_naming(DB::open(small_options(), dir.path(), &db), manifest);
 }
