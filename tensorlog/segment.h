@@ -62,6 +62,9 @@ struct SegmentRecords {
   uint64_t file_bytes = 0;  // size on disk, headers and index included
   bool sealed = false;      // has an index and footer; never written again
   bool active = false;      // the writer appends to it
+  // Read-only open of an unsealed segment: bytes after its last complete
+  // record (a torn tail a writable open would cut off).
+  uint64_t torn_bytes = 0;
 
   void add(uint64_t offset, uint64_t length);
   // Marks the record at offset dead; false when there is none or it already is.
@@ -88,8 +91,9 @@ std::string build_seal(uint64_t segment_id, uint64_t end,
 // verified, the file is truncated after the last complete record and sealed
 // (synced), so the next open is fast. A file too short to hold a segment
 // header, or whose header block is all zeros (a crash before its first sync),
-// is reported with *empty = true.
-Status recover_segment(FileSystem* fs, const std::string& dir, uint64_t id,
+// is reported with *empty = true. With read_only the unsealed segment is
+// scanned and nothing is written (no truncation, no seal).
+Status recover_segment(FileSystem* fs, const std::string& dir, uint64_t id, bool read_only,
                        SegmentRecords* out, bool* empty);
 
 }  // namespace lsm4kv::tensorlog
