@@ -195,7 +195,8 @@ TEST_CASE("kvtool inspection of a torn segment tail", "[kvtool][read_only]") {
   Outcome o = inspect_without_writing(dir.path(), "beta", w.beta);
   REQUIRE(o["info"].code == 0);
   uint64_t torn = 0;
-  for (const Json& s : o["info"].json()["tensor_log"]["segment_list"].array) torn += s["torn_bytes"].u();
+  const Json info = o["info"].json();  // outlives the loop over its parts
+  for (const Json& s : info["tensor_log"]["segment_list"].array) torn += s["torn_bytes"].u();
   CHECK(torn == last.length / 2);
   CHECK(mentions(o["info text"], "torn tail"));
   CHECK(o["verify"].code == 1);
