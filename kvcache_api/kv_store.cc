@@ -58,9 +58,7 @@ void convert_page(const KvLayout& layout, const KvBuffer& b, size_t first_row, s
 
 Status KvStore::open(const StoreOptions& options, std::unique_ptr<KvStore>* out) {
   if (out == nullptr) return Status::invalid_argument("open: null output");
-  if (options.dir.empty()) return Status::invalid_argument("open: no directory given");
-  if (options.page_tokens < 1 || options.page_tokens > 512)
-    return Status::invalid_argument("open: page_tokens must be 1..512");
+  if (options.read_only) return open_existing(options, out);
   auto store = std::make_unique<KvStoreImpl>(options);
   LSM4KV_RETURN_IF_ERROR(store->open());
   store->start_stats_writer();  // kvtool stats reads it (kv_store_inspect.cc)
@@ -68,11 +66,73 @@ Status KvStore::open(const StoreOptions& options, std::unique_ptr<KvStore>* out)
   return Status::ok();
 }
 
+namespace {
+
+Status check_shape(const engine::Shape& shape, const char* what) {
+  bool ok = shape.size_ratio >= 2 && !shape.runs_per_level.empty();
+  for (int k : shape.runs_per_level) ok &= k >= 1;
+  if (ok) return Status::ok();
+  return Status::invalid_argument(std::string("open: ") + what + " needs size_ratio >= 2 and runs_per_level >= 1");
+}
+
+// Every field of StoreOptions, at the door: a bad value found later would
+// fail every get (an unknown codec) or divide by zero.
+Status validate(const StoreOptions& o) {
+  auto bad = [](const std::string& what) { return Status::invalid_argument("open: " + what); };
+  if (o.dir.empty()) return bad("no directory given");
+  if (o.page_tokens < 1 || o.page_tokens > 512)
+    return bad("page_tokens must be 1..512, not " + std::to_string(o.page_tokens));
+  if (static_cast<uint8_t>(o.sync) > static_cast<uint8_t>(SyncMode::kGroupCommit))
+    return bad("unknown sync mode " + std::to_string(static_cast<int>(o.sync)));
+  if (static_cast<uint8_t>(o.probe) > static_cast<uint8_t>(ProbeStrategy::kBinarySearch))
+    return bad("unknown probe strategy " + std::to_string(static_cast<int>(o.probe)));
+  if (!tensorlog::is_known_codec(static_cast<uint8_t>(o.codec)))
+    return bad("unknown codec " + std::to_string(static_cast<int>(o.codec)));
+  if (!(o.gc_headroom >= 0.0 && o.gc_headroom < 1.0))
+    return bad("gc_headroom must be in [0, 1), not " + std::to_string(o.gc_headroom));
+  if (o.segment_bytes < 4 * tensorlog::kAlign || o.segment_bytes > (uint64_t{1} << 40))
+    return bad("segment_bytes must be 16 KiB .. 1 TiB, not " + std::to_string(o.segment_bytes));
+  if (o.capacity_bytes != 0 && o.capacity_bytes / 2 < o.segment_bytes)
+    return bad("capacity_bytes " + std::to_string(o.capacity_bytes) + " is less than two segments of " +
+               std::to_string(o.segment_bytes) + " bytes (one is the active segment's slack)");
+  if (o.index_write_buffer < 1024) return bad("index_write_buffer must be at least 1 KiB");
+  if (o.tuner && o.tuner_window_ops == 0) return bad("tuner_window_ops must be > 0");
+  LSM4KV_RETURN_IF_ERROR(check_shape(o.initial_shape, "initial_shape"));
+  if (o.pinned_shape) LSM4KV_RETURN_IF_ERROR(check_shape(*o.pinned_shape, "pinned_shape"));
+  return Status::ok();
+}
+
+// The record bytes of one page of layout l, or InvalidArgument: a field of
+// 0, an unknown dtype, or a size that overflows or passes kMaxPageBytes.
+Status page_record_bytes(const KvLayout& l, uint32_t page_tokens, uint64_t* out) {
+  if (l.layers == 0 || l.kv_heads == 0 || l.head_dim == 0)
+    return Status::invalid_argument("register_namespace: layers, kv_heads and head_dim must be > 0");
+  if (dtype_size(l.dtype) == 0)
+    return Status::invalid_argument("register_namespace: unknown dtype " + std::to_string(static_cast<int>(l.dtype)));
+  uint64_t v = 2 * dtype_size(l.dtype);
+  for (uint64_t f : {uint64_t{l.layers}, uint64_t{l.kv_heads}, uint64_t{l.head_dim}, uint64_t{page_tokens}})
+    if (__builtin_mul_overflow(v, f, &v) || v > kMaxPageBytes)
+      return Status::invalid_argument("register_namespace: a page of " + std::to_string(page_tokens) +
+                                      " tokens of this layout is more than kMaxPageBytes (" +
+                                      std::to_string(kMaxPageBytes) + ")");
+  *out = v;
+  return Status::ok();
+}
+
+}  // namespace
+
+Status KvStoreImpl::check_writable(const char* what) const {
+  LSM4KV_RETURN_IF_ERROR(check_open());
+  if (opt_.read_only) return Status::not_supported(opt_.dir + ": " + what + ": the store is open read-only");
+  return Status::ok();
+}
+
 Status KvStoreImpl::open() {
-  if (!(opt_.gc_headroom >= 0.0 && opt_.gc_headroom < 1.0))
-    return Status::invalid_argument("open: gc_headroom must be in [0, 1), not " + std::to_string(opt_.gc_headroom));
+  LSM4KV_RETURN_IF_ERROR(validate(opt_));
+  const bool ro = opt_.read_only;
   FileSystem* fs = opt_.fs ? opt_.fs : FileSystem::posix();
-  LSM4KV_RETURN_IF_ERROR(create_dir_durable(fs, opt_.dir));  // survives a power cut
+  fs_ = fs;
+  if (!ro) LSM4KV_RETURN_IF_ERROR(create_dir_durable(fs, opt_.dir));  // survives a power cut
   // The tensor log first: damage there is not the index's, and a rebuilt
   // index comes from it.
   tensorlog::TensorLogOptions to;
@@ -80,19 +140,23 @@ Status KvStoreImpl::open() {
   to.segment_size = opt_.segment_bytes;
   to.codec = opt_.codec;
   to.sync = log_sync(opt_.sync);
+  to.read_only = ro;
   LSM4KV_RETURN_IF_ERROR(tensorlog::TensorLog::open(opt_.dir + "/tensors", to, &log_));
   closed_ = false;
   engine::Options eo;
   eo.fs = fs;
+  eo.create_if_missing = !ro;
+  eo.read_only = ro;
   eo.write_buffer_size = opt_.index_write_buffer;
   eo.block_cache_bytes = opt_.index_block_cache;
   eo.sync_mode = engine_sync(opt_.sync);
   eo.shape = opt_.initial_shape;
   Status s = open_index(eo);
   // A repair rebuilds a readable index too; other errors (format, page
-  // size, I/O, Busy) are never the index's damage.
-  if (s.is_corruption() || (force_rebuild_ && s.is_ok())) s = recover_index(eo, s);
+  // size, I/O, Busy) are never the index's damage. Read-only never rebuilds.
+  if (!ro && (s.is_corruption() || (force_rebuild_ && s.is_ok()))) s = recover_index(eo, s);
   LSM4KV_RETURN_IF_ERROR(s);
+  if (ro) return Status::ok();
   tuner::TunerOptions tu;
   tu.enabled = opt_.tuner;
   tu.pinned = opt_.pinned_shape;
@@ -102,11 +166,19 @@ Status KvStoreImpl::open() {
   tu.tree.bloom_bits_per_key = eo.bloom_bits_per_key;
   tu.tree.allocation = eo.bloom_allocation;
   tuner_ = std::make_unique<tuner::Controller>(index_.get(), tu);
-  return sync_config_file();
+  LSM4KV_RETURN_IF_ERROR(sync_config_file());
+  create_reserve();
+  return Status::ok();
 }
 
 Status KvStoreImpl::close() {
   if (closed_) return Status::ok();
+  {
+    // get_batch_async calls in flight finish first; later ones are refused.
+    std::unique_lock l(async_mu_);
+    closing_ = true;
+    async_cv_.wait(l, [&] { return async_in_flight_ == 0; });
+  }
   stop_stats_writer();  // writes the stats file a last time
   closed_ = true;
   tuner_.reset();
@@ -163,7 +235,12 @@ Status KvStoreImpl::mark_orphans_dead(std::vector<tensorlog::Location> reference
     while (ref != referenced.end() && order(*ref, r)) ++ref;
     if (ref == referenced.end() || order(r, *ref)) orphans.push_back(r);
   }
-  return log_->mark_dead(orphans);
+  return forget_records(orphans);
+}
+
+Status KvStoreImpl::forget_records(std::span<const tensorlog::Location> locations) {
+  Status s = log_->mark_dead(locations);
+  return s.is_no_space() ? Status::ok() : s;
 }
 
 Status KvStoreImpl::for_each_page_entry(
@@ -182,8 +259,8 @@ Status KvStoreImpl::register_namespace(std::string_view name, const KvLayout& la
   if (out == nullptr) return Status::invalid_argument("register_namespace: null output");
   if (name.empty()) return Status::invalid_argument("register_namespace: empty name");
   LSM4KV_RETURN_IF_ERROR(check_open());
-  if (layout.layers == 0 || layout.kv_heads == 0 || layout.head_dim == 0 || dtype_size(layout.dtype) == 0)
-    return Status::invalid_argument("register_namespace: layers, kv_heads and head_dim must be > 0");
+  uint64_t page_bytes = 0;
+  LSM4KV_RETURN_IF_ERROR(page_record_bytes(layout, opt_.page_tokens, &page_bytes));
   std::lock_guard g(meta_mu_);
   auto it = names_.find(std::string(name));
   if (it != names_.end()) {
@@ -192,6 +269,7 @@ Status KvStoreImpl::register_namespace(std::string_view name, const KvLayout& la
     *out = it->second;
     return Status::ok();
   }
+  LSM4KV_RETURN_IF_ERROR(check_writable("register_namespace"));
   NamespaceId id = static_cast<NamespaceId>(names_.size() + 1);
   if (id >= kMetaNamespace) return Status::invalid_argument("too many namespaces");
   // CONFIG first: it must name every namespace the index does (store_config.h).
@@ -287,6 +365,7 @@ Status KvStoreImpl::probe(NamespaceId ns, std::span<const Token> tokens, size_t*
   auto t0 = Clock::now();
   if (cached == nullptr) return Status::invalid_argument("probe: null output");
   *cached = 0;
+  LSM4KV_RETURN_IF_ERROR(check_open());
   KvLayout layout;
   LSM4KV_RETURN_IF_ERROR(layout_of(ns, &layout));
   if (tokens.empty()) return Status::invalid_argument("probe: empty token list");
@@ -301,7 +380,7 @@ Status KvStoreImpl::probe(NamespaceId ns, std::span<const Token> tokens, size_t*
   counters_.hit_pages += found;
   counters_.miss_pages += pages - found;
   probe_latency_.record(micros_since(t0));
-  tuner_->observe();
+  observe();
   return Status::ok();
 }
 
@@ -314,6 +393,7 @@ Status KvStoreImpl::put_batch(NamespaceId ns, std::span<const Token> tokens, con
 
 Status KvStoreImpl::put_batch(std::span<const PutRequest> requests) {
   auto t0 = Clock::now();
+  LSM4KV_RETURN_IF_ERROR(check_writable("put_batch"));
   for (const PutRequest& r : requests) {
     KvLayout layout;
     LSM4KV_RETURN_IF_ERROR(layout_of(r.ns, &layout));
@@ -325,7 +405,7 @@ Status KvStoreImpl::put_batch(std::span<const PutRequest> requests) {
   std::lock_guard g(write_mu_);
   Status s = put_locked(requests);
   put_latency_.record(micros_since(t0));
-  tuner_->observe();
+  observe();
   return s;
 }
 
@@ -391,7 +471,7 @@ Status KvStoreImpl::put_locked(std::span<const PutRequest> requests) {
   }
   Status s = index_->write({}, &batch);
   if (!s.is_ok()) {
-    log_->mark_dead(locs);  // never referenced: reclaimable
+    forget_records(locs);  // never referenced: reclaimable
     return s;
   }
   {
@@ -413,13 +493,26 @@ Status KvStoreImpl::get_batch(NamespaceId ns, std::span<const Token> tokens, siz
 
 std::future<Status> KvStoreImpl::get_batch_async(NamespaceId ns, std::vector<Token> tokens, size_t n,
                                                  KvBuffer dst) {
+  {
+    std::lock_guard l(async_mu_);
+    if (closing_ || closed_) {
+      std::promise<Status> refused;
+      refused.set_value(Status::invalid_argument(opt_.dir + ": get_batch_async: store is closed"));
+      return refused.get_future();
+    }
+    async_in_flight_++;
+  }
   return std::async(std::launch::async, [this, ns, tokens = std::move(tokens), n, dst = std::move(dst)] {
-    return get_batch(ns, tokens, n, dst);
+    Status s = get_batch(ns, tokens, n, dst);
+    std::lock_guard l(async_mu_);
+    if (--async_in_flight_ == 0) async_cv_.notify_all();
+    return s;
   });
 }
 
 Status KvStoreImpl::get_batch(std::span<GetRequest> requests) {
   auto t0 = Clock::now();
+  LSM4KV_RETURN_IF_ERROR(check_open());
   const size_t P = opt_.page_tokens;
   struct PageRead {
     size_t request;
@@ -511,13 +604,20 @@ Status KvStoreImpl::get_batch(std::span<GetRequest> requests) {
   for (const std::string& k : first_keys) touch(k);
   counters_.bytes_got += bytes;
   get_latency_.record(micros_since(t0));
-  tuner_->observe();
+  observe();
   return Status::ok();
 }
 
 StoreStats KvStoreImpl::stats() const {
   StoreStats st;
-  if (closed_) return st;
+  stats(&st);
+  return st;
+}
+
+Status KvStoreImpl::stats(StoreStats* out) const {
+  LSM4KV_RETURN_IF_ERROR(check_open());
+  StoreStats& st = *out;
+  st = StoreStats{};
   st.hit_tokens = counters_.hit_tokens;
   st.miss_tokens = counters_.miss_tokens;
   st.hit_pages = counters_.hit_pages;
@@ -548,8 +648,8 @@ StoreStats KvStoreImpl::stats() const {
   st.files = p.live_files + st.tensor_segments;
   st.index_shape = p.shape;
   for (const auto& l : p.levels) st.runs_per_level.push_back(l.runs.size());
-  st.tuner_decisions = tuner_->history();
-  return st;
+  if (tuner_) st.tuner_decisions = tuner_->history();
+  return Status::ok();
 }
 
 }  // namespace lsm4kv::kvcache

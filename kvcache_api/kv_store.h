@@ -74,9 +74,20 @@
 // writes the index entries as one atomic batch: after a crash an index entry
 // never points at a payload that is not there.
 //
+// Full disk. A file DIR/RESERVE of reserve_bytes is kept so that eviction
+// and GC can run when the disk is full: when one of their writes gets
+// NoSpace, the file is deleted and the step runs once more; once space is
+// back (at the end of that step, or at the next evict_to / collect_garbage
+// / open) it is re-created. Segments without a live record are deleted
+// before anything is copied, so eviction frees space before it needs any.
+// Puts never use the reserve: on a full disk they get NoSpace, and
+// evict_to() makes room. Open works on a full disk.
+//
 // Errors are Status values; bad input (sub-page or empty token lists, a
 // buffer of the wrong size, null pointers, an unknown namespace, n beyond the
-// cached prefix) changes nothing.
+// cached prefix) changes nothing. Options are checked at open and layouts at
+// register_namespace: an out-of-range value is InvalidArgument naming the
+// field. After close() every call returns InvalidArgument.
 //
 // Thread-safety: every method may be called concurrently from many threads.
 #pragma once
@@ -108,6 +119,9 @@ using Token = int32_t;
 enum class DType : uint8_t { kF16 = 0, kBF16 = 1, kF32 = 2, kFP8 = 3 };
 size_t dtype_size(DType d);
 
+// register_namespace takes a layout whose fields are all > 0, dtype one of
+// DType, and bytes_per_token() * page_tokens (a page's record) at most
+// kMaxPageBytes, computed without overflow.
 struct KvLayout {
   uint32_t layers = 0;
   uint32_t kv_heads = 0;
@@ -171,12 +185,16 @@ struct RepairReport {
   std::vector<std::string> problems;  // the first damaged records, naming segment and offset
 };
 
+inline constexpr uint64_t kMaxPageBytes = uint64_t{4} << 30;
+
 struct StoreOptions {
   std::string dir;                  // created if missing
   FileSystem* fs = nullptr;         // every file access; nullptr = POSIX (tests inject faults)
   uint32_t page_tokens = 64;        // P; 1 gives per-token granularity; at most 512
   SyncMode sync = SyncMode::kPerBatch;
-  uint64_t capacity_bytes = 0;      // tensor-log file bytes (see Capacity); 0 = unbounded
+  // Tensor-log file bytes (see Capacity); 0 = unbounded, else at least two
+  // segments (segment_bytes): one is the active segment's slack.
+  uint64_t capacity_bytes = 0;
   // The share of capacity_bytes kept free of live data for GC (see Capacity):
   // live bytes stay within (1 - gc_headroom) x capacity_bytes. 0 <= it < 1.
   double gc_headroom = 0.2;
@@ -188,8 +206,19 @@ struct StoreOptions {
   ProbeStrategy probe = ProbeStrategy::kSeek;
   size_t index_write_buffer = 8 << 20;
   size_t index_block_cache = 64 << 20;
-  uint64_t segment_bytes = uint64_t{256} << 20;  // tensor-log segment size
   OnCorruption on_corruption = OnCorruption::kFail;
+  uint64_t segment_bytes = uint64_t{256} << 20;  // tensor-log segment size: 16 KiB .. 1 TiB
+  // The full-disk reserve (see Full disk): 64 MiB covers the index writes of
+  // an eviction (a memtable flush of index_write_buffer included) and lets a
+  // collection copy up to half of it. 0 = no reserve.
+  uint64_t reserve_bytes = uint64_t{64} << 20;
+  // Open for inspection only (kvtool info, tree, probe, get, verify): nothing
+  // is written to the directory — no recovery that writes (the index replays
+  // its WAL in memory, torn tails stay), no stats file, no tuner, no
+  // RESERVE, orphan records marked dead in memory only. The store must
+  // exist; page_tokens is read from it. Puts, register_namespace (of a new
+  // name), evict_to, collect_garbage and persist_stats return NotSupported.
+  bool read_only = false;
   // Test hook: replaces the page fingerprint (e.g. to force collisions).
   std::function<uint64_t(std::span<const Token>)> fingerprint_override;
 };
@@ -278,6 +307,9 @@ class KvStore {
   virtual Status evict_to(uint64_t target_bytes) = 0;
   // Runs tensor-log GC and applies its relocations to the index.
   virtual Status collect_garbage() = 0;
+  // InvalidArgument after close().
+  virtual Status stats(StoreStats* out) const = 0;
+  // The same; all zeros after close().
   virtual StoreStats stats() const = 0;
   // Checks the store's invariants: every stored page's parent is stored
   // (prefix closure), every index entry decodes, and the stored bytes of the
@@ -286,7 +318,9 @@ class KvStore {
   // Corruption names what is wrong.
   virtual Status check_invariants() = 0;
   // Syncs and releases the directory (it can then be reopened); later calls
-  // get InvalidArgument. REQUIRES: no call in flight on another thread.
+  // get InvalidArgument. Waits for get_batch_async calls in flight; those
+  // made after close() began get InvalidArgument. REQUIRES: no other call in
+  // flight on another thread.
   virtual Status close() = 0;
 
   // ------------------------------------------------------------------------
@@ -331,11 +365,13 @@ class KvStore {
 
   // Opens a store that already exists with the page size it was created
   // with (options.page_tokens is ignored); the tuner is off and no stats file
-  // is written. InvalidArgument when options.dir is missing or holds no
-  // store; Busy when another process has it open.
+  // is written; with options.read_only nothing at all is written.
+  // InvalidArgument when options.dir is missing or holds no store; Busy when
+  // another process has it open.
   static Status open_existing(StoreOptions options, std::unique_ptr<KvStore>* out);
   // Checks a store without opening it as a store (so a damaged one can be
-  // examined): every run file block by block, the WALs, the manifest, every
+  // examined), writing nothing: every run file block by block, the WALs, the
+  // manifest, torn segment tails, every
   // segment header, and for every index entry its tensor record's checksum
   // and tag (namespace, page index, the page's fingerprint and the chained
   // digest of the prompt before it, rebuilt from the ancestors' tags). Problems go to
@@ -356,6 +392,7 @@ class KvStore {
   virtual Status verify(VerifyReport* report, const VerifyProgress& progress = {}) = 0;
   // Writes the stats file now.
   virtual Status persist_stats() = 0;
+  // Null after close().
   virtual engine::DB* index() = 0;
   virtual tensorlog::TensorLog* tensor_log() = 0;
 };

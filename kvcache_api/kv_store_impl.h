@@ -6,6 +6,7 @@
 // set prefix-closed. gc_mu_ is shared by readers from their index lookup to
 // the end of their tensor reads, and taken exclusively only while a GC
 // collection is committed (its old segments deleted). lru_mu_ guards the LRU.
+// async_mu_ counts get_batch_async calls in flight, which close() waits for.
 #pragma once
 
 #include <atomic>
@@ -44,6 +45,7 @@ class KvStoreImpl final : public KvStore {
                                       KvBuffer dst) override;
   Status evict_to(uint64_t target_bytes) override;
   Status collect_garbage() override;
+  Status stats(StoreStats* out) const override;
   StoreStats stats() const override;
   Status check_invariants() override;
   Status close() override;
@@ -67,6 +69,11 @@ class KvStoreImpl final : public KvStore {
   Status check_open() const {
     return closed_ ? Status::invalid_argument(opt_.dir + ": store is closed") : Status::ok();
   }
+  // check_open, and NotSupported on a read-only store.
+  Status check_writable(const char* what) const;
+  void observe() {
+    if (tuner_) tuner_->observe();
+  }
   Status layout_of(NamespaceId ns, KvLayout* out) const;
   Status check_buffer(const KvBuffer& b, const KvLayout& layout, size_t tokens, const char* what) const;
   // Whole pages of keys[0..) that are stored (keys of one prompt, in order).
@@ -81,12 +88,23 @@ class KvStoreImpl final : public KvStore {
   // stored bytes are at most target_bytes; a subtree much bigger than what
   // is left to free loses only its oldest branches; when only keep_roots are
   // left, their oldest branches off `paths` go (branch_eviction.h).
+  // durable: the range deletions are synced whatever the sync mode (evict_to
+  // deletes the segments they empty next).
   Status evict_lru(uint64_t target_bytes, const std::vector<std::string>& keep_roots,
-                   const std::vector<std::string>& paths);
+                   const std::vector<std::string>& paths, bool durable = false);
   // Evicts the oldest branches of root's subtree worth at least `bytes`
   // (none on paths; all of it for bytes = max and no paths); *freed: what went.
   Status evict_branches(const std::string& root, uint64_t bytes, const std::vector<std::string>& paths,
-                        uint64_t* freed);
+                        bool durable, uint64_t* freed);
+  // Reports records dead; NoSpace from DEAD.log is not an error (the marks
+  // hold in memory, and the next open finds unreferenced records anyway).
+  Status forget_records(std::span<const tensorlog::Location> locations);
+  // The full-disk reserve (kv_store.h, Full disk): runs step; when it gets
+  // NoSpace while the reserve is held, deletes the reserve and runs it once
+  // more; then re-creates the reserve if there is room.
+  Status with_reserve(const std::function<Status()>& step);
+  void create_reserve();
+  bool release_reserve();
   // Collects the least live segments until the segment files' counted bytes
   // are at most target or nothing more can be reclaimed.
   Status reclaim_dead_bytes(uint64_t target);
@@ -130,8 +148,15 @@ class KvStoreImpl final : public KvStore {
   bool rebuilt_ = false;  // open rebuilt the index
   std::unique_ptr<engine::DB> index_;
   std::unique_ptr<tensorlog::TensorLog> log_;
-  std::unique_ptr<tuner::Controller> tuner_;  // observes index_; created after it, destroyed before it
-  bool closed_ = true;
+  std::unique_ptr<tuner::Controller> tuner_;  // observes index_; created after it, destroyed before it; null read-only
+  FileSystem* fs_ = nullptr;
+  std::atomic<bool> closed_{true};
+  bool reserve_held_ = false;  // guarded by write_mu_ (after open)
+
+  std::mutex async_mu_;
+  std::condition_variable async_cv_;
+  size_t async_in_flight_ = 0;  // guarded by async_mu_
+  bool closing_ = false;        // guarded by async_mu_
 
   std::mutex write_mu_;
   std::shared_mutex gc_mu_;

@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <queue>
+#include <set>
 #include <unistd.h>
 
 #include "base/coding.h"
@@ -157,6 +158,9 @@ class Verifier {
   Verifier(const std::string& dir, KvStore::VerifyReport* report, const KvStore::VerifyProgress& progress)
       : index_dir_(dir + "/index"), tensors_dir_(dir + "/tensors"), report_(report), progress_(progress) {}
 
+  // Segments an open store is writing: only their headers are checked.
+  void set_active_segments(std::set<uint64_t> ids) { active_segments_ = std::move(ids); }
+
   void problem(std::string what) {
     if (report_->problems.size() < kMaxProblems) report_->problems.push_back(std::move(what));
     else dropped_++;
@@ -187,7 +191,7 @@ class Verifier {
     for (auto [n, size] : runs) check_run(n, size);
     check_manifest();
     check_wals();
-    for (uint64_t id : segments) check_segment_header(id);
+    for (uint64_t id : segments) check_segment(id);
     if (db != nullptr) check_entries(db);
     if (progress_) progress_(total_, total_);
     if (dropped_ > 0) report_->problems.push_back("... and " + std::to_string(dropped_) + " more problems");
@@ -271,9 +275,29 @@ class Verifier {
     }
   }
 
-  void check_segment_header(uint64_t id) {
+  // The header, and the record list as a writable open would rebuild it
+  // (read-only: nothing is cut or sealed here), so what that open would
+  // drop is reported: a torn tail, a segment never synced.
+  void check_segment(uint64_t id) {
     report_->segments++;
     const std::string path = tensors_dir_ + "/" + tensorlog::segment_file_name(id);
+    if (active_segments_.count(id)) return check_segment_header(id, path);  // being written: its tail moves
+    tensorlog::SegmentRecords rec;
+    bool empty = false;
+    Status s = tensorlog::recover_segment(posix(), tensors_dir_, id, /*read_only=*/true, &rec, &empty);
+    if (!s.is_ok()) {
+      problem("segment " + path + ": " + s.to_string());
+    } else if (empty) {
+      problem("segment " + path + ": no segment header (shorter than a block, or a zeroed block: created and never "
+              "synced); a writable open deletes it");
+    } else if (rec.torn_bytes > 0) {
+      problem("segment " + path + ": torn tail: " + std::to_string(rec.torn_bytes) + " bytes after its last " +
+              "complete record (at offset " + std::to_string(rec.file_bytes - rec.torn_bytes) +
+              "); a writable open cuts them off");
+    }
+  }
+
+  void check_segment_header(uint64_t id, const std::string& path) {
     std::string block(tensorlog::kAlign, '\0');
     size_t got = 0;
     Status s = read_at(id, 0, block.size(), block.data(), &got);
@@ -415,6 +439,7 @@ class Verifier {
   KvStore::VerifyReport* report_;
   const KvStore::VerifyProgress& progress_;
   std::map<uint64_t, std::unique_ptr<RandomAccessFile>> files_;
+  std::set<uint64_t> active_segments_;
   uint64_t total_ = 0, done_ = 0, reported_ = 0;
   size_t dropped_ = 0;
 };
@@ -427,9 +452,12 @@ Status KvStore::open_existing(StoreOptions options, std::unique_ptr<KvStore>* ou
   if (out == nullptr) return Status::invalid_argument("open_existing: null output");
   LSM4KV_RETURN_IF_ERROR(check_is_store(options.dir));
   {
-    // The page size is in the index: open it alone first to read it.
+    // The page size is in the index: open it alone first, read-only, to
+    // read it.
     engine::Options eo;
+    if (options.fs != nullptr) eo.fs = options.fs;
     eo.create_if_missing = false;
+    eo.read_only = true;
     eo.block_cache_bytes = 1 << 20;
     std::unique_ptr<engine::DB> db;
     Status s = engine::DB::open(eo, options.dir + "/index", &db);
@@ -457,6 +485,7 @@ Status KvStore::open_existing(StoreOptions options, std::unique_ptr<KvStore>* ou
 
 Status KvStoreImpl::list_namespaces(std::vector<NamespaceInfo>* out) {
   out->clear();
+  LSM4KV_RETURN_IF_ERROR(check_open());
   std::map<NamespaceId, size_t> at;
   {
     std::lock_guard g(meta_mu_);
@@ -480,6 +509,7 @@ Status KvStoreImpl::list_namespaces(std::vector<NamespaceInfo>* out) {
 
 Status KvStoreImpl::tree(std::string_view ns_name, size_t max_depth, size_t top, TreeInfo* out) {
   *out = TreeInfo{};
+  LSM4KV_RETURN_IF_ERROR(check_open());
   NamespaceId ns;
   {
     std::lock_guard g(meta_mu_);
@@ -570,22 +600,34 @@ Status KvStoreImpl::tree(std::string_view ns_name, size_t max_depth, size_t top,
 
 Status KvStoreImpl::verify(VerifyReport* report, const VerifyProgress& progress) {
   *report = VerifyReport{};
+  LSM4KV_RETURN_IF_ERROR(check_open());
   std::unique_lock gate(gc_gate_);
   std::shared_lock gc(gc_mu_);  // no segment is deleted under the check
   gate.unlock();
-  Verifier(opt_.dir, report, progress).run(index_.get());
+  Verifier v(opt_.dir, report, progress);
+  std::set<uint64_t> active;
+  for (const tensorlog::SegmentInfo& i : log_->segments())
+    if (i.active) active.insert(i.id);
+  v.set_active_segments(std::move(active));
+  v.run(index_.get());
   return Status::ok();
 }
 
 Status KvStore::verify_dir(const StoreOptions& options, VerifyReport* report, const VerifyProgress& progress) {
   *report = VerifyReport{};
   LSM4KV_RETURN_IF_ERROR(check_is_store(options.dir));
+  // Nothing is written: the locks a writer left are taken (so a live one is
+  // seen), none is created, and the index is opened read-only.
+  auto lock_existing = [](const std::string& path, std::unique_ptr<FileLock>* lock) {
+    return posix()->exists(path) ? posix()->lock_file(path, lock) : Status::ok();
+  };
   std::unique_ptr<FileLock> tensors_lock, index_lock;
-  Status s = posix()->lock_file(options.dir + "/tensors/LOCK", &tensors_lock);
+  Status s = lock_existing(options.dir + "/tensors/LOCK", &tensors_lock);
   if (s.is_busy()) return locked_status(options.dir, s);
   LSM4KV_RETURN_IF_ERROR(s);
   engine::Options eo;
   eo.create_if_missing = false;
+  eo.read_only = true;
   eo.block_cache_bytes = 1 << 20;
   std::unique_ptr<engine::DB> db;
   s = engine::DB::open(eo, options.dir + "/index", &db);
@@ -594,7 +636,7 @@ Status KvStore::verify_dir(const StoreOptions& options, VerifyReport* report, co
   if (!s.is_ok()) {
     // The files are still worth checking one by one, under the lock.
     v.problem("the index cannot be opened: " + s.to_string());
-    Status l = posix()->lock_file(options.dir + "/index/LOCK", &index_lock);
+    Status l = lock_existing(options.dir + "/index/LOCK", &index_lock);
     if (l.is_busy()) return locked_status(options.dir, l);
   }
   v.run(db.get());
@@ -604,6 +646,7 @@ Status KvStore::verify_dir(const StoreOptions& options, VerifyReport* report, co
 // ------------------------------------------------------------------ stats
 
 Status KvStoreImpl::persist_stats() {
+  LSM4KV_RETURN_IF_ERROR(check_writable("persist_stats"));
   return write_stats_file(opt_.dir, format_stats(stats(), index_->properties(), opt_.page_tokens, "running"));
 }
 

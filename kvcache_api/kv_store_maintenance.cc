@@ -75,7 +75,7 @@ Status KvStoreImpl::make_room(uint64_t needed, const std::vector<std::string>& k
 }
 
 Status KvStoreImpl::evict_lru(uint64_t target_bytes, const std::vector<std::string>& keep_roots,
-                             const std::vector<std::string>& paths) {
+                             const std::vector<std::string>& paths, bool durable) {
   // A subtree more than this many times what is left to free loses only
   // branches: with few roots (many prompts under one system prompt) a whole
   // subtree would be most of the cache.
@@ -98,14 +98,14 @@ Status KvStoreImpl::evict_lru(uint64_t target_bytes, const std::vector<std::stri
       // (an empty subtree is forgotten).
       const bool whole = victim_bytes <= kWholeSubtreeFactor * left;
       LSM4KV_RETURN_IF_ERROR(
-          evict_branches(*victim, whole ? std::numeric_limits<uint64_t>::max() : left, {}, &freed));
+          evict_branches(*victim, whole ? std::numeric_limits<uint64_t>::max() : left, {}, durable, &freed));
       continue;
     }
     // Only the subtrees this put extends are left: their oldest branches off
     // the put's own paths.
     for (size_t i = 0; i < keep_roots.size() && freed < left; ++i) {
       uint64_t f = 0;
-      LSM4KV_RETURN_IF_ERROR(evict_branches(keep_roots[i], left - freed, paths, &f));
+      LSM4KV_RETURN_IF_ERROR(evict_branches(keep_roots[i], left - freed, paths, durable, &f));
       freed += f;
     }
     if (freed == 0) return Status::ok();  // nothing else may go
@@ -113,7 +113,7 @@ Status KvStoreImpl::evict_lru(uint64_t target_bytes, const std::vector<std::stri
 }
 
 Status KvStoreImpl::evict_branches(const std::string& root, uint64_t bytes,
-                                   const std::vector<std::string>& paths, uint64_t* freed) {
+                                   const std::vector<std::string>& paths, bool durable, uint64_t* freed) {
   *freed = 0;
   std::vector<SubtreePage> pages;
   std::vector<tensorlog::Location> locations;
@@ -139,7 +139,12 @@ Status KvStoreImpl::evict_branches(const std::string& root, uint64_t bytes,
   if (choice.roots.empty()) return Status::ok();
   engine::WriteBatch batch;
   for (const std::string& r : choice.roots) batch.delete_range(r, key_successor(r));
-  LSM4KV_RETURN_IF_ERROR(index_->write({}, &batch));
+  engine::WriteOptions wo;
+  if (durable) {
+    wo.sync_override = true;
+    wo.sync = engine::SyncMode::kEveryBatch;
+  }
+  LSM4KV_RETURN_IF_ERROR(index_->write(wo, &batch));
   std::vector<tensorlog::Location> dead;
   for (size_t i : choice.pages) dead.push_back(locations[i]);
   {
@@ -150,7 +155,7 @@ Status KvStoreImpl::evict_branches(const std::string& root, uint64_t bytes,
   counters_.evictions += choice.roots.size();
   counters_.pages_evicted += dead.size();
   *freed = choice.bytes;
-  return log_->mark_dead(dead);
+  return forget_records(dead);
 }
 
 // Collects the segments with the lowest live ratio first (the planner's
@@ -173,21 +178,73 @@ Status KvStoreImpl::reclaim_dead_bytes(uint64_t target) {
   return Status::ok();
 }
 
+// Eviction and GC write little before they free: the range deletions, then
+// the segments they empty go without a copy (collector.cc), then one
+// collection copies. On a full disk the reserve pays for those writes.
 Status KvStoreImpl::evict_to(uint64_t target_bytes) {
-  LSM4KV_RETURN_IF_ERROR(check_open());
+  LSM4KV_RETURN_IF_ERROR(check_writable("evict_to"));
   std::lock_guard g(write_mu_);
-  {
-    std::lock_guard l(lru_mu_);
-    if (lru_.total_bytes() <= target_bytes) return Status::ok();
-  }
-  LSM4KV_RETURN_IF_ERROR(evict_lru(target_bytes, {}, {}));
-  return collect_garbage_locked();
+  return with_reserve([&]() -> Status {
+    bool over = false;
+    {
+      std::lock_guard l(lru_mu_);
+      over = lru_.total_bytes() > target_bytes;
+    }
+    // Synced: the segments these deletions empty are deleted next.
+    if (over) LSM4KV_RETURN_IF_ERROR(evict_lru(target_bytes, {}, {}, /*durable=*/true));
+    return collect_garbage_locked();
+  });
 }
 
 Status KvStoreImpl::collect_garbage() {
-  LSM4KV_RETURN_IF_ERROR(check_open());
+  LSM4KV_RETURN_IF_ERROR(check_writable("collect_garbage"));
   std::lock_guard g(write_mu_);
-  return collect_garbage_locked();
+  return with_reserve([&] { return collect_garbage_locked(); });
+}
+
+// ------------------------------------------------------------ the reserve
+
+namespace {
+constexpr const char* kReserveFile = "RESERVE";
+}  // namespace
+
+Status KvStoreImpl::with_reserve(const std::function<Status()>& step) {
+  Status s = step();
+  if (s.is_no_space() && release_reserve()) s = step();
+  create_reserve();
+  return s;
+}
+
+bool KvStoreImpl::release_reserve() {
+  if (!reserve_held_) return false;
+  const std::string path = opt_.dir + "/" + kReserveFile;
+  if (!fs_->remove(path).is_ok() && fs_->exists(path)) return false;
+  reserve_held_ = false;
+  return true;
+}
+
+// Best effort: on a full disk the store runs without it until space is back.
+void KvStoreImpl::create_reserve() {
+  if (reserve_held_ || opt_.reserve_bytes == 0) return;
+  const std::string path = opt_.dir + "/" + kReserveFile;
+  uint64_t size = 0;
+  if (fs_->file_size(path, &size).is_ok() && size == opt_.reserve_bytes) {
+    reserve_held_ = true;
+    return;
+  }
+  std::unique_ptr<WritableFile> f;
+  Status s = fs_->new_writable(path, &f);
+  const std::string zeros(std::min<uint64_t>(opt_.reserve_bytes, 1 << 20), '\0');
+  for (uint64_t left = opt_.reserve_bytes; s.is_ok() && left > 0; left -= std::min<uint64_t>(left, zeros.size()))
+    s = f->append(std::string_view(zeros).substr(0, std::min<uint64_t>(left, zeros.size())));
+  if (s.is_ok()) s = f->sync();
+  if (f) {
+    Status c = f->close();
+    if (s.is_ok()) s = c;
+  }
+  if (s.is_ok()) s = fs_->sync_dir(opt_.dir);
+  if (s.is_ok()) reserve_held_ = true;
+  else fs_->remove(path);
 }
 
 // Relocations are applied to every index entry that still names the old
@@ -197,7 +254,7 @@ Status KvStoreImpl::apply_collection(const tensorlog::Collection& c) {
   std::unordered_map<tensorlog::Location, tensorlog::Location, LocationHash> moved;
   for (const auto& r : c.relocations) moved[r.from] = r.to;
   engine::WriteBatch batch;
-  LSM4KV_RETURN_IF_ERROR(for_each_page_entry([&](std::string_view key, const PageEntry* e) {
+  if (!moved.empty()) LSM4KV_RETURN_IF_ERROR(for_each_page_entry([&](std::string_view key, const PageEntry* e) {
     auto m = e ? moved.find(e->location) : moved.end();
     if (m == moved.end()) return true;
     PageEntry updated = *e;
@@ -224,12 +281,20 @@ Status KvStoreImpl::apply_collection(const tensorlog::Collection& c) {
   return Status::ok();
 }
 
+// Segments without live records first (deleted, nothing copied), then one
+// collection that copies; with the reserve released, one that copies at most
+// half of it.
 Status KvStoreImpl::collect_garbage_locked() {
-  tensorlog::CollectOptions co;
-  tensorlog::Collection c;
-  LSM4KV_RETURN_IF_ERROR(log_->collect(co, &c));
-  if (c.id == 0) return Status::ok();
-  return apply_collection(c);
+  for (int round = 0; round < 2; ++round) {
+    tensorlog::CollectOptions co;
+    if (!reserve_held_ && opt_.reserve_bytes > 0) co.max_bytes = std::min(co.max_bytes, opt_.reserve_bytes / 2);
+    tensorlog::Collection c;
+    LSM4KV_RETURN_IF_ERROR(log_->collect(co, &c));
+    if (c.id == 0) return Status::ok();
+    LSM4KV_RETURN_IF_ERROR(apply_collection(c));
+    if (!c.relocations.empty() || !c.lost.empty()) return Status::ok();
+  }
+  return Status::ok();
 }
 
 Status KvStoreImpl::check_invariants() {

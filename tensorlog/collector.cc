@@ -1,6 +1,11 @@
 // TensorLog's garbage collection: executing the planner's choice, the
 // collection journal, commit and abort. See tensor_log.h for the protocol.
 //
+// Segments of the plan without a live record are collected first and alone:
+// nothing is copied, so nothing is written and no journal is needed (a crash
+// before commit leaves dead segments behind, which the next collection takes
+// again). On a full disk that frees space before any copy needs it.
+//
 // Journal file GC-<id>.pending, written atomically (write_file_atomic) after
 // the new copies are durable and before collect() returns:
 //   varint64 id, varint64 n, n x varint64 segment id,
@@ -87,6 +92,7 @@ Status TensorLog::load_journals(const std::vector<std::string>& names) {
 
 Status TensorLog::collect(const CollectOptions& options, Collection* out) {
   *out = Collection{};
+  LSM4KV_RETURN_IF_ERROR(check_writable("collect"));
   std::vector<ReadExtent> extents;
   {
     std::lock_guard<std::mutex> l(mu_);
@@ -99,6 +105,16 @@ Status TensorLog::collect(const CollectOptions& options, Collection* out) {
                           s.sealed && !s.active && !collecting_.contains(id)});
     std::vector<uint64_t> plan = plan_collection(snapshot, options, options_.segment_size);
     if (plan.empty()) return Status::ok();
+    std::vector<uint64_t> dead;
+    for (uint64_t id : plan)
+      if (segments_.at(id).live_bytes == 0) dead.push_back(id);
+    if (!dead.empty()) {
+      out->id = next_collection_id_++;
+      out->segments = dead;
+      for (uint64_t id : dead) collecting_[id] = true;
+      pending_[out->id] = *out;
+      return Status::ok();
+    }
     out->id = next_collection_id_++;
     out->segments = plan;
     for (uint64_t id : plan) {
@@ -188,6 +204,7 @@ Status TensorLog::write_journal(const Collection& c) {
 }
 
 Status TensorLog::commit_collection(uint64_t id) {
+  LSM4KV_RETURN_IF_ERROR(check_writable("commit_collection"));
   Collection c;
   std::vector<Location> newly_dead;
   {
@@ -217,8 +234,12 @@ Status TensorLog::commit_collection(uint64_t id) {
     if (!st.is_ok() && fs->exists(path)) return st;
   }
   LSM4KV_RETURN_IF_ERROR(fs->sync_dir(dir_));
-  LSM4KV_RETURN_IF_ERROR(fs->remove(dir_ + "/" + journal_name(id)));
-  LSM4KV_RETURN_IF_ERROR(fs->sync_dir(dir_));
+  // A collection of dead segments only has no journal.
+  const std::string journal = dir_ + "/" + journal_name(id);
+  if (!c.relocations.empty() || !c.lost.empty() || fs->exists(journal)) {
+    LSM4KV_RETURN_IF_ERROR(fs->remove(journal));
+    LSM4KV_RETURN_IF_ERROR(fs->sync_dir(dir_));
+  }
   std::lock_guard<std::mutex> l(mu_);
   for (uint64_t s : c.segments) collecting_.erase(s);
   pending_.erase(id);
@@ -226,6 +247,7 @@ Status TensorLog::commit_collection(uint64_t id) {
 }
 
 Status TensorLog::abort_collection(uint64_t id) {
+  LSM4KV_RETURN_IF_ERROR(check_writable("abort_collection"));
   std::vector<Location> copies;
   {
     std::lock_guard<std::mutex> l(mu_);
@@ -240,10 +262,13 @@ Status TensorLog::abort_collection(uint64_t id) {
       if (mark_dead_locked(r.to)) copies.push_back(r.to);
   }
   LSM4KV_RETURN_IF_ERROR(dead_log_->append_durable(copies));
-  LSM4KV_RETURN_IF_ERROR(options_.fs->remove(dir_ + "/" + journal_name(id)));
-  // Without it a power cut may bring the journal back: the next open would
-  // resolve the collection again.
-  LSM4KV_RETURN_IF_ERROR(options_.fs->sync_dir(dir_));
+  const std::string journal = dir_ + "/" + journal_name(id);
+  if (options_.fs->exists(journal)) {
+    LSM4KV_RETURN_IF_ERROR(options_.fs->remove(journal));
+    // Without it a power cut may bring the journal back: the next open would
+    // resolve the collection again.
+    LSM4KV_RETURN_IF_ERROR(options_.fs->sync_dir(dir_));
+  }
   std::lock_guard<std::mutex> l(mu_);
   for (uint64_t s : pending_[id].segments) collecting_.erase(s);
   pending_.erase(id);

@@ -23,7 +23,7 @@ std::string encode_entry(std::span<const Location> locations) {
 
 }  // namespace
 
-Status DeadLog::open(FileSystem* fs, const std::string& dir, bool sync,
+Status DeadLog::open(FileSystem* fs, const std::string& dir, bool sync, bool read_only,
                      const std::function<bool(const Location&)>& replay,
                      std::unique_ptr<DeadLog>* out) {
   std::string path = dir + "/" + kFileName;
@@ -48,7 +48,14 @@ Status DeadLog::open(FileSystem* fs, const std::string& dir, bool sync,
       }
     }
   }
-  LSM4KV_RETURN_IF_ERROR(write_file_atomic(fs, dir, kFileName, encode_entry(kept)));
+  if (read_only) {
+    out->reset(new DeadLog(sync, nullptr));
+    return Status::ok();
+  }
+  Status s = write_file_atomic(fs, dir, kFileName, encode_entry(kept));
+  // On a full disk the old file serves: its entries still replay the same.
+  if (s.is_no_space()) s = Status::ok();
+  LSM4KV_RETURN_IF_ERROR(s);
   std::unique_ptr<WritableFile> file;
   LSM4KV_RETURN_IF_ERROR(fs->new_appendable(path, &file));
   out->reset(new DeadLog(sync, std::move(file)));
@@ -59,6 +66,7 @@ Status DeadLog::write(std::span<const Location> locations, bool sync) {
   if (locations.empty()) return Status::ok();
   std::string entry = encode_entry(locations);
   std::lock_guard<std::mutex> l(mu_);
+  if (!file_) return Status::not_supported("DEAD.log: the tensor log is open read-only");
   LSM4KV_RETURN_IF_ERROR(file_->append(entry));
   if (sync) LSM4KV_RETURN_IF_ERROR(file_->sync());
   return Status::ok();

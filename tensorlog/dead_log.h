@@ -9,7 +9,10 @@
 // Replay stops at the first entry that is torn or fails its checksum; a lost
 // report only makes a dead record count as live (GC copies it once more), it
 // never loses a live one. At open the file is rewritten with the entries that
-// still name existing records, so it stays bounded.
+// still name existing records, so it stays bounded; on a full disk (the
+// rewrite gets NoSpace) the old file is kept as it is and appended to.
+// A read-only DeadLog (TensorLogOptions::read_only) replays and writes
+// nothing: its appends are refused.
 //
 // Thread-safety: append() may be called from many threads.
 #pragma once
@@ -29,8 +32,9 @@ namespace lsm4kv::tensorlog {
 class DeadLog {
  public:
   // Replays dir/DEAD.log through `replay`, which returns whether to keep an
-  // entry; then rewrites the file with the kept ones and opens it for append.
-  static Status open(FileSystem* fs, const std::string& dir, bool sync,
+  // entry; then (unless read_only) rewrites the file with the kept ones and
+  // opens it for append.
+  static Status open(FileSystem* fs, const std::string& dir, bool sync, bool read_only,
                      const std::function<bool(const Location&)>& replay,
                      std::unique_ptr<DeadLog>* out);
   Status append(std::span<const Location> locations);

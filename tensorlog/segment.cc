@@ -177,7 +177,7 @@ Status scan_records(RandomAccessFile* f, uint64_t size, SegmentRecords* out,
 
 }  // namespace
 
-Status recover_segment(FileSystem* fs, const std::string& dir, uint64_t id,
+Status recover_segment(FileSystem* fs, const std::string& dir, uint64_t id, bool read_only,
                        SegmentRecords* out, bool* empty) {
   std::string path = dir + "/" + segment_file_name(id);
   *empty = false;
@@ -209,6 +209,11 @@ Status recover_segment(FileSystem* fs, const std::string& dir, uint64_t id,
   uint64_t end = 0;
   LSM4KV_RETURN_IF_ERROR(scan_records(f.get(), size, out, path, &end));
   f.reset();
+  if (read_only) {
+    out->file_bytes = size;  // a torn tail stays on disk, unread
+    out->torn_bytes = size - end;
+    return Status::ok();
+  }
   if (end < size) LSM4KV_RETURN_IF_ERROR(fs->truncate(path, end));
   out->file_bytes = end;
   // Seal it so that it is never scanned again; if that fails the segment stays

@@ -64,6 +64,9 @@ struct SegmentRecords {
   uint64_t file_bytes = 0;  // size on disk, headers and index included
   bool sealed = false;      // has an index and footer; never written again
   bool active = false;      // the writer appends to it
+  // Read-only open of an unsealed segment: bytes after its last complete
+  // record (a torn tail a writable open would cut off).
+  uint64_t torn_bytes = 0;
 
   void add(uint64_t offset, uint64_t length);
   // Marks the record at offset dead; false when there is none or it already is.
@@ -104,8 +107,9 @@ Status scan_segment(FileSystem* fs, const std::string& path, uint64_t id,
 // is reported with *empty = true. A record that does not verify is skipped:
 // the scan resumes at the next block that starts a record which does, so one
 // damaged record (or an index record, from a seal whose footer is damaged)
-// costs only itself.
-Status recover_segment(FileSystem* fs, const std::string& dir, uint64_t id,
+// costs only itself. With read_only the unsealed segment is scanned and
+// nothing is written (no truncation, no seal).
+Status recover_segment(FileSystem* fs, const std::string& dir, uint64_t id, bool read_only,
                        SegmentRecords* out, bool* empty);
 
 }  // namespace lsm4kv::tensorlog

@@ -142,16 +142,27 @@ Status TensorLog::open(const std::string& dir, const TensorLogOptions& options,
   if (options.fs == nullptr) return Status::invalid_argument("TensorLogOptions.fs is null");
   if (options.segment_size < 4 * kAlign)
     return Status::invalid_argument("segment_size below 16 KiB");
-  // Durable before any segment in it is: its entry in the parent is synced.
-  LSM4KV_RETURN_IF_ERROR(create_dir_durable(options.fs, dir));
+  if (!is_known_codec(static_cast<uint8_t>(options.codec)))
+    return Status::invalid_argument("unknown codec " + std::to_string(static_cast<int>(options.codec)));
+  if (options.read_only) {
+    if (!options.fs->exists(dir)) return Status::not_found(dir + ": no such tensor log directory");
+  } else {
+    // Durable before any segment in it is: its entry in the parent is synced.
+    LSM4KV_RETURN_IF_ERROR(create_dir_durable(options.fs, dir));
+  }
   std::unique_ptr<TensorLog> log(new TensorLog(dir, options));
-  LSM4KV_RETURN_IF_ERROR(options.fs->lock_file(dir + "/LOCK", &log->lock_));
+  // Read-only: lock the LOCK file a writer left (so that a live writer is
+  // seen as Busy), never create one.
+  if (!options.read_only || options.fs->exists(dir + "/LOCK"))
+    LSM4KV_RETURN_IF_ERROR(options.fs->lock_file(dir + "/LOCK", &log->lock_));
   LSM4KV_RETURN_IF_ERROR(log->recover());
-  SegmentWriterOptions wo;
-  wo.segment_size = options.segment_size;
-  wo.sync = options.sync;
-  wo.direct_writes = options.direct_io;
-  log->writer_ = std::make_unique<SegmentWriter>(options.fs, dir, wo, log->catalog_.get());
+  if (!options.read_only) {
+    SegmentWriterOptions wo;
+    wo.segment_size = options.segment_size;
+    wo.sync = options.sync;
+    wo.direct_writes = options.direct_io;
+    log->writer_ = std::make_unique<SegmentWriter>(options.fs, dir, wo, log->catalog_.get());
+  }
   for (unsigned i = 0; i < options.async_threads; ++i)
     log->workers_.emplace_back([l = log.get()] { l->async_worker(); });
   *out = std::move(log);
@@ -167,7 +178,7 @@ Status TensorLog::recover() {
     uint64_t id = 0;
     if (parse_segment_file_name(name, &id)) {
       ids.push_back(id);
-    } else if (name.size() > 4 && name.ends_with(".tmp")) {
+    } else if (name.size() > 4 && name.ends_with(".tmp") && !options_.read_only) {
       fs->remove(dir_ + "/" + name);  // an interrupted write_file_atomic
     }
   }
@@ -175,23 +186,29 @@ Status TensorLog::recover() {
   for (uint64_t id : ids) {
     SegmentRecords rec;
     bool empty = false;
-    LSM4KV_RETURN_IF_ERROR(recover_segment(fs, dir_, id, &rec, &empty));
+    LSM4KV_RETURN_IF_ERROR(recover_segment(fs, dir_, id, options_.read_only, &rec, &empty));
     next_segment_id_ = std::max(next_segment_id_, id + 1);
     std::string path = dir_ + "/" + segment_file_name(id);
     if (empty) {
-      LSM4KV_RETURN_IF_ERROR(fs->remove(path));
+      if (!options_.read_only) LSM4KV_RETURN_IF_ERROR(fs->remove(path));
       continue;
     }
     LSM4KV_RETURN_IF_ERROR(SegmentFile::open(path, id, options_.direct_io, &rec.file));
     segments_[id] = std::move(rec);
   }
   LSM4KV_RETURN_IF_ERROR(load_journals(names));
-  return DeadLog::open(fs, dir_, options_.sync != SyncMode::kNone,
+  return DeadLog::open(fs, dir_, options_.sync != SyncMode::kNone, options_.read_only,
                        [this](const Location& l) { return mark_dead_locked(l); }, &dead_log_);
+}
+
+Status TensorLog::check_writable(const char* what) const {
+  if (!options_.read_only) return Status::ok();
+  return Status::not_supported(dir_ + ": " + what + ": the tensor log is open read-only");
 }
 
 Status TensorLog::append(std::span<const RecordInput> records, std::vector<Location>* locations) {
   locations->clear();
+  LSM4KV_RETURN_IF_ERROR(check_writable("append"));
   if (records.empty()) return Status::ok();
   // A batch of more than 4 MiB is encoded by the writer, chunk by chunk,
   // while its earlier chunks are being written (SegmentWriter::append_chunked);
@@ -208,7 +225,10 @@ Status TensorLog::append(std::span<const RecordInput> records, std::vector<Locat
   return s;
 }
 
-Status TensorLog::sync() { return writer_->sync(); }
+Status TensorLog::sync() {
+  LSM4KV_RETURN_IF_ERROR(check_writable("sync"));
+  return writer_->sync();
+}
 
 Status TensorLog::acquire_reader(std::unique_ptr<UringReader>* out) {
   std::unique_lock<std::mutex> l(readers_mu_);
@@ -362,6 +382,7 @@ Status TensorLog::mark_dead(std::span<const Location> locations) {
     for (const Location& loc : locations)
       if (mark_dead_locked(loc)) marked.push_back(loc);
   }
+  if (options_.read_only) return Status::ok();  // in memory only
   return dead_log_->append(marked);
 }
 
@@ -379,6 +400,7 @@ std::vector<SegmentInfo> TensorLog::segments() const {
         std::count_if(s.records.begin(), s.records.end(), [](auto& r) { return !r.dead; }));
     i.sealed = s.sealed;
     i.active = s.active;
+    i.torn_bytes = s.torn_bytes;
     out.push_back(i);
   }
   return out;

@@ -27,6 +27,14 @@
 // point loses no live record. Reads of an old location after commit get
 // NotFound, so a store keeps readers of a location out while it commits.
 //
+// Read-only (TensorLogOptions::read_only, for inspection tools): open
+// writes nothing to the directory — no LOCK file is created (an existing one
+// is locked, so a live writer is detected as Busy), torn tails are not cut,
+// unsealed segments are not sealed, segments with a zeroed header are left
+// alone (and not listed), DEAD.log is replayed but not rewritten, no segment
+// is created. Reads work; mark_dead() marks in memory only; append, sync,
+// collect and commit/abort return NotSupported.
+//
 // INVARIANT: segment ids are never reused: GC output always goes to a segment
 // newer than its victims, so the newest segment is never deleted.
 //
@@ -81,6 +89,8 @@ struct TensorLogOptions {
   unsigned async_threads = 2;
   // Stage through cudaHostAlloc memory when a CUDA device is present.
   bool use_cuda = true;
+  // Open for inspection only: write nothing to the directory (see above).
+  bool read_only = false;
 };
 
 enum class MemoryKind : uint8_t { kHost = 0, kDevice = 1 };
@@ -129,6 +139,9 @@ struct SegmentInfo {
   uint64_t live_records = 0;
   bool sealed = false;
   bool active = false;
+  // Read-only open: bytes after the last complete record of an unsealed
+  // segment (a torn tail), which a writable open cuts off.
+  uint64_t torn_bytes = 0;
 };
 
 // Totals over all segments (what segments() sums), without per-record work.
@@ -191,6 +204,9 @@ class TensorLog {
   Status collect(const CollectOptions& options, Collection* out);
   // Deletes the collected segments; call after the index is durably updated.
   Status commit_collection(uint64_t id);
+  // Segments with no live record go without any copying: their collection
+  // (first, alone) has no relocations and no journal, and commit deletes
+  // them, so GC frees space on a full disk before it needs any.
   // Forgets a collection whose relocations the caller did not apply: the
   // new copies become dead. Refused once commit has started deleting.
   Status abort_collection(uint64_t id);
@@ -211,6 +227,7 @@ class TensorLog {
   // Records appended or collected meanwhile may or may not be seen.
   Status scan(const ScanVisitor& valid, const DamageVisitor& damaged);
   const std::string& dir() const { return dir_; }
+  bool read_only() const { return options_.read_only; }
   // Seals the active segment and stops the async workers.
   Status close();
 
@@ -228,6 +245,7 @@ class TensorLog {
   std::string journal_name(uint64_t id) const;
   void async_worker();
   bool mark_dead_locked(const Location& loc);
+  Status check_writable(const char* what) const;
 
   const std::string dir_;
   const TensorLogOptions options_;

@@ -269,16 +269,7 @@ class BudgetFs final : public ForwardingFileSystem {
   Status new_writable(const std::string& p, std::unique_ptr<WritableFile>* out) override {
     std::unique_ptr<WritableFile> f;
     LSM4KV_RETURN_IF_ERROR(base_->new_writable(p, &f));
-    if (p.find(filter_) == std::string::npos) {
-      *out = std::move(f);
-      return Status::ok();
-    }
-    {
-      std::lock_guard g(mu_);
-      sizes_[p] = 0;
-    }
-    *out = std::make_unique<File>(this, p, std::move(f));
-    return Status::ok();
+    return track(p, std::move(f), out);
   }
   Status rename(const std::string& from, const std::string& to) override {
     LSM4KV_RETURN_IF_ERROR(base_->rename(from, to));
@@ -292,6 +283,19 @@ class BudgetFs final : public ForwardingFileSystem {
     LSM4KV_RETURN_IF_ERROR(base_->remove(p));
     std::lock_guard g(mu_);
     sizes_.erase(p);
+    return Status::ok();
+  }
+  // The tensor log appends to files it reopens (seals, DEAD.log) and cuts
+  // failed writes back.
+  Status new_appendable(const std::string& p, std::unique_ptr<WritableFile>* out) override {
+    std::unique_ptr<WritableFile> f;
+    LSM4KV_RETURN_IF_ERROR(base_->new_appendable(p, &f));
+    return track(p, std::move(f), out);
+  }
+  Status truncate(const std::string& p, uint64_t size) override {
+    LSM4KV_RETURN_IF_ERROR(base_->truncate(p, size));
+    std::lock_guard g(mu_);
+    if (sizes_.count(p)) sizes_[p] = size;
     return Status::ok();
   }
 
@@ -315,6 +319,21 @@ class BudgetFs final : public ForwardingFileSystem {
     std::string path_;
     std::unique_ptr<WritableFile> f_;
   };
+
+  // Counts the bytes of p (those it has now, then every append) when the
+  // filter matches it.
+  Status track(const std::string& p, std::unique_ptr<WritableFile> f, std::unique_ptr<WritableFile>* out) {
+    if (p.find(filter_) == std::string::npos) {
+      *out = std::move(f);
+      return Status::ok();
+    }
+    {
+      std::lock_guard g(mu_);
+      sizes_[p] = f->size();
+    }
+    *out = std::make_unique<File>(this, p, std::move(f));
+    return Status::ok();
+  }
 
   // How many of n bytes fit; counts them as used.
   size_t reserve(const std::string& path, size_t n) {

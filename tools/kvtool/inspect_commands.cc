@@ -71,9 +71,12 @@ int fail_status(const Common& c, const Status& s, bool writing) {
   return fail(c, kExitProblems, s.to_string());
 }
 
+// Inspection opens the store read-only: it writes nothing to the directory
+// (no index recovery, no stats file), so a damaged store is shown as it is.
 bool open_store(const Common& c, bool writing, std::unique_ptr<KvStore>* out, int* code) {
   kvcache::StoreOptions o;
   o.dir = c.dir;
+  o.read_only = !writing;
   Status s = KvStore::open_existing(o, out);
   if (s.is_ok()) return true;
   *code = fail_status(c, s, writing);
@@ -173,6 +176,7 @@ int run_info(const Common& c) {
           .field("live_records", sg.live_records)
           .field("sealed", sg.sealed)
           .field("active", sg.active)
+          .field("torn_bytes", sg.torn_bytes)
           .end_object();
     }
     j.end_array().end_object();
@@ -220,10 +224,14 @@ int run_info(const Common& c) {
   std::printf("  %8s %12s %12s %12s %6s %9s %s\n", "segment", "file", "live", "dead", "live%", "records", "state");
   for (const auto& sg : segments) {
     const uint64_t t = sg.live_bytes + sg.dead_bytes;
+    const std::string state = sg.active ? "active"
+                              : sg.sealed ? "sealed"
+                              : sg.torn_bytes > 0 ? "unsealed, torn tail of " + std::to_string(sg.torn_bytes) + " bytes"
+                                                  : "unsealed";
     std::printf("  %8llu %12s %12s %12s %5.1f%% %9llu %s\n", static_cast<unsigned long long>(sg.id),
                 human_bytes(sg.file_bytes).c_str(), human_bytes(sg.live_bytes).c_str(),
                 human_bytes(sg.dead_bytes).c_str(), t == 0 ? 100.0 : 100.0 * sg.live_bytes / t,
-                static_cast<unsigned long long>(sg.records), sg.active ? "active" : sg.sealed ? "sealed" : "open");
+                static_cast<unsigned long long>(sg.records), state.c_str());
   }
   std::printf("\ntuner          current shape T = %d, K = %s\n", p.shape.size_ratio,
               join(p.shape.runs_per_level).c_str());
