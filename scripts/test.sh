@@ -3,7 +3,7 @@
 # build and in a build with AddressSanitizer + UndefinedBehaviorSanitizer.
 # Then the main job (scripts/main.sh) on a tiny workload.
 # The last line of output is "N passed, N failed" (Catch2 test cases, both
-# builds, plus one for the main job).
+# builds, plus one for the main job, plus one per fuzz target run 30 s).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || { echo "setup failed"; echo "0 passed, 1 failed"; exit 1; }
@@ -35,5 +35,15 @@ fi
 rm -rf "$demo_dir"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:protect_shadow_gap=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   run_suite "asan+ubsan" build-asan -Db_sanitize=address,undefined -Db_lundef=false
+# Every libFuzzer target of test/fuzz for 30 s (clang 14, ASan + UBSan).
+echo "== fuzz: bash scripts/fuzz.sh 30"
+fuzz_out=$(bash scripts/fuzz.sh 30 2>&1); echo "$fuzz_out" | tail -n 20
+fuzz_counts=$(echo "$fuzz_out" | grep -E '^[0-9]+ passed, [0-9]+ failed' | tail -n 1)
+if [ -n "$fuzz_counts" ]; then
+  passed=$((passed + ${fuzz_counts%% *}))
+  failed=$((failed + $(echo "$fuzz_counts" | awk '{print $3}')))
+else
+  echo "== fuzz: FAILED to run"; failed=$((failed + 1))
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
