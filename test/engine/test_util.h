@@ -35,13 +35,14 @@ inline uint64_t test_seed() {
   return std::random_device{}();
 }
 
-// Every file in dir, name -> bytes: equal before and after means nothing in
-// the directory was written, created or deleted.
+// Every file under dir, path relative to dir -> bytes: equal before and
+// after means nothing in the directory tree was written, created or deleted.
 inline std::map<std::string, std::string> dir_contents(const std::string& dir) {
   std::map<std::string, std::string> out;
-  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!e.is_regular_file()) continue;
     std::ifstream f(e.path(), std::ios::binary);
-    out[e.path().filename().string()] = std::string(std::istreambuf_iterator<char>(f), {});
+    out[std::filesystem::relative(e.path(), dir).string()] = std::string(std::istreambuf_iterator<char>(f), {});
   }
   return out;
 }

@@ -23,6 +23,7 @@
 #include "kvcache_api/kv_store.h"
 #include "tensorlog/record_format.h"
 #include "test/engine/test_util.h"
+#include "test/support/file_damage.h"
 #include "test/support/kv_data.h"
 
 namespace lsm4kv::test::kvtool_fixture {
@@ -261,16 +262,7 @@ inline std::string tokens_line(const std::vector<Token>& p) {
   return s;
 }
 
-inline void flip_byte(const std::string& path, uint64_t offset) {
-  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
-  REQUIRE(f.good());
-  f.seekg(static_cast<std::streamoff>(offset));
-  char c = 0;
-  f.read(&c, 1);
-  c = static_cast<char>(c ^ 0x5a);
-  f.seekp(static_cast<std::streamoff>(offset));
-  f.write(&c, 1);
-}
+using test::flip_byte;
 
 inline std::vector<std::string> files_ending(const std::string& dir, const std::string& suffix) {
   std::vector<std::string> out;

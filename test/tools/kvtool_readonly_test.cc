@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "tensorlog/tensor_log.h"
+#include "test/engine/test_util.h"
 #include "test/tools/kvtool_fixture.h"
 
 using namespace lsm4kv;
@@ -14,14 +15,6 @@ using namespace lsm4kv::kvcache;
 using namespace lsm4kv::test::kvtool_fixture;
 
 namespace {
-
-// Every file under dir: relative path -> bytes.
-std::map<std::string, std::string> snapshot(const std::string& dir) {
-  std::map<std::string, std::string> out;
-  for (const auto& e : fs::recursive_directory_iterator(dir))
-    if (e.is_regular_file()) out[fs::relative(e.path(), dir).string()] = slurp(e.path().string());
-  return out;
-}
 
 struct Outcome {
   std::map<std::string, Result> by_command;  // "info", "stats", ...
@@ -49,10 +42,10 @@ Outcome inspect_without_writing(const std::string& dir, const std::string& ns,
   };
   Outcome o;
   for (const auto& [name, args] : commands) {
-    const auto before = snapshot(dir);
+    const auto before = test::dir_contents(dir);
     Result r = kvtool(args);
     INFO("kvtool " << args << " -> " << r.code << "\nstdout: " << r.out << "\nstderr: " << r.err);
-    const auto after = snapshot(dir);
+    const auto after = test::dir_contents(dir);
     CHECK(after.size() == before.size());
     for (const auto& [path, bytes] : before) {
       INFO(path);
