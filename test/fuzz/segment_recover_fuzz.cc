@@ -113,7 +113,7 @@ struct Recovered {
 
 Recovered recover(MemFileSystem* fs) {
   Recovered r;
-  r.status = recover_segment(fs, kDir, kId, &r.recs, &r.empty);
+  r.status = recover_segment(fs, kDir, kId, /*read_only=*/false, &r.recs, &r.empty);
   if (!r.status.is_ok()) FUZZ_CHECK(r.status.to_string().find(path()) != std::string::npos);
   return r;
 }
