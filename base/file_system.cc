@@ -12,6 +12,15 @@
 namespace lsm4kv {
 namespace {
 
+// Closes *fd once (a second call is OK) and reports close's error.
+Status close_fd(int* fd, const std::string& path) {
+  if (*fd < 0) return Status::ok();
+  int rc = ::close(*fd);
+  *fd = -1;
+  if (rc != 0) return Status::from_errno(errno, "close " + path);
+  return Status::ok();
+}
+
 class PosixWritableFile final : public WritableFile {
  public:
   PosixWritableFile(std::string path, int fd, uint64_t size)
@@ -39,13 +48,7 @@ class PosixWritableFile final : public WritableFile {
     if (::fdatasync(fd_) != 0) return Status::from_errno(errno, "fdatasync " + path_);
     return Status::ok();
   }
-  Status close() override {
-    if (fd_ < 0) return Status::ok();
-    int rc = ::close(fd_);
-    fd_ = -1;
-    if (rc != 0) return Status::from_errno(errno, "close " + path_);
-    return Status::ok();
-  }
+  Status close() override { return close_fd(&fd_, path_); }
   uint64_t size() const override { return size_; }
 
  private:
@@ -97,11 +100,7 @@ class PosixDirectWritableFile final : public WritableFile {
   Status close() override {
     if (direct_ >= 0) ::close(direct_);
     direct_ = -1;
-    if (fd_ < 0) return Status::ok();
-    int rc = ::close(fd_);
-    fd_ = -1;
-    if (rc != 0) return Status::from_errno(errno, "close " + path_);
-    return Status::ok();
+    return close_fd(&fd_, path_);
   }
   uint64_t size() const override { return size_; }
   int fd() const override { return fd_; }
