@@ -18,7 +18,7 @@ void IndexRebuilder::add(const tensorlog::Location& loc, std::string_view tag) {
     return;
   }
   const Digest own = chain_digest(t.parent, t.tokens);
-  Page p{loc, t.parent, page_fingerprint(t.tokens, fp_), t.page, t.ns};
+  Page p{loc, t.parent, own, page_fingerprint(t.tokens, fp_), t.page, t.ns};
   auto [it, inserted] = by_digest_.try_emplace(own, pages_.size());
   if (!inserted) {
     counts_.duplicates++;
@@ -63,7 +63,7 @@ Status IndexRebuilder::finish(const std::function<Status(std::string_view key, c
   for (size_t r = 0; r < order.size(); r++) tick[order[r]] = r + 1;
 
   // Depth first from each root, one key buffer: the key of a page is its
-  // parent's followed by its fingerprint.
+  // parent's followed by its fingerprint, or a new window's.
   uint64_t kept = 0;
   std::string key;
   struct Frame {
@@ -77,10 +77,12 @@ Status IndexRebuilder::finish(const std::function<Status(std::string_view key, c
       const Frame f = stack.back();
       stack.pop_back();
       const Page& p = pages_[f.page];
-      if (f.key_size == 0) key = ns_prefix(p.ns);
+      if (p.index % window_ == 0) key = window_prefix(p.ns, p.parent);
       else key.resize(f.key_size);
       append_fingerprint(&key, p.fingerprint);
-      LSM4KV_RETURN_IF_ERROR(emit(key, PageEntry{p.location, tick[f.page]}));
+      PageEntry e{p.location, tick[f.page], std::nullopt};
+      if (p.index % window_ == window_ - 1) e.digest = p.own;
+      LSM4KV_RETURN_IF_ERROR(emit(key, e));
       kept++;
       for (size_t c = first_child[f.page]; c != kNone; c = next_sibling[c]) stack.push_back({c, key.size()});
     }

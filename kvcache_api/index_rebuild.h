@@ -37,8 +37,8 @@ namespace lsm4kv::kvcache {
 
 class IndexRebuilder {
  public:
-  IndexRebuilder(uint32_t page_tokens, std::set<NamespaceId> namespaces, Fingerprinter fp)
-      : page_tokens_(page_tokens), namespaces_(std::move(namespaces)), fp_(std::move(fp)) {}
+  IndexRebuilder(uint32_t page_tokens, uint32_t key_window_pages, std::set<NamespaceId> namespaces, Fingerprinter fp)
+      : page_tokens_(page_tokens), window_(key_window_pages), namespaces_(std::move(namespaces)), fp_(std::move(fp)) {}
 
   // A record whose checksum verified, with its tag.
   void add(const tensorlog::Location& loc, std::string_view tag);
@@ -50,17 +50,16 @@ class IndexRebuilder {
                 RepairReport* report);
 
  private:
-  struct DigestHash {
-    size_t operator()(const Digest& d) const { return static_cast<size_t>(d.low ^ (d.high * 0x9e3779b97f4a7c15ull)); }
-  };
   struct Page {
     tensorlog::Location location;
     Digest parent;
+    Digest own;
     uint64_t fingerprint = 0;
     uint32_t index = 0;
     NamespaceId ns = 0;
   };
   const uint32_t page_tokens_;
+  const uint32_t window_;
   const std::set<NamespaceId> namespaces_;
   const Fingerprinter fp_;
   std::vector<Page> pages_;

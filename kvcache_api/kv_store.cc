@@ -4,10 +4,12 @@
 #include <chrono>
 #include <cstring>
 #include <tuple>
+#include <unordered_set>
 
 #include "base/coding.h"
 #include "kvcache_api/device_staging.h"
 #include "kvcache_api/kv_store_impl.h"
+#include "kvcache_api/subtree_walk.h"
 #include "tensorlog/device_copy.h"
 
 namespace lsm4kv::kvcache {
@@ -82,6 +84,9 @@ Status validate(const StoreOptions& o) {
   if (o.dir.empty()) return bad("no directory given");
   if (o.page_tokens < 1 || o.page_tokens > 512)
     return bad("page_tokens must be 1..512, not " + std::to_string(o.page_tokens));
+  if (o.key_window_pages < 1 || o.key_window_pages > kMaxKeyWindowPages)
+    return bad("key_window_pages must be 1.." + std::to_string(kMaxKeyWindowPages) + ", not " +
+               std::to_string(o.key_window_pages));
   if (static_cast<uint8_t>(o.sync) > static_cast<uint8_t>(SyncMode::kGroupCommit))
     return bad("unknown sync mode " + std::to_string(static_cast<int>(o.sync)));
   if (static_cast<uint8_t>(o.probe) > static_cast<uint8_t>(ProbeStrategy::kBinarySearch))
@@ -206,18 +211,32 @@ Status KvStoreImpl::load_state() {
   uint64_t max_tick = 0;
   bool malformed = false;
   std::vector<tensorlog::Location> referenced;
-  LSM4KV_RETURN_IF_ERROR(for_each_page_entry([&](std::string_view key, const PageEntry* e) {
+  LSM4KV_RETURN_IF_ERROR(for_each_page_entry([&](std::string_view, const PageEntry* e) {
     if (e == nullptr) {
       malformed = true;
       return false;
     }
-    lru_.add(std::string(key.substr(0, kNsBytes + kFingerprintBytes)), disk_bytes(e->location), e->tick);
     max_tick = std::max(max_tick, e->tick);
     referenced.push_back(e->location);
     return true;
   }));
   if (malformed) return Status::corruption(opt_.dir + ": bad page entry in the index");
   tick_ = max_tick;
+  // Each page's bytes count for the subtree of its prompt's first page.
+  for (const auto& [id, layout] : layouts_) {
+    std::vector<size_t> root_of;  // visit index -> index in roots
+    std::vector<std::string> roots;
+    LSM4KV_RETURN_IF_ERROR(walk_namespace(index_.get(), id, window_, [&](const WalkedPage& w) {
+      if (w.parent == kNoParent) {
+        root_of.push_back(roots.size());
+        roots.emplace_back(w.key);
+      } else {
+        root_of.push_back(root_of[w.parent]);
+      }
+      if (w.entry != nullptr) lru_.add(roots[root_of.back()], disk_bytes(w.entry->location), w.entry->tick);
+      return true;
+    }));
+  }
   return mark_orphans_dead(std::move(referenced));
 }
 
@@ -321,44 +340,87 @@ Status KvStoreImpl::check_buffer(const KvBuffer& b, const KvLayout& layout, size
   return Status::invalid_argument(std::string(what) + ": unknown buffer kind");
 }
 
+// Both strategies rely on prefix closure: a stored page's ancestors are
+// stored, so "page i is stored" is monotone along a prompt.
 Status KvStoreImpl::cached_pages(const std::vector<std::string>& keys, size_t* pages) {
   *pages = 0;
-  if (keys.empty()) return Status::ok();
-  if (opt_.probe == ProbeStrategy::kBinarySearch) {
-    size_t lo = 0, hi = keys.size();  // answer in [lo, hi]
-    while (lo < hi) {
-      size_t mid = (lo + hi + 1) / 2;
-      std::string v;
-      Status s = index_->get({}, keys[mid - 1], &v);
-      if (s.is_ok()) lo = mid;
-      else if (s.is_not_found()) hi = mid - 1;
-      else return s;
+  const size_t n = keys.size();
+  if (n == 0) return Status::ok();
+  auto stored = [&](size_t page, bool* found) {
+    std::string v;
+    Status s = index_->get({}, keys[page], &v);
+    *found = s.is_ok();
+    return s.is_not_found() ? Status::ok() : s;
+  };
+  // The most units u in [0, units] whose last page is stored (unit u ends at
+  // page last(u)): the whole request first, then bisection.
+  auto search = [&](size_t units, const std::function<size_t(size_t)>& last, size_t* out) -> Status {
+    size_t lo = 0, hi = units;
+    bool found = false;
+    if (units > 0) {
+      LSM4KV_RETURN_IF_ERROR(stored(last(units - 1), &found));
+      if (found) lo = hi;
+      else hi = units - 1;
     }
-    *pages = lo;
+    while (lo < hi) {
+      const size_t mid = (lo + hi + 1) / 2;
+      LSM4KV_RETURN_IF_ERROR(stored(last(mid - 1), &found));
+      if (found) lo = mid;
+      else hi = mid - 1;
+    }
+    *out = lo;
     return Status::ok();
-  }
-  // One predecessor seek: the greatest stored key <= the full key shares its
-  // page-prefix with every stored prefix of the request (prefix closure).
+  };
+  const size_t W = window_;
+  if (opt_.probe == ProbeStrategy::kBinarySearch || W == 1)
+    return search(n, [](size_t u) { return u; }, pages);
+  size_t windows = 0;  // whole windows stored
+  LSM4KV_RETURN_IF_ERROR(search(n / W, [&](size_t u) { return (u + 1) * W - 1; }, &windows));
+  const size_t first = windows * W;
+  *pages = first;
+  if (first == n) return Status::ok();
+  // One predecessor seek inside the next window: the greatest stored key <=
+  // the request's last key of that window shares its page-prefix with every
+  // stored prefix of the request there.
+  const std::string& last = keys[std::min(n, first + W) - 1];
   auto it = index_->new_iterator({});
-  const std::string& full = keys.back();
-  it->seek_for_prev(full);
+  it->seek_for_prev(last);
   LSM4KV_RETURN_IF_ERROR(it->status());
   if (!it->valid()) return Status::ok();
-  std::string_view found = it->key();
-  if (found.size() < kNsBytes || found.substr(0, kNsBytes) != std::string_view(full).substr(0, kNsBytes))
-    return Status::ok();
+  const std::string_view found = it->key();
+  if (!found.starts_with(std::string_view(last).substr(0, kKeyHeadBytes))) return Status::ok();
   size_t common = 0;
-  while (common < keys.size() && found.size() >= kNsBytes + (common + 1) * kFingerprintBytes &&
-         found.compare(kNsBytes + common * kFingerprintBytes, kFingerprintBytes, full,
-                       kNsBytes + common * kFingerprintBytes, kFingerprintBytes) == 0)
+  const size_t in_window = key_window_pages(last);
+  while (common < in_window && found.size() >= kKeyHeadBytes + (common + 1) * kFingerprintBytes &&
+         found.compare(kKeyHeadBytes + common * kFingerprintBytes, kFingerprintBytes, last,
+                       kKeyHeadBytes + common * kFingerprintBytes, kFingerprintBytes) == 0)
     common++;
-  *pages = common;
+  *pages = first + common;
   return Status::ok();
 }
 
-void KvStoreImpl::touch(const std::string& key) {
+Status KvStoreImpl::lookup_all(const std::vector<std::string>& keys, std::vector<std::string>* values,
+                               std::vector<Status>* statuses) {
+  std::vector<size_t> order(keys.size());
+  for (size_t i = 0; i < order.size(); i++) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return keys[a] < keys[b]; });
+  std::vector<std::string_view> sorted;
+  for (size_t i : order) sorted.push_back(keys[i]);
+  std::vector<std::string> v;
+  std::vector<Status> st;
+  LSM4KV_RETURN_IF_ERROR(index_->multi_get({}, sorted, &v, &st));
+  values->assign(keys.size(), {});
+  statuses->assign(keys.size(), Status::ok());
+  for (size_t j = 0; j < order.size(); j++) {
+    (*values)[order[j]] = std::move(v[j]);
+    (*statuses)[order[j]] = std::move(st[j]);
+  }
+  return Status::ok();
+}
+
+void KvStoreImpl::touch(const std::string& root) {
   std::lock_guard g(lru_mu_);
-  lru_.touch(key.substr(0, kNsBytes + kFingerprintBytes), next_tick());
+  lru_.touch(root, next_tick());
 }
 
 Status KvStoreImpl::probe(NamespaceId ns, std::span<const Token> tokens, size_t* cached) {
@@ -370,11 +432,11 @@ Status KvStoreImpl::probe(NamespaceId ns, std::span<const Token> tokens, size_t*
   LSM4KV_RETURN_IF_ERROR(layout_of(ns, &layout));
   if (tokens.empty()) return Status::invalid_argument("probe: empty token list");
   const size_t pages = tokens.size() / opt_.page_tokens;
-  auto keys = page_keys(ns, tokens, opt_.page_tokens, pages, opt_.fingerprint_override);
+  const PromptKeys k = prompt_keys(ns, tokens, opt_.page_tokens, pages, window_, opt_.fingerprint_override);
   size_t found = 0;
-  LSM4KV_RETURN_IF_ERROR(cached_pages(keys, &found));
+  LSM4KV_RETURN_IF_ERROR(cached_pages(k.keys, &found));
   *cached = found * opt_.page_tokens;
-  if (found > 0) touch(keys[0]);
+  if (found > 0) touch(k.keys[0]);
   counters_.hit_tokens += *cached;
   counters_.miss_tokens += tokens.size() - *cached;
   counters_.hit_pages += found;
@@ -415,25 +477,29 @@ Status KvStoreImpl::put_locked(std::span<const PutRequest> requests) {
     std::string tag;
     const char* data;
     size_t size;
+    size_t root;  // index in roots
+    std::optional<Digest> digest;
   };
   std::vector<Pending> pages;
   std::vector<std::unique_ptr<char[]>> staging;  // per-layer and device sources
-  std::vector<std::string> roots, paths;
+  std::vector<std::string> roots;
+  std::unordered_set<std::string> paths;  // every page key of the requests: never evicted by this put
   uint64_t needed = 0;
   for (const PutRequest& r : requests) {
     KvLayout layout;
     LSM4KV_RETURN_IF_ERROR(layout_of(r.ns, &layout));
     const size_t P = opt_.page_tokens, n = r.tokens.size() / P, page_bytes = P * layout.bytes_per_token();
-    auto keys = page_keys(r.ns, r.tokens, static_cast<uint32_t>(P), n, opt_.fingerprint_override);
+    const PromptKeys k = prompt_keys(r.ns, r.tokens, static_cast<uint32_t>(P), n, window_, opt_.fingerprint_override);
+    const std::vector<std::string>& keys = k.keys;
     size_t have = 0;
     LSM4KV_RETURN_IF_ERROR(cached_pages(keys, &have));
     // Pages an earlier request of this batch adds count as present.
     while (have < n && std::any_of(pages.begin(), pages.end(), [&](const Pending& p) { return p.key == keys[have]; }))
       have++;
-    roots.push_back(keys[0].substr(0, kNsBytes + kFingerprintBytes));
-    paths.push_back(keys[n - 1]);
+    roots.push_back(keys[0]);
+    paths.insert(keys.begin(), keys.end());
     if (have == n) continue;
-    auto tags = page_tags(r.ns, r.tokens, static_cast<uint32_t>(P), have, n - have);
+    auto tags = page_tags(r.ns, r.tokens, static_cast<uint32_t>(P), k, have, n - have);
     for (size_t p = have; p < n; p++) {
       const char* data = nullptr;
       if (r.src.kind == KvBuffer::Kind::kHostPageMajor) {
@@ -449,7 +515,9 @@ Status KvStoreImpl::put_locked(std::span<const PutRequest> requests) {
         }
         data = buf;
       }
-      pages.push_back({keys[p], std::move(tags[p - have]), data, page_bytes});
+      std::optional<Digest> digest;
+      if (p % window_ == window_ - 1) digest = k.digests[p];
+      pages.push_back({keys[p], std::move(tags[p - have]), data, page_bytes, roots.size() - 1, digest});
       needed += page_bytes + tensorlog::kAlign;
     }
   }
@@ -465,7 +533,7 @@ Status KvStoreImpl::put_locked(std::span<const PutRequest> requests) {
   uint64_t bytes = 0;
   for (size_t i = 0; i < pages.size(); i++) {
     std::string v;
-    PageEntry{locs[i], tick}.encode_to(&v);
+    PageEntry{locs[i], tick, pages[i].digest}.encode_to(&v);
     batch.put(pages[i].key, v);
     bytes += pages[i].size;
   }
@@ -477,7 +545,7 @@ Status KvStoreImpl::put_locked(std::span<const PutRequest> requests) {
   {
     std::lock_guard g(lru_mu_);
     for (size_t i = 0; i < pages.size(); i++)
-      lru_.add(pages[i].key.substr(0, kNsBytes + kFingerprintBytes), disk_bytes(locs[i]), tick);
+      lru_.add(roots[pages[i].root], disk_bytes(locs[i]), tick);
   }
   counters_.pages_put += pages.size();
   counters_.bytes_put += bytes;
@@ -537,22 +605,28 @@ Status KvStoreImpl::get_batch(std::span<GetRequest> requests) {
   std::vector<PageRead> reads;
   std::vector<tensorlog::ReadRequest> rr;
   std::vector<std::string> tags_storage;
-  std::vector<std::string> read_keys;  // the index key of each read
+  std::vector<ReadPage> read_pages;  // what each read is, should its record be damaged
   std::vector<std::string> first_keys;
   for (size_t i = 0; i < requests.size(); i++) {
     const GetRequest& r = requests[i];
     const size_t pages = (r.n + P - 1) / P, page_bytes = P * layouts[i].bytes_per_token();
-    auto keys = page_keys(r.ns, r.tokens, static_cast<uint32_t>(P), pages, opt_.fingerprint_override);
-    std::vector<std::string_view> views(keys.begin(), keys.end());
+    const PromptKeys k = prompt_keys(r.ns, r.tokens, static_cast<uint32_t>(P), pages, window_, opt_.fingerprint_override);
     std::vector<std::string> values;
     std::vector<Status> statuses;
-    LSM4KV_RETURN_IF_ERROR(index_->multi_get({}, views, &values, &statuses));
-    auto tags = page_tags(r.ns, r.tokens, static_cast<uint32_t>(P), 0, pages);
+    LSM4KV_RETURN_IF_ERROR(lookup_all(k.keys, &values, &statuses));
     for (size_t p = 0; p < pages; p++) {
-      if (statuses[p].is_not_found())
-        return Status::invalid_argument("get_batch: n = " + std::to_string(r.n) + " is beyond the cached prefix (" +
-                                        std::to_string(p * P) + " tokens cached)");
+      if (statuses[p].is_not_found()) {
+        const bool hole = std::any_of(statuses.begin() + p + 1, statuses.end(), [](const Status& s) { return s.is_ok(); });
+        if (!hole)
+          return Status::invalid_argument("get_batch: n = " + std::to_string(r.n) + " is beyond the cached prefix (" +
+                                          std::to_string(p * P) + " tokens cached)");
+        gc.unlock();
+        return hole_found(r.ns, k, p);
+      }
       LSM4KV_RETURN_IF_ERROR(statuses[p]);
+    }
+    auto tags = page_tags(r.ns, r.tokens, static_cast<uint32_t>(P), k, 0, pages);
+    for (size_t p = 0; p < pages; p++) {
       PageEntry e;
       if (!e.decode_from(values[p])) return Status::corruption(opt_.dir + ": bad page entry in the index");
       PageRead pr{i, p, nullptr};
@@ -569,11 +643,11 @@ Status KvStoreImpl::get_batch(std::span<GetRequest> requests) {
         q.dst = pr.staging.get();
       }
       tags_storage.push_back(std::move(tags[p]));
-      read_keys.push_back(keys[p]);
+      read_pages.push_back({k.keys[p], k.keys[0], p + 1});
       reads.push_back(std::move(pr));
       rr.push_back(q);
     }
-    first_keys.push_back(keys[0]);
+    first_keys.push_back(k.keys[0]);
   }
   for (size_t j = 0; j < rr.size(); j++) rr[j].tag = tags_storage[j];
   tensorlog::ReadOptions ro;
@@ -581,7 +655,7 @@ Status KvStoreImpl::get_batch(std::span<GetRequest> requests) {
   Status s = log_->read(rr, ro);
   if (!s.is_ok()) {
     gc.unlock();
-    return read_failed(rr, read_keys, s);
+    return read_failed(rr, read_pages, s);
   }
   // Pages that went through staging: per-layer scatter or a partial last page.
   uint64_t bytes = 0;

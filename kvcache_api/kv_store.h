@@ -12,17 +12,24 @@
 //   store->get_batch(ns, tokens, cached, KvBuffer::host(dst, cached * bpt))
 //
 // Data model. Tokens are grouped in pages of `page_tokens` (default 64); only
-// whole pages are stored. A page's key is the namespace id followed by one
-// 64-bit fingerprint (XXH3) of each page from the start of the prompt, so the
-// key of a prefix is a byte-prefix of the key of every extension and a whole
-// prefix subtree is one key range. The stored key set is kept prefix-closed
-// (every stored page's ancestors are stored), so probe is one predecessor
-// seek in the index. A page's tensor record carries a tag with the namespace,
-// the page index, the 128-bit chained digest of every token before the page
-// and the page's exact token ids; every get compares it, so a fingerprint
-// collision or a torn write becomes a miss, never another prompt's KV. The
-// tags name each page's parent, so the index can be rebuilt from the tensor
-// log alone (StoreOptions::on_corruption, KvStore::repair).
+// whole pages are stored. A page's key has a size independent of its depth:
+// the namespace id, the 128-bit chained digest of the prompt before the
+// page's window of key_window_pages pages, and one 64-bit fingerprint (XXH3)
+// of each page of the window up to this one (prefix_key.h). Within a window
+// the key of a prefix is a byte-prefix of its extensions' keys. The stored
+// key set is kept prefix-closed (every stored page's ancestors are stored:
+// puts store from the first missing page, every removal takes the pages
+// below), so probe is a binary search over windows with Bloom-filtered
+// point lookups and one seek inside the last window. A page's tensor record
+// carries a tag with the namespace, the page index, the 128-bit chained
+// digest of every token before the page and the page's exact token ids;
+// every get compares it, so a fingerprint collision or a torn write becomes
+// a miss, never another prompt's KV. The tags name each page's parent, so
+// the index can be rebuilt from the tensor log alone
+// (StoreOptions::on_corruption, KvStore::repair). A get that finds a page
+// missing below one that is stored (a hole: the key set is not
+// prefix-closed, which only damage causes) returns NotFound and drops the
+// pages below the hole, as it does for a damaged record.
 //
 // KV bytes. bytes_per_token = 2 (K and V) · layers · kv_heads · head_dim ·
 // dtype size. The PAGE-MAJOR layout of a prompt's KV is token after token; each
@@ -156,8 +163,12 @@ struct KvBuffer {
 };
 
 enum class ProbeStrategy : uint8_t {
-  kSeek = 0,          // one predecessor seek (the key set is prefix-closed)
-  kBinarySearch = 1,  // the paper's: binary search with Bloom-filtered point lookups
+  // Binary search over the windows (point lookups of their last pages), then
+  // one predecessor seek inside the first window not wholly stored.
+  kSeek = 0,
+  // The paper's: binary search over the pages with Bloom-filtered point
+  // lookups. Both rely on the key set being prefix-closed.
+  kBinarySearch = 1,
 };
 
 enum class SyncMode : uint8_t {
@@ -204,6 +215,11 @@ struct StoreOptions {
   std::optional<engine::Shape> pinned_shape;  // set: the index takes and keeps this shape
   size_t tuner_window_ops = 4096;   // operations per tuner window
   ProbeStrategy probe = ProbeStrategy::kSeek;
+  // Pages per key window (prefix_key.h): a key is at most 18 + 8 x this
+  // bytes; a probe makes about log2(pages / window) point lookups and one
+  // seek. 1..64. Fixed when the store is created (an existing store keeps
+  // its own).
+  uint32_t key_window_pages = 8;
   size_t index_write_buffer = 8 << 20;
   size_t index_block_cache = 64 << 20;
   OnCorruption on_corruption = OnCorruption::kFail;

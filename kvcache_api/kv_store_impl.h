@@ -16,6 +16,7 @@
 #include <mutex>
 #include <shared_mutex>
 #include <thread>
+#include <unordered_set>
 
 #include "engine/db.h"
 #include "kvcache_api/kv_store.h"
@@ -78,12 +79,15 @@ class KvStoreImpl final : public KvStore {
   Status check_buffer(const KvBuffer& b, const KvLayout& layout, size_t tokens, const char* what) const;
   // Whole pages of keys[0..) that are stored (keys of one prompt, in order).
   Status cached_pages(const std::vector<std::string>& keys, size_t* pages);
+  // multi_get of keys in any order (the index wants them sorted).
+  Status lookup_all(const std::vector<std::string>& keys, std::vector<std::string>* values,
+                    std::vector<Status>* statuses);
   Status put_locked(std::span<const PutRequest> requests);
   // REQUIRES (all down to apply_collection): write_mu_ held.
   // keep_roots: the root subtrees the put extends; paths: the deepest key of
   // each of its requests (their prefixes must stay).
   Status make_room(uint64_t needed, const std::vector<std::string>& keep_roots,
-                   const std::vector<std::string>& paths);
+                   const std::unordered_set<std::string>& paths);
   // Evicts least recently used subtrees (none in keep_roots) until the
   // stored bytes are at most target_bytes; a subtree much bigger than what
   // is left to free loses only its oldest branches; when only keep_roots are
@@ -91,10 +95,10 @@ class KvStoreImpl final : public KvStore {
   // durable: the range deletions are synced whatever the sync mode (evict_to
   // deletes the segments they empty next).
   Status evict_lru(uint64_t target_bytes, const std::vector<std::string>& keep_roots,
-                   const std::vector<std::string>& paths, bool durable = false);
+                   const std::unordered_set<std::string>& paths, bool durable = false);
   // Evicts the oldest branches of root's subtree worth at least `bytes`
   // (none on paths; all of it for bytes = max and no paths); *freed: what went.
-  Status evict_branches(const std::string& root, uint64_t bytes, const std::vector<std::string>& paths,
+  Status evict_branches(const std::string& root, uint64_t bytes, const std::unordered_set<std::string>& paths,
                         bool durable, uint64_t* freed);
   // Reports records dead; NoSpace from DEAD.log is not an error (the marks
   // hold in memory, and the next open finds unreferenced records anyway).
@@ -123,14 +127,27 @@ class KvStoreImpl final : public KvStore {
   StoreConfig current_config() const;  // REQUIRES: meta_mu_ held
   // Rewrites CONFIG when it differs from what the index holds.
   Status sync_config_file();
+  // A page a get reads: its key, its prompt's first page (its LRU root) and
+  // its depth.
+  struct ReadPage {
+    std::string key, root;
+    size_t depth = 0;
+  };
   // A read of a get failed: drops the pages whose records are damaged (and
   // their subtrees) and turns the failure into the get's answer.
   // REQUIRES: gc_mu_ not held.
-  Status read_failed(const std::vector<tensorlog::ReadRequest>& reads, const std::vector<std::string>& keys,
+  Status read_failed(const std::vector<tensorlog::ReadRequest>& reads, const std::vector<ReadPage>& pages,
                      const Status& s);
-  // Drops key's subtree (one range deletion) if key still names the damaged
-  // record at loc; *pages: how many went. REQUIRES: write_mu_ held.
-  Status drop_damaged_subtree(const std::string& key, const tensorlog::Location& loc, uint64_t* pages);
+  // Drops page's subtree if its key still names the damaged record at loc;
+  // *dropped: how many pages went. REQUIRES: write_mu_ held.
+  Status drop_damaged_subtree(const ReadPage& page, const tensorlog::Location& loc, uint64_t* dropped);
+  // A get found page `hole` of the prompt k missing below a stored page
+  // (damage): drops the pages below the hole and answers NotFound.
+  // REQUIRES: gc_mu_ not held.
+  Status hole_found(NamespaceId ns, const PromptKeys& k, size_t hole);
+  // Deletes every page walk_pages(prefix, depth_before) finds; root: their
+  // LRU root. *dropped: how many. REQUIRES: write_mu_ held.
+  Status drop_pages(std::string_view prefix, size_t depth_before, const std::string& root, uint64_t* dropped);
   // Reports dead every live tensor-log record not in referenced (the index's).
   Status mark_orphans_dead(std::vector<tensorlog::Location> referenced);
   // Calls fn(key, entry) for every page entry of the index whose key starts
@@ -140,10 +157,11 @@ class KvStoreImpl final : public KvStore {
                              std::string_view prefix = {});
   Status resolve_pending_collections();
   uint64_t next_tick() { return tick_.fetch_add(1, std::memory_order_relaxed) + 1; }
-  void touch(const std::string& key);
+  void touch(const std::string& root);
 
   const StoreOptions opt_;
   const bool force_rebuild_;
+  uint32_t window_ = 0;   // the store's key_window_pages (prefix_key.h), set by open
   RepairReport repair_;   // set by open
   bool rebuilt_ = false;  // open rebuilt the index
   std::unique_ptr<engine::DB> index_;

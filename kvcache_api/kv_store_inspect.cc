@@ -19,6 +19,7 @@
 #include "engine/version_edit.h"
 #include "engine/write_batch.h"
 #include "kvcache_api/kv_store_impl.h"
+#include "kvcache_api/subtree_walk.h"
 
 namespace lsm4kv::kvcache {
 namespace {
@@ -319,63 +320,71 @@ class Verifier {
     return f->read(offset, n, dst, got);
   }
 
-  // One index entry per page, in key order, so every page's ancestors come
-  // before it: a page's tag must carry its parent's chained digest (the
-  // namespace's seed for a root), and its own is that chained with its
-  // tokens (prefix_key.h).
+  // Every index entry is well-formed and of a registered namespace; walked
+  // from each prompt's first page (subtree_walk.h), every page's ancestors
+  // come before it: a page's tag must carry its parent's chained digest (the
+  // namespace's seed for a root), its own is that chained with its tokens,
+  // and a window's last page holds it in its value (prefix_key.h). An entry
+  // the walks do not reach has lost an ancestor.
   void check_entries(engine::DB* db) {
     std::string cfg;
-    uint32_t page_tokens = 0;
+    CfgRecord r;
     Status s = db->get({}, meta_key("cfg"), &cfg);
-    std::string_view in = cfg;
-    if (!s.is_ok() || !get_varint32(&in, &page_tokens) || page_tokens == 0)
-      return problem(index_dir_ + ": the store configuration record is missing or bad: " + s.to_string());
-    std::map<NamespaceId, bool> namespaces;
+    if (!s.is_ok() || !decode_cfg_record(cfg, &r) || r.page_tokens == 0 || r.format_version != kStoreFormatVersion)
+      return problem(index_dir_ + ": the store configuration record is missing, bad or of another format: " +
+                     s.to_string());
+    const uint32_t window = r.key_window_pages;
+    std::set<NamespaceId> namespaces;
     auto it = db->new_iterator({});
     const std::string meta = meta_key("ns:");
     for (it->seek(meta); it->valid() && it->key().starts_with(meta); it->next()) {
       if (it->value().size() < kNsBytes) problem("namespace record '" + std::string(it->key().substr(meta.size())) + "' is malformed");
-      else namespaces[static_cast<NamespaceId>(read_be(it->value().substr(0, kNsBytes)))] = true;
+      else namespaces.insert(static_cast<NamespaceId>(read_be(it->value().substr(0, kNsBytes))));
     }
-    struct Node {
-      std::string key;
-      std::optional<Digest> digest;  // none when the page could not be checked
-    };
-    std::vector<Node> path;
-    auto pop = [&] { path.pop_back(); };
     const std::string end = ns_prefix(kMetaNamespace);
-    std::string record;
+    uint64_t well_formed = 0;
     for (it->seek_to_first(); it->valid() && it->key() < end; it->next()) {
       report_->entries++;
-      const std::string key(it->key());
-      const size_t depth = key_pages(key);
-      const std::string where = "index entry " + hex(key);
+      const std::string_view key = it->key();
       PageEntry e;
-      if (depth == 0 || !e.decode_from(it->value())) {
-        problem(where + ": malformed key or value");
+      if (!key_well_formed(key, window) || !e.decode_from(it->value()) ||
+          e.digest.has_value() != (key_window_pages(key) == window)) {
+        problem("index entry " + hex(key) + ": malformed key or value");
         continue;
       }
-      const NamespaceId ns = static_cast<NamespaceId>(read_be(std::string_view(key).substr(0, kNsBytes)));
-      if (!namespaces.count(ns)) problem(where + ": namespace id " + std::to_string(ns) + " is not registered");
-      while (!path.empty() && !key.starts_with(path.back().key)) pop();
-      const Digest* parent = nullptr;
-      bool orphan = false;
-      if (depth > 1) {
-        if (path.empty() || path.back().key.size() + kFingerprintBytes != key.size()) {
-          problem(where + ": prefix closure broken: no stored parent page");
-          orphan = true;
-        } else {
-          parent = path.back().digest ? &*path.back().digest : nullptr;
-          orphan = parent == nullptr;  // the parent failed: its digest is unknown
-        }
-      }
-      std::optional<Digest> digest = check_record(e.location, key, ns, depth, page_tokens, orphan ? nullptr : parent,
-                                                  depth == 1, &record);
-      path.push_back({key, digest});
-      advance(e.location.length);
+      well_formed++;
+      if (!namespaces.count(key_namespace(key)))
+        problem("index entry " + hex(key) + ": namespace id " + std::to_string(key_namespace(key)) + " is not registered");
     }
     if (!it->status().is_ok()) problem("index iteration stopped: " + it->status().to_string());
-    while (!path.empty()) pop();
+    uint64_t reached = 0;
+    std::string record;
+    for (NamespaceId ns : namespaces) {
+      std::vector<std::optional<Digest>> digest_of;  // by visit index; none when it could not be checked
+      s = walk_namespace(db, ns, window, [&](const WalkedPage& w) {
+        if (w.entry == nullptr) {
+          digest_of.emplace_back();
+          return true;
+        }
+        reached++;
+        const std::string key(w.key);
+        const bool root = w.parent == kNoParent;
+        const Digest* parent = nullptr;
+        if (root && w.depth > 1) problem("index entry " + hex(key) + ": prefix closure broken: no stored parent page");
+        else if (!root) parent = digest_of[w.parent] ? &*digest_of[w.parent] : nullptr;
+        std::optional<Digest> digest = check_record(w.entry->location, key, ns, w.depth, r.page_tokens, parent,
+                                                    root && w.depth == 1, &record);
+        if (digest && w.entry->digest && !(*w.entry->digest == *digest))
+          problem("index entry " + hex(key) + ": the chained digest in its value is not its record's");
+        digest_of.push_back(digest);
+        advance(w.entry->location.length);
+        return true;
+      });
+      if (!s.is_ok()) problem("index walk of namespace " + std::to_string(ns) + " stopped: " + s.to_string());
+    }
+    if (reached < well_formed)
+      problem("prefix closure broken: " + std::to_string(well_formed - reached) +
+              " index entries are not reached from a prompt's first page through stored parents");
   }
 
   // Reads and checks one record; returns the chained digest of its page (for
@@ -421,17 +430,26 @@ class Verifier {
     return chain_digest(t.parent, t.tokens);
   }
 
+  // ns:digest:fp:fp..., the digest cut to 4 bytes.
   static std::string hex(std::string_view key) {
     static const char* digits = "0123456789abcdef";
     std::string s;
-    for (size_t i = 0; i < key.size() && i < 2 + 3 * kFingerprintBytes; i++) {
-      unsigned char c = static_cast<unsigned char>(key[i]);
-      s += digits[c >> 4];
-      s += digits[c & 15];
-      if (i == 1 || (i > 1 && (i - 1) % kFingerprintBytes == 0)) s += ':';
+    auto bytes = [&](size_t from, size_t n) {
+      for (size_t i = from; i < from + n && i < key.size(); i++) {
+        const unsigned char c = static_cast<unsigned char>(key[i]);
+        s += digits[c >> 4];
+        s += digits[c & 15];
+      }
+    };
+    bytes(0, kNsBytes);
+    if (key.size() < kKeyHeadBytes) return s;
+    s += ':';
+    bytes(kNsBytes, 4);
+    s += "..";
+    for (size_t at = kKeyHeadBytes; at < key.size(); at += kFingerprintBytes) {
+      s += ':';
+      bytes(at, kFingerprintBytes);
     }
-    if (key.size() > 2 + 3 * kFingerprintBytes) s += "...(" + std::to_string(key_pages(key)) + " pages)";
-    else if (!s.empty() && s.back() == ':') s.pop_back();
     return s;
   }
 
@@ -521,62 +539,51 @@ Status KvStoreImpl::tree(std::string_view ns_name, size_t max_depth, size_t top,
     while (out->levels.size() < depth) out->levels.push_back({out->levels.size() + 1, 0, 0, 0, 0, 0});
     return out->levels[depth - 1];
   };
-  struct Open {
-    std::string key;
-    uint64_t children = 0;
-  };
-  std::vector<Open> path;
-  auto close_node = [&] {
-    if (path.back().children > 0) {
-      TreeLevel& l = level(key_pages(path.back().key));
-      l.parents++;
-      l.max_fanout = std::max(l.max_fanout, path.back().children);
-    }
-    path.pop_back();
-  };
-  auto by_bytes = [](const Subtree& a, const Subtree& b) { return a.bytes > b.bytes; };
-  std::priority_queue<Subtree, std::vector<Subtree>, decltype(by_bytes)> largest(by_bytes);  // min-heap
-  Subtree current;
-  auto finish_root = [&] {
-    if (current.root_key.empty() || top == 0) return;
-    largest.push(std::move(current));
-    if (largest.size() > top) largest.pop();
-  };
+  std::vector<Subtree> roots;
+  std::vector<size_t> root_of, depth_of;  // by visit index
+  std::vector<uint64_t> children;
   std::map<std::string, tensorlog::Location> root_locations;
   bool malformed = false;
-  LSM4KV_RETURN_IF_ERROR(for_each_page_entry([&](std::string_view k, const PageEntry* e) {
-    const std::string key(k);
-    const size_t depth = key_pages(key);
-    if (depth == 0 || e == nullptr) {
+  LSM4KV_RETURN_IF_ERROR(walk_namespace(index_.get(), ns, window_, [&](const WalkedPage& w) {
+    if (w.entry == nullptr) {
       malformed = true;
       return false;
     }
-    const uint64_t bytes = disk_bytes(e->location);
-    while (!path.empty() && !key.starts_with(path.back().key)) close_node();
-    if (!path.empty()) path.back().children++;
-    path.push_back({key, 0});
-    if (depth == 1) {
-      finish_root();
-      current = Subtree{key, {}, 0, 0, 0};
+    const uint64_t bytes = disk_bytes(w.entry->location);
+    if (w.parent == kNoParent) {
+      root_of.push_back(roots.size());
+      roots.push_back(Subtree{std::string(w.key), {}, 0, 0, 0});
+      root_locations[std::string(w.key)] = w.entry->location;
       out->roots++;
-      root_locations[key] = e->location;
+    } else {
+      root_of.push_back(root_of[w.parent]);
+      children[w.parent]++;
+      level(w.depth - 1).children++;
     }
-    current.pages++;
-    current.bytes += bytes;
-    current.depth = std::max(current.depth, depth);
+    depth_of.push_back(w.depth);
+    children.push_back(0);
+    Subtree& t = roots[root_of.back()];
+    t.pages++;
+    t.bytes += bytes;
+    t.depth = std::max(t.depth, w.depth);
     out->pages++;
     out->bytes += bytes;
-    if (depth > 1) level(depth - 1).children++;
-    TreeLevel& l = level(depth);
+    TreeLevel& l = level(w.depth);
     l.pages++;
     l.bytes += bytes;
     return true;
-  }, ns_prefix(ns)));
+  }));
   if (malformed) return Status::corruption(opt_.dir + ": malformed index entry");
-  while (!path.empty()) close_node();
-  finish_root();
-  for (; !largest.empty(); largest.pop()) out->largest.push_back(largest.top());
-  std::reverse(out->largest.begin(), out->largest.end());
+  for (size_t i = 0; i < children.size(); i++) {
+    if (children[i] == 0) continue;
+    TreeLevel& l = level(depth_of[i]);
+    l.parents++;
+    l.max_fanout = std::max(l.max_fanout, children[i]);
+  }
+  auto by_bytes = [](const Subtree& a, const Subtree& b) { return a.bytes > b.bytes; };
+  const size_t keep = std::min(top, roots.size());
+  std::partial_sort(roots.begin(), roots.begin() + keep, roots.end(), by_bytes);
+  out->largest.assign(roots.begin(), roots.begin() + keep);
   if (max_depth > 0 && out->levels.size() > max_depth) out->levels.resize(max_depth);
   // The first tokens of each listed root, from its record's tag.
   for (Subtree& t : out->largest) {

@@ -6,6 +6,7 @@
 
 #include "kvcache_api/branch_eviction.h"
 #include "kvcache_api/kv_store_impl.h"
+#include "kvcache_api/subtree_walk.h"
 
 namespace lsm4kv::kvcache {
 namespace {
@@ -47,7 +48,7 @@ uint64_t kept_bytes(const tensorlog::LogUsage& u) { return u.file_bytes - u.dead
 // segment files are kept within the capacity by collecting the segments with
 // the lowest live ratio, which the headroom keeps well below 1.
 Status KvStoreImpl::make_room(uint64_t needed, const std::vector<std::string>& keep_roots,
-                              const std::vector<std::string>& paths) {
+                              const std::unordered_set<std::string>& paths) {
   const uint64_t capacity = opt_.capacity_bytes;
   if (capacity == 0) return Status::ok();
   if (needed > capacity)
@@ -75,7 +76,7 @@ Status KvStoreImpl::make_room(uint64_t needed, const std::vector<std::string>& k
 }
 
 Status KvStoreImpl::evict_lru(uint64_t target_bytes, const std::vector<std::string>& keep_roots,
-                             const std::vector<std::string>& paths, bool durable) {
+                             const std::unordered_set<std::string>& paths, bool durable) {
   // A subtree more than this many times what is left to free loses only
   // branches: with few roots (many prompts under one system prompt) a whole
   // subtree would be most of the cache.
@@ -113,22 +114,20 @@ Status KvStoreImpl::evict_lru(uint64_t target_bytes, const std::vector<std::stri
 }
 
 Status KvStoreImpl::evict_branches(const std::string& root, uint64_t bytes,
-                                   const std::vector<std::string>& paths, bool durable, uint64_t* freed) {
+                                   const std::unordered_set<std::string>& paths, bool durable, uint64_t* freed) {
   *freed = 0;
   std::vector<SubtreePage> pages;
   std::vector<tensorlog::Location> locations;
   bool malformed = false;
-  LSM4KV_RETURN_IF_ERROR(for_each_page_entry(
-      [&](std::string_view key, const PageEntry* e) {
-        if (e == nullptr) {
-          malformed = true;
-          return false;
-        }
-        pages.push_back({std::string(key), e->tick, disk_bytes(e->location)});
-        locations.push_back(e->location);
-        return true;
-      },
-      root));
+  LSM4KV_RETURN_IF_ERROR(walk_subtree(index_.get(), root, 1, window_, [&](const WalkedPage& w) {
+    if (w.entry == nullptr) {
+      malformed = true;
+      return false;
+    }
+    pages.push_back({std::string(w.key), w.entry->tick, disk_bytes(w.entry->location), w.parent, w.depth});
+    locations.push_back(w.entry->location);
+    return true;
+  }));
   if (malformed) return Status::corruption(opt_.dir + ": bad page entry in the index");
   if (pages.empty()) {  // nothing left under root: forget it
     std::lock_guard g(lru_mu_);
@@ -138,7 +137,7 @@ Status KvStoreImpl::evict_branches(const std::string& root, uint64_t bytes,
   BranchChoice choice = choose_branches(pages, paths, bytes);
   if (choice.roots.empty()) return Status::ok();
   engine::WriteBatch batch;
-  for (const std::string& r : choice.roots) batch.delete_range(r, key_successor(r));
+  delete_chosen(pages, choice, window_, &batch);
   engine::WriteOptions wo;
   if (durable) {
     wo.sync_override = true;
@@ -300,26 +299,41 @@ Status KvStoreImpl::collect_garbage_locked() {
 Status KvStoreImpl::check_invariants() {
   LSM4KV_RETURN_IF_ERROR(check_open());
   std::lock_guard g(write_mu_);
-  uint64_t bytes = 0;
-  std::vector<std::string> path;  // the stored ancestors of the current key
+  uint64_t bytes = 0, entries = 0;
   Status problem;
   LSM4KV_RETURN_IF_ERROR(for_each_page_entry([&](std::string_view key, const PageEntry* e) {
-    if (key_pages(key) == 0 || e == nullptr) {
+    if (!key_well_formed(key, window_) || e == nullptr || e->digest.has_value() != (key_window_pages(key) == window_)) {
       problem = Status::corruption(opt_.dir + ": malformed index entry");
       return false;
     }
     bytes += disk_bytes(e->location);
-    // Keys come in order, so a stored parent is on the path of keys before.
-    while (!path.empty() && !key.starts_with(path.back())) path.pop_back();
-    if (key_pages(key) > 1 && (path.empty() || path.back().size() + kFingerprintBytes != key.size())) {
-      problem = Status::corruption(opt_.dir + ": prefix closure broken: a page of depth " +
-                                   std::to_string(key_pages(key)) + " has no stored parent");
-      return false;
-    }
-    path.emplace_back(key);
+    entries++;
     return true;
   }));
   LSM4KV_RETURN_IF_ERROR(problem);
+  // Prefix closure: every entry is reached from a prompt's first page
+  // through stored parents.
+  uint64_t reached = 0;
+  std::vector<NamespaceId> ids;
+  {
+    std::lock_guard m(meta_mu_);
+    for (const auto& [id, layout] : layouts_) ids.push_back(id);
+  }
+  for (NamespaceId id : ids) {
+    LSM4KV_RETURN_IF_ERROR(walk_namespace(index_.get(), id, window_, [&](const WalkedPage& w) {
+      if (w.parent == kNoParent && w.depth != 1) {
+        problem = Status::corruption(opt_.dir + ": prefix closure broken: a page of depth " + std::to_string(w.depth) +
+                                     " has no stored parent");
+        return false;
+      }
+      reached++;
+      return true;
+    }));
+    LSM4KV_RETURN_IF_ERROR(problem);
+  }
+  if (reached != entries)
+    return Status::corruption(opt_.dir + ": prefix closure broken: " + std::to_string(entries - reached) +
+                              " of " + std::to_string(entries) + " pages have no stored parent");
   // Every live record is referenced (write_mu_ keeps puts and collections out).
   const uint64_t log_live = log_->usage().live_bytes;
   if (bytes != log_live)

@@ -5,7 +5,9 @@
 // that finds a damaged record (the page and its subtree leave the index).
 #include <algorithm>
 
+#include "kvcache_api/branch_eviction.h"
 #include "kvcache_api/index_rebuild.h"
+#include "kvcache_api/subtree_walk.h"
 #include "kvcache_api/kv_store_impl.h"
 
 namespace lsm4kv::kvcache {
@@ -48,10 +50,10 @@ Status stored_page_tokens(const std::string& dir, FileSystem* fs, uint32_t* page
   if (s.is_busy()) return s;
   std::string v;
   if (s.is_ok()) s = db->get({}, meta_key("cfg"), &v);
-  uint32_t version = 0;
-  if (s.is_ok() && !decode_cfg_record(v, page_tokens, &version))
-    s = Status::corruption(dir + "/index: bad store configuration record");
-  if (s.is_ok()) return version == kStoreFormatVersion ? Status::ok() : format_version_status(dir, version);
+  CfgRecord r;
+  if (s.is_ok() && !decode_cfg_record(v, &r)) s = Status::corruption(dir + "/index: bad store configuration record");
+  *page_tokens = r.page_tokens;
+  if (s.is_ok()) return r.format_version == kStoreFormatVersion ? Status::ok() : format_version_status(dir, r.format_version);
   return Status::corruption(dir + ": neither CONFIG (" + file.to_string() + ") nor the index (" + s.to_string() +
                             ") says what the store's page size and namespaces are: it cannot be rebuilt");
 }
@@ -71,16 +73,17 @@ Status KvStoreImpl::open_index(const engine::Options& eo) {
     if (config || log_->usage().segments > 0)
       return Status::corruption(opt_.dir + "/index holds no store configuration record, but " +
                                 (config ? "CONFIG" : "the tensor log") + " says a store exists: the index was lost");
-    return index_->put({}, meta_key("cfg"), encode_cfg_record(opt_.page_tokens));
+    window_ = opt_.key_window_pages;
+    return index_->put({}, meta_key("cfg"), encode_cfg_record(opt_.page_tokens, window_));
   }
   LSM4KV_RETURN_IF_ERROR(s);
-  uint32_t page_tokens = 0, version = 0;
-  if (!decode_cfg_record(cfg, &page_tokens, &version))
-    return Status::corruption(opt_.dir + ": bad store configuration record");
-  if (version != kStoreFormatVersion) return format_version_status(opt_.dir, version);
-  if (page_tokens != opt_.page_tokens)
-    return Status::invalid_argument(opt_.dir + ": store was created with page_tokens " + std::to_string(page_tokens) +
+  CfgRecord r;
+  if (!decode_cfg_record(cfg, &r)) return Status::corruption(opt_.dir + ": bad store configuration record");
+  if (r.format_version != kStoreFormatVersion) return format_version_status(opt_.dir, r.format_version);
+  if (r.page_tokens != opt_.page_tokens)
+    return Status::invalid_argument(opt_.dir + ": store was created with page_tokens " + std::to_string(r.page_tokens) +
                                     ", opened with " + std::to_string(opt_.page_tokens));
+  window_ = r.key_window_pages;
   // Pending collections first: they decide which copy of a moved record the
   // index names, and load_state() marks every other copy dead.
   LSM4KV_RETURN_IF_ERROR(resolve_pending_collections());
@@ -131,7 +134,8 @@ Status KvStoreImpl::rebuild_index(const StoreConfig& cfg) {
     if (!log_->abort_collection(c.id).is_ok()) LSM4KV_RETURN_IF_ERROR(log_->commit_collection(c.id));
   std::set<NamespaceId> ids;
   for (const NamespaceRecord& n : cfg.namespaces) ids.insert(n.id);
-  IndexRebuilder rebuilder(cfg.page_tokens, ids, opt_.fingerprint_override);
+  window_ = cfg.key_window_pages;
+  IndexRebuilder rebuilder(cfg.page_tokens, window_, ids, opt_.fingerprint_override);
   LSM4KV_RETURN_IF_ERROR(log_->scan([&](const tensorlog::Location& l, std::string_view tag) { rebuilder.add(l, tag); },
                                     [&](const tensorlog::Location& l, const Status& why) { rebuilder.damaged(l, why); }));
   constexpr uint32_t kBatchEntries = 1024;
@@ -155,7 +159,7 @@ Status KvStoreImpl::rebuild_index(const StoreConfig& cfg) {
   // The metadata last, durably: an index without its "cfg" record is an
   // unfinished rebuild, which the next open rebuilds again.
   for (const NamespaceRecord& n : cfg.namespaces) batch.put(meta_key("ns:" + n.name), encode_layout(n.id, n.layout));
-  batch.put(meta_key("cfg"), encode_cfg_record(cfg.page_tokens));
+  batch.put(meta_key("cfg"), encode_cfg_record(cfg.page_tokens, cfg.key_window_pages));
   engine::WriteOptions wo;
   wo.sync_override = true;
   wo.sync = engine::SyncMode::kEveryBatch;
@@ -181,7 +185,7 @@ Status KvStore::repair(const StoreOptions& options, RepairReport* report) {
 // ---------------------------------------------------------------- CONFIG
 
 StoreConfig KvStoreImpl::current_config() const {
-  StoreConfig c{kStoreFormatVersion, opt_.page_tokens, {}};
+  StoreConfig c{kStoreFormatVersion, opt_.page_tokens, window_, {}};
   for (const auto& [name, id] : names_) c.namespaces.push_back({name, id, layouts_.at(id)});
   std::sort(c.namespaces.begin(), c.namespaces.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
   return c;
@@ -201,7 +205,7 @@ Status KvStoreImpl::sync_config_file() {
 // ------------------------------------------------------- damaged records
 
 Status KvStoreImpl::read_failed(const std::vector<tensorlog::ReadRequest>& reads,
-                                const std::vector<std::string>& keys, const Status& s) {
+                                const std::vector<ReadPage>& pages, const Status& s) {
   auto collision = [](const Status& st) {
     return st.is_corruption() && st.message().find("tag mismatch") != std::string::npos;
   };
@@ -214,7 +218,7 @@ Status KvStoreImpl::read_failed(const std::vector<tensorlog::ReadRequest>& reads
       std::lock_guard g(write_mu_);
       for (size_t j : damaged) {
         uint64_t n = 0;
-        LSM4KV_RETURN_IF_ERROR(drop_damaged_subtree(keys[j], reads[j].location, &n));
+        LSM4KV_RETURN_IF_ERROR(drop_damaged_subtree(pages[j], reads[j].location, &n));
         dropped += n;
       }
     }
@@ -233,36 +237,61 @@ Status KvStoreImpl::read_failed(const std::vector<tensorlog::ReadRequest>& reads
   return s;
 }
 
-Status KvStoreImpl::drop_damaged_subtree(const std::string& key, const tensorlog::Location& loc, uint64_t* pages) {
-  *pages = 0;
+Status KvStoreImpl::drop_damaged_subtree(const ReadPage& page, const tensorlog::Location& loc, uint64_t* dropped) {
+  *dropped = 0;
   std::string v;
-  Status s = index_->get({}, key, &v);
+  Status s = index_->get({}, page.key, &v);
   if (s.is_not_found()) return Status::ok();  // dropped or evicted since the read
   LSM4KV_RETURN_IF_ERROR(s);
   PageEntry e;
   if (!e.decode_from(v) || !(e.location == loc)) return Status::ok();  // put again or moved since
+  return drop_pages(page.key, page.depth - key_window_pages(page.key), page.root, dropped);
+}
+
+Status KvStoreImpl::hole_found(NamespaceId ns, const PromptKeys& k, size_t hole) {
+  uint64_t dropped = 0;
+  {
+    std::lock_guard g(write_mu_);
+    // Below the missing page: its range in its window, and if it ends its
+    // window, the next window's.
+    const std::string& key = k.keys[hole];
+    LSM4KV_RETURN_IF_ERROR(drop_pages(key, hole + 1 - key_window_pages(key), k.keys[0], &dropped));
+    if (key_window_pages(key) == window_) {
+      uint64_t more = 0;
+      LSM4KV_RETURN_IF_ERROR(drop_pages(window_prefix(ns, k.digests[hole]), hole + 1, k.keys[0], &more));
+      dropped += more;
+    }
+  }
+  return Status::not_found("get_batch: page " + std::to_string(hole) + " of the prompt is missing below stored pages (" +
+                           std::to_string(dropped) + " pages below it left the index): a miss");
+}
+
+Status KvStoreImpl::drop_pages(std::string_view prefix, size_t depth_before, const std::string& root,
+                               uint64_t* dropped) {
+  std::vector<SubtreePage> pages;
   std::vector<tensorlog::Location> dead;
   uint64_t bytes = 0;
-  LSM4KV_RETURN_IF_ERROR(for_each_page_entry(
-      [&](std::string_view, const PageEntry* p) {
-        if (p != nullptr) {
-          dead.push_back(p->location);
-          bytes += disk_bytes(p->location);
-        }
-        return true;
-      },
-      key));
+  LSM4KV_RETURN_IF_ERROR(walk_pages(index_.get(), prefix, depth_before, window_, [&](const WalkedPage& w) {
+    pages.push_back({std::string(w.key), 0, 0, w.parent, w.depth});
+    if (w.entry != nullptr) {
+      dead.push_back(w.entry->location);
+      bytes += disk_bytes(w.entry->location);
+    }
+    return true;
+  }));
+  *dropped = pages.size();
+  if (pages.empty()) return Status::ok();
+  BranchChoice all;
+  for (size_t i = 0; i < pages.size(); i++) all.pages.push_back(i);
   engine::WriteBatch batch;
-  batch.delete_range(key, key_successor(key));
+  delete_chosen(pages, all, window_, &batch);
   LSM4KV_RETURN_IF_ERROR(index_->write({}, &batch));
   {
-    const std::string root = key.substr(0, kNsBytes + kFingerprintBytes);
     std::lock_guard g(lru_mu_);
-    if (key.size() == root.size()) lru_.remove(root);
+    if (prefix == root) lru_.remove(root);
     else lru_.subtract(root, bytes);
   }
-  counters_.corrupt_pages_dropped += dead.size();
-  *pages = dead.size();
+  counters_.corrupt_pages_dropped += pages.size();
   return log_->mark_dead(dead);
 }
 

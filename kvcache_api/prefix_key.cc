@@ -13,6 +13,13 @@ void put_be(std::string* dst, uint64_t v, int bytes) {
   for (int i = bytes - 1; i >= 0; i--) dst->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
 
+void append_digest(std::string* dst, const Digest& d) {
+  put_fixed64(dst, d.low);
+  put_fixed64(dst, d.high);
+}
+
+Digest read_digest(const char* p) { return {decode_fixed64(p), decode_fixed64(p + 8)}; }
+
 }  // namespace
 
 size_t dtype_size(DType d) {
@@ -40,8 +47,7 @@ Digest root_digest(NamespaceId ns) {
 Digest chain_digest(const Digest& parent, std::string_view page_token_bytes) {
   thread_local std::string buf;  // one hash call over both parts: faster than a streaming state
   buf.clear();
-  put_fixed64(&buf, parent.low);
-  put_fixed64(&buf, parent.high);
+  append_digest(&buf, parent);
   buf.append(page_token_bytes);
   XXH128_hash_t h = XXH3_128bits(buf.data(), buf.size());
   return {h.low64, h.high64};
@@ -49,10 +55,9 @@ Digest chain_digest(const Digest& parent, std::string_view page_token_bytes) {
 
 bool decode_tag(std::string_view tag, uint32_t page_tokens, PageTag* out) {
   if (tag.size() != kTagHeaderBytes + size_t{page_tokens} * sizeof(Token)) return false;
-  out->ns = static_cast<NamespaceId>((static_cast<unsigned char>(tag[0]) << 8) | static_cast<unsigned char>(tag[1]));
+  out->ns = key_namespace(tag);
   out->page = decode_fixed32(tag.data() + kNsBytes);
-  out->parent.low = decode_fixed64(tag.data() + kNsBytes + 4);
-  out->parent.high = decode_fixed64(tag.data() + kNsBytes + 12);
+  out->parent = read_digest(tag.data() + kNsBytes + 4);
   out->tokens = tag.substr(kTagHeaderBytes);
   return true;
 }
@@ -66,28 +71,47 @@ uint64_t page_fingerprint(std::string_view page_token_bytes, const Fingerprinter
 
 void append_fingerprint(std::string* key, uint64_t f) { put_be(key, f, kFingerprintBytes); }
 
-std::vector<std::string> page_keys(NamespaceId ns, std::span<const Token> tokens, uint32_t page_tokens,
-                                   size_t pages, const Fingerprinter& fp) {
-  std::vector<std::string> keys;
-  keys.reserve(pages);
+namespace {
+
+std::string_view token_bytes(std::span<const Token> tokens, uint32_t page_tokens, size_t page) {
+  auto t = tokens.subspan(page * page_tokens, page_tokens);
+  return {reinterpret_cast<const char*>(t.data()), t.size_bytes()};
+}
+
+}  // namespace
+
+std::string window_prefix(NamespaceId ns, const Digest& d) {
   std::string k = ns_prefix(ns);
+  append_digest(&k, d);
+  return k;
+}
+
+std::string window_key(NamespaceId ns, const Digest& parent, uint64_t f) {
+  std::string k = window_prefix(ns, parent);
+  append_fingerprint(&k, f);
+  return k;
+}
+
+PromptKeys prompt_keys(NamespaceId ns, std::span<const Token> tokens, uint32_t page_tokens, size_t pages,
+                       uint32_t window, const Fingerprinter& fp) {
+  PromptKeys out;
+  out.keys.reserve(pages);
+  out.digests.reserve(pages);
+  Digest d = root_digest(ns);
+  std::string k;
   for (size_t p = 0; p < pages; p++) {
-    auto page = tokens.subspan(p * page_tokens, page_tokens);
-    uint64_t f = fp ? fp(page) : XXH3_64bits(page.data(), page.size_bytes());
-    append_fingerprint(&k, f);
-    keys.push_back(k);
+    const std::string_view bytes = token_bytes(tokens, page_tokens, p);
+    if (p % window == 0) k = window_prefix(ns, d);
+    append_fingerprint(&k, page_fingerprint(bytes, fp));
+    out.keys.push_back(k);
+    d = chain_digest(d, bytes);
+    out.digests.push_back(d);
   }
-  return keys;
+  return out;
 }
 
 std::vector<std::string> page_tags(NamespaceId ns, std::span<const Token> tokens, uint32_t page_tokens,
-                                   size_t first, size_t count) {
-  auto bytes_of = [&](size_t p) {
-    auto page = tokens.subspan(p * page_tokens, page_tokens);
-    return std::string_view(reinterpret_cast<const char*>(page.data()), page.size_bytes());
-  };
-  Digest d = root_digest(ns);
-  for (size_t p = 0; p < first; p++) d = chain_digest(d, bytes_of(p));
+                                   const PromptKeys& k, size_t first, size_t count) {
   std::vector<std::string> tags;
   tags.reserve(count);
   for (size_t p = first; p < first + count; p++) {
@@ -95,13 +119,33 @@ std::vector<std::string> page_tags(NamespaceId ns, std::span<const Token> tokens
     t.reserve(kTagHeaderBytes + size_t{page_tokens} * sizeof(Token));
     put_be(&t, ns, kNsBytes);
     put_fixed32(&t, static_cast<uint32_t>(p));
-    put_fixed64(&t, d.low);
-    put_fixed64(&t, d.high);
-    t.append(bytes_of(p));
-    d = chain_digest(d, bytes_of(p));
+    append_digest(&t, k.parent_of(p, ns));
+    t.append(token_bytes(tokens, page_tokens, p));
     tags.push_back(std::move(t));
   }
   return tags;
+}
+
+bool key_well_formed(std::string_view key, uint32_t window) {
+  const size_t n = key_window_pages(key);
+  return n >= 1 && n <= window;
+}
+
+size_t key_window_pages(std::string_view key) {
+  if (key.size() < kKeyHeadBytes + kFingerprintBytes || (key.size() - kKeyHeadBytes) % kFingerprintBytes != 0) return 0;
+  return (key.size() - kKeyHeadBytes) / kFingerprintBytes;
+}
+
+NamespaceId key_namespace(std::string_view key) {
+  return static_cast<NamespaceId>((static_cast<unsigned char>(key[0]) << 8) | static_cast<unsigned char>(key[1]));
+}
+
+Digest key_digest(std::string_view key) { return read_digest(key.data() + kNsBytes); }
+
+uint64_t key_fingerprint(std::string_view key) {
+  uint64_t v = 0;
+  for (size_t i = key.size() - kFingerprintBytes; i < key.size(); i++) v = (v << 8) | static_cast<unsigned char>(key[i]);
+  return v;
 }
 
 std::string key_successor(std::string_view prefix) {
@@ -111,18 +155,18 @@ std::string key_successor(std::string_view prefix) {
   return s;  // empty: no successor (prefix was all 0xff); callers never pass that
 }
 
-size_t key_pages(std::string_view key) {
-  if (key.size() < kNsBytes || (key.size() - kNsBytes) % kFingerprintBytes != 0) return 0;
-  return (key.size() - kNsBytes) / kFingerprintBytes;
-}
-
 void PageEntry::encode_to(std::string* dst) const {
   location.encode_to(dst);
   put_varint64(dst, tick);
+  if (digest) append_digest(dst, *digest);
 }
 
 bool PageEntry::decode_from(std::string_view in) {
-  return location.decode_from(&in) && get_varint64(&in, &tick) && in.empty();
+  if (!location.decode_from(&in) || !get_varint64(&in, &tick)) return false;
+  digest.reset();
+  if (in.size() == kDigestBytes) digest = read_digest(in.data());
+  else if (!in.empty()) return false;
+  return true;
 }
 
 std::string meta_key(std::string_view name) {

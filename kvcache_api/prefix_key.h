@@ -1,42 +1,53 @@
 // PrefixKey: the encodings the store writes into the index and the tensor
-// log.
+// log (store format version 3).
 //
-// Index key of page i of a prompt (prefix-preserving):
-//   u16 ns_id (big-endian) | u64 f(page 0) | ... | u64 f(page i)   (big-endian)
-// f = XXH3-64 of the page's token ids (little-endian int32). The key of a
-// prefix is a byte-prefix of its extensions' keys, so a subtree is the range
-// [key, key_successor(key)).
+// Chained digest of a prompt up to and including page i (128 bits):
+//   d_{-1} = XXH3-128 of the 2 big-endian bytes of ns_id   (root_digest)
+//   d_i    = XXH3-128 of the 16 bytes of d_{i-1} (u64 low then u64 high,
+//            little-endian) followed by the 4·P bytes of page i's token ids
+//            (little-endian int32)                          (chain_digest)
+//
+// Index key of page i: windows of W pages (W = the store's key_window_pages,
+// fixed when it is created). Page i is in window w = i / W, which starts at
+// page s = w·W:
+//   u16 ns_id (big-endian) | 16 B d_{s-1} | u64 f(page s) | ... | u64 f(page i)
+// f = XXH3-64 of the page's token ids (big-endian in the key). A key is at
+// most 18 + 8·W bytes whatever the depth of the page. Within a window the
+// key of a prefix is a byte-prefix of its extensions' keys, so the part of a
+// subtree inside one window is the key range [key, key_successor(key)); the
+// pages below a window's last page i start the next window, whose keys all
+// begin with ns | d_i: one more range. A subtree is walked range by range
+// (subtree_walk.h). W = 1 is the plain chained-digest key (ns | d_{i-1} |
+// f(page i) names the same prefix as d_i): every page is its own window.
 //
 // Index value:  varint-encoded tensorlog::Location | varint64 tick
+//               [| 16 B d_i, only for the last page of a window (i % W ==
+//               W - 1): the prefix of the next window's keys]
 //   tick = a store-wide counter at the time of the put (recency across restarts)
 //
-// Tensor-record tag (store format version 2; compared whole on every read,
-// built from the request's tokens), 22 + 4·P bytes:
+// Tensor-record tag (compared whole on every read, built from the request's
+// tokens), 22 + 4·P bytes:
 //   0   u16    ns_id (big-endian)
 //   2   u32    page index i (little-endian)
-//   6   16 B   d_{i-1}: the chained digest of the prompt before this page,
-//              u64 low then u64 high half (little-endian)
+//   6   16 B   d_{i-1}: the chained digest of the prompt before this page
 //   22  P × i32 the page's token ids (little-endian)
-// The chained digest of a prompt up to and including page i:
-//   d_{-1} = XXH3-128 of the 2 big-endian bytes of ns_id   (root_digest)
-//   d_i    = XXH3-128 of the 16 bytes of d_{i-1} (as in the tag) followed by
-//            the 4·P bytes of page i's token ids           (chain_digest)
 // So each record names its parent: the record of page i-1 is the one whose
 // own d (its tag's parent digest chained with its tokens) equals this tag's
 // parent digest, and the index can be rebuilt from the log alone
-// (index_rebuild.h). Format version 1 (before) held d_i itself in bytes
-// 6..22 (a digest of every token from the prompt's start): a record could
-// not name its parent. A store of version 1 is refused at open.
+// (index_rebuild.h). Format 2 (before) keyed page i by ns | f(page 0) | ... |
+// f(page i): 2 + 8·(i+1) bytes, 8 KiB at 1,024 pages. Stores of formats 1
+// and 2 are refused at open.
 //
 // Metadata lives under the reserved namespace id 0xFFFF:
 //   0xFFFF "cfg"         -> varint page_tokens | varint store format version
-//                           (version absent: format 1)
+//                           | varint key_window_pages (format 3)
 //   0xFFFF "ns:" name    -> u16 id | varint layers | varint kv_heads | varint head_dim | u8 dtype
 // and is mirrored in the CONFIG file of the store's directory (store_config.h).
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -51,23 +62,39 @@ constexpr NamespaceId kMetaNamespace = 0xFFFF;
 constexpr size_t kNsBytes = 2;
 constexpr size_t kFingerprintBytes = 8;
 constexpr size_t kDigestBytes = 16;
+constexpr size_t kKeyHeadBytes = kNsBytes + kDigestBytes;  // a key before its fingerprints
 constexpr size_t kTagHeaderBytes = kNsBytes + 4 + kDigestBytes;  // the tag before its tokens
 // The store format this build writes and reads (the "cfg" record).
-constexpr uint32_t kStoreFormatVersion = 2;
+constexpr uint32_t kStoreFormatVersion = 3;
+constexpr uint32_t kMaxKeyWindowPages = 64;
 
 using Fingerprinter = std::function<uint64_t(std::span<const Token>)>;
 
-// The keys of pages 0..pages-1 of tokens (pages = whole pages wanted).
-std::vector<std::string> page_keys(NamespaceId ns, std::span<const Token> tokens, uint32_t page_tokens,
-                                   size_t pages, const Fingerprinter& fp);
-// A chained prompt digest (see the tag format above).
+// A chained prompt digest (see the format above).
 struct Digest {
   uint64_t low = 0, high = 0;
   bool operator==(const Digest&) const = default;
 };
+struct DigestHash {
+  size_t operator()(const Digest& d) const { return static_cast<size_t>(d.low ^ (d.high * 0x9e3779b97f4a7c15ull)); }
+};
 Digest root_digest(NamespaceId ns);
 // d_i from d_{i-1} and the raw bytes of page i's token ids.
 Digest chain_digest(const Digest& parent, std::string_view page_token_bytes);
+
+// The keys of pages 0..pages-1 of a prompt and their chained digests
+// (digests[i] = d_i); window = the store's key_window_pages.
+struct PromptKeys {
+  std::vector<std::string> keys;
+  std::vector<Digest> digests;
+  // d_{i-1}: the digest of the prompt before page i.
+  Digest parent_of(size_t i, NamespaceId ns) const { return i == 0 ? root_digest(ns) : digests[i - 1]; }
+};
+PromptKeys prompt_keys(NamespaceId ns, std::span<const Token> tokens, uint32_t page_tokens, size_t pages,
+                       uint32_t window, const Fingerprinter& fp);
+// The tags of pages [first, first+count) of a prompt whose keys are k.
+std::vector<std::string> page_tags(NamespaceId ns, std::span<const Token> tokens, uint32_t page_tokens,
+                                   const PromptKeys& k, size_t first, size_t count);
 
 // A tensor-record tag taken apart; tokens points into the tag.
 struct PageTag {
@@ -80,16 +107,24 @@ struct PageTag {
 bool decode_tag(std::string_view tag, uint32_t page_tokens, PageTag* out);
 // The page's fingerprint in the index key: fp, or XXH3-64 of the token bytes.
 uint64_t page_fingerprint(std::string_view page_token_bytes, const Fingerprinter& fp);
+
+// Keys taken apart. A key is well-formed when it is ns | digest | 1..window
+// fingerprints.
+bool key_well_formed(std::string_view key, uint32_t window);
+// Pages of the key's window up to and including its page (1..W).
+size_t key_window_pages(std::string_view key);
+NamespaceId key_namespace(std::string_view key);
+Digest key_digest(std::string_view key);  // the digest before the key's window
+uint64_t key_fingerprint(std::string_view key);  // its page's
+// The key of the first page of a window: ns | parent | f.
+std::string window_key(NamespaceId ns, const Digest& parent, uint64_t f);
 // Appends the big-endian fingerprint of one page to a key.
 void append_fingerprint(std::string* key, uint64_t f);
-
-// The tags of pages [first, first+count).
-std::vector<std::string> page_tags(NamespaceId ns, std::span<const Token> tokens, uint32_t page_tokens,
-                                   size_t first, size_t count);
+// The prefix of every key of the window that starts after a page whose
+// chained digest is d: ns | d.
+std::string window_prefix(NamespaceId ns, const Digest& d);
 // The smallest key greater than every key that starts with prefix.
 std::string key_successor(std::string_view prefix);
-// Pages of key (its fingerprint count); 0 for a malformed key.
-size_t key_pages(std::string_view key);
 // The namespace prefix of a data key.
 std::string ns_prefix(NamespaceId ns);
 
@@ -102,6 +137,7 @@ inline uint64_t disk_bytes(const tensorlog::Location& l) {
 struct PageEntry {
   tensorlog::Location location;
   uint64_t tick = 0;
+  std::optional<Digest> digest;  // d_i, on a window's last page only
   void encode_to(std::string* dst) const;
   bool decode_from(std::string_view in);
 };

@@ -28,18 +28,22 @@ bool decode_layout(std::string_view v, NamespaceId* id, KvLayout* l) {
   return true;
 }
 
-std::string encode_cfg_record(uint32_t page_tokens) {
+std::string encode_cfg_record(uint32_t page_tokens, uint32_t key_window_pages) {
   std::string v;
   put_varint32(&v, page_tokens);
   put_varint32(&v, kStoreFormatVersion);
+  put_varint32(&v, key_window_pages);
   return v;
 }
 
-bool decode_cfg_record(std::string_view v, uint32_t* page_tokens, uint32_t* format_version) {
-  if (!get_varint32(&v, page_tokens)) return false;
-  *format_version = 1;
-  if (v.empty()) return true;
-  return get_varint32(&v, format_version) && v.empty();
+bool decode_cfg_record(std::string_view v, CfgRecord* out) {
+  *out = CfgRecord{};
+  if (!get_varint32(&v, &out->page_tokens)) return false;
+  if (v.empty()) return true;  // format 1
+  if (!get_varint32(&v, &out->format_version)) return false;
+  if (out->format_version < 3) return v.empty();
+  return get_varint32(&v, &out->key_window_pages) && v.empty() && out->key_window_pages >= 1 &&
+         out->key_window_pages <= kMaxKeyWindowPages;
 }
 
 std::string encode_config_file(const StoreConfig& c) {
@@ -47,6 +51,7 @@ std::string encode_config_file(const StoreConfig& c) {
   put_fixed32(&out, kConfigMagic);
   put_varint32(&out, c.format_version);
   put_varint32(&out, c.page_tokens);
+  put_varint32(&out, c.key_window_pages);
   put_varint32(&out, static_cast<uint32_t>(c.namespaces.size()));
   for (const NamespaceRecord& n : c.namespaces) {
     put_length_prefixed(&out, n.name);
@@ -64,8 +69,12 @@ Status decode_config_file(std::string_view data, const std::string& where, Store
   if (checksum64(body) != decode_fixed64(data.data() + body.size())) return bad("checksum mismatch");
   std::string_view in = body.substr(4);
   uint32_t count = 0;
-  if (!get_varint32(&in, &c->format_version) || !get_varint32(&in, &c->page_tokens) || !get_varint32(&in, &count))
+  if (!get_varint32(&in, &c->format_version)) return bad("truncated header");
+  if (c->format_version != kStoreFormatVersion) return Status::ok();  // the caller refuses it by its version
+  if (!get_varint32(&in, &c->page_tokens) || !get_varint32(&in, &c->key_window_pages) || !get_varint32(&in, &count))
     return bad("truncated header");
+  if (c->key_window_pages < 1 || c->key_window_pages > kMaxKeyWindowPages)
+    return bad("key window of " + std::to_string(c->key_window_pages) + " pages");
   c->namespaces.clear();
   for (uint32_t i = 0; i < count; i++) {
     std::string_view name, layout;
@@ -96,7 +105,7 @@ Status format_version_status(const std::string& dir, uint32_t version) {
   return Status::invalid_argument(
       dir + ": store format version " + std::to_string(version) + ", this build reads format version " +
       std::to_string(kStoreFormatVersion) +
-      " only (tensor records tagged with chained digests, prefix_key.h). The store is a cache: delete the "
+      " only (keys of bounded size: windows of pages under a chained digest, prefix_key.h). The store is a cache: delete the "
       "directory and let the next open recreate it");
 }
 

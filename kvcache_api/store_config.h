@@ -14,6 +14,7 @@
 //   0   u32     magic kConfigMagic ("KVCF")
 //   4   varint  store format version (kStoreFormatVersion)
 //       varint  page_tokens
+//       varint  key_window_pages
 //       varint  namespace count n
 //       n ×     varint name length | name bytes |
 //               varint record length | the "ns:" record (prefix_key.h:
@@ -48,6 +49,7 @@ struct NamespaceRecord {
 struct StoreConfig {
   uint32_t format_version = 0;
   uint32_t page_tokens = 0;
+  uint32_t key_window_pages = 0;
   std::vector<NamespaceRecord> namespaces;  // in id order
   bool operator==(const StoreConfig&) const = default;
 };
@@ -55,9 +57,15 @@ struct StoreConfig {
 // The "ns:" metadata record's value.
 std::string encode_layout(NamespaceId id, const KvLayout& l);
 bool decode_layout(std::string_view v, NamespaceId* id, KvLayout* l);
-// The "cfg" metadata record's value; a record without a version is format 1.
-std::string encode_cfg_record(uint32_t page_tokens);
-bool decode_cfg_record(std::string_view v, uint32_t* page_tokens, uint32_t* format_version);
+// The "cfg" metadata record's value; a record without a version is format 1,
+// one without a key window is of a format before 3.
+struct CfgRecord {
+  uint32_t page_tokens = 0;
+  uint32_t format_version = 1;
+  uint32_t key_window_pages = 0;
+};
+std::string encode_cfg_record(uint32_t page_tokens, uint32_t key_window_pages);
+bool decode_cfg_record(std::string_view v, CfgRecord* out);
 
 std::string encode_config_file(const StoreConfig& c);
 // Corruption naming `where` when the bytes are not a whole CONFIG file.

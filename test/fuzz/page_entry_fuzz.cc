@@ -12,8 +12,10 @@
 //                  the encoding plus one byte are rejected.
 //   1 layout       decode; a decoded layout has a known dtype and
 //                  round-trips; a built one round-trips, cut short it fails.
-//   2 keys         page_keys: key i is a prefix of key i+1, key_pages(key i)
-//                  = i+1; key_successor(k) is above every extension of k.
+//   2 keys         prompt_keys with a window of W pages: a key is at most
+//                  18 + 8·W bytes; inside a window key i is a prefix of key
+//                  i+1; a window's keys start with ns | the digest before
+//                  it; key_successor(k) is above every extension of k.
 //   3 tags         page_tags: ns | page index | hash | the page's tokens, and
 //                  the hash of page i depends on every token up to its end.
 #include "kvcache_api/kv_store.cc"
@@ -38,7 +40,7 @@ void page_entry(Input* in) {
     e.encode_to(&enc);
     PageEntry f;
     FUZZ_CHECK(f.decode_from(enc));
-    FUZZ_CHECK(f.location == e.location && f.tick == e.tick);
+    FUZZ_CHECK(f.location == e.location && f.tick == e.tick && f.digest == e.digest);
     return;
   }
   PageEntry e;
@@ -46,12 +48,13 @@ void page_entry(Input* in) {
   e.location.offset = (in->u64() >> 12) * lsm4kv::tensorlog::kAlign;
   e.location.length = in->u64();
   e.tick = in->u64();
+  if (in->byte() & 1) e.digest = Digest{in->u64(), in->u64()};
   std::string enc;
   e.encode_to(&enc);
-  FUZZ_CHECK(enc.size() <= lsm4kv::tensorlog::Location::kMaxEncodedLength + 10);
+  FUZZ_CHECK(enc.size() <= lsm4kv::tensorlog::Location::kMaxEncodedLength + 10 + kDigestBytes);
   PageEntry f;
   FUZZ_CHECK(f.decode_from(enc));
-  FUZZ_CHECK(f.location == e.location && f.tick == e.tick);
+  FUZZ_CHECK(f.location == e.location && f.tick == e.tick && f.digest == e.digest);
   for (size_t cut = 0; cut < enc.size(); cut++) FUZZ_CHECK(!f.decode_from(std::string_view(enc).substr(0, cut)));
   FUZZ_CHECK(!f.decode_from(enc + static_cast<char>(in->byte())));
 }
@@ -96,24 +99,30 @@ std::vector<Token> tokens_of(Input* in) {
 void keys(Input* in) {
   NamespaceId ns = static_cast<NamespaceId>(in->byte() % 8);
   uint32_t page_tokens = 1 + in->byte() % 8;
+  uint32_t window = 1 + in->byte() % 8;
   std::vector<Token> tokens = tokens_of(in);
   size_t pages = tokens.size() / page_tokens;
-  std::vector<std::string> k = page_keys(ns, tokens, page_tokens, pages, nullptr);
-  FUZZ_CHECK(k.size() == pages);
+  PromptKeys pk = prompt_keys(ns, tokens, page_tokens, pages, window, nullptr);
+  const std::vector<std::string>& k = pk.keys;
+  FUZZ_CHECK(k.size() == pages && pk.digests.size() == pages);
   for (size_t i = 0; i < pages; i++) {
-    FUZZ_CHECK(key_pages(k[i]) == i + 1);
-    FUZZ_CHECK(k[i].compare(0, kNsBytes, ns_prefix(ns)) == 0);
-    if (i > 0) FUZZ_CHECK(k[i].compare(0, k[i - 1].size(), k[i - 1]) == 0);
+    FUZZ_CHECK(k[i].size() <= kKeyHeadBytes + kFingerprintBytes * window);
+    FUZZ_CHECK(key_window_pages(k[i]) == i % window + 1);
+    FUZZ_CHECK(key_well_formed(k[i], window));
+    FUZZ_CHECK(key_namespace(k[i]) == ns);
+    FUZZ_CHECK(key_digest(k[i]) == pk.parent_of(i - i % window, ns));
+    if (i % window > 0) FUZZ_CHECK(k[i].compare(0, k[i - 1].size(), k[i - 1]) == 0);
+    else FUZZ_CHECK(k[i].starts_with(window_prefix(ns, pk.parent_of(i, ns))));
     std::string succ = key_successor(k[i]);
     if (succ.empty()) continue;  // all 0xff: no successor
     FUZZ_CHECK(k[i] < succ);
-    if (i + 1 < pages) FUZZ_CHECK(k[i + 1] < succ);
+    if (i + 1 < pages && (i + 1) % window > 0) FUZZ_CHECK(k[i + 1] < succ);
     FUZZ_CHECK(k[i] + std::string(8, '\xff') < succ);
   }
   // The keys depend on the tokens only through the fingerprinter.
-  std::vector<std::string> again = page_keys(ns, tokens, page_tokens, pages,
+  PromptKeys again = prompt_keys(ns, tokens, page_tokens, pages, window,
       [](std::span<const Token> p) { return XXH3_64bits(p.data(), p.size_bytes()); });
-  FUZZ_CHECK(again == k);
+  FUZZ_CHECK(again.keys == k);
 }
 
 void tags(Input* in) {
@@ -123,7 +132,8 @@ void tags(Input* in) {
   std::vector<Token> tokens = tokens_of(in);
   size_t pages = tokens.size() / page_tokens;
   if (first > pages) first = pages;
-  std::vector<std::string> t = page_tags(ns, tokens, page_tokens, first, pages - first);
+  PromptKeys pk = prompt_keys(ns, tokens, page_tokens, pages, 1, nullptr);
+  std::vector<std::string> t = page_tags(ns, tokens, page_tokens, pk, first, pages - first);
   FUZZ_CHECK(t.size() == pages - first);
   for (size_t i = 0; i < t.size(); i++) {
     size_t p = first + i;
@@ -133,7 +143,7 @@ void tags(Input* in) {
     FUZZ_CHECK(lsm4kv::decode_fixed32(t[i].data() + kNsBytes) == p);
     FUZZ_CHECK(std::memcmp(t[i].data() + kNsBytes + 20, tokens.data() + p * page_tokens, 4 * page_tokens) == 0);
     // The same page computed on its own (first = p) carries the same tag.
-    FUZZ_CHECK(page_tags(ns, tokens, page_tokens, p, 1)[0] == t[i]);
+    FUZZ_CHECK(page_tags(ns, tokens, page_tokens, pk, p, 1)[0] == t[i]);
   }
 }
 

@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <random>
+#include <unordered_set>
 
 #include "kvcache_api/branch_eviction.h"
 #include "kvcache_api/kv_store.h"
@@ -26,6 +27,13 @@ std::string key(std::string_view path) {
   return k;
 }
 
+// The keys of every prefix of path: what a put of path protects.
+std::unordered_set<std::string> path_keys(std::string_view path) {
+  std::unordered_set<std::string> keys;
+  for (size_t i = 1; i <= path.size(); i++) keys.insert(key(path.substr(0, i)));
+  return keys;
+}
+
 }  // namespace
 
 TEST_CASE("branch eviction takes the oldest whole branches, never a protected path",
@@ -33,29 +41,30 @@ TEST_CASE("branch eviction takes the oldest whole branches, never a protected pa
   // a(1) ─ ab(2) ─ abc(9)
   //      └ ad(3) ─ ade(4)
   //      └ af(5)
+  // (key, tick, bytes, parent, depth), each page after its parent.
   std::vector<SubtreePage> pages = {
-      {key("a"), 1, 10}, {key("ab"), 2, 10}, {key("abc"), 9, 10},
-      {key("ad"), 3, 10}, {key("ade"), 4, 10}, {key("af"), 5, 10},
+      {key("a"), 1, 10, SIZE_MAX, 1}, {key("ab"), 2, 10, 0, 2}, {key("abc"), 9, 10, 1, 3},
+      {key("ad"), 3, 10, 0, 2},       {key("ade"), 4, 10, 3, 3}, {key("af"), 5, 10, 0, 2},
   };
   // Ages (newest tick below): a 9, ab 9, abc 9, ad 4, ade 4, af 5. The
   // oldest branch is ad with ade (20 bytes): one range deletion at ad.
   BranchChoice c = choose_branches(pages, {}, 15);
-  REQUIRE(c.roots == std::vector<std::string>{key("ad")});
+  REQUIRE(c.roots == std::vector<size_t>{3});
   REQUIRE(c.pages == std::vector<size_t>{3, 4});
   REQUIRE(c.bytes == 20);
   // More: af next, then everything (a's subtree is as old as abc).
   c = choose_branches(pages, {}, 25);
-  REQUIRE(c.roots == std::vector<std::string>{key("ad"), key("af")});
+  REQUIRE(c.roots == std::vector<size_t>{3, 5});
   c = choose_branches(pages, {}, 1000);
-  REQUIRE(c.roots == std::vector<std::string>{key("a")});
+  REQUIRE(c.roots == std::vector<size_t>{0});
   REQUIRE(c.bytes == 60);
   // A put extending abc protects a, ab, abc: only ad, ade, af may go.
-  c = choose_branches(pages, {key("abcx")}, 1000);
-  REQUIRE(c.roots == std::vector<std::string>{key("ad"), key("af")});
+  c = choose_branches(pages, path_keys("abcx"), 1000);
+  REQUIRE(c.roots == std::vector<size_t>{3, 5});
   REQUIRE(c.bytes == 30);
   // A put extending ade keeps a, ad, ade; ab's branch is young (9) but may go.
-  c = choose_branches(pages, {key("adex")}, 1000);
-  REQUIRE(c.roots == std::vector<std::string>{key("ab"), key("af")});
+  c = choose_branches(pages, path_keys("adex"), 1000);
+  REQUIRE(c.roots == std::vector<size_t>{1, 5});
   REQUIRE(c.pages == std::vector<size_t>{1, 2, 5});
 }
 
