@@ -44,10 +44,13 @@ TEST_CASE("store agrees with a model across reopens, evictions and GC", "[kvcach
   test::TempDir dir("lsm4kv_store");
   const uint64_t capacity = GENERATE(uint64_t{0}, uint64_t{300} * 8192);
   const ProbeStrategy strategy = GENERATE(ProbeStrategy::kSeek, ProbeStrategy::kBinarySearch);
-  INFO("capacity " << capacity << " probe strategy " << static_cast<int>(strategy));
+  // 1: the plain chained-digest key; 3: prompts cross many windows.
+  const uint32_t window = GENERATE(1u, 3u);
+  INFO("capacity " << capacity << " probe strategy " << static_cast<int>(strategy) << " key window " << window);
   auto options = [&](const std::string& d, uint64_t c) {
     StoreOptions o = ::options(d, c);
     o.probe = strategy;
+    o.key_window_pages = window;
     return o;
   };
   std::unique_ptr<KvStore> store;

@@ -1,0 +1,234 @@
+// Keys of bounded size (prefix_key.h): a key's size does not grow with the
+// depth of its page; prompts that cross many windows probe, get, evict and
+// reopen right; a hole in a prompt (a page missing below stored ones, which
+// only damage makes) never yields wrong bytes and is healed by the get that
+// meets it; a collision of the chained digest is a miss.
+#include <catch2/catch.hpp>
+
+#include <random>
+
+#include "kvcache_api/kv_store.h"
+#include "kvcache_api/prefix_key.h"
+#include "engine/db.h"
+#include "test/engine/test_util.h"
+#include "test/support/kv_data.h"
+
+using namespace lsm4kv;
+using namespace lsm4kv::kvcache;
+
+namespace {
+
+constexpr uint32_t P = 4;
+const KvLayout kLayout{1, 1, 4, DType::kF16};  // 16 bytes per token
+
+StoreOptions options(const std::string& dir, uint32_t window, ProbeStrategy probe) {
+  StoreOptions o;
+  o.dir = dir;
+  o.page_tokens = P;
+  o.sync = SyncMode::kNone;
+  o.key_window_pages = window;
+  o.probe = probe;
+  o.index_write_buffer = 64 << 10;
+  return o;
+}
+
+std::vector<Token> random_tokens(std::mt19937_64& rng, size_t n) {
+  std::vector<Token> t(n);
+  for (auto& x : t) x = static_cast<Token>(rng() % 1000);
+  return t;
+}
+
+Status put(KvStore* s, NamespaceId ns, const std::vector<Token>& t) {
+  auto kv = test::kv_of(t, t.size(), kLayout.bytes_per_token());
+  return s->put_batch(ns, t, KvBuffer::host(kv.data(), kv.size()));
+}
+
+size_t probe(KvStore* s, NamespaceId ns, const std::vector<Token>& t) {
+  size_t cached = 0;
+  REQUIRE(s->probe(ns, t, &cached).is_ok());
+  return cached;
+}
+
+Status get(KvStore* s, NamespaceId ns, const std::vector<Token>& t, size_t n) {
+  std::vector<char> got(n * kLayout.bytes_per_token());
+  Status st = s->get_batch(ns, t, n, KvBuffer::host(got.data(), got.size()));
+  if (st.is_ok() && got != test::kv_of(t, n, kLayout.bytes_per_token()))
+    return Status::corruption("wrong bytes");
+  return st;
+}
+
+}  // namespace
+
+TEST_CASE("a page's key has a size independent of its depth", "[kvcache][keys]") {
+  const uint32_t window = GENERATE(1u, 8u);
+  std::mt19937_64 rng(7);
+  const auto tokens = random_tokens(rng, 1024 * P);
+  const PromptKeys k = prompt_keys(3, tokens, P, 1024, window, {});
+  size_t longest = 0;
+  for (const std::string& key : k.keys) longest = std::max(longest, key.size());
+  CHECK(longest == kKeyHeadBytes + kFingerprintBytes * window);
+  CHECK(k.keys[1023].size() == k.keys[window - 1].size());
+}
+
+TEST_CASE("prompts across many windows: probe, get, eviction and reopen", "[kvcache][keys]") {
+  const uint32_t window = GENERATE(1u, 3u, 8u);
+  const ProbeStrategy strategy = GENERATE(ProbeStrategy::kSeek, ProbeStrategy::kBinarySearch);
+  INFO("window " << window << " strategy " << static_cast<int>(strategy));
+  test::TempDir dir("lsm4kv_keys");
+  std::unique_ptr<KvStore> store;
+  REQUIRE(KvStore::open(options(dir.path(), window, strategy), &store).is_ok());
+  NamespaceId ns;
+  REQUIRE(store->register_namespace("m", kLayout, &ns).is_ok());
+  std::mt19937_64 rng(window * 10 + static_cast<int>(strategy));
+  // A trunk of 100 pages and branches off it at every depth.
+  const auto trunk = random_tokens(rng, 100 * P);
+  REQUIRE(put(store.get(), ns, trunk).is_ok());
+  std::vector<std::vector<Token>> branches;
+  for (size_t at = 0; at <= 100; at += 7) {
+    std::vector<Token> b(trunk.begin(), trunk.begin() + at * P);
+    auto more = random_tokens(rng, (1 + rng() % 20) * P);
+    b.insert(b.end(), more.begin(), more.end());
+    REQUIRE(put(store.get(), ns, b).is_ok());
+    branches.push_back(b);
+  }
+  auto check_all = [&] {
+    CHECK(probe(store.get(), ns, trunk) == trunk.size());
+    for (const auto& b : branches) {
+      CHECK(probe(store.get(), ns, b) == b.size());
+      CHECK(get(store.get(), ns, b, b.size()).is_ok());
+      // A prompt that leaves b at any page.
+      for (size_t at : {size_t{0}, b.size() / P / 2, b.size() / P - 1}) {
+        std::vector<Token> q(b.begin(), b.begin() + at * P);
+        auto tail = random_tokens(rng, 3 * P);
+        q.insert(q.end(), tail.begin(), tail.end());
+        CHECK(probe(store.get(), ns, q) == at * P);
+      }
+    }
+    Status inv = store->check_invariants();
+    INFO(inv.to_string());
+    CHECK(inv.is_ok());
+  };
+  check_all();
+  REQUIRE(store->close().is_ok());
+  REQUIRE(KvStore::open(options(dir.path(), window == 1 ? 8 : 1, strategy), &store).is_ok());  // the store keeps its window
+  REQUIRE(store->register_namespace("m", kLayout, &ns).is_ok());
+  check_all();
+  const uint64_t before = store->stats().stored_bytes;
+  CHECK(before > 0);
+  // Evicting everything takes every window of every subtree.
+  REQUIRE(store->evict_to(0).is_ok());
+  CHECK(store->stats().stored_bytes == 0);
+  CHECK(probe(store.get(), ns, trunk) == 0);
+  uint64_t entries = 0;
+  auto it = store->index()->new_iterator({});
+  for (it->seek(ns_prefix(ns)); it->valid() && it->key().starts_with(ns_prefix(ns)); it->next()) entries++;
+  CHECK(entries == 0);
+  REQUIRE(store->check_invariants().is_ok());
+}
+
+TEST_CASE("a hole in a prompt never yields wrong bytes, and the get that meets it heals the store",
+          "[kvcache][keys][model]") {
+  const uint32_t window = GENERATE(1u, 3u, 8u);
+  const ProbeStrategy strategy = GENERATE(ProbeStrategy::kSeek, ProbeStrategy::kBinarySearch);
+  // The hole: a window's first page, one inside, a window's last page.
+  const size_t hole = GENERATE(as<size_t>{}, 3, 7, 11, 12);
+  INFO("window " << window << " strategy " << static_cast<int>(strategy) << " hole at page " << hole);
+  test::TempDir dir("lsm4kv_hole");
+  std::unique_ptr<KvStore> store;
+  REQUIRE(KvStore::open(options(dir.path(), window, strategy), &store).is_ok());
+  NamespaceId ns;
+  REQUIRE(store->register_namespace("m", kLayout, &ns).is_ok());
+  std::mt19937_64 rng(hole);
+  const auto prompt = random_tokens(rng, 24 * P);
+  REQUIRE(put(store.get(), ns, prompt).is_ok());
+  // A second prompt that leaves the first below the hole, and one above it.
+  std::vector<Token> below(prompt.begin(), prompt.begin() + (hole + 2) * P);
+  auto tail = random_tokens(rng, 5 * P);
+  below.insert(below.end(), tail.begin(), tail.end());
+  REQUIRE(put(store.get(), ns, below).is_ok());
+  std::vector<Token> above(prompt.begin(), prompt.begin() + (hole - 1) * P);
+  above.insert(above.end(), tail.begin(), tail.end());
+  REQUIRE(put(store.get(), ns, above).is_ok());
+
+  // Damage: the hole's index entry goes, the pages below it stay.
+  const PromptKeys k = prompt_keys(ns, prompt, P, 24, window, {});
+  REQUIRE(store->index()->delete_key({}, k.keys[hole]).is_ok());
+  CHECK(store->check_invariants().is_corruption());
+
+  // The probe may see past the hole (it assumes prefix closure), but
+  // nothing wrong is ever read: the get misses and drops what is below.
+  for (const std::vector<Token>* q : {&prompt, static_cast<const std::vector<Token>*>(&below)}) {
+    const size_t cached = probe(store.get(), ns, *q);
+    CHECK(cached % P == 0);
+    if (cached > hole * P) {
+      Status st = get(store.get(), ns, *q, cached);
+      INFO(st.to_string());
+      CHECK(st.is_not_found());
+    }
+    CHECK(probe(store.get(), ns, *q) == hole * P);
+    CHECK(get(store.get(), ns, *q, hole * P).is_ok());
+  }
+  // Healed: the hole is the end of the cached prefix.
+  CHECK(get(store.get(), ns, prompt, 24 * P).is_invalid_argument());
+  // The damage left the hole's own record unreferenced; open finds it.
+  REQUIRE(store->close().is_ok());
+  REQUIRE(KvStore::open(options(dir.path(), window, strategy), &store).is_ok());
+  REQUIRE(store->register_namespace("m", kLayout, &ns).is_ok());
+  Status inv = store->check_invariants();
+  INFO(inv.to_string());
+  CHECK(inv.is_ok());
+  CHECK(probe(store.get(), ns, above) == above.size());
+  CHECK(get(store.get(), ns, above, above.size()).is_ok());
+  // A put stores the lost pages again.
+  REQUIRE(put(store.get(), ns, prompt).is_ok());
+  CHECK(probe(store.get(), ns, prompt) == prompt.size());
+  CHECK(get(store.get(), ns, prompt, prompt.size()).is_ok());
+  REQUIRE(store->close().is_ok());
+  REQUIRE(KvStore::open(options(dir.path(), window, strategy), &store).is_ok());
+  CHECK(store->check_invariants().is_ok());
+}
+
+TEST_CASE("a get straight past a hole misses and heals", "[kvcache][keys]") {
+  const uint32_t window = GENERATE(1u, 4u);
+  test::TempDir dir("lsm4kv_hole_get");
+  std::unique_ptr<KvStore> store;
+  REQUIRE(KvStore::open(options(dir.path(), window, ProbeStrategy::kSeek), &store).is_ok());
+  NamespaceId ns;
+  REQUIRE(store->register_namespace("m", kLayout, &ns).is_ok());
+  std::mt19937_64 rng(5);
+  const auto prompt = random_tokens(rng, 16 * P);
+  REQUIRE(put(store.get(), ns, prompt).is_ok());
+  const PromptKeys k = prompt_keys(ns, prompt, P, 16, window, {});
+  REQUIRE(store->index()->delete_key({}, k.keys[5]).is_ok());
+  Status st = get(store.get(), ns, prompt, prompt.size());
+  INFO(st.to_string());
+  CHECK(st.is_not_found());
+  CHECK(store->stats().corrupt_pages_dropped == 10);
+  CHECK(probe(store.get(), ns, prompt) == 5 * P);
+  REQUIRE(store->close().is_ok());
+  REQUIRE(KvStore::open(options(dir.path(), window, ProbeStrategy::kSeek), &store).is_ok());
+  CHECK(store->check_invariants().is_ok());
+}
+
+TEST_CASE("a collision of the chained digest is a miss, never another prompt's bytes", "[kvcache][keys]") {
+  // The fingerprint hook makes every page of every prompt key alike; the
+  // chained digest in a window's key differs only by the tokens before it,
+  // which the tags check whole.
+  test::TempDir dir("lsm4kv_collide_keys");
+  StoreOptions o = options(dir.path(), 2, ProbeStrategy::kSeek);
+  o.fingerprint_override = [](std::span<const Token>) { return uint64_t{7}; };
+  std::unique_ptr<KvStore> store;
+  REQUIRE(KvStore::open(o, &store).is_ok());
+  NamespaceId ns;
+  REQUIRE(store->register_namespace("m", kLayout, &ns).is_ok());
+  std::mt19937_64 rng(9);
+  const auto a = random_tokens(rng, 2 * P), b = random_tokens(rng, 2 * P);
+  REQUIRE(put(store.get(), ns, a).is_ok());
+  // b's window-0 keys equal a's: it looks cached, its get is a miss.
+  CHECK(probe(store.get(), ns, b) == b.size());
+  Status st = get(store.get(), ns, b, b.size());
+  INFO(st.to_string());
+  CHECK(st.is_not_found());
+  CHECK(store->stats().collisions == 1);
+  CHECK(get(store.get(), ns, a, a.size()).is_ok());
+}
