@@ -1,7 +1,6 @@
 #include "kvcache_api/index_rebuild.h"
 
 #include <algorithm>
-#include <numeric>
 
 namespace lsm4kv::kvcache {
 namespace {
@@ -12,6 +11,20 @@ constexpr size_t kMaxProblems = 100;  // then only counted
 
 void IndexRebuilder::add(const tensorlog::Location& loc, std::string_view tag) {
   counts_.records_scanned++;
+  if (is_keyed_page(tag)) {  // the tag is the page's index key (prefix_key.h)
+    const size_t key_bytes = tag.size() - kNsBytes;
+    if (!namespaces_.count(static_cast<NamespaceId>(key_namespace(tag) & ~kKeyedBit)) ||
+        key_bytes < kMinPageKeyBytes || key_bytes > kMaxPageKeyBytes) {
+      counts_.foreign_records++;
+      return;
+    }
+    auto [it, inserted] = keyed_.try_emplace(std::string(tag), loc);
+    if (!inserted) {
+      counts_.duplicates++;
+      if (it->second < loc) it->second = loc;  // newest wins
+    }
+    return;
+  }
   PageTag t;
   if (!decode_tag(tag, page_tokens_, &t) || !namespaces_.count(t.ns)) {
     counts_.foreign_records++;
@@ -55,12 +68,18 @@ Status IndexRebuilder::finish(const std::function<Status(std::string_view key, c
     next_sibling[i] = first_child[parent->second];
     first_child[parent->second] = i;
   }
-  // Recency follows write order: tick = rank by (segment, offset).
-  std::vector<size_t> order(pages_.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return pages_[a].location < pages_[b].location; });
+  // Recency follows write order: tick = rank by (segment, offset), token
+  // and keyed pages together.
+  std::vector<tensorlog::Location> written;
+  for (const Page& p : pages_) written.push_back(p.location);
+  for (const auto& [key, loc] : keyed_) written.push_back(loc);
+  std::sort(written.begin(), written.end());
+  auto tick_of = [&](const tensorlog::Location& l) {
+    return static_cast<uint64_t>(std::lower_bound(written.begin(), written.end(), l) - written.begin()) + 1;
+  };
   std::vector<uint64_t> tick(pages_.size());
-  for (size_t r = 0; r < order.size(); r++) tick[order[r]] = r + 1;
+  for (size_t i = 0; i < pages_.size(); i++) tick[i] = tick_of(pages_[i].location);
+  for (const auto& [key, loc] : keyed_) LSM4KV_RETURN_IF_ERROR(emit(key, PageEntry{loc, tick_of(loc), std::nullopt}));
 
   // Depth first from each root, one key buffer: the key of a page is its
   // parent's followed by its fingerprint, or a new window's.
@@ -88,7 +107,7 @@ Status IndexRebuilder::finish(const std::function<Status(std::string_view key, c
     }
   }
   *report = counts_;
-  report->pages_kept = kept;
+  report->pages_kept = kept + keyed_.size();
   report->pages_dropped = pages_.size() - kept;
   return Status::ok();
 }

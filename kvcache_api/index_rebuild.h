@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <set>
 #include <string>
 #include <string_view>
@@ -64,6 +65,7 @@ class IndexRebuilder {
   const Fingerprinter fp_;
   std::vector<Page> pages_;
   std::unordered_map<Digest, size_t, DigestHash> by_digest_;  // d_i -> pages_ index (the newest copy)
+  std::map<std::string, tensorlog::Location> keyed_;          // keyed pages: index key -> newest record
   RepairReport counts_;
 };
 

@@ -222,8 +222,14 @@ Status KvStoreImpl::load_state() {
   }));
   if (malformed) return Status::corruption(opt_.dir + ": bad page entry in the index");
   tick_ = max_tick;
-  // Each page's bytes count for the subtree of its prompt's first page.
+  // Each page's bytes count for the subtree of its prompt's first page; a
+  // keyed page is its own entry.
   for (const auto& [id, layout] : layouts_) {
+    const std::string keyed = ns_prefix(static_cast<NamespaceId>(id | kKeyedBit));
+    LSM4KV_RETURN_IF_ERROR(for_each_page_entry([&](std::string_view key, const PageEntry* e) {
+      if (e != nullptr) lru_.add(std::string(key), disk_bytes(e->location), e->tick);
+      return true;
+    }, keyed));
     std::vector<size_t> root_of;  // visit index -> index in roots
     std::vector<std::string> roots;
     LSM4KV_RETURN_IF_ERROR(walk_namespace(index_.get(), id, window_, [&](const WalkedPage& w) {
@@ -290,7 +296,7 @@ Status KvStoreImpl::register_namespace(std::string_view name, const KvLayout& la
   }
   LSM4KV_RETURN_IF_ERROR(check_writable("register_namespace"));
   NamespaceId id = static_cast<NamespaceId>(names_.size() + 1);
-  if (id >= kMetaNamespace) return Status::invalid_argument("too many namespaces");
+  if (id >= kKeyedBit) return Status::invalid_argument("too many namespaces (at most 32,767)");
   // CONFIG first: it must name every namespace the index does (store_config.h).
   StoreConfig cfg = current_config();
   cfg.namespaces.push_back({std::string(name), id, layout});

@@ -268,6 +268,19 @@ struct StoreStats {
   std::vector<tuner::Decision> tuner_decisions;  // the tuner's recent decisions, oldest first
 };
 
+// One piece of a page's bytes: a page given by key (put_pages, get_pages) is
+// a scatter-gather list of slices whose bytes, in order, are the page's
+// record (page_tokens x bytes_per_token in all); SGLang's host pool gives two
+// per page (K and V) in its page_first layout.
+struct IoSlice {
+  void* data = nullptr;
+  size_t size = 0;
+};
+using PageSlices = std::vector<IoSlice>;
+
+// Bounds on the caller's page keys of put_pages / get_pages / exists_prefix.
+inline constexpr size_t kMinPageKeyBytes = 8, kMaxPageKeyBytes = 64;
+
 struct PutRequest {
   NamespaceId ns = 0;
   std::span<const Token> tokens;
@@ -318,6 +331,31 @@ class KvStore {
   // The same, finished on a worker thread; buffers must outlive the future.
   virtual std::future<Status> get_batch_async(NamespaceId ns, std::vector<Token> tokens, size_t n,
                                               KvBuffer dst) = 0;
+
+  // The page-key API, for engines that name pages themselves (SGLang
+  // HiCache: one chained hash of the prompt through the page, 32 bytes).
+  // Keys are 8..64 bytes. Keyed pages live beside the token pages of the
+  // same namespace, in a key space of their own: a page put by key is found
+  // only by key. Trust: a keyed page is verified on read against its key
+  // (the record's tag is the key), not against tokens, which the store never
+  // sees: the caller's key must name the whole prefix through the page, as a
+  // chained hash does. Bad input (no keys, a key of the wrong length, as many
+  // slice lists as keys not given, a null slice, slices that do not add up to
+  // a page) is InvalidArgument and changes nothing.
+  //
+  // *n = how many of keys, from the first, are stored (looked up in
+  // growing batches until the first missing key: exact whatever is stored
+  // after it).
+  virtual Status exists_prefix(NamespaceId ns, std::span<const std::string_view> keys, size_t* n) = 0;
+  // Stores the pages not yet stored (idempotent); sources[i] is page i's.
+  virtual Status put_pages(NamespaceId ns, std::span<const std::string_view> keys,
+                           std::span<const PageSlices> sources) = 0;
+  // Loads the stored pages of keys into destinations with one tensor-log
+  // submission. (*results)[i]: OK, NotFound (not stored; or its record was
+  // damaged, and the page left the index), or another error. The Status is
+  // not OK only when the call could not run (bad input, closed store).
+  virtual Status get_pages(NamespaceId ns, std::span<const std::string_view> keys,
+                           std::span<const PageSlices> destinations, std::vector<Status>* results) = 0;
 
   // Evicts least recently used subtrees until the stored bytes are <= target.
   virtual Status evict_to(uint64_t target_bytes) = 0;

@@ -44,6 +44,12 @@ class KvStoreImpl final : public KvStore {
   Status get_batch(std::span<GetRequest> requests) override;
   std::future<Status> get_batch_async(NamespaceId ns, std::vector<Token> tokens, size_t n,
                                       KvBuffer dst) override;
+  // The page-key API: kv_store_pages.cc.
+  Status exists_prefix(NamespaceId ns, std::span<const std::string_view> keys, size_t* n) override;
+  Status put_pages(NamespaceId ns, std::span<const std::string_view> keys,
+                   std::span<const PageSlices> sources) override;
+  Status get_pages(NamespaceId ns, std::span<const std::string_view> keys, std::span<const PageSlices> destinations,
+                   std::vector<Status>* results) override;
   Status evict_to(uint64_t target_bytes) override;
   Status collect_garbage() override;
   Status stats(StoreStats* out) const override;
@@ -83,6 +89,11 @@ class KvStoreImpl final : public KvStore {
   Status lookup_all(const std::vector<std::string>& keys, std::vector<std::string>* values,
                     std::vector<Status>* statuses);
   Status put_locked(std::span<const PutRequest> requests);
+  // The checks every page-key call makes; *page_bytes: the namespace's page.
+  Status check_keyed(const char* what, NamespaceId ns, std::span<const std::string_view> keys,
+                     const std::span<const PageSlices>* slices, uint64_t* page_bytes) const;
+  // Evicts one keyed page (its own LRU entry). REQUIRES: write_mu_ held.
+  Status evict_keyed(const std::string& key, bool durable, uint64_t* freed);
   // REQUIRES (all down to apply_collection): write_mu_ held.
   // keep_roots: the root subtrees the put extends; paths: the deepest key of
   // each of its requests (their prefixes must stay).

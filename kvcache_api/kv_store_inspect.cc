@@ -343,10 +343,18 @@ class Verifier {
     }
     const std::string end = ns_prefix(kMetaNamespace);
     uint64_t well_formed = 0;
+    std::string record;
     for (it->seek_to_first(); it->valid() && it->key() < end; it->next()) {
       report_->entries++;
       const std::string_view key = it->key();
       PageEntry e;
+      if (is_keyed_page(key)) {
+        const NamespaceId ns = static_cast<NamespaceId>(key_namespace(key) & ~kKeyedBit);
+        if (!e.decode_from(it->value()) || e.digest) problem("keyed page " + hex(key) + ": malformed value");
+        else if (!namespaces.count(ns)) problem("keyed page " + hex(key) + ": namespace id " + std::to_string(ns) + " is not registered");
+        else check_keyed_record(e.location, key, &record);
+        continue;
+      }
       if (!key_well_formed(key, window) || !e.decode_from(it->value()) ||
           e.digest.has_value() != (key_window_pages(key) == window)) {
         problem("index entry " + hex(key) + ": malformed key or value");
@@ -358,7 +366,6 @@ class Verifier {
     }
     if (!it->status().is_ok()) problem("index iteration stopped: " + it->status().to_string());
     uint64_t reached = 0;
-    std::string record;
     for (NamespaceId ns : namespaces) {
       std::vector<std::optional<Digest>> digest_of;  // by visit index; none when it could not be checked
       s = walk_namespace(db, ns, window, [&](const WalkedPage& w) {
@@ -387,12 +394,8 @@ class Verifier {
               " index entries are not reached from a prompt's first page through stored parents");
   }
 
-  // Reads and checks one record; returns the chained digest of its page (for
-  // its children), or none when it could not be checked.
-  std::optional<Digest> check_record(const tensorlog::Location& loc, const std::string& key, NamespaceId ns,
-                                     size_t depth, uint32_t page_tokens, const Digest* parent, bool root,
-                                     std::string* buf) {
-    const std::string where = "tensor record at " + loc.to_string() + " (index entry " + hex(key) + ")";
+  // Reads one record and verifies its checksum; *tag points into buf.
+  bool read_record(const tensorlog::Location& loc, const std::string& where, std::string* buf, std::string_view* tag) {
     buf->resize(loc.length);
     size_t got = 0;
     Status s = read_at(loc.segment, loc.offset, loc.length, buf->data(), &got);
@@ -401,11 +404,30 @@ class Verifier {
     if (s.is_ok()) s = tensorlog::verify_record(buf->data(), loc, &h);
     if (!s.is_ok()) {
       problem(where + ": " + s.to_string());
-      return std::nullopt;
+      return false;
     }
     report_->records++;
     report_->record_bytes += loc.length;
-    std::string_view tag(buf->data() + tensorlog::kRecordHeaderSize, h.tag_len);
+    *tag = std::string_view(buf->data() + tensorlog::kRecordHeaderSize, h.tag_len);
+    return true;
+  }
+
+  // A keyed page's record carries its index key as its tag.
+  void check_keyed_record(const tensorlog::Location& loc, std::string_view key, std::string* buf) {
+    const std::string where = "tensor record at " + loc.to_string() + " (keyed page " + hex(key) + ")";
+    std::string_view tag;
+    if (read_record(loc, where, buf, &tag) && tag != key) problem(where + ": its tag is not the page's key");
+    advance(loc.length);
+  }
+
+  // Reads and checks one record; returns the chained digest of its page (for
+  // its children), or none when it could not be checked.
+  std::optional<Digest> check_record(const tensorlog::Location& loc, const std::string& key, NamespaceId ns,
+                                     size_t depth, uint32_t page_tokens, const Digest* parent, bool root,
+                                     std::string* buf) {
+    const std::string where = "tensor record at " + loc.to_string() + " (index entry " + hex(key) + ")";
+    std::string_view tag;
+    if (!read_record(loc, where, buf, &tag)) return std::nullopt;
     PageTag t;
     if (!decode_tag(tag, page_tokens, &t)) {
       problem(where + ": tag of " + std::to_string(tag.size()) + " bytes, a page of " +
@@ -513,7 +535,7 @@ Status KvStoreImpl::list_namespaces(std::vector<NamespaceInfo>* out) {
     }
   }
   LSM4KV_RETURN_IF_ERROR(for_each_page_entry([&](std::string_view key, const PageEntry* e) {
-    auto f = at.find(static_cast<NamespaceId>(read_be(key.substr(0, kNsBytes))));
+    auto f = at.find(static_cast<NamespaceId>(key_namespace(key) & ~kKeyedBit));
     if (f == at.end() || e == nullptr) return true;
     (*out)[f->second].pages++;
     (*out)[f->second].bytes += disk_bytes(e->location);

@@ -115,6 +115,7 @@ Status KvStoreImpl::evict_lru(uint64_t target_bytes, const std::vector<std::stri
 
 Status KvStoreImpl::evict_branches(const std::string& root, uint64_t bytes,
                                    const std::unordered_set<std::string>& paths, bool durable, uint64_t* freed) {
+  if (is_keyed_page(root)) return evict_keyed(root, durable, freed);
   *freed = 0;
   std::vector<SubtreePage> pages;
   std::vector<tensorlog::Location> locations;
@@ -302,6 +303,10 @@ Status KvStoreImpl::check_invariants() {
   uint64_t bytes = 0, entries = 0;
   Status problem;
   LSM4KV_RETURN_IF_ERROR(for_each_page_entry([&](std::string_view key, const PageEntry* e) {
+    if (is_keyed_page(key) && e != nullptr && !e->digest) {  // keyed pages: no tree to check
+      bytes += disk_bytes(e->location);
+      return true;
+    }
     if (!key_well_formed(key, window_) || e == nullptr || e->digest.has_value() != (key_window_pages(key) == window_)) {
       problem = Status::corruption(opt_.dir + ": malformed index entry");
       return false;

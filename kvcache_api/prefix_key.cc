@@ -169,6 +169,18 @@ bool PageEntry::decode_from(std::string_view in) {
   return true;
 }
 
+std::string keyed_page_key(NamespaceId ns, std::string_view key) {
+  std::string k = ns_prefix(static_cast<NamespaceId>(ns | kKeyedBit));
+  k.append(key);
+  return k;
+}
+
+bool is_keyed_page(std::string_view index_key) {
+  if (index_key.size() < kNsBytes) return false;
+  const NamespaceId ns = key_namespace(index_key);
+  return (ns & kKeyedBit) != 0 && ns != kMetaNamespace;
+}
+
 std::string meta_key(std::string_view name) {
   std::string k = ns_prefix(kMetaNamespace);
   k.append(name);

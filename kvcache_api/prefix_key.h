@@ -38,6 +38,14 @@
 // f(page i): 2 + 8·(i+1) bytes, 8 KiB at 1,024 pages. Stores of formats 1
 // and 2 are refused at open.
 //
+// Keyed pages (the page-key API, KvStore::put_pages): the caller names each
+// page with a key of its own (8..64 bytes; SGLang HiCache: a chained SHA-256
+// of the prompt through the page). Index key = u16 (ns | 0x8000) big-endian
+// | the caller's key; value = Location | tick. The record's tag is the index
+// key itself: a read checks that the record is the one stored under that key
+// (no tokens are known: the caller's key is trusted to name the prefix).
+// Namespace ids of token pages are therefore below 0x8000.
+//
 // Metadata lives under the reserved namespace id 0xFFFF:
 //   0xFFFF "cfg"         -> varint page_tokens | varint store format version
 //                           | varint key_window_pages (format 3)
@@ -67,6 +75,7 @@ constexpr size_t kTagHeaderBytes = kNsBytes + 4 + kDigestBytes;  // the tag befo
 // The store format this build writes and reads (the "cfg" record).
 constexpr uint32_t kStoreFormatVersion = 3;
 constexpr uint32_t kMaxKeyWindowPages = 64;
+constexpr NamespaceId kKeyedBit = 0x8000;
 
 using Fingerprinter = std::function<uint64_t(std::span<const Token>)>;
 
@@ -143,5 +152,11 @@ struct PageEntry {
 };
 
 std::string meta_key(std::string_view name);
+
+// Keyed pages (see above).
+std::string keyed_page_key(NamespaceId ns, std::string_view key);
+// An index key (or a record tag) of a keyed page: its namespace has the
+// keyed bit and is not the metadata's.
+bool is_keyed_page(std::string_view index_key);
 
 }  // namespace lsm4kv::kvcache
