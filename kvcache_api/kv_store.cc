@@ -723,8 +723,18 @@ Status KvStoreImpl::stats(StoreStats* out) const {
   {
     std::lock_guard g(lru_mu_);
     st.stored_bytes = lru_.total_bytes();
+    st.memory.eviction = lru_.memory_bytes();
   }
+  st.memory.tensor_tables = u.table_bytes;
   engine::Properties p = index_->properties();
+  for (const auto& l : p.levels) {
+    for (const auto& r : l.runs) {
+      st.memory.index_filters += r.bloom_memory_bytes;
+      st.memory.index_fences += r.fence_memory_bytes;
+    }
+  }
+  st.memory.index_block_cache = p.block_cache_usage;
+  st.memory.index_memtables = p.memtable_bytes;
   st.files = p.live_files + st.tensor_segments;
   st.index_shape = p.shape;
   for (const auto& l : p.levels) st.runs_per_level.push_back(l.runs.size());

@@ -246,6 +246,19 @@ struct Percentiles {
   uint64_t count = 0;
 };
 
+// The store's memory by part, in bytes.
+struct MemoryUsage {
+  uint64_t index_filters = 0;      // Bloom filters of the index's runs
+  uint64_t index_fences = 0;       // fence pointers of the index's runs (one key per block)
+  uint64_t index_block_cache = 0;  // index blocks cached (at most StoreOptions::index_block_cache)
+  uint64_t index_memtables = 0;    // the index's write buffers
+  uint64_t tensor_tables = 0;      // the tensor log's per-record tables
+  uint64_t eviction = 0;           // the LRU of subtrees and keyed pages
+  uint64_t total() const {
+    return index_filters + index_fences + index_block_cache + index_memtables + tensor_tables + eviction;
+  }
+};
+
 struct StoreStats {
   uint64_t hit_tokens = 0, miss_tokens = 0;  // probe: tokens found / not found
   uint64_t hit_pages = 0, miss_pages = 0;
@@ -266,6 +279,7 @@ struct StoreStats {
   engine::Shape index_shape;
   std::vector<size_t> runs_per_level;        // index: runs in level 0, 1, ...
   std::vector<tuner::Decision> tuner_decisions;  // the tuner's recent decisions, oldest first
+  MemoryUsage memory;
 };
 
 // One piece of a page's bytes: a page given by key (put_pages, get_pages) is

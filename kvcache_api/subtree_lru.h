@@ -30,6 +30,8 @@ class SubtreeLru {
   std::optional<std::string> oldest(const std::vector<std::string>& keep = {}) const;
   uint64_t total_bytes() const { return total_; }
   size_t size() const { return roots_.size(); }
+  // Bytes of RAM it takes (an estimate from its node and key sizes).
+  uint64_t memory_bytes() const;
 
  private:
   struct Info {
@@ -39,6 +41,7 @@ class SubtreeLru {
   std::map<std::string, Info> roots_;
   std::set<std::pair<uint64_t, std::string>> by_tick_;
   uint64_t total_ = 0;
+  uint64_t key_bytes_ = 0;  // capacity of the roots' keys
 };
 
 }  // namespace lsm4kv::kvcache

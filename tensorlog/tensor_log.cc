@@ -415,6 +415,7 @@ LogUsage TensorLog::usage() const {
     u.live_bytes += s.live_bytes;
     u.dead_bytes += s.dead_bytes;
     if (s.active) u.active_dead_bytes += s.dead_bytes;
+    u.table_bytes += sizeof(s) + s.records.capacity() * sizeof(SegmentRecord);
   }
   return u;
 }

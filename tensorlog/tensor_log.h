@@ -153,6 +153,8 @@ struct LogUsage {
   // Of dead_bytes, those in the active segment: no collection can reclaim
   // them until the segment is sealed.
   uint64_t active_dead_bytes = 0;
+  // RAM of the per-record tables (offset, length, liveness of every record).
+  uint64_t table_bytes = 0;
 };
 
 struct Relocation {
