@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -39,11 +40,15 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+// Removed at exit, also when a bench step fails (die() exits).
+std::string g_remove_at_exit;
+
 struct Config {
   std::string dir;
   bool keep = false;
   size_t pages = 100000, probes = 10000, gets = 1000;
   size_t bytes_per_token = 8;
+  size_t block_cache_mib = StoreOptions{}.index_block_cache >> 20;
   std::string strategy = "both", sync = "none";
   PromptSetOptions prompts;
 };
@@ -57,7 +62,7 @@ class Result {
  public:
   void add(const std::string& key, double v) {
     char buf[64];
-    std::snprintf(buf, sizeof buf, "%.6g", v);
+    std::snprintf(buf, sizeof buf, v == std::floor(v) && std::fabs(v) < 1e15 ? "%.0f" : "%.6g", v);
     line_ += " " + key + "=" + buf;
   }
   void add(const std::string& key, const std::string& v) { line_ += " " + key + "=" + v; }
@@ -121,6 +126,7 @@ uint64_t trimmed_rss() {
 StoreOptions store_options(const Config& c, const std::string& strategy) {
   StoreOptions o;
   o.dir = c.dir;
+  o.index_block_cache = c.block_cache_mib << 20;
   o.page_tokens = static_cast<uint32_t>(c.prompts.page_tokens);
   o.sync = c.sync == "batch" ? SyncMode::kPerBatch : c.sync == "group" ? SyncMode::kGroupCommit : SyncMode::kNone;
   o.probe = strategy == "binary" ? ProbeStrategy::kBinarySearch : ProbeStrategy::kSeek;
@@ -152,6 +158,27 @@ double timed_open(const Config& c, const std::string& strategy, PromptSet* set, 
     if (cached != p.size()) std::fprintf(stderr, "probe after open: %zu of %zu tokens\n", cached, p.size()), std::exit(1);
   }
   return since(t0);
+}
+
+// The RSS an open store adds, without the block cache (its open scans the
+// index and would fill it): the fence pointers and Bloom filters of the
+// index's runs and what else the store keeps in memory per page or subtree.
+// Returns the seconds the open took: the first open after the puts, so it
+// replays the WAL the close left, as a restart does.
+double measure_open_memory(Config c, const std::string& strategy, double pages, PromptSet* set, Result* r) {
+  c.block_cache_mib = 0;
+  const uint64_t closed_rss = trimmed_rss();
+  std::unique_ptr<KvStore> store;
+  NamespaceId ns = 0;
+  const double open_s = timed_open(c, strategy, set, &store, &ns);
+  const double held = static_cast<double>(trimmed_rss()) - static_cast<double>(closed_rss);
+  std::printf("reopen (first after the puts, %s, no block cache): %.3f s; the open store holds %.1f MiB of RSS "
+              "= %.1f B/page\n",
+              strategy.c_str(), open_s, held / 1048576.0, held / pages);
+  r->add("open_rss_bytes_per_page", held / pages);
+  r->add("reopen_s", open_s);
+  die(store->close(), "close");
+  return open_s;
 }
 
 void put_phase(const Config& c, KvStore* store, NamespaceId ns, PromptSet* set, Result* r) {
@@ -292,6 +319,7 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::IsMember({"seek", "binary", "both"}));
   app.add_option("--sync", c.sync, "none, batch (per put) or group (group commit)")->capture_default_str()
       ->check(CLI::IsMember({"none", "batch", "group"}));
+  app.add_option("--block-cache-mib", c.block_cache_mib, "the index's block cache")->capture_default_str();
   app.add_option("--seed", c.prompts.seed, "random seed")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   if (c.bytes_per_token % 2 != 0) return std::fprintf(stderr, "--bytes-per-token must be even\n"), 2;
@@ -304,6 +332,13 @@ int main(int argc, char** argv) {
   if (auto parent = std::filesystem::path(c.dir).parent_path(); !parent.empty())
     std::filesystem::create_directories(parent, ec);
 
+  if (!c.keep) {
+    g_remove_at_exit = c.dir;
+    std::atexit([] {
+      std::error_code e;
+      std::filesystem::remove_all(g_remove_at_exit, e);
+    });
+  }
   const auto start = Clock::now();
   const std::vector<std::string> strategies =
       c.strategy == "both" ? std::vector<std::string>{"seek", "binary"} : std::vector<std::string>{c.strategy};
@@ -338,16 +373,11 @@ int main(int argc, char** argv) {
   const double pages = static_cast<double>(st.pages_put);
   print_disk("after the puts", c.dir, pages, &r, "_after_put");
 
+  measure_open_memory(c, strategies[0], pages, &set, &r);
   for (const std::string& strategy : strategies) {
-    const uint64_t closed_rss = trimmed_rss();
     const double open_s = timed_open(c, strategy, &set, &store, &ns);
-    const uint64_t open_rss = trimmed_rss();
-    std::printf("reopen (%s): %.3f s (open, register_namespace, one probe); the open store holds %.1f MiB of RSS "
-                "(%.1f B/page)\n",
-                strategy.c_str(), open_s, (static_cast<double>(open_rss) - closed_rss) / 1048576.0,
-                (static_cast<double>(open_rss) - closed_rss) / pages);
+    std::printf("reopen (%s, block cache %zu MiB): %.3f s\n", strategy.c_str(), c.block_cache_mib, open_s);
     r.add(strategy + "_reopen_s", open_s);
-    r.add(strategy + "_open_rss_bytes_per_page", (static_cast<double>(open_rss) - closed_rss) / pages);
     probe_phase(c, strategy, store.get(), ns, &set, &r);
     if (&strategy == &strategies[0]) get_phase(c, store.get(), ns, &set, &r);
     print_memory(("after the probes (" + strategy + ")").c_str(), &r, strategy);
@@ -362,7 +392,6 @@ int main(int argc, char** argv) {
   r.add("peak_rss_mib", m.peak_rss_bytes / 1048576.0);
   r.add("load_end", load_average());
   r.add("wall_s", since(start));
-  if (!c.keep) std::filesystem::remove_all(c.dir, ec);
   std::printf("wall %.1f s, load %.2f; store %s\n", since(start), load_average(),
               c.keep ? ("left in " + c.dir).c_str() : "removed");
   r.print();
