@@ -4,13 +4,13 @@
 // Stores prompts of --prompt-pages pages (PromptSet: a share of them extend
 // an earlier prompt's prefix) until --pages pages are stored, capacity
 // unbounded, timing every put. Then closes the store and measures what it
-// left on disk (index and segment bytes per page), reopens it (timed, with
-// one probe to prove it works; the RSS it adds is the index's fence pointers
-// and Bloom filters and whatever else the open store keeps in memory), and
+// left on disk (index and segment bytes per page), reopens it without block
+// cache (timed, with one probe to prove it works: a restart; the RSS it adds
+// is the index's fence pointers and Bloom filters and whatever else the open
+// store keeps in memory), and, after another reopen per probe strategy
+// (--probe-strategy both, the default: seek and binary on the same data),
 // times --probes probes of each kind (full hit, partial hit, miss) and
-// --gets loads of stored prompts (checked byte for byte). With
-// --probe-strategy both (the default) the probes run once per strategy,
-// each after its own reopen, on the same stored data.
+// --gets loads of stored prompts (checked byte for byte).
 //
 // Prints readable lines and one `RESULT key=value ...` line for tables
 // (bench/RESULTS.md, "Scale"). The directory is removed at the end unless
@@ -155,7 +155,8 @@ double timed_open(const Config& c, const std::string& strategy, PromptSet* set, 
     std::span<const int32_t> p = set->prompt(set->random_prompt());
     size_t cached = 0;
     die((*store)->probe(*ns, p, &cached), "probe after open");
-    if (cached != p.size()) std::fprintf(stderr, "probe after open: %zu of %zu tokens\n", cached, p.size()), std::exit(1);
+    if (cached != p.size())
+      std::fprintf(stderr, "probe after open: %zu of %zu tokens\n", cached, p.size()), std::exit(1);
   }
   return since(t0);
 }
