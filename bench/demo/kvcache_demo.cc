@@ -15,28 +15,19 @@
 #include <random>
 #include <unistd.h>
 
+#include "bench/bench_util.h"
 #include "kvcache_api/kv_store.h"
 
 using namespace lsm4kv;
 using namespace lsm4kv::kvcache;
+using lsm4kv::bench::fill_kv;
+using lsm4kv::bench::percentile;
 using Clock = std::chrono::steady_clock;
 
 namespace {
 
 double seconds(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
-}
-
-// Deterministic stand-in for a model's KV: token t's bytes depend on every
-// token up to t.
-void fill_kv(const std::vector<Token>& tokens, size_t bpt, std::vector<char>* out) {
-  out->resize(tokens.size() * bpt);
-  uint64_t h = 1469598103934665603ull;
-  for (size_t t = 0; t < tokens.size(); t++) {
-    h = (h ^ static_cast<uint64_t>(tokens[t])) * 1099511628211ull;
-    uint64_t* p = reinterpret_cast<uint64_t*>(out->data() + t * bpt);
-    for (size_t i = 0; i < bpt / 8; i++) p[i] = h + i;
-  }
 }
 
 void progress(const char* what, size_t done, size_t total) {
@@ -46,12 +37,6 @@ void progress(const char* what, size_t done, size_t total) {
   std::fprintf(stderr, "\r%-10s [%s%s] %zu/%zu", what, std::string(filled, '#').c_str(),
                std::string(width - filled, '.').c_str(), done, total);
   if (done == total) std::fprintf(stderr, "\r%*s\r", width + 40, "");
-}
-
-double percentile(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))];
 }
 
 }  // namespace

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "base/checksum.h"
+#include "bench/bench_util.h"
 #include "bench/trace/file_per_page.h"
 #include "bench/trace/trace_reader.h"
 #include "kvcache_api/kv_store.h"
@@ -71,12 +72,6 @@ void fill_kv(const std::vector<Token>& tokens, size_t bpt, std::vector<char>* ou
     uint64_t* p = reinterpret_cast<uint64_t*>(out->data() + t * bpt);
     for (size_t i = 0; i < bpt / 8; i++) p[i] = seed + i * 0xD1B54A32D192ED03ull;
   }
-}
-
-double percentile(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))];
 }
 
 // What a backend does for one request; sizes in tokens and bytes.
