@@ -49,6 +49,7 @@ struct Config {
   size_t pages = 100000, probes = 10000, gets = 1000;
   size_t bytes_per_token = 8;
   size_t block_cache_mib = StoreOptions{}.index_block_cache >> 20;
+  uint32_t key_window = StoreOptions{}.key_window_pages;
   std::string strategy = "both", sync = "none";
   PromptSetOptions prompts;
 };
@@ -106,6 +107,11 @@ void print_stats(const StoreStats& st) {
   for (size_t x : st.runs_per_level) runs += (runs.empty() ? "" : ",") + std::to_string(x);
   std::printf("  stats: index_shape T=%d K=%s runs_per_level %s tuner_decisions %zu\n", st.index_shape.size_ratio,
               k.c_str(), runs.c_str(), st.tuner_decisions.size());
+  const MemoryUsage& m = st.memory;
+  std::printf("  stats: memory filters %llu fences %llu block_cache %llu memtables %llu tensor_tables %llu "
+              "eviction %llu total %llu\n",
+              u(m.index_filters), u(m.index_fences), u(m.index_block_cache), u(m.index_memtables),
+              u(m.tensor_tables), u(m.eviction), u(m.total()));
 }
 
 uint64_t dir_bytes(const std::string& path) {
@@ -130,6 +136,7 @@ StoreOptions store_options(const Config& c, const std::string& strategy) {
   o.page_tokens = static_cast<uint32_t>(c.prompts.page_tokens);
   o.sync = c.sync == "batch" ? SyncMode::kPerBatch : c.sync == "group" ? SyncMode::kGroupCommit : SyncMode::kNone;
   o.probe = strategy == "binary" ? ProbeStrategy::kBinarySearch : ProbeStrategy::kSeek;
+  o.key_window_pages = c.key_window;
   return o;
 }
 
@@ -322,6 +329,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"none", "batch", "group"}));
   app.add_option("--block-cache-mib", c.block_cache_mib, "the index's block cache")->capture_default_str();
   app.add_option("--seed", c.prompts.seed, "random seed")->capture_default_str();
+  app.add_option("--key-window", c.key_window, "pages per key window (StoreOptions::key_window_pages)")
+      ->capture_default_str()->check(CLI::Range(1, 64));
   CLI11_PARSE(app, argc, argv);
   if (c.bytes_per_token % 2 != 0) return std::fprintf(stderr, "--bytes-per-token must be even\n"), 2;
   if (c.prompts.shared_pages >= c.prompts.depth && c.prompts.depth > 1)
@@ -350,6 +359,7 @@ int main(int argc, char** argv) {
   r.add("bytes_per_token", static_cast<double>(c.bytes_per_token));
   r.add("share", c.prompts.share);
   r.add("sync", c.sync);
+  r.add("key_window", static_cast<double>(c.key_window));
   r.add("load_start", load_average());
   std::printf("scale_bench: %s, %zu pages of %zu tokens x %zu B, %zu pages per prompt, share %.2f, sync %s, "
               "load %.2f\n",
@@ -364,6 +374,10 @@ int main(int argc, char** argv) {
   const StoreStats st = store->stats();
   print_stats(st);
   print_memory("after the puts", &r, "put");
+  r.add("mem_filters_per_page", static_cast<double>(st.memory.index_filters) / static_cast<double>(st.pages_put));
+  r.add("mem_fences_per_page", static_cast<double>(st.memory.index_fences) / static_cast<double>(st.pages_put));
+  r.add("mem_tensor_tables_per_page", static_cast<double>(st.memory.tensor_tables) / static_cast<double>(st.pages_put));
+  r.add("mem_eviction_per_page", static_cast<double>(st.memory.eviction) / static_cast<double>(st.pages_put));
   const auto t_close = Clock::now();
   die(store->close(), "close");
   store.reset();
