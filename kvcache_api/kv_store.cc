@@ -348,13 +348,13 @@ Status KvStoreImpl::check_buffer(const KvBuffer& b, const KvLayout& layout, size
 
 // Both strategies rely on prefix closure: a stored page's ancestors are
 // stored, so "page i is stored" is monotone along a prompt.
-Status KvStoreImpl::cached_pages(const std::vector<std::string>& keys, size_t* pages) {
+Status KvStoreImpl::cached_pages(const PromptKeys& keys, size_t* pages) {
   *pages = 0;
   const size_t n = keys.size();
   if (n == 0) return Status::ok();
   auto stored = [&](size_t page, bool* found) {
     std::string v;
-    Status s = index_->get({}, keys[page], &v);
+    Status s = index_->get({}, keys.key(page), &v);
     *found = s.is_ok();
     return s.is_not_found() ? Status::ok() : s;
   };
@@ -388,7 +388,7 @@ Status KvStoreImpl::cached_pages(const std::vector<std::string>& keys, size_t* p
   // One predecessor seek inside the next window: the greatest stored key <=
   // the request's last key of that window shares its page-prefix with every
   // stored prefix of the request there.
-  const std::string& last = keys[std::min(n, first + W) - 1];
+  const std::string& last = keys.key(std::min(n, first + W) - 1);
   auto it = index_->new_iterator({});
   it->seek_for_prev(last);
   LSM4KV_RETURN_IF_ERROR(it->status());
@@ -440,9 +440,9 @@ Status KvStoreImpl::probe(NamespaceId ns, std::span<const Token> tokens, size_t*
   const size_t pages = tokens.size() / opt_.page_tokens;
   const PromptKeys k = prompt_keys(ns, tokens, opt_.page_tokens, pages, window_, opt_.fingerprint_override);
   size_t found = 0;
-  LSM4KV_RETURN_IF_ERROR(cached_pages(k.keys, &found));
+  LSM4KV_RETURN_IF_ERROR(cached_pages(k, &found));
   *cached = found * opt_.page_tokens;
-  if (found > 0) touch(k.keys[0]);
+  if (found > 0) touch(k.key(0));
   counters_.hit_tokens += *cached;
   counters_.miss_tokens += tokens.size() - *cached;
   counters_.hit_pages += found;
@@ -496,9 +496,9 @@ Status KvStoreImpl::put_locked(std::span<const PutRequest> requests) {
     LSM4KV_RETURN_IF_ERROR(layout_of(r.ns, &layout));
     const size_t P = opt_.page_tokens, n = r.tokens.size() / P, page_bytes = P * layout.bytes_per_token();
     const PromptKeys k = prompt_keys(r.ns, r.tokens, static_cast<uint32_t>(P), n, window_, opt_.fingerprint_override);
-    const std::vector<std::string>& keys = k.keys;
+    const std::vector<std::string>& keys = k.all_keys();  // every one is protected from eviction by this put
     size_t have = 0;
-    LSM4KV_RETURN_IF_ERROR(cached_pages(keys, &have));
+    LSM4KV_RETURN_IF_ERROR(cached_pages(k, &have));
     // Pages an earlier request of this batch adds count as present.
     while (have < n && std::any_of(pages.begin(), pages.end(), [&](const Pending& p) { return p.key == keys[have]; }))
       have++;
@@ -522,7 +522,7 @@ Status KvStoreImpl::put_locked(std::span<const PutRequest> requests) {
         data = buf;
       }
       std::optional<Digest> digest;
-      if (p % window_ == window_ - 1) digest = k.digests[p];
+      if (p % window_ == window_ - 1) digest = k.digest(p);
       pages.push_back({keys[p], std::move(tags[p - have]), data, page_bytes, roots.size() - 1, digest});
       needed += page_bytes + tensorlog::kAlign;
     }
@@ -619,7 +619,7 @@ Status KvStoreImpl::get_batch(std::span<GetRequest> requests) {
     const PromptKeys k = prompt_keys(r.ns, r.tokens, static_cast<uint32_t>(P), pages, window_, opt_.fingerprint_override);
     std::vector<std::string> values;
     std::vector<Status> statuses;
-    LSM4KV_RETURN_IF_ERROR(lookup_all(k.keys, &values, &statuses));
+    LSM4KV_RETURN_IF_ERROR(lookup_all(k.all_keys(), &values, &statuses));
     for (size_t p = 0; p < pages; p++) {
       if (statuses[p].is_not_found()) {
         const bool hole = std::any_of(statuses.begin() + p + 1, statuses.end(), [](const Status& s) { return s.is_ok(); });
@@ -649,11 +649,11 @@ Status KvStoreImpl::get_batch(std::span<GetRequest> requests) {
         q.dst = pr.staging.get();
       }
       tags_storage.push_back(std::move(tags[p]));
-      read_pages.push_back({k.keys[p], k.keys[0], p + 1});
+      read_pages.push_back({k.key(p), k.key(0), p + 1});
       reads.push_back(std::move(pr));
       rr.push_back(q);
     }
-    first_keys.push_back(k.keys[0]);
+    first_keys.push_back(k.key(0));
   }
   for (size_t j = 0; j < rr.size(); j++) rr[j].tag = tags_storage[j];
   tensorlog::ReadOptions ro;

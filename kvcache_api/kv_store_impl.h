@@ -84,7 +84,7 @@ class KvStoreImpl final : public KvStore {
   Status layout_of(NamespaceId ns, KvLayout* out) const;
   Status check_buffer(const KvBuffer& b, const KvLayout& layout, size_t tokens, const char* what) const;
   // Whole pages of keys[0..) that are stored (keys of one prompt, in order).
-  Status cached_pages(const std::vector<std::string>& keys, size_t* pages);
+  Status cached_pages(const PromptKeys& keys, size_t* pages);
   // multi_get of keys in any order (the index wants them sorted).
   Status lookup_all(const std::vector<std::string>& keys, std::vector<std::string>* values,
                     std::vector<Status>* statuses);

@@ -254,11 +254,11 @@ Status KvStoreImpl::hole_found(NamespaceId ns, const PromptKeys& k, size_t hole)
     std::lock_guard g(write_mu_);
     // Below the missing page: its range in its window, and if it ends its
     // window, the next window's.
-    const std::string& key = k.keys[hole];
-    LSM4KV_RETURN_IF_ERROR(drop_pages(key, hole + 1 - key_window_pages(key), k.keys[0], &dropped));
+    const std::string& key = k.key(hole);
+    LSM4KV_RETURN_IF_ERROR(drop_pages(key, hole + 1 - key_window_pages(key), k.key(0), &dropped));
     if (key_window_pages(key) == window_) {
       uint64_t more = 0;
-      LSM4KV_RETURN_IF_ERROR(drop_pages(window_prefix(ns, k.digests[hole]), hole + 1, k.keys[0], &more));
+      LSM4KV_RETURN_IF_ERROR(drop_pages(window_prefix(ns, k.digest(hole)), hole + 1, k.key(0), &more));
       dropped += more;
     }
   }

@@ -92,22 +92,39 @@ std::string window_key(NamespaceId ns, const Digest& parent, uint64_t f) {
   return k;
 }
 
-PromptKeys prompt_keys(NamespaceId ns, std::span<const Token> tokens, uint32_t page_tokens, size_t pages,
-                       uint32_t window, const Fingerprinter& fp) {
-  PromptKeys out;
-  out.keys.reserve(pages);
-  out.digests.reserve(pages);
+PromptKeys::PromptKeys(NamespaceId ns, std::span<const Token> tokens, uint32_t page_tokens, size_t pages,
+                       uint32_t window, const Fingerprinter& fp)
+    : ns_(ns), tokens_(tokens), page_tokens_(page_tokens), window_(window), fp_(fp), keys_(pages),
+      fingerprints_(pages), have_fingerprint_(pages, false) {
+  digests_.reserve(pages);
   Digest d = root_digest(ns);
-  std::string k;
   for (size_t p = 0; p < pages; p++) {
-    const std::string_view bytes = token_bytes(tokens, page_tokens, p);
-    if (p % window == 0) k = window_prefix(ns, d);
-    append_fingerprint(&k, page_fingerprint(bytes, fp));
-    out.keys.push_back(k);
-    d = chain_digest(d, bytes);
-    out.digests.push_back(d);
+    d = chain_digest(d, token_bytes(tokens, page_tokens, p));
+    digests_.push_back(d);
   }
-  return out;
+}
+
+uint64_t PromptKeys::fingerprint(size_t i) const {
+  if (!have_fingerprint_[i]) {
+    fingerprints_[i] = page_fingerprint(token_bytes(tokens_, page_tokens_, i), fp_);
+    have_fingerprint_[i] = true;
+  }
+  return fingerprints_[i];
+}
+
+const std::string& PromptKeys::key(size_t i) const {
+  std::string& k = keys_[i];
+  if (!k.empty()) return k;
+  const size_t start = i - i % window_;
+  k.reserve(kKeyHeadBytes + (i - start + 1) * kFingerprintBytes);
+  k = window_prefix(ns_, parent_of(start));
+  for (size_t p = start; p <= i; p++) append_fingerprint(&k, fingerprint(p));
+  return k;
+}
+
+const std::vector<std::string>& PromptKeys::all_keys() const {
+  for (size_t i = 0; i < keys_.size(); i++) key(i);
+  return keys_;
 }
 
 std::vector<std::string> page_tags(NamespaceId ns, std::span<const Token> tokens, uint32_t page_tokens,
@@ -119,7 +136,7 @@ std::vector<std::string> page_tags(NamespaceId ns, std::span<const Token> tokens
     t.reserve(kTagHeaderBytes + size_t{page_tokens} * sizeof(Token));
     put_be(&t, ns, kNsBytes);
     put_fixed32(&t, static_cast<uint32_t>(p));
-    append_digest(&t, k.parent_of(p, ns));
+    append_digest(&t, k.parent_of(p));
     t.append(token_bytes(tokens, page_tokens, p));
     tags.push_back(std::move(t));
   }

@@ -92,15 +92,37 @@ Digest root_digest(NamespaceId ns);
 Digest chain_digest(const Digest& parent, std::string_view page_token_bytes);
 
 // The keys of pages 0..pages-1 of a prompt and their chained digests
-// (digests[i] = d_i); window = the store's key_window_pages.
-struct PromptKeys {
-  std::vector<std::string> keys;
-  std::vector<Digest> digests;
-  // d_{i-1}: the digest of the prompt before page i.
-  Digest parent_of(size_t i, NamespaceId ns) const { return i == 0 ? root_digest(ns) : digests[i - 1]; }
+// (window = the store's key_window_pages). The digests are computed at
+// construction (each depends on every token before it); a key only when it
+// is asked for, with the fingerprints of its window: a probe of a deep prompt
+// needs a few keys, not all. Not thread-safe.
+class PromptKeys {
+ public:
+  PromptKeys(NamespaceId ns, std::span<const Token> tokens, uint32_t page_tokens, size_t pages, uint32_t window,
+             const Fingerprinter& fp);
+  size_t size() const { return digests_.size(); }
+  const std::string& key(size_t i) const;
+  // Every key, in page order.
+  const std::vector<std::string>& all_keys() const;
+  // d_i, and d_{i-1}: the digest of the prompt before page i.
+  const Digest& digest(size_t i) const { return digests_[i]; }
+  Digest parent_of(size_t i) const { return i == 0 ? root_digest(ns_) : digests_[i - 1]; }
+
+ private:
+  uint64_t fingerprint(size_t i) const;
+  const NamespaceId ns_;
+  const std::span<const Token> tokens_;
+  const uint32_t page_tokens_, window_;
+  const Fingerprinter fp_;
+  std::vector<Digest> digests_;
+  mutable std::vector<std::string> keys_;      // empty: not computed yet
+  mutable std::vector<uint64_t> fingerprints_;
+  mutable std::vector<bool> have_fingerprint_;
 };
-PromptKeys prompt_keys(NamespaceId ns, std::span<const Token> tokens, uint32_t page_tokens, size_t pages,
-                       uint32_t window, const Fingerprinter& fp);
+inline PromptKeys prompt_keys(NamespaceId ns, std::span<const Token> tokens, uint32_t page_tokens, size_t pages,
+                              uint32_t window, const Fingerprinter& fp) {
+  return PromptKeys(ns, tokens, page_tokens, pages, window, fp);
+}
 // The tags of pages [first, first+count) of a prompt whose keys are k.
 std::vector<std::string> page_tags(NamespaceId ns, std::span<const Token> tokens, uint32_t page_tokens,
                                    const PromptKeys& k, size_t first, size_t count);

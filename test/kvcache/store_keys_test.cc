@@ -65,9 +65,9 @@ TEST_CASE("a page's key has a size independent of its depth", "[kvcache][keys]")
   const auto tokens = random_tokens(rng, 1024 * P);
   const PromptKeys k = prompt_keys(3, tokens, P, 1024, window, {});
   size_t longest = 0;
-  for (const std::string& key : k.keys) longest = std::max(longest, key.size());
+  for (const std::string& key : k.all_keys()) longest = std::max(longest, key.size());
   CHECK(longest == kKeyHeadBytes + kFingerprintBytes * window);
-  CHECK(k.keys[1023].size() == k.keys[window - 1].size());
+  CHECK(k.key(1023).size() == k.key(window - 1).size());
 }
 
 TEST_CASE("prompts across many windows: probe, get, eviction and reopen", "[kvcache][keys]") {
@@ -152,7 +152,7 @@ TEST_CASE("a hole in a prompt never yields wrong bytes, and the get that meets i
 
   // Damage: the hole's index entry goes, the pages below it stay.
   const PromptKeys k = prompt_keys(ns, prompt, P, 24, window, {});
-  REQUIRE(store->index()->delete_key({}, k.keys[hole]).is_ok());
+  REQUIRE(store->index()->delete_key({}, k.key(hole)).is_ok());
   CHECK(store->check_invariants().is_corruption());
 
   // The probe may see past the hole (it assumes prefix closure), but
@@ -199,7 +199,7 @@ TEST_CASE("a get straight past a hole misses and heals", "[kvcache][keys]") {
   const auto prompt = random_tokens(rng, 16 * P);
   REQUIRE(put(store.get(), ns, prompt).is_ok());
   const PromptKeys k = prompt_keys(ns, prompt, P, 16, window, {});
-  REQUIRE(store->index()->delete_key({}, k.keys[5]).is_ok());
+  REQUIRE(store->index()->delete_key({}, k.key(5)).is_ok());
   Status st = get(store.get(), ns, prompt, prompt.size());
   INFO(st.to_string());
   CHECK(st.is_not_found());

@@ -133,7 +133,7 @@ Answers original(const Corpus& c) {
 
 tensorlog::Location location_of(KvStore* store, const std::vector<Token>& page_prefix) {
   const size_t pages = page_prefix.size() / P;
-  auto keys = prompt_keys(1, page_prefix, P, pages, StoreOptions{}.key_window_pages, {}).keys;
+  auto keys = prompt_keys(1, page_prefix, P, pages, StoreOptions{}.key_window_pages, {}).all_keys();
   std::string v;
   REQUIRE(store->index()->get({}, keys.back(), &v).is_ok());
   PageEntry e;
