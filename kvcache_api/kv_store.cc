@@ -184,6 +184,7 @@ Status KvStoreImpl::close() {
     closing_ = true;
     async_cv_.wait(l, [&] { return async_in_flight_ == 0; });
   }
+  stop_loader();
   stop_stats_writer();  // writes the stats file a last time
   closed_ = true;
   tuner_.reset();
@@ -194,8 +195,8 @@ Status KvStoreImpl::close() {
   return s.is_ok() ? t : s;
 }
 
-// Namespaces from the metadata records; LRU state from every page entry;
-// and tensor-log records no page entry names are reported dead (orphans).
+// Namespaces from the metadata records, now; the rest in the background
+// (load_pages), so that open does not read the whole index.
 Status KvStoreImpl::load_state() {
   auto it = index_->new_iterator({});
   std::string meta = meta_key("ns:");
@@ -208,48 +209,89 @@ Status KvStoreImpl::load_state() {
     names_[name] = id;
   }
   LSM4KV_RETURN_IF_ERROR(it->status());
-  uint64_t max_tick = 0;
-  bool malformed = false;
+  // The snapshot and the last record are taken now: what puts add from here
+  // on is theirs to count.
+  const tensorlog::Location last = log_->last_record();
+  {
+    std::lock_guard g(load_mu_);
+    loaded_ = false;
+    load_status_ = Status::ok();
+  }
+  load_stop_ = false;
+  loader_ = std::thread([this, it = std::move(it), last]() mutable {
+    Status s = load_pages(it.get(), last);
+    it.reset();
+    std::lock_guard g(load_mu_);
+    loaded_ = true;
+    load_status_ = s;
+    load_cv_.notify_all();
+  });
+  // A rebuild or a repair wants the damage found now, to rebuild again.
+  if (opt_.on_corruption == OnCorruption::kRebuild || force_rebuild_) return wait_loaded();
+  return Status::ok();
+}
+
+Status KvStoreImpl::wait_loaded() {
+  std::unique_lock l(load_mu_);
+  load_cv_.wait(l, [&] { return loaded_; });
+  return load_status_;
+}
+
+void KvStoreImpl::stop_loader() {
+  load_stop_ = true;
+  if (loader_.joinable()) loader_.join();
+}
+
+// LRU state from every page entry, and tensor-log records no page entry
+// names reported dead (orphans), all from one snapshot of the index.
+Status KvStoreImpl::load_pages(engine::Iterator* it, const tensorlog::Location& last) {
   std::vector<tensorlog::Location> referenced;
-  LSM4KV_RETURN_IF_ERROR(for_each_page_entry([&](std::string_view, const PageEntry* e) {
-    if (e == nullptr) {
-      malformed = true;
-      return false;
-    }
-    max_tick = std::max(max_tick, e->tick);
-    referenced.push_back(e->location);
-    return true;
-  }));
-  if (malformed) return Status::corruption(opt_.dir + ": bad page entry in the index");
-  tick_ = max_tick;
+  const std::string end = ns_prefix(kMetaNamespace);
+  for (it->seek_to_first(); it->valid() && it->key() < end && !load_stop_; it->next()) {
+    PageEntry e;
+    if (!e.decode_from(it->value())) return Status::corruption(opt_.dir + ": bad page entry in the index");
+    referenced.push_back(e.location);
+  }
+  LSM4KV_RETURN_IF_ERROR(it->status());
+  std::vector<NamespaceId> ids;
+  {
+    std::lock_guard g(meta_mu_);
+    for (const auto& [id, layout] : layouts_) ids.push_back(id);
+  }
+  auto add = [&](const std::string& root, const PageEntry& e) {
+    std::lock_guard g(lru_mu_);
+    lru_.add(root, disk_bytes(e.location), e.tick);
+  };
   // Each page's bytes count for the subtree of its prompt's first page; a
   // keyed page is its own entry.
-  for (const auto& [id, layout] : layouts_) {
+  for (NamespaceId id : ids) {
     const std::string keyed = ns_prefix(static_cast<NamespaceId>(id | kKeyedBit));
-    LSM4KV_RETURN_IF_ERROR(for_each_page_entry([&](std::string_view key, const PageEntry* e) {
-      if (e != nullptr) lru_.add(std::string(key), disk_bytes(e->location), e->tick);
-      return true;
-    }, keyed));
+    for (it->seek(keyed); it->valid() && it->key().starts_with(keyed) && !load_stop_; it->next()) {
+      PageEntry e;
+      if (e.decode_from(it->value())) add(std::string(it->key()), e);
+    }
+    LSM4KV_RETURN_IF_ERROR(it->status());
     std::vector<size_t> root_of;  // visit index -> index in roots
     std::vector<std::string> roots;
-    LSM4KV_RETURN_IF_ERROR(walk_namespace(index_.get(), id, window_, [&](const WalkedPage& w) {
+    LSM4KV_RETURN_IF_ERROR(walk_pages(it, window_prefix(id, root_digest(id)), 0, window_, [&](const WalkedPage& w) {
       if (w.parent == kNoParent) {
         root_of.push_back(roots.size());
         roots.emplace_back(w.key);
       } else {
         root_of.push_back(root_of[w.parent]);
       }
-      if (w.entry != nullptr) lru_.add(roots[root_of.back()], disk_bytes(w.entry->location), w.entry->tick);
-      return true;
+      if (w.entry != nullptr) add(roots[root_of.back()], *w.entry);
+      return !load_stop_;
     }));
   }
-  return mark_orphans_dead(std::move(referenced));
+  if (load_stop_) return Status::ok();
+  return mark_orphans_dead(std::move(referenced), last);
 }
 
 // A put appends its records before it writes their index entries; a crash
 // between the two leaves records that nothing will ever reference. Both lists
 // sorted by (segment, offset), one merge finds them.
-Status KvStoreImpl::mark_orphans_dead(std::vector<tensorlog::Location> referenced) {
+Status KvStoreImpl::mark_orphans_dead(std::vector<tensorlog::Location> referenced, const tensorlog::Location& last) {
   auto order = [](const tensorlog::Location& a, const tensorlog::Location& b) {
     return std::tie(a.segment, a.offset) < std::tie(b.segment, b.offset);
   };
@@ -257,6 +299,7 @@ Status KvStoreImpl::mark_orphans_dead(std::vector<tensorlog::Location> reference
   std::vector<tensorlog::Location> orphans;
   auto ref = referenced.begin();
   for (const tensorlog::Location& r : log_->live_records()) {
+    if (order(last, r)) break;  // written after the snapshot
     while (ref != referenced.end() && order(*ref, r)) ++ref;
     if (ref == referenced.end() || order(r, *ref)) orphans.push_back(r);
   }
@@ -422,6 +465,14 @@ Status KvStoreImpl::lookup_all(const std::vector<std::string>& keys, std::vector
     (*statuses)[order[j]] = std::move(st[j]);
   }
   return Status::ok();
+}
+
+uint64_t KvStoreImpl::next_tick() {
+  const uint64_t now = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+  uint64_t t = tick_.load(std::memory_order_relaxed);
+  while (!tick_.compare_exchange_weak(t, std::max(now, t + 1), std::memory_order_relaxed)) {}
+  return std::max(now, t + 1);
 }
 
 void KvStoreImpl::touch(const std::string& root) {
@@ -696,6 +747,7 @@ StoreStats KvStoreImpl::stats() const {
 
 Status KvStoreImpl::stats(StoreStats* out) const {
   LSM4KV_RETURN_IF_ERROR(check_open());
+  LSM4KV_RETURN_IF_ERROR(const_cast<KvStoreImpl*>(this)->wait_loaded());  // stored_bytes and the LRU's memory
   StoreStats& st = *out;
   st = StoreStats{};
   st.hit_tokens = counters_.hit_tokens;

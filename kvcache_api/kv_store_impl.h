@@ -126,6 +126,12 @@ class KvStoreImpl final : public KvStore {
   Status collect_garbage_locked();
   Status apply_collection(const tensorlog::Collection& c);
   Status load_state();
+  // The loader (kv_store.cc): what open leaves to the background.
+  Status load_pages(engine::Iterator* snapshot, const tensorlog::Location& last);
+  // Blocks until the loader is done; its Status. Everything that evicts,
+  // collects or reads the LRU as a whole waits.
+  Status wait_loaded();
+  void stop_loader();
   // Recovery from damage: kv_store_recovery.cc. open_index opens the index
   // (unless a rebuild left it open)
   // (the tensor log is open), checks the "cfg" record against CONFIG and
@@ -160,14 +166,18 @@ class KvStoreImpl final : public KvStore {
   // LRU root. *dropped: how many. REQUIRES: write_mu_ held.
   Status drop_pages(std::string_view prefix, size_t depth_before, const std::string& root, uint64_t* dropped);
   // Reports dead every live tensor-log record not in referenced (the index's).
-  Status mark_orphans_dead(std::vector<tensorlog::Location> referenced);
+  // Records after `last` (written since the index snapshot) are not judged.
+  Status mark_orphans_dead(std::vector<tensorlog::Location> referenced, const tensorlog::Location& last);
   // Calls fn(key, entry) for every page entry of the index whose key starts
   // with prefix (empty: all of them), in key order; entry is null when the
   // value does not decode. fn returns false to stop.
   Status for_each_page_entry(const std::function<bool(std::string_view key, const PageEntry* entry)>& fn,
                              std::string_view prefix = {});
   Status resolve_pending_collections();
-  uint64_t next_tick() { return tick_.fetch_add(1, std::memory_order_relaxed) + 1; }
+  // Recency: microseconds of the wall clock, strictly increasing within the
+  // process, so that a reopened store's new puts are newer than what it
+  // holds without reading every entry first.
+  uint64_t next_tick();
   void touch(const std::string& root);
 
   const StoreOptions opt_;
@@ -199,6 +209,13 @@ class KvStoreImpl final : public KvStore {
   mutable std::mutex lru_mu_;
   SubtreeLru lru_;  // guarded by lru_mu_
   std::atomic<uint64_t> tick_{0};
+
+  std::thread loader_;
+  std::mutex load_mu_;
+  std::condition_variable load_cv_;
+  bool loaded_ = true;   // guarded by load_mu_
+  Status load_status_;   // guarded by load_mu_
+  std::atomic<bool> load_stop_{false};
 
   struct Counters {
     std::atomic<uint64_t> hit_tokens{0}, miss_tokens{0}, hit_pages{0}, miss_pages{0};

@@ -51,6 +51,7 @@ Status KvStoreImpl::make_room(uint64_t needed, const std::vector<std::string>& k
                               const std::unordered_set<std::string>& paths) {
   const uint64_t capacity = opt_.capacity_bytes;
   if (capacity == 0) return Status::ok();
+  LSM4KV_RETURN_IF_ERROR(wait_loaded());  // eviction needs the whole LRU
   if (needed > capacity)
     return Status::no_space("put_batch: " + std::to_string(needed) + " bytes exceed the capacity of " +
                             std::to_string(capacity));
@@ -183,6 +184,7 @@ Status KvStoreImpl::reclaim_dead_bytes(uint64_t target) {
 // collection copies. On a full disk the reserve pays for those writes.
 Status KvStoreImpl::evict_to(uint64_t target_bytes) {
   LSM4KV_RETURN_IF_ERROR(check_writable("evict_to"));
+  LSM4KV_RETURN_IF_ERROR(wait_loaded());
   std::lock_guard g(write_mu_);
   return with_reserve([&]() -> Status {
     bool over = false;
@@ -198,6 +200,7 @@ Status KvStoreImpl::evict_to(uint64_t target_bytes) {
 
 Status KvStoreImpl::collect_garbage() {
   LSM4KV_RETURN_IF_ERROR(check_writable("collect_garbage"));
+  LSM4KV_RETURN_IF_ERROR(wait_loaded());  // relocations must not race the loader's snapshot
   std::lock_guard g(write_mu_);
   return with_reserve([&] { return collect_garbage_locked(); });
 }
@@ -299,6 +302,7 @@ Status KvStoreImpl::collect_garbage_locked() {
 
 Status KvStoreImpl::check_invariants() {
   LSM4KV_RETURN_IF_ERROR(check_open());
+  LSM4KV_RETURN_IF_ERROR(wait_loaded());
   std::lock_guard g(write_mu_);
   uint64_t bytes = 0, entries = 0;
   Status problem;

@@ -209,6 +209,7 @@ Status KvStoreImpl::get_pages(NamespaceId ns, std::span<const std::string_view> 
     }
   }
   // Damaged records: their pages leave the index (when it still names them).
+  if (!damaged.empty()) LSM4KV_RETURN_IF_ERROR(wait_loaded());  // the LRU must be whole
   for (size_t j = 0; j < rr.size(); j++) {
     if (std::find(damaged.begin(), damaged.end(), rr[j].location) == damaged.end()) continue;
     std::lock_guard g(write_mu_);

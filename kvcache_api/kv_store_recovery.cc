@@ -108,6 +108,7 @@ Status KvStoreImpl::recover_index(const engine::Options& eo, const Status& damag
                                     std::to_string(cfg.page_tokens) + ", opened with " +
                                     std::to_string(opt_.page_tokens));
   // Forget what the failed open loaded.
+  stop_loader();
   if (index_) index_->close();
   index_.reset();
   {
@@ -119,7 +120,6 @@ Status KvStoreImpl::recover_index(const engine::Options& eo, const Status& damag
     std::lock_guard g(lru_mu_);
     lru_ = SubtreeLru();
   }
-  tick_ = 0;
   LSM4KV_RETURN_IF_ERROR(move_aside(fs, opt_.dir + "/index", opt_.dir + "/index.damaged"));
   LSM4KV_RETURN_IF_ERROR(engine::DB::open(eo, opt_.dir + "/index", &index_));
   LSM4KV_RETURN_IF_ERROR(rebuild_index(cfg));
@@ -268,6 +268,7 @@ Status KvStoreImpl::hole_found(NamespaceId ns, const PromptKeys& k, size_t hole)
 
 Status KvStoreImpl::drop_pages(std::string_view prefix, size_t depth_before, const std::string& root,
                                uint64_t* dropped) {
+  LSM4KV_RETURN_IF_ERROR(wait_loaded());  // the LRU root must be whole before bytes are taken off it
   std::vector<SubtreePage> pages;
   std::vector<tensorlog::Location> dead;
   uint64_t bytes = 0;

@@ -6,6 +6,12 @@ namespace lsm4kv::kvcache {
 
 Status walk_pages(engine::DB* db, std::string_view prefix, size_t depth_before, uint32_t window,
                   const PageVisitor& visit) {
+  auto it = db->new_iterator({});
+  return walk_pages(it.get(), prefix, depth_before, window, visit);
+}
+
+Status walk_pages(engine::Iterator* it, std::string_view prefix, size_t depth_before, uint32_t window,
+                  const PageVisitor& visit) {
   struct Range {
     std::string prefix;
     size_t depth_before;
@@ -23,7 +29,6 @@ Status walk_pages(engine::DB* db, std::string_view prefix, size_t depth_before, 
     ranges.pop_back();
     const std::string end = key_successor(r.prefix);
     path.clear();
-    auto it = db->new_iterator({});
     for (it->seek(r.prefix); it->valid() && it->key() < end; it->next()) {
       const std::string_view key = it->key();
       const size_t in_window = key_window_pages(key);

@@ -12,8 +12,9 @@
 // kNoParent for the pages of the first range whose parent is not in it (the
 // root of a subtree walk; every root of a forest walk).
 //
-// Thread-safety: none; the index may change between ranges (callers that
-// need a stable answer hold the store's write_mu_).
+// One iterator serves the whole walk: it sees one snapshot of the index.
+//
+// Thread-safety: none.
 #pragma once
 
 #include <cstddef>
@@ -46,6 +47,9 @@ using PageVisitor = std::function<bool(const WalkedPage&)>;
 // a page key of depth d: d - key_window_pages(key); prefix = ns | d_i of a
 // page of depth d: d; a namespace's forest, ns | root_digest: 0).
 Status walk_pages(engine::DB* db, std::string_view prefix, size_t depth_before, uint32_t window,
+                  const PageVisitor& visit);
+// The same over the snapshot of an iterator the caller made.
+Status walk_pages(engine::Iterator* it, std::string_view prefix, size_t depth_before, uint32_t window,
                   const PageVisitor& visit);
 
 // The subtree of the page whose key is `key` and depth `depth`.

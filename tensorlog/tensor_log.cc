@@ -429,6 +429,13 @@ std::vector<Location> TensorLog::live_records() const {
   return out;
 }
 
+Location TensorLog::last_record() const {
+  std::lock_guard<std::mutex> l(mu_);
+  for (auto it = segments_.rbegin(); it != segments_.rend(); ++it)
+    if (!it->second.records.empty()) return {it->first, it->second.records.back().offset, it->second.records.back().length};
+  return {};
+}
+
 Status TensorLog::scan(const ScanVisitor& valid, const DamageVisitor& damaged) {
   struct Live {
     uint64_t id;

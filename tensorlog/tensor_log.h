@@ -222,6 +222,10 @@ class TensorLog {
   // caller's record of it leaves records nothing references) and reports the
   // unreferenced ones dead.
   std::vector<Location> live_records() const;
+  // The last record written, by (segment, offset), dead or alive (a zero
+  // Location when there is none): every record appended later comes after
+  // it (collections, which write new segments, included).
+  Location last_record() const;
   // Reads and verifies every live record (not reported dead), segment by
   // segment in offset order (scan_segment): valid data records go to
   // `valid` with their tag, damaged ones to `damaged` with why. For repair
