@@ -104,6 +104,7 @@ Status revert_last_block(const std::string& path, uint64_t synced, const std::st
     if (::pwrite(fd, block.data() + lo, len, static_cast<off_t>(start + lo)) != static_cast<ssize_t>(len))
       s = Status::from_errno(errno, "power loss: write " + path);
     report->bytes_lost += len;
+    report->sectors_reverted++;
   }
   ::close(fd);
   return s;

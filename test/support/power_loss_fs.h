@@ -53,6 +53,7 @@ struct PowerLossReport {
   uint64_t files_torn = 0;     // files whose unsynced tail was torn by sectors
   uint64_t bytes_lost = 0;     // unsynced bytes dropped or zeroed
   uint64_t entries_undone = 0; // creations, renames, removals, mkdirs undone
+  uint64_t sectors_reverted = 0;  // sectors of a rewritten last block given their old bytes
 };
 
 class PowerLossFileSystem final : public FileSystem {

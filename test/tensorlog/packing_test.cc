@@ -236,7 +236,7 @@ TEST_CASE("a power cut while the shared tail block is rewritten loses nothing ac
       }
       test::PowerLossReport report;
       REQUIRE(plfs.apply_loss(cut * 7 + seed, &report).is_ok());
-      if (report.bytes_lost > 0) reverted_runs++;
+      if (report.sectors_reverted > 0) reverted_runs++;
       TensorLogOptions o;
       std::unique_ptr<TensorLog> log;
       Status s = TensorLog::open(log_dir, o, &log);
