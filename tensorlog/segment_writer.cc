@@ -217,7 +217,16 @@ Status SegmentWriter::close() {
   std::lock_guard<std::mutex> l(mu_);
   if (!active_) return Status::ok();
   std::unique_ptr<Active> a = std::move(active_);
-  Status s = seal(a.get());
+  Status s = a->file->sync();
+  if (s.is_ok()) s = seal(a.get());
+  if (s.is_no_space()) {
+    // The records are durable; a seal that does not fit on a full disk only
+    // makes the next open slower (the segment is scanned). Cut off what of it
+    // was written; the segment is closed for writing all the same.
+    a->file->close();
+    s = fs_->truncate(a->path, a->size);
+    a->file_size = a->size;
+  }
   if (s.is_ok() && dir_dirty_) s = fs_->sync_dir(dir_);
   if (s.is_ok()) dir_dirty_ = false;
   if (s.is_ok()) catalog_->published(a->id, {}, a->file_size, true);
