@@ -148,9 +148,10 @@ Status load_index(RandomAccessFile* f, uint64_t size, SegmentRecords* out,
 class Window {
  public:
   Window(RandomAccessFile* f, uint64_t size) : f_(f), size_(size) {}
-  // Makes [offset, offset + n) available (n <= what is left of the file);
-  // *data points at it.
+  // Makes [offset, offset + n) available; *data points at it, or is null
+  // when the file ends before (it shrank since its size was taken).
   Status get(uint64_t offset, uint64_t n, const char** data) {
+    *data = nullptr;
     if (offset < start_ || offset + n > start_ + buf_.size()) {
       start_ = align_down(offset);
       uint64_t want = std::max<uint64_t>(kWindowBytes, align_up(offset + n) - start_);
@@ -159,7 +160,7 @@ class Window {
       size_t got = 0;
       LSM4KV_RETURN_IF_ERROR(f_->read(start_, want, buf_.data(), &got));
       buf_.resize(got);
-      if (offset + n > start_ + got) return Status::corruption("short read");
+      if (offset + n > start_ + got) return Status::ok();
     }
     *data = buf_.data() + (offset - start_);
     return Status::ok();
@@ -180,14 +181,14 @@ Status valid_record_at(Window* w, uint64_t offset, uint64_t size, const std::str
   if (offset + kRecordHeaderSize > size) return Status::ok();
   const char* p = nullptr;
   LSM4KV_RETURN_IF_ERROR(w->get(offset, kRecordHeaderSize, &p));
-  if (decode_fixed32(p) != kRecordMagic) return Status::ok();  // the common miss: cheap
+  if (p == nullptr || decode_fixed32(p) != kRecordMagic) return Status::ok();  // the common miss: cheap
   RecordHeader h;
   if (!h.decode(p, where).is_ok() || !is_known_codec(h.codec)) return Status::ok();
   *len = h.record_length();
   if (offset + *len > size) return Status::ok();  // torn tail
   if (block_aligned_record(*len) && offset % kAlign != 0) return Status::ok();
   LSM4KV_RETURN_IF_ERROR(w->get(offset, *len, &p));
-  *valid = record_checksum(p, *len) == h.checksum;
+  *valid = p != nullptr && record_checksum(p, *len) == h.checksum;
   return Status::ok();
 }
 
