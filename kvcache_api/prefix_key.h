@@ -159,11 +159,9 @@ std::string key_successor(std::string_view prefix);
 // The namespace prefix of a data key.
 std::string ns_prefix(NamespaceId ns);
 
-// Bytes a record takes on disk (records are aligned for O_DIRECT): what
-// capacity counts.
-inline uint64_t disk_bytes(const tensorlog::Location& l) {
-  return (l.length + tensorlog::kAlign - 1) / tensorlog::kAlign * tensorlog::kAlign;
-}
+// Bytes a record takes on disk (tensorlog::allocated_bytes): what capacity
+// counts.
+inline uint64_t disk_bytes(const tensorlog::Location& l) { return tensorlog::allocated_bytes(l); }
 
 struct PageEntry {
   tensorlog::Location location;

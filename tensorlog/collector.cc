@@ -150,24 +150,18 @@ Status TensorLog::copy_live(const std::vector<ReadExtent>& extents, Collection* 
     size_t end = begin;
     uint64_t bytes = 0;
     while (end < extents.size() && (end == begin || bytes < kCopyChunkBytes))
-      bytes += align_up(extents[end++].location.length);
+      bytes += allocated_bytes(extents[end++].location);
     std::span<const ReadExtent> chunk(extents.data() + begin, end - begin);
-    // Each record keeps its slot in one batch buffer; copies are byte for byte.
-    std::vector<uint64_t> slot(chunk.size());
-    uint64_t total = 0;
-    for (size_t i = 0; i < chunk.size(); ++i) {
-      slot[i] = total;
-      total += align_up(chunk[i].location.length);
-    }
-    EncodedBatch batch;
-    batch.buffer = AlignedBuffer(total);
+    // Laid out for where the active segment ends now, each record read
+    // straight to its place; copies are byte for byte.
+    std::vector<uint64_t> lengths;
+    for (const ReadExtent& e : chunk) lengths.push_back(e.location.length);
+    EncodedBatch batch = layout_batch(lengths, writer_->tail_hint());
     std::vector<bool> good(chunk.size(), false);
     auto visit = [&](size_t i, const char* rec, const Status& io, bool*) {
       RecordHeader h;
       if (!io.is_ok() || !verify_record(rec, chunk[i].location, &h).is_ok()) return;
-      uint64_t len = chunk[i].location.length;
-      std::memcpy(batch.buffer.data() + slot[i], rec, len);
-      std::memset(batch.buffer.data() + slot[i] + len, 0, align_up(len) - len);
+      std::memcpy(batch.buffer.data() + batch.offsets[i], rec, chunk[i].location.length);
       good[i] = true;
     };
     std::unique_ptr<UringReader> reader;
@@ -180,17 +174,12 @@ Status TensorLog::copy_live(const std::vector<ReadExtent>& extents, Collection* 
     for (size_t i = 0; i < chunk.size(); ++i) {
       if (good[i]) {
         from.push_back(chunk[i].location);
-        kept.push_back({batch.buffer.data() + slot[i], chunk[i].location.length});
+        kept.push_back({batch.buffer.data() + batch.offsets[i], chunk[i].location.length});
       } else {
         out->lost.push_back(chunk[i].location);
       }
     }
-    if (kept.size() == chunk.size()) {
-      batch.bytes = total;
-      for (const ReadExtent& e : chunk) batch.lengths.push_back(e.location.length);
-    } else {
-      batch = batch_of_encoded(kept);
-    }
+    if (kept.size() != chunk.size()) batch = batch_of_encoded(kept, batch.start);
     std::vector<Location> to;
     if (!kept.empty()) LSM4KV_RETURN_IF_ERROR(writer_->append(&batch, true, &to));
     for (size_t i = 0; i < to.size(); ++i) out->relocations.push_back({from[i], to[i]});

@@ -10,16 +10,16 @@ namespace lsm4kv::tensorlog {
 
 void Location::encode_to(std::string* dst) const {
   put_varint64(dst, segment);
-  put_varint64(dst, offset / kAlign);
+  put_varint64(dst, offset / kRecordAlign);
   put_varint64(dst, length);
 }
 
 bool Location::decode_from(std::string_view* in) {
-  uint64_t blocks = 0;
-  if (!get_varint64(in, &segment) || !get_varint64(in, &blocks) || !get_varint64(in, &length))
+  uint64_t units = 0;
+  if (!get_varint64(in, &segment) || !get_varint64(in, &units) || !get_varint64(in, &length))
     return false;
-  if (blocks > (UINT64_MAX / kAlign)) return false;
-  offset = blocks * kAlign;
+  if (units > (UINT64_MAX / kRecordAlign)) return false;
+  offset = units * kRecordAlign;
   return true;
 }
 
@@ -86,8 +86,13 @@ void encode_segment_header(uint64_t segment_id, char* block) {
 Status decode_segment_header(const char* block, uint64_t segment_id, const std::string& where) {
   if (decode_fixed64(block) != kSegmentMagic || decode_fixed64(block + 24) != checksum64(block, 24))
     return Status::corruption(where + ": bad segment header");
-  if (decode_fixed32(block + 8) != kFormatVersion || decode_fixed32(block + 12) != kAlign)
-    return Status::corruption(where + ": unsupported segment version or alignment");
+  if (decode_fixed32(block + 8) != kFormatVersion)
+    return Status::not_supported(where + ": segment format version " +
+                                 std::to_string(decode_fixed32(block + 8)) + "; this build reads version " +
+                                 std::to_string(kFormatVersion) + " only (no migration)");
+  if (decode_fixed32(block + 12) != kAlign)
+    return Status::corruption(where + ": unsupported segment alignment " +
+                              std::to_string(decode_fixed32(block + 12)));
   if (decode_fixed64(block + 16) != segment_id)
     return Status::corruption(where + ": segment header names segment " +
                               std::to_string(decode_fixed64(block + 16)));

@@ -1,29 +1,69 @@
 // The on-disk format of the tensor log, in one place.
 //
 // A tensor log is a directory of segment files "seg-<id>.tlog" (id: 16 decimal
-// digits, increasing, never reused). A segment holds records appended in order;
-// every unit below starts at a multiple of kAlign (4096) so that O_DIRECT reads
-// and writes work, and every unit is padded with zeros to the next multiple.
+// digits, increasing, never reused). A segment holds records appended in order.
+// The segment header and the footer are whole blocks of kAlign (4096) bytes,
+// the unit of O_DIRECT I/O. Records are packed (format version 2; version 1
+// padded every record to a block, 16x the bytes of a 250-byte record):
+//
+//   - a record shorter than kBlockRecordBytes (64 KiB) starts at the next
+//     multiple of kRecordAlign (8) and occupies its length rounded up to 8;
+//   - a longer one starts at a block boundary and occupies its length rounded
+//     up to a block, so that reading it reads its own blocks and nothing more
+//     (the reader's O_DIRECT reads into the pinned staging arena stay
+//     exactly the record, from which device copies go out), and the record
+//     after it starts at a block boundary too. The zeros between a small
+//     record and a following large one belong to no record (segment overhead,
+//     like the header and the seal, at most 4 KiB per such pair).
+//
+// allocated_bytes() is what a record occupies: what live/dead accounting and
+// the store's capacity count. A read of a packed record reads the blocks that
+// enclose it and copies it out of them.
 //
 //   segment file
 //   +----------------------+ 0
 //   | segment header block |  4096 B (SegmentHeader, zero padded)
 //   +----------------------+ 4096
-//   | record 0 + padding   |  align_up(kRecordHeaderSize + tag_len + stored_len)
-//   | record 1 + padding   |
+//   | record 0             |  placed by next_record_offset(), occupies
+//   | record 1             |  allocated_bytes(length); zeros between
 //   | ...                  |
-//   | index record         |  only in sealed segments: codec kIndexRecord
+//   | index record         |  only in sealed segments: codec kIndexRecord,
+//   |                      |  placed right after the last record's allocation
+//   | zeros to a block     |
 //   | footer block         |  4096 B, only in sealed segments (SegmentFooter)
-//   +----------------------+ file size (always a multiple of kAlign)
+//   +----------------------+ file size (a multiple of kAlign, but for an
+//                             unsealed segment written by plain appends or
+//                             torn by a crash)
+//
+// The shared tail block. Records of consecutive batches share blocks; a
+// batch that ends inside a block writes that block padded with zeros, and the
+// writer keeps the block's bytes in memory: the next batch writes the block
+// again, the earlier records' bytes unchanged followed by its own, in the
+// same aligned O_DIRECT write as the rest of its records (the tail page of
+// every append-only log). Why that is crash-safe: a power cut during the
+// rewrite leaves each 512-byte sector of the block with its old or its new
+// bytes (sector writes are atomic: our power-loss model,
+// test/support/power_loss_fs.h, keeps or loses whole sectors, and models
+// exactly this rewrite of the last synced block), and in both the bytes of
+// the earlier, acknowledged records are the same; only bytes past them (zeros
+// before, the unacknowledged batch after) differ. So a torn rewrite loses at
+// most records of the batch being written, which was not acknowledged, and
+// recovery's scan finds every acknowledged record. Within one batch written
+// in several pipelined chunks, a chunk writes only its whole blocks and hands
+// its partial last block to the next chunk, so two writes in flight never
+// cover the same block. A file written by plain appends (a FileSystem whose
+// files have no descriptor, or direct_io off) just appends the new bytes: its
+// last block is partial on disk and is never written twice.
 //
 //   SegmentHeader (first 32 bytes of block 0, little endian)
 //     0  u64  magic        kSegmentMagic ("TLSEGMT1")
-//     8  u32  version      kFormatVersion
+//     8  u32  version      kFormatVersion; another version is refused at open
+//                          (no migration)
 //     12 u32  align        kAlign
 //     16 u64  segment id   must match the file name
 //     24 u64  checksum     XXH3-64 of bytes [0, 24)
 //
-//   Record (starts at a multiple of kAlign)
+//   Record (starts at next_record_offset(), see above)
 //     0  u32  magic        kRecordMagic ("TLR1")
 //     4  u8   version      kFormatVersion
 //     5  u8   codec        Codec (codec.h); kIndexRecord for a segment index
@@ -35,10 +75,12 @@
 //     32 ...  tag          opaque bytes chosen by the caller (the store puts the
 //                          page's token ids there); compared on every read
 //     32+tag_len  payload  stored_len bytes
-//     then zeros up to the next multiple of kAlign
+//     then zeros up to allocated_bytes()
 //
 //   Index record payload (sealed segments): varint64 count, then per data record
-//   varint64 (offset - previous offset) / kAlign and varint64 record length.
+//   varint64 (offset - end of the previous record's allocation, the first
+//   record's "previous end" being kAlign), in bytes (0 for packed records, up
+//   to 4088 before a block-aligned one), and varint64 record length.
 //
 //   SegmentFooter (first 40 bytes of the last block)
 //     0  u64  magic        kFooterMagic ("TLFOOTR1")
@@ -56,7 +98,8 @@
 //
 // A Location (segment, offset, record length) names a record; it is what the
 // store keeps in its index. Records carry no position, so a batch is encoded
-// before it is placed and GC can copy a record byte for byte.
+// before it is placed (for the position the writer expects, re-laid out when
+// that guess was wrong) and GC can copy a record byte for byte.
 #pragma once
 
 #include <cstdint>
@@ -68,7 +111,10 @@
 namespace lsm4kv::tensorlog {
 
 inline constexpr uint64_t kAlign = 4096;
-inline constexpr uint32_t kFormatVersion = 1;
+inline constexpr uint64_t kRecordAlign = 8;
+// Records at least this long start at a block boundary (see above).
+inline constexpr uint64_t kBlockRecordBytes = uint64_t{64} << 10;
+inline constexpr uint32_t kFormatVersion = 2;
 inline constexpr uint64_t kSegmentMagic = 0x31544d4745534c54ull;  // "TLSEGMT1"
 inline constexpr uint64_t kFooterMagic = 0x3152544f4f464c54ull;   // "TLFOOTR1"
 inline constexpr uint32_t kRecordMagic = 0x31524c54u;             // "TLR1"
@@ -79,9 +125,22 @@ inline constexpr size_t kMaxTagLen = 3072;  // header + tag always fit in one bl
 inline constexpr uint8_t kIndexRecord = 0x7f;
 
 inline constexpr uint64_t align_up(uint64_t n) { return (n + kAlign - 1) & ~(kAlign - 1); }
+inline constexpr uint64_t align_down(uint64_t n) { return n & ~(kAlign - 1); }
+inline constexpr uint64_t record_align_up(uint64_t n) {
+  return (n + kRecordAlign - 1) & ~(kRecordAlign - 1);
+}
+inline constexpr bool block_aligned_record(uint64_t length) { return length >= kBlockRecordBytes; }
+// The bytes a record of `length` (header + tag + payload) occupies in its segment.
+inline constexpr uint64_t allocated_bytes(uint64_t length) {
+  return block_aligned_record(length) ? align_up(length) : record_align_up(length);
+}
+// Where a record of `length` goes when the segment's records end at `end`.
+inline constexpr uint64_t next_record_offset(uint64_t end, uint64_t length) {
+  return block_aligned_record(length) ? align_up(end) : record_align_up(end);
+}
 
 // Where one record lives. `length` is the unpadded record length (header + tag
-// + payload); the bytes read from disk are align_up(length).
+// + payload); it occupies allocated_bytes(length) bytes of its segment.
 struct Location {
   uint64_t segment = 0;
   uint64_t offset = 0;
@@ -100,6 +159,8 @@ struct Location {
     return a.offset <=> b.offset;
   }
 };
+
+inline uint64_t allocated_bytes(const Location& l) { return allocated_bytes(l.length); }
 
 struct RecordHeader {
   uint8_t codec = 0;
@@ -125,6 +186,8 @@ uint64_t record_checksum(const char* record, uint64_t length);
 Status verify_record(const char* record, const Location& loc, RecordHeader* hdr);
 
 void encode_segment_header(uint64_t segment_id, char* block);  // block: kAlign bytes
+// Corruption for a bad header; NotSupported (naming both versions) for a
+// segment of another format version.
 Status decode_segment_header(const char* block, uint64_t segment_id, const std::string& where);
 void encode_footer(uint64_t segment_id, uint64_t index_offset, uint64_t index_length,
                    char* block);

@@ -29,7 +29,7 @@ SegmentFile::~SegmentFile() {
 
 void SegmentRecords::add(uint64_t offset, uint64_t length) {
   records.push_back({offset, length, false});
-  live_bytes += align_up(length);
+  live_bytes += allocated_bytes(length);
 }
 
 const SegmentRecord* SegmentRecords::find(uint64_t offset) const {
@@ -43,19 +43,19 @@ bool SegmentRecords::mark_dead(uint64_t offset, uint64_t length) {
   auto* r = const_cast<SegmentRecord*>(find(offset));
   if (r == nullptr || r->dead || r->length != length) return false;
   r->dead = true;
-  live_bytes -= align_up(r->length);
-  dead_bytes += align_up(r->length);
+  live_bytes -= allocated_bytes(r->length);
+  dead_bytes += allocated_bytes(r->length);
   return true;
 }
 
 std::string encode_segment_index(const std::vector<SegmentRecord>& records) {
   std::string out;
   put_varint64(&out, records.size());
-  uint64_t prev = 0;
+  uint64_t prev_end = kAlign;
   for (const SegmentRecord& r : records) {
-    put_varint64(&out, (r.offset - prev) / kAlign);
+    put_varint64(&out, r.offset - prev_end);
     put_varint64(&out, r.length);
-    prev = r.offset;
+    prev_end = r.offset + allocated_bytes(r.length);
   }
   return out;
 }
@@ -66,13 +66,18 @@ Status decode_segment_index(std::string_view in, const std::string& where,
   if (!get_varint64(&in, &n) || n > in.size()) return Status::corruption(where + ": bad index");
   records->clear();
   records->reserve(n);
-  uint64_t offset = 0;
+  uint64_t prev_end = kAlign;
   for (uint64_t i = 0; i < n; ++i) {
-    uint64_t delta = 0, length = 0;
-    if (!get_varint64(&in, &delta) || !get_varint64(&in, &length))
+    uint64_t gap = 0, length = 0;
+    if (!get_varint64(&in, &gap) || !get_varint64(&in, &length))
       return Status::corruption(where + ": truncated index");
-    offset += delta * kAlign;
+    constexpr uint64_t kLimit = uint64_t{1} << 48;
+    if (gap > kLimit || length > kLimit || prev_end > kLimit)
+      return Status::corruption(where + ": index entry out of range");
+    uint64_t offset = prev_end + gap;
+    if (offset % kRecordAlign != 0) return Status::corruption(where + ": misaligned index entry");
     records->push_back({offset, length, false});
+    prev_end = offset + allocated_bytes(length);
   }
   return Status::ok();
 }
@@ -85,12 +90,15 @@ std::string build_seal(uint64_t segment_id, uint64_t end,
   h.raw_len = payload.size();
   h.stored_len = payload.size();
   uint64_t len = h.record_length();
-  std::string out(align_up(len) + kAlign, '\0');
+  // The index starts at end (a multiple of kRecordAlign); the footer at the
+  // next block boundary after it.
+  uint64_t footer = align_up(end + len);
+  std::string out(footer + kAlign - end, '\0');
   h.encode(out.data());
   std::memcpy(out.data() + kRecordHeaderSize, payload.data(), payload.size());
   h.checksum = record_checksum(out.data(), len);
   h.encode(out.data());
-  encode_footer(segment_id, end, len, out.data() + align_up(len));
+  encode_footer(segment_id, end, len, out.data() + (footer - end));
   return out;
 }
 
@@ -117,7 +125,8 @@ Status load_index(RandomAccessFile* f, uint64_t size, SegmentRecords* out,
   uint64_t index_offset = 0, index_length = 0;
   if (short_read || !decode_footer(block.data(), out->id, &index_offset, &index_length))
     return Status::ok();
-  if (index_offset < kAlign || index_offset + align_up(index_length) + kAlign != size)
+  if (index_offset < kAlign || index_offset % kRecordAlign != 0 || index_length > size ||
+      align_up(index_offset + index_length) + kAlign != size)
     return Status::ok();
   std::string rec(index_length, '\0');
   LSM4KV_RETURN_IF_ERROR(read_exact(f, index_offset, index_length, rec.data(), where,
@@ -135,41 +144,73 @@ Status load_index(RandomAccessFile* f, uint64_t size, SegmentRecords* out,
   return Status::ok();
 }
 
-// The record at offset when it is whole and verifies; *len its length.
-Status read_valid_record(RandomAccessFile* f, uint64_t offset, uint64_t size, std::string* buf,
-                         const std::string& where, uint64_t* len, bool* valid) {
+// Reads a file front to back through a window of whole blocks.
+class Window {
+ public:
+  Window(RandomAccessFile* f, uint64_t size) : f_(f), size_(size) {}
+  // Makes [offset, offset + n) available; *data points at it, or is null
+  // when the file ends before (it shrank since its size was taken).
+  Status get(uint64_t offset, uint64_t n, const char** data) {
+    *data = nullptr;
+    if (offset < start_ || offset + n > start_ + buf_.size()) {
+      start_ = align_down(offset);
+      uint64_t want = std::max<uint64_t>(kWindowBytes, align_up(offset + n) - start_);
+      want = std::min(want, size_ - start_);
+      buf_.resize(want);
+      size_t got = 0;
+      LSM4KV_RETURN_IF_ERROR(f_->read(start_, want, buf_.data(), &got));
+      buf_.resize(got);
+      if (offset + n > start_ + got) return Status::ok();
+    }
+    *data = buf_.data() + (offset - start_);
+    return Status::ok();
+  }
+
+ private:
+  static constexpr uint64_t kWindowBytes = uint64_t{8} << 20;
+  RandomAccessFile* const f_;
+  const uint64_t size_;
+  uint64_t start_ = 0;
+  std::string buf_;
+};
+
+// Whether a whole data record that verifies starts at offset; *len its length.
+Status valid_record_at(Window* w, uint64_t offset, uint64_t size, const std::string& where,
+                       uint64_t* len, bool* valid) {
   *valid = false;
-  buf->resize(kAlign);
-  bool short_read = false;
-  LSM4KV_RETURN_IF_ERROR(read_exact(f, offset, kAlign, buf->data(), where, &short_read));
+  if (offset + kRecordHeaderSize > size) return Status::ok();
+  const char* p = nullptr;
+  LSM4KV_RETURN_IF_ERROR(w->get(offset, kRecordHeaderSize, &p));
+  if (p == nullptr || decode_fixed32(p) != kRecordMagic) return Status::ok();  // the common miss: cheap
   RecordHeader h;
-  if (short_read || !h.decode(buf->data(), where).is_ok() || !is_known_codec(h.codec)) return Status::ok();
+  if (!h.decode(p, where).is_ok() || !is_known_codec(h.codec)) return Status::ok();
   *len = h.record_length();
-  if (offset + align_up(*len) > size) return Status::ok();  // torn tail
-  buf->resize(*len);
-  LSM4KV_RETURN_IF_ERROR(read_exact(f, offset, *len, buf->data(), where, &short_read));
-  *valid = !short_read && record_checksum(buf->data(), *len) == h.checksum;
+  if (offset + *len > size) return Status::ok();  // torn tail
+  if (block_aligned_record(*len) && offset % kAlign != 0) return Status::ok();
+  LSM4KV_RETURN_IF_ERROR(w->get(offset, *len, &p));
+  *valid = p != nullptr && record_checksum(p, *len) == h.checksum;
   return Status::ok();
 }
 
-// Scans records from the first block on; returns the end of the last record
-// that verifies. Past one that does not, every later block is tried as a
-// record start (a bad length cannot be trusted to skip by).
+// Scans records from the first block on; *end gets the end of the allocation
+// of the last record that verifies. Past a record that does not (or zeros
+// before a block-aligned record), every multiple of kRecordAlign is tried as
+// a record start (a bad length cannot be trusted to skip by).
 Status scan_records(RandomAccessFile* f, uint64_t size, SegmentRecords* out,
                     const std::string& where, uint64_t* end) {
+  Window w(f, size);
   uint64_t offset = kAlign;
   *end = kAlign;
-  std::string buf;
-  while (offset + kAlign <= size) {
+  while (offset + kRecordHeaderSize <= size) {
     uint64_t len = 0;
     bool valid = false;
-    LSM4KV_RETURN_IF_ERROR(read_valid_record(f, offset, size, &buf, where, &len, &valid));
+    LSM4KV_RETURN_IF_ERROR(valid_record_at(&w, offset, size, where, &len, &valid));
     if (!valid) {
-      offset += kAlign;
+      offset += kRecordAlign;
       continue;
     }
     out->add(offset, len);
-    offset += align_up(len);
+    offset += allocated_bytes(len);
     *end = offset;
   }
   return Status::ok();
@@ -208,27 +249,37 @@ Status recover_segment(FileSystem* fs, const std::string& dir, uint64_t id, bool
   }
   uint64_t end = 0;
   LSM4KV_RETURN_IF_ERROR(scan_records(f.get(), size, out, path, &end));
-  f.reset();
+  // The padding after the last record may be missing (a torn large record's
+  // last block): the file then ends inside the allocation.
+  const uint64_t kept = std::min(end, size);
   if (read_only) {
     out->file_bytes = size;  // a torn tail stays on disk, unread
-    out->torn_bytes = size - end;
+    out->torn_bytes = size - kept;
+    // Zeros to the end of the last record's block are how the writer leaves
+    // its tail block, not a torn tail.
+    if (size <= align_up(kept) && out->torn_bytes > 0) {
+      std::string rest(out->torn_bytes, '\0');
+      LSM4KV_RETURN_IF_ERROR(read_exact(f.get(), kept, rest.size(), rest.data(), path, &short_read));
+      if (!short_read && rest.find_first_not_of('\0') == std::string::npos) out->torn_bytes = 0;
+    }
     return Status::ok();
   }
-  if (end < size) LSM4KV_RETURN_IF_ERROR(fs->truncate(path, end));
-  out->file_bytes = end;
+  f.reset();
+  if (kept < size) LSM4KV_RETURN_IF_ERROR(fs->truncate(path, kept));
+  out->file_bytes = kept;
   // Seal it so that it is never scanned again; if that fails the segment stays
   // readable and is scanned again at the next open.
   std::unique_ptr<WritableFile> w;
-  std::string seal = build_seal(id, end, out->records);
+  std::string seal = std::string(end - kept, '\0') + build_seal(id, end, out->records);
   Status s = fs->new_appendable(path, &w);
   if (s.is_ok()) s = w->append(seal);
   if (s.is_ok()) s = w->sync();
   if (s.is_ok()) s = w->close();
   if (s.is_ok()) {
     out->sealed = true;
-    out->file_bytes = end + seal.size();
+    out->file_bytes = kept + seal.size();
   } else {
-    fs->truncate(path, end);
+    fs->truncate(path, kept);
   }
   return Status::ok();
 }
@@ -252,7 +303,7 @@ Status scan_segment(FileSystem* fs, const std::string& path, uint64_t id,
   for (size_t i = 0; i < records.size();) {
     size_t j = i + 1;
     const uint64_t first = records[i].offset;
-    while (j < records.size() && records[j].offset + align_up(records[j].length) - first <= kReadBytes) j++;
+    while (j < records.size() && records[j].offset + records[j].length - first <= kReadBytes) j++;
     const uint64_t span = records[j - 1].offset + records[j - 1].length - first;
     buf.resize(span);
     size_t got = 0;

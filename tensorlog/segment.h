@@ -54,7 +54,7 @@ struct SegmentRecord {
 };
 
 // The records of one segment, in offset order, with live-byte accounting in
-// on-disk (padded) bytes.
+// allocated bytes (allocated_bytes(): what a record occupies on disk).
 struct SegmentRecords {
   uint64_t id = 0;
   std::shared_ptr<SegmentFile> file;
@@ -83,8 +83,9 @@ std::string encode_segment_index(const std::vector<SegmentRecord>& records);
 Status decode_segment_index(std::string_view payload, const std::string& where,
                             std::vector<SegmentRecord>* records);
 
-// The bytes that seal a segment whose data ends at `end`: the index record
-// (padded) followed by the footer block.
+// The bytes that seal a segment whose records' allocations end at `end` (a
+// multiple of kRecordAlign), to be written from `end` on: the index record,
+// zeros to the next block boundary, the footer block.
 std::string build_seal(uint64_t segment_id, uint64_t end,
                        const std::vector<SegmentRecord>& records);
 
@@ -107,7 +108,8 @@ Status scan_segment(FileSystem* fs, const std::string& path, uint64_t id,
 // is reported with *empty = true. A record that does not verify is skipped:
 // the scan resumes at the next block that starts a record which does, so one
 // damaged record (or an index record, from a seal whose footer is damaged)
-// costs only itself. With read_only the unsealed segment is scanned and
+// costs only itself: the scan resumes at the next multiple of kRecordAlign
+// where a record verifies. With read_only the unsealed segment is scanned and
 // nothing is written (no truncation, no seal).
 Status recover_segment(FileSystem* fs, const std::string& dir, uint64_t id, bool read_only,
                        SegmentRecords* out, bool* empty);

@@ -1,7 +1,10 @@
 #include "tensorlog/segment_writer.h"
 
-#include <cstdlib>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <new>
 
@@ -23,21 +26,73 @@ AlignedBuffer& AlignedBuffer::operator=(AlignedBuffer&& o) noexcept {
   return *this;
 }
 
-Status encode_batch(Codec codec, std::span<const RecordInput> records, EncodedBatch* out) {
-  size_t capacity = 0;
+namespace {
+
+// The most a record of at most max_len bytes occupies, gap before it included.
+uint64_t allocation_bound(uint64_t max_len) {
+  return block_aligned_record(max_len) ? kAlign + align_up(max_len) : record_align_up(max_len);
+}
+
+Status check_records(std::span<const RecordInput> records) {
   for (const RecordInput& r : records) {
     if (r.tag.size() > kMaxTagLen)
       return Status::invalid_argument("tag of " + std::to_string(r.tag.size()) +
                                       " bytes; at most " + std::to_string(kMaxTagLen));
     if (r.data == nullptr && r.size > 0) return Status::invalid_argument("record without data");
-    capacity += align_up(kRecordHeaderSize + r.tag.size() + max_encoded_length(codec, r.size));
   }
+  return Status::ok();
+}
+
+// Zeros from the end of the last allocation to the next block boundary.
+void zero_to_block(EncodedBatch* b) {
+  std::memset(b->buffer.data() + b->bytes, 0, align_up(b->bytes) - b->bytes);
+}
+
+// Starts a layout from block offset start; out->buffer must hold `capacity`.
+void begin_layout(uint64_t start, size_t capacity, EncodedBatch* out) {
+  if (out->buffer.size() < capacity) out->buffer = AlignedBuffer(capacity);
+  out->start = start;
+  out->bytes = start;
+  out->offsets.clear();
+  out->lengths.clear();
+}
+
+// Appends a record of len bytes whose bytes the caller puts at the returned
+// pointer; zeros around it.
+char* add_record(uint64_t len, EncodedBatch* b) {
+  uint64_t at = next_record_offset(b->bytes, len);
+  char* base = b->buffer.data();
+  std::memset(base + b->bytes, 0, at - b->bytes);
+  uint64_t end = at + allocated_bytes(len);
+  std::memset(base + at + len, 0, end - at - len);
+  b->offsets.push_back(at);
+  b->lengths.push_back(len);
+  b->bytes = end;
+  return base + at;
+}
+
+}  // namespace
+
+size_t encoded_capacity(Codec codec, std::span<const RecordInput> records, uint64_t start) {
+  size_t capacity = start + kAlign;
+  for (const RecordInput& r : records)
+    capacity += allocation_bound(kRecordHeaderSize + r.tag.size() + max_encoded_length(codec, r.size));
+  return capacity;
+}
+
+Status encode_batch(Codec codec, std::span<const RecordInput> records, EncodedBatch* out,
+                    uint64_t start) {
+  LSM4KV_RETURN_IF_ERROR(check_records(records));
   // A buffer handed in big enough is reused: a fresh one costs a page fault
   // per 4 KiB, as much as the copy itself.
-  if (out->buffer.size() < capacity) out->buffer = AlignedBuffer(capacity);
-  out->lengths.clear();
-  char* p = out->buffer.data();
+  begin_layout(start, encoded_capacity(codec, records, start), out);
+  char* base = out->buffer.data();
   for (const RecordInput& r : records) {
+    uint64_t max_len = kRecordHeaderSize + r.tag.size() + max_encoded_length(codec, r.size);
+    // Encoded where the longest encoding would go; moved down when it came
+    // out short enough to be packed.
+    uint64_t at = next_record_offset(out->bytes, max_len);
+    char* p = base + at;
     RecordHeader h;
     h.codec = static_cast<uint8_t>(codec);
     h.tag_len = static_cast<uint16_t>(r.tag.size());
@@ -49,28 +104,42 @@ Status encode_batch(Codec codec, std::span<const RecordInput> records, EncodedBa
     h.encode(p);
     h.checksum = record_checksum(p, len);
     h.encode(p);
-    std::memset(p + len, 0, align_up(len) - len);
-    out->lengths.push_back(len);
-    p += align_up(len);
+    uint64_t final_at = next_record_offset(out->bytes, len);
+    if (final_at != at) std::memmove(base + final_at, p, len);
+    add_record(len, out);  // zeros the gap and the padding around it
   }
-  out->bytes = static_cast<size_t>(p - out->buffer.data());
+  zero_to_block(out);
   return Status::ok();
 }
 
-EncodedBatch batch_of_encoded(std::span<const std::string_view> records) {
+EncodedBatch batch_of_encoded(std::span<const std::string_view> records, uint64_t start) {
   EncodedBatch b;
-  size_t capacity = 0;
-  for (std::string_view r : records) capacity += align_up(r.size());
-  b.buffer = AlignedBuffer(capacity);
-  char* p = b.buffer.data();
-  for (std::string_view r : records) {
-    std::memcpy(p, r.data(), r.size());
-    std::memset(p + r.size(), 0, align_up(r.size()) - r.size());
-    b.lengths.push_back(r.size());
-    p += align_up(r.size());
-  }
-  b.bytes = capacity;
+  size_t capacity = start + kAlign;
+  for (std::string_view r : records) capacity += allocation_bound(r.size());
+  begin_layout(start, capacity, &b);
+  for (std::string_view r : records) std::memcpy(add_record(r.size(), &b), r.data(), r.size());
+  zero_to_block(&b);
   return b;
+}
+
+EncodedBatch layout_batch(std::span<const uint64_t> lengths, uint64_t start) {
+  EncodedBatch b;
+  size_t capacity = start + kAlign;
+  for (uint64_t len : lengths) capacity += allocation_bound(len);
+  begin_layout(start, capacity, &b);
+  std::memset(b.buffer.data(), 0, capacity);
+  for (uint64_t len : lengths) add_record(len, &b);
+  return b;
+}
+
+void relay_out(const EncodedBatch& from, size_t first, uint64_t start, EncodedBatch* out) {
+  size_t capacity = start + kAlign;
+  for (size_t i = first; i < from.lengths.size(); ++i) capacity += allocation_bound(from.lengths[i]);
+  begin_layout(start, capacity, out);
+  for (size_t i = first; i < from.lengths.size(); ++i)
+    std::memcpy(add_record(from.lengths[i], out), from.buffer.data() + from.offsets[i],
+                from.lengths[i]);
+  zero_to_block(out);
 }
 
 struct SegmentWriter::Waiter {
@@ -101,12 +170,7 @@ Status SegmentWriter::append(EncodedBatch* batch, bool force_sync,
 
 Status SegmentWriter::append_chunked(Codec codec, std::span<const RecordInput> records,
                                      std::vector<Location>* locations) {
-  for (const RecordInput& r : records) {
-    if (r.tag.size() > kMaxTagLen)
-      return Status::invalid_argument("tag of " + std::to_string(r.tag.size()) +
-                                      " bytes; at most " + std::to_string(kMaxTagLen));
-    if (r.data == nullptr && r.size > 0) return Status::invalid_argument("record without data");
-  }
+  LSM4KV_RETURN_IF_ERROR(check_records(records));
   locations->clear();
   if (records.empty()) return Status::ok();
   Waiter w{nullptr, codec, records, false, locations, Status::ok(), false, {}};
@@ -153,10 +217,20 @@ Status SegmentWriter::close() {
   std::lock_guard<std::mutex> l(mu_);
   if (!active_) return Status::ok();
   std::unique_ptr<Active> a = std::move(active_);
-  Status s = seal(a.get());
+  Status s = a->file->sync();
+  if (s.is_ok()) s = seal(a.get());
+  if (s.is_no_space()) {
+    // The records are durable; a seal that does not fit on a full disk only
+    // makes the next open slower (the segment is scanned). Cut off what of it
+    // was written; the segment is closed for writing all the same.
+    a->file->close();
+    s = fs_->truncate(a->path, a->size);
+    a->file_size = a->size;
+  }
   if (s.is_ok() && dir_dirty_) s = fs_->sync_dir(dir_);
   if (s.is_ok()) dir_dirty_ = false;
-  if (s.is_ok()) catalog_->published(a->id, {}, a->size, true);
+  if (s.is_ok()) catalog_->published(a->id, {}, a->file_size, true);
+  tail_hint_.store(0, std::memory_order_relaxed);
   return s;
 }
 
@@ -186,6 +260,9 @@ Status SegmentWriter::open_segment() {
     return s;
   }
   a->size = kAlign;
+  a->file_size = kAlign;
+  a->positional = a->file->fd() >= 0;
+  a->tail = AlignedBuffer(kAlign);
   a->group_start_size = kAlign;
   a->created_in_group = true;
   dir_dirty_ = true;
@@ -216,53 +293,127 @@ Status SegmentWriter::sync_and_seal(std::vector<Active>* retired, bool sync) {
   return s;
 }
 
+// The seal follows the last record in its block: a file written in place
+// gets that block again, with the index after the records' bytes.
 Status SegmentWriter::seal(Active* a) {
   std::string seal_bytes = build_seal(a->id, a->size, a->records);
   Status s = a->file->sync();
-  if (s.is_ok()) s = a->file->append(seal_bytes);
+  if (s.is_ok() && a->positional) {
+    uint64_t t = a->size % kAlign;
+    AlignedBuffer buf(t + seal_bytes.size());
+    std::memcpy(buf.data(), a->tail.data(), t);
+    std::memcpy(buf.data() + t, seal_bytes.data(), seal_bytes.size());
+    s = write_at(a, buf.data(), buf.size(), align_down(a->size), WriteRing::kNoSlot);
+  } else if (s.is_ok()) {
+    s = a->file->append(seal_bytes);
+  }
   if (s.is_ok()) s = a->file->sync();
   if (s.is_ok()) s = a->file->close();
-  if (s.is_ok()) a->size += seal_bytes.size();
+  if (s.is_ok()) a->file_size = a->size + seal_bytes.size();
   return s;
 }
 
-// Chunks go through the ring, several in flight; a batch encoded by its
-// caller is one write, waited for right away: a plain pwrite, which costs
-// less than the ring's hand-off to a kernel worker.
-// A file without a descriptor (a wrapper's plain WritableFile) takes appends.
-Status SegmentWriter::write_piece(Active* a, const char* data, size_t n, int slot) {
+namespace {
+
+// pwrite of all n bytes, through direct_fd when it is not -1 (the caller
+// checked the alignment), else or where refused through fd.
+Status pwrite_all(int direct_fd, int fd, const char* p, size_t n, uint64_t offset,
+                  const std::string& what) {
+  int use = direct_fd >= 0 ? direct_fd : fd;
+  while (n > 0) {
+    ssize_t w = ::pwrite(use, p, n, static_cast<off_t>(offset));
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && errno == EINVAL && use == direct_fd) {
+      use = fd;  // the file system refuses O_DIRECT
+      continue;
+    }
+    if (w < 0) return Status::from_errno(errno, "write " + what);
+    if (w == 0) return Status::io_error("write " + what + ": wrote 0 bytes");
+    p += w;
+    n -= static_cast<size_t>(w);
+    offset += static_cast<uint64_t>(w);
+    if (w % static_cast<ssize_t>(kAlign) != 0) use = fd;  // the rest is unaligned
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+// Chunks go through the ring, several in flight; anything else is one write,
+// waited for right away: a plain pwrite, which costs less than the ring's
+// hand-off to a kernel worker. data, n and offset are block aligned.
+Status SegmentWriter::write_at(Active* a, const char* data, size_t n, uint64_t offset, int slot) {
   WritableFile* f = a->file.get();
   int fd = f->fd();
-  if (!ring_ || slot == WriteRing::kNoSlot || fd < 0) return f->append(std::string_view(data, n));
+  if (fd < 0) return Status::io_error("write " + a->path + ": the file has no descriptor any more");
   size_t align = f->direct_alignment();
   int direct = align != 0 && kAlign % align == 0 ? f->direct_fd() : -1;
-  uint64_t offset = f->size();
-  f->advance(n);
+  if (offset + n > a->file_size) {
+    f->advance(offset + n - a->file_size);
+    a->file_size = offset + n;
+  }
+  if (!ring_ || slot == WriteRing::kNoSlot) return pwrite_all(direct, fd, data, n, offset, a->path);
   return ring_->write(direct, fd, data, n, offset, slot, a->path.c_str());
 }
 
-Status SegmentWriter::place(const EncodedBatch& batch, int slot, std::vector<Active>* retired,
-                            bool sync, std::vector<Location>* locations) {
-  const char* buf = batch.buffer.data();
-  size_t piece = 0, pos = 0;  // [piece, pos) of buf goes to the active segment
-  for (uint64_t len : batch.lengths) {
-    uint64_t padded = align_up(len);
-    bool full = active_ && !active_->records.empty() &&
-                active_->size + padded > options_.segment_size;
-    if (!active_ || full) {
-      if (active_ && pos > piece)
-        LSM4KV_RETURN_IF_ERROR(write_piece(active_.get(), buf + piece, pos - piece, slot));
-      piece = pos;
-      if (active_) retired->push_back(std::move(*active_));
-      active_.reset();
-      LSM4KV_RETURN_IF_ERROR(open_segment());
-    }
-    locations->push_back({active_->id, active_->size, len});
-    active_->records.push_back({active_->size, len, false});
-    active_->size += padded;
-    pos += padded;
+Status SegmentWriter::write_records(Active* a, char* data, uint64_t new_end, int slot, bool last) {
+  const uint64_t base = align_down(a->size);
+  const uint64_t t = a->size % kAlign;
+  std::memcpy(data, a->tail.data(), t);
+  if (!a->positional) {
+    // A plain file appends the new bytes and nothing else.
+    LSM4KV_RETURN_IF_ERROR(a->file->append(std::string_view(data + t, new_end - a->size)));
+    a->file_size = new_end;
+  } else {
+    // Whole blocks; the partial last one only when no chunk of the batch
+    // follows (that chunk writes it, whole or again partial, itself).
+    uint64_t upto = last ? align_up(new_end) : align_down(new_end);
+    if (upto > base) LSM4KV_RETURN_IF_ERROR(write_at(a, data, upto - base, base, slot));
   }
-  if (pos > piece) return write_piece(active_.get(), buf + piece, pos - piece, slot);
+  std::memcpy(a->tail.data(), data + (align_down(new_end) - base), new_end % kAlign);
+  a->size = new_end;
+  return Status::ok();
+}
+
+Status SegmentWriter::place(EncodedBatch& batch, int slot, std::vector<Active>* retired, bool last,
+                            std::vector<Location>* locations) {
+  const size_t n = batch.lengths.size();
+  for (size_t i = 0; i < n;) {
+    if (!active_) LSM4KV_RETURN_IF_ERROR(open_segment());
+    Active* a = active_.get();
+    const uint64_t t = a->size % kAlign;
+    // The batch as encoded, when it was laid out for this very position;
+    // else its remaining records again, in relaid_ (written at once).
+    EncodedBatch* src = &batch;
+    size_t first = 0;  // src's index of record i
+    int src_slot = slot;
+    if (i != 0 || batch.start != t) {
+      relay_out(batch, i, t, &relaid_);
+      src = &relaid_;
+      first = i;
+      src_slot = WriteRing::kNoSlot;
+    }
+    const uint64_t base = align_down(a->size);
+    size_t j = i;
+    uint64_t end = a->size;
+    for (; j < n; ++j) {
+      uint64_t at = base + src->offsets[j - first];
+      uint64_t rec_end = at + allocated_bytes(batch.lengths[j]);
+      bool fits = rec_end <= options_.segment_size || (a->records.empty() && j == i);
+      if (!fits) break;
+      locations->push_back({a->id, at, batch.lengths[j]});
+      a->records.push_back({at, batch.lengths[j], false});
+      end = rec_end;
+    }
+    if (j > i)
+      LSM4KV_RETURN_IF_ERROR(write_records(a, src->buffer.data(), end, src_slot, last || j < n));
+    if (j < n) {
+      retired->push_back(std::move(*active_));
+      active_.reset();
+    }
+    i = j;
+  }
+  tail_hint_.store(active_ ? active_->size % kAlign : 0, std::memory_order_relaxed);
   return Status::ok();
 }
 
@@ -270,7 +421,7 @@ Status SegmentWriter::place(const EncodedBatch& batch, int slot, std::vector<Act
 // buffer are done, so up to chunk_buffers - 1 chunks are in flight while the
 // next is encoded. Chunk k holds at most first_chunk_bytes << k (and at most
 // chunk_bytes) of encoded records, but always at least one record.
-Status SegmentWriter::write_chunks(const Waiter& w, std::vector<Active>* retired, bool sync) {
+Status SegmentWriter::write_chunks(const Waiter& w, std::vector<Active>* retired) {
   unsigned n = std::max(1u, options_.chunk_buffers);
   if (chunks_.empty()) {
     chunks_.resize(n + 1);
@@ -285,22 +436,23 @@ Status SegmentWriter::write_chunks(const Waiter& w, std::vector<Active>* retired
   std::span<const RecordInput> rest = w.records;
   size_t budget = std::min(options_.first_chunk_bytes, options_.chunk_bytes);
   for (size_t k = 0; !rest.empty(); ++k, budget = std::min(2 * budget, options_.chunk_bytes)) {
-    size_t count = 0, bytes = 0;
+    // Laid out for where the segment's records end now (a chunk that goes
+    // to a new segment is laid out again by place).
+    const uint64_t start = active_ ? active_->size % kAlign : 0;
+    size_t count = 0, capacity = encoded_capacity(w.codec, {}, start);
     while (count < rest.size()) {
-      const RecordInput& r = rest[count];
-      size_t need =
-          align_up(kRecordHeaderSize + r.tag.size() + max_encoded_length(w.codec, r.size));
-      if (count > 0 && bytes + need > budget) break;
-      bytes += need;
+      size_t need = encoded_capacity(w.codec, rest.subspan(count, 1), 0) - kAlign;
+      if (count > 0 && capacity + need > budget) break;
+      capacity += need;
       ++count;
     }
     // A record bigger than a chunk buffer gets the last slot, never registered:
     // encode_batch grows that buffer.
-    int slot = bytes > options_.chunk_bytes ? static_cast<int>(n) : static_cast<int>(k % n);
+    int slot = capacity > options_.chunk_bytes ? static_cast<int>(n) : static_cast<int>(k % n);
     if (ring_) LSM4KV_RETURN_IF_ERROR(ring_->wait_slot(slot));
     EncodedBatch* chunk = &chunks_[static_cast<size_t>(slot)];
-    LSM4KV_RETURN_IF_ERROR(encode_batch(w.codec, rest.first(count), chunk));
-    LSM4KV_RETURN_IF_ERROR(place(*chunk, slot, retired, sync, w.locations));
+    LSM4KV_RETURN_IF_ERROR(encode_batch(w.codec, rest.first(count), chunk, start));
+    LSM4KV_RETURN_IF_ERROR(place(*chunk, slot, retired, count == rest.size(), w.locations));
     rest = rest.subspan(count);
   }
   return Status::ok();
@@ -316,8 +468,8 @@ Status SegmentWriter::write_group(std::vector<Waiter*>& group, bool sync) {
   Status s;
   for (Waiter* w : group) {
     w->locations->clear();
-    s = w->chunked() ? write_chunks(*w, &retired, sync)
-                     : place(*w->batch, WriteRing::kNoSlot, &retired, sync, w->locations);
+    s = w->chunked() ? write_chunks(*w, &retired)
+                     : place(*w->batch, WriteRing::kNoSlot, &retired, true, w->locations);
     if (!s.is_ok()) break;
   }
   // Every write must be done (failed or not) before the files are synced,
@@ -338,8 +490,8 @@ Status SegmentWriter::write_group(std::vector<Waiter*>& group, bool sync) {
     return std::vector<SegmentRecord>(a.records.begin() + static_cast<long>(a.group_start_records),
                                       a.records.end());
   };
-  for (const Active& r : retired) catalog_->published(r.id, added(r), r.size, true);
-  if (active_) catalog_->published(active_->id, added(*active_), active_->size, false);
+  for (const Active& r : retired) catalog_->published(r.id, added(r), r.file_size, true);
+  if (active_) catalog_->published(active_->id, added(*active_), active_->file_size, false);
   return Status::ok();
 }
 
@@ -352,14 +504,18 @@ void SegmentWriter::roll_back(std::vector<Active>& touched) {
       fs_->remove(path);
       continue;
     }
-    // Cut the failed group off and seal what came before; if even that fails
-    // the segment stays unsealed and is scanned at the next open.
+    // Cut the failed group off (to the end of the last record before it:
+    // the failed writes may have left bytes in its block) and seal what came
+    // before, appending; if even that fails the segment stays unsealed and is
+    // scanned at the next open.
     a.records.resize(a.group_start_records);
     a.size = a.group_start_size;
+    a.file_size = a.size;
+    a.positional = false;
     if (!fs_->truncate(path, a.size).is_ok()) continue;
     if (!fs_->new_appendable(path, &a.file).is_ok()) continue;
     if (seal(&a).is_ok()) {
-      catalog_->published(a.id, {}, a.size, true);
+      catalog_->published(a.id, {}, a.file_size, true);
     } else {
       a.file->close();
       fs_->truncate(path, a.group_start_size);

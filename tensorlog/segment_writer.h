@@ -2,9 +2,14 @@
 // segments when they reach their size bound, and makes batches durable as the
 // sync mode says.
 //
-// A small batch is encoded (codec, header, checksum, padding) by the calling
-// thread into one aligned buffer (EncodedBatch), then queued, so concurrent
-// writers encode in parallel. A big batch (append_chunked) is encoded by the
+// A small batch is encoded (codec, header, checksum, packing) by the calling
+// thread into one aligned buffer (EncodedBatch), laid out for where the
+// active segment's records end when it is encoded (tail_hint()), then
+// queued, so concurrent writers encode in parallel; the leader re-lays out
+// (copies) a batch whose guess was wrong, or the part of it that goes to a
+// new segment. Records are packed (record_format.h): the last, partial block
+// of the active segment is kept in memory and written again, in front of the
+// next batch's records, in the same aligned write. A big batch (append_chunked) is encoded by the
 // writer itself, chunk by chunk, into its own registered chunk buffers: while
 // the WriteRing has earlier chunks on their way to the disk the writing thread
 // encodes the next, so the disk's queue never drains inside a batch; the
@@ -34,6 +39,7 @@
 // many threads.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -83,18 +89,32 @@ class AlignedBuffer {
   size_t size_ = 0;
 };
 
-// A batch ready to be placed: records back to back, each padded to kAlign.
+// A batch ready to be placed: buffer byte 0 stands for the start of the block
+// in which the segment's records end (at block offset `start`); records are
+// laid out from there as record_format.h places them, zeros between and after
+// them up to a block boundary. Bytes [0, start) get the segment's tail block.
 struct EncodedBatch {
   AlignedBuffer buffer;
-  std::vector<uint64_t> lengths;  // unpadded record lengths, in order
-  size_t bytes = 0;               // used part of buffer (sum of padded lengths)
+  uint64_t start = 0;             // < kAlign, a multiple of kRecordAlign
+  std::vector<uint64_t> offsets;  // of each record in buffer
+  std::vector<uint64_t> lengths;  // record lengths, in order
+  size_t bytes = 0;               // end of the last record's allocation in buffer
 };
 
-// Encodes records with codec into out->buffer (reused when big enough).
-// InvalidArgument for a tag that is too long.
-Status encode_batch(Codec codec, std::span<const RecordInput> records, EncodedBatch* out);
+// Buffer bytes encode_batch needs at most for these records from `start`.
+size_t encoded_capacity(Codec codec, std::span<const RecordInput> records, uint64_t start);
+// Encodes records with codec into out->buffer (reused when big enough), laid
+// out from block offset start. InvalidArgument for a tag that is too long.
+Status encode_batch(Codec codec, std::span<const RecordInput> records, EncodedBatch* out,
+                    uint64_t start = 0);
 // A batch of records that are already encoded (GC copies them byte for byte).
-EncodedBatch batch_of_encoded(std::span<const std::string_view> records);
+EncodedBatch batch_of_encoded(std::span<const std::string_view> records, uint64_t start = 0);
+// An all-zero batch laid out for records of these lengths from block offset
+// start; the caller copies each record to buffer + offsets[i].
+EncodedBatch layout_batch(std::span<const uint64_t> lengths, uint64_t start = 0);
+// Lays out records [first, end) of `from` again from block offset start into
+// *out (its buffer reused when big enough).
+void relay_out(const EncodedBatch& from, size_t first, uint64_t start, EncodedBatch* out);
 
 struct SegmentWriterOptions {
   uint64_t segment_size = uint64_t{256} << 20;
@@ -162,6 +182,9 @@ class SegmentWriter {
   // Whether a batch of encoded_bytes should go through append_chunked rather
   // than be encoded by its caller (see pipeline_bytes).
   bool pipelined(size_t encoded_bytes) const { return encoded_bytes > options_.pipeline_bytes; }
+  // Block offset at which the active segment's records end now: the start
+  // to encode a batch for (a guess; the leader re-lays out if it changed).
+  uint64_t tail_hint() const { return tail_hint_.load(std::memory_order_relaxed); }
   // Makes everything appended so far durable.
   Status sync();
   // Seals the active segment; later appends start a new one.
@@ -173,7 +196,13 @@ class SegmentWriter {
     uint64_t id = 0;
     std::string path;
     std::unique_ptr<WritableFile> file;  // its fd() takes the ring's writes
-    uint64_t size = 0;                  // bytes in the file
+    uint64_t size = 0;                  // end of the last record's allocation
+    uint64_t file_size = 0;             // bytes in the file
+    // The file has a descriptor: blocks are written at their offsets (the
+    // partial last one again with the next batch). Otherwise new bytes are
+    // appended, and the file ends at `size`.
+    bool positional = false;
+    AlignedBuffer tail;                  // kAlign: bytes [align_down(size), size)
     std::vector<SegmentRecord> records;  // all of its records
     uint64_t group_start_size = 0;      // size before the current group
     size_t group_start_records = 0;
@@ -182,12 +211,18 @@ class SegmentWriter {
 
   Status enqueue(Waiter* w);
   Status write_group(std::vector<Waiter*>& group, bool sync);
-  Status write_chunks(const Waiter& w, std::vector<Active>* retired, bool sync);
+  Status write_chunks(const Waiter& w, std::vector<Active>* retired);
   // Places the records of batch (whose buffer is chunk buffer `slot`, or
-  // WriteRing::kNoSlot) in the active segment, rotating as needed, and writes them.
-  Status place(const EncodedBatch& batch, int slot, std::vector<Active>* retired, bool sync,
+  // WriteRing::kNoSlot) in the active segment, rotating as needed, and writes
+  // them. `last`: no chunk of the same batch follows (else the partial last
+  // block is left to the next chunk's write).
+  Status place(EncodedBatch& batch, int slot, std::vector<Active>* retired, bool last,
                std::vector<Location>* locations);
-  Status write_piece(Active* a, const char* data, size_t n, int slot);
+  // Writes the segment's bytes from align_down(a->size) to new_end, which are
+  // data[0, new_end - align_down(a->size)) but for the tail block's bytes,
+  // copied in here; `last` as for place. Advances a->size.
+  Status write_records(Active* a, char* data, uint64_t new_end, int slot, bool last);
+  Status write_at(Active* a, const char* data, size_t n, uint64_t offset, int slot);
   Status open_segment();
   Status seal(Active* a);
   Status seal_group(std::vector<Active>* retired, bool sync);
@@ -207,6 +242,8 @@ class SegmentWriter {
   // that; registered with ring_ (declared after them: it goes first).
   std::vector<EncodedBatch> chunks_;
   std::unique_ptr<WriteRing> ring_;
+  EncodedBatch relaid_;  // batches re-laid out for where they really go
+  std::atomic<uint64_t> tail_hint_{0};
   // A segment was created since the last directory sync.
   bool dir_dirty_ = false;
 };

@@ -214,12 +214,11 @@ Status TensorLog::append(std::span<const RecordInput> records, std::vector<Locat
   // while its earlier chunks are being written (SegmentWriter::append_chunked);
   // a small one here, so that concurrent appenders encode in parallel. Each
   // thread keeps its buffer for the next call.
-  size_t bytes = 0;
-  for (const RecordInput& r : records)
-    bytes += align_up(kRecordHeaderSize + r.tag.size() + max_encoded_length(options_.codec, r.size));
-  if (writer_->pipelined(bytes)) return writer_->append_chunked(options_.codec, records, locations);
+  const uint64_t start = writer_->tail_hint();
+  if (writer_->pipelined(encoded_capacity(options_.codec, records, start)))
+    return writer_->append_chunked(options_.codec, records, locations);
   thread_local EncodedBatch batch;
-  Status s = encode_batch(options_.codec, records, &batch);
+  Status s = encode_batch(options_.codec, records, &batch, start);
   if (s.is_ok()) s = writer_->append(&batch, false, locations);
   if (!s.is_ok()) locations->clear();
   return s;

@@ -133,7 +133,7 @@ class ReadHandle {
 struct SegmentInfo {
   uint64_t id = 0;
   uint64_t file_bytes = 0;
-  uint64_t live_bytes = 0;  // padded bytes of live records
+  uint64_t live_bytes = 0;  // allocated bytes (allocated_bytes()) of live records
   uint64_t dead_bytes = 0;
   uint64_t records = 0;
   uint64_t live_records = 0;
@@ -148,7 +148,7 @@ struct SegmentInfo {
 struct LogUsage {
   uint64_t segments = 0;
   uint64_t file_bytes = 0;         // the segment files on disk
-  uint64_t live_bytes = 0;         // padded bytes of live records
+  uint64_t live_bytes = 0;         // allocated bytes (allocated_bytes()) of live records
   uint64_t dead_bytes = 0;
   // Of dead_bytes, those in the active segment: no collection can reclaim
   // them until the segment is sealed.

@@ -16,8 +16,11 @@ struct UringReader::Run {
   size_t first = 0, last = 0;  // [first, last) of the sorted order
   SegmentFile* file = nullptr;
   int slot = -1;  // registered file slot of file->direct_fd(), or -1
-  uint64_t offset = 0;
+  uint64_t offset = 0;  // the blocks that enclose the run's records
   uint64_t length = 0;  // multiple of kAlign
+  // Where the file ended inside the run (a read returned 0): records past it
+  // are reported as cut off.
+  uint64_t eof = UINT64_MAX;
   char* buf = nullptr;
   size_t arena_start = 0;
   bool in_arena = false;
@@ -159,9 +162,14 @@ Status UringReader::finish_run(Run* run, std::span<const ReadExtent> extents,
   bool device = false;
   for (size_t pos = run->first; pos < run->last; ++pos) {
     const ReadExtent& e = extents[order[pos]];
-    const char* rec = run->status.is_ok() ? run->buf + (e.location.offset - run->offset) : nullptr;
+    Status st = run->status;
+    if (st.is_ok() && e.location.offset + e.location.length > run->eof)
+      st = Status::corruption("segment " + std::to_string(run->file->id()) + " offset " +
+                              std::to_string(e.location.offset) + ": record extends past the end of " +
+                              run->file->path() + " (truncated segment?)");
+    const char* rec = st.is_ok() ? run->buf + (e.location.offset - run->offset) : nullptr;
     bool pending = false;
-    visit(order[pos], rec, run->status, &pending);
+    visit(order[pos], rec, st, &pending);
     device = device || pending;
   }
   run->visited = true;
@@ -201,21 +209,19 @@ Status UringReader::read(std::span<const ReadExtent> extents, const RecordVisito
     return x.location.offset < y.location.offset;
   });
 
-  // Coalesce extents that touch (or repeat) on disk into runs.
+  // Coalesce extents whose blocks touch or overlap on disk (packed records
+  // share blocks) into runs of whole blocks.
   std::vector<Run> runs;
   for (size_t pos = 0; pos < order.size(); ++pos) {
     const ReadExtent& e = extents[order[pos]];
-    uint64_t len = align_up(e.location.length);
+    const uint64_t lo = align_down(e.location.offset);
+    const uint64_t hi = align_up(e.location.offset + e.location.length);
     if (!runs.empty()) {
       Run& last = runs.back();
       uint64_t end = last.offset + last.length;
       bool same_file = last.file == e.file.get();
-      if (same_file && e.location.offset >= last.offset && e.location.offset + len <= end) {
-        last.last = pos + 1;  // the same record again
-        continue;
-      }
-      if (same_file && e.location.offset == end && last.length + len <= options_.max_run_bytes) {
-        last.length += len;
+      if (same_file && lo <= end && std::max(end, hi) - last.offset <= options_.max_run_bytes) {
+        last.length = std::max(end, hi) - last.offset;
         last.last = pos + 1;
         continue;
       }
@@ -224,8 +230,8 @@ Status UringReader::read(std::span<const ReadExtent> extents, const RecordVisito
     r.first = pos;
     r.last = pos + 1;
     r.file = e.file.get();
-    r.offset = e.location.offset;
-    r.length = len;
+    r.offset = lo;
+    r.length = hi - lo;
     runs.push_back(std::move(r));
   }
   stats_.runs += runs.size();
@@ -327,10 +333,10 @@ Status UringReader::read(std::span<const ReadExtent> extents, const RecordVisito
         r.status = Status::from_errno(-res, "read " + r.file->path() + " offset " +
                                                  std::to_string(r.offset + io.off));
       } else if (res == 0) {
-        r.status = Status::corruption(
-            "segment " + std::to_string(r.file->id()) + " offset " +
-            std::to_string(r.offset + io.off + io.done) + ": record extends past the end of " +
-            r.file->path() + " (truncated segment?)");
+        // The end of the file: a segment written by appends ends inside its
+        // last block. Records before it are whole; finish_run reports the others.
+        std::fill(r.buf + io.off + io.done, r.buf + io.off + io.len, '\0');
+        r.eof = std::min(r.eof, r.offset + io.off + io.done);
       } else {
         io.done += static_cast<uint64_t>(res);
         stats_.bytes += static_cast<uint64_t>(res);
@@ -383,9 +389,9 @@ Status UringReader::read_sync(std::vector<Run>& runs, std::span<const ReadExtent
       if (n < 0) {
         r.status = Status::from_errno(errno, "pread " + r.file->path());
       } else if (n == 0) {
-        r.status = Status::corruption("segment " + std::to_string(r.file->id()) + " offset " +
-                                      std::to_string(r.offset + done) +
-                                      ": record extends past the end of the segment");
+        std::fill(r.buf + done, r.buf + r.length, '\0');
+        r.eof = r.offset + done;
+        break;
       } else {
         done += static_cast<uint64_t>(n);
         stats_.bytes += static_cast<uint64_t>(n);

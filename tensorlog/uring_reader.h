@@ -1,5 +1,6 @@
 // UringReader: reads a batch of records at the disk's speed. The extents are
-// sorted by (segment, offset); extents that touch on disk are coalesced into
+// sorted by (segment, offset); extents whose enclosing blocks touch or overlap
+// on disk (packed records share blocks) are coalesced into
 // one run (up to max_run_bytes); runs are cut into reads of at most
 // max_io_bytes, and up to queue_depth reads are kept in flight through one
 // io_uring, with the segment files and the staging arena registered with the

@@ -49,8 +49,18 @@ struct Config {
   double write_gb = 1;
   int write_slices = 8;
   unsigned queue_depth = 64;
+  size_t tag_bytes = 256;
+  int min_write_batch = 8;
   bool keep = false;
 };
+
+// Bytes of the segment files (what the records take on disk, headers and
+// seals included).
+uint64_t log_file_bytes(const TensorLog& log) {
+  uint64_t n = 0;
+  for (const SegmentInfo& s : log.segments()) n += s.file_bytes;
+  return n;
+}
 
 size_t parse_size(const std::string& s) {
   size_t n = std::stoull(s);
@@ -166,13 +176,13 @@ void write_plain_file(const std::string& path, uint64_t bytes) {
 void bench_read(const Config& c) {
   std::printf("\n## read: random batches, O_DIRECT, queue depth %u, file %.1f GiB per size\n",
               c.queue_depth, c.file_gb);
-  std::printf("| record | batch | raw GB/s | log GB/s | log/raw | raw batches | log batches |\n");
-  std::printf("|---|---|---|---|---|---|---|\n");
-  std::string tag(256, 't');
+  std::printf("| record | batch | raw GB/s | log GB/s | log/raw | raw batches | log batches | "
+              "log file/record bytes |\n");
+  std::printf("|---|---|---|---|---|---|---|---|\n");
+  std::string tag(c.tag_bytes, 't');
   for (const std::string& size_name : c.sizes) {
     size_t size = parse_size(size_name);
     uint64_t file_bytes = static_cast<uint64_t>(c.file_gb * (1ull << 30));
-    size_t records = std::max<size_t>(1, file_bytes / align_up(size + 32 + tag.size()));
     std::string logdir = c.dir + "/log";
     std::string plain = c.dir + "/plain";
     TensorLogOptions o;
@@ -184,17 +194,22 @@ void bench_read(const Config& c) {
     die(TensorLog::open(logdir, o, &log), "open log");
     std::string payload = random_bytes(size, 7);
     std::vector<Location> all;
-    size_t per_batch = std::max<size_t>(1, (64 << 20) / size);
-    for (size_t done = 0; done < records;) {
-      size_t n = std::min(per_batch, records - done);
-      std::vector<RecordInput> in(n, RecordInput{tag, payload.data(), size});
+    // As many records as fill file_bytes of segments (however the log lays
+    // them out); the plain file is as big, read in aligned extents of the
+    // payload's size rounded up to a block.
+    size_t per_batch = std::max<size_t>(1, (64 << 20) / (size + 32 + tag.size()));
+    while (log_file_bytes(*log) < file_bytes) {
+      std::vector<RecordInput> in(per_batch, RecordInput{tag, payload.data(), size});
       std::vector<Location> locs;
       die(log->append(in, &locs), "append");
       all.insert(all.end(), locs.begin(), locs.end());
-      done += n;
     }
     die(log->sync(), "sync");
-    write_plain_file(plain, records * align_up(size));
+    const size_t records = all.size();
+    const double alloc_ratio = static_cast<double>(log_file_bytes(*log)) /
+                               (static_cast<double>(records) * static_cast<double>(all[0].length));
+    const uint64_t raw_extents = std::max<uint64_t>(1, file_bytes / align_up(size));
+    write_plain_file(plain, raw_extents * align_up(size));
     RawReader raw(plain, c.queue_depth, std::max<size_t>(64 << 20, 2 * align_up(size)));
 
     std::vector<std::string> dst_mem(1);
@@ -213,7 +228,7 @@ void bench_read(const Config& c) {
             for (size_t& p : pick) p = rng() % records;
             if (which == 0) {
               std::vector<uint64_t> offs;
-              for (size_t p : pick) offs.push_back(p * align_up(size));
+              for (size_t p : pick) offs.push_back(p % raw_extents * align_up(size));
               raw.read(offs, align_up(size));
               bytes_raw += b * size;
               ++n_raw;
@@ -234,9 +249,9 @@ void bench_read(const Config& c) {
         }
       }
       double gr = bytes_raw / t_raw / 1e9, gl = bytes_log / t_log / 1e9;
-      std::printf("| %s | %d | %.2f | %.2f | %.2f | %llu | %llu |\n", size_name.c_str(), batch, gr,
+      std::printf("| %s | %d | %.2f | %.2f | %.2f | %llu | %llu | %.3f |\n", size_name.c_str(), batch, gr,
                   gl, gl / gr, static_cast<unsigned long long>(n_raw),
-                  static_cast<unsigned long long>(n_log));
+                  static_cast<unsigned long long>(n_log), alloc_ratio);
       std::fflush(stdout);
     }
     log.reset();
@@ -249,27 +264,32 @@ void bench_write(const Config& c) {
   std::printf("\n## write: batched appends (fdatasync per batch) vs sequential O_DIRECT writes "
               "(fdatasync per batch), %.1f GiB per point\n", c.write_gb);
   std::printf("| record | batch | raw GB/s | log GB/s | log/raw | median slice log/raw | "
-              "slice range |\n|---|---|---|---|---|---|---|\n");
-  std::string tag(256, 't');
+              "slice range | log file/record bytes |\n|---|---|---|---|---|---|---|---|\n");
+  std::string tag(c.tag_bytes, 't');
   uint64_t total = static_cast<uint64_t>(c.write_gb * (1ull << 30));
   for (const std::string& size_name : c.sizes) {
     size_t size = parse_size(size_name);
     std::string payload = random_bytes(size, 9);
     for (int batch : c.batches) {
-      if (batch < 8) continue;  // per-batch fdatasync dominates tiny batches on both sides
+      // Per-batch fdatasync dominates tiny batches on both sides.
+      if (batch < c.min_write_batch) continue;
       size_t b = static_cast<size_t>(batch);
       uint64_t batches = std::max<uint64_t>(1, total / (b * size));
-      // Raw: the same padded record bytes, written sequentially with O_DIRECT.
+      // Raw: the batch's record bytes (header, tag, payload, rounded to 8),
+      // appended to a plain file as an append-only log does: O_DIRECT writes
+      // of whole blocks from the block the last batch ended in (rewritten
+      // with the new bytes after the old) to the next boundary.
       // Raw and log alternate batch by batch so that the host's write cache
       // and the machine's load treat both alike; each slice (a run of such
       // pairs) gives a ratio, and their median is the figure least moved by
       // other load on the machine.
-      size_t batch_bytes = b * align_up(size + 32 + tag.size());
+      size_t batch_bytes = b * ((size + 32 + tag.size() + 7) / 8 * 8);
       std::string plain = c.dir + "/plain_w";
       int fd = ::open(plain.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_DIRECT, 0644);
       void* p = nullptr;
-      if (fd < 0 || ::posix_memalign(&p, 4096, batch_bytes) != 0) std::perror("raw write"), std::exit(1);
-      std::memset(p, 0x5a, batch_bytes);
+      const size_t buf_bytes = align_up(batch_bytes) + 4096;
+      if (fd < 0 || ::posix_memalign(&p, 4096, buf_bytes) != 0) std::perror("raw write"), std::exit(1);
+      std::memset(p, 0x5a, buf_bytes);
       std::string logdir = c.dir + "/log_w";
       TensorLogOptions o;
       o.sync = SyncMode::kPerBatch;
@@ -284,18 +304,21 @@ void bench_write(const Config& c) {
       uint64_t per_slice = std::max<uint64_t>(1, batches / static_cast<uint64_t>(slices));
       batches = static_cast<uint64_t>(slices) * per_slice;
       std::vector<double> ratios;
+      uint64_t record_bytes = 0;
       for (int slice = 0; slice < slices; ++slice) {
         double raw_before = t_raw, log_before = t_log;
         for (uint64_t i = 0; i < per_slice; ++i, raw_off += batch_bytes) {
           auto start = Clock::now();
-          if (::pwrite(fd, p, batch_bytes, static_cast<off_t>(raw_off)) !=
-              static_cast<ssize_t>(batch_bytes))
+          const uint64_t from = raw_off / 4096 * 4096;
+          const size_t n = align_up(raw_off + batch_bytes) - from;
+          if (::pwrite(fd, p, n, static_cast<off_t>(from)) != static_cast<ssize_t>(n))
             std::perror("pwrite"), std::exit(1);
           ::fdatasync(fd);
           t_raw += seconds_since(start);
           start = Clock::now();
           die(log->append(in, &locs), "append");
           t_log += seconds_since(start);
+          for (const Location& l : locs) record_bytes += l.length;
         }
         ratios.push_back((t_raw - raw_before) / (t_log - log_before));
       }
@@ -305,12 +328,13 @@ void bench_write(const Config& c) {
       ::close(fd);
       std::free(p);
       std::filesystem::remove(plain);
+      const double alloc_ratio = static_cast<double>(log_file_bytes(*log)) / static_cast<double>(record_bytes);
       log.reset();
       std::filesystem::remove_all(logdir);
       double bytes = static_cast<double>(batches * b * size);
       double gr = bytes / t_raw / 1e9, gl = bytes / t_log / 1e9;
-      std::printf("| %s | %d | %.2f | %.2f | %.2f | %.2f | %.2f-%.2f |\n", size_name.c_str(), batch,
-                  gr, gl, gl / gr, median, ratios.front(), ratios.back());
+      std::printf("| %s | %d | %.2f | %.2f | %.2f | %.2f | %.2f-%.2f | %.3f |\n", size_name.c_str(), batch,
+                  gr, gl, gl / gr, median, ratios.front(), ratios.back(), alloc_ratio);
       std::fflush(stdout);
     }
   }
@@ -382,6 +406,10 @@ int main(int argc, char** argv) {
   app.add_option("--write-slices", c.write_slices, "alternating raw/log slices per point (write)")
       ->capture_default_str();
   app.add_option("--queue-depth", c.queue_depth, "reads in flight")->capture_default_str();
+  app.add_option("--tag-bytes", c.tag_bytes, "tag bytes per record (the store's: 22 + 4 per token)")
+      ->capture_default_str();
+  app.add_option("--min-write-batch", c.min_write_batch, "smallest batch the write part runs")
+      ->capture_default_str();
   app.add_flag("--keep", c.keep, "keep the scratch directory");
   CLI11_PARSE(app, argc, argv);
   std::filesystem::create_directories(c.dir);

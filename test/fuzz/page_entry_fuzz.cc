@@ -35,7 +35,7 @@ void page_entry(Input* in) {
   if (in->byte() & 1) {
     PageEntry e;
     if (!e.decode_from(in->rest())) return;
-    FUZZ_CHECK(e.location.offset % lsm4kv::tensorlog::kAlign == 0);
+    FUZZ_CHECK(e.location.offset % lsm4kv::tensorlog::kRecordAlign == 0);
     std::string enc;
     e.encode_to(&enc);
     PageEntry f;
@@ -45,7 +45,7 @@ void page_entry(Input* in) {
   }
   PageEntry e;
   e.location.segment = in->u64();
-  e.location.offset = (in->u64() >> 12) * lsm4kv::tensorlog::kAlign;
+  e.location.offset = (in->u64() >> 4) * lsm4kv::tensorlog::kRecordAlign;
   e.location.length = in->u64();
   e.tick = in->u64();
   if (in->byte() & 1) e.digest = Digest{in->u64(), in->u64()};

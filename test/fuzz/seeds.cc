@@ -220,7 +220,7 @@ void tensor_seeds() {
   seed("tensor_record_fuzz", "segment_header", sel({3}), u64s(7) + block.substr(0, 64));
   encode_footer(7, 8192, 100, block.data());
   seed("tensor_record_fuzz", "segment_footer", sel({4}), u64s(7) + u64s(8192) + u64s(100) + block.substr(0, 64));
-  std::vector<SegmentRecord> recs{{4096, 100, false}, {8192, 5000, false}, {16384, 33, false}};
+  std::vector<SegmentRecord> recs{{4096, 100, false}, {4200, 5000, false}, {12288, 70000, false}};
   seed("tensor_record_fuzz", "segment_index", sel({5, 1}), encode_segment_index(recs));
   seed("tensor_record_fuzz", "segment_index_build", sel({5, 0}), lit("\x64\x00\x00\x01\x88\x13\x00\x00"));
   Location loc{7, 81920, 65600};
@@ -238,9 +238,11 @@ void tensor_seeds() {
   encode_segment_header(7, file.data());
   std::vector<SegmentRecord> in_file;
   for (const std::string& r : {fuzz::make_record(0, "t1", "payload one"), fuzz::make_record(1, "t2", raw)}) {
-    in_file.push_back({file.size(), r.size(), false});
+    const uint64_t at = next_record_offset(file.size(), r.size());
+    file.resize(at, '\0');
+    in_file.push_back({at, r.size(), false});
     file += r;
-    file.resize(align_up(file.size()), '\0');
+    file.resize(at + allocated_bytes(r.size()), '\0');
   }
   seed("segment_recover_fuzz", "unsealed", sel({0}), file);
   seed("segment_recover_fuzz", "sealed", sel({0}), file + build_seal(7, file.size(), in_file));

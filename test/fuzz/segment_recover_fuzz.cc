@@ -13,7 +13,8 @@
 //              from the input but whose checksum is right.
 // Properties, when recovery succeeds on a non-empty segment:
 //   - the records are in increasing offset order, start at kAlign or later
-//     on a block boundary, and do not overlap;
+//     where next_record_offset() puts them (a multiple of kRecordAlign, a
+//     block boundary for a large one), and their allocations do not overlap;
 //   - a segment that was scanned (not sealed before) lists records that each
 //     verify when read back from the file, and is sealed afterwards;
 //   - recovering the same file again gives the same records (from the index).
@@ -67,9 +68,11 @@ std::string describe(Input* in) {
     uint8_t flags = in->byte();
     std::string rec = record_from(in, (flags & 3) != 0);
     if ((flags & 0x1c) == 0x1c) rec[in->byte() % rec.size()] ^= 0x01;  // damaged
-    recs.push_back({file.size(), rec.size(), false});
+    const uint64_t at = next_record_offset(file.size(), rec.size());
+    file.resize(at, '\0');
+    recs.push_back({at, rec.size(), false});
     file += rec;
-    file.resize(align_up(file.size()), '\0');
+    file.resize(at + allocated_bytes(rec.size()), '\0');
   }
   switch (in->byte() % 5) {
     case 0: break;
@@ -77,14 +80,14 @@ std::string describe(Input* in) {
       if (!recs.empty()) {
         std::string rec = record_from(in, true);
         file += rec.substr(0, rec.size() / 2);
-        file.resize(align_up(file.size()), '\0');
+        file.resize(record_align_up(file.size()), '\0');
       }
       break;
     case 2: {  // garbage blocks
       std::string g(in->take(in->byte() % 64));
       if (!g.empty()) {
         file += g;
-        file.resize(align_up(file.size()), '\0');
+        file.resize(record_align_up(file.size()), '\0');
       }
       break;
     }
@@ -125,10 +128,11 @@ void check(MemFileSystem* fs) {
   const std::string& file = fs->files[path()];
   uint64_t end = kAlign;
   for (const SegmentRecord& rec : r.recs.records) {
-    FUZZ_CHECK(rec.offset % kAlign == 0);
+    FUZZ_CHECK(rec.offset % kRecordAlign == 0);
+    if (block_aligned_record(rec.length)) FUZZ_CHECK(rec.offset % kAlign == 0);
     FUZZ_CHECK(rec.offset >= end);
     FUZZ_CHECK(rec.length >= kRecordHeaderSize);
-    end = rec.offset + align_up(rec.length);
+    end = rec.offset + allocated_bytes(rec.length);
   }
   FUZZ_CHECK(r.recs.sealed);
   // Sealed now, and not by this recovery: whatever the index lists is taken

@@ -53,7 +53,7 @@ void record_header(Input* in) {
 void verify_bytes(Input* in) {
   Location loc;
   loc.segment = in->byte();
-  loc.offset = kAlign * in->byte();
+  loc.offset = kRecordAlign * in->byte();
   uint64_t want = in->byte() | uint64_t{in->byte()} << 8;
   std::string bytes(in->rest());  // exactly the bytes a read of loc returned
   loc.length = std::min<uint64_t>(want, bytes.size());
@@ -134,18 +134,19 @@ void segment_index(Input* in) {
       FUZZ_CHECK(s.is_corruption());
       return;
     }
-    for (const SegmentRecord& r : recs) FUZZ_CHECK(r.offset % kAlign == 0);
+    for (const SegmentRecord& r : recs) FUZZ_CHECK(r.offset % kRecordAlign == 0);
     std::vector<SegmentRecord> again;
     FUZZ_CHECK(decode_segment_index(encode_segment_index(recs), "fuzz", &again).is_ok());
     FUZZ_CHECK(same(recs, again));
     return;
   }
   std::vector<SegmentRecord> recs;
-  uint64_t offset = kAlign;
+  uint64_t end = kAlign;
   while (in->left() > 0) {
     uint64_t length = in->byte() | uint64_t{in->byte()} << 8 | uint64_t{in->byte()} << 16;
+    uint64_t offset = next_record_offset(end + kRecordAlign * (in->byte() % 4), length);
     recs.push_back({offset, length, false});
-    offset += align_up(length) + kAlign * (in->byte() % 4);
+    end = offset + allocated_bytes(length);
   }
   std::vector<SegmentRecord> back;
   FUZZ_CHECK(decode_segment_index(encode_segment_index(recs), "fuzz", &back).is_ok());
@@ -157,7 +158,7 @@ void location_and_name(Input* in) {
   std::string_view cursor = bytes;
   Location l;
   if (l.decode_from(&cursor)) {
-    FUZZ_CHECK(l.offset % kAlign == 0);
+    FUZZ_CHECK(l.offset % kRecordAlign == 0);
     std::string enc;
     l.encode_to(&enc);
     FUZZ_CHECK(enc.size() <= Location::kMaxEncodedLength);

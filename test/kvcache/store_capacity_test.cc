@@ -11,6 +11,7 @@
 #include <random>
 
 #include "kvcache_api/kv_store.h"
+#include "tensorlog/record_format.h"
 #include "test/engine/test_util.h"
 #include "test/support/kv_data.h"
 
@@ -20,10 +21,11 @@ using namespace lsm4kv::kvcache;
 namespace {
 
 constexpr uint32_t P = 16;
-const KvLayout kLayout{2, 2, 64, DType::kF16};  // 1 KiB per token: 16 KiB pages, 20 KiB records
+const KvLayout kLayout{2, 2, 64, DType::kF16};  // 1 KiB per token: 16 KiB pages, ~16.1 KiB records
 constexpr uint64_t kSegmentBytes = 256 << 10;
 constexpr uint64_t kCapacity = 4 << 20;
-constexpr uint64_t kRecordBytes = 20 << 10;  // a page's record on disk, header and tag included
+// A page's record on disk: record header, tag (22 + 4 per token), payload.
+constexpr uint64_t kRecordBytes = tensorlog::allocated_bytes(tensorlog::kRecordHeaderSize + 22 + 4 * P + P * 1024);
 
 StoreOptions options(const std::string& dir, double headroom) {
   StoreOptions o;

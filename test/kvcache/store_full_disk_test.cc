@@ -17,7 +17,7 @@ using namespace lsm4kv::kvcache;
 namespace {
 
 constexpr uint32_t P = 8;
-const KvLayout kLayout{2, 2, 8, DType::kBF16};  // 128 bytes per token: a page record takes 4 KiB
+const KvLayout kLayout{2, 2, 8, DType::kBF16};  // 128 bytes per token: a page record takes 1112 B
 constexpr uint64_t kReserve = 256 << 10;
 
 StoreOptions options(const std::string& dir, FileSystem* fs) {

@@ -18,7 +18,9 @@ using namespace lsm4kv::kvcache;
 namespace {
 
 constexpr uint32_t P = 4;
-const KvLayout kLayout{2, 1, 4, DType::kF16};  // 32 bytes per token
+// 992 bytes per token: a page's record takes about 4 KiB (as many as the
+// capacity below was chosen for when records were padded to 4 KiB).
+const KvLayout kLayout{2, 1, 124, DType::kF16};
 
 std::vector<char> expected_kv(const std::vector<Token>& seq, size_t n) {
   return test::kv_of(seq, n, kLayout.bytes_per_token());

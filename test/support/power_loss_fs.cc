@@ -73,6 +73,43 @@ Status lose_tail(const std::string& path, uint64_t synced, uint64_t size, std::m
   return s;
 }
 
+// The bytes [synced - 4096, synced) of the file open as fd (write-only: read
+// through /proc), or "" when they cannot be read.
+std::string read_last_block(int fd, uint64_t synced) {
+  constexpr uint64_t kBlock = 4096;
+  if (fd < 0 || synced == 0) return "";
+  uint64_t start = synced > kBlock ? synced - kBlock : 0;
+  int r = ::open(("/proc/self/fd/" + std::to_string(fd)).c_str(), O_RDONLY | O_CLOEXEC);
+  if (r < 0) return "";
+  std::string out(synced - start, '\0');
+  ssize_t n = ::pread(r, out.data(), out.size(), static_cast<off_t>(start));
+  ::close(r);
+  return n == static_cast<ssize_t>(out.size()) ? out : "";
+}
+
+// Each sector of [synced - block.size(), synced) that differs from `block`
+// keeps its new bytes or gets the old ones back.
+Status revert_last_block(const std::string& path, uint64_t synced, const std::string& block,
+                         std::mt19937_64& rng, PowerLossReport* report) {
+  constexpr uint64_t kSector = PowerLossFileSystem::kSector;
+  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return Status::from_errno(errno, "power loss: open " + path);
+  const uint64_t start = synced - block.size();
+  std::string now(block.size(), '\0');
+  ssize_t n = ::pread(fd, now.data(), now.size(), static_cast<off_t>(start));
+  Status s;
+  for (uint64_t lo = 0; n > 0 && lo < static_cast<uint64_t>(n) && s.is_ok(); lo += kSector) {
+    uint64_t len = std::min<uint64_t>(kSector, static_cast<uint64_t>(n) - lo);
+    if (now.compare(lo, len, block, lo, len) == 0 || rng() % 2 == 0) continue;
+    if (::pwrite(fd, block.data() + lo, len, static_cast<off_t>(start + lo)) != static_cast<ssize_t>(len))
+      s = Status::from_errno(errno, "power loss: write " + path);
+    report->bytes_lost += len;
+    report->sectors_reverted++;
+  }
+  ::close(fd);
+  return s;
+}
+
 }  // namespace
 
 class PowerLossFileSystem::File final : public WritableFile {
@@ -92,10 +129,12 @@ class PowerLossFileSystem::File final : public WritableFile {
     uint64_t size = base_->size();
     struct stat st;
     if (base_->fd() >= 0 && ::fstat(base_->fd(), &st) == 0) size = static_cast<uint64_t>(st.st_size);
+    std::string last_block = read_last_block(base_->fd(), size);
     std::lock_guard<std::mutex> l(fs_->mu_);
     // A sync that ends after the cut did not finish before it.
     if (fs_->cut_) return power_cut();
     state_->synced = size;
+    state_->last_block = std::move(last_block);
     return Status::ok();
   }
   Status close() override {
@@ -211,7 +250,7 @@ Status PowerLossFileSystem::new_appendable(const std::string& path,
   std::unique_ptr<WritableFile> f;
   LSM4KV_RETURN_IF_ERROR(base_->new_appendable(path, &f));
   std::shared_ptr<FileState>& state = files_[p];
-  if (!state) state = std::make_shared<FileState>(FileState{existed ? f->size() : 0});
+  if (!state) state = std::make_shared<FileState>(FileState{existed ? f->size() : 0, ""});
   if (!existed) record_locked({Entry::kCreate, p, "", "", {dir_of(p)}});
   *out = std::make_unique<File>(this, state, std::move(f));
   return Status::ok();
@@ -288,7 +327,8 @@ Status PowerLossFileSystem::truncate(const std::string& path, uint64_t size) {
   LSM4KV_RETURN_IF_ERROR(base_->truncate(path, size));
   // Treated as durable at once: what it cut off was never needed again.
   std::shared_ptr<FileState>& state = files_[normalize(path)];
-  if (!state) state = std::make_shared<FileState>(FileState{size});
+  if (!state) state = std::make_shared<FileState>(FileState{size, ""});
+  if (size < state->synced) state->last_block.clear();
   state->synced = std::min(state->synced, size);
   return Status::ok();
 }
@@ -329,6 +369,8 @@ Status PowerLossFileSystem::apply_loss(uint64_t seed, PowerLossReport* report) {
     struct stat st;
     if (::stat(path.c_str(), &st) != 0) continue;
     uint64_t size = static_cast<uint64_t>(st.st_size);
+    if (!state->last_block.empty() && size >= state->synced)
+      LSM4KV_RETURN_IF_ERROR(revert_last_block(path, state->synced, state->last_block, rng, report));
     if (size <= state->synced) continue;
     LSM4KV_RETURN_IF_ERROR(lose_tail(path, state->synced, size, rng, report));
   }

@@ -6,6 +6,10 @@
 //     (fdatasync); the tail after it may be lost whole, kept, or torn by
 //     512-byte sectors (each unsynced sector kept or zeroed, and the file may
 //     end at any sector boundary past the synced size);
+//   - a write over the last synced 4 KiB block of a file with a descriptor
+//     (an append-only log rewriting its partial tail block in place) is
+//     undone by sectors: each sector of that block that changed since the
+//     sync keeps its new bytes or gets back the synced ones;
 //   - a creation, rename or removal of a directory entry (and mkdir) is
 //     durable only once its directory was synced (sync_dir) after it; every
 //     other one is undone, newest first: created files disappear, a renamed
@@ -49,6 +53,7 @@ struct PowerLossReport {
   uint64_t files_torn = 0;     // files whose unsynced tail was torn by sectors
   uint64_t bytes_lost = 0;     // unsynced bytes dropped or zeroed
   uint64_t entries_undone = 0; // creations, renames, removals, mkdirs undone
+  uint64_t sectors_reverted = 0;  // sectors of a rewritten last block given their old bytes
 };
 
 class PowerLossFileSystem final : public FileSystem {
@@ -95,6 +100,9 @@ class PowerLossFileSystem final : public FileSystem {
   // The durable length of one file (an inode: it follows renames).
   struct FileState {
     uint64_t synced = 0;
+    // The synced bytes of the last block before `synced` (files with a
+    // descriptor only): what a rewrite of that block may fall back to.
+    std::string last_block;
   };
   // A namespace change not yet covered by a sync of every directory it touched.
   struct Entry {

@@ -95,7 +95,7 @@ TEST_CASE("a read-only tensor log writes nothing and reads what is there", "[ten
     }
     CHECK(records == recs.size() - 1);
     CHECK(torn == last.loc.length / 2);
-    CHECK(log->usage().dead_bytes == align_up(recs[0].loc.length));  // DEAD.log replayed
+    CHECK(log->usage().dead_bytes == allocated_bytes(recs[0].loc));  // DEAD.log replayed
     std::string out;
     for (size_t i = 0; i + 1 < recs.size(); ++i) {
       REQUIRE(read_one(log.get(), recs[i], &out).is_ok());
@@ -110,7 +110,7 @@ TEST_CASE("a read-only tensor log writes nothing and reads what is there", "[ten
     Collection c;
     CHECK(log->collect({}, &c).is_not_supported());
     REQUIRE(log->mark_dead({&recs[1].loc, 1}).is_ok());
-    CHECK(log->usage().dead_bytes == align_up(recs[0].loc.length) + align_up(recs[1].loc.length));
+    CHECK(log->usage().dead_bytes == allocated_bytes(recs[0].loc) + allocated_bytes(recs[1].loc));
     REQUIRE(log->close().is_ok());
   }
   CHECK(snapshot(dir.path()) == before);

@@ -187,7 +187,8 @@ inline Result kvtool(const std::string& args) {
 inline constexpr uint32_t P = 8;
 inline const KvLayout kLayoutA{2, 2, 8, DType::kBF16};  // 128 bytes per token
 inline const KvLayout kLayoutB{1, 1, 16, DType::kF32};  // 128 bytes per token
-inline constexpr uint64_t kRecordDiskBytes = 4096;  // 32 + tag (22 + 4P) + P · 128 payload, aligned
+// 32 + tag (22 + 4P) + P · 128 payload, packed: 1112 B.
+inline constexpr uint64_t kRecordDiskBytes = tensorlog::allocated_bytes(tensorlog::kRecordHeaderSize + 22 + 4 * P + P * 128);
 
 inline StoreOptions options(const std::string& dir) {
   StoreOptions o;
@@ -195,7 +196,7 @@ inline StoreOptions options(const std::string& dir) {
   o.page_tokens = P;
   o.sync = SyncMode::kNone;
   o.tuner = false;
-  o.segment_bytes = 64 << 10;
+  o.segment_bytes = 16 << 10;  // several segments
   o.index_write_buffer = 4 << 10;  // several runs
   o.initial_shape = {.size_ratio = 6, .runs_per_level = {2}};
   return o;
