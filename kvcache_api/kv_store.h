@@ -375,7 +375,10 @@ class KvStore {
   virtual Status evict_to(uint64_t target_bytes) = 0;
   // Runs tensor-log GC and applies its relocations to the index.
   virtual Status collect_garbage() = 0;
-  // InvalidArgument after close().
+  // InvalidArgument after close(). Right after open it waits until the
+  // store's state is loaded (open leaves reading the index's entries to a
+  // background thread: the LRU, the stored bytes, orphan records); so do
+  // evict_to, collect_garbage, check_invariants and a put that must evict.
   virtual Status stats(StoreStats* out) const = 0;
   // The same; all zeros after close().
   virtual StoreStats stats() const = 0;

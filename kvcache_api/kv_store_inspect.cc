@@ -680,8 +680,10 @@ Status KvStoreImpl::persist_stats() {
 }
 
 void KvStoreImpl::start_stats_writer() {
-  persist_stats();  // best effort: the stats file is advisory
+  // The first write in the thread too: stats() waits for the loader, which
+  // open does not.
   stats_thread_ = std::thread([this] {
+    persist_stats();  // best effort: the stats file is advisory
     std::unique_lock l(stats_mu_);
     while (!stats_cv_.wait_for(l, kStatsInterval, [this] { return stats_stop_; })) {
       l.unlock();
