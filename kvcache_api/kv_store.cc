@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstring>
 #include <tuple>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "base/coding.h"
@@ -243,48 +244,79 @@ void KvStoreImpl::stop_loader() {
 }
 
 // LRU state from every page entry, and tensor-log records no page entry
-// names reported dead (orphans), all from one snapshot of the index.
+// names reported dead (orphans), from one sequential pass over a snapshot of
+// the index (no seeks: a walk would seek once per window).
+//
+// Keys come in (ns, window digest D, fingerprints) order. A key of the first
+// window (D = the namespace's root digest) names its root: its first 26
+// bytes. Any other key belongs to the group of its D, whose root is that of
+// the window-last page whose value holds D; that page may come later in the
+// pass, so groups are summed first and resolved to their roots at the end.
+// A group whose parent is not stored (damage) is counted nowhere.
 Status KvStoreImpl::load_pages(engine::Iterator* it, const tensorlog::Location& last) {
+  struct Group {
+    uint64_t bytes = 0, tick = 0;
+    std::optional<Digest> parent;  // the group of the page whose value holds this group's D
+    std::string root;              // or the root, when that page is in a first window
+    bool resolved = false;
+  };
+  std::unordered_map<Digest, Group, DigestHash> groups;
   std::vector<tensorlog::Location> referenced;
+  auto add = [&](const std::string& root, uint64_t bytes, uint64_t tick) {
+    std::lock_guard g(lru_mu_);
+    lru_.add(root, bytes, tick);
+  };
   const std::string end = ns_prefix(kMetaNamespace);
-  for (it->seek_to_first(); it->valid() && it->key() < end && !load_stop_; it->next()) {
+  uint64_t seen = 0;
+  for (it->seek_to_first(); it->valid() && it->key() < end; it->next()) {
+    if ((++seen & 0xffff) == 0 && load_stop_) return Status::ok();
+    const std::string_view key = it->key();
     PageEntry e;
     if (!e.decode_from(it->value())) return Status::corruption(opt_.dir + ": bad page entry in the index");
     referenced.push_back(e.location);
+    const uint64_t bytes = disk_bytes(e.location);
+    if (is_keyed_page(key)) {  // its own LRU entry
+      add(std::string(key), bytes, e.tick);
+      continue;
+    }
+    if (!key_well_formed(key, window_)) continue;
+    const NamespaceId ns = key_namespace(key);
+    const Digest d = key_digest(key);
+    const bool first_window = d == root_digest(ns);
+    if (first_window) add(std::string(key.substr(0, kKeyHeadBytes + kFingerprintBytes)), bytes, e.tick);
+    else {
+      Group& g = groups[d];
+      g.bytes += bytes;
+      g.tick = std::max(g.tick, e.tick);
+    }
+    if (e.digest && key_window_pages(key) == window_) {
+      Group& child = groups[*e.digest];
+      if (first_window) child.root = std::string(key.substr(0, kKeyHeadBytes + kFingerprintBytes));
+      else child.parent = d;
+    }
   }
   LSM4KV_RETURN_IF_ERROR(it->status());
-  std::vector<NamespaceId> ids;
-  {
-    std::lock_guard g(meta_mu_);
-    for (const auto& [id, layout] : layouts_) ids.push_back(id);
-  }
-  auto add = [&](const std::string& root, const PageEntry& e) {
-    std::lock_guard g(lru_mu_);
-    lru_.add(root, disk_bytes(e.location), e.tick);
-  };
-  // Each page's bytes count for the subtree of its prompt's first page; a
-  // keyed page is its own entry.
-  for (NamespaceId id : ids) {
-    const std::string keyed = ns_prefix(static_cast<NamespaceId>(id | kKeyedBit));
-    for (it->seek(keyed); it->valid() && it->key().starts_with(keyed) && !load_stop_; it->next()) {
-      PageEntry e;
-      if (e.decode_from(it->value())) add(std::string(it->key()), e);
+  // Each group's root, following parents (memoized; a chain without a root
+  // stays unresolved).
+  std::vector<Group*> chain;
+  for (auto& [d, g] : groups) {
+    chain.clear();
+    Group* at = &g;
+    while (!at->resolved && at->root.empty() && at->parent) {
+      chain.push_back(at);
+      auto p = groups.find(*at->parent);
+      if (p == groups.end() || chain.size() > groups.size()) break;
+      at = &p->second;
     }
-    LSM4KV_RETURN_IF_ERROR(it->status());
-    std::vector<size_t> root_of;  // visit index -> index in roots
-    std::vector<std::string> roots;
-    LSM4KV_RETURN_IF_ERROR(walk_pages(it, window_prefix(id, root_digest(id)), 0, window_, [&](const WalkedPage& w) {
-      if (w.parent == kNoParent) {
-        root_of.push_back(roots.size());
-        roots.emplace_back(w.key);
-      } else {
-        root_of.push_back(root_of[w.parent]);
-      }
-      if (w.entry != nullptr) add(roots[root_of.back()], *w.entry);
-      return !load_stop_;
-    }));
+    const std::string root = at->root;
+    for (Group* c : chain) {
+      c->root = root;
+      c->resolved = true;
+    }
+    g.resolved = true;
+    if (!g.root.empty() && g.bytes > 0) add(g.root, g.bytes, g.tick);
+    if (load_stop_) return Status::ok();
   }
-  if (load_stop_) return Status::ok();
   return mark_orphans_dead(std::move(referenced), last);
 }
 
