@@ -38,8 +38,10 @@ bool LogReader::lost_sector(size_t end) const {
   };
   const size_t first_boundary = std::min((pos_ / kSector + 1) * kSector, end);
   if (zeros(pos_, first_boundary)) return true;
-  for (size_t s = first_boundary; s + kSector <= end; s += kSector)
-    if (zeros(s, s + kSector)) return true;
+  // A sector the record only begins in counts whole: a header that crosses
+  // into a lost sector ends a few bytes into it.
+  for (size_t s = first_boundary; s < end; s += kSector)
+    if (zeros(s, std::min(s + kSector, data_.size()))) return true;
   return false;
 }
 

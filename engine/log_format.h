@@ -23,7 +23,8 @@
 //     (a file extended but not yet written)        -> torn tail: stop, OK
 //   - (WAL only) a damaged record that lost a disk sector: the bytes from
 //     the record's start to the end of its 512-byte sector are all zero, or
-//     a whole 512-byte-aligned sector inside the record is zero. A power cut
+//     a 512-byte-aligned sector that begins inside the record is zero (all
+//     of it, up to the end of the file: the record may end inside it). A power cut
 //     keeps or loses each unsynced sector on its own, so the unsynced tail
 //     can read as zeros with whole records after them; every acknowledged
 //     record lies before the first such loss (a sync covers everything
