@@ -36,7 +36,7 @@ else
   echo "== main job: FAILED"; failed=$((failed + 1))
 fi
 rm -rf "$demo_dir"
-LSM4KV_MODEL_OPS=300000 LSM4KV_POWER_CUTS=15 LSM4KV_CRASH_KILLS=20 LSM4KV_REBUILD_PROMPTS=1200 \
+LSM4KV_MODEL_OPS=300000 LSM4KV_STORE_MODEL_OPS=600 LSM4KV_POWER_CUTS=15 LSM4KV_CRASH_KILLS=20 LSM4KV_REBUILD_PROMPTS=1200 \
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:protect_shadow_gap=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   run_suite "asan+ubsan" build-asan -Db_sanitize=address,undefined -Db_lundef=false
 # Every libFuzzer target of test/fuzz for 8 s (clang 14, ASan + UBSan): a

@@ -65,7 +65,8 @@ TEST_CASE("store agrees with a model across reopens, evictions and GC", "[kvcach
   // the store must hold exactly these.
   std::set<std::vector<Token>> put_pages;
   uint64_t last_evictions = 0, evictions = 0;  // the store counts per session
-  for (int op = 0; op < 1500; op++) {
+  const uint64_t ops = test::env_or("LSM4KV_STORE_MODEL_OPS", 1500);
+  for (uint64_t op = 0; op < ops; op++) {
     INFO("op " << op);
     int dice = static_cast<int>(rng() % 100);
     if (dice < 40 || seqs.empty()) {
