@@ -521,7 +521,7 @@ Status KvStoreImpl::probe(NamespaceId ns, std::span<const Token> tokens, size_t*
   LSM4KV_RETURN_IF_ERROR(layout_of(ns, &layout));
   if (tokens.empty()) return Status::invalid_argument("probe: empty token list");
   const size_t pages = tokens.size() / opt_.page_tokens;
-  const PromptKeys k = prompt_keys(ns, tokens, opt_.page_tokens, pages, window_, opt_.fingerprint_override);
+  const PromptKeys k = prompt_keys(ns, tokens, opt_.page_tokens, pages, window_, fingerprint_);
   size_t found = 0;
   LSM4KV_RETURN_IF_ERROR(cached_pages(k, &found));
   *cached = found * opt_.page_tokens;
@@ -578,7 +578,7 @@ Status KvStoreImpl::put_locked(std::span<const PutRequest> requests) {
     KvLayout layout;
     LSM4KV_RETURN_IF_ERROR(layout_of(r.ns, &layout));
     const size_t P = opt_.page_tokens, n = r.tokens.size() / P, page_bytes = P * layout.bytes_per_token();
-    const PromptKeys k = prompt_keys(r.ns, r.tokens, static_cast<uint32_t>(P), n, window_, opt_.fingerprint_override);
+    const PromptKeys k = prompt_keys(r.ns, r.tokens, static_cast<uint32_t>(P), n, window_, fingerprint_);
     const std::vector<std::string>& keys = k.all_keys();  // every one is protected from eviction by this put
     size_t have = 0;
     LSM4KV_RETURN_IF_ERROR(cached_pages(k, &have));
@@ -699,7 +699,7 @@ Status KvStoreImpl::get_batch(std::span<GetRequest> requests) {
   for (size_t i = 0; i < requests.size(); i++) {
     const GetRequest& r = requests[i];
     const size_t pages = (r.n + P - 1) / P, page_bytes = P * layouts[i].bytes_per_token();
-    const PromptKeys k = prompt_keys(r.ns, r.tokens, static_cast<uint32_t>(P), pages, window_, opt_.fingerprint_override);
+    const PromptKeys k = prompt_keys(r.ns, r.tokens, static_cast<uint32_t>(P), pages, window_, fingerprint_);
     std::vector<std::string> values;
     std::vector<Status> statuses;
     LSM4KV_RETURN_IF_ERROR(lookup_all(k.all_keys(), &values, &statuses));

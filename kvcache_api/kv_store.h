@@ -235,8 +235,6 @@ struct StoreOptions {
   // exist; page_tokens is read from it. Puts, register_namespace (of a new
   // name), evict_to, collect_garbage and persist_stats return NotSupported.
   bool read_only = false;
-  // Test hook: replaces the page fingerprint (e.g. to force collisions).
-  std::function<uint64_t(std::span<const Token>)> fingerprint_override;
 };
 
 using NamespaceId = uint16_t;

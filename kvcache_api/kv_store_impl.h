@@ -24,6 +24,7 @@
 #include "kvcache_api/prefix_key.h"
 #include "kvcache_api/store_config.h"
 #include "kvcache_api/subtree_lru.h"
+#include "kvcache_api/test_hooks.h"
 #include "tensorlog/tensor_log.h"
 
 namespace lsm4kv::kvcache {
@@ -183,6 +184,8 @@ class KvStoreImpl final : public KvStore {
   const StoreOptions opt_;
   const bool force_rebuild_;
   uint32_t window_ = 0;   // the store's key_window_pages (prefix_key.h), set by open
+  // The fingerprint test hook when the store was opened (test_hooks.h); empty: XXH3-64.
+  const Fingerprinter fingerprint_ = testing::key_hooks().fingerprint;
   RepairReport repair_;   // set by open
   bool rebuilt_ = false;  // open rebuilt the index
   std::unique_ptr<engine::DB> index_;

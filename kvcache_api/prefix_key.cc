@@ -2,9 +2,11 @@
 
 #include <xxhash.h>
 
+#include <atomic>
 #include <cstring>
 
 #include "base/coding.h"
+#include "kvcache_api/test_hooks.h"
 
 namespace lsm4kv::kvcache {
 namespace {
@@ -44,7 +46,24 @@ Digest root_digest(NamespaceId ns) {
   return {h.low64, h.high64};
 }
 
+namespace testing {
+namespace {
+KeyHooks g_hooks;
+std::atomic<bool> g_chain_hooked{false};
+}  // namespace
+
+KeyHooks set_key_hooks(KeyHooks hooks) {
+  KeyHooks previous = std::move(g_hooks);
+  g_hooks = std::move(hooks);
+  g_chain_hooked = static_cast<bool>(g_hooks.chain);
+  return previous;
+}
+
+const KeyHooks& key_hooks() { return g_hooks; }
+}  // namespace testing
+
 Digest chain_digest(const Digest& parent, std::string_view page_token_bytes) {
+  if (testing::g_chain_hooked.load(std::memory_order_relaxed)) return testing::g_hooks.chain(parent, page_token_bytes);
   thread_local std::string buf;  // one hash call over both parts: faster than a streaming state
   buf.clear();
   append_digest(&buf, parent);

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "kvcache_api/kv_store.h"
+#include "kvcache_api/test_hooks.h"
 #include "test/engine/test_util.h"
 #include "test/support/kv_data.h"
 
@@ -143,7 +144,7 @@ TEST_CASE("store agrees with a model across reopens, evictions and GC", "[kvcach
 TEST_CASE("a forced fingerprint collision is a miss, never wrong data", "[kvcache]") {
   test::TempDir dir("lsm4kv_collide");
   StoreOptions o = options(dir.path(), 0);
-  o.fingerprint_override = [](std::span<const Token>) { return uint64_t{42}; };
+  testing::ScopedKeyHooks hooks({[](std::span<const Token>) { return uint64_t{42}; }, {}});
   std::unique_ptr<KvStore> store;
   REQUIRE(KvStore::open(o, &store).is_ok());
   NamespaceId ns;

@@ -1,0 +1,40 @@
+// Test hooks for the store's key functions, outside the public header: tests
+// that need collisions (of page fingerprints, or of the chained digest) set
+// them; a store captures the hooks set when it is opened. Never set in
+// production code.
+//
+// Thread-safety: set before opening the stores that should see them; a store
+// keeps a copy.
+#pragma once
+
+#include <functional>
+#include <span>
+#include <string_view>
+
+#include "kvcache_api/prefix_key.h"
+
+namespace lsm4kv::kvcache::testing {
+
+struct KeyHooks {
+  // Replaces XXH3-64 of a page's tokens in index keys.
+  Fingerprinter fingerprint;
+  // Replaces the chained digest d_i = H(d_{i-1} ‖ tokens) everywhere (keys,
+  // tags, rebuild).
+  std::function<Digest(const Digest& parent, std::string_view page_token_bytes)> chain;
+};
+
+// Empty hooks = none. Returns the previous ones.
+KeyHooks set_key_hooks(KeyHooks hooks);
+const KeyHooks& key_hooks();
+
+// Sets hooks for one scope.
+class ScopedKeyHooks {
+ public:
+  explicit ScopedKeyHooks(KeyHooks h) : previous_(set_key_hooks(std::move(h))) {}
+  ~ScopedKeyHooks() { set_key_hooks(std::move(previous_)); }
+
+ private:
+  KeyHooks previous_;
+};
+
+}  // namespace lsm4kv::kvcache::testing
