@@ -19,11 +19,7 @@ using namespace lsm4kv::tensorlog;
 
 namespace {
 
-struct Rec {
-  Location loc;
-  std::string tag;
-  std::string data;
-};
+using test::Rec;
 
 Status append_one(TensorLog* log, Rec* r, size_t size, uint64_t seed) {
   r->tag = test::make_tag(seed);

@@ -21,11 +21,7 @@ using namespace lsm4kv::tensorlog;
 
 namespace {
 
-struct Rec {
-  Location loc;
-  std::string tag;
-  std::string data;
-};
+using test::Rec;
 
 // A store page of 16 tokens with 128 B of KV: a 22 + 64 byte tag (the store's
 // header and 16 token ids) and 128 bytes of payload, 246 record bytes.

@@ -19,11 +19,7 @@ using namespace lsm4kv::tensorlog;
 
 namespace {
 
-struct Rec {
-  Location loc;
-  std::string tag;
-  std::string data;
-};
+using test::Rec;
 
 // Every file's name and bytes.
 std::map<std::string, std::string> snapshot(const std::string& dir) {

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "tensorlog/record_format.h"
+
 namespace lsm4kv::test {
 
 class TempDir {
@@ -49,6 +51,13 @@ class TempDir {
 };
 
 // bf16-like data: random mantissas, exponents clustered like KV activations.
+// A record a test appended: where it went, its tag and its payload.
+struct Rec {
+  tensorlog::Location loc;
+  std::string tag;
+  std::string data;
+};
+
 inline std::string make_tensor(size_t n, uint64_t seed) {
   std::string s(n, '\0');
   std::mt19937_64 rng(seed);
