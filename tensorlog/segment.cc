@@ -138,7 +138,13 @@ Status load_index(RandomAccessFile* f, uint64_t size, SegmentRecords* out,
   std::vector<SegmentRecord> records;
   LSM4KV_RETURN_IF_ERROR(decode_segment_index(
       std::string_view(rec).substr(kRecordHeaderSize + h.tag_len), where, &records));
-  for (const SegmentRecord& r : records) out->add(r.offset, r.length);
+  // Taken whole: adding one by one regrows the table (up to 2x its RAM).
+  if (out->records.empty()) {
+    out->records = std::move(records);
+    for (const SegmentRecord& r : out->records) out->live_bytes += allocated_bytes(r.length);
+  } else {
+    for (const SegmentRecord& r : records) out->add(r.offset, r.length);
+  }
   out->file_bytes = size;
   *sealed = true;
   return Status::ok();
