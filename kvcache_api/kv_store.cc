@@ -162,7 +162,10 @@ Status KvStoreImpl::open() {
   // size, I/O, Busy) are never the index's damage. Read-only never rebuilds.
   if (!ro && (s.is_corruption() || (force_rebuild_ && s.is_ok()))) s = recover_index(eo, s);
   LSM4KV_RETURN_IF_ERROR(s);
-  if (ro) return Status::ok();
+  if (ro) {
+    start_loader();
+    return Status::ok();
+  }
   tuner::TunerOptions tu;
   tu.enabled = opt_.tuner;
   tu.pinned = opt_.pinned_shape;
@@ -174,6 +177,7 @@ Status KvStoreImpl::open() {
   tuner_ = std::make_unique<tuner::Controller>(index_.get(), tu);
   LSM4KV_RETURN_IF_ERROR(sync_config_file());
   create_reserve();
+  start_loader();  // last: open's own work does not share the cores with it
   return Status::ok();
 }
 
@@ -219,7 +223,20 @@ Status KvStoreImpl::load_state() {
     load_status_ = Status::ok();
   }
   load_stop_ = false;
-  loader_ = std::thread([this, it = std::move(it), last]() mutable {
+  load_snapshot_ = std::move(it);
+  load_last_ = last;
+  // A rebuild or a repair wants the damage found now, to rebuild again;
+  // otherwise the loader starts when open is done (start_loader).
+  if (opt_.on_corruption == OnCorruption::kRebuild || force_rebuild_) {
+    start_loader();
+    return wait_loaded();
+  }
+  return Status::ok();
+}
+
+void KvStoreImpl::start_loader() {
+  if (!load_snapshot_ || loader_.joinable()) return;
+  loader_ = std::thread([this, it = std::move(load_snapshot_), last = load_last_]() mutable {
     Status s = load_pages(it.get(), last);
     it.reset();
     std::lock_guard g(load_mu_);
@@ -227,9 +244,6 @@ Status KvStoreImpl::load_state() {
     load_status_ = s;
     load_cv_.notify_all();
   });
-  // A rebuild or a repair wants the damage found now, to rebuild again.
-  if (opt_.on_corruption == OnCorruption::kRebuild || force_rebuild_) return wait_loaded();
-  return Status::ok();
 }
 
 Status KvStoreImpl::wait_loaded() {
@@ -241,6 +255,9 @@ Status KvStoreImpl::wait_loaded() {
 void KvStoreImpl::stop_loader() {
   load_stop_ = true;
   if (loader_.joinable()) loader_.join();
+  load_snapshot_.reset();  // a loader that never started: its snapshot goes before the index
+  std::lock_guard g(load_mu_);
+  loaded_ = true;
 }
 
 // LRU state from every page entry, and tensor-log records no page entry

@@ -132,6 +132,8 @@ class KvStoreImpl final : public KvStore {
   // Blocks until the loader is done; its Status. Everything that evicts,
   // collects or reads the LRU as a whole waits.
   Status wait_loaded();
+  // Starts the loader on the snapshot load_state took (once).
+  void start_loader();
   void stop_loader();
   // Recovery from damage: kv_store_recovery.cc. open_index opens the index
   // (unless a rebuild left it open)
@@ -219,6 +221,8 @@ class KvStoreImpl final : public KvStore {
   bool loaded_ = true;   // guarded by load_mu_
   Status load_status_;   // guarded by load_mu_
   std::atomic<bool> load_stop_{false};
+  std::unique_ptr<engine::Iterator> load_snapshot_;  // taken by load_state, handed to the loader
+  tensorlog::Location load_last_;
 
   struct Counters {
     std::atomic<uint64_t> hit_tokens{0}, miss_tokens{0}, hit_pages{0}, miss_pages{0};
