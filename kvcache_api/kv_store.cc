@@ -285,6 +285,8 @@ Status KvStoreImpl::load_pages(engine::Iterator* it, const tensorlog::Location& 
   };
   const std::string end = ns_prefix(kMetaNamespace);
   uint64_t seen = 0;
+  NamespaceId root_ns = kMetaNamespace;
+  Digest ns_root;
   for (it->seek_to_first(); it->valid() && it->key() < end; it->next()) {
     if ((++seen & 0xffff) == 0 && load_stop_) return Status::ok();
     const std::string_view key = it->key();
@@ -298,8 +300,12 @@ Status KvStoreImpl::load_pages(engine::Iterator* it, const tensorlog::Location& 
     }
     if (!key_well_formed(key, window_)) continue;
     const NamespaceId ns = key_namespace(key);
+    if (ns != root_ns) {  // keys come by namespace: one root digest each
+      root_ns = ns;
+      ns_root = root_digest(ns);
+    }
     const Digest d = key_digest(key);
-    const bool first_window = d == root_digest(ns);
+    const bool first_window = d == ns_root;
     if (first_window) add(std::string(key.substr(0, kKeyHeadBytes + kFingerprintBytes)), bytes, e.tick);
     else {
       Group& g = groups[d];

@@ -4,14 +4,10 @@
 
 namespace lsm4kv::kvcache {
 
-Status walk_pages(engine::DB* db, std::string_view prefix, size_t depth_before, uint32_t window,
-                  const PageVisitor& visit) {
-  auto it = db->new_iterator({});
-  return walk_pages(it.get(), prefix, depth_before, window, visit);
-}
+namespace {
 
-Status walk_pages(engine::Iterator* it, std::string_view prefix, size_t depth_before, uint32_t window,
-                  const PageVisitor& visit) {
+Status walk_iterator(engine::Iterator* it, std::string_view prefix, size_t depth_before, uint32_t window,
+                     const PageVisitor& visit) {
   struct Range {
     std::string prefix;
     size_t depth_before;
@@ -50,6 +46,14 @@ Status walk_pages(engine::Iterator* it, std::string_view prefix, size_t depth_be
     LSM4KV_RETURN_IF_ERROR(it->status());
   }
   return Status::ok();
+}
+
+}  // namespace
+
+Status walk_pages(engine::DB* db, std::string_view prefix, size_t depth_before, uint32_t window,
+                  const PageVisitor& visit) {
+  auto it = db->new_iterator({});
+  return walk_iterator(it.get(), prefix, depth_before, window, visit);
 }
 
 }  // namespace lsm4kv::kvcache
