@@ -96,8 +96,8 @@ Status validate(const StoreOptions& o) {
     return bad("unknown codec " + std::to_string(static_cast<int>(o.codec)));
   if (!(o.gc_headroom >= 0.0 && o.gc_headroom < 1.0))
     return bad("gc_headroom must be in [0, 1), not " + std::to_string(o.gc_headroom));
-  if (o.segment_bytes < 4 * tensorlog::kAlign || o.segment_bytes > (uint64_t{1} << 40))
-    return bad("segment_bytes must be 16 KiB .. 1 TiB, not " + std::to_string(o.segment_bytes));
+  if (o.segment_bytes < 4 * tensorlog::kAlign || o.segment_bytes > tensorlog::kMaxSegmentSize)
+    return bad("segment_bytes must be 16 KiB .. 16 GiB, not " + std::to_string(o.segment_bytes));
   if (o.capacity_bytes != 0 && o.capacity_bytes / 2 < o.segment_bytes)
     return bad("capacity_bytes " + std::to_string(o.capacity_bytes) + " is less than two segments of " +
                std::to_string(o.segment_bytes) + " bytes (one is the active segment's slack)");

@@ -223,7 +223,7 @@ struct StoreOptions {
   size_t index_write_buffer = 8 << 20;
   size_t index_block_cache = 64 << 20;
   OnCorruption on_corruption = OnCorruption::kFail;
-  uint64_t segment_bytes = uint64_t{256} << 20;  // tensor-log segment size: 16 KiB .. 1 TiB
+  uint64_t segment_bytes = uint64_t{256} << 20;  // tensor-log segment size: 16 KiB .. 16 GiB
   // The full-disk reserve (see Full disk): 64 MiB covers the index writes of
   // an eviction (a memtable flush of index_write_buffer included) and lets a
   // collection copy up to half of it. 0 = no reserve.

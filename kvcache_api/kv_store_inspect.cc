@@ -491,9 +491,14 @@ class Verifier {
 Status KvStore::open_existing(StoreOptions options, std::unique_ptr<KvStore>* out) {
   if (out == nullptr) return Status::invalid_argument("open_existing: null output");
   LSM4KV_RETURN_IF_ERROR(check_is_store(options.dir));
-  {
-    // The page size is in the index: open it alone first, read-only, to
-    // read it.
+  // The page size: from CONFIG, which mirrors the index's record; when that
+  // is missing, damaged or of another format, from the index itself, opened
+  // alone and read-only (its errors are the ones to report).
+  StoreConfig config;
+  FileSystem* fs = options.fs ? options.fs : FileSystem::posix();
+  if (read_config_file(fs, options.dir, &config).is_ok() && config.format_version == kStoreFormatVersion) {
+    options.page_tokens = config.page_tokens;
+  } else {
     engine::Options eo;
     if (options.fs != nullptr) eo.fs = options.fs;
     eo.create_if_missing = false;

@@ -206,8 +206,9 @@ Status TensorLog::commit_collection(uint64_t id) {
     for (const Relocation& r : c.relocations) {
       auto seg = segments_.find(r.from.segment);
       if (seg == segments_.end()) continue;
-      const SegmentRecord* rec = seg->second.find(r.from.offset);
-      if (rec != nullptr && rec->dead && mark_dead_locked(r.to)) newly_dead.push_back(r.to);
+      const size_t i = seg->second.records.find(r.from.offset);
+      if (i != RecordTable::kNone && seg->second.records.dead(i) && mark_dead_locked(r.to))
+        newly_dead.push_back(r.to);
     }
   }
   LSM4KV_RETURN_IF_ERROR(dead_log_->append_durable(newly_dead));

@@ -27,28 +27,26 @@ SegmentFile::~SegmentFile() {
   if (buffered_fd_ >= 0) ::close(buffered_fd_);
 }
 
-void SegmentRecords::add(uint64_t offset, uint64_t length) {
-  records.push_back({offset, length, false});
+bool SegmentRecords::add(uint64_t offset, uint64_t length) {
+  if (!records.push_back(offset, length)) return false;
+  live_records++;
   live_bytes += allocated_bytes(length);
-}
-
-const SegmentRecord* SegmentRecords::find(uint64_t offset) const {
-  auto it = std::lower_bound(records.begin(), records.end(), offset,
-                             [](const SegmentRecord& r, uint64_t o) { return r.offset < o; });
-  if (it == records.end() || it->offset != offset) return nullptr;
-  return &*it;
-}
-
-bool SegmentRecords::mark_dead(uint64_t offset, uint64_t length) {
-  auto* r = const_cast<SegmentRecord*>(find(offset));
-  if (r == nullptr || r->dead || r->length != length) return false;
-  r->dead = true;
-  live_bytes -= allocated_bytes(r->length);
-  dead_bytes += allocated_bytes(r->length);
   return true;
 }
 
-std::string encode_segment_index(const std::vector<SegmentRecord>& records) {
+bool SegmentRecords::mark_dead(uint64_t offset, uint64_t length) {
+  const size_t i = records.find(offset);
+  if (i == RecordTable::kNone || records.dead(i)) return false;
+  const SegmentRecord r = records.at(i);
+  if (r.length != length) return false;
+  records.set_dead(i);
+  live_records--;
+  live_bytes -= allocated_bytes(r.length);
+  dead_bytes += allocated_bytes(r.length);
+  return true;
+}
+
+std::string encode_segment_index(std::span<const SegmentRecord> records) {
   std::string out;
   put_varint64(&out, records.size());
   uint64_t prev_end = kAlign;
@@ -60,8 +58,7 @@ std::string encode_segment_index(const std::vector<SegmentRecord>& records) {
   return out;
 }
 
-Status decode_segment_index(std::string_view in, const std::string& where,
-                            std::vector<SegmentRecord>* records) {
+Status decode_segment_index(std::string_view in, const std::string& where, RecordTable* records) {
   uint64_t n = 0;
   if (!get_varint64(&in, &n) || n > in.size()) return Status::corruption(where + ": bad index");
   records->clear();
@@ -76,14 +73,14 @@ Status decode_segment_index(std::string_view in, const std::string& where,
       return Status::corruption(where + ": index entry out of range");
     uint64_t offset = prev_end + gap;
     if (offset % kRecordAlign != 0) return Status::corruption(where + ": misaligned index entry");
-    records->push_back({offset, length, false});
+    if (length < kRecordHeaderSize || !records->push_back(offset, length))
+      return Status::corruption(where + ": index entry out of range or order");
     prev_end = offset + allocated_bytes(length);
   }
   return Status::ok();
 }
 
-std::string build_seal(uint64_t segment_id, uint64_t end,
-                       const std::vector<SegmentRecord>& records) {
+std::string build_seal(uint64_t segment_id, uint64_t end, std::span<const SegmentRecord> records) {
   std::string payload = encode_segment_index(records);
   RecordHeader h;
   h.codec = kIndexRecord;
@@ -135,16 +132,13 @@ Status load_index(RandomAccessFile* f, uint64_t size, SegmentRecords* out,
   Location loc{out->id, index_offset, index_length};
   if (short_read || !verify_record(rec.data(), loc, &h).is_ok() || h.codec != kIndexRecord)
     return Status::ok();
-  std::vector<SegmentRecord> records;
+  RecordTable records;
   LSM4KV_RETURN_IF_ERROR(decode_segment_index(
       std::string_view(rec).substr(kRecordHeaderSize + h.tag_len), where, &records));
   // Taken whole: adding one by one regrows the table (up to 2x its RAM).
-  if (out->records.empty()) {
-    out->records = std::move(records);
-    for (const SegmentRecord& r : out->records) out->live_bytes += allocated_bytes(r.length);
-  } else {
-    for (const SegmentRecord& r : records) out->add(r.offset, r.length);
-  }
+  out->records = std::move(records);
+  out->live_records = out->records.size();
+  for (const SegmentRecord& r : out->records) out->live_bytes += allocated_bytes(r.length);
   out->file_bytes = size;
   *sealed = true;
   return Status::ok();
@@ -215,7 +209,7 @@ Status scan_records(RandomAccessFile* f, uint64_t size, SegmentRecords* out,
       offset += kRecordAlign;
       continue;
     }
-    out->add(offset, len);
+    if (!out->add(offset, len)) return Status::corruption(where + ": record at " + std::to_string(offset) + " past the offset limit");
     offset += allocated_bytes(len);
     *end = offset;
   }
@@ -230,6 +224,7 @@ Status recover_segment(FileSystem* fs, const std::string& dir, uint64_t id, bool
   *empty = false;
   out->id = id;
   out->records.clear();
+  out->live_records = 0;
   out->live_bytes = out->dead_bytes = 0;
   std::unique_ptr<RandomAccessFile> f;
   LSM4KV_RETURN_IF_ERROR(fs->new_random_access(path, &f));
@@ -276,7 +271,7 @@ Status recover_segment(FileSystem* fs, const std::string& dir, uint64_t id, bool
   // Seal it so that it is never scanned again; if that fails the segment stays
   // readable and is scanned again at the next open.
   std::unique_ptr<WritableFile> w;
-  std::string seal = std::string(end - kept, '\0') + build_seal(id, end, out->records);
+  std::string seal = std::string(end - kept, '\0') + build_seal(id, end, out->records.to_vector());
   Status s = fs->new_appendable(path, &w);
   if (s.is_ok()) s = w->append(seal);
   if (s.is_ok()) s = w->sync();

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,6 +22,7 @@
 #include "base/file_system.h"
 #include "base/status.h"
 #include "tensorlog/record_format.h"
+#include "tensorlog/record_table.h"
 
 namespace lsm4kv::tensorlog {
 
@@ -47,18 +49,13 @@ class SegmentFile {
   int buffered_fd_ = -1;
 };
 
-struct SegmentRecord {
-  uint64_t offset = 0;
-  uint64_t length = 0;  // unpadded record length
-  bool dead = false;
-};
-
 // The records of one segment, in offset order, with live-byte accounting in
 // allocated bytes (allocated_bytes(): what a record occupies on disk).
 struct SegmentRecords {
   uint64_t id = 0;
   std::shared_ptr<SegmentFile> file;
-  std::vector<SegmentRecord> records;
+  RecordTable records;
+  uint64_t live_records = 0;
   uint64_t live_bytes = 0;
   uint64_t dead_bytes = 0;
   uint64_t file_bytes = 0;  // size on disk, headers and index included
@@ -68,10 +65,10 @@ struct SegmentRecords {
   // record (a torn tail a writable open would cut off).
   uint64_t torn_bytes = 0;
 
-  void add(uint64_t offset, uint64_t length);
+  // Appends a live record; false when the table cannot (RecordTable::push_back).
+  bool add(uint64_t offset, uint64_t length);
   // Marks the record at offset dead; false when there is none or it already is.
   bool mark_dead(uint64_t offset, uint64_t length);
-  const SegmentRecord* find(uint64_t offset) const;
   double live_ratio() const {
     uint64_t total = live_bytes + dead_bytes;
     return total == 0 ? 1.0 : static_cast<double>(live_bytes) / static_cast<double>(total);
@@ -79,15 +76,15 @@ struct SegmentRecords {
 };
 
 // The payload of a segment's index record.
-std::string encode_segment_index(const std::vector<SegmentRecord>& records);
-Status decode_segment_index(std::string_view payload, const std::string& where,
-                            std::vector<SegmentRecord>* records);
+std::string encode_segment_index(std::span<const SegmentRecord> records);
+// Corruption unless every entry is in order, aligned and below
+// RecordTable::kOffsetLimit.
+Status decode_segment_index(std::string_view payload, const std::string& where, RecordTable* records);
 
 // The bytes that seal a segment whose records' allocations end at `end` (a
 // multiple of kRecordAlign), to be written from `end` on: the index record,
 // zeros to the next block boundary, the footer block.
-std::string build_seal(uint64_t segment_id, uint64_t end,
-                       const std::vector<SegmentRecord>& records);
+std::string build_seal(uint64_t segment_id, uint64_t end, std::span<const SegmentRecord> records);
 
 // Reads the records of one segment (path) in large sequential reads and
 // verifies each (verify_record). `valid` gets every data record that

@@ -38,6 +38,8 @@ class TensorLog::Catalog final : public SegmentWriter::Catalog {
     std::lock_guard<std::mutex> l(log_->mu_);
     auto it = log_->segments_.find(id);
     if (it == log_->segments_.end()) return;
+    // The writer keeps every offset below kMaxSegmentSize (checked at open),
+    // so the table takes them all.
     for (const SegmentRecord& r : added) it->second.add(r.offset, r.length);
     it->second.file_bytes = file_bytes;
     it->second.sealed = sealed;
@@ -140,8 +142,8 @@ TensorLog::~TensorLog() { close(); }
 Status TensorLog::open(const std::string& dir, const TensorLogOptions& options,
                        std::unique_ptr<TensorLog>* out) {
   if (options.fs == nullptr) return Status::invalid_argument("TensorLogOptions.fs is null");
-  if (options.segment_size < 4 * kAlign)
-    return Status::invalid_argument("segment_size below 16 KiB");
+  if (options.segment_size < 4 * kAlign || options.segment_size > kMaxSegmentSize)
+    return Status::invalid_argument("segment_size must be 16 KiB .. 16 GiB, not " + std::to_string(options.segment_size));
   if (!is_known_codec(static_cast<uint8_t>(options.codec)))
     return Status::invalid_argument("unknown codec " + std::to_string(static_cast<int>(options.codec)));
   if (options.read_only) {
@@ -395,8 +397,7 @@ std::vector<SegmentInfo> TensorLog::segments() const {
     i.live_bytes = s.live_bytes;
     i.dead_bytes = s.dead_bytes;
     i.records = s.records.size();
-    i.live_records = static_cast<uint64_t>(
-        std::count_if(s.records.begin(), s.records.end(), [](auto& r) { return !r.dead; }));
+    i.live_records = s.live_records;
     i.sealed = s.sealed;
     i.active = s.active;
     i.torn_bytes = s.torn_bytes;
@@ -414,7 +415,7 @@ LogUsage TensorLog::usage() const {
     u.live_bytes += s.live_bytes;
     u.dead_bytes += s.dead_bytes;
     if (s.active) u.active_dead_bytes += s.dead_bytes;
-    u.table_bytes += sizeof(s) + s.records.capacity() * sizeof(SegmentRecord);
+    u.table_bytes += sizeof(s) + s.records.memory_bytes();
   }
   return u;
 }
@@ -431,7 +432,10 @@ std::vector<Location> TensorLog::live_records() const {
 Location TensorLog::last_record() const {
   std::lock_guard<std::mutex> l(mu_);
   for (auto it = segments_.rbegin(); it != segments_.rend(); ++it)
-    if (!it->second.records.empty()) return {it->first, it->second.records.back().offset, it->second.records.back().length};
+    if (!it->second.records.empty()) {
+      const SegmentRecord r = it->second.records.back();
+      return {it->first, r.offset, r.length};
+    }
   return {};
 }
 

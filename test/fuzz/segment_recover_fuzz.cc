@@ -151,8 +151,8 @@ void check(MemFileSystem* fs) {
   FUZZ_CHECK(fs->files[path()] == file);  // nothing left to cut or seal
   FUZZ_CHECK(again.recs.records.size() == r.recs.records.size());
   for (size_t i = 0; i < r.recs.records.size(); i++) {
-    FUZZ_CHECK(again.recs.records[i].offset == r.recs.records[i].offset);
-    FUZZ_CHECK(again.recs.records[i].length == r.recs.records[i].length);
+    FUZZ_CHECK(again.recs.records.at(i).offset == r.recs.records.at(i).offset);
+    FUZZ_CHECK(again.recs.records.at(i).length == r.recs.records.at(i).length);
   }
   FUZZ_CHECK(again.recs.live_bytes == r.recs.live_bytes);
 }

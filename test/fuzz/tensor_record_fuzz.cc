@@ -15,6 +15,7 @@
 //   6 Location / file name   decode(encode(x)) == x for both.
 //   7 codec           decode arbitrary stored bytes (raw_len from the input)
 //                     under each codec; encode -> decode == the raw bytes.
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -119,38 +120,45 @@ void segment_footer(Input* in) {
   FUZZ_CHECK(!decode_footer(block.data(), id ^ 1, &o, &l));
 }
 
-bool same(const std::vector<SegmentRecord>& a, const std::vector<SegmentRecord>& b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); i++)
-    if (a[i].offset != b[i].offset || a[i].length != b[i].length) return false;
-  return true;
-}
-
 void segment_index(Input* in) {
   if (in->byte() & 1) {
-    std::vector<SegmentRecord> recs;
-    Status s = decode_segment_index(in->rest(), "fuzz", &recs);
+    RecordTable table;
+    Status s = decode_segment_index(in->rest(), "fuzz", &table);
     if (!s.is_ok()) {
       FUZZ_CHECK(s.is_corruption());
       return;
     }
-    for (const SegmentRecord& r : recs) FUZZ_CHECK(r.offset % kRecordAlign == 0);
-    std::vector<SegmentRecord> again;
+    const std::vector<SegmentRecord> recs = table.to_vector();
+    for (size_t i = 0; i < recs.size(); i++) {
+      FUZZ_CHECK(recs[i].offset % kRecordAlign == 0 && !recs[i].dead);
+      FUZZ_CHECK(table.find(recs[i].offset) == i);
+      if (i > 0) FUZZ_CHECK(recs[i].offset > recs[i - 1].offset);
+    }
+    RecordTable again;
     FUZZ_CHECK(decode_segment_index(encode_segment_index(recs), "fuzz", &again).is_ok());
-    FUZZ_CHECK(same(recs, again));
+    FUZZ_CHECK(again.to_vector() == recs);
     return;
   }
   std::vector<SegmentRecord> recs;
   uint64_t end = kAlign;
   while (in->left() > 0) {
     uint64_t length = in->byte() | uint64_t{in->byte()} << 8 | uint64_t{in->byte()} << 16;
+    if (in->byte() == 0xff) length <<= 16;  // records of 2^31 bytes and more: the table's side list
+    length = std::max<uint64_t>(length, kRecordHeaderSize);  // no record is shorter
     uint64_t offset = next_record_offset(end + kRecordAlign * (in->byte() % 4), length);
+    if (offset >= RecordTable::kOffsetLimit) break;
     recs.push_back({offset, length, false});
     end = offset + allocated_bytes(length);
   }
-  std::vector<SegmentRecord> back;
+  RecordTable back;
   FUZZ_CHECK(decode_segment_index(encode_segment_index(recs), "fuzz", &back).is_ok());
-  FUZZ_CHECK(same(recs, back));
+  FUZZ_CHECK(back.to_vector() == recs);
+  // Marking dead keeps every length (the dead bit shares the length's word).
+  for (size_t i = 0; i < back.size(); i += 2) back.set_dead(i);
+  for (size_t i = 0; i < back.size(); i++) {
+    const SegmentRecord r = back.at(i);
+    FUZZ_CHECK(r.length == recs[i].length && r.offset == recs[i].offset && r.dead == (i % 2 == 0));
+  }
 }
 
 void location_and_name(Input* in) {
