@@ -96,6 +96,8 @@ Status validate(const StoreOptions& o) {
     return bad("unknown codec " + std::to_string(static_cast<int>(o.codec)));
   if (!(o.gc_headroom >= 0.0 && o.gc_headroom < 1.0))
     return bad("gc_headroom must be in [0, 1), not " + std::to_string(o.gc_headroom));
+  if (!(o.maintenance_room >= 0.0 && o.maintenance_room < 1.0))
+    return bad("maintenance_room must be in [0, 1), not " + std::to_string(o.maintenance_room));
   if (o.segment_bytes < 4 * tensorlog::kAlign || o.segment_bytes > tensorlog::kMaxSegmentSize)
     return bad("segment_bytes must be 16 KiB .. 16 GiB, not " + std::to_string(o.segment_bytes));
   if (o.capacity_bytes != 0 && o.capacity_bytes / 2 < o.segment_bytes)
@@ -178,6 +180,7 @@ Status KvStoreImpl::open() {
   LSM4KV_RETURN_IF_ERROR(sync_config_file());
   create_reserve();
   start_loader();  // last: open's own work does not share the cores with it
+  start_maintainer();
   return Status::ok();
 }
 
@@ -189,7 +192,9 @@ Status KvStoreImpl::close() {
     closing_ = true;
     async_cv_.wait(l, [&] { return async_in_flight_ == 0; });
   }
+  stop_maintainer();
   stop_loader();
+  join_maintainer();
   stop_stats_writer();  // writes the stats file a last time
   closed_ = true;
   tuner_.reset();
@@ -258,6 +263,7 @@ void KvStoreImpl::stop_loader() {
   load_snapshot_.reset();  // a loader that never started: its snapshot goes before the index
   std::lock_guard g(load_mu_);
   loaded_ = true;
+  load_cv_.notify_all();
 }
 
 // LRU state from every page entry, and tensor-log records no page entry
@@ -634,7 +640,7 @@ Status KvStoreImpl::put_locked(std::span<const PutRequest> requests) {
     }
   }
   if (pages.empty()) return Status::ok();
-  LSM4KV_RETURN_IF_ERROR(make_room(needed, roots, paths));
+  LSM4KV_RETURN_IF_ERROR(make_room_for_put(needed, roots, paths));
 
   std::vector<tensorlog::RecordInput> records;
   for (const Pending& p : pages) records.push_back({p.tag, p.data, p.size});
@@ -819,6 +825,9 @@ Status KvStoreImpl::stats(StoreStats* out) const {
   st.index_rebuilt = rebuilt_;
   st.rebuild = repair_;
   st.gc_bytes_copied = counters_.gc_bytes_copied;
+  st.put_stalls = counters_.put_stalls;
+  st.put_stall_micros = counters_.put_stall_micros;
+  st.maintenance_rounds = counters_.maintenance_rounds;
   st.put_latency = put_latency_.percentiles();
   st.probe_latency = probe_latency_.percentiles();
   st.get_latency = get_latency_.percentiles();

@@ -76,6 +76,13 @@
 // cheaper with segments a small fraction of the capacity. The 5% spare
 // amortises eviction and GC over many puts. A put whose own prefix paths
 // leave no room gets NoSpace.
+// Background maintenance (maintenance_room > 0, the default) does the same
+// work ahead of need: a thread wakes when the files pass (1 - room/2) x
+// capacity or the live bytes (1 - room/2) x the live limit, and evicts and
+// collects (one collection at a time, letting puts in between) down to
+// (1 - room) of each. A put that still finds no room makes it itself, as
+// above: StoreStats::put_stalls counts those puts and their time. The bounds
+// above hold at every moment, whichever thread does the work.
 //
 // Durability. A put appends the tensors first (durably, per sync), then
 // writes the index entries as one atomic batch: after a crash an index entry
@@ -209,6 +216,13 @@ struct StoreOptions {
   // The share of capacity_bytes kept free of live data for GC (see Capacity):
   // live bytes stay within (1 - gc_headroom) x capacity_bytes. 0 <= it < 1.
   double gc_headroom = 0.2;
+  // Background maintenance (capacity_bytes > 0; see Capacity): a thread
+  // evicts and collects ahead of the puts, so that a put finds room made
+  // and waits only when the thread falls behind. It starts once the files
+  // pass capacity - maintenance_room / 2 and makes room as a put of
+  // maintenance_room x capacity_bytes would. 0 turns it off: every put makes
+  // its own room, inline. 0 <= it < 1.
+  double maintenance_room = 0.1;
   tensorlog::Codec codec = tensorlog::Codec::kNone;
   bool tuner = true;                // retune T and K from the workload (tuner/)
   engine::Shape initial_shape;      // the index's shape when the store is created
@@ -272,6 +286,11 @@ struct StoreStats {
   uint64_t tensor_live_bytes = 0, tensor_dead_bytes = 0, tensor_segments = 0;
   uint64_t tensor_file_bytes = 0;            // the segment files on disk: what capacity bounds
   uint64_t gc_bytes_copied = 0;              // live record bytes GC rewrote (committed collections)
+  // Puts (put_batch, put_pages) that had to make room themselves (evict or
+  // collect inline: background maintenance was behind or off), and the
+  // microseconds they spent on it.
+  uint64_t put_stalls = 0, put_stall_micros = 0;
+  uint64_t maintenance_rounds = 0;           // background rounds that evicted or collected
   uint64_t stored_bytes = 0;                 // record bytes the index references
   size_t files = 0;                          // index + tensor-log files
   engine::Shape index_shape;

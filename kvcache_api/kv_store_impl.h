@@ -10,6 +10,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <condition_variable>
 #include <map>
@@ -98,8 +99,24 @@ class KvStoreImpl final : public KvStore {
   // REQUIRES (all down to apply_collection): write_mu_ held.
   // keep_roots: the root subtrees the put extends; paths: the deepest key of
   // each of its requests (their prefixes must stay).
+  // *acted: it evicted or collected.
   Status make_room(uint64_t needed, const std::vector<std::string>& keep_roots,
-                   const std::unordered_set<std::string>& paths);
+                   const std::unordered_set<std::string>& paths, bool* acted = nullptr);
+  // make_room for a put (REQUIRES: write_mu_ held), counted as a stall when
+  // it had to act.
+  Status make_room_for_put(uint64_t needed, const std::vector<std::string>& keep_roots,
+                           const std::unordered_set<std::string>& paths);
+  // Background maintenance (kv_store_maintenance.cc): one thread, from the
+  // end of open to close, woken by puts that pass the high watermark.
+  void start_maintainer();
+  void stop_maintainer();
+  void join_maintainer();
+  void maintainer_loop();
+  void wake_maintainer();
+  struct Watermarks;
+  Watermarks watermarks() const;
+  bool over_high_watermark() const;
+  Status maintain_once(bool* acted);
   // Evicts least recently used subtrees (none in keep_roots) until the
   // stored bytes are at most target_bytes; a subtree much bigger than what
   // is left to free loses only its oldest branches; when only keep_roots are
@@ -123,7 +140,9 @@ class KvStoreImpl final : public KvStore {
   bool release_reserve();
   // Collects the least live segments until the segment files' counted bytes
   // are at most target or nothing more can be reclaimed.
-  Status reclaim_dead_bytes(uint64_t target);
+  // max_collections: at most that many collections that copy; *acted: any
+  // collection ran.
+  Status reclaim_dead_bytes(uint64_t target, size_t max_collections, bool* acted);
   Status collect_garbage_locked();
   Status apply_collection(const tensorlog::Collection& c);
   Status load_state();
@@ -228,8 +247,15 @@ class KvStoreImpl final : public KvStore {
     std::atomic<uint64_t> hit_tokens{0}, miss_tokens{0}, hit_pages{0}, miss_pages{0};
     std::atomic<uint64_t> bytes_put{0}, bytes_got{0}, pages_put{0}, pages_evicted{0};
     std::atomic<uint64_t> evictions{0}, collisions{0}, gc_bytes_copied{0}, corrupt_pages_dropped{0};
+    std::atomic<uint64_t> put_stalls{0}, put_stall_micros{0}, maintenance_rounds{0};
   } counters_;
   LatencyHistogram put_latency_, probe_latency_, get_latency_;
+
+  std::thread maintainer_;
+  std::mutex maint_mu_;
+  std::condition_variable maint_cv_;
+  bool maint_stop_ = false;   // guarded by maint_mu_
+  bool maint_wanted_ = false;  // guarded by maint_mu_
 
   // Inspection (kvtool): the stats writer thread.
   std::mutex stats_mu_;

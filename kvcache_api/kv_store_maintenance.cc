@@ -1,5 +1,6 @@
 // Capacity, eviction and garbage collection of the KV cache store.
 #include <algorithm>
+#include <chrono>
 #include <limits>
 #include <unordered_map>
 #include <unordered_set>
@@ -48,7 +49,10 @@ uint64_t kept_bytes(const tensorlog::LogUsage& u) { return u.file_bytes - u.dead
 // segment files are kept within the capacity by collecting the segments with
 // the lowest live ratio, which the headroom keeps well below 1.
 Status KvStoreImpl::make_room(uint64_t needed, const std::vector<std::string>& keep_roots,
-                              const std::unordered_set<std::string>& paths) {
+                              const std::unordered_set<std::string>& paths, bool* acted) {
+  bool local = false;
+  if (acted == nullptr) acted = &local;
+  *acted = false;
   const uint64_t capacity = opt_.capacity_bytes;
   if (capacity == 0) return Status::ok();
   LSM4KV_RETURN_IF_ERROR(wait_loaded());  // eviction needs the whole LRU
@@ -67,13 +71,136 @@ Status KvStoreImpl::make_room(uint64_t needed, const std::vector<std::string>& k
   // evict until it would, one slack below GC's target.
   if (files_full && kept_bytes(u) > gc_target)
     live_target = std::min(live_target, minus(u.live_bytes, kept_bytes(u) - minus(room, 2 * slack)));
-  if (live_target < u.live_bytes) LSM4KV_RETURN_IF_ERROR(evict_lru(live_target, keep_roots, paths));
+  if (live_target < u.live_bytes) {
+    *acted = true;
+    LSM4KV_RETURN_IF_ERROR(evict_lru(live_target, keep_roots, paths));
+  }
   if (!files_full) return Status::ok();
-  LSM4KV_RETURN_IF_ERROR(reclaim_dead_bytes(gc_target));
+  LSM4KV_RETURN_IF_ERROR(reclaim_dead_bytes(gc_target, SIZE_MAX, acted));
   if (counted_bytes(log_->usage()) > room)
     return Status::no_space("put_batch: capacity " + std::to_string(capacity) +
                             " is taken by the prefixes this put extends");
   return Status::ok();
+}
+
+Status KvStoreImpl::make_room_for_put(uint64_t needed, const std::vector<std::string>& keep_roots,
+                                      const std::unordered_set<std::string>& paths) {
+  const auto t0 = std::chrono::steady_clock::now();
+  bool acted = false;
+  Status s = make_room(needed, keep_roots, paths, &acted);
+  if (acted) {
+    counters_.put_stalls++;
+    counters_.put_stall_micros += static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count());
+  }
+  if (over_high_watermark()) wake_maintainer();
+  return s;
+}
+
+// ------------------------------------------------- background maintenance
+
+// The background's marks (see StoreOptions::maintenance_room): it starts past
+// the high ones and works down to the low ones.
+struct KvStoreImpl::Watermarks {
+  uint64_t live_high, live_low, files_high, files_low;
+};
+
+KvStoreImpl::Watermarks KvStoreImpl::watermarks() const {
+  const double cap = static_cast<double>(opt_.capacity_bytes), room = opt_.maintenance_room;
+  const double live_limit = (1.0 - opt_.gc_headroom) * cap;
+  auto at = [](double v) { return static_cast<uint64_t>(v); };
+  return {at(live_limit * (1 - room / 2)), at(live_limit * (1 - room)), at(cap * (1 - room / 2)), at(cap * (1 - room))};
+}
+
+bool KvStoreImpl::over_high_watermark() const {
+  if (opt_.capacity_bytes == 0 || opt_.maintenance_room <= 0) return false;
+  const Watermarks w = watermarks();
+  const tensorlog::LogUsage u = log_->usage();
+  return counted_bytes(u) > w.files_high || u.live_bytes > w.live_high;
+}
+
+// One round of background work down to the low marks: eviction of least
+// recently used subtrees, then one collection. *acted: it did either.
+// REQUIRES: write_mu_ held.
+Status KvStoreImpl::maintain_once(bool* acted) {
+  *acted = false;
+  const Watermarks w = watermarks();
+  tensorlog::LogUsage u = log_->usage();
+  uint64_t live_target = std::min(u.live_bytes, w.live_low);
+  // Where collections alone cannot bring the files down (too few dead
+  // bytes), eviction makes the difference.
+  if (kept_bytes(u) > w.files_low) live_target = std::min(live_target, minus(u.live_bytes, kept_bytes(u) - w.files_low));
+  if (live_target < u.live_bytes) {
+    const uint64_t before = counters_.pages_evicted;
+    LSM4KV_RETURN_IF_ERROR(evict_lru(live_target, {}, {}));
+    *acted = counters_.pages_evicted != before;
+    u = log_->usage();
+  }
+  if (counted_bytes(u) > w.files_low) LSM4KV_RETURN_IF_ERROR(reclaim_dead_bytes(w.files_low, 1, acted));
+  return Status::ok();
+}
+
+void KvStoreImpl::wake_maintainer() {
+  {
+    std::lock_guard g(maint_mu_);
+    maint_wanted_ = true;
+  }
+  maint_cv_.notify_one();
+}
+
+void KvStoreImpl::start_maintainer() {
+  if (opt_.read_only || opt_.capacity_bytes == 0 || opt_.maintenance_room <= 0 || maintainer_.joinable()) return;
+  maint_stop_ = false;
+  maintainer_ = std::thread([this] { maintainer_loop(); });
+}
+
+// Signals the thread; close() joins it after stopping the loader, which the
+// thread may be waiting for.
+void KvStoreImpl::stop_maintainer() {
+  {
+    std::lock_guard g(maint_mu_);
+    maint_stop_ = true;
+  }
+  maint_cv_.notify_one();
+}
+
+void KvStoreImpl::join_maintainer() {
+  stop_maintainer();
+  if (maintainer_.joinable()) maintainer_.join();
+}
+
+// Past a high watermark, works down to the low ones one round at a time
+// (write_mu_ is let go in between, so puts go on), until a round has nothing
+// left to do. Errors are not fatal here: a put that needs the room makes it
+// itself and reports them.
+void KvStoreImpl::maintainer_loop() {
+  auto stopping = [&] {
+    std::lock_guard g(maint_mu_);
+    return maint_stop_;
+  };
+  for (;;) {
+    {
+      std::unique_lock g(maint_mu_);
+      // A timed wait too: usage also grows by orphans and GC's own copies.
+      maint_cv_.wait_for(g, std::chrono::milliseconds(200), [&] { return maint_stop_ || maint_wanted_; });
+      if (maint_stop_) return;
+      maint_wanted_ = false;
+    }
+    // close() stops the loader before joining this thread: then the LRU may
+    // be partial, and nothing is evicted from it.
+    if (!wait_loaded().is_ok() || stopping()) return;
+    if (!over_high_watermark()) continue;
+    for (int round = 0; round < 10000 && !stopping(); round++) {
+      bool acted = false;
+      Status s;
+      {
+        std::lock_guard w(write_mu_);
+        s = with_reserve([&] { return maintain_once(&acted); });
+      }
+      if (acted) counters_.maintenance_rounds++;
+      if (!s.is_ok() || !acted) break;
+    }
+  }
 }
 
 Status KvStoreImpl::evict_lru(uint64_t target_bytes, const std::vector<std::string>& keep_roots,
@@ -162,17 +289,20 @@ Status KvStoreImpl::evict_branches(const std::string& root, uint64_t bytes,
 // Collects the segments with the lowest live ratio first (the planner's
 // order), until the counted bytes are at most target or no collection gives
 // any back. One collection moves at most about a segment of live records.
-Status KvStoreImpl::reclaim_dead_bytes(uint64_t target) {
+Status KvStoreImpl::reclaim_dead_bytes(uint64_t target, size_t max_collections, bool* acted) {
   tensorlog::CollectOptions co;
   co.live_ratio_threshold = 1.0;  // every segment with a dead record is a candidate
   co.max_bytes = opt_.segment_bytes;
   tensorlog::LogUsage u = log_->usage();
-  while (counted_bytes(u) > target && u.dead_bytes > u.active_dead_bytes) {
+  size_t copied = 0;
+  while (counted_bytes(u) > target && u.dead_bytes > u.active_dead_bytes && copied < max_collections) {
     const uint64_t waste = u.file_bytes - u.live_bytes;  // dead bytes, headers, seals
     tensorlog::Collection c;
     LSM4KV_RETURN_IF_ERROR(log_->collect(co, &c));
     if (c.id == 0) break;
+    *acted = true;
     LSM4KV_RETURN_IF_ERROR(apply_collection(c));
+    if (!c.relocations.empty()) copied++;
     u = log_->usage();
     if (u.file_bytes - u.live_bytes >= waste) break;  // it only moved records
   }

@@ -114,7 +114,7 @@ Status KvStoreImpl::put_pages(NamespaceId ns, std::span<const std::string_view> 
   }
   if (todo.empty()) return Status::ok();
   std::unordered_set<std::string> protect(all.begin(), all.end());
-  LSM4KV_RETURN_IF_ERROR(make_room(todo.size() * (page_bytes + tensorlog::kAlign), {}, protect));
+  LSM4KV_RETURN_IF_ERROR(make_room_for_put(todo.size() * (page_bytes + tensorlog::kAlign), {}, protect));
   std::vector<std::unique_ptr<char[]>> staging;  // pages of more than one slice
   std::vector<tensorlog::RecordInput> records;
   for (size_t i : todo) {

@@ -117,13 +117,15 @@ class StoreBackend : public Backend {
     return store_->close();
   }
   std::string summary() override {
-    char buf[256];
+    char buf[512];
     std::snprintf(buf, sizeof buf,
-                  "store: put %.1f MiB, %llu evictions (%llu pages), GC copied %.1f MiB, %llu segments, index T=%d K=%d",
+                  "store: put %.1f MiB, %llu evictions (%llu pages), GC copied %.1f MiB, %llu segments, index T=%d K=%d, "
+                  "%llu puts made room themselves (%.1f ms), %llu background rounds",
                   static_cast<double>(st_.bytes_put) / (1 << 20), static_cast<unsigned long long>(st_.evictions),
                   static_cast<unsigned long long>(st_.pages_evicted), static_cast<double>(st_.gc_bytes_copied) / (1 << 20),
                   static_cast<unsigned long long>(st_.tensor_segments), st_.index_shape.size_ratio,
-                  st_.index_shape.runs_at(1));
+                  st_.index_shape.runs_at(1), static_cast<unsigned long long>(st_.put_stalls),
+                  static_cast<double>(st_.put_stall_micros) / 1000, static_cast<unsigned long long>(st_.maintenance_rounds));
     return buf;
   }
 
@@ -300,6 +302,7 @@ int main(int argc, char** argv) {
   uint32_t page_tokens = 512;
   uint64_t capacity_mib = 0, segment_mib = 256;
   double gc_headroom = kvcache::StoreOptions{}.gc_headroom;
+  double maintenance_room = kvcache::StoreOptions{}.maintenance_room;
   bool keep = false, files_cold = false;
   app.add_option("--trace", trace_path, "trace file (JSON lines), relative to the working directory");
   app.add_option("--requests", requests, "replay only the first N requests (0 = all)");
@@ -311,6 +314,9 @@ int main(int argc, char** argv) {
   app.add_option("--segment-mib", segment_mib, "store: tensor-log segment size in MiB")->check(CLI::Range(1, 4096));
   app.add_option("--gc-headroom", gc_headroom, "store: share of the capacity kept free of live data for GC")
       ->check(CLI::Range(0.0, 0.99));
+  app.add_option("--maintenance-room", maintenance_room,
+                 "store: share of the capacity background eviction and GC keep ahead of puts (0 = off: puts make room)")
+      ->check(CLI::Range(0.0, 0.5));
   app.add_option("--backend", backend, "store, files or both")->check(CLI::IsMember({"store", "files", "both"}));
   app.add_option("--sync", sync,
                  "durable: store syncs each put (SyncMode::kPerBatch), files fsync each file; none: neither syncs")
@@ -339,11 +345,12 @@ int main(int argc, char** argv) {
               trace_path.c_str(), trace.size(), static_cast<unsigned long long>(refs),
               static_cast<double>(refs * kTraceBlockTokens * bytes_per_token) / (1 << 30), bytes_per_token,
               ideal_hit_rate(trace));
-  std::printf("page %u tokens (%.1f KiB), capacity %s, sync %s%s, store segments %llu MiB, gc headroom %.2f\n\n",
+  std::printf("page %u tokens (%.1f KiB), capacity %s, sync %s%s, store segments %llu MiB, gc headroom %.2f, "
+              "maintenance room %.2f\n\n",
               page_tokens, static_cast<double>(page_tokens * bytes_per_token) / 1024,
               capacity_mib == 0 ? "unbounded" : (std::to_string(capacity_mib) + " MiB").c_str(), sync.c_str(),
               files_cold ? ", files dropped from the page cache after writing" : "",
-              static_cast<unsigned long long>(segment_mib), gc_headroom);
+              static_cast<unsigned long long>(segment_mib), gc_headroom, maintenance_room);
   std::fflush(stdout);
 
   std::vector<Result> results;
@@ -365,6 +372,7 @@ int main(int argc, char** argv) {
       opt.capacity_bytes = capacity_mib << 20;
       opt.segment_bytes = segment_mib << 20;
       opt.gc_headroom = gc_headroom;
+      opt.maintenance_room = maintenance_room;
       opt.sync = sync == "durable" ? kvcache::SyncMode::kPerBatch : kvcache::SyncMode::kNone;
       s = StoreBackend::open(opt, bytes_per_token, &b);
     } else {
