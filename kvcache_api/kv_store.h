@@ -222,7 +222,7 @@ struct StoreOptions {
   // pass capacity - maintenance_room / 2 and makes room as a put of
   // maintenance_room x capacity_bytes would. 0 turns it off: every put makes
   // its own room, inline. 0 <= it < 1.
-  double maintenance_room = 0.1;
+  double maintenance_room = 0.05;
   tensorlog::Codec codec = tensorlog::Codec::kNone;
   bool tuner = true;                // retune T and K from the workload (tuner/)
   engine::Shape initial_shape;      // the index's shape when the store is created
