@@ -14,6 +14,7 @@
 #include <functional>
 #include <condition_variable>
 #include <map>
+#include <optional>
 #include <mutex>
 #include <shared_mutex>
 #include <thread>
@@ -117,6 +118,7 @@ class KvStoreImpl final : public KvStore {
   Watermarks watermarks() const;
   bool over_high_watermark() const;
   Status maintain_once(bool* acted);
+  Status apply_copied();
   // Evicts least recently used subtrees (none in keep_roots) until the
   // stored bytes are at most target_bytes; a subtree much bigger than what
   // is left to free loses only its oldest branches; when only keep_roots are
@@ -251,6 +253,11 @@ class KvStoreImpl final : public KvStore {
   } counters_;
   LatencyHistogram put_latency_, probe_latency_, get_latency_;
 
+  // Collections: one at a time. The maintainer copies under collect_mu_
+  // alone and applies under write_mu_ + collect_mu_; whoever takes both
+  // first applies it (copied_). Order: write_mu_ before collect_mu_.
+  std::mutex collect_mu_;
+  std::optional<tensorlog::Collection> copied_;  // guarded by collect_mu_
   std::thread maintainer_;
   std::mutex maint_mu_;
   std::condition_variable maint_cv_;

@@ -120,23 +120,54 @@ bool KvStoreImpl::over_high_watermark() const {
 }
 
 // One round of background work down to the low marks: eviction of least
-// recently used subtrees, then one collection. *acted: it did either.
-// REQUIRES: write_mu_ held.
+// recently used subtrees (under write_mu_), then one collection, whose copy
+// runs without write_mu_ (puts go on meanwhile; collect_mu_ keeps other
+// collections out) and whose index update takes it again. *acted: it
+// evicted or collected.
 Status KvStoreImpl::maintain_once(bool* acted) {
   *acted = false;
   const Watermarks w = watermarks();
-  tensorlog::LogUsage u = log_->usage();
-  uint64_t live_target = std::min(u.live_bytes, w.live_low);
-  // Where collections alone cannot bring the files down (too few dead
-  // bytes), eviction makes the difference.
-  if (kept_bytes(u) > w.files_low) live_target = std::min(live_target, minus(u.live_bytes, kept_bytes(u) - w.files_low));
-  if (live_target < u.live_bytes) {
-    const uint64_t before = counters_.pages_evicted;
-    LSM4KV_RETURN_IF_ERROR(evict_lru(live_target, {}, {}));
-    *acted = counters_.pages_evicted != before;
-    u = log_->usage();
+  {
+    std::lock_guard g(write_mu_);
+    LSM4KV_RETURN_IF_ERROR(with_reserve([&]() -> Status {
+      const tensorlog::LogUsage u = log_->usage();
+      uint64_t live_target = std::min(u.live_bytes, w.live_low);
+      // Where collections alone cannot bring the files down (too few dead
+      // bytes), eviction makes the difference.
+      if (kept_bytes(u) > w.files_low)
+        live_target = std::min(live_target, minus(u.live_bytes, kept_bytes(u) - w.files_low));
+      if (live_target >= u.live_bytes) return Status::ok();
+      const uint64_t before = counters_.pages_evicted;
+      LSM4KV_RETURN_IF_ERROR(evict_lru(live_target, {}, {}));
+      *acted = counters_.pages_evicted != before;
+      return Status::ok();
+    }));
   }
-  if (counted_bytes(u) > w.files_low) LSM4KV_RETURN_IF_ERROR(reclaim_dead_bytes(w.files_low, 1, acted));
+  const tensorlog::LogUsage u = log_->usage();
+  if (counted_bytes(u) <= w.files_low || u.dead_bytes <= u.active_dead_bytes) return Status::ok();
+  {
+    std::lock_guard c(collect_mu_);
+    if (copied_) return Status::ok();  // not applied yet (an earlier failure): a put retries it
+    tensorlog::CollectOptions co;
+    co.live_ratio_threshold = 1.0;
+    co.max_bytes = opt_.segment_bytes;
+    tensorlog::Collection collection;
+    LSM4KV_RETURN_IF_ERROR(log_->collect(co, &collection));
+    if (collection.id == 0) return Status::ok();
+    copied_ = std::move(collection);
+    *acted = true;
+  }
+  std::lock_guard g(write_mu_);
+  std::lock_guard c(collect_mu_);
+  return apply_copied();  // unless a put that needed room applied it first
+}
+
+// The maintainer's copied collection, applied. REQUIRES: write_mu_ and
+// collect_mu_ held.
+Status KvStoreImpl::apply_copied() {
+  if (!copied_) return Status::ok();
+  LSM4KV_RETURN_IF_ERROR(apply_collection(*copied_));
+  copied_.reset();
   return Status::ok();
 }
 
@@ -192,11 +223,7 @@ void KvStoreImpl::maintainer_loop() {
     if (!over_high_watermark()) continue;
     for (int round = 0; round < 10000 && !stopping(); round++) {
       bool acted = false;
-      Status s;
-      {
-        std::lock_guard w(write_mu_);
-        s = with_reserve([&] { return maintain_once(&acted); });
-      }
+      Status s = maintain_once(&acted);
       if (acted) counters_.maintenance_rounds++;
       if (!s.is_ok() || !acted) break;
     }
@@ -290,6 +317,8 @@ Status KvStoreImpl::evict_branches(const std::string& root, uint64_t bytes,
 // order), until the counted bytes are at most target or no collection gives
 // any back. One collection moves at most about a segment of live records.
 Status KvStoreImpl::reclaim_dead_bytes(uint64_t target, size_t max_collections, bool* acted) {
+  std::lock_guard l(collect_mu_);  // waits for the maintainer's copy, if one runs
+  LSM4KV_RETURN_IF_ERROR(apply_copied());
   tensorlog::CollectOptions co;
   co.live_ratio_threshold = 1.0;  // every segment with a dead record is a candidate
   co.max_bytes = opt_.segment_bytes;
@@ -418,6 +447,8 @@ Status KvStoreImpl::apply_collection(const tensorlog::Collection& c) {
 // collection that copies; with the reserve released, one that copies at most
 // half of it.
 Status KvStoreImpl::collect_garbage_locked() {
+  std::lock_guard l(collect_mu_);
+  LSM4KV_RETURN_IF_ERROR(apply_copied());
   for (int round = 0; round < 2; ++round) {
     tensorlog::CollectOptions co;
     if (!reserve_held_ && opt_.reserve_bytes > 0) co.max_bytes = std::min(co.max_bytes, opt_.reserve_bytes / 2);
@@ -434,6 +465,11 @@ Status KvStoreImpl::check_invariants() {
   LSM4KV_RETURN_IF_ERROR(check_open());
   LSM4KV_RETURN_IF_ERROR(wait_loaded());
   std::lock_guard g(write_mu_);
+  {
+    // A collection copied but not applied holds both copies live.
+    std::lock_guard c(collect_mu_);
+    LSM4KV_RETURN_IF_ERROR(apply_copied());
+  }
   uint64_t bytes = 0, entries = 0;
   Status problem;
   LSM4KV_RETURN_IF_ERROR(for_each_page_entry([&](std::string_view key, const PageEntry* e) {
