@@ -17,10 +17,11 @@
 //                  18 + 8·W bytes; inside a window key i is a prefix of key
 //                  i+1; a window's keys start with ns | the digest before
 //                  it; key_successor(k) is above every extension of k.
-//   3 tags         page_tags: 46 bytes, ns | page index | d_{i-1} | f(page i)
-//                  | d_i, which decode_tag gives back; the parent digest of
-//                  page i is d_{i-1} of the tag before; any 46 bytes decode
-//                  and encode to themselves, other lengths do not decode.
+//   3 tags         a mode byte; even: page_tags gives 46 bytes, ns | page
+//                  index | d_{i-1} | f(page i) | d_i, which decode_tag gives
+//                  back, and page i's d_{i-1} is the d_i of the tag before;
+//                  odd: the rest as a tag: 46 bytes decode and encode to
+//                  themselves, other lengths do not decode.
 #include "kvcache_api/kv_store.cc"
 
 #include <xxhash.h>
@@ -134,7 +135,7 @@ void keys(Input* in) {
 }
 
 void tags(Input* in) {
-  if (in->byte() & 1) {  // any bytes
+  if (in->byte() & 1) {  // odd: any bytes as a tag; even: tags built from tokens
     std::string_view raw = in->rest();
     PageTag t;
     FUZZ_CHECK(decode_tag(raw, &t) == (raw.size() == kTagBytes));
