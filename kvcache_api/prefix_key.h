@@ -40,26 +40,25 @@
 // fixed when a store is created, so every record of a store has it.
 //
 // What a read verifies (the trust boundary). The reader builds the whole tag
-// from the request's tokens and the tensor log compares it byte for byte
-// with the record's (after the record's checksum): namespace, page index,
-// parent digest, fingerprint and d_i must all be equal. A record returned for
-// a prompt therefore has the same namespace and depth and the same 128-bit
-// chained XXH3 digest of every token through its page. The tokens themselves
-// are not stored (format 3 kept them: 4·P bytes, 2 KiB of a 36 KiB page at
-// P = 512), so the one way a wrong page could be returned is a collision of
-// the chained XXH3-128 digest (d_i equal for two different prefixes: about
-// N^2 / 2^129 among N stored prefixes by chance, 2^-89 at a million) — the
-// same trust the page-key API gives its callers' keys, and SGLang, vLLM and
-// LMCache give their own page hashes. XXH3 is not a cryptographic hash:
-// whoever chooses prompts could craft a collision and be served another
-// prompt's page of the same namespace. The tag's namespace field keeps a
-// read from ever matching another namespace's record, so tenants that do not
-// trust each other belong in namespaces of their own. A collision of the
-// 64-bit fingerprint alone (different tokens, one index key) is caught: d_i
-// differs, the tag does not match (see KvStore's collision handling). Formats 1..3 (before) stored the page's token ids in the
-// tag; stores of formats 1, 2 and 3 are refused at open. Format 2 keyed page
-// i by ns | f(page 0) | ... | f(page i): 2 + 8·(i+1) bytes, 8 KiB at 1,024
-// pages.
+// from the request's tokens and the tensor log compares it byte for byte with
+// the record's (after the record's checksum): namespace, page index, parent
+// digest, fingerprint and d_i must all be equal. A record returned for a prompt
+// therefore has the same namespace and depth and the same 128-bit chained XXH3
+// digest of every token through its page. The tokens themselves are not stored
+// (format 3 kept them: 4·P bytes, 2 KiB of a 36 KiB page at P = 512), so the
+// one way a wrong page could be returned is a collision of the chained XXH3-128
+// digest (d_i equal for two different prefixes: about N^2 / 2^129 among N
+// stored prefixes by chance, 2^-89 at a million) — the same trust the page-key
+// API gives its callers' keys, and SGLang, vLLM and LMCache give their own page
+// hashes. XXH3 is not a cryptographic hash: whoever chooses prompts could craft
+// a collision and be served another prompt's page of the same namespace. The
+// tag's namespace field keeps a read from ever matching another namespace's
+// record, so tenants that do not trust each other belong in namespaces of their
+// own. A collision of the 64-bit fingerprint alone (different tokens, one index
+// key) is caught: d_i differs, the tag does not match, and the get is a miss
+// counted in StoreStats::collisions. Formats 1..3 (before) stored the page's token ids in the tag;
+// stores of formats 1, 2 and 3 are refused at open. Format 2 keyed page i by ns
+// | f(page 0) | ... | f(page i): 2 + 8·(i+1) bytes, 8 KiB at 1,024 pages.
 //
 // Keyed pages (the page-key API, KvStore::put_pages): the caller names each
 // page with a key of its own (8..64 bytes; SGLang HiCache: a chained SHA-256
