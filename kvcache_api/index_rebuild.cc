@@ -26,13 +26,12 @@ void IndexRebuilder::add(const tensorlog::Location& loc, std::string_view tag) {
     return;
   }
   PageTag t;
-  if (!decode_tag(tag, page_tokens_, &t) || !namespaces_.count(t.ns)) {
+  if (!decode_tag(tag, &t) || !namespaces_.count(t.ns)) {
     counts_.foreign_records++;
     return;
   }
-  const Digest own = chain_digest(t.parent, t.tokens);
-  Page p{loc, t.parent, own, page_fingerprint(t.tokens, fp_), t.page, t.ns};
-  auto [it, inserted] = by_digest_.try_emplace(own, pages_.size());
+  Page p{loc, t.parent, t.digest, t.fingerprint, t.page, t.ns};
+  auto [it, inserted] = by_digest_.try_emplace(t.digest, pages_.size());
   if (!inserted) {
     counts_.duplicates++;
     Page& kept = pages_[it->second];
@@ -81,29 +80,31 @@ Status IndexRebuilder::finish(const std::function<Status(std::string_view key, c
   for (size_t i = 0; i < pages_.size(); i++) tick[i] = tick_of(pages_[i].location);
   for (const auto& [key, loc] : keyed_) LSM4KV_RETURN_IF_ERROR(emit(key, PageEntry{loc, tick_of(loc), std::nullopt}));
 
-  // Depth first from each root, one key buffer: the key of a page is its
-  // parent's followed by its fingerprint, or a new window's.
+  // Depth first from each root: the key of a page is its parent's followed
+  // by its fingerprint, or a new window's. A frame carries its parent's key
+  // when it continues the parent's window: a sibling's subtree may have
+  // started other windows since the parent was visited.
   uint64_t kept = 0;
-  std::string key;
   struct Frame {
     size_t page;
-    size_t key_size;  // the key's length before this page's fingerprint
+    std::string parent_key;  // empty for a page that starts a window
   };
   std::vector<Frame> stack;
   for (size_t r : roots) {
-    stack.push_back({r, 0});
+    stack.push_back({r, {}});
     while (!stack.empty()) {
-      const Frame f = stack.back();
+      Frame f = std::move(stack.back());
       stack.pop_back();
       const Page& p = pages_[f.page];
-      if (p.index % window_ == 0) key = window_prefix(p.ns, p.parent);
-      else key.resize(f.key_size);
+      std::string key = p.index % window_ == 0 ? window_prefix(p.ns, p.parent) : std::move(f.parent_key);
       append_fingerprint(&key, p.fingerprint);
       PageEntry e{p.location, tick[f.page], std::nullopt};
-      if (p.index % window_ == window_ - 1) e.digest = p.own;
+      const bool window_end = p.index % window_ == window_ - 1;
+      if (window_end) e.digest = p.own;
       LSM4KV_RETURN_IF_ERROR(emit(key, e));
       kept++;
-      for (size_t c = first_child[f.page]; c != kNone; c = next_sibling[c]) stack.push_back({c, key.size()});
+      for (size_t c = first_child[f.page]; c != kNone; c = next_sibling[c])
+        stack.push_back({c, window_end ? std::string() : key});
     }
   }
   *report = counts_;

@@ -3,17 +3,20 @@
 // kRebuild, KvStore::repair, `kvtool repair`).
 //
 // Every tensor record's tag names its namespace, its page index, the chained
-// digest of the prompt before the page and the page's tokens (prefix_key.h),
-// so each record knows its own digest d_i = chain(parent digest, tokens) and
-// its parent's. From the valid records (checksum verified by the scan):
+// digest of the prompt before the page, the page's fingerprint and its own
+// chained digest d_i (prefix_key.h). From the valid records (checksum
+// verified by the scan):
 //   - the newest record of a page (the same d_i) wins, by (segment, offset):
 //     older copies (a GC copy whose collection never committed, a page put
 //     again after an eviction) are duplicates;
-//   - a root page's key is ns | fp(page 0); a page's key is its parent's key
-//     | fp(its tokens). A page whose parent has no valid record is dropped
-//     with all its descendants, so the key set is prefix-closed again;
-//   - records of no registered namespace or of another page size are
-//     foreign and left out.
+//   - a page's parent is the record whose d_i is the tag's parent digest; the
+//     key of a page that starts a window is ns | its parent digest | its
+//     fingerprint, any other page's is its parent's key | its fingerprint. A
+//     page whose parent has no valid record is dropped with all its
+//     descendants, so the key set is prefix-closed again;
+//   - records of no registered namespace are foreign and left out. (The page
+//     size is fixed when a store is created, so a store's log holds no
+//     record of another.)
 // Every record not kept becomes unreferenced, and the store's open reports
 // it dead (orphans): GC reclaims it. Recency: ticks in (segment, offset)
 // order, so the oldest writes are evicted first.
@@ -38,8 +41,13 @@ namespace lsm4kv::kvcache {
 
 class IndexRebuilder {
  public:
-  IndexRebuilder(uint32_t page_tokens, uint32_t key_window_pages, std::set<NamespaceId> namespaces, Fingerprinter fp)
-      : page_tokens_(page_tokens), window_(key_window_pages), namespaces_(std::move(namespaces)), fp_(std::move(fp)) {}
+  // The tags carry the fingerprints and digests the store computed when it
+  // put each page (with its hooks), so neither the page size nor a
+  // fingerprinter is needed any more (store format 4); the parameters stay
+  // for the callers' sake.
+  IndexRebuilder(uint32_t /*page_tokens*/, uint32_t key_window_pages, std::set<NamespaceId> namespaces,
+                 const Fingerprinter& /*fp*/)
+      : window_(key_window_pages), namespaces_(std::move(namespaces)) {}
 
   // A record whose checksum verified, with its tag.
   void add(const tensorlog::Location& loc, std::string_view tag);
@@ -59,10 +67,8 @@ class IndexRebuilder {
     uint32_t index = 0;
     NamespaceId ns = 0;
   };
-  const uint32_t page_tokens_;
   const uint32_t window_;
   const std::set<NamespaceId> namespaces_;
-  const Fingerprinter fp_;
   std::vector<Page> pages_;
   std::unordered_map<Digest, size_t, DigestHash> by_digest_;  // d_i -> pages_ index (the newest copy)
   std::map<std::string, tensorlog::Location> keyed_;          // keyed pages: index key -> newest record

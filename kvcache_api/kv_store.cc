@@ -617,7 +617,7 @@ Status KvStoreImpl::put_locked(std::span<const PutRequest> requests) {
     roots.push_back(keys[0]);
     paths.insert(keys.begin(), keys.end());
     if (have == n) continue;
-    auto tags = page_tags(r.ns, r.tokens, static_cast<uint32_t>(P), k, have, n - have);
+    auto tags = page_tags(k, have, n - have);
     for (size_t p = have; p < n; p++) {
       const char* data = nullptr;
       if (r.src.kind == KvBuffer::Kind::kHostPageMajor) {
@@ -743,7 +743,7 @@ Status KvStoreImpl::get_batch(std::span<GetRequest> requests) {
       }
       LSM4KV_RETURN_IF_ERROR(statuses[p]);
     }
-    auto tags = page_tags(r.ns, r.tokens, static_cast<uint32_t>(P), k, 0, pages);
+    auto tags = page_tags(k, 0, pages);
     for (size_t p = 0; p < pages; p++) {
       PageEntry e;
       if (!e.decode_from(values[p])) return Status::corruption(opt_.dir + ": bad page entry in the index");

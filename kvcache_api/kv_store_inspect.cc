@@ -2,7 +2,6 @@
 // opening an existing store, namespaces, the prefix tree, the stats file and
 // verification of every file and record. Declared in the "Inspection" block
 // of kv_store.h.
-#include <xxhash.h>
 
 #include <algorithm>
 #include <chrono>
@@ -26,7 +25,6 @@ namespace {
 
 constexpr auto kStatsInterval = std::chrono::seconds(10);
 constexpr size_t kMaxProblems = 1000;  // then "... and N more"
-constexpr size_t kTagHeader = kNsBytes + 4 + 16;  // ns | page index | digest (prefix_key.h)
 
 FileSystem* posix() { return FileSystem::posix(); }
 
@@ -379,7 +377,7 @@ class Verifier {
         const Digest* parent = nullptr;
         if (root && w.depth > 1) problem("index entry " + hex(key) + ": prefix closure broken: no stored parent page");
         else if (!root) parent = digest_of[w.parent] ? &*digest_of[w.parent] : nullptr;
-        std::optional<Digest> digest = check_record(w.entry->location, key, ns, w.depth, r.page_tokens, parent,
+        std::optional<Digest> digest = check_record(w.entry->location, key, ns, w.depth, parent,
                                                     root && w.depth == 1, &record);
         if (digest && w.entry->digest && !(*w.entry->digest == *digest))
           problem("index entry " + hex(key) + ": the chained digest in its value is not its record's");
@@ -423,16 +421,15 @@ class Verifier {
   // Reads and checks one record; returns the chained digest of its page (for
   // its children), or none when it could not be checked.
   std::optional<Digest> check_record(const tensorlog::Location& loc, const std::string& key, NamespaceId ns,
-                                     size_t depth, uint32_t page_tokens, const Digest* parent, bool root,
+                                     size_t depth, const Digest* parent, bool root,
                                      std::string* buf) {
     const std::string where = "tensor record at " + loc.to_string() + " (index entry " + hex(key) + ")";
     std::string_view tag;
     if (!read_record(loc, where, buf, &tag)) return std::nullopt;
     PageTag t;
-    if (!decode_tag(tag, page_tokens, &t)) {
-      problem(where + ": tag of " + std::to_string(tag.size()) + " bytes, a page of " +
-              std::to_string(page_tokens) + " tokens needs " +
-              std::to_string(kTagHeader + size_t{page_tokens} * sizeof(Token)));
+    if (!decode_tag(tag, &t)) {
+      problem(where + ": tag of " + std::to_string(tag.size()) + " bytes, a token page's has " +
+              std::to_string(kTagBytes));
       return std::nullopt;
     }
     if (t.ns != ns || t.page + 1 != depth) {
@@ -440,8 +437,12 @@ class Verifier {
               ", the index entry is namespace " + std::to_string(ns) + " page " + std::to_string(depth - 1));
       return std::nullopt;
     }
-    if (XXH3_64bits(t.tokens.data(), t.tokens.size()) != read_be(std::string_view(key).substr(key.size() - kFingerprintBytes))) {
-      problem(where + ": the page's tokens do not hash to the key's fingerprint");
+    if (t.fingerprint != key_fingerprint(key)) {
+      problem(where + ": the tag's fingerprint is not the key's");
+      return std::nullopt;
+    }
+    if (key_window_pages(key) == 1 && !(t.parent == key_digest(key))) {
+      problem(where + ": the tag's parent digest is not the digest in its window's key");
       return std::nullopt;
     }
     if (parent == nullptr && !root) return std::nullopt;  // the parent's digest is unknown
@@ -449,7 +450,8 @@ class Verifier {
       problem(where + ": the tag's parent digest does not match the prompt before this page");
       return std::nullopt;
     }
-    return chain_digest(t.parent, t.tokens);
+    // The tokens are not stored: d_i is the tag's own (prefix_key.h).
+    return t.digest;
   }
 
   // ns:digest:fp:fp..., the digest cut to 4 bytes.
@@ -569,7 +571,6 @@ Status KvStoreImpl::tree(std::string_view ns_name, size_t max_depth, size_t top,
   std::vector<Subtree> roots;
   std::vector<size_t> root_of, depth_of;  // by visit index
   std::vector<uint64_t> children;
-  std::map<std::string, tensorlog::Location> root_locations;
   bool malformed = false;
   LSM4KV_RETURN_IF_ERROR(walk_namespace(index_.get(), ns, window_, [&](const WalkedPage& w) {
     if (w.entry == nullptr) {
@@ -580,7 +581,6 @@ Status KvStoreImpl::tree(std::string_view ns_name, size_t max_depth, size_t top,
     if (w.parent == kNoParent) {
       root_of.push_back(roots.size());
       roots.push_back(Subtree{std::string(w.key), {}, 0, 0, 0});
-      root_locations[std::string(w.key)] = w.entry->location;
       out->roots++;
     } else {
       root_of.push_back(root_of[w.parent]);
@@ -612,21 +612,8 @@ Status KvStoreImpl::tree(std::string_view ns_name, size_t max_depth, size_t top,
   std::partial_sort(roots.begin(), roots.begin() + keep, roots.end(), by_bytes);
   out->largest.assign(roots.begin(), roots.begin() + keep);
   if (max_depth > 0 && out->levels.size() > max_depth) out->levels.resize(max_depth);
-  // The first tokens of each listed root, from its record's tag.
-  for (Subtree& t : out->largest) {
-    const tensorlog::Location loc = root_locations[t.root_key];
-    std::unique_ptr<RandomAccessFile> f;
-    std::string buf(loc.length, '\0');
-    size_t got = 0;
-    tensorlog::RecordHeader h;
-    if (!posix()->new_random_access(opt_.dir + "/tensors/" + tensorlog::segment_file_name(loc.segment), &f).is_ok() ||
-        !f->read(loc.offset, loc.length, buf.data(), &got).is_ok() || got != loc.length ||
-        !tensorlog::verify_record(buf.data(), loc, &h).is_ok() || h.tag_len < kTagHeader)
-      continue;
-    const char* tokens = buf.data() + tensorlog::kRecordHeaderSize + kTagHeader;
-    const size_t n = std::min<size_t>((h.tag_len - kTagHeader) / sizeof(Token), 16);
-    for (size_t i = 0; i < n; i++) t.first_tokens.push_back(static_cast<Token>(decode_fixed32(tokens + 4 * i)));
-  }
+  // first_tokens stays empty: since store format 4 a record's tag holds the
+  // page's digests, not its tokens (prefix_key.h).
   return Status::ok();
 }
 

@@ -22,6 +22,12 @@ void append_digest(std::string* dst, const Digest& d) {
 
 Digest read_digest(const char* p) { return {decode_fixed64(p), decode_fixed64(p + 8)}; }
 
+uint64_t read_fingerprint(const char* p) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < kFingerprintBytes; i++) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+
 }  // namespace
 
 size_t dtype_size(DType d) {
@@ -72,12 +78,28 @@ Digest chain_digest(const Digest& parent, std::string_view page_token_bytes) {
   return {h.low64, h.high64};
 }
 
-bool decode_tag(std::string_view tag, uint32_t page_tokens, PageTag* out) {
-  if (tag.size() != kTagHeaderBytes + size_t{page_tokens} * sizeof(Token)) return false;
+std::string encode_tag(const PageTag& t) {
+  std::string s;
+  s.reserve(kTagBytes);
+  put_be(&s, t.ns, kNsBytes);
+  put_fixed32(&s, t.page);
+  append_digest(&s, t.parent);
+  put_be(&s, t.fingerprint, kFingerprintBytes);
+  append_digest(&s, t.digest);
+  return s;
+}
+
+bool decode_tag(std::string_view tag, PageTag* out) {
+  if (tag.size() != kTagBytes) return false;
+  const char* p = tag.data();
   out->ns = key_namespace(tag);
-  out->page = decode_fixed32(tag.data() + kNsBytes);
-  out->parent = read_digest(tag.data() + kNsBytes + 4);
-  out->tokens = tag.substr(kTagHeaderBytes);
+  out->page = decode_fixed32(p + kNsBytes);
+  p += kNsBytes + 4;
+  out->parent = read_digest(p);
+  p += kDigestBytes;
+  out->fingerprint = read_fingerprint(p);
+  p += kFingerprintBytes;
+  out->digest = read_digest(p);
   return true;
 }
 
@@ -146,19 +168,11 @@ const std::vector<std::string>& PromptKeys::all_keys() const {
   return keys_;
 }
 
-std::vector<std::string> page_tags(NamespaceId ns, std::span<const Token> tokens, uint32_t page_tokens,
-                                   const PromptKeys& k, size_t first, size_t count) {
+std::vector<std::string> page_tags(const PromptKeys& k, size_t first, size_t count) {
   std::vector<std::string> tags;
   tags.reserve(count);
-  for (size_t p = first; p < first + count; p++) {
-    std::string t;
-    t.reserve(kTagHeaderBytes + size_t{page_tokens} * sizeof(Token));
-    put_be(&t, ns, kNsBytes);
-    put_fixed32(&t, static_cast<uint32_t>(p));
-    append_digest(&t, k.parent_of(p));
-    t.append(token_bytes(tokens, page_tokens, p));
-    tags.push_back(std::move(t));
-  }
+  for (size_t p = first; p < first + count; p++)
+    tags.push_back(encode_tag({k.ns(), static_cast<uint32_t>(p), k.parent_of(p), k.fingerprint(p), k.digest(p)}));
   return tags;
 }
 
@@ -178,11 +192,7 @@ NamespaceId key_namespace(std::string_view key) {
 
 Digest key_digest(std::string_view key) { return read_digest(key.data() + kNsBytes); }
 
-uint64_t key_fingerprint(std::string_view key) {
-  uint64_t v = 0;
-  for (size_t i = key.size() - kFingerprintBytes; i < key.size(); i++) v = (v << 8) | static_cast<unsigned char>(key[i]);
-  return v;
-}
+uint64_t key_fingerprint(std::string_view key) { return read_fingerprint(key.data() + key.size() - kFingerprintBytes); }
 
 std::string key_successor(std::string_view prefix) {
   std::string s(prefix);

@@ -1,5 +1,5 @@
 // PrefixKey: the encodings the store writes into the index and the tensor
-// log (store format version 3).
+// log (store format version 4).
 //
 // Chained digest of a prompt up to and including page i (128 bits):
 //   d_{-1} = XXH3-128 of the 2 big-endian bytes of ns_id   (root_digest)
@@ -26,17 +26,39 @@
 //   tick = a store-wide counter at the time of the put (recency across restarts)
 //
 // Tensor-record tag (compared whole on every read, built from the request's
-// tokens), 22 + 4·P bytes:
+// tokens), kTagBytes = 46 bytes whatever the page size P:
 //   0   u16    ns_id (big-endian)
 //   2   u32    page index i (little-endian)
 //   6   16 B   d_{i-1}: the chained digest of the prompt before this page
-//   22  P × i32 the page's token ids (little-endian)
+//   22  u64    f(page i): the page's fingerprint, as in the index key
+//              (big-endian)
+//   30  16 B   d_i: the chained digest through this page
 // So each record names its parent: the record of page i-1 is the one whose
-// own d (its tag's parent digest chained with its tokens) equals this tag's
-// parent digest, and the index can be rebuilt from the log alone
-// (index_rebuild.h). Format 2 (before) keyed page i by ns | f(page 0) | ... |
-// f(page i): 2 + 8·(i+1) bytes, 8 KiB at 1,024 pages. Stores of formats 1
-// and 2 are refused at open.
+// d_i equals this tag's d_{i-1}; and a window key (ns | d_{s-1} | f(s) ...
+// f(i)) is made of tag fields of pages s..i, so the index can be rebuilt from
+// the log alone (index_rebuild.h). The page size is not in the tag: it is
+// fixed when a store is created, so every record of a store has it.
+//
+// What a read verifies (the trust boundary). The reader builds the whole tag
+// from the request's tokens and the tensor log compares it byte for byte with
+// the record's (after the record's checksum): namespace, page index, parent
+// digest, fingerprint and d_i must all be equal. A record returned for a prompt
+// therefore has the same namespace and depth and the same 128-bit chained XXH3
+// digest of every token through its page. The tokens themselves are not stored
+// (format 3 kept them: 4·P bytes, 2 KiB of a 36 KiB page at P = 512), so the
+// one way a wrong page could be returned is a collision of the chained XXH3-128
+// digest (d_i equal for two different prefixes: about N^2 / 2^129 among N
+// stored prefixes by chance, 2^-89 at a million) — the same trust the page-key
+// API gives its callers' keys, and SGLang, vLLM and LMCache give their own page
+// hashes. XXH3 is not a cryptographic hash: whoever chooses prompts could craft
+// a collision and be served another prompt's page of the same namespace. The
+// tag's namespace field keeps a read from ever matching another namespace's
+// record, so tenants that do not trust each other belong in namespaces of their
+// own. A collision of the 64-bit fingerprint alone (different tokens, one index
+// key) is caught: d_i differs, the tag does not match, and the get is a miss
+// counted in StoreStats::collisions. Formats 1..3 (before) stored the page's token ids in the tag;
+// stores of formats 1, 2 and 3 are refused at open. Format 2 keyed page i by ns
+// | f(page 0) | ... | f(page i): 2 + 8·(i+1) bytes, 8 KiB at 1,024 pages.
 //
 // Keyed pages (the page-key API, KvStore::put_pages): the caller names each
 // page with a key of its own (8..64 bytes; SGLang HiCache: a chained SHA-256
@@ -48,7 +70,7 @@
 //
 // Metadata lives under the reserved namespace id 0xFFFF:
 //   0xFFFF "cfg"         -> varint page_tokens | varint store format version
-//                           | varint key_window_pages (format 3)
+//                           | varint key_window_pages (formats 3 and 4)
 //   0xFFFF "ns:" name    -> u16 id | varint layers | varint kv_heads | varint head_dim | u8 dtype
 // and is mirrored in the CONFIG file of the store's directory (store_config.h).
 #pragma once
@@ -71,9 +93,9 @@ constexpr size_t kNsBytes = 2;
 constexpr size_t kFingerprintBytes = 8;
 constexpr size_t kDigestBytes = 16;
 constexpr size_t kKeyHeadBytes = kNsBytes + kDigestBytes;  // a key before its fingerprints
-constexpr size_t kTagHeaderBytes = kNsBytes + 4 + kDigestBytes;  // the tag before its tokens
+constexpr size_t kTagBytes = kNsBytes + 4 + kDigestBytes + kFingerprintBytes + kDigestBytes;  // a page's tag
 // The store format this build writes and reads (the "cfg" record).
-constexpr uint32_t kStoreFormatVersion = 3;
+constexpr uint32_t kStoreFormatVersion = 4;
 constexpr uint32_t kMaxKeyWindowPages = 64;
 constexpr NamespaceId kKeyedBit = 0x8000;
 
@@ -107,9 +129,11 @@ class PromptKeys {
   // d_i, and d_{i-1}: the digest of the prompt before page i.
   const Digest& digest(size_t i) const { return digests_[i]; }
   Digest parent_of(size_t i) const { return i == 0 ? root_digest(ns_) : digests_[i - 1]; }
+  // f(page i), computed once.
+  uint64_t fingerprint(size_t i) const;
+  NamespaceId ns() const { return ns_; }
 
  private:
-  uint64_t fingerprint(size_t i) const;
   const NamespaceId ns_;
   const std::span<const Token> tokens_;
   const uint32_t page_tokens_, window_;
@@ -124,18 +148,19 @@ inline PromptKeys prompt_keys(NamespaceId ns, std::span<const Token> tokens, uin
   return PromptKeys(ns, tokens, page_tokens, pages, window, fp);
 }
 // The tags of pages [first, first+count) of a prompt whose keys are k.
-std::vector<std::string> page_tags(NamespaceId ns, std::span<const Token> tokens, uint32_t page_tokens,
-                                   const PromptKeys& k, size_t first, size_t count);
+std::vector<std::string> page_tags(const PromptKeys& k, size_t first, size_t count);
 
-// A tensor-record tag taken apart; tokens points into the tag.
+// A tensor-record tag taken apart.
 struct PageTag {
   NamespaceId ns = 0;
   uint32_t page = 0;
-  Digest parent;
-  std::string_view tokens;  // P × int32, little-endian
+  Digest parent;            // d_{i-1}
+  uint64_t fingerprint = 0;  // f(page i)
+  Digest digest;            // d_i
 };
-// False when tag is not the size of a tag of page_tokens tokens.
-bool decode_tag(std::string_view tag, uint32_t page_tokens, PageTag* out);
+std::string encode_tag(const PageTag& t);
+// False when tag is not kTagBytes long.
+bool decode_tag(std::string_view tag, PageTag* out);
 // The page's fingerprint in the index key: fp, or XXH3-64 of the token bytes.
 uint64_t page_fingerprint(std::string_view page_token_bytes, const Fingerprinter& fp);
 

@@ -105,7 +105,7 @@ Status format_version_status(const std::string& dir, uint32_t version) {
   return Status::invalid_argument(
       dir + ": store format version " + std::to_string(version) + ", this build reads format version " +
       std::to_string(kStoreFormatVersion) +
-      " only (keys of bounded size: windows of pages under a chained digest, prefix_key.h). The store is a cache: delete the "
+      " only (record tags of 46 bytes: chained digests instead of token ids, prefix_key.h). The store is a cache: delete the "
       "directory and let the next open recreate it");
 }
 

@@ -3,10 +3,9 @@
 // A tensor log is a directory of segment files "seg-<id>.tlog" (id: 16 decimal
 // digits, increasing, never reused). A segment holds records appended in order.
 // The segment header and the footer are whole blocks of kAlign (4096) bytes,
-// the unit of O_DIRECT I/O. Records are packed (format version 2; version 1
-// padded every record to a block, 16x the bytes of a 250-byte record):
+// the unit of O_DIRECT I/O. Records are packed (format version 3):
 //
-//   - a record shorter than kBlockRecordBytes (64 KiB) starts at the next
+//   - a record shorter than kBlockRecordBytes (256 KiB) starts at the next
 //     multiple of kRecordAlign (8) and occupies its length rounded up to 8;
 //   - a longer one starts at a block boundary and occupies its length rounded
 //     up to a block, so that reading it reads its own blocks and nothing more
@@ -15,6 +14,23 @@
 //     after it starts at a block boundary too. The zeros between a small
 //     record and a following large one belong to no record (segment overhead,
 //     like the header and the seal, at most 4 KiB per such pair).
+//
+// Why 256 KiB: a block-aligned record takes up to 4 KiB - 8 of padding, at
+// most 1.6% of 256 KiB, while a packed one takes at most 7 bytes; what packing
+// costs is read I/O, not space: a packed record is read with the blocks that
+// enclose it, up to 8 KiB more than its own bytes (3% at 256 KiB). So KV pages
+// of 32..156 KiB (P = 512 tokens of 64..312 B) are packed and pages of a MiB
+// and more aligned.
+//
+// Versions: 1 padded every record to a block (16x the bytes of a 250-byte
+// record); 2 block-aligned records from 64 KiB on (up to 6% padding on a
+// 64 KiB KV page); 3 from 256 KiB on. A segment of another version is refused
+// at open (no migration). A version 2 binary thus never misreads a version 3
+// segment. Version 2 segments are refused too although their layout could be
+// followed (a block-aligned record is 8-aligned as well, and the index record
+// holds gaps, not positions): allocated_bytes() would undercount their
+// 64..256 KiB records, and the store that wrote them (store format 3) is
+// refused at open anyway.
 //
 // allocated_bytes() is what a record occupies: what live/dead accounting and
 // the store's capacity count. A read of a packed record reads the blocks that
@@ -73,7 +89,8 @@
 //     24 u64  checksum     XXH3-64 over bytes [0, 24), then seeded over tag and
 //                          payload (see record_checksum())
 //     32 ...  tag          opaque bytes chosen by the caller (the store puts the
-//                          page's token ids there); compared on every read
+//                          page's namespace, index and chained digests there,
+//                          kvcache_api/prefix_key.h); compared on every read
 //     32+tag_len  payload  stored_len bytes
 //     then zeros up to allocated_bytes()
 //
@@ -113,8 +130,8 @@ namespace lsm4kv::tensorlog {
 inline constexpr uint64_t kAlign = 4096;
 inline constexpr uint64_t kRecordAlign = 8;
 // Records at least this long start at a block boundary (see above).
-inline constexpr uint64_t kBlockRecordBytes = uint64_t{64} << 10;
-inline constexpr uint32_t kFormatVersion = 2;
+inline constexpr uint64_t kBlockRecordBytes = uint64_t{256} << 10;
+inline constexpr uint32_t kFormatVersion = 3;
 inline constexpr uint64_t kSegmentMagic = 0x31544d4745534c54ull;  // "TLSEGMT1"
 inline constexpr uint64_t kFooterMagic = 0x3152544f4f464c54ull;   // "TLFOOTR1"
 inline constexpr uint32_t kRecordMagic = 0x31524c54u;             // "TLR1"

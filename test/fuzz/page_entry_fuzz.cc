@@ -17,8 +17,11 @@
 //                  18 + 8·W bytes; inside a window key i is a prefix of key
 //                  i+1; a window's keys start with ns | the digest before
 //                  it; key_successor(k) is above every extension of k.
-//   3 tags         page_tags: ns | page index | hash | the page's tokens, and
-//                  the hash of page i depends on every token up to its end.
+//   3 tags         a mode byte; even: page_tags gives 46 bytes, ns | page
+//                  index | d_{i-1} | f(page i) | d_i, which decode_tag gives
+//                  back, and page i's d_{i-1} is the d_i of the tag before;
+//                  odd: the rest as a tag: 46 bytes decode and encode to
+//                  themselves, other lengths do not decode.
 #include "kvcache_api/kv_store.cc"
 
 #include <xxhash.h>
@@ -132,6 +135,13 @@ void keys(Input* in) {
 }
 
 void tags(Input* in) {
+  if (in->byte() & 1) {  // odd: any bytes as a tag; even: tags built from tokens
+    std::string_view raw = in->rest();
+    PageTag t;
+    FUZZ_CHECK(decode_tag(raw, &t) == (raw.size() == kTagBytes));
+    if (raw.size() == kTagBytes) FUZZ_CHECK(encode_tag(t) == raw);
+    return;
+  }
   NamespaceId ns = static_cast<NamespaceId>(in->byte() | in->byte() << 8);
   uint32_t page_tokens = 1 + in->byte() % 8;
   size_t first = in->byte() % 4;
@@ -139,17 +149,26 @@ void tags(Input* in) {
   size_t pages = tokens.size() / page_tokens;
   if (first > pages) first = pages;
   PromptKeys pk = prompt_keys(ns, tokens, page_tokens, pages, 1, nullptr);
-  std::vector<std::string> t = page_tags(ns, tokens, page_tokens, pk, first, pages - first);
+  std::vector<std::string> t = page_tags(pk, first, pages - first);
   FUZZ_CHECK(t.size() == pages - first);
   for (size_t i = 0; i < t.size(); i++) {
     size_t p = first + i;
-    FUZZ_CHECK(t[i].size() == kNsBytes + 4 + 16 + 4 * page_tokens);
+    FUZZ_CHECK(t[i].size() == kTagBytes);
     FUZZ_CHECK(t[i].size() <= lsm4kv::tensorlog::kMaxTagLen);
     FUZZ_CHECK(t[i].compare(0, kNsBytes, ns_prefix(ns)) == 0);
-    FUZZ_CHECK(lsm4kv::decode_fixed32(t[i].data() + kNsBytes) == p);
-    FUZZ_CHECK(std::memcmp(t[i].data() + kNsBytes + 20, tokens.data() + p * page_tokens, 4 * page_tokens) == 0);
+    PageTag d;
+    FUZZ_CHECK(decode_tag(t[i], &d));
+    FUZZ_CHECK(d.ns == ns && d.page == p);
+    FUZZ_CHECK(d.parent == pk.parent_of(p) && d.digest == pk.digest(p));
+    FUZZ_CHECK(d.fingerprint == XXH3_64bits(tokens.data() + p * page_tokens, 4 * page_tokens));
+    FUZZ_CHECK(d.fingerprint == key_fingerprint(pk.key(p)));
+    FUZZ_CHECK(encode_tag(d) == t[i]);
+    if (i > 0) {  // a tag names its parent: the record whose d_i is its d_{i-1}
+      PageTag before;
+      FUZZ_CHECK(decode_tag(t[i - 1], &before) && before.digest == d.parent);
+    }
     // The same page computed on its own (first = p) carries the same tag.
-    FUZZ_CHECK(page_tags(ns, tokens, page_tokens, pk, p, 1)[0] == t[i]);
+    FUZZ_CHECK(page_tags(pk, p, 1)[0] == t[i]);
   }
 }
 

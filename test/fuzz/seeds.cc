@@ -271,7 +271,9 @@ void store_seeds() {
   std::string toks;
   for (int i = 0; i < 16; i++) put_fixed32(&toks, 1000 + i * 37);
   seed("page_entry_fuzz", "keys", sel({2, 1, 3}), toks);
-  seed("page_entry_fuzz", "tags", sel({3, 1, 0, 3, 1}), toks);
+  seed("page_entry_fuzz", "tags", sel({3, 0, 1, 0, 3, 1}), toks);
+  kvcache::PageTag tag{5, 3, {11, 12}, 0x1234567890abcdefull, {13, 14}};
+  seed("page_entry_fuzz", "tag_bytes", sel({3, 1}), kvcache::encode_tag(tag));
   seed("token_file_fuzz", "tokens", sel({0}), "1 2 3 4\n\n  -5\t6 +7\n2147483647 -2147483648\n");
   seed("token_file_fuzz", "round_trip", sel({1}), lit("\x02\x01\x00\x00\x00\x80\xff\xff\xff\xff\x01\x01\x05\x00\x00\x00\x03"));
 }

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "kvcache_api/kv_store.h"
+#include "kvcache_api/prefix_key.h"
 #include "tensorlog/record_format.h"
 #include "test/engine/test_util.h"
 #include "test/support/kv_data.h"
@@ -27,8 +28,8 @@ constexpr uint32_t P = 16;
 const KvLayout kLayout{2, 2, 64, DType::kF16};  // 1 KiB per token: 16 KiB pages, ~16.1 KiB records
 constexpr uint64_t kSegmentBytes = 256 << 10;
 constexpr uint64_t kCapacity = 4 << 20;
-// A page's record on disk: record header, tag (22 + 4 per token), payload.
-constexpr uint64_t kRecordBytes = tensorlog::allocated_bytes(tensorlog::kRecordHeaderSize + 22 + 4 * P + P * 1024);
+// A page's record on disk: record header, tag (46 bytes), payload.
+constexpr uint64_t kRecordBytes = tensorlog::allocated_bytes(tensorlog::kRecordHeaderSize + kTagBytes + P * 1024);
 
 StoreOptions options(const std::string& dir, double headroom, double room = StoreOptions{}.maintenance_room) {
   StoreOptions o;

@@ -2,7 +2,8 @@
 // depth of its page; prompts that cross many windows probe, get, evict and
 // reopen right; a hole in a prompt (a page missing below stored ones, which
 // only damage makes) never yields wrong bytes and is healed by the get that
-// meets it; a collision of the chained digest is a miss.
+// meets it; colliding fingerprints are caught by the record's tag; a
+// collision of the chained digest is not (the one thing a tag trusts).
 #include <catch2/catch.hpp>
 
 #include <xxhash.h>
@@ -215,7 +216,8 @@ TEST_CASE("a get straight past a hole misses and heals", "[kvcache][keys]") {
 
 TEST_CASE("colliding fingerprints are a miss, never another prompt's bytes", "[kvcache][keys]") {
   // The fingerprint hook makes every page of every prompt key alike; the
-  // tags, checked whole, tell the prompts apart.
+  // tags, checked whole, tell the prompts apart: their chained digests d_i
+  // (and for page 1 the parent digest d_0) differ.
   test::TempDir dir("lsm4kv_collide_keys");
   testing::ScopedKeyHooks hooks({[](std::span<const Token>) { return uint64_t{7}; }, {}});
   std::unique_ptr<KvStore> store;
@@ -238,10 +240,13 @@ TEST_CASE("a collision of the chained digest never yields another prompt's bytes
   // The hook chains a digest from the last page's tokens only, so prompts
   // that share a page share the digest after it: a = x z w and b = y z w
   // collide from page 2 on (same window digest, same fingerprint: same key,
-  // and the same tag). The probe may then see b's page 2 as stored above a
-  // missing page 0; the get meets the hole and misses. What tells prefixes
-  // apart is the 128-bit digest: such a collision of real digests is a
-  // 2^-128 event per pair of prefixes.
+  // and the same tag: ns, page index, d_1, f(w) and d_2 are all equal). The
+  // tag does NOT detect this: a chained-digest collision is the one thing a
+  // read trusts (prefix_key.h, "the trust boundary"). What keeps this test's
+  // get from returning a's page for b is only that b's pages 0 and 1 are not
+  // stored under b's keys: the probe may see b's page 2 as stored above a
+  // missing page 0, and the get meets the hole and misses. Real digests
+  // collide by chance with probability ~2^-128 per pair of prefixes.
   const uint32_t window = GENERATE(1u, 2u);
   test::TempDir dir("lsm4kv_collide_digest");
   testing::ScopedKeyHooks hooks({{}, [](const Digest&, std::string_view page) {

@@ -221,6 +221,27 @@ TEST_CASE("a deleted index fails open, and is rebuilt equal to the original with
   check_rebuilt_equal(dir.path(), c);
 }
 
+TEST_CASE("an index of 2- and 3-page windows is rebuilt from the tags equal to the original", "[kvcache][rebuild]") {
+  // Prompts of 3..5 pages cross windows: a window's first key needs the
+  // digest before it and every other key the fingerprints of its window,
+  // all taken from the records' tags (they hold no tokens). With windows of
+  // 3 the branches start mid-window (page 2), below a sibling whose subtree
+  // starts the next window.
+  const uint32_t window = GENERATE(2u, 3u);
+  test::TempDir dir("lsm4kv_rebuild");
+  const Corpus c = corpus();
+  {
+    StoreOptions o = options(dir.path());
+    o.key_window_pages = window;
+    std::unique_ptr<KvStore> store;
+    REQUIRE(KvStore::open(o, &store).is_ok());
+    put_all(store.get(), c.prompts);
+    REQUIRE(store->close().is_ok());
+  }
+  fs::remove_all(dir.path() + "/index");
+  check_rebuilt_equal(dir.path(), c);  // the window comes from CONFIG
+}
+
 TEST_CASE("an index with a zeroed MANIFEST is rebuilt equal to the original", "[kvcache][rebuild]") {
   test::TempDir dir("lsm4kv_rebuild");
   const Corpus c = corpus();
@@ -391,23 +412,34 @@ TEST_CASE("duplicate records left by a collection: the newest copy of each page 
   CHECK(inv.is_ok());
 }
 
-TEST_CASE("a store of an old format (unchained tags, unbounded keys) is refused with its format version",
+TEST_CASE("a store of an old format (unchained tags, unbounded keys, token ids in tags) is refused with its "
+          "format version",
           "[kvcache][rebuild]") {
-  const uint32_t version = GENERATE(1u, 2u);
+  const uint32_t version = GENERATE(1u, 2u, 3u);
   test::TempDir dir("lsm4kv_rebuild");
   const Corpus c = corpus();
   write_store(dir.path(), c);
   {
     // What formats 1 and 2 left: a "cfg" record without a key window (and
-    // without a version in 1); no CONFIG of this format.
+    // without a version in 1); no CONFIG of this format. Format 3: the same
+    // cfg record and CONFIG as format 4 but for the version (its tags held
+    // token ids).
     std::unique_ptr<engine::DB> db;
     REQUIRE(engine::DB::open(engine::Options{}, dir.path() + "/index", &db).is_ok());
     std::string v;
     put_varint32(&v, P);
-    if (version == 2) put_varint32(&v, 2);
+    if (version >= 2) put_varint32(&v, version);
+    if (version == 3) put_varint32(&v, 8);
     REQUIRE(db->put({}, meta_key("cfg"), v).is_ok());
     REQUIRE(db->close().is_ok());
-    fs::remove(dir.path() + "/" + kConfigFile);
+    if (version < 3) {
+      fs::remove(dir.path() + "/" + kConfigFile);
+    } else {
+      StoreConfig cfg;
+      REQUIRE(read_config_file(FileSystem::posix(), dir.path(), &cfg).is_ok());
+      cfg.format_version = 3;
+      REQUIRE(write_config_file(FileSystem::posix(), dir.path(), cfg).is_ok());
+    }
   }
   for (OnCorruption on : {OnCorruption::kFail, OnCorruption::kRebuild}) {
     std::unique_ptr<KvStore> store;

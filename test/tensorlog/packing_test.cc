@@ -1,6 +1,7 @@
-// Packed records (format version 2, record_format.h): what they cost on disk,
-// that they read back, that a crash in their shared tail block loses nothing
-// acknowledged, and that a segment of the old format is refused.
+// Packed records (format version 3, record_format.h): what they cost on disk,
+// that they read back (KV pages of 64..256 KiB included), that a crash in
+// their shared tail block loses nothing acknowledged, and that segments of
+// the old formats are refused.
 #include <catch2/catch.hpp>
 
 #include <sys/stat.h>
@@ -23,8 +24,8 @@ namespace {
 
 using test::Rec;
 
-// A store page of 16 tokens with 128 B of KV: a 22 + 64 byte tag (the store's
-// header and 16 token ids) and 128 bytes of payload, 246 record bytes.
+// A tiny record: an 86-byte tag (store format 3's tag of a 16-token page) and
+// 128 bytes of payload, 246 record bytes.
 Rec small_page(uint64_t seed) {
   Rec r;
   r.tag = test::make_tag(seed).substr(0, 22 + 64);
@@ -198,6 +199,82 @@ TEST_CASE("packed and large records read back byte-identical, before and after r
   }
 }
 
+TEST_CASE("KV pages of 64..256 KiB are packed: at most 7 bytes of padding, read back exact",
+          "[tensorlog][packing]") {
+  // Store pages of 32..156 KiB and more (P = 512 tokens of 64..312 B) with a
+  // 46-byte tag, mixed with records on both sides of the threshold and small
+  // ones, so that packed big records start anywhere in a block and span many.
+  // Small reader arenas and reads: a packed record's enclosing blocks are cut
+  // into several reads and runs.
+  constexpr size_t kTag = 46;
+  const size_t at = kBlockRecordBytes - kRecordHeaderSize - kTag;  // the first aligned payload
+  const std::vector<size_t> sizes{32 << 10, 36 << 10, 64 << 10, 100000, 156 << 10, at - 1, at, at + 1, 300 << 10,
+                                  2 << 20,  250,      (64 << 10) + 3};
+  for (bool direct : {true, false}) {
+    DYNAMIC_SECTION((direct ? "O_DIRECT" : "buffered")) {
+      test::TempDir dir;
+      TensorLogOptions o;
+      o.direct_io = direct;
+      o.sync = SyncMode::kPerBatch;
+      o.segment_size = 8 << 20;  // rotations and seals
+      o.reader.max_io_bytes = 64 << 10;
+      o.reader.staging_bytes = 1 << 20;
+      o.reader.max_run_bytes = 256 << 10;
+      std::unique_ptr<TensorLog> log;
+      REQUIRE(TensorLog::open(dir.sub("log"), o, &log).is_ok());
+      std::mt19937_64 rng(11);
+      std::vector<Rec> recs;
+      for (int batch = 0; batch < 24; ++batch) {
+        const size_t first = recs.size();
+        const size_t count = batch % 3 == 0 ? 1 : 2 + rng() % 6;
+        for (size_t i = 0; i < count; ++i) {
+          const uint64_t seed = recs.size() + 1;
+          const size_t size = i == 0 && batch < static_cast<int>(sizes.size()) ? sizes[batch] : sizes[rng() % sizes.size()];
+          recs.push_back({{}, test::make_tag(seed).substr(0, kTag), test::make_tensor(size, seed)});
+        }
+        REQUIRE(append(log.get(), &recs, first).is_ok());
+      }
+      size_t packed_big = 0, unaligned_big = 0;
+      uint64_t record_bytes = 0, allocated = 0;
+      for (const Rec& r : recs) {
+        REQUIRE(r.loc.offset % kRecordAlign == 0);
+        record_bytes += r.loc.length;
+        allocated += allocated_bytes(r.loc);
+        if (r.loc.length >= kBlockRecordBytes) {
+          REQUIRE(r.loc.offset % kAlign == 0);
+          CHECK(allocated_bytes(r.loc) - r.loc.length < kAlign);
+          CHECK(static_cast<double>(allocated_bytes(r.loc) - r.loc.length) <= 0.016 * static_cast<double>(r.loc.length));
+        } else {
+          CHECK(allocated_bytes(r.loc) - r.loc.length < kRecordAlign);
+          if (r.loc.length >= (uint64_t{64} << 10)) {
+            packed_big++;
+            if (r.loc.offset % kAlign != 0) unaligned_big++;
+          }
+        }
+      }
+      CHECK(packed_big > 20);
+      CHECK(unaligned_big > 0);  // the case: packed records that start mid-block
+      CHECK(allocated == log->usage().live_bytes);
+      INFO("allocated/record bytes " << static_cast<double>(allocated) / static_cast<double>(record_bytes));
+      CHECK(static_cast<double>(allocated) <= 1.01 * static_cast<double>(record_bytes));
+      REQUIRE(log->segments().size() >= 2);
+      check_reads(log.get(), recs);
+      // Recovery: sealed segments from their index, the active one scanned.
+      std::filesystem::copy(dir.sub("log"), dir.sub("crashed"));
+      std::filesystem::remove(dir.sub("crashed/LOCK"));
+      REQUIRE(log->close().is_ok());
+      log.reset();
+      for (const char* sub : {"log", "crashed"}) {
+        INFO(sub);
+        REQUIRE(TensorLog::open(dir.sub(sub), o, &log).is_ok());
+        check_reads(log.get(), recs);
+        CHECK(log->usage().live_bytes == allocated);
+        log.reset();
+      }
+    }
+  }
+}
+
 TEST_CASE("a power cut while the shared tail block is rewritten loses nothing acknowledged",
           "[tensorlog][packing][recovery]") {
   // One small record per synced batch: every batch rewrites the block the
@@ -245,8 +322,10 @@ TEST_CASE("a power cut while the shared tail block is rewritten loses nothing ac
   CHECK(reverted_runs > 0);
 }
 
-TEST_CASE("a segment of the old format version is refused at open, naming the version",
+TEST_CASE("a segment of an old format version is refused at open, naming the version",
           "[tensorlog][packing]") {
+  // Version 2 block-aligned records from 64 KiB on, version 3 from 256 KiB.
+  const uint32_t version = GENERATE(1u, 2u);
   test::TempDir dir;
   TensorLogOptions o;
   uint64_t id = 0;
@@ -257,11 +336,11 @@ TEST_CASE("a segment of the old format version is refused at open, naming the ve
     REQUIRE(append(log.get(), &recs, 0).is_ok());
     id = recs[0].loc.segment;
   }
-  // A version 1 header: valid magic and checksum, the old version.
+  // An old header: valid magic and checksum, the old version.
   std::string path = dir.sub(segment_file_name(id));
   std::string block(kSegmentHeaderSize, '\0');
   encode_fixed64(block.data(), kSegmentMagic);
-  encode_fixed32(block.data() + 8, 1);
+  encode_fixed32(block.data() + 8, version);
   encode_fixed32(block.data() + 12, static_cast<uint32_t>(kAlign));
   encode_fixed64(block.data() + 16, id);
   encode_fixed64(block.data() + 24, checksum64(block.data(), 24));
@@ -273,6 +352,6 @@ TEST_CASE("a segment of the old format version is refused at open, naming the ve
   Status s = TensorLog::open(dir.path(), o, &log);
   INFO(s.to_string());
   REQUIRE(s.is_not_supported());
-  CHECK(s.message().find("version 1") != std::string::npos);
+  CHECK(s.message().find("version " + std::to_string(version)) != std::string::npos);
   CHECK(s.message().find(segment_file_name(id)) != std::string::npos);
 }

@@ -21,6 +21,7 @@
 #include "base/coding.h"
 #include "engine/db.h"
 #include "kvcache_api/kv_store.h"
+#include "kvcache_api/prefix_key.h"
 #include "tensorlog/record_format.h"
 #include "test/engine/test_util.h"
 #include "test/support/file_damage.h"
@@ -187,8 +188,9 @@ inline Result kvtool(const std::string& args) {
 inline constexpr uint32_t P = 8;
 inline const KvLayout kLayoutA{2, 2, 8, DType::kBF16};  // 128 bytes per token
 inline const KvLayout kLayoutB{1, 1, 16, DType::kF32};  // 128 bytes per token
-// 32 + tag (22 + 4P) + P · 128 payload, packed: 1112 B.
-inline constexpr uint64_t kRecordDiskBytes = tensorlog::allocated_bytes(tensorlog::kRecordHeaderSize + 22 + 4 * P + P * 128);
+// 32 + tag (46) + P · 128 payload, packed: 1104 B.
+inline constexpr uint64_t kRecordDiskBytes =
+    tensorlog::allocated_bytes(tensorlog::kRecordHeaderSize + kvcache::kTagBytes + P * 128);
 
 inline StoreOptions options(const std::string& dir) {
   StoreOptions o;
