@@ -42,11 +42,9 @@ namespace lsm4kv::kvcache {
 class IndexRebuilder {
  public:
   // The tags carry the fingerprints and digests the store computed when it
-  // put each page (with its hooks), so neither the page size nor a
-  // fingerprinter is needed any more (store format 4); the parameters stay
-  // for the callers' sake.
-  IndexRebuilder(uint32_t /*page_tokens*/, uint32_t key_window_pages, std::set<NamespaceId> namespaces,
-                 const Fingerprinter& /*fp*/)
+  // put each page (with its hooks): neither the page size nor a
+  // fingerprinter is needed (store format 4).
+  IndexRebuilder(uint32_t key_window_pages, std::set<NamespaceId> namespaces)
       : window_(key_window_pages), namespaces_(std::move(namespaces)) {}
 
   // A record whose checksum verified, with its tag.

@@ -21,10 +21,11 @@
 // puts store from the first missing page, every removal takes the pages
 // below), so probe is a binary search over windows with Bloom-filtered
 // point lookups and one seek inside the last window. A page's tensor record
-// carries a tag with the namespace, the page index, the 128-bit chained
-// digest of every token before the page and the page's exact token ids;
-// every get compares it, so a fingerprint collision or a torn write becomes
-// a miss, never another prompt's KV. The tags name each page's parent, so
+// carries a 46-byte tag: the namespace, the page index, the 128-bit chained
+// digests of the prompt before and through the page, and the page's
+// fingerprint; every get compares it, so a fingerprint collision or a torn
+// write becomes a miss, never another prompt's KV (a collision of the
+// chained XXH3-128 digest is the one case not caught: prefix_key.h). The tags name each page's parent, so
 // the index can be rebuilt from the tensor log alone
 // (StoreOptions::on_corruption, KvStore::repair). A get that finds a page
 // missing below one that is stored (a hole: the key set is not
@@ -433,7 +434,6 @@ class KvStore {
   };
   struct Subtree {
     std::string root_key;       // the root page's index key
-    std::vector<Token> first_tokens;  // up to 16 tokens of the root page
     uint64_t pages = 0, bytes = 0;
     size_t depth = 0;           // its deepest page
   };

@@ -580,7 +580,7 @@ Status KvStoreImpl::tree(std::string_view ns_name, size_t max_depth, size_t top,
     const uint64_t bytes = disk_bytes(w.entry->location);
     if (w.parent == kNoParent) {
       root_of.push_back(roots.size());
-      roots.push_back(Subtree{std::string(w.key), {}, 0, 0, 0});
+      roots.push_back(Subtree{std::string(w.key), 0, 0, 0});
       out->roots++;
     } else {
       root_of.push_back(root_of[w.parent]);
@@ -612,8 +612,6 @@ Status KvStoreImpl::tree(std::string_view ns_name, size_t max_depth, size_t top,
   std::partial_sort(roots.begin(), roots.begin() + keep, roots.end(), by_bytes);
   out->largest.assign(roots.begin(), roots.begin() + keep);
   if (max_depth > 0 && out->levels.size() > max_depth) out->levels.resize(max_depth);
-  // first_tokens stays empty: since store format 4 a record's tag holds the
-  // page's digests, not its tokens (prefix_key.h).
   return Status::ok();
 }
 

@@ -135,7 +135,7 @@ Status KvStoreImpl::rebuild_index(const StoreConfig& cfg) {
   std::set<NamespaceId> ids;
   for (const NamespaceRecord& n : cfg.namespaces) ids.insert(n.id);
   window_ = cfg.key_window_pages;
-  IndexRebuilder rebuilder(cfg.page_tokens, window_, ids, fingerprint_);
+  IndexRebuilder rebuilder(window_, ids);
   LSM4KV_RETURN_IF_ERROR(log_->scan([&](const tensorlog::Location& l, std::string_view tag) { rebuilder.add(l, tag); },
                                     [&](const tensorlog::Location& l, const Status& why) { rebuilder.damaged(l, why); }));
   constexpr uint32_t kBatchEntries = 1024;

@@ -4,7 +4,8 @@
 // tensors live here in segment files of bounded size (record_format.h), so
 // compaction never rewrites them and the file count stays bounded however
 // large the cache grows. The log knows nothing of keys; a record carries an
-// opaque tag (the page's token ids) that every read compares.
+// opaque tag (the store's: namespace, page index and digests) that every
+// read compares.
 //
 // Writing: append() encodes a batch with the store's codec and writes it (a
 // big one in chunks, pipelined through io_uring); the returned locations are

@@ -132,7 +132,7 @@ TEST_CASE("the index is rebuilt from tags alone: keys, window digests, dropped o
   }
   std::map<std::string, std::optional<Digest>> want;  // key -> digest in its entry
   std::map<std::string, uint64_t> newest;               // key -> offset of its last record
-  IndexRebuilder r(P, window, {kNs}, nullptr);
+  IndexRebuilder r(window, {kNs});
   uint64_t offset = 4096, records = 0;
   const std::string orphan_key = [&] {
     // An orphan: page 2 of a prompt whose pages 0 and 1 have no record.

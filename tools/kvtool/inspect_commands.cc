@@ -330,10 +330,8 @@ int run_tree(const Common& c, const TreeArgs& a) {
           .field("root", hex_key(st.root_key))
           .field("pages", st.pages)
           .field("bytes", st.bytes)
-          .field("depth", static_cast<uint64_t>(st.depth));
-      j.begin_array("first_tokens");
-      for (auto tok : st.first_tokens) j.field({}, static_cast<int64_t>(tok));
-      j.end_array().end_object();
+          .field("depth", static_cast<uint64_t>(st.depth))
+          .end_object();
     }
     j.end_array().end_object();
     std::printf("%s\n", j.str().c_str());
@@ -349,11 +347,8 @@ int run_tree(const Common& c, const TreeArgs& a) {
                 static_cast<unsigned long long>(l.max_fanout));
   if (!t.largest.empty()) std::printf("largest subtrees\n");
   for (const auto& st : t.largest) {
-    std::string toks;
-    for (auto tok : st.first_tokens) toks += " " + std::to_string(tok);
-    std::printf("  root %s  %llu pages  %s  depth %zu  tokens%s%s\n", hex_key(st.root_key).c_str(),
-                static_cast<unsigned long long>(st.pages), human_bytes(st.bytes).c_str(), st.depth, toks.c_str(),
-                st.first_tokens.size() < store->page_tokens() ? " ..." : "");
+    std::printf("  root %s  %llu pages  %s  depth %zu\n", hex_key(st.root_key).c_str(),
+                static_cast<unsigned long long>(st.pages), human_bytes(st.bytes).c_str(), st.depth);
   }
   return kExitOk;
 }
