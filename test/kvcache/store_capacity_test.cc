@@ -136,8 +136,10 @@ Totals run_workload(const std::string& dir, double headroom, uint64_t seed,
     const StoreStats st = store->stats();
     if (room == 0) REQUIRE(st.tensor_file_bytes == on_disk);  // else background GC may run in between
     const uint64_t put_bytes = (st.pages_put - pages_before) * kRecordBytes;
-    INFO("live " << st.tensor_live_bytes << ", this put " << put_bytes);
-    REQUIRE(st.tensor_live_bytes <= live_limit + put_bytes);
+    // The bytes the index references: the log's live bytes also count, for
+    // a moment, both copies of what a background collection moves.
+    INFO("stored " << st.stored_bytes << ", this put " << put_bytes);
+    REQUIRE(st.stored_bytes <= live_limit + put_bytes);
     if (i == 0) REQUIRE(st.tensor_live_bytes == put_bytes);  // kRecordBytes is a record's size on disk
 
     const auto& g = prompts[rng() % prompts.size()];
@@ -145,8 +147,18 @@ Totals run_workload(const std::string& dir, double headroom, uint64_t seed,
     REQUIRE(store->probe(ns, g, &cached).is_ok());
     if (cached > 0) {
       std::vector<char> got(cached * bpt);
-      REQUIRE(store->get_batch(ns, g, cached, KvBuffer::host(got.data(), got.size())).is_ok());
-      REQUIRE(got == test::kv_of(g, cached, bpt));
+      Status gs = store->get_batch(ns, g, cached, KvBuffer::host(got.data(), got.size()));
+      INFO(gs.to_string());
+      // Background eviction may take pages between the probe and the get:
+      // then the get is a clean miss, and a new probe sees fewer pages.
+      if (room > 0 && gs.is_not_found()) {
+        size_t now = 0;
+        REQUIRE(store->probe(ns, g, &now).is_ok());
+        REQUIRE(now < cached);
+      } else {
+        REQUIRE(gs.is_ok());
+        REQUIRE(got == test::kv_of(g, cached, bpt));
+      }
     }
     if (i % 100 == 99) {
       Status inv = store->check_invariants();
@@ -229,9 +241,10 @@ TEST_CASE("gc_headroom outside [0, 1) is refused", "[kvcache][capacity]") {
   REQUIRE(store->close().is_ok());
 }
 
-// Background maintenance works down to its low watermarks after the puts stop,
-// with no put to make room: within (1 - room) of the capacity and of the live
-// limit (plus one segment: the active one's dead records wait for its seal).
+// Background maintenance, with no put to make room: at rest the store is
+// below its high watermarks, (1 - room/2) of the capacity and of the live
+// limit (plus one segment: the active one's dead records wait for its seal);
+// past them the thread works down to the low ones.
 TEST_CASE("background maintenance makes room ahead of the puts", "[kvcache][capacity]") {
   test::TempDir dir("lsm4kv_store_background");
   const double headroom = StoreOptions{}.gc_headroom, room = 0.2;
@@ -247,21 +260,21 @@ TEST_CASE("background maintenance makes room ahead of the puts", "[kvcache][capa
     auto kv = test::kv_of(t, t.size(), bpt);
     REQUIRE(store->put_batch(ns, t, KvBuffer::host(kv.data(), kv.size())).is_ok());
   }
-  const auto live_low = static_cast<uint64_t>((1 - headroom) * (1 - room) * kCapacity);
-  const auto files_low = static_cast<uint64_t>((1 - room) * kCapacity);
+  const auto live_high = static_cast<uint64_t>((1 - headroom) * (1 - room / 2) * kCapacity);
+  const auto files_high = static_cast<uint64_t>((1 - room / 2) * kCapacity);
   // Wait for progress, not for a time: the rounds run when the thread gets
   // the cores (the deadline only stops a test that would hang).
   StoreStats st = store->stats();
-  for (int polls = 0; polls < 6000 && (st.stored_bytes > live_low || st.tensor_file_bytes > files_low + kSegmentBytes);
+  for (int polls = 0; polls < 6000 && (st.stored_bytes > live_high || st.tensor_file_bytes > files_high + kSegmentBytes);
        polls++) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
     st = store->stats();
   }
-  INFO("stored " << st.stored_bytes << " (low " << live_low << "), files " << st.tensor_file_bytes << " (low "
-                 << files_low << "), rounds " << st.maintenance_rounds << ", stalls " << st.put_stalls);
+  INFO("stored " << st.stored_bytes << " (high " << live_high << "), files " << st.tensor_file_bytes << " (high "
+                 << files_high << "), rounds " << st.maintenance_rounds << ", stalls " << st.put_stalls);
   CHECK(st.maintenance_rounds > 0);
-  CHECK(st.stored_bytes <= live_low);
-  CHECK(st.tensor_file_bytes <= files_low + kSegmentBytes);
+  CHECK(st.stored_bytes <= live_high);
+  CHECK(st.tensor_file_bytes <= files_high + kSegmentBytes);
   REQUIRE(store->check_invariants().is_ok());
   REQUIRE(store->close().is_ok());
 }
