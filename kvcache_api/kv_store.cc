@@ -736,8 +736,8 @@ Status KvStoreImpl::get_batch(std::span<GetRequest> requests) {
       if (statuses[p].is_not_found()) {
         const bool hole = std::any_of(statuses.begin() + p + 1, statuses.end(), [](const Status& s) { return s.is_ok(); });
         if (!hole)
-          return Status::invalid_argument("get_batch: n = " + std::to_string(r.n) + " is beyond the cached prefix (" +
-                                          std::to_string(p * P) + " tokens cached)");
+          return Status::not_found("get_batch: n = " + std::to_string(r.n) + " is beyond the cached prefix (" +
+                                   std::to_string(p * P) + " tokens cached)");
         gc.unlock();
         return hole_found(r.ns, k, p);
       }

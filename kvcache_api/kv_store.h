@@ -353,7 +353,10 @@ class KvStore {
   virtual Status probe(NamespaceId ns, std::span<const Token> tokens, size_t* cached) = 0;
 
   // Loads the KV of the first n tokens (n <= the cached prefix) into dst
-  // (sized for n tokens) with one tensor-log submission. A page whose record
+  // (sized for n tokens) with one tensor-log submission. Pages that are not
+  // stored (never put, or evicted since the probe: eviction runs in the
+  // background) make it NotFound, a miss, with dst's contents unspecified.
+  // A page whose record
   // fails its checksum is dropped from the index with every page below it
   // (StoreStats::corrupt_pages_dropped) and the get returns NotFound, as a
   // miss: probe no longer reports it and the next put stores it again.
