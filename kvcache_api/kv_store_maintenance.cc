@@ -145,6 +145,7 @@ Status KvStoreImpl::maintain_once(bool* acted) {
   }
   const tensorlog::LogUsage u = log_->usage();
   if (counted_bytes(u) <= w.files_low || u.dead_bytes <= u.active_dead_bytes) return Status::ok();
+  const uint64_t waste = u.file_bytes - u.live_bytes;  // dead bytes, headers, seals
   {
     std::lock_guard c(collect_mu_);
     if (copied_) return Status::ok();  // not applied yet (an earlier failure): a put retries it
@@ -157,9 +158,16 @@ Status KvStoreImpl::maintain_once(bool* acted) {
     copied_ = std::move(collection);
     *acted = true;
   }
-  std::lock_guard g(write_mu_);
-  std::lock_guard c(collect_mu_);
-  return apply_copied();  // unless a put that needed room applied it first
+  {
+    std::lock_guard g(write_mu_);
+    std::lock_guard c(collect_mu_);
+    LSM4KV_RETURN_IF_ERROR(apply_copied());  // unless a put that needed room applied it first
+  }
+  // A collection that only moved records (its victims' dead bytes no more
+  // than the seals it added) ends the rounds: more would copy for nothing.
+  const tensorlog::LogUsage after = log_->usage();
+  if (after.file_bytes - after.live_bytes >= waste) *acted = false;
+  return Status::ok();
 }
 
 // The maintainer's copied collection, applied. REQUIRES: write_mu_ and
