@@ -183,7 +183,7 @@ Totals run_workload(const std::string& dir, double headroom, uint64_t seed,
 TEST_CASE("the segment files stay within capacity plus one segment", "[kvcache][capacity]") {
   const uint64_t seed = test::test_seed();
   // Puts that make their own room, and background maintenance (default).
-  const double room = GENERATE(0.0, StoreOptions{}.maintenance_room);
+  const double room = GENERATE(0.0, 0.05);
   INFO("seed " << seed << ", maintenance_room " << room);
   const double headroom = StoreOptions{}.gc_headroom;
   test::TempDir dir("lsm4kv_store_capacity");
