@@ -794,6 +794,9 @@ Status KvStoreImpl::get_batch(std::span<GetRequest> requests) {
     }
   }
   for (const std::string& k : first_keys) touch(k);
+  std::vector<tensorlog::Location> hit;
+  for (const tensorlog::ReadRequest& q : rr) hit.push_back(q.location);
+  log_->mark_read(hit);  // region eviction keeps them
   counters_.bytes_got += bytes;
   get_latency_.record(micros_since(t0));
   observe();

@@ -185,6 +185,12 @@ enum class SyncMode : uint8_t {
   kGroupCommit = 2,  // concurrent puts share syncs; each is durable when it returns
 };
 
+// How a store under a capacity makes room (see Capacity).
+enum class EvictionPolicy : uint8_t {
+  kRegion = 0,      // the oldest segment goes; its pages read since written are copied forward
+  kSubtreeLru = 1,  // least recently used prefix subtrees, GC of the emptiest segments, gc_headroom
+};
+
 // What open does with an index it cannot read (a damaged or missing
 // MANIFEST, CURRENT, run file or WAL record; an index directory deleted).
 enum class OnCorruption : uint8_t {
@@ -226,6 +232,10 @@ struct StoreOptions {
   // room, inline (the thread is opt-in until a store-model failure seen with
   // it under ASan is understood). 0 <= it < 1.
   double maintenance_room = 0.0;
+  // How room is made under a capacity (see Capacity): whole regions (the
+  // oldest segment; its pages read since written are kept) or least
+  // recently used prefix subtrees with GC headroom.
+  EvictionPolicy eviction = EvictionPolicy::kRegion;
   tensorlog::Codec codec = tensorlog::Codec::kNone;
   bool tuner = true;                // retune T and K from the workload (tuner/)
   engine::Shape initial_shape;      // the index's shape when the store is created

@@ -18,6 +18,7 @@
 #include <mutex>
 #include <shared_mutex>
 #include <thread>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "engine/db.h"
@@ -30,6 +31,14 @@
 #include "tensorlog/tensor_log.h"
 
 namespace lsm4kv::kvcache {
+
+struct LocationHash {
+  size_t operator()(const tensorlog::Location& l) const {
+    return std::hash<uint64_t>()(l.segment * 0x9e3779b97f4a7c15ull ^ l.offset);
+  }
+};
+// The index key of records, by location.
+using LocationKeys = std::unordered_map<tensorlog::Location, std::string, LocationHash>;
 
 class KvStoreImpl final : public KvStore {
  public:
@@ -146,7 +155,20 @@ class KvStoreImpl final : public KvStore {
   // collection ran.
   Status reclaim_dead_bytes(uint64_t target, size_t max_collections, bool* acted);
   Status collect_garbage_locked();
-  Status apply_collection(const tensorlog::Collection& c);
+  // keys: the key of each moved record, where the caller knows them.
+  Status apply_collection(const tensorlog::Collection& c, const LocationKeys* keys = nullptr);
+  // Region eviction (kv_store_region.cc; StoreOptions::eviction = kRegion).
+  struct RegionChoice {
+    uint64_t segment = 0;  // 0: no sealed segment to take
+    LocationKeys kept;     // the region's pages that stay (read, or on a put's paths)
+  };
+  Status evict_region(const std::unordered_set<std::string>& paths, RegionChoice* out);
+  Status copy_region(RegionChoice choice);
+  Status region_round(const std::unordered_set<std::string>& paths, bool* acted);
+  Status free_dead_segments();
+  // REQUIRES: write_mu_ held (not collect_mu_). room: what the files may hold.
+  Status make_region_room(uint64_t room, const std::unordered_set<std::string>& paths, bool* acted);
+  Status maintain_region_once(uint64_t files_low, bool* acted);
   Status load_state();
   // The loader (kv_store.cc): what open leaves to the background.
   Status load_pages(engine::Iterator* snapshot, const tensorlog::Location& last);
@@ -258,6 +280,7 @@ class KvStoreImpl final : public KvStore {
   // first applies it (copied_). Order: write_mu_ before collect_mu_.
   std::mutex collect_mu_;
   std::optional<tensorlog::Collection> copied_;  // guarded by collect_mu_
+  LocationKeys copied_keys_;                     // guarded by collect_mu_; copied_'s keys, when known
   std::thread maintainer_;
   std::mutex maint_mu_;
   std::condition_variable maint_cv_;

@@ -12,12 +12,6 @@
 namespace lsm4kv::kvcache {
 namespace {
 
-struct LocationHash {
-  size_t operator()(const tensorlog::Location& l) const {
-    return std::hash<uint64_t>()(l.segment * 0x9e3779b97f4a7c15ull ^ l.offset);
-  }
-};
-
 // Room is made this far below the limits at once (eviction to one slack
 // below the live limit, GC to one slack below what a put needs), so that a
 // stream of puts does not evict and collect on every call.
@@ -60,6 +54,7 @@ Status KvStoreImpl::make_room(uint64_t needed, const std::vector<std::string>& k
     return Status::no_space("put_batch: " + std::to_string(needed) + " bytes exceed the capacity of " +
                             std::to_string(capacity));
   const uint64_t room = minus(capacity, file_growth(needed, opt_.segment_bytes));  // what the files may hold now
+  if (opt_.eviction == EvictionPolicy::kRegion) return make_region_room(room, paths, acted);
   const uint64_t slack = static_cast<uint64_t>(kRoomSlack * static_cast<double>(capacity));
   const uint64_t live_limit = static_cast<uint64_t>((1.0 - opt_.gc_headroom) * static_cast<double>(capacity));
   const uint64_t gc_target = minus(room, slack);
@@ -116,6 +111,7 @@ bool KvStoreImpl::over_high_watermark() const {
   if (opt_.capacity_bytes == 0 || opt_.maintenance_room <= 0) return false;
   const Watermarks w = watermarks();
   const tensorlog::LogUsage u = log_->usage();
+  if (opt_.eviction == EvictionPolicy::kRegion) return counted_bytes(u) > w.files_high;  // no live limit
   return counted_bytes(u) > w.files_high || u.live_bytes > w.live_high;
 }
 
@@ -127,6 +123,7 @@ bool KvStoreImpl::over_high_watermark() const {
 Status KvStoreImpl::maintain_once(bool* acted) {
   *acted = false;
   const Watermarks w = watermarks();
+  if (opt_.eviction == EvictionPolicy::kRegion) return maintain_region_once(w.files_low, acted);
   {
     std::lock_guard g(write_mu_);
     LSM4KV_RETURN_IF_ERROR(with_reserve([&]() -> Status {
@@ -174,8 +171,9 @@ Status KvStoreImpl::maintain_once(bool* acted) {
 // collect_mu_ held.
 Status KvStoreImpl::apply_copied() {
   if (!copied_) return Status::ok();
-  LSM4KV_RETURN_IF_ERROR(apply_collection(*copied_));
+  LSM4KV_RETURN_IF_ERROR(apply_collection(*copied_, copied_keys_.empty() ? nullptr : &copied_keys_));
   copied_.reset();
+  copied_keys_.clear();
   return Status::ok();
 }
 
@@ -419,21 +417,39 @@ void KvStoreImpl::create_reserve() {
 
 // Relocations are applied to every index entry that still names the old
 // location, in one atomic batch; then the old segments go, with readers
-// held out so that none reads a location that has just vanished.
-Status KvStoreImpl::apply_collection(const tensorlog::Collection& c) {
-  std::unordered_map<tensorlog::Location, tensorlog::Location, LocationHash> moved;
-  for (const auto& r : c.relocations) moved[r.from] = r.to;
+// held out so that none reads a location that has just vanished. With keys
+// (the key of every moved record, as region eviction knows them) each entry
+// is a point lookup; without, one scan of the index finds them.
+Status KvStoreImpl::apply_collection(const tensorlog::Collection& c, const LocationKeys* keys) {
   engine::WriteBatch batch;
-  if (!moved.empty()) LSM4KV_RETURN_IF_ERROR(for_each_page_entry([&](std::string_view key, const PageEntry* e) {
-    auto m = e ? moved.find(e->location) : moved.end();
-    if (m == moved.end()) return true;
-    PageEntry updated = *e;
-    updated.location = m->second;
+  auto relocate = [&](std::string_view key, const PageEntry& e, const tensorlog::Location& to) {
+    PageEntry updated = e;
+    updated.location = to;
     std::string v;
     updated.encode_to(&v);
     batch.put(key, v);
-    return true;
-  }));
+  };
+  const bool all_keyed = keys != nullptr && std::all_of(c.relocations.begin(), c.relocations.end(),
+                                                        [&](const auto& r) { return keys->contains(r.from); });
+  if (all_keyed) {
+    for (const tensorlog::Relocation& r : c.relocations) {
+      const std::string& key = keys->at(r.from);
+      std::string v;
+      Status s = index_->get({}, key, &v);
+      if (s.is_not_found()) continue;  // dropped since: its copy is dead at commit
+      LSM4KV_RETURN_IF_ERROR(s);
+      PageEntry e;
+      if (e.decode_from(v) && e.location == r.from) relocate(key, e, r.to);
+    }
+  } else if (!c.relocations.empty()) {
+    std::unordered_map<tensorlog::Location, tensorlog::Location, LocationHash> moved;
+    for (const auto& r : c.relocations) moved[r.from] = r.to;
+    LSM4KV_RETURN_IF_ERROR(for_each_page_entry([&](std::string_view key, const PageEntry* e) {
+      auto m = e ? moved.find(e->location) : moved.end();
+      if (m != moved.end()) relocate(key, *e, m->second);
+      return true;
+    }));
+  }
   if (batch.count() > 0) {
     engine::WriteOptions wo;
     wo.sync_override = true;
@@ -473,14 +489,15 @@ Status KvStoreImpl::check_invariants() {
   LSM4KV_RETURN_IF_ERROR(check_open());
   LSM4KV_RETURN_IF_ERROR(wait_loaded());
   std::lock_guard g(write_mu_);
-  {
-    // A collection copied but not applied holds both copies live.
-    std::lock_guard c(collect_mu_);
-    LSM4KV_RETURN_IF_ERROR(apply_copied());
-  }
+  // Held throughout: a collection copied but not applied holds both copies
+  // live, and one being copied adds records no entry names yet.
+  std::lock_guard c(collect_mu_);
+  LSM4KV_RETURN_IF_ERROR(apply_copied());
   uint64_t bytes = 0, entries = 0;
   Status problem;
+  std::unordered_set<tensorlog::Location, LocationHash> referenced;
   LSM4KV_RETURN_IF_ERROR(for_each_page_entry([&](std::string_view key, const PageEntry* e) {
+    if (e != nullptr) referenced.insert(e->location);
     if (is_keyed_page(key) && e != nullptr && !e->digest) {  // keyed pages: no tree to check
       bytes += disk_bytes(e->location);
       return true;
@@ -519,9 +536,16 @@ Status KvStoreImpl::check_invariants() {
                               " of " + std::to_string(entries) + " pages have no stored parent");
   // Every live record is referenced (write_mu_ keeps puts and collections out).
   const uint64_t log_live = log_->usage().live_bytes;
-  if (bytes != log_live)
+  if (bytes != log_live) {
+    // Which records: the first live one the index does not name, and how many.
+    size_t unreferenced = 0;
+    std::string first;
+    for (const tensorlog::Location& r : log_->live_records())
+      if (!referenced.contains(r) && unreferenced++ == 0) first = " (first at " + r.to_string() + ")";
     return Status::corruption(opt_.dir + ": tensor log holds " + std::to_string(log_live) +
-                              " live bytes, index references " + std::to_string(bytes));
+                              " live bytes, index references " + std::to_string(bytes) + "; " +
+                              std::to_string(unreferenced) + " live records unreferenced" + first);
+  }
   std::lock_guard l(lru_mu_);
   if (bytes != lru_.total_bytes())
     return Status::corruption(opt_.dir + ": capacity accounting " + std::to_string(lru_.total_bytes()) +

@@ -6,6 +6,13 @@ namespace lsm4kv::tensorlog {
 
 std::vector<uint64_t> plan_collection(const std::vector<SegmentSnapshot>& segments,
                                       const CollectOptions& options, uint64_t segment_size) {
+  if (!options.segments.empty()) {
+    std::vector<uint64_t> named;
+    for (const SegmentSnapshot& s : segments)
+      if (s.collectable && std::find(options.segments.begin(), options.segments.end(), s.id) != options.segments.end())
+        named.push_back(s.id);
+    return named;
+  }
   uint64_t small_bytes =
       options.small_segment_bytes != 0 ? options.small_segment_bytes : segment_size / 4;
   std::vector<const SegmentSnapshot*> sparse, small;

@@ -23,6 +23,9 @@ struct CollectOptions {
   size_t small_segment_count = 8;
   uint64_t small_segment_bytes = 0;  // 0: a quarter of the segment size
   uint64_t max_bytes = uint64_t{1} << 30;
+  // Not empty: exactly these segments (those still collectable), whatever
+  // their live ratio and size: region eviction names its victim.
+  std::vector<uint64_t> segments;
 };
 
 struct SegmentSnapshot {

@@ -7,7 +7,8 @@
 // per page, and building it was most of the time a reopen took (5M records:
 // 120 MB of entries, each page of them faulted in). An entry is now
 //   u32 offset / kRecordAlign   (records start below 32 GiB: kMaxSegmentSize)
-//   u32 length, bit 31 = dead   (lengths of 2^31 - 1 or more: kBigLength, the
+//   u32 length, bit 31 = dead, bit 30 = read since written
+//                               (lengths of 2^30 - 1 or more: kBigLength, the
 //                                real length in a side list, by entry index)
 // SegmentRecord is the unpacked form everything outside the table uses.
 //
@@ -53,6 +54,10 @@ class RecordTable {
   size_t find(uint64_t offset) const;
   bool dead(size_t i) const { return (entries_[i].length & kDeadBit) != 0; }
   void set_dead(size_t i) { entries_[i].length |= kDeadBit; }
+  // Read since written: region eviction keeps such a record (tensor_log.h,
+  // mark_read). In memory only.
+  bool read(size_t i) const { return (entries_[i].length & kReadBit) != 0; }
+  void set_read(size_t i) { entries_[i].length |= kReadBit; }
   // RAM held, capacity included.
   uint64_t memory_bytes() const;
   std::vector<SegmentRecord> to_vector() const;
@@ -77,10 +82,11 @@ class RecordTable {
 
  private:
   static constexpr uint32_t kDeadBit = uint32_t{1} << 31;
-  static constexpr uint32_t kBigLength = kDeadBit - 1;
+  static constexpr uint32_t kReadBit = uint32_t{1} << 30;
+  static constexpr uint32_t kBigLength = kReadBit - 1;
   struct Entry {
     uint32_t offset_units;
-    uint32_t length;  // kDeadBit | length, or kBigLength
+    uint32_t length;  // kDeadBit | kReadBit | length, or kBigLength
   };
   static_assert(sizeof(Entry) == 8);
   uint64_t length_of(size_t i) const;

@@ -387,6 +387,31 @@ Status TensorLog::mark_dead(std::span<const Location> locations) {
   return dead_log_->append(marked);
 }
 
+void TensorLog::mark_read(std::span<const Location> locations) {
+  std::lock_guard<std::mutex> l(mu_);
+  for (const Location& loc : locations) {
+    auto it = segments_.find(loc.segment);
+    if (it == segments_.end()) continue;
+    const size_t i = it->second.records.find(loc.offset);
+    if (i != RecordTable::kNone) it->second.records.set_read(i);
+  }
+}
+
+bool TensorLog::was_read(const Location& loc) const {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = segments_.find(loc.segment);
+  if (it == segments_.end()) return false;
+  const size_t i = it->second.records.find(loc.offset);
+  return i != RecordTable::kNone && it->second.records.read(i);
+}
+
+uint64_t TensorLog::oldest_collectable_segment() const {
+  std::lock_guard<std::mutex> l(mu_);
+  for (const auto& [id, s] : segments_)
+    if (s.sealed && !s.active && !collecting_.contains(id)) return id;
+  return 0;
+}
+
 std::vector<SegmentInfo> TensorLog::segments() const {
   std::lock_guard<std::mutex> l(mu_);
   std::vector<SegmentInfo> out;

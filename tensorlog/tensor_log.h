@@ -201,6 +201,14 @@ class TensorLog {
   // Reports records the caller no longer references. Unknown locations
   // (already collected) are ignored.
   Status mark_dead(std::span<const Location> locations);
+  // Marks records read since they were written (a cache hit): region
+  // eviction keeps them and evicts the others. In memory only; a copy (GC)
+  // starts unmarked. Unknown locations are ignored.
+  void mark_read(std::span<const Location> locations);
+  bool was_read(const Location& location) const;
+  // The oldest sealed segment no collection holds (the head of the FIFO that
+  // region eviction takes), or 0.
+  uint64_t oldest_collectable_segment() const;
 
   // Rewrites the live records of the segments the planner picks. *out is
   // empty (id 0) when there is nothing to do.

@@ -145,6 +145,7 @@ TEST_CASE("collect_garbage frees a full disk of dead records", "[kvcache][full_d
   fs.set_budget(2 << 20);
   StoreOptions o = options(dir.path(), &fs);
   o.capacity_bytes = 64 << 20;
+  o.eviction = EvictionPolicy::kSubtreeLru;  // the headroom rule
   o.gc_headroom = 0.99;  // live bytes within ~650 KiB
   // No reserve: the segments without a live record must go before GC
   // writes anything.

@@ -103,4 +103,10 @@ TEST_CASE("GC planner picks sparse segments first and merges small ones", "[tens
   REQUIRE(plan_collection(small, o, seg) == std::vector<uint64_t>{5, 6, 7});
   small.pop_back();
   REQUIRE(plan_collection(small, o, seg).empty());
+
+  // Named segments (region eviction's victim): exactly those still
+  // collectable, however live or big; never the active one.
+  o = CollectOptions{};
+  o.segments = {1, 4, 9};
+  REQUIRE(plan_collection(s, o, seg) == std::vector<uint64_t>{1});
 }

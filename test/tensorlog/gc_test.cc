@@ -175,7 +175,7 @@ TEST_CASE("a crash before commit: the pending collection is committed or aborted
       for (uint64_t k = 0; k < 60; ++k)
         if (k % 2) idx.loc.erase(k);
       REQUIRE(log->mark_dead(dead).is_ok());
-      REQUIRE(log->collect({0.9, 8, 0, 1 << 30}, &c).is_ok());
+      REQUIRE(log->collect({0.9, 8, 0, 1 << 30, {}}, &c).is_ok());
       REQUIRE(c.id != 0);
       // "crash": the log goes away without commit
     }
@@ -209,7 +209,7 @@ TEST_CASE("a record that dies during a collection: its copy dies at commit", "[t
   for (uint64_t k = 0; k < 40; k += 2) dead.push_back(idx.loc[k]);
   REQUIRE(log->mark_dead(dead).is_ok());
   Collection c;
-  REQUIRE(log->collect({0.9, 8, 0, 1 << 30}, &c).is_ok());
+  REQUIRE(log->collect({0.9, 8, 0, 1 << 30, {}}, &c).is_ok());
   REQUIRE(!c.relocations.empty());
   Location victim = c.relocations[0].from;
   REQUIRE(log->mark_dead({&victim, 1}).is_ok());
@@ -267,7 +267,7 @@ TEST_CASE("GC while readers run", "[tensorlog][gc][concurrency]") {
     }
     REQUIRE(log->mark_dead(dead).is_ok());
     Collection c;
-    REQUIRE(log->collect({0.6, 4, 0, 1 << 30}, &c).is_ok());  // copying runs beside readers
+    REQUIRE(log->collect({0.6, 4, 0, 1 << 30, {}}, &c).is_ok());  // copying runs beside readers
     if (c.id == 0) continue;
     writer_waiting = true;
     std::unique_lock<std::shared_mutex> l(mu);

@@ -10,8 +10,8 @@ TEST_CASE("record table: 8 bytes a record, every length and offset back exactly"
   RecordTable t;
   const std::vector<SegmentRecord> in{
       {kAlign, 246, false},
-      {kAlign + 248, (uint64_t{1} << 31) - 2, false},  // the largest inline length
-      {uint64_t{3} << 31, (uint64_t{1} << 31) - 1, false},  // the first side-list length
+      {kAlign + 248, (uint64_t{1} << 30) - 2, false},  // the largest inline length
+      {uint64_t{3} << 31, (uint64_t{1} << 30) - 1, false},  // the first side-list length
       {uint64_t{5} << 32, uint64_t{5} << 32, false},       // 20 GiB: side list
       {RecordTable::kOffsetLimit - kRecordAlign, 32, false},
   };
@@ -29,6 +29,13 @@ TEST_CASE("record table: 8 bytes a record, every length and offset back exactly"
   want[1].dead = want[3].dead = true;
   REQUIRE(t.to_vector() == want);
   REQUIRE_FALSE(t.dead(2));
+
+  // So do records read since written; the two marks are independent.
+  for (size_t i : {0, 2, 3}) t.set_read(i);
+  REQUIRE(t.to_vector() == want);
+  for (size_t i = 0; i < in.size(); i++) REQUIRE(t.read(i) == (i == 0 || i == 2 || i == 3));
+  REQUIRE(t.dead(3));
+  REQUIRE_FALSE(t.dead(0));
 }
 
 TEST_CASE("record table refuses what it cannot hold, unchanged", "[tensorlog]") {
