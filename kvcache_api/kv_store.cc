@@ -98,6 +98,9 @@ Status validate(const StoreOptions& o) {
     return bad("gc_headroom must be in [0, 1), not " + std::to_string(o.gc_headroom));
   if (!(o.maintenance_room >= 0.0 && o.maintenance_room < 1.0))
     return bad("maintenance_room must be in [0, 1), not " + std::to_string(o.maintenance_room));
+  if (o.region_keep_reads > tensorlog::RecordTable::kMaxReads)
+    return bad("region_keep_reads must be at most " + std::to_string(tensorlog::RecordTable::kMaxReads) + ", not " +
+               std::to_string(o.region_keep_reads));
   if (o.segment_bytes < 4 * tensorlog::kAlign || o.segment_bytes > tensorlog::kMaxSegmentSize)
     return bad("segment_bytes must be 16 KiB .. 16 GiB, not " + std::to_string(o.segment_bytes));
   if (o.capacity_bytes != 0 && o.capacity_bytes / 2 < o.segment_bytes)

@@ -50,8 +50,23 @@
 // the active segment, whose dead records no collection can reclaim until it
 // is sealed. While a collection runs, the live records it moves (at most
 // about one segment's worth per collection) are on disk twice until it
-// commits. The rule is the classic log-structured one, with GC headroom:
-//   - live data: a put that would take the live bytes (those the index
+// commits. Two rules make room (StoreOptions::eviction):
+//   - kRegion (the default), as flash caches do it (CacheLib's BlockCache):
+//     eviction and GC are one step over whole segments, oldest first. A put
+//     that would take the files past the capacity first takes the oldest
+//     sealed segment: its pages read at least region_keep_reads times since
+//     they were written (and the prefixes the put extends) are copied to the
+//     head of the log, the others are evicted with every page below them
+//     (a page whose ancestor is gone is garbage), and the segment is deleted;
+//     then the next oldest, until the files and the put fit. Live data fills
+//     the capacity (no GC headroom; gc_headroom is not used), nothing else is
+//     ever copied, and pages are judged one by one by their own reads. A page
+//     is read whenever a page below it is, so a kept page never loses an
+//     ancestor. Read counts live in memory: a restart forgets the reads since
+//     the last copy (the log's order, which is recency as of each page's
+//     last copy, survives).
+//   - kSubtreeLru, the classic log-structured rule with GC headroom:
+//     a put that would take the live bytes (those the index
 //     references) past (1 - gc_headroom) x capacity_bytes first evicts the
 //     least recently used prefix subtrees (by their first page; recency is
 //     the last put or get, and survives restarts as write order), with one
@@ -60,28 +75,18 @@
 //     than 4x what is left to free, or one the put extends (a system prompt
 //     every request starts with makes the whole cache one subtree), loses
 //     only its oldest branches (by the newest put in each; branch_eviction.h),
-//     never the prefixes the put extends;
-//   - files: a put that would take the files past the capacity first
-//     collects the segments with the lowest live ratio, until they fit with
-//     5% of the capacity to spare.
-// The cost: live data is at most (1 - gc_headroom) of the capacity (plus the
-// put in progress, and the prefixes it extends, which are never evicted), in
-// exchange for cheaper collections: the headroom is dead bytes, and where
-// recency follows write order eviction removes the oldest data, in the oldest
-// segments, so the segments collected are mostly dead. Where the evicted
-// subtrees were written over a long time (a prefix many prompts extend),
-// their dead bytes spread over the log and collections copy more; still far
-// less than with headroom 0, where live bytes fill the capacity and every
-// collection copies segments that are nearly all live (bench/RESULTS.md,
-// Store demo: 0.5-0.8 against 1.6-2.6 bytes copied per byte put). GC is
-// cheaper with segments a small fraction of the capacity. The 5% spare
-// amortises eviction and GC over many puts. A put whose own prefix paths
-// leave no room gets NoSpace.
-// Background maintenance (maintenance_room > 0; off by default) does the same
-// work ahead of need: a thread wakes when the files pass (1 - room/2) x
-// capacity or the live bytes (1 - room/2) x the live limit, and evicts and
-// collects (one collection at a time, letting puts in between) down to
-// (1 - room) of each. A put that still finds no room makes it itself, as
+//     never the prefixes the put extends; a put that would take the files
+//     past the capacity first collects the segments with the lowest live
+//     ratio, until they fit with 5% of the capacity to spare. Live data is at
+//     most (1 - gc_headroom) of the capacity, in exchange for collections of
+//     mostly dead segments (bench/RESULTS.md, "Capacity: region eviction",
+//     compares the two).
+// A put whose own prefix paths leave no room gets NoSpace.
+// Background maintenance (maintenance_room > 0) does the same work ahead of
+// need: a thread wakes when the files pass (1 - room/2) x capacity (or, under
+// kSubtreeLru, the live bytes (1 - room/2) x the live limit), and evicts and
+// collects (one region or collection at a time, letting puts in between, the
+// copy without the write lock) down to (1 - room) of each. A put that still finds no room makes it itself, as
 // above: StoreStats::put_stalls counts those puts and their time. The bounds
 // above hold at every moment, whichever thread does the work.
 //
@@ -220,22 +225,26 @@ struct StoreOptions {
   // Tensor-log file bytes (see Capacity); 0 = unbounded, else at least two
   // segments (segment_bytes): one is the active segment's slack.
   uint64_t capacity_bytes = 0;
-  // The share of capacity_bytes kept free of live data for GC (see Capacity):
-  // live bytes stay within (1 - gc_headroom) x capacity_bytes. 0 <= it < 1.
+  // Under kSubtreeLru, the share of capacity_bytes kept free of live data for
+  // GC (see Capacity): live bytes stay within (1 - gc_headroom) x
+  // capacity_bytes. 0 <= it < 1.
   double gc_headroom = 0.2;
   // Background maintenance (capacity_bytes > 0; see Capacity): a thread
   // evicts and collects ahead of the puts, so that a put finds room made
   // and waits only when the thread falls behind. It starts once the files
   // pass capacity - maintenance_room / 2 and makes room as a put of
   // maintenance_room x capacity_bytes would (0.05 measured best: bench/
-  // RESULTS.md). 0, the default for now, turns it off: every put makes its own
-  // room, inline (the thread is opt-in until a store-model failure seen with
-  // it under ASan is understood). 0 <= it < 1.
-  double maintenance_room = 0.0;
+  // RESULTS.md). 0 turns it off: every put makes its own room, inline.
+  // With it on, a get may find pages evicted since its probe (NotFound, a
+  // miss). 0 <= it < 1.
+  double maintenance_room = 0.05;
   // How room is made under a capacity (see Capacity): whole regions (the
   // oldest segment; its pages read since written are kept) or least
   // recently used prefix subtrees with GC headroom.
   EvictionPolicy eviction = EvictionPolicy::kRegion;
+  // Region eviction keeps (copies forward) a page read at least this often
+  // since it was written; 0 keeps none (plain FIFO). 0..3.
+  uint32_t region_keep_reads = 1;
   tensorlog::Codec codec = tensorlog::Codec::kNone;
   bool tuner = true;                // retune T and K from the workload (tuner/)
   engine::Shape initial_shape;      // the index's shape when the store is created

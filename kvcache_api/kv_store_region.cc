@@ -40,7 +40,8 @@ Status KvStoreImpl::evict_region(const std::unordered_set<std::string>& paths, R
   std::vector<tensorlog::Location> dead;
   bool malformed = false;
   auto keep = [&](const tensorlog::Location& loc, std::string_view key) {
-    return paths.contains(std::string(key)) || log_->was_read(loc);
+    return paths.contains(std::string(key)) ||
+           (opt_.region_keep_reads > 0 && log_->reads(loc) >= opt_.region_keep_reads);
   };
   for (NamespaceId id : ids) {
     const size_t base = pages.size();
@@ -161,6 +162,10 @@ Status KvStoreImpl::free_dead_segments() {
 // of those it copies, so two passes over the log free anything not
 // protected by the put itself; past that the put gets NoSpace.
 Status KvStoreImpl::make_region_room(uint64_t room, const std::unordered_set<std::string>& paths, bool* acted) {
+  // The common case, without collect_mu_: a background copy holds it for as
+  // long as it copies, and a put that fits need not wait for it.
+  const tensorlog::LogUsage now = log_->usage();
+  if (now.file_bytes - now.active_dead_bytes <= room) return Status::ok();
   std::lock_guard c(collect_mu_);
   LSM4KV_RETURN_IF_ERROR(apply_copied());
   LSM4KV_RETURN_IF_ERROR(free_dead_segments());

@@ -23,7 +23,7 @@ bool RecordTable::push_back(uint64_t offset, uint64_t length) {
 }
 
 uint64_t RecordTable::length_of(size_t i) const {
-  const uint32_t l = entries_[i].length & ~(kDeadBit | kReadBit);
+  const uint32_t l = entries_[i].length & ~(kDeadBit | kReadMask);
   if (l != kBigLength) return l;
   auto it = std::lower_bound(big_.begin(), big_.end(), i,
                              [](const std::pair<size_t, uint64_t>& b, size_t k) { return b.first < k; });

@@ -7,9 +7,10 @@
 // per page, and building it was most of the time a reopen took (5M records:
 // 120 MB of entries, each page of them faulted in). An entry is now
 //   u32 offset / kRecordAlign   (records start below 32 GiB: kMaxSegmentSize)
-//   u32 length, bit 31 = dead, bit 30 = read since written
-//                               (lengths of 2^30 - 1 or more: kBigLength, the
-//                                real length in a side list, by entry index)
+//   u32 length, bit 31 = dead, bits 30-29 = reads since written (0-3,
+//                               saturating) (lengths of 2^29 - 1 or more:
+//                               kBigLength, the real length in a side list,
+//                               by entry index)
 // SegmentRecord is the unpacked form everything outside the table uses.
 //
 // Thread-safety: none; SegmentRecords (segment.h) is guarded by its owner.
@@ -54,10 +55,13 @@ class RecordTable {
   size_t find(uint64_t offset) const;
   bool dead(size_t i) const { return (entries_[i].length & kDeadBit) != 0; }
   void set_dead(size_t i) { entries_[i].length |= kDeadBit; }
-  // Read since written: region eviction keeps such a record (tensor_log.h,
-  // mark_read). In memory only.
-  bool read(size_t i) const { return (entries_[i].length & kReadBit) != 0; }
-  void set_read(size_t i) { entries_[i].length |= kReadBit; }
+  // Reads since written, up to kMaxReads: region eviction keeps a record read
+  // often enough (tensor_log.h, mark_read). In memory only.
+  static constexpr uint32_t kMaxReads = 3;
+  uint32_t reads(size_t i) const { return (entries_[i].length & kReadMask) >> kReadShift; }
+  void add_read(size_t i) {
+    if (reads(i) < kMaxReads) entries_[i].length += uint32_t{1} << kReadShift;
+  }
   // RAM held, capacity included.
   uint64_t memory_bytes() const;
   std::vector<SegmentRecord> to_vector() const;
@@ -82,11 +86,12 @@ class RecordTable {
 
  private:
   static constexpr uint32_t kDeadBit = uint32_t{1} << 31;
-  static constexpr uint32_t kReadBit = uint32_t{1} << 30;
-  static constexpr uint32_t kBigLength = kReadBit - 1;
+  static constexpr uint32_t kReadShift = 29;
+  static constexpr uint32_t kReadMask = uint32_t{3} << kReadShift;
+  static constexpr uint32_t kBigLength = (uint32_t{1} << kReadShift) - 1;
   struct Entry {
     uint32_t offset_units;
-    uint32_t length;  // kDeadBit | kReadBit | length, or kBigLength
+    uint32_t length;  // kDeadBit | reads << kReadShift | length, or kBigLength
   };
   static_assert(sizeof(Entry) == 8);
   uint64_t length_of(size_t i) const;

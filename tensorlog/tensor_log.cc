@@ -393,16 +393,16 @@ void TensorLog::mark_read(std::span<const Location> locations) {
     auto it = segments_.find(loc.segment);
     if (it == segments_.end()) continue;
     const size_t i = it->second.records.find(loc.offset);
-    if (i != RecordTable::kNone) it->second.records.set_read(i);
+    if (i != RecordTable::kNone) it->second.records.add_read(i);
   }
 }
 
-bool TensorLog::was_read(const Location& loc) const {
+uint32_t TensorLog::reads(const Location& loc) const {
   std::lock_guard<std::mutex> l(mu_);
   auto it = segments_.find(loc.segment);
-  if (it == segments_.end()) return false;
+  if (it == segments_.end()) return 0;
   const size_t i = it->second.records.find(loc.offset);
-  return i != RecordTable::kNone && it->second.records.read(i);
+  return i == RecordTable::kNone ? 0 : it->second.records.reads(i);
 }
 
 uint64_t TensorLog::oldest_collectable_segment() const {

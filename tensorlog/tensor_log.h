@@ -205,7 +205,9 @@ class TensorLog {
   // eviction keeps them and evicts the others. In memory only; a copy (GC)
   // starts unmarked. Unknown locations are ignored.
   void mark_read(std::span<const Location> locations);
-  bool was_read(const Location& location) const;
+  // How often the record was read since written (saturating at
+  // RecordTable::kMaxReads); 0 for an unknown location.
+  uint32_t reads(const Location& location) const;
   // The oldest sealed segment no collection holds (the head of the FIFO that
   // region eviction takes), or 0.
   uint64_t oldest_collectable_segment() const;

@@ -51,7 +51,9 @@ int main(int argc, char** argv) {
   double gc_headroom = StoreOptions{}.gc_headroom;
   uint64_t seed = 1;
   bool keep_old = false;
-  std::string probe = "seek";
+  std::string probe = "seek", eviction = "region";
+  double maintenance_room = StoreOptions{}.maintenance_room;
+  uint32_t keep_reads = StoreOptions{}.region_keep_reads;
   app.add_option("--dir", dir, "store directory (emptied first unless --reuse; left afterwards)");
   app.add_option("--prompt-tokens", prompt_tokens, "tokens per request")->check(CLI::Range(64, 1 << 20));
   app.add_option("--requests-per-stage", requests, "requests in each of the 10 stages")->check(CLI::Range(1, 1 << 20));
@@ -63,6 +65,15 @@ int main(int argc, char** argv) {
   app.add_option("--segment-mib", segment_mib, "tensor-log segment size in MiB")->check(CLI::Range(1, 4096));
   app.add_option("--gc-headroom", gc_headroom, "share of the capacity kept free of live data for GC")
       ->check(CLI::Range(0.0, 0.99));
+  app.add_option("--eviction", eviction,
+                 "region (the oldest segment goes; pages read since written are kept) or lru (subtrees, GC headroom)")
+      ->check(CLI::IsMember({"region", "lru"}));
+  app.add_option("--maintenance-room", maintenance_room,
+                 "share of the capacity background eviction keeps ahead of puts (0 = puts make room)")
+      ->check(CLI::Range(0.0, 0.5));
+  app.add_option("--keep-reads", keep_reads,
+                 "region eviction: copy forward pages read at least this often since written (0 = none)")
+      ->check(CLI::Range(0, 3));
   app.add_option("--seed", seed, "random seed");
   app.add_flag("--reuse", keep_old, "keep what --dir already holds");
   app.add_option("--probe", probe, "probe strategy: seek (one predecessor seek) or binary (Bloom-filtered point lookups)")
@@ -90,6 +101,9 @@ int main(int argc, char** argv) {
   opt.capacity_bytes = capacity_mib << 20;
   opt.segment_bytes = segment_mib << 20;
   opt.gc_headroom = gc_headroom;
+  opt.eviction = eviction == "lru" ? EvictionPolicy::kSubtreeLru : EvictionPolicy::kRegion;
+  opt.maintenance_room = maintenance_room;
+  opt.region_keep_reads = keep_reads;
   opt.sync = SyncMode::kGroupCommit;
   opt.probe = probe == "seek" ? ProbeStrategy::kSeek : ProbeStrategy::kBinarySearch;
   std::unique_ptr<KvStore> store;
@@ -109,9 +123,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::printf("lsm4kv demo: %s, page %u tokens, %zu KiB/token, prompts of %zu tokens, %zu requests/stage, "
-              "capacity %llu MiB, probe by %s\n",
+              "capacity %llu MiB (eviction %s, maintenance room %.2f), probe by %s\n",
               dir.c_str(), page_tokens, bpt >> 10, prompt_tokens, requests,
-              static_cast<unsigned long long>(capacity_mib), probe.c_str());
+              static_cast<unsigned long long>(capacity_mib), eviction.c_str(), maintenance_room, probe.c_str());
 
   std::mt19937_64 rng(seed);
   std::vector<std::vector<Token>> history;  // prompts stored so far
@@ -137,13 +151,14 @@ int main(int argc, char** argv) {
   }
 
   const double targets[10] = {0.2, 0.3, 0.5, 0.7, 0.5, 0.3, 0.1, 0.3, 0.5, 0.7};
-  std::printf("\n%-6s %-8s %-9s %-10s %-10s %-12s %-12s\n", "stage", "target", "hit rate", "put GB/s",
-              "get GB/s", "probe p50", "probe p99");
+  std::printf("\n%-6s %-8s %-9s %-10s %-12s %-10s %-12s %-12s %-14s\n", "stage", "target", "hit rate", "put GB/s",
+              "put p99", "get GB/s", "probe p50", "probe p99", "pages evicted");
   uint64_t total_hit = 0, total_tokens = 0;
   for (int stage = 0; stage < 10; stage++) {
     double put_s = 0, get_s = 0;
     uint64_t put_bytes = 0, get_bytes = 0, hit = 0, seen = 0;
-    std::vector<double> probe_us;
+    std::vector<double> probe_us, put_ms;
+    const uint64_t evicted_before = store->stats().pages_evicted;
     for (size_t r = 0; r < requests; r++) {
       // A request reuses a stored prompt's first `target` share, then diverges.
       const auto& base = history[rng() % history.size()];
@@ -188,6 +203,7 @@ int main(int argc, char** argv) {
         return 1;
       }
       put_s += seconds(t0, t1);
+      put_ms.push_back(seconds(t0, t1) * 1e3);
       put_bytes += (p.size() / page_tokens * page_tokens - cached) * bpt;
       hit += cached;
       seen += p.size();
@@ -196,22 +212,25 @@ int main(int argc, char** argv) {
     }
     total_hit += hit;
     total_tokens += seen;
-    std::printf("%-6d %-8.2f %-9.3f %-10.2f %-10.2f %-9.0f us %-9.0f us\n", stage + 1, targets[stage],
-                static_cast<double>(hit) / static_cast<double>(seen),
-                put_s > 0 ? static_cast<double>(put_bytes) / put_s / 1e9 : 0.0,
+    std::printf("%-6d %-8.2f %-9.3f %-10.2f %-9.1f ms %-10.2f %-9.0f us %-9.0f us %-14llu\n", stage + 1,
+                targets[stage], static_cast<double>(hit) / static_cast<double>(seen),
+                put_s > 0 ? static_cast<double>(put_bytes) / put_s / 1e9 : 0.0, percentile(put_ms, 0.99),
                 get_s > 0 ? static_cast<double>(get_bytes) / get_s / 1e9 : 0.0,
-                percentile(probe_us, 0.5), percentile(probe_us, 0.99));
+                percentile(probe_us, 0.5), percentile(probe_us, 0.99),
+                static_cast<unsigned long long>(store->stats().pages_evicted - evicted_before));
     std::fflush(stdout);
   }
   StoreStats st = store->stats();
   std::printf("\noverall hit rate %.3f; stored %.1f MiB in %zu files (%llu segments of %.1f MB); evictions %llu; "
-              "put %.1f MiB, GC copied %.1f MiB; index shape T=%d K=%d\n",
+              "put %.1f MiB, GC copied %.1f MiB (%.2f per MiB put); puts that made room themselves %llu; "
+              "index shape T=%d K=%d\n",
               static_cast<double>(total_hit) / static_cast<double>(total_tokens),
               static_cast<double>(st.stored_bytes) / (1 << 20), st.files,
               static_cast<unsigned long long>(st.tensor_segments), static_cast<double>(st.tensor_file_bytes) / 1e6,
               static_cast<unsigned long long>(st.evictions), static_cast<double>(st.bytes_put) / (1 << 20),
               static_cast<double>(st.gc_bytes_copied) / (1 << 20),
-              st.index_shape.size_ratio, st.index_shape.runs_at(1));
+              st.bytes_put == 0 ? 0.0 : static_cast<double>(st.gc_bytes_copied) / static_cast<double>(st.bytes_put),
+              static_cast<unsigned long long>(st.put_stalls), st.index_shape.size_ratio, st.index_shape.runs_at(1));
   s = store->close();
   if (!s.is_ok()) {
     std::fprintf(stderr, "error: close: %s\n", s.to_string().c_str());

@@ -119,11 +119,15 @@ class StoreBackend : public Backend {
   std::string summary() override {
     char buf[512];
     std::snprintf(buf, sizeof buf,
-                  "store: put %.1f MiB, %llu evictions (%llu pages), GC copied %.1f MiB, %llu segments, index T=%d K=%d, "
+                  "store: put %.1f MiB, %llu evictions (%llu pages), GC copied %.1f MiB (%.2f per MiB put), %llu "
+                  "segments (%.1f MiB live, %.1f MiB dead at the end), index T=%d K=%d, "
                   "%llu puts made room themselves (%.1f ms), %llu background rounds",
                   static_cast<double>(st_.bytes_put) / (1 << 20), static_cast<unsigned long long>(st_.evictions),
                   static_cast<unsigned long long>(st_.pages_evicted), static_cast<double>(st_.gc_bytes_copied) / (1 << 20),
-                  static_cast<unsigned long long>(st_.tensor_segments), st_.index_shape.size_ratio,
+                  st_.bytes_put == 0 ? 0.0 : static_cast<double>(st_.gc_bytes_copied) / static_cast<double>(st_.bytes_put),
+                  static_cast<unsigned long long>(st_.tensor_segments),
+                  static_cast<double>(st_.tensor_live_bytes) / (1 << 20),
+                  static_cast<double>(st_.tensor_dead_bytes) / (1 << 20), st_.index_shape.size_ratio,
                   st_.index_shape.runs_at(1), static_cast<unsigned long long>(st_.put_stalls),
                   static_cast<double>(st_.put_stall_micros) / 1000, static_cast<unsigned long long>(st_.maintenance_rounds));
     return buf;
@@ -313,6 +317,8 @@ int main(int argc, char** argv) {
   uint64_t capacity_mib = 0, segment_mib = 256;
   double gc_headroom = kvcache::StoreOptions{}.gc_headroom;
   double maintenance_room = kvcache::StoreOptions{}.maintenance_room;
+  std::string eviction = "region";
+  uint32_t keep_reads = kvcache::StoreOptions{}.region_keep_reads;
   bool keep = false, files_cold = false;
   app.add_option("--trace", trace_path, "trace file (JSON lines), relative to the working directory");
   app.add_option("--requests", requests, "replay only the first N requests (0 = all)");
@@ -327,6 +333,13 @@ int main(int argc, char** argv) {
   app.add_option("--maintenance-room", maintenance_room,
                  "store: share of the capacity background eviction and GC keep ahead of puts (0 = off: puts make room)")
       ->check(CLI::Range(0.0, 0.5));
+  app.add_option("--eviction", eviction,
+                 "store: region (the oldest segment goes; pages read since written are kept) or lru (subtrees, "
+                 "with GC headroom)")
+      ->check(CLI::IsMember({"region", "lru"}));
+  app.add_option("--keep-reads", keep_reads,
+                 "store, region eviction: copy forward pages read at least this often since written (0 = none)")
+      ->check(CLI::Range(0, 3));
   app.add_option("--backend", backend, "store, files or both")->check(CLI::IsMember({"store", "files", "both"}));
   app.add_option("--sync", sync,
                  "durable: store syncs each put (SyncMode::kPerBatch), files fsync each file; none: neither syncs")
@@ -355,12 +368,12 @@ int main(int argc, char** argv) {
               trace_path.c_str(), trace.size(), static_cast<unsigned long long>(refs),
               static_cast<double>(refs * kTraceBlockTokens * bytes_per_token) / (1 << 30), bytes_per_token,
               ideal_hit_rate(trace));
-  std::printf("page %u tokens (%.1f KiB), capacity %s, sync %s%s, store segments %llu MiB, gc headroom %.2f, "
-              "maintenance room %.2f\n\n",
+  std::printf("page %u tokens (%.1f KiB), capacity %s, sync %s%s, store segments %llu MiB, eviction %s (keep reads %u), "
+              "gc headroom %.2f, maintenance room %.2f\n\n",
               page_tokens, static_cast<double>(page_tokens * bytes_per_token) / 1024,
               capacity_mib == 0 ? "unbounded" : (std::to_string(capacity_mib) + " MiB").c_str(), sync.c_str(),
               files_cold ? ", files dropped from the page cache after writing" : "",
-              static_cast<unsigned long long>(segment_mib), gc_headroom, maintenance_room);
+              static_cast<unsigned long long>(segment_mib), eviction.c_str(), keep_reads, gc_headroom, maintenance_room);
   std::fflush(stdout);
 
   std::vector<Result> results;
@@ -383,6 +396,8 @@ int main(int argc, char** argv) {
       opt.segment_bytes = segment_mib << 20;
       opt.gc_headroom = gc_headroom;
       opt.maintenance_room = maintenance_room;
+      opt.region_keep_reads = keep_reads;
+      opt.eviction = eviction == "lru" ? kvcache::EvictionPolicy::kSubtreeLru : kvcache::EvictionPolicy::kRegion;
       opt.sync = sync == "durable" ? kvcache::SyncMode::kPerBatch : kvcache::SyncMode::kNone;
       s = StoreBackend::open(opt, bytes_per_token, &b);
     } else {

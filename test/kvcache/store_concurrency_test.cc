@@ -36,10 +36,16 @@ std::vector<char> kv_of(const std::vector<Token>& t, size_t n) {
 
 TEST_CASE("concurrent probes and gets alongside puts, eviction and GC", "[kvcache][threads]") {
   test::TempDir dir("lsm4kv_conc");
+  // Inline and background eviction, by regions and by subtrees.
+  const double room = GENERATE(0.0, 0.2);
+  const EvictionPolicy policy = GENERATE(EvictionPolicy::kRegion, EvictionPolicy::kSubtreeLru);
+  INFO("maintenance room " << room << " eviction " << static_cast<int>(policy));
   StoreOptions o;
   o.dir = dir.path();
   o.page_tokens = P;
   o.sync = SyncMode::kNone;
+  o.maintenance_room = room;
+  o.eviction = policy;
   o.capacity_bytes = 64 * 4096;
   o.segment_bytes = 32 << 10;
   o.index_write_buffer = 32 << 10;

@@ -35,8 +35,17 @@ std::vector<char> kv_of(const std::vector<Token>& t, size_t n) {
   return test::kv_of(t, n, kLayout.bytes_per_token());
 }
 
-StoreOptions crash_options(const std::string& dir, uint64_t capacity) {
+// The background's share (maintenance_room) and the eviction policy a run
+// uses; the room makes the kills land in background eviction and GC too.
+struct Maintenance {
+  double room = 0;
+  EvictionPolicy policy = StoreOptions{}.eviction;
+};
+
+StoreOptions crash_options(const std::string& dir, uint64_t capacity, const Maintenance& m = {}) {
   StoreOptions o;
+  o.maintenance_room = m.room;
+  o.eviction = m.policy;
   o.dir = dir;
   o.page_tokens = P;
   o.sync = SyncMode::kPerBatch;
@@ -46,10 +55,11 @@ StoreOptions crash_options(const std::string& dir, uint64_t capacity) {
   return o;
 }
 
-[[noreturn]] void child(const std::string& dir, uint64_t capacity, uint64_t seed, uint64_t start, int ack_fd) {
+[[noreturn]] void child(const std::string& dir, uint64_t capacity, const Maintenance& m, uint64_t seed,
+                        uint64_t start, int ack_fd) {
   std::unique_ptr<KvStore> store;
   NamespaceId ns;
-  if (!KvStore::open(crash_options(dir, capacity), &store).is_ok()) _exit(3);
+  if (!KvStore::open(crash_options(dir, capacity, m), &store).is_ok()) _exit(3);
   if (!store->register_namespace("crash", kLayout, &ns).is_ok()) _exit(3);
   for (uint64_t i = start;; i++) {
     auto t = prompt(seed, i);
@@ -58,24 +68,37 @@ StoreOptions crash_options(const std::string& dir, uint64_t capacity) {
     if (s.is_no_space()) continue;  // its prefix tree alone fills the capacity: refused, not acked
     if (!s.is_ok()) _exit(4);
     if (i % 16 == 15 && !store->collect_garbage().is_ok()) _exit(5);
+    if (m.room > 0) {
+      // Reads mark pages hit: region eviction then copies them forward.
+      auto old = prompt(seed, i / 2);
+      size_t cached = 0;
+      if (!store->probe(ns, old, &cached).is_ok()) _exit(7);
+      std::vector<char> got(cached * kLayout.bytes_per_token());
+      if (cached > 0) {
+        Status g = store->get_batch(ns, old, cached, KvBuffer::host(got.data(), got.size()));
+        if (!g.is_ok() && !g.is_not_found()) _exit(8);  // NotFound: evicted since the probe
+        if (g.is_ok() && got != kv_of(old, cached)) _exit(9);
+      }
+    }
     if (!test::acknowledge(ack_fd, i)) _exit(6);
   }
 }
 
-void run(uint64_t capacity, int kills) {
+void run(uint64_t capacity, int kills, const Maintenance& m = {}) {
   const uint64_t seed = test::test_seed();
-  INFO("seed " << seed << " capacity " << capacity);
+  INFO("seed " << seed << " capacity " << capacity << " maintenance room " << m.room << " eviction "
+               << static_cast<int>(m.policy));
   std::mt19937_64 rng(seed);
   test::TempDir dir("lsm4kv_store_crash");
   int64_t acked = -1;
   for (int k = 0; k < kills; k++) {
     INFO("kill " << k);
     acked = test::run_and_kill(
-        [&](int ack_fd) { child(dir.path(), capacity, seed, static_cast<uint64_t>(acked + 1), ack_fd); },
+        [&](int ack_fd) { child(dir.path(), capacity, m, seed, static_cast<uint64_t>(acked + 1), ack_fd); },
         1 + static_cast<int>(rng() % 4), static_cast<useconds_t>(rng() % 20000), acked);
 
     std::unique_ptr<KvStore> store;
-    Status s = KvStore::open(crash_options(dir.path(), capacity), &store);
+    Status s = KvStore::open(crash_options(dir.path(), capacity, m), &store);
     INFO(s.to_string());
     REQUIRE(s.is_ok());
     NamespaceId ns;
@@ -111,4 +134,9 @@ TEST_CASE("kill -9 during puts: every acknowledged put is readable", "[kvcache][
 
 TEST_CASE("kill -9 during puts, eviction and GC: nothing wrong is returned", "[kvcache][crash]") {
   run(uint64_t{64} * 4096, 25);
+}
+
+TEST_CASE("kill -9 during background eviction and GC: nothing wrong is returned", "[kvcache][crash]") {
+  const EvictionPolicy policy = GENERATE(EvictionPolicy::kRegion, EvictionPolicy::kSubtreeLru);
+  run(uint64_t{64} * 4096, 25, {0.2, policy});
 }

@@ -10,8 +10,8 @@ TEST_CASE("record table: 8 bytes a record, every length and offset back exactly"
   RecordTable t;
   const std::vector<SegmentRecord> in{
       {kAlign, 246, false},
-      {kAlign + 248, (uint64_t{1} << 30) - 2, false},  // the largest inline length
-      {uint64_t{3} << 31, (uint64_t{1} << 30) - 1, false},  // the first side-list length
+      {kAlign + 248, (uint64_t{1} << 29) - 2, false},  // the largest inline length
+      {uint64_t{3} << 31, (uint64_t{1} << 29) - 1, false},  // the first side-list length
       {uint64_t{5} << 32, uint64_t{5} << 32, false},       // 20 GiB: side list
       {RecordTable::kOffsetLimit - kRecordAlign, 32, false},
   };
@@ -30,10 +30,15 @@ TEST_CASE("record table: 8 bytes a record, every length and offset back exactly"
   REQUIRE(t.to_vector() == want);
   REQUIRE_FALSE(t.dead(2));
 
-  // So do records read since written; the two marks are independent.
-  for (size_t i : {0, 2, 3}) t.set_read(i);
+  // So do records read since written; reads count up to kMaxReads and stay
+  // there, apart from the dead mark.
+  for (int k = 0; k < 5; k++) t.add_read(0);
+  t.add_read(2);
+  t.add_read(3);
+  t.add_read(3);
   REQUIRE(t.to_vector() == want);
-  for (size_t i = 0; i < in.size(); i++) REQUIRE(t.read(i) == (i == 0 || i == 2 || i == 3));
+  const std::vector<uint32_t> reads{RecordTable::kMaxReads, 0, 1, 2, 0};
+  for (size_t i = 0; i < in.size(); i++) REQUIRE(t.reads(i) == reads[i]);
   REQUIRE(t.dead(3));
   REQUIRE_FALSE(t.dead(0));
 }

@@ -1,0 +1,143 @@
+// Region eviction (kv_store.h, Capacity): the oldest segment goes whole; its
+// pages read since written (region_keep_reads times) are copied forward, the
+// others leave with every page below them, and the key set stays
+// prefix-closed.
+#include <catch2/catch.hpp>
+
+#include "kvcache_api/kv_store.h"
+#include "test/engine/test_util.h"
+#include "test/support/kv_data.h"
+
+using namespace lsm4kv;
+using namespace lsm4kv::kvcache;
+
+namespace {
+
+constexpr uint32_t P = 16;
+const KvLayout kLayout{2, 2, 64, DType::kF16};  // 16 KiB pages: about 3 records a segment
+constexpr uint64_t kCapacity = 1 << 20;
+
+StoreOptions options(const std::string& dir, uint32_t keep_reads) {
+  StoreOptions o;
+  o.dir = dir;
+  o.page_tokens = P;
+  o.sync = SyncMode::kNone;
+  o.capacity_bytes = kCapacity;
+  o.segment_bytes = 64 << 10;
+  o.index_write_buffer = 64 << 10;
+  o.eviction = EvictionPolicy::kRegion;
+  o.region_keep_reads = keep_reads;
+  return o;
+}
+
+std::vector<Token> tokens(Token first, size_t pages) {
+  std::vector<Token> t(pages * P);
+  for (size_t i = 0; i < t.size(); i++) t[i] = first + static_cast<Token>(i);
+  return t;
+}
+
+class Region {
+ public:
+  Region(const std::string& dir, uint32_t keep_reads) {
+    REQUIRE(KvStore::open(options(dir, keep_reads), &store_).is_ok());
+    REQUIRE(store_->register_namespace("r", kLayout, &ns_).is_ok());
+  }
+  void put(const std::vector<Token>& t) {
+    auto kv = test::kv_of(t, t.size(), kLayout.bytes_per_token());
+    Status s = store_->put_batch(ns_, t, KvBuffer::host(kv.data(), kv.size()));
+    INFO(s.to_string());
+    REQUIRE(s.is_ok());
+  }
+  size_t cached(const std::vector<Token>& t) {
+    size_t n = 0;
+    REQUIRE(store_->probe(ns_, t, &n).is_ok());
+    return n;
+  }
+  // Reads the cached prefix back; it must be exactly what was put.
+  void read(const std::vector<Token>& t) {
+    const size_t n = cached(t);
+    if (n == 0) return;
+    std::vector<char> got(n * kLayout.bytes_per_token());
+    REQUIRE(store_->get_batch(ns_, t, n, KvBuffer::host(got.data(), got.size())).is_ok());
+    REQUIRE(got == test::kv_of(t, n, kLayout.bytes_per_token()));
+  }
+  KvStore* operator->() { return store_.get(); }
+
+ private:
+  std::unique_ptr<KvStore> store_;
+  NamespaceId ns_ = 0;
+};
+
+}  // namespace
+
+TEST_CASE("region eviction keeps the pages read since written and evicts the rest with what is below them",
+          "[kvcache][capacity][region]") {
+  const uint32_t keep_reads = GENERATE(0u, 1u, 2u);
+  INFO("region_keep_reads " << keep_reads);
+  test::TempDir dir("lsm4kv_region");
+  Region store(dir.path(), keep_reads);
+  const auto hot = tokens(1, 2);
+  const auto parent = tokens(100000, 1);
+  auto child = parent;
+  for (Token x : tokens(200000, 1)) child.push_back(x);
+  const auto first_cold = tokens(300000, 1);
+  store.put(hot);
+  store.put(parent);
+  store.put(first_cold);
+  store.put(child);  // its second page lands in a younger segment than the parent's
+  REQUIRE(store.cached(child) == 2 * P);
+  for (Token i = 0; store->stats().bytes_put < 4 * kCapacity; i++) {
+    store.put(tokens(400000 + i * 1000, 1));
+    // The hot prompt is read twice between its copies; the others never.
+    if (i % 4 == 0) {
+      store.read(hot);
+      store.read(hot);
+    }
+    if (i % 8 == 7) {
+      Status inv = store->check_invariants();
+      INFO(inv.to_string());
+      REQUIRE(inv.is_ok());
+    }
+  }
+  const StoreStats st = store->stats();
+  INFO("evicted " << st.pages_evicted << " pages, copied " << st.gc_bytes_copied << " bytes");
+  CHECK(st.pages_evicted > 0);
+  CHECK(st.tensor_file_bytes <= kCapacity + (64 << 10));
+  // Never read: gone, the child's page (in a younger segment) with its parent.
+  CHECK(store.cached(first_cold) == 0);
+  CHECK(store.cached(parent) == 0);
+  CHECK(store.cached(child) == 0);
+  if (keep_reads == 0) {
+    // Plain FIFO: nothing is copied, the hot prompt went in its turn.
+    CHECK(st.gc_bytes_copied == 0);
+    CHECK(store.cached(hot) == 0);
+  } else {
+    CHECK(st.gc_bytes_copied > 0);
+    CHECK(store.cached(hot) == hot.size());
+    store.read(hot);
+  }
+  REQUIRE(store->check_invariants().is_ok());
+}
+
+TEST_CASE("region eviction never takes the prefixes a put extends", "[kvcache][capacity][region]") {
+  test::TempDir dir("lsm4kv_region_paths");
+  Region store(dir.path(), 1);
+  // One system prompt that every request extends and nobody reads: without
+  // the put's protection, its region would take it and orphan the put.
+  const auto system = tokens(7, 1);
+  for (Token i = 0; store->stats().bytes_put < 3 * kCapacity; i++) {
+    auto t = system;
+    for (Token x : tokens(50000 + i * 100, 1)) t.push_back(x);
+    store.put(t);
+    REQUIRE(store.cached(t) == t.size());
+  }
+  CHECK(store->stats().pages_evicted > 0);
+  REQUIRE(store->check_invariants().is_ok());
+}
+
+TEST_CASE("region_keep_reads above 3 is refused", "[kvcache][capacity][region]") {
+  test::TempDir dir("lsm4kv_region_bad");
+  std::unique_ptr<KvStore> store;
+  REQUIRE(KvStore::open(options(dir.path(), 4), &store).is_invalid_argument());
+  REQUIRE(store == nullptr);
+}
