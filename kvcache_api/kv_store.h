@@ -86,9 +86,10 @@
 // need: a thread wakes when the files pass (1 - room/2) x capacity (or, under
 // kSubtreeLru, the live bytes (1 - room/2) x the live limit), and evicts and
 // collects (one region or collection at a time, letting puts in between, the
-// copy without the write lock) down to (1 - room) of each. A put that still finds no room makes it itself, as
-// above: StoreStats::put_stalls counts those puts and their time. The bounds
-// above hold at every moment, whichever thread does the work.
+// copy without the write lock) down to (1 - room) of each. A put that still
+// finds no room makes it itself, as above, or waits for the copy in flight:
+// StoreStats::put_stalls counts those puts and their time. The bounds above
+// hold at every moment, whichever thread does the work.
 //
 // Durability. A put appends the tensors first (durably, per sync), then
 // writes the index entries as one atomic batch: after a crash an index entry
@@ -309,8 +310,8 @@ struct StoreStats {
   uint64_t tensor_file_bytes = 0;            // the segment files on disk: what capacity bounds
   uint64_t gc_bytes_copied = 0;              // live record bytes GC rewrote (committed collections)
   // Puts (put_batch, put_pages) that had to make room themselves (evict or
-  // collect inline: background maintenance was behind or off), and the
-  // microseconds they spent on it.
+  // collect inline, or wait for the background's copy in flight: background
+  // maintenance was behind or off), and the microseconds they spent on it.
   uint64_t put_stalls = 0, put_stall_micros = 0;
   uint64_t maintenance_rounds = 0;           // background rounds that evicted or collected
   uint64_t stored_bytes = 0;                 // record bytes the index references

@@ -166,6 +166,7 @@ Status KvStoreImpl::make_region_room(uint64_t room, const std::unordered_set<std
   // long as it copies, and a put that fits need not wait for it.
   const tensorlog::LogUsage now = log_->usage();
   if (now.file_bytes - now.active_dead_bytes <= room) return Status::ok();
+  *acted = true;  // a stall, whether this put takes a region or waits for the background's
   std::lock_guard c(collect_mu_);
   LSM4KV_RETURN_IF_ERROR(apply_copied());
   LSM4KV_RETURN_IF_ERROR(free_dead_segments());
@@ -177,7 +178,6 @@ Status KvStoreImpl::make_region_room(uint64_t room, const std::unordered_set<std
     if (!went)
       return Status::no_space("put_batch: capacity " + std::to_string(opt_.capacity_bytes) +
                               " is taken by the prefixes this put extends");
-    *acted = true;
     LSM4KV_RETURN_IF_ERROR(free_dead_segments());
   }
 }
