@@ -62,9 +62,9 @@
 //     the capacity (no GC headroom; gc_headroom is not used), nothing else is
 //     ever copied, and pages are judged one by one by their own reads. A page
 //     is read whenever a page below it is, so a kept page never loses an
-//     ancestor. Read counts live in memory: a restart forgets the reads since
-//     the last copy (the log's order, which is recency as of each page's
-//     last copy, survives).
+//     ancestor. Read counts live in memory and are saved by a clean close
+//     (tensorlog/read_counts.h); a crash forgets them (the log's order,
+//     recency as of each page's last copy, survives either way).
 //   - kSubtreeLru, the classic log-structured rule with GC headroom:
 //     a put that would take the live bytes (those the index
 //     references) past (1 - gc_headroom) x capacity_bytes first evicts the

@@ -56,7 +56,8 @@ class RecordTable {
   bool dead(size_t i) const { return (entries_[i].length & kDeadBit) != 0; }
   void set_dead(size_t i) { entries_[i].length |= kDeadBit; }
   // Reads since written, up to kMaxReads: region eviction keeps a record read
-  // often enough (tensor_log.h, mark_read). In memory only.
+  // often enough (tensor_log.h, mark_read). Saved across a clean restart by
+  // the log (read_counts.h).
   static constexpr uint32_t kMaxReads = 3;
   uint32_t reads(size_t i) const { return (entries_[i].length & kReadMask) >> kReadShift; }
   void add_read(size_t i) {

@@ -4,6 +4,7 @@
 
 #include "tensorlog/dead_log.h"
 #include "tensorlog/device_copy.h"
+#include "tensorlog/read_counts.h"
 
 namespace lsm4kv::tensorlog {
 
@@ -199,8 +200,17 @@ Status TensorLog::recover() {
     segments_[id] = std::move(rec);
   }
   LSM4KV_RETURN_IF_ERROR(load_journals(names));
-  return DeadLog::open(fs, dir_, options_.sync != SyncMode::kNone, options_.read_only,
-                       [this](const Location& l) { return mark_dead_locked(l); }, &dead_log_);
+  LSM4KV_RETURN_IF_ERROR(DeadLog::open(fs, dir_, options_.sync != SyncMode::kNone, options_.read_only,
+                                       [this](const Location& l) { return mark_dead_locked(l); }, &dead_log_));
+  std::vector<ReadCount> counts;
+  LSM4KV_RETURN_IF_ERROR(take_read_counts(fs, dir_, options_.read_only, &counts));
+  for (const auto& [loc, reads] : counts) {
+    auto it = segments_.find(loc.segment);
+    const size_t i = it == segments_.end() ? RecordTable::kNone : it->second.records.find(loc.offset);
+    if (i == RecordTable::kNone || it->second.records.dead(i)) continue;
+    for (uint32_t k = 0; k < reads; ++k) it->second.records.add_read(i);
+  }
+  return Status::ok();
 }
 
 Status TensorLog::check_writable(const char* what) const {
@@ -495,6 +505,20 @@ Status TensorLog::close() {
   }
   for (std::thread& t : workers_) t.join();
   workers_.clear();
+  if (!options_.read_only) {
+    std::vector<ReadCount> counts;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      for (const auto& [id, s] : segments_)
+        for (size_t i = 0; i < s.records.size(); ++i)
+          if (!s.records.dead(i) && s.records.reads(i) > 0) {
+            const SegmentRecord r = s.records.at(i);
+            counts.emplace_back(Location{id, r.offset, r.length}, s.records.reads(i));
+          }
+    }
+    // A hint (read_counts.h): on a full disk the counts are lost, not the close.
+    save_read_counts(options_.fs, dir_, counts);
+  }
   return writer_ ? writer_->close() : Status::ok();
 }
 

@@ -202,8 +202,9 @@ class TensorLog {
   // (already collected) are ignored.
   Status mark_dead(std::span<const Location> locations);
   // Marks records read since they were written (a cache hit): region
-  // eviction keeps them and evicts the others. In memory only; a copy (GC)
-  // starts unmarked. Unknown locations are ignored.
+  // eviction keeps them and evicts the others. Kept in memory, saved by
+  // close() and restored by open (read_counts.h); a copy (GC) starts
+  // unmarked. Unknown locations are ignored.
   void mark_read(std::span<const Location> locations);
   // How often the record was read since written (saturating at
   // RecordTable::kMaxReads); 0 for an unknown location.

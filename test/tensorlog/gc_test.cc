@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <filesystem>
 #include <map>
 #include <random>
 #include <shared_mutex>
@@ -283,4 +284,57 @@ TEST_CASE("GC while readers run", "[tensorlog][gc][concurrency]") {
   REQUIRE(errors == 0);
   REQUIRE(collections > 0);
   idx.check_all(log.get());
+}
+
+// Region eviction keeps records by their reads since written (tensor_log.h,
+// mark_read): a clean restart keeps them (read_counts.h), a copy starts at
+// zero, and a damaged READS file restores nothing.
+TEST_CASE("read counts survive a clean restart; copies start unread", "[tensorlog][gc]") {
+  test::TempDir dir;
+  TensorLogOptions o = small_segments();
+  std::unique_ptr<TensorLog> log;
+  REQUIRE(TensorLog::open(dir.path(), o, &log).is_ok());
+  Index idx;
+  idx.put(log.get(), 0, 800, 3000);  // past the first segment: it is sealed
+  for (int k = 0; k < 5; k++) log->mark_read({&idx.loc[0], 1});  // saturates at kMaxReads
+  log->mark_read({&idx.loc[1], 1});
+  log->mark_read({&idx.loc[2], 1});
+  log->mark_read({&idx.loc[2], 1});
+  REQUIRE(log->mark_dead({&idx.loc[2], 1}).is_ok());  // dead: not saved
+  auto reads_of = [&](TensorLog* l) {
+    std::vector<uint32_t> r;
+    for (uint64_t k = 0; k < 4; k++) r.push_back(l->reads(idx.loc[k]));
+    return r;
+  };
+  REQUIRE(reads_of(log.get()) == std::vector<uint32_t>{RecordTable::kMaxReads, 1, 2, 0});
+  REQUIRE(log->close().is_ok());
+  log.reset();
+  REQUIRE(TensorLog::open(dir.path(), o, &log).is_ok());
+  REQUIRE(reads_of(log.get()) == std::vector<uint32_t>{RecordTable::kMaxReads, 1, 0, 0});
+  REQUIRE_FALSE(std::filesystem::exists(dir.path() + "/READS"));  // applied once
+
+  // The first segment, collected by name: its records' copies are unread.
+  CollectOptions co;
+  co.segments = {idx.loc[0].segment};
+  Collection c;
+  REQUIRE(log->collect(co, &c).is_ok());
+  REQUIRE(!c.relocations.empty());
+  idx.apply(c);
+  REQUIRE(log->commit_collection(c.id).is_ok());
+  REQUIRE(log->reads(idx.loc[0]) == 0);
+  REQUIRE(idx.check(log.get(), 0).is_ok());
+
+  // A damaged file restores nothing, and opens all the same.
+  log->mark_read({&idx.loc[5], 1});
+  REQUIRE(log->close().is_ok());
+  log.reset();
+  {
+    std::string data;
+    REQUIRE(read_file(FileSystem::posix(), dir.path() + "/READS", &data).is_ok());
+    data[data.size() - 1] ^= 1;
+    REQUIRE(write_file_atomic(FileSystem::posix(), dir.path(), "READS", data).is_ok());
+  }
+  REQUIRE(TensorLog::open(dir.path(), o, &log).is_ok());
+  REQUIRE(log->reads(idx.loc[5]) == 0);
+  REQUIRE(log->close().is_ok());
 }
