@@ -37,6 +37,10 @@ struct LocationHash {
     return std::hash<uint64_t>()(l.segment * 0x9e3779b97f4a7c15ull ^ l.offset);
   }
 };
+// The segment files' bytes that capacity counts: all of them but the dead
+// records of the active segment (the one segment of slack kv_store.h allows).
+inline uint64_t counted_bytes(const tensorlog::LogUsage& u) { return u.file_bytes - u.active_dead_bytes; }
+
 // The index key of records, by location.
 using LocationKeys = std::unordered_map<tensorlog::Location, std::string, LocationHash>;
 

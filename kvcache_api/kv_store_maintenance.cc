@@ -29,10 +29,6 @@ uint64_t file_growth(uint64_t needed, uint64_t segment_bytes) {
   return needed + (needed / segment_bytes + 1) * (seal + kAlign);
 }
 
-// The segment files' bytes that capacity counts: all of them but the dead
-// records of the active segment (the one segment of slack kv_store.h allows).
-uint64_t counted_bytes(const tensorlog::LogUsage& u) { return u.file_bytes - u.active_dead_bytes; }
-
 // Bytes no collection can give back: live records, headers, seals.
 uint64_t kept_bytes(const tensorlog::LogUsage& u) { return u.file_bytes - u.dead_bytes; }
 
