@@ -9,6 +9,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <random>
 
 #include "base/checksum.h"
@@ -41,6 +42,23 @@ Status append(TensorLog* log, std::vector<Rec>* recs, size_t first) {
   Status s = log->append(in, &locs);
   for (size_t i = 0; s.is_ok() && i < locs.size(); ++i) (*recs)[first + i].loc = locs[i];
   return s;
+}
+
+// Copies dir/log as a crash would leave it (the active segment unsealed, so
+// that open scans it) to dir/crashed, closes the log, and runs check on each
+// reopened: recovery from the seals and from a scan must agree.
+void check_closed_and_crashed(const test::TempDir& dir, const TensorLogOptions& o, std::unique_ptr<TensorLog>* log,
+                              const std::function<void(TensorLog*)>& check) {
+  std::filesystem::copy(dir.sub("log"), dir.sub("crashed"));
+  std::filesystem::remove(dir.sub("crashed/LOCK"));
+  REQUIRE((*log)->close().is_ok());
+  log->reset();
+  for (const char* sub : {"log", "crashed"}) {
+    INFO(sub);
+    REQUIRE(TensorLog::open(dir.sub(sub), o, log).is_ok());
+    check(log->get());
+    log->reset();
+  }
 }
 
 // Reads every record in one batch and each alone; all byte-identical.
@@ -181,20 +199,12 @@ TEST_CASE("packed and large records read back byte-identical, before and after r
       }
       REQUIRE(log->segments().size() >= 2);
       check_reads(log.get(), recs);
-      // The active segment as a crash leaves it: unsealed, scanned at open.
-      std::filesystem::copy(dir.sub("log"), dir.sub("crashed"));
-      std::filesystem::remove(dir.sub("crashed/LOCK"));
-      REQUIRE(log->close().is_ok());
-      log.reset();
-      for (const char* sub : {"log", "crashed"}) {
-        INFO(sub);
-        REQUIRE(TensorLog::open(dir.sub(sub), o, &log).is_ok());
-        check_reads(log.get(), recs);
+      check_closed_and_crashed(dir, o, &log, [&](TensorLog* reopened) {
+        check_reads(reopened, recs);
         uint64_t n = 0;
-        for (const SegmentInfo& s : log->segments()) n += s.records;
+        for (const SegmentInfo& s : reopened->segments()) n += s.records;
         REQUIRE(n == recs.size());
-        log.reset();
-      }
+      });
     }
   }
 }
@@ -259,18 +269,10 @@ TEST_CASE("KV pages of 64..256 KiB are packed: at most 7 bytes of padding, read 
       CHECK(static_cast<double>(allocated) <= 1.01 * static_cast<double>(record_bytes));
       REQUIRE(log->segments().size() >= 2);
       check_reads(log.get(), recs);
-      // Recovery: sealed segments from their index, the active one scanned.
-      std::filesystem::copy(dir.sub("log"), dir.sub("crashed"));
-      std::filesystem::remove(dir.sub("crashed/LOCK"));
-      REQUIRE(log->close().is_ok());
-      log.reset();
-      for (const char* sub : {"log", "crashed"}) {
-        INFO(sub);
-        REQUIRE(TensorLog::open(dir.sub(sub), o, &log).is_ok());
-        check_reads(log.get(), recs);
-        CHECK(log->usage().live_bytes == allocated);
-        log.reset();
-      }
+      check_closed_and_crashed(dir, o, &log, [&](TensorLog* reopened) {
+        check_reads(reopened, recs);
+        CHECK(reopened->usage().live_bytes == allocated);
+      });
     }
   }
 }
