@@ -797,13 +797,19 @@ Status KvStoreImpl::get_batch(std::span<GetRequest> requests) {
     }
   }
   for (const std::string& k : first_keys) touch(k);
-  std::vector<tensorlog::Location> hit;
-  for (const tensorlog::ReadRequest& q : rr) hit.push_back(q.location);
-  log_->mark_read(hit);  // region eviction keeps them
+  note_reads(rr);
   counters_.bytes_got += bytes;
   get_latency_.record(micros_since(t0));
   observe();
   return Status::ok();
+}
+
+void KvStoreImpl::note_reads(std::span<const tensorlog::ReadRequest> reads) {
+  if (opt_.capacity_bytes == 0 || opt_.eviction != EvictionPolicy::kRegion || opt_.region_keep_reads == 0) return;
+  std::vector<tensorlog::Location> hit;
+  for (const tensorlog::ReadRequest& q : reads)
+    if (q.status.is_ok()) hit.push_back(q.location);
+  log_->mark_read(hit);
 }
 
 StoreStats KvStoreImpl::stats() const {

@@ -99,6 +99,10 @@ class KvStoreImpl final : public KvStore {
   }
   Status layout_of(NamespaceId ns, KvLayout* out) const;
   Status check_buffer(const KvBuffer& b, const KvLayout& layout, size_t tokens, const char* what) const;
+  // Marks the records the reads that succeeded read (TensorLog::mark_read),
+  // where region eviction judges pages by their reads; elsewhere gets skip
+  // the log's lock.
+  void note_reads(std::span<const tensorlog::ReadRequest> reads);
   // Whole pages of keys[0..) that are stored (keys of one prompt, in order).
   Status cached_pages(const PromptKeys& keys, size_t* pages);
   // multi_get of keys in any order (the index wants them sorted).

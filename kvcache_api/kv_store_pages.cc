@@ -195,10 +195,7 @@ Status KvStoreImpl::get_pages(NamespaceId ns, std::span<const std::string_view> 
       page_of.push_back(i);
     }
     if (!rr.empty()) log_->read(rr, {});  // each request carries its own status
-    std::vector<tensorlog::Location> hit;
-    for (const tensorlog::ReadRequest& q : rr)
-      if (q.status.is_ok()) hit.push_back(q.location);
-    log_->mark_read(hit);  // region eviction keeps them
+    note_reads(rr);
     for (size_t j = 0; j < rr.size(); j++) {
       const size_t i = page_of[j];
       (*results)[i] = rr[j].status;

@@ -107,7 +107,7 @@ Status TensorLog::collect(const CollectOptions& options, Collection* out) {
     std::vector<SegmentSnapshot> snapshot;
     for (const auto& [id, s] : segments_)
       snapshot.push_back({id, s.file_bytes, s.live_bytes, s.dead_bytes,
-                          s.sealed && !s.active && !collecting_.contains(id)});
+                          collectable_locked(id, s)});
     std::vector<uint64_t> plan = plan_collection(snapshot, options, options_.segment_size);
     if (plan.empty()) return Status::ok();
     std::vector<uint64_t> dead;

@@ -205,10 +205,9 @@ Status TensorLog::recover() {
   std::vector<ReadCount> counts;
   LSM4KV_RETURN_IF_ERROR(take_read_counts(fs, dir_, options_.read_only, &counts));
   for (const auto& [loc, reads] : counts) {
-    auto it = segments_.find(loc.segment);
-    const size_t i = it == segments_.end() ? RecordTable::kNone : it->second.records.find(loc.offset);
-    if (i == RecordTable::kNone || it->second.records.dead(i)) continue;
-    for (uint32_t k = 0; k < reads; ++k) it->second.records.add_read(i);
+    auto [table, i] = find_record_locked(loc);
+    if (table == nullptr || table->dead(i)) continue;
+    for (uint32_t k = 0; k < reads; ++k) table->add_read(i);
   }
   return Status::ok();
 }
@@ -397,13 +396,19 @@ Status TensorLog::mark_dead(std::span<const Location> locations) {
   return dead_log_->append(marked);
 }
 
+std::pair<RecordTable*, size_t> TensorLog::find_record_locked(const Location& loc) {
+  auto it = segments_.find(loc.segment);
+  if (it == segments_.end()) return {nullptr, RecordTable::kNone};
+  const size_t i = it->second.records.find(loc.offset);
+  if (i == RecordTable::kNone) return {nullptr, RecordTable::kNone};
+  return {&it->second.records, i};
+}
+
 void TensorLog::mark_read(std::span<const Location> locations) {
   std::lock_guard<std::mutex> l(mu_);
   for (const Location& loc : locations) {
-    auto it = segments_.find(loc.segment);
-    if (it == segments_.end()) continue;
-    const size_t i = it->second.records.find(loc.offset);
-    if (i != RecordTable::kNone) it->second.records.add_read(i);
+    auto [table, i] = find_record_locked(loc);
+    if (table != nullptr) table->add_read(i);
   }
 }
 
@@ -418,7 +423,7 @@ uint32_t TensorLog::reads(const Location& loc) const {
 uint64_t TensorLog::oldest_collectable_segment() const {
   std::lock_guard<std::mutex> l(mu_);
   for (const auto& [id, s] : segments_)
-    if (s.sealed && !s.active && !collecting_.contains(id)) return id;
+    if (collectable_locked(id, s)) return id;
   return 0;
 }
 

@@ -263,6 +263,14 @@ class TensorLog {
   std::string journal_name(uint64_t id) const;
   void async_worker();
   bool mark_dead_locked(const Location& loc);
+  // The table holding loc's record and its index there, or {nullptr, kNone};
+  // for changing its marks. REQUIRES: mu_ held.
+  std::pair<RecordTable*, size_t> find_record_locked(const Location& loc);
+  // A sealed segment no collection holds: what collect() may take.
+  // REQUIRES: mu_ held.
+  bool collectable_locked(uint64_t id, const SegmentRecords& s) const {
+    return s.sealed && !s.active && !collecting_.contains(id);
+  }
   Status check_writable(const char* what) const;
 
   const std::string dir_;
