@@ -14,11 +14,11 @@ namespace {
 
 // Closes *fd once (a second call is OK) and reports close's error.
 Status close_fd(int* fd, const std::string& path) {
-  if (*fd < 0) return Status::ok();
+  if (*fd < 0) return Status::OK();
   int rc = ::close(*fd);
   *fd = -1;
   if (rc != 0) return Status::from_errno(errno, "close " + path);
-  return Status::ok();
+  return Status::OK();
 }
 
 class PosixWritableFile final : public WritableFile {
@@ -42,11 +42,11 @@ class PosixWritableFile final : public WritableFile {
       left -= static_cast<size_t>(n);
       size_ += static_cast<uint64_t>(n);
     }
-    return Status::ok();
+    return Status::OK();
   }
   Status sync() override {
     if (::fdatasync(fd_) != 0) return Status::from_errno(errno, "fdatasync " + path_);
-    return Status::ok();
+    return Status::OK();
   }
   Status close() override { return close_fd(&fd_, path_); }
   uint64_t size() const override { return size_; }
@@ -68,7 +68,7 @@ class PosixDirectWritableFile final : public WritableFile {
 
   PosixDirectWritableFile(std::string path, int fd, int direct)
       : path_(std::move(path)), fd_(fd), direct_(direct) {}
-  ~PosixDirectWritableFile() override { close(); }
+  ~PosixDirectWritableFile() override { close().ignore_error(); }  // close() reports; a destructor cannot
 
   Status append(std::string_view data) override {
     bool aligned = reinterpret_cast<uintptr_t>(data.data()) % kAlignment == 0 &&
@@ -91,11 +91,11 @@ class PosixDirectWritableFile final : public WritableFile {
       size_ += static_cast<uint64_t>(n);
       aligned = aligned && n % static_cast<ssize_t>(kAlignment) == 0;
     }
-    return Status::ok();
+    return Status::OK();
   }
   Status sync() override {
     if (::fdatasync(fd_) != 0) return Status::from_errno(errno, "fdatasync " + path_);
-    return Status::ok();
+    return Status::OK();
   }
   Status close() override {
     if (direct_ >= 0) ::close(direct_);
@@ -132,7 +132,7 @@ class PosixRandomAccessFile final : public RandomAccessFile {
       done += static_cast<size_t>(r);
     }
     *got = done;
-    return Status::ok();
+    return Status::OK();
   }
   uint64_t size() const override { return size_; }
   int fd() const override { return fd_; }
@@ -161,7 +161,7 @@ class PosixFileSystem final : public FileSystem {
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return Status::from_errno(errno, "open " + path);
     *out = std::make_unique<PosixWritableFile>(path, fd, 0);
-    return Status::ok();
+    return Status::OK();
   }
   Status new_direct_writable(const std::string& path,
                              std::unique_ptr<WritableFile>* out) override {
@@ -170,7 +170,7 @@ class PosixFileSystem final : public FileSystem {
     // -1 where the file system refuses O_DIRECT: buffered writes only.
     int direct = ::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_DIRECT);
     *out = std::make_unique<PosixDirectWritableFile>(path, fd, direct);
-    return Status::ok();
+    return Status::OK();
   }
   Status new_appendable(const std::string& path, std::unique_ptr<WritableFile>* out) override {
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -182,7 +182,7 @@ class PosixFileSystem final : public FileSystem {
       return Status::from_errno(err, "fstat " + path);
     }
     *out = std::make_unique<PosixWritableFile>(path, fd, static_cast<uint64_t>(st.st_size));
-    return Status::ok();
+    return Status::OK();
   }
   Status new_random_access(const std::string& path,
                            std::unique_ptr<RandomAccessFile>* out) override {
@@ -195,21 +195,21 @@ class PosixFileSystem final : public FileSystem {
       return Status::from_errno(err, "fstat " + path);
     }
     *out = std::make_unique<PosixRandomAccessFile>(path, fd, static_cast<uint64_t>(st.st_size));
-    return Status::ok();
+    return Status::OK();
   }
   Status rename(const std::string& from, const std::string& to) override {
     if (::rename(from.c_str(), to.c_str()) != 0)
       return Status::from_errno(errno, "rename " + from + " -> " + to);
-    return Status::ok();
+    return Status::OK();
   }
   Status remove(const std::string& path) override {
     if (::unlink(path.c_str()) != 0) return Status::from_errno(errno, "unlink " + path);
-    return Status::ok();
+    return Status::OK();
   }
   Status create_dir(const std::string& path) override {
     if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST)
       return Status::from_errno(errno, "mkdir " + path);
-    return Status::ok();
+    return Status::OK();
   }
   Status list_dir(const std::string& path, std::vector<std::string>* names) override {
     names->clear();
@@ -220,19 +220,19 @@ class PosixFileSystem final : public FileSystem {
       names->emplace_back(e->d_name);
     }
     ::closedir(d);
-    return Status::ok();
+    return Status::OK();
   }
   bool exists(const std::string& path) override { return ::access(path.c_str(), F_OK) == 0; }
   Status file_size(const std::string& path, uint64_t* size) override {
     struct stat st;
     if (::stat(path.c_str(), &st) != 0) return Status::from_errno(errno, "stat " + path);
     *size = static_cast<uint64_t>(st.st_size);
-    return Status::ok();
+    return Status::OK();
   }
   Status truncate(const std::string& path, uint64_t size) override {
     if (::truncate(path.c_str(), static_cast<off_t>(size)) != 0)
       return Status::from_errno(errno, "truncate " + path);
-    return Status::ok();
+    return Status::OK();
   }
   Status sync_dir(const std::string& path) override {
     int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -241,7 +241,7 @@ class PosixFileSystem final : public FileSystem {
     int err = errno;
     ::close(fd);
     if (rc != 0) return Status::from_errno(err, "fsync dir " + path);
-    return Status::ok();
+    return Status::OK();
   }
   Status lock_file(const std::string& path, std::unique_ptr<FileLock>* out) override {
     int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -253,7 +253,7 @@ class PosixFileSystem final : public FileSystem {
       return Status::from_errno(err, "flock " + path);
     }
     *out = std::make_unique<PosixFileLock>(fd);
-    return Status::ok();
+    return Status::OK();
   }
 };
 
@@ -280,7 +280,7 @@ Status read_file(FileSystem* fs, const std::string& path, std::string* out) {
   size_t got = 0;
   LSM4KV_RETURN_IF_ERROR(f->read(0, out->size(), out->data(), &got));
   out->resize(got);
-  return Status::ok();
+  return Status::OK();
 }
 
 Status write_file_atomic(FileSystem* fs, const std::string& dir, const std::string& name,
@@ -289,11 +289,11 @@ Status write_file_atomic(FileSystem* fs, const std::string& dir, const std::stri
   std::unique_ptr<WritableFile> f;
   LSM4KV_RETURN_IF_ERROR(fs->new_writable(tmp, &f));
   Status s = f->append(data);
-  if (s.is_ok()) s = f->sync();
-  if (s.is_ok()) s = f->close();
-  if (s.is_ok()) s = fs->rename(tmp, dir + "/" + name);
-  if (s.is_ok()) s = fs->sync_dir(dir);
-  if (!s.is_ok()) fs->remove(tmp);
+  if (s.ok()) s = f->sync();
+  if (s.ok()) s = f->close();
+  if (s.ok()) s = fs->rename(tmp, dir + "/" + name);
+  if (s.ok()) s = fs->sync_dir(dir);
+  if (!s.ok()) fs->remove(tmp).ignore_error();  // cleanup after the error returned
   return s;
 }
 

@@ -2,6 +2,10 @@
 // exception crosses a public API. A Status is either OK or carries a code and
 // a human-readable message that names the file, offset or argument at fault.
 //
+// Spelling, as LevelDB, RocksDB and Abseil users know it: `Status::OK()`
+// builds the OK value, `s.ok()` checks it. The type and its checks are
+// [[nodiscard]], so a Status dropped on the floor is a compiler warning.
+//
 // Thread-safety: a Status is a plain value; distinct objects may be used from
 // distinct threads without synchronization.
 #pragma once
@@ -13,7 +17,7 @@
 
 namespace lsm4kv {
 
-class Status {
+class [[nodiscard]] Status {
  public:
   enum class Code : uint8_t {
     kOk = 0,
@@ -27,7 +31,7 @@ class Status {
   };
 
   Status() = default;
-  static Status ok() { return Status(); }
+  static Status OK() { return Status(); }
   static Status not_found(std::string_view msg) { return Status(Code::kNotFound, msg); }
   static Status corruption(std::string_view msg) { return Status(Code::kCorruption, msg); }
   static Status io_error(std::string_view msg) { return Status(Code::kIOError, msg); }
@@ -40,15 +44,19 @@ class Status {
   // Maps an errno value from a failed system call on `context` (a path, usually).
   static Status from_errno(int err, std::string_view context);
 
-  bool is_ok() const { return code_ == Code::kOk; }
-  explicit operator bool() const { return is_ok(); }
-  bool is_not_found() const { return code_ == Code::kNotFound; }
-  bool is_corruption() const { return code_ == Code::kCorruption; }
-  bool is_io_error() const { return code_ == Code::kIOError; }
-  bool is_no_space() const { return code_ == Code::kNoSpace; }
-  bool is_invalid_argument() const { return code_ == Code::kInvalidArgument; }
-  bool is_not_supported() const { return code_ == Code::kNotSupported; }
-  bool is_busy() const { return code_ == Code::kBusy; }
+  [[nodiscard]] bool ok() const { return code_ == Code::kOk; }
+  [[nodiscard]] bool is_not_found() const { return code_ == Code::kNotFound; }
+  [[nodiscard]] bool is_corruption() const { return code_ == Code::kCorruption; }
+  [[nodiscard]] bool is_io_error() const { return code_ == Code::kIOError; }
+  [[nodiscard]] bool is_no_space() const { return code_ == Code::kNoSpace; }
+  [[nodiscard]] bool is_invalid_argument() const { return code_ == Code::kInvalidArgument; }
+  [[nodiscard]] bool is_not_supported() const { return code_ == Code::kNotSupported; }
+  [[nodiscard]] bool is_busy() const { return code_ == Code::kBusy; }
+
+  // Drops this Status on purpose: cleanup after an earlier error, a
+  // destructor, a best-effort step whose failure the next one detects. The
+  // call site says which.
+  void ignore_error() const {}
 
   Code code() const { return code_; }
   const std::string& message() const { return msg_; }
@@ -65,7 +73,7 @@ class Status {
 #define LSM4KV_RETURN_IF_ERROR(expr)          \
   do {                                        \
     ::lsm4kv::Status _st = (expr);            \
-    if (!_st.is_ok()) return _st;             \
+    if (!_st.ok()) return _st;             \
   } while (0)
 
 }  // namespace lsm4kv

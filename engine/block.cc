@@ -85,7 +85,7 @@ Status Block::open(std::string data, size_t contents_size, std::shared_ptr<const
   b->restarts_offset_ = limit;
   b->num_restarts_ = n;
   *out = std::move(b);
-  return Status::ok();
+  return Status::OK();
 }
 
 BlockIter::BlockIter(const Block* block)
@@ -100,7 +100,7 @@ uint32_t BlockIter::restart_point(uint32_t index) const {
 }
 
 void BlockIter::corrupt(std::string_view why) {
-  if (status_.is_ok()) status_ = Status::corruption(why);
+  if (status_.ok()) status_ = Status::corruption(why);
   key_.clear();
   value_ = {};
   invalidate();
@@ -162,13 +162,13 @@ void BlockIter::advance() {
 }
 
 void BlockIter::seek_to_first() {
-  if (!status_.is_ok()) return;
+  if (!status_.ok()) return;
   if (num_restarts_ == 0) return invalidate();
   seek_to_restart(0);
 }
 
 void BlockIter::seek_to_last() {
-  if (!status_.is_ok()) return;
+  if (!status_.ok()) return;
   if (num_restarts_ == 0) return invalidate();
   seek_to_restart(num_restarts_ - 1);
   while (valid() && next_ < limit_) advance();
@@ -191,7 +191,7 @@ void BlockIter::prev() {
 }
 
 void BlockIter::seek(std::string_view target) {
-  if (!status_.is_ok()) return;
+  if (!status_.ok()) return;
   if (num_restarts_ == 0) return invalidate();
   // The last restart point whose key < target (or restart 0).
   uint32_t lo = 0, hi = num_restarts_ - 1;
@@ -212,7 +212,7 @@ void BlockIter::seek_for_prev(std::string_view target) {
   seek(target);
   if (valid()) {
     if (std::string_view(key_) > target) prev();
-  } else if (status_.is_ok()) {
+  } else if (status_.ok()) {
     seek_to_last();
   }
 }

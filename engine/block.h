@@ -57,7 +57,7 @@ class BlockIter {
   // REQUIRES: block outlives the iterator.
   explicit BlockIter(const Block* block);
 
-  bool valid() const { return current_ < limit_ && status_.is_ok(); }
+  bool valid() const { return current_ < limit_ && status_.ok(); }
   void seek_to_first();
   void seek_to_last();
   // The first entry with key >= target.

@@ -76,7 +76,7 @@ void BloomFilterBuilder::finish(std::string* dst) const {
 Status BloomFilter::decode_from(std::string_view contents, BloomFilter* out) {
   if (contents.empty()) {
     *out = BloomFilter();
-    return Status::ok();
+    return Status::OK();
   }
   if (contents.size() < kFilterTrailer + 8) return Status::corruption("filter block too short");
   size_t n = contents.size() - kFilterTrailer;
@@ -90,7 +90,7 @@ Status BloomFilter::decode_from(std::string_view contents, BloomFilter* out) {
   f.num_bits_ = num_bits;
   f.num_probes_ = k;
   *out = std::move(f);
-  return Status::ok();
+  return Status::OK();
 }
 
 bool BloomFilter::may_contain_hash(uint64_t h) const {

@@ -21,7 +21,7 @@ constexpr int kMaxBackgroundRetries = 3;
 void DBImpl::flush_thread_main() {
   std::unique_lock l(mu_);
   for (;;) {
-    bg_cv_.wait(l, [&] { return shutting_down_ || (imm_ && bg_error_.is_ok()); });
+    bg_cv_.wait(l, [&] { return shutting_down_ || (imm_ && bg_error_.ok()); });
     if (shutting_down_) return;  // imm_'s data stays in its WAL for the next open
     const uint64_t generation = retry_generation_;
     note_background_result(l, flush_imm(l), generation, &flush_worker_);
@@ -31,10 +31,10 @@ void DBImpl::flush_thread_main() {
 void DBImpl::note_background_result(std::unique_lock<std::mutex>& l, const Status& s,
                                     uint64_t generation, BackgroundWorker* w) {
   w->tried_generation = generation;
-  if (s.is_ok()) {
+  if (s.ok()) {
     w->failures = 0;
     w->no_space_tries = 0;
-    w->no_space = Status::ok();
+    w->no_space = Status::OK();
   } else if (s.is_no_space()) {
     // Not sticky: writers get the error while it lasts, and the step is
     // retried after a backoff (0.2 s doubling to 6.4 s) or at once when a
@@ -53,8 +53,8 @@ void DBImpl::note_background_result(std::unique_lock<std::mutex>& l, const Statu
 }
 
 Status DBImpl::background_error() const {
-  if (!bg_error_.is_ok()) return bg_error_;
-  if (!flush_worker_.no_space.is_ok()) return flush_worker_.no_space;
+  if (!bg_error_.ok()) return bg_error_;
+  if (!flush_worker_.no_space.ok()) return flush_worker_.no_space;
   return compaction_worker_.no_space;
 }
 
@@ -62,10 +62,10 @@ Status DBImpl::retry_after_no_space(std::unique_lock<std::mutex>& l) {
   const uint64_t generation = ++retry_generation_;
   bg_cv_.notify_all();
   auto settled = [&](const BackgroundWorker& w) {
-    return w.no_space.is_ok() || w.tried_generation >= generation;
+    return w.no_space.ok() || w.tried_generation >= generation;
   };
   bg_cv_.wait(l, [&] {
-    return shutting_down_ || !bg_error_.is_ok() ||
+    return shutting_down_ || !bg_error_.ok() ||
            (settled(flush_worker_) && settled(compaction_worker_));
   });
   return background_error();
@@ -77,14 +77,14 @@ void DBImpl::compaction_thread_main() {
     bool full = full_compaction_requested_;
     const uint64_t generation = retry_generation_;
     std::optional<CompactionTask> task;
-    if (bg_error_.is_ok()) {
+    if (bg_error_.ok()) {
       LevelSummaries levels = version_->summaries();
       task = full ? plan_full_compaction(levels)
                   : plan_compaction(levels, shape_, options_.write_buffer_size, kMaxLevels);
     }
     if (!task) {
-      if (!compaction_worker_.no_space.is_ok()) {  // nothing left to retry
-        compaction_worker_.no_space = Status::ok();
+      if (!compaction_worker_.no_space.ok()) {  // nothing left to retry
+        compaction_worker_.no_space = Status::OK();
         compaction_worker_.tried_generation = generation;
         bg_cv_.notify_all();
       }
@@ -99,7 +99,7 @@ void DBImpl::compaction_thread_main() {
     compaction_running_ = true;
     Status s = run_compaction(l, *task);
     compaction_running_ = false;
-    if (full && (s.is_ok() || s.is_no_space() ||
+    if (full && (s.ok() || s.is_no_space() ||
                  compaction_worker_.failures + 1 >= kMaxBackgroundRetries)) {
       full_compaction_requested_ = false;
       full_compaction_status_ = s;
@@ -114,12 +114,12 @@ bool DBImpl::compaction_pending() const {
 }
 
 Status DBImpl::wait_for_compactions() {
-  if (read_only_) return Status::ok();  // nothing runs
+  if (read_only_) return Status::OK();  // nothing runs
   std::unique_lock l(mu_);
   LSM4KV_RETURN_IF_ERROR(check_writable("wait_for_compactions"));
-  if (!background_error().is_ok()) LSM4KV_RETURN_IF_ERROR(retry_after_no_space(l));
+  if (!background_error().ok()) LSM4KV_RETURN_IF_ERROR(retry_after_no_space(l));
   bg_cv_.wait(l, [&] {
-    return shutting_down_ || !background_error().is_ok() ||
+    return shutting_down_ || !background_error().ok() ||
            (!imm_ && !compaction_running_ && !full_compaction_requested_ && !compaction_pending());
   });
   return background_error();
@@ -132,7 +132,7 @@ Status DBImpl::compact_all() {
   full_compaction_requested_ = true;
   bg_cv_.notify_all();
   bg_cv_.wait(l, [&] { return !full_compaction_requested_ || shutting_down_; });
-  if (!full_compaction_status_.is_ok()) return full_compaction_status_;
+  if (!full_compaction_status_.ok()) return full_compaction_status_;
   return bg_error_;
 }
 
@@ -148,7 +148,7 @@ Status DBImpl::reshape(const Shape& shape) {
   edit.shape = shape;
   LSM4KV_RETURN_IF_ERROR(log_and_apply(&edit, {}));
   bg_cv_.notify_all();
-  return Status::ok();
+  return Status::OK();
 }
 
 // -------------------------------------------------------------------- flush
@@ -163,12 +163,12 @@ Status DBImpl::flush_imm(std::unique_lock<std::mutex>& l) {
   std::shared_ptr<SortedRun> run;
   Status s = build_run(it.get(), *tombstones, false, number, bits, &run);
   l.lock();
-  if (!s.is_ok()) return s;
+  if (!s.ok()) return s;
   VersionEdit edit;
   if (run) edit.added.push_back({0, number, run->file_size(), run->entries(), run->min_seq(), run->max_seq()});
   edit.log_number = imm_log_boundary_;
   s = log_and_apply(&edit, {run});
-  if (!s.is_ok()) {
+  if (!s.ok()) {
     discard_unlogged_run(number);
     return s;
   }
@@ -177,12 +177,12 @@ Status DBImpl::flush_imm(std::unique_lock<std::mutex>& l) {
   imm_ = nullptr;
   publish_state();
   std::vector<std::string> names;
-  if (fs_->list_dir(dir_, &names).is_ok())
+  if (fs_->list_dir(dir_, &names).ok())
     for (const std::string& n : names) {
       uint64_t num;
       if (parse_file_name(n, &num) == FileKind::kWal && num < log_number_) retire_file(n);
     }
-  return Status::ok();
+  return Status::OK();
 }
 
 // --------------------------------------------------------------- compaction
@@ -206,7 +206,7 @@ Status DBImpl::run_compaction(std::unique_lock<std::mutex>& l, const CompactionT
     edit.added.push_back({out_level, r->file_number(), r->file_size(), r->entries(), r->min_seq(), r->max_seq()});
     LSM4KV_RETURN_IF_ERROR(log_and_apply(&edit, {r}));
     compactions_++;
-    return Status::ok();
+    return Status::OK();
   }
   uint64_t number = next_file_number_++;
   double bits = bloom_bits_for_level(out_level);
@@ -214,11 +214,11 @@ Status DBImpl::run_compaction(std::unique_lock<std::mutex>& l, const CompactionT
   std::shared_ptr<SortedRun> out;
   Status s = merge_runs(inputs, task.bottommost, number, bits, &out);
   l.lock();
-  if (s.is_ok()) {
+  if (s.ok()) {
     if (out) edit.added.push_back({out_level, number, out->file_size(), out->entries(), out->min_seq(), out->max_seq()});
     s = log_and_apply(&edit, {out});
   }
-  if (!s.is_ok()) {
+  if (!s.ok()) {
     discard_unlogged_run(number);
     return s;
   }
@@ -226,7 +226,7 @@ Status DBImpl::run_compaction(std::unique_lock<std::mutex>& l, const CompactionT
   counters_.compaction_bytes_read[out_level].fetch_add(input_bytes, std::memory_order_relaxed);
   compactions_++;
   for (const auto& r : inputs) retire_file(run_name(r->file_number()));
-  return Status::ok();
+  return Status::OK();
 }
 
 Status DBImpl::merge_runs(const std::vector<std::shared_ptr<SortedRun>>& inputs, bool bottommost,
@@ -259,24 +259,24 @@ Status DBImpl::build_run(InternalIterator* it, const FragmentedTombstones& tombs
   // Entries hidden by a newer range tombstone are dropped; at the bottom,
   // where nothing older remains, deletes and tombstones go too, and sequence
   // numbers are zeroed (they order nothing any more and encode in one byte).
-  for (it->seek_to_first(); it->valid() && s.is_ok(); it->next()) {
+  for (it->seek_to_first(); it->valid() && s.ok(); it->next()) {
     if (tombstones.max_covering_seq(it->key()) > it->seq()) continue;
     if (bottommost && it->type() == EntryType::kDelete) continue;
     s = builder.add(it->key(), it->type(), bottommost ? 0 : it->seq(), it->value());
   }
-  if (s.is_ok()) s = it->status();
+  if (s.ok()) s = it->status();
   bool keep_tombstones = !bottommost && !tombstones.empty();
-  if (s.is_ok() && builder.entries() == 0 && !keep_tombstones) {
+  if (s.ok() && builder.entries() == 0 && !keep_tombstones) {
     remove_file(run_name(number));
-    return Status::ok();
+    return Status::OK();
   }
   if (keep_tombstones) builder.set_range_tombstones(tombstones);
   RunMeta meta;
-  if (s.is_ok()) s = builder.finish(&meta);  // syncs the file's data
+  if (s.ok()) s = builder.finish(&meta);  // syncs the file's data
   // The run's directory entry is durable before the manifest edit naming it.
-  if (s.is_ok()) s = fs_->sync_dir(dir_);
-  if (s.is_ok()) s = open_run(number, out);
-  if (!s.is_ok()) remove_file(run_name(number));
+  if (s.ok()) s = fs_->sync_dir(dir_);
+  if (s.ok()) s = open_run(number, out);
+  if (!s.ok()) remove_file(run_name(number));
   return s;
 }
 
@@ -315,18 +315,18 @@ Status DBImpl::write_manifest_file(uint64_t number, const VersionEdit& snapshot,
   std::string rec;
   snapshot.encode_to(&rec);
   Status s = writer->add_record(rec);
-  if (s.is_ok()) s = writer->sync();
+  if (s.ok()) s = writer->sync();
   // The manifest's directory entry is durable before CURRENT names it.
-  if (s.is_ok()) s = fs_->sync_dir(dir_);
+  if (s.ok()) s = fs_->sync_dir(dir_);
   bool switched = false;
-  if (s.is_ok()) s = set_current(fs_, dir_, name, &switched, current_synced);
-  if (!s.is_ok()) {  // CURRENT still names the old manifest
-    writer->close();
-    fs_->remove(path(name));
+  if (s.ok()) s = set_current(fs_, dir_, name, &switched, current_synced);
+  if (!s.ok()) {  // CURRENT still names the old manifest
+    writer->close().ignore_error();  // cleanup after the error returned
+    fs_->remove(path(name)).ignore_error();
     return s;
   }
   *out = std::move(writer);
-  return Status::ok();
+  return Status::OK();
 }
 
 Status DBImpl::write_new_manifest() {
@@ -334,7 +334,7 @@ Status DBImpl::write_new_manifest() {
   std::unique_ptr<LogWriter> writer;
   bool current_synced = false;
   LSM4KV_RETURN_IF_ERROR(write_manifest_file(number, snapshot_edit(), &writer, &current_synced));
-  if (manifest_) manifest_->close();
+  if (manifest_) manifest_->close().ignore_error();
   const uint64_t old = manifest_number_;
   manifest_ = std::move(writer);
   manifest_number_ = number;
@@ -352,7 +352,7 @@ Status DBImpl::write_new_manifest() {
       if (parse_file_name(n, &num) != FileKind::kRun || !live.count(num)) remove_file(n);
     }
   }
-  return Status::ok();
+  return Status::OK();
 }
 
 void DBImpl::discard_unlogged_run(uint64_t number) {
@@ -403,20 +403,20 @@ Status DBImpl::log_and_apply(VersionEdit* edit,
     std::string rec;
     edit->encode_to(&rec);
     s = manifest_->add_record(rec);
-    if (s.is_ok()) {
+    if (s.ok()) {
       s = manifest_->sync();
-      edit_in_doubt_ = !s.is_ok();  // whole record written: it may yet count
+      edit_in_doubt_ = !s.ok();  // whole record written: it may yet count
     }
-    if (!s.is_ok()) manifest_broken_ = true;
+    if (!s.ok()) manifest_broken_ = true;
   }
-  if (!s.is_ok()) {
+  if (!s.ok()) {
     version_ = prev_version;
     shape_ = prev_shape;
     log_number_ = prev_log;
     return s;
   }
   publish_state();
-  return Status::ok();
+  return Status::OK();
 }
 
 // ------------------------------------------------------------------- verify
@@ -431,7 +431,7 @@ Status DBImpl::verify() {
   }
   Status s;
   v->for_each_run([&](int, const auto& r) {
-    if (s.is_ok()) s = r->verify();
+    if (s.ok()) s = r->verify();
   });
   LSM4KV_RETURN_IF_ERROR(s);
   std::unique_ptr<LogReader> reader;
@@ -440,10 +440,10 @@ Status DBImpl::verify() {
     std::string_view rec;
     bool done;
     LSM4KV_RETURN_IF_ERROR(reader->next(&rec, &done));
-    if (done) return Status::ok();
+    if (done) return Status::OK();
     VersionEdit e;
     s = e.decode_from(rec);
-    if (!s.is_ok()) return Status::corruption(manifest + ": " + s.message());
+    if (!s.ok()) return Status::corruption(manifest + ": " + s.message());
   }
 }
 

@@ -68,7 +68,7 @@ Status DB::open(const Options& options, const std::string& dir, std::unique_ptr<
   auto db = std::make_unique<DBImpl>(options, dir);
   LSM4KV_RETURN_IF_ERROR(db->recover());
   *out = std::move(db);
-  return Status::ok();
+  return Status::OK();
 }
 
 DBImpl::DBImpl(const Options& options, std::string dir)
@@ -79,12 +79,12 @@ DBImpl::DBImpl(const Options& options, std::string dir)
       shape_(options.shape),
       read_only_(options.read_only) {}
 
-DBImpl::~DBImpl() { close(); }
+DBImpl::~DBImpl() { close().ignore_error(); }  // close() reports; a destructor cannot
 
 Status DBImpl::close() {
   {
     std::unique_lock l(mu_);
-    if (closed_) return Status::ok();
+    if (closed_) return Status::OK();
     closed_ = true;
     shutting_down_ = true;
     bg_cv_.notify_all();
@@ -96,9 +96,9 @@ Status DBImpl::close() {
   if (wal_) {
     s = wal_->sync();  // a clean close makes every write durable
     Status c = wal_->close();
-    if (s.is_ok()) s = c;
+    if (s.ok()) s = c;
   }
-  if (manifest_) manifest_->close();
+  if (manifest_) manifest_->close().ignore_error();
   lock_.reset();
   return s;
 }
@@ -112,7 +112,7 @@ Status DBImpl::open_run(uint64_t number, std::shared_ptr<SortedRun>* out) {
 void DBImpl::remove_file(const std::string& name) {
   uint64_t number;
   if (parse_file_name(name, &number) == FileKind::kRun) cache_->erase_file(number);
-  fs_->remove(path(name));  // best effort: a leftover is removed at the next open
+  fs_->remove(path(name)).ignore_error();  // best effort: a leftover is removed at the next open
 }
 
 // --------------------------------------------------------------- write path
@@ -145,7 +145,7 @@ Status DBImpl::delete_range(const WriteOptions& wo, std::string_view begin, std:
 Status DBImpl::write(const WriteOptions& wo, WriteBatch* batch) {
   if (read_only_) return Status::invalid_argument(dir_ + ": write: the database is open read-only");
   if (batch == nullptr) return Status::invalid_argument("write: null batch");
-  if (batch->count() == 0) return Status::ok();
+  if (batch->count() == 0) return Status::OK();
   BatchValidator v;
   LSM4KV_RETURN_IF_ERROR(batch->for_each(&v));
   if (v.bad) return Status::invalid_argument("write: a range deletion's end sorts before its begin");
@@ -164,7 +164,7 @@ Status DBImpl::write_impl(SyncMode mode, WriteBatch* batch) {
 
   Status s = make_room_for_write(l, batch == nullptr);
   Writer* last = &w;
-  if (s.is_ok() && batch != nullptr) {
+  if (s.ok() && batch != nullptr) {
     // Group commit: fold the queued batches behind us into one WAL record.
     WriteBatch group_storage;
     WriteBatch* group = batch;
@@ -190,11 +190,11 @@ Status DBImpl::write_impl(SyncMode mode, WriteBatch* batch) {
     std::shared_ptr<MemTable> mem = mem_;
     l.unlock();
     s = wal->add_record(group->rep());
-    if (s.is_ok() && need_sync) s = wal->sync();
-    if (s.is_ok()) s = insert_into(mem.get(), *group, &counters_);
+    if (s.ok() && need_sync) s = wal->sync();
+    if (s.ok()) s = insert_into(mem.get(), *group, &counters_);
     counters_.wal_bytes_written.fetch_add(group->byte_size() + kLogHeaderSize, std::memory_order_relaxed);
     l.lock();
-    if (s.is_ok()) {
+    if (s.ok()) {
       counters_.entries_written.fetch_add(group->count(), std::memory_order_relaxed);
       std::lock_guard g(state_mu_);
       state_.snapshot = last_sequence_;
@@ -220,8 +220,8 @@ Status DBImpl::make_room_for_write(std::unique_lock<std::mutex>& l, bool force) 
   for (;;) {
     if (shutting_down_) return Status::invalid_argument(dir_ + ": database is closing");
     LSM4KV_RETURN_IF_ERROR(finish_recovery());  // nothing unless open could not write
-    if (!bg_error_.is_ok()) return bg_error_;
-    if (!background_error().is_ok()) {  // a flush or compaction lacks space
+    if (!bg_error_.ok()) return bg_error_;
+    if (!background_error().ok()) {  // a flush or compaction lacks space
       LSM4KV_RETURN_IF_ERROR(retry_after_no_space(l));
       continue;
     }
@@ -230,7 +230,7 @@ Status DBImpl::make_room_for_write(std::unique_lock<std::mutex>& l, bool force) 
       wal_broken_ = false;
     }
     bool full = mem_->memory_usage() >= options_.write_buffer_size || (force && !mem_->empty());
-    if (!full) return Status::ok();
+    if (!full) return Status::OK();
     if (static_cast<int>(version_->levels[0].size()) >= options_.level0_stop_runs || imm_) {
       counters_.write_stalls.fetch_add(1, std::memory_order_relaxed);
       bg_cv_.wait(l);
@@ -249,15 +249,15 @@ Status DBImpl::start_new_wal() {
   // acknowledged: a power cut may otherwise drop the whole file. One fsync
   // of the directory per memtable switch.
   Status s = fs_->sync_dir(dir_);
-  if (!s.is_ok()) {
-    wf->close();
-    fs_->remove(path(wal_name(number)));
+  if (!s.ok()) {
+    wf->close().ignore_error();  // cleanup after the error returned
+    fs_->remove(path(wal_name(number))).ignore_error();
     return s;
   }
-  if (wal_) wal_->close();
+  if (wal_) wal_->close().ignore_error();
   wal_ = std::make_unique<LogWriter>(std::move(wf));
   wal_number_ = number;
-  return Status::ok();
+  return Status::OK();
 }
 
 Status DBImpl::switch_memtable() {
@@ -267,7 +267,7 @@ Status DBImpl::switch_memtable() {
   mem_ = std::make_shared<MemTable>();
   publish_state();
   bg_cv_.notify_all();
-  return Status::ok();
+  return Status::OK();
 }
 
 void DBImpl::publish_state() {
@@ -289,14 +289,14 @@ void DBImpl::publish_state() {
 Status DBImpl::flush() {
   if (read_only_) return Status::invalid_argument(dir_ + ": flush: the database is open read-only");
   Status s = write_impl(SyncMode::kNone, nullptr);
-  if (!s.is_ok()) return s;
+  if (!s.ok()) return s;
   std::unique_lock l(mu_);
   bg_cv_.wait(l, [&] {
-    return !imm_ || !bg_error_.is_ok() || !flush_worker_.no_space.is_ok() || shutting_down_;
+    return !imm_ || !bg_error_.ok() || !flush_worker_.no_space.ok() || shutting_down_;
   });
-  if (!bg_error_.is_ok()) return bg_error_;
-  if (!imm_) return Status::ok();
-  if (!flush_worker_.no_space.is_ok()) return flush_worker_.no_space;
+  if (!bg_error_.ok()) return bg_error_;
+  if (!imm_) return Status::OK();
+  if (!flush_worker_.no_space.ok()) return flush_worker_.no_space;
   return Status::invalid_argument(dir_ + ": database is closing");
 }
 
@@ -321,7 +321,7 @@ Status DBImpl::get_from(const ReadState& st, const ReadOptions& ro, std::string_
     if (found) {
       if (type == EntryType::kPut && tomb <= seq) {
         counters_.point_lookups_found.fetch_add(1, std::memory_order_relaxed);
-        return Status::ok();
+        return Status::OK();
       }
     } else if (tomb == 0) {
       return std::nullopt;
@@ -335,7 +335,7 @@ Status DBImpl::get_from(const ReadState& st, const ReadOptions& ro, std::string_
     MemLookup ml;
     m->get(key, st.snapshot, &ml);
     if (auto s = decide(ml.found, ml.type, ml.seq)) {
-      if (s->is_ok()) *value = std::move(ml.value);
+      if (s->ok()) *value = std::move(ml.value);
       return *s;
     }
   }
@@ -346,7 +346,7 @@ Status DBImpl::get_from(const ReadState& st, const ReadOptions& ro, std::string_
       RunLookup rl;
       LSM4KV_RETURN_IF_ERROR(run->get(key, key_hash, ro, &rl));
       if (auto s = decide(rl.found, rl.type, rl.seq)) {
-        if (s->is_ok()) *value = std::move(rl.value);
+        if (s->ok()) *value = std::move(rl.value);
         return *s;
       }
     }
@@ -362,9 +362,9 @@ Status DBImpl::multi_get(const ReadOptions& ro, std::span<const std::string_view
     if (keys[i] < keys[i - 1]) return Status::invalid_argument("multi_get: keys are not sorted");
   ReadState st = read_state();
   values->assign(keys.size(), std::string());
-  statuses->assign(keys.size(), Status::ok());
+  statuses->assign(keys.size(), Status::OK());
   for (size_t i = 0; i < keys.size(); i++) (*statuses)[i] = get_from(st, ro, keys[i], &(*values)[i]);
-  return Status::ok();
+  return Status::OK();
 }
 
 Shape DBImpl::shape() const {

@@ -28,10 +28,10 @@ Status DBImpl::recover() {
   LSM4KV_RETURN_IF_ERROR(replay_wals());
   std::unique_lock l(mu_);
   publish_state();
-  if (read_only_) return Status::ok();
+  if (read_only_) return Status::OK();
   recovery_pending_ = true;
-  finish_recovery();  // a failure is retried by the next write, which reports it
-  return Status::ok();
+  finish_recovery().ignore_error();  // a failure is retried by the next write, which reports it
+  return Status::OK();
 }
 
 Status DBImpl::open_directory() {
@@ -46,7 +46,7 @@ Status DBImpl::open_directory() {
   if (!fs_->exists(dir_)) return Status::invalid_argument(dir_ + ": no such directory");
   // Read-only: a LOCK that exists is taken, so that a live writer is
   // detected (Busy); a missing one is not created.
-  if (read_only_ && !fs_->exists(path("LOCK"))) return Status::ok();
+  if (read_only_ && !fs_->exists(path("LOCK"))) return Status::OK();
   return fs_->lock_file(path("LOCK"), &lock_);
 }
 
@@ -70,7 +70,7 @@ Status DBImpl::load_manifest(ManifestContents* m) {
                                       (read_only_ ? "" : " and create_if_missing is off"));
     LSM4KV_RETURN_IF_ERROR(create_new_db());
     s = read_manifest(fs_, dir_, m);
-  } else if (s.is_ok() && options_.error_if_exists) {
+  } else if (s.ok() && options_.error_if_exists) {
     return Status::invalid_argument(dir_ + ": database exists");
   }
   LSM4KV_RETURN_IF_ERROR(s);
@@ -79,7 +79,7 @@ Status DBImpl::load_manifest(ManifestContents* m) {
   next_file_number_ = std::max(m->next_file_number, m->manifest_number + 1);
   last_sequence_ = m->last_sequence;
   shape_ = m->shape;
-  return Status::ok();
+  return Status::OK();
 }
 
 Status DBImpl::create_new_db() {
@@ -112,7 +112,7 @@ Status DBImpl::open_runs(const ManifestContents& m) {
     version->levels[r.level].push_back(run);
   }
   version_ = version;
-  return Status::ok();
+  return Status::OK();
 }
 
 Status DBImpl::replay_wals() {
@@ -141,36 +141,36 @@ Status DBImpl::replay_wals() {
       if (done) break;
       WriteBatch batch;
       Status s = WriteBatch::from_rep(rec, &batch);
-      if (s.is_ok()) s = insert_into(mem_.get(), batch, nullptr);
-      if (!s.is_ok()) return Status::corruption(path(wal_name(w)) + ": " + s.message());
+      if (s.ok()) s = insert_into(mem_.get(), batch, nullptr);
+      if (!s.ok()) return Status::corruption(path(wal_name(w)) + ": " + s.message());
       if (batch.count() > 0)
         last_sequence_ = std::max(last_sequence_, batch.sequence() + batch.count() - 1);
     }
   }
-  return Status::ok();
+  return Status::OK();
 }
 
 Status DBImpl::finish_recovery() {
-  if (!recovery_pending_) return Status::ok();
+  if (!recovery_pending_) return Status::OK();
   Status s = flush_recovered_memtable();
   // The fresh WAL is made once; a retry after a failed manifest reuses it.
-  if (s.is_ok() && !wal_) s = start_new_wal();
-  if (s.is_ok()) {
+  if (s.ok() && !wal_) s = start_new_wal();
+  if (s.ok()) {
     uint64_t prev_log = log_number_;
     log_number_ = wal_number_;  // the old WALs' data is in the runs now
     s = write_new_manifest();
-    if (!s.is_ok()) log_number_ = prev_log;
+    if (!s.ok()) log_number_ = prev_log;
   }
-  if (!s.is_ok()) return s;
+  if (!s.ok()) return s;
   recovery_pending_ = false;
   if (!manifest_broken_) delete_obsolete_files();
   flush_thread_ = std::thread([this] { flush_thread_main(); });
   compaction_thread_ = std::thread([this] { compaction_thread_main(); });
-  return Status::ok();
+  return Status::OK();
 }
 
 Status DBImpl::flush_recovered_memtable() {
-  if (mem_->empty()) return Status::ok();
+  if (mem_->empty()) return Status::OK();
   uint64_t number = next_file_number_++;
   std::shared_ptr<const FragmentedTombstones> tombstones = mem_->fragmented_tombstones(kMaxSequence);
   std::unique_ptr<InternalIterator> it = mem_->new_iterator(kMaxSequence);
@@ -182,12 +182,12 @@ Status DBImpl::flush_recovered_memtable() {
   version_ = next;
   mem_ = std::make_shared<MemTable>();
   publish_state();
-  return Status::ok();
+  return Status::OK();
 }
 
 void DBImpl::delete_obsolete_files() {
   std::vector<std::string> names;
-  if (!fs_->list_dir(dir_, &names).is_ok()) return;  // left for the next open
+  if (!fs_->list_dir(dir_, &names).ok()) return;  // left for the next open
   std::set<uint64_t> live_runs;
   version_->for_each_run([&](int, const auto& r) { live_runs.insert(r->file_number()); });
   for (const std::string& n : names) {

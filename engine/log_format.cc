@@ -23,7 +23,7 @@ Status LogReader::open(FileSystem* fs, const std::string& path, TailMode mode,
   std::string data;
   LSM4KV_RETURN_IF_ERROR(read_file(fs, path, &data));
   out->reset(new LogReader(path, std::move(data), mode));
-  return Status::ok();
+  return Status::OK();
 }
 
 Status LogReader::corruption(const std::string& what) const {
@@ -50,32 +50,32 @@ Status LogReader::next(std::string_view* payload, bool* done) {
   size_t left = data_.size() - pos_;
   if (left == 0) {
     *done = true;
-    return Status::ok();
+    return Status::OK();
   }
   const char* h = data_.data() + pos_;
   if (left < kLogHeaderSize) {
     torn_tail_ = true;
     *done = true;
-    return Status::ok();
+    return Status::OK();
   }
   uint32_t len = decode_fixed32(h);
   if (decode_fixed32(h + 4) != static_cast<uint32_t>(checksum64(h, 4))) {
     if (std::all_of(h, static_cast<const char*>(data_.data() + data_.size()), [](char c) { return c == 0; })) {
       torn_tail_ = true;
       *done = true;
-      return Status::ok();
+      return Status::OK();
     }
     if (mode_ == TailMode::kTolerateDamagedLast && lost_sector(pos_ + kLogHeaderSize)) {
       torn_tail_ = true;
       *done = true;
-      return Status::ok();
+      return Status::OK();
     }
     return corruption("bad record header checksum");
   }
   if (len > left - kLogHeaderSize) {
     torn_tail_ = true;
     *done = true;
-    return Status::ok();
+    return Status::OK();
   }
   std::string_view body(h + kLogHeaderSize, len);
   if (checksum64(body) != decode_fixed64(h + 8)) {
@@ -85,13 +85,13 @@ Status LogReader::next(std::string_view* payload, bool* done) {
     if (mode_ == TailMode::kTolerateDamagedLast && (nothing_after || lost_sector(pos_ + kLogHeaderSize + len))) {
       torn_tail_ = true;
       *done = true;
-      return Status::ok();
+      return Status::OK();
     }
     return corruption("bad record payload checksum");
   }
   *payload = body;
   pos_ += kLogHeaderSize + len;
-  return Status::ok();
+  return Status::OK();
 }
 
 }  // namespace lsm4kv::engine

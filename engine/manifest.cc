@@ -18,7 +18,7 @@ Status parse_current(const std::string& current_path, const std::string& content
     return Status::corruption(current_path + ": damaged (" + std::to_string(content.size()) +
                               " bytes, not \"MANIFEST-<number>\\n\")");
   *name = content.substr(0, content.size() - 1);
-  return Status::ok();
+  return Status::OK();
 }
 
 // Applies the edits of a manifest in order, keeping each level newest first.
@@ -51,7 +51,7 @@ class Replay {
       order_[r.level].insert(order_[r.level].begin(), r.file_number);
       live_[r.file_number] = r;
     }
-    return Status::ok();
+    return Status::OK();
   }
 
   void finish(ManifestContents* m) const {
@@ -96,14 +96,14 @@ Status read_manifest(FileSystem* fs, const std::string& dir, ManifestContents* o
     if (done) break;
     VersionEdit e;
     s = e.decode_from(rec);
-    if (!s.is_ok()) return replay.corrupt(s.message() + " in the record ending at offset " +
+    if (!s.ok()) return replay.corrupt(s.message() + " in the record ending at offset " +
                                     std::to_string(reader->good_bytes()));
     LSM4KV_RETURN_IF_ERROR(replay.apply(e, out));
   }
   if (out->edits == 0)
     return replay.corrupt("holds no snapshot record (empty, zeroed or torn before its first record)");
   replay.finish(out);
-  return Status::ok();
+  return Status::OK();
 }
 
 Status set_current(FileSystem* fs, const std::string& dir, const std::string& name,
@@ -114,17 +114,17 @@ Status set_current(FileSystem* fs, const std::string& dir, const std::string& na
   std::unique_ptr<WritableFile> f;
   LSM4KV_RETURN_IF_ERROR(fs->new_writable(tmp, &f));
   Status s = f->append(name + "\n");
-  if (s.is_ok()) s = f->sync();
+  if (s.ok()) s = f->sync();
   Status c = f->close();
-  if (s.is_ok()) s = c;
-  if (s.is_ok()) s = fs->rename(tmp, dir + "/CURRENT");
-  if (!s.is_ok()) {
-    fs->remove(tmp);
+  if (s.ok()) s = c;
+  if (s.ok()) s = fs->rename(tmp, dir + "/CURRENT");
+  if (!s.ok()) {
+    fs->remove(tmp).ignore_error();  // cleanup after the error returned
     return s;
   }
   *switched = true;
-  *dir_synced = fs->sync_dir(dir).is_ok();
-  return Status::ok();
+  *dir_synced = fs->sync_dir(dir).ok();
+  return Status::OK();
 }
 
 }  // namespace lsm4kv::engine

@@ -196,7 +196,7 @@ class MemTableIterator final : public InternalIterator {
   }
   EntryType type() const override { return current_.type; }
   SequenceNumber seq() const override { return current_.seq; }
-  Status status() const override { return Status::ok(); }
+  Status status() const override { return Status::OK(); }
 
  private:
   // From the cursor's position forward: the first key with a version <= snapshot.

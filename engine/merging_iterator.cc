@@ -10,7 +10,7 @@ class MergingIterator final : public InternalIterator {
   explicit MergingIterator(std::vector<std::unique_ptr<InternalIterator>> children)
       : children_(std::move(children)) {}
 
-  bool valid() const override { return current_ != nullptr && status_.is_ok(); }
+  bool valid() const override { return current_ != nullptr && status_.ok(); }
   void seek_to_first() override {
     for (auto& c : children_) c->seek_to_first();
     pick_smallest();
@@ -79,7 +79,7 @@ class MergingIterator final : public InternalIterator {
   }
   bool check(InternalIterator* c) {
     Status s = c->status();
-    if (s.is_ok()) return true;
+    if (s.ok()) return true;
     status_ = s;
     current_ = nullptr;
     return false;

@@ -110,7 +110,7 @@ Status FragmentedTombstones::decode_from(std::string_view in, FragmentedTombston
     frags.push_back({std::string(b), std::string(e), seq});
   }
   out->fragments_ = std::move(frags);
-  return Status::ok();
+  return Status::OK();
 }
 
 }  // namespace lsm4kv::engine

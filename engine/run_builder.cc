@@ -23,7 +23,7 @@ void RunBuilder::note_seq(SequenceNumber seq) {
 
 Status RunBuilder::add(std::string_view key, EntryType type, SequenceNumber seq,
                        std::string_view value) {
-  if (!status_.is_ok()) return status_;
+  if (!status_.ok()) return status_;
   if (finished_) return Status::invalid_argument("run builder: add after finish");
   if (props_.entries > 0 && !(std::string_view(last_key_) < key)) {
     return Status::invalid_argument("run builder: keys not strictly increasing");
@@ -49,25 +49,25 @@ Status RunBuilder::write_block(std::string contents, BlockHandle* handle) {
   handle->size = contents.size();
   append_block_trailer(&contents);
   Status s = file_->append(contents);
-  if (s.is_ok()) offset_ += contents.size();
+  if (s.ok()) offset_ += contents.size();
   return s;
 }
 
 Status RunBuilder::flush_block() {
-  if (block_.empty()) return Status::ok();
+  if (block_.empty()) return Status::OK();
   std::string first(block_.first_key()), last(block_.last_key());
   BlockHandle handle;
   Status s = write_block(std::string(block_.finish()), &handle);
-  if (!s.is_ok()) return s;
+  if (!s.ok()) return s;
   index_.add(first, last, handle);
   props_.data_blocks++;
   props_.data_bytes += handle.size + kBlockTrailerSize;
   block_.reset();
-  return Status::ok();
+  return Status::OK();
 }
 
 Status RunBuilder::finish(RunMeta* meta) {
-  if (!status_.is_ok()) return status_;
+  if (!status_.ok()) return status_;
   if (finished_) return Status::invalid_argument("run builder: finish called twice");
   finished_ = true;
   Footer footer;
@@ -79,18 +79,18 @@ Status RunBuilder::finish(RunMeta* meta) {
   tombstones_.encode_to(&range_del);
   bloom_.finish(&filter);
   props_.encode_to(&props);
-  if (status_.is_ok()) status_ = write_block(std::move(range_del), &footer.range_del);
-  if (status_.is_ok()) status_ = write_block(std::move(filter), &footer.filter);
-  if (status_.is_ok()) status_ = write_block(index_.finish(), &footer.index);
-  if (status_.is_ok()) status_ = write_block(std::move(props), &footer.properties);
+  if (status_.ok()) status_ = write_block(std::move(range_del), &footer.range_del);
+  if (status_.ok()) status_ = write_block(std::move(filter), &footer.filter);
+  if (status_.ok()) status_ = write_block(index_.finish(), &footer.index);
+  if (status_.ok()) status_ = write_block(std::move(props), &footer.properties);
   std::string tail;
   footer.encode_to(&tail);
-  if (status_.is_ok()) status_ = file_->append(tail);
-  if (status_.is_ok()) offset_ += tail.size();
-  if (status_.is_ok()) status_ = file_->sync();
+  if (status_.ok()) status_ = file_->append(tail);
+  if (status_.ok()) offset_ += tail.size();
+  if (status_.ok()) status_ = file_->sync();
   Status closed = file_->close();
-  if (status_.is_ok()) status_ = closed;
-  if (!status_.is_ok()) return status_;
+  if (status_.ok()) status_ = closed;
+  if (!status_.ok()) return status_;
   meta->file_size = offset_;
   meta->entries = props_.entries;
   meta->tombstone_fragments = props_.tombstone_fragments;
@@ -98,7 +98,7 @@ Status RunBuilder::finish(RunMeta* meta) {
   meta->largest = props_.largest;
   meta->min_seq = props_.min_seq;
   meta->max_seq = props_.max_seq;
-  return Status::ok();
+  return Status::OK();
 }
 
 uint64_t RunBuilder::estimated_file_size() const {

@@ -41,7 +41,7 @@ Status check_block_trailer(const char* data, size_t size, std::string_view what)
     return Status::corruption(std::string(what) + ": unknown block type " +
                               std::to_string(static_cast<uint8_t>(data[size])));
   }
-  return Status::ok();
+  return Status::OK();
 }
 
 // ---- Footer ----
@@ -88,7 +88,7 @@ Status Footer::decode_from(std::string_view in, uint64_t footer_offset, Footer* 
   }
   if (pos != footer_offset) return Status::corruption("footer: tail blocks do not reach footer");
   *out = f;
-  return Status::ok();
+  return Status::OK();
 }
 
 // ---- RunProperties ----
@@ -129,7 +129,7 @@ Status RunProperties::decode_from(std::string_view in, RunProperties* out) {
   p.smallest = small;
   p.largest = large;
   *out = std::move(p);
-  return Status::ok();
+  return Status::OK();
 }
 
 // ---- Index block ----
@@ -219,7 +219,7 @@ Status FencePointers::decode_from(std::string_view in, uint64_t data_end, FenceP
   }
   fp.keys_.shrink_to_fit();
   *out = std::move(fp);
-  return Status::ok();
+  return Status::OK();
 }
 
 size_t FencePointers::lower_bound(std::string_view key) const {

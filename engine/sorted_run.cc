@@ -30,13 +30,13 @@ Status SortedRun::open(FileSystem* fs, const std::string& path, uint64_t file_nu
   char buf[kFooterSize];
   size_t got = 0;
   Status s = run->file_->read(footer_offset, kFooterSize, buf, &got);
-  if (!s.is_ok()) return Status::io_error(path + ": reading footer: " + s.message());
+  if (!s.ok()) return Status::io_error(path + ": reading footer: " + s.message());
   if (got != kFooterSize) return Status::corruption(path + ": truncated footer");
   s = Footer::decode_from(std::string_view(buf, kFooterSize), footer_offset, &run->footer_);
-  if (!s.is_ok()) return run->annotate(s, footer_offset);
+  if (!s.ok()) return run->annotate(s, footer_offset);
   LSM4KV_RETURN_IF_ERROR(run->load_tail(run->footer_));
   *out = std::move(run);
-  return Status::ok();
+  return Status::OK();
 }
 
 // Reads the four tail blocks (contiguous, so in one read) and cross-checks
@@ -47,7 +47,7 @@ Status SortedRun::load_tail(const Footer& footer) {
   std::string buf(tail.size, '\0');
   size_t got = 0;
   Status s = file_->read(tail.offset, tail.size, buf.data(), &got);
-  if (!s.is_ok()) return Status::io_error(path_ + ": reading tail blocks: " + s.message());
+  if (!s.ok()) return Status::io_error(path_ + ": reading tail blocks: " + s.message());
   if (got != tail.size) return annotate(Status::corruption("truncated tail blocks"), tail.offset);
   struct Part {
     BlockHandle handle;
@@ -71,8 +71,8 @@ Status SortedRun::load_tail(const Footer& footer) {
   for (const Part& part : parts) {
     const char* p = buf.data() + (part.handle.offset - tail.offset);
     s = check_block_trailer(p, part.handle.size, "tail block");
-    if (s.is_ok()) s = part.decode(this, std::string_view(p, part.handle.size));
-    if (!s.is_ok()) return annotate(s, part.handle.offset);
+    if (s.ok()) s = part.decode(this, std::string_view(p, part.handle.size));
+    if (!s.ok()) return annotate(s, part.handle.offset);
   }
   size_t n = fences_.size();
   bool consistent =
@@ -83,11 +83,11 @@ Status SortedRun::load_tail(const Footer& footer) {
     return annotate(Status::corruption("properties disagree with the index"),
                     footer.properties.offset);
   }
-  return Status::ok();
+  return Status::OK();
 }
 
 Status SortedRun::annotate(const Status& s, uint64_t offset) const {
-  if (s.is_ok()) return s;
+  if (s.ok()) return s;
   std::string msg = path_ + ": " + s.message() + offset_str(offset);
   return s.is_corruption() ? Status::corruption(msg) : Status::io_error(msg);
 }
@@ -99,7 +99,7 @@ Status SortedRun::read_raw(BlockHandle handle, std::string* buf) const {
   buf->resize(n);
   size_t got = 0;
   Status s = file_->read(handle.offset, n, buf->data(), &got);
-  if (!s.is_ok()) return annotate(Status::io_error("reading block: " + s.message()), handle.offset);
+  if (!s.ok()) return annotate(Status::io_error("reading block: " + s.message()), handle.offset);
   if (got != n) return annotate(Status::corruption("truncated block"), handle.offset);
   return annotate(check_block_trailer(buf->data(), handle.size, "block"), handle.offset);
 }
@@ -116,7 +116,7 @@ Status SortedRun::read_block(size_t index, const ReadOptions& ro,
             check_block_trailer(cached->raw().data(), h.size, "cached block"), h.offset));
       }
       *out = std::move(cached);
-      return Status::ok();
+      return Status::OK();
     }
   }
   std::string buf;
@@ -127,7 +127,7 @@ Status SortedRun::read_block(size_t index, const ReadOptions& ro,
   if (cache_ != nullptr && ro.fill_cache) {
     cache_->insert(file_number_, h.offset, *out, (*out)->charge());
   }
-  return Status::ok();
+  return Status::OK();
 }
 
 // ---- Point lookups ----
@@ -143,10 +143,10 @@ Status SortedRun::get(std::string_view key, uint64_t key_hash, const ReadOptions
   count(&EngineCounters::bloom_checked);
   if (!bloom_.may_contain_hash(key_hash)) {
     count(&EngineCounters::bloom_negatives);
-    return Status::ok();
+    return Status::OK();
   }
   Status s = search(key, ro, out);
-  if (s.is_ok() && !out->found) count(&EngineCounters::bloom_false_positives);
+  if (s.ok() && !out->found) count(&EngineCounters::bloom_false_positives);
   return s;
 }
 
@@ -159,20 +159,20 @@ Status SortedRun::get_unfiltered(std::string_view key, const ReadOptions& ro,
 Status SortedRun::search(std::string_view key, const ReadOptions& ro, RunLookup* out) const {
   size_t i = fences_.lower_bound(key);
   // Between two blocks, or outside the run: no block holds the key.
-  if (i == fences_.size() || key < fences_.first(i)) return Status::ok();
+  if (i == fences_.size() || key < fences_.first(i)) return Status::OK();
   count(&EngineCounters::runs_probed);
   std::shared_ptr<const Block> block;
   LSM4KV_RETURN_IF_ERROR(read_block(i, ro, &block));
   BlockIter it(block.get());
   it.seek(key);
-  if (!it.status().is_ok()) return annotate(it.status(), fences_.handle(i).offset);
+  if (!it.status().ok()) return annotate(it.status(), fences_.handle(i).offset);
   if (it.valid() && it.key() == key) {
     out->found = true;
     out->type = it.type();
     out->seq = it.seq();
     out->value.assign(it.value().data(), it.value().size());
   }
-  return Status::ok();
+  return Status::OK();
 }
 
 // ---- Iterator ----
@@ -185,7 +185,7 @@ class RunIterator final : public InternalIterator {
   RunIterator(std::shared_ptr<const SortedRun> run, const ReadOptions& ro)
       : run_(std::move(run)), ro_(ro) {}
 
-  bool valid() const override { return status_.is_ok() && iter_ && iter_->valid(); }
+  bool valid() const override { return status_.ok() && iter_ && iter_->valid(); }
   void seek_to_first() override {
     if (start() && load(0)) iter_->seek_to_first();
     skip_forward();
@@ -224,7 +224,7 @@ class RunIterator final : public InternalIterator {
  private:
   // Every positioning starts afresh, forgetting an earlier error.
   bool start() {
-    status_ = Status::ok();
+    status_ = Status::OK();
     iter_.reset();
     return true;
   }
@@ -236,7 +236,7 @@ class RunIterator final : public InternalIterator {
     if (block_ == nullptr || index_ != i) {
       block_.reset();
       Status s = run_->read_block(i, ro_, &block_);
-      if (!s.is_ok()) {
+      if (!s.ok()) {
         status_ = s;
         return false;
       }
@@ -263,7 +263,7 @@ class RunIterator final : public InternalIterator {
   }
   // False (and status_ set) when the block iterator met a malformed entry.
   bool check_block() {
-    if (!iter_ || iter_->status().is_ok()) return true;
+    if (!iter_ || iter_->status().ok()) return true;
     status_ = run_->annotate(iter_->status(), run_->fences().handle(index_).offset);
     iter_.reset();
     return false;
@@ -308,7 +308,7 @@ Status SortedRun::verify_data_block(size_t index, std::string* prev_key, uint64_
   if (first || *prev_key != fences_.last(index)) {
     return annotate(Status::corruption("last key differs from its fence"), h.offset);
   }
-  return Status::ok();
+  return Status::OK();
 }
 
 Status SortedRun::verify() const {
@@ -325,7 +325,7 @@ Status SortedRun::verify() const {
     return Status::corruption(path_ + ": holds " + std::to_string(n) + " entries, properties say " +
                               std::to_string(props_.entries));
   }
-  return Status::ok();
+  return Status::OK();
 }
 
 }  // namespace lsm4kv::engine

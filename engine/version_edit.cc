@@ -108,7 +108,7 @@ Status VersionEdit::decode_from(std::string_view in) {
         return bad("unknown tag");
     }
   }
-  return Status::ok();
+  return Status::OK();
 }
 
 }  // namespace lsm4kv::engine

@@ -41,7 +41,7 @@ void WriteBatch::append(const WriteBatch& other) {
 Status WriteBatch::from_rep(std::string_view rep, WriteBatch* out) {
   if (rep.size() < kHeaderSize) return Status::corruption("write batch shorter than its header");
   out->rep_.assign(rep.data(), rep.size());
-  return Status::ok();
+  return Status::OK();
 }
 
 Status WriteBatch::for_each(Handler* handler) const {
@@ -75,7 +75,7 @@ Status WriteBatch::for_each(Handler* handler) const {
     n++;
   }
   if (n != count()) return Status::corruption("write batch: count does not match operations");
-  return Status::ok();
+  return Status::OK();
 }
 
 }  // namespace lsm4kv::engine

@@ -16,7 +16,7 @@ Status copy(void* dst, const void* src, size_t n, void* stream, cudaMemcpyKind k
   cudaError_t e = cudaMemcpyAsync(dst, src, n, kind, s);
   if (e == cudaSuccess) e = cudaStreamSynchronize(s);
   if (e != cudaSuccess) return Status::io_error(std::string("cudaMemcpyAsync: ") + cudaGetErrorString(e));
-  return Status::ok();
+  return Status::OK();
 }
 }  // namespace
 

@@ -110,7 +110,7 @@ Status IndexRebuilder::finish(const std::function<Status(std::string_view key, c
   *report = counts_;
   report->pages_kept = kept + keyed_.size();
   report->pages_dropped = pages_.size() - kept;
-  return Status::ok();
+  return Status::OK();
 }
 
 }  // namespace lsm4kv::kvcache

@@ -66,7 +66,7 @@ Status KvStore::open(const StoreOptions& options, std::unique_ptr<KvStore>* out)
   LSM4KV_RETURN_IF_ERROR(store->open());
   store->start_stats_writer();  // kvtool stats reads it (kv_store_inspect.cc)
   *out = std::move(store);
-  return Status::ok();
+  return Status::OK();
 }
 
 namespace {
@@ -74,7 +74,7 @@ namespace {
 Status check_shape(const engine::Shape& shape, const char* what) {
   bool ok = shape.size_ratio >= 2 && !shape.runs_per_level.empty();
   for (int k : shape.runs_per_level) ok &= k >= 1;
-  if (ok) return Status::ok();
+  if (ok) return Status::OK();
   return Status::invalid_argument(std::string("open: ") + what + " needs size_ratio >= 2 and runs_per_level >= 1");
 }
 
@@ -110,7 +110,7 @@ Status validate(const StoreOptions& o) {
   if (o.tuner && o.tuner_window_ops == 0) return bad("tuner_window_ops must be > 0");
   LSM4KV_RETURN_IF_ERROR(check_shape(o.initial_shape, "initial_shape"));
   if (o.pinned_shape) LSM4KV_RETURN_IF_ERROR(check_shape(*o.pinned_shape, "pinned_shape"));
-  return Status::ok();
+  return Status::OK();
 }
 
 // The record bytes of one page of layout l, or InvalidArgument: a field of
@@ -127,7 +127,7 @@ Status page_record_bytes(const KvLayout& l, uint32_t page_tokens, uint64_t* out)
                                       " tokens of this layout is more than kMaxPageBytes (" +
                                       std::to_string(kMaxPageBytes) + ")");
   *out = v;
-  return Status::ok();
+  return Status::OK();
 }
 
 }  // namespace
@@ -135,7 +135,7 @@ Status page_record_bytes(const KvLayout& l, uint32_t page_tokens, uint64_t* out)
 Status KvStoreImpl::check_writable(const char* what) const {
   LSM4KV_RETURN_IF_ERROR(check_open());
   if (opt_.read_only) return Status::not_supported(opt_.dir + ": " + what + ": the store is open read-only");
-  return Status::ok();
+  return Status::OK();
 }
 
 Status KvStoreImpl::open() {
@@ -165,11 +165,11 @@ Status KvStoreImpl::open() {
   Status s = open_index(eo);
   // A repair rebuilds a readable index too; other errors (format, page
   // size, I/O, Busy) are never the index's damage. Read-only never rebuilds.
-  if (!ro && (s.is_corruption() || (force_rebuild_ && s.is_ok()))) s = recover_index(eo, s);
+  if (!ro && (s.is_corruption() || (force_rebuild_ && s.ok()))) s = recover_index(eo, s);
   LSM4KV_RETURN_IF_ERROR(s);
   if (ro) {
     start_loader();
-    return Status::ok();
+    return Status::OK();
   }
   tuner::TunerOptions tu;
   tu.enabled = opt_.tuner;
@@ -184,11 +184,11 @@ Status KvStoreImpl::open() {
   create_reserve();
   start_loader();  // last: open's own work does not share the cores with it
   start_maintainer();
-  return Status::ok();
+  return Status::OK();
 }
 
 Status KvStoreImpl::close() {
-  if (closed_) return Status::ok();
+  if (closed_) return Status::OK();
   {
     // get_batch_async calls in flight finish first; later ones are refused.
     std::unique_lock l(async_mu_);
@@ -201,11 +201,11 @@ Status KvStoreImpl::close() {
   stop_stats_writer();  // writes the stats file a last time
   closed_ = true;
   tuner_.reset();
-  Status s = index_ ? index_->close() : Status::ok();
-  Status t = log_ ? log_->close() : Status::ok();
+  Status s = index_ ? index_->close() : Status::OK();
+  Status t = log_ ? log_->close() : Status::OK();
   index_.reset();  // releases the directory's locks: the store can be reopened
   log_.reset();
-  return s.is_ok() ? t : s;
+  return s.ok() ? t : s;
 }
 
 // Namespaces from the metadata records, now; the rest in the background
@@ -228,7 +228,7 @@ Status KvStoreImpl::load_state() {
   {
     std::lock_guard g(load_mu_);
     loaded_ = false;
-    load_status_ = Status::ok();
+    load_status_ = Status::OK();
   }
   load_stop_ = false;
   load_snapshot_ = std::move(it);
@@ -239,7 +239,7 @@ Status KvStoreImpl::load_state() {
     start_loader();
     return wait_loaded();
   }
-  return Status::ok();
+  return Status::OK();
 }
 
 void KvStoreImpl::start_loader() {
@@ -297,7 +297,7 @@ Status KvStoreImpl::load_pages(engine::Iterator* it, const tensorlog::Location& 
   NamespaceId root_ns = kMetaNamespace;
   Digest ns_root;
   for (it->seek_to_first(); it->valid() && it->key() < end; it->next()) {
-    if ((++seen & 0xffff) == 0 && load_stop_) return Status::ok();
+    if ((++seen & 0xffff) == 0 && load_stop_) return Status::OK();
     const std::string_view key = it->key();
     PageEntry e;
     if (!e.decode_from(it->value())) return Status::corruption(opt_.dir + ": bad page entry in the index");
@@ -347,7 +347,7 @@ Status KvStoreImpl::load_pages(engine::Iterator* it, const tensorlog::Location& 
     }
     g.resolved = true;
     if (!g.root.empty() && g.bytes > 0) add(g.root, g.bytes, g.tick);
-    if (load_stop_) return Status::ok();
+    if (load_stop_) return Status::OK();
   }
   return mark_orphans_dead(std::move(referenced), last);
 }
@@ -372,7 +372,7 @@ Status KvStoreImpl::mark_orphans_dead(std::vector<tensorlog::Location> reference
 
 Status KvStoreImpl::forget_records(std::span<const tensorlog::Location> locations) {
   Status s = log_->mark_dead(locations);
-  return s.is_no_space() ? Status::ok() : s;
+  return s.is_no_space() ? Status::OK() : s;
 }
 
 Status KvStoreImpl::for_each_page_entry(
@@ -399,7 +399,7 @@ Status KvStoreImpl::register_namespace(std::string_view name, const KvLayout& la
     if (!(layouts_[it->second] == layout))
       return Status::invalid_argument("namespace '" + std::string(name) + "' exists with another layout");
     *out = it->second;
-    return Status::ok();
+    return Status::OK();
   }
   LSM4KV_RETURN_IF_ERROR(check_writable("register_namespace"));
   NamespaceId id = static_cast<NamespaceId>(names_.size() + 1);
@@ -412,7 +412,7 @@ Status KvStoreImpl::register_namespace(std::string_view name, const KvLayout& la
   names_[std::string(name)] = id;
   layouts_[id] = layout;
   *out = id;
-  return Status::ok();
+  return Status::OK();
 }
 
 Status KvStoreImpl::layout_of(NamespaceId ns, KvLayout* out) const {
@@ -421,7 +421,7 @@ Status KvStoreImpl::layout_of(NamespaceId ns, KvLayout* out) const {
   auto it = layouts_.find(ns);
   if (it == layouts_.end()) return Status::invalid_argument("unknown namespace id " + std::to_string(ns));
   *out = it->second;
-  return Status::ok();
+  return Status::OK();
 }
 
 Status KvStoreImpl::check_buffer(const KvBuffer& b, const KvLayout& layout, size_t tokens,
@@ -437,7 +437,7 @@ Status KvStoreImpl::check_buffer(const KvBuffer& b, const KvLayout& layout, size
                                         std::to_string(tokens) + " tokens");
       if (b.kind == KvBuffer::Kind::kDevicePageMajor && !tensorlog::device_available())
         return tensorlog::no_device_status();
-      return Status::ok();
+      return Status::OK();
     case KvBuffer::Kind::kHostPerLayer: {
       const size_t row = size_t{layout.kv_heads} * layout.head_dim * dtype_size(layout.dtype);
       if (b.k.size() != layout.layers || b.v.size() != layout.layers)
@@ -447,7 +447,7 @@ Status KvStoreImpl::check_buffer(const KvBuffer& b, const KvLayout& layout, size
           return Status::invalid_argument(std::string(what) + ": null per-layer buffer");
       if (b.row_stride < row)
         return Status::invalid_argument(std::string(what) + ": row_stride is smaller than a row");
-      return Status::ok();
+      return Status::OK();
     }
   }
   return Status::invalid_argument(std::string(what) + ": unknown buffer kind");
@@ -458,12 +458,12 @@ Status KvStoreImpl::check_buffer(const KvBuffer& b, const KvLayout& layout, size
 Status KvStoreImpl::cached_pages(const PromptKeys& keys, size_t* pages) {
   *pages = 0;
   const size_t n = keys.size();
-  if (n == 0) return Status::ok();
+  if (n == 0) return Status::OK();
   auto stored = [&](size_t page, bool* found) {
     std::string v;
     Status s = index_->get({}, keys.key(page), &v);
-    *found = s.is_ok();
-    return s.is_not_found() ? Status::ok() : s;
+    *found = s.ok();
+    return s.is_not_found() ? Status::OK() : s;
   };
   // The most units u in [0, units] whose last page is stored (unit u ends at
   // page last(u)): the whole request first, then bisection.
@@ -482,7 +482,7 @@ Status KvStoreImpl::cached_pages(const PromptKeys& keys, size_t* pages) {
       else hi = mid - 1;
     }
     *out = lo;
-    return Status::ok();
+    return Status::OK();
   };
   const size_t W = window_;
   if (opt_.probe == ProbeStrategy::kBinarySearch || W == 1)
@@ -491,7 +491,7 @@ Status KvStoreImpl::cached_pages(const PromptKeys& keys, size_t* pages) {
   LSM4KV_RETURN_IF_ERROR(search(n / W, [&](size_t u) { return (u + 1) * W - 1; }, &windows));
   const size_t first = windows * W;
   *pages = first;
-  if (first == n) return Status::ok();
+  if (first == n) return Status::OK();
   // One predecessor seek inside the next window: the greatest stored key <=
   // the request's last key of that window shares its page-prefix with every
   // stored prefix of the request there.
@@ -499,9 +499,9 @@ Status KvStoreImpl::cached_pages(const PromptKeys& keys, size_t* pages) {
   auto it = index_->new_iterator({});
   it->seek_for_prev(last);
   LSM4KV_RETURN_IF_ERROR(it->status());
-  if (!it->valid()) return Status::ok();
+  if (!it->valid()) return Status::OK();
   const std::string_view found = it->key();
-  if (!found.starts_with(std::string_view(last).substr(0, kKeyHeadBytes))) return Status::ok();
+  if (!found.starts_with(std::string_view(last).substr(0, kKeyHeadBytes))) return Status::OK();
   size_t common = 0;
   const size_t in_window = key_window_pages(last);
   while (common < in_window && found.size() >= kKeyHeadBytes + (common + 1) * kFingerprintBytes &&
@@ -509,7 +509,7 @@ Status KvStoreImpl::cached_pages(const PromptKeys& keys, size_t* pages) {
                        kKeyHeadBytes + common * kFingerprintBytes, kFingerprintBytes) == 0)
     common++;
   *pages = first + common;
-  return Status::ok();
+  return Status::OK();
 }
 
 Status KvStoreImpl::lookup_all(const std::vector<std::string>& keys, std::vector<std::string>* values,
@@ -523,12 +523,12 @@ Status KvStoreImpl::lookup_all(const std::vector<std::string>& keys, std::vector
   std::vector<Status> st;
   LSM4KV_RETURN_IF_ERROR(index_->multi_get({}, sorted, &v, &st));
   values->assign(keys.size(), {});
-  statuses->assign(keys.size(), Status::ok());
+  statuses->assign(keys.size(), Status::OK());
   for (size_t j = 0; j < order.size(); j++) {
     (*values)[order[j]] = std::move(v[j]);
     (*statuses)[order[j]] = std::move(st[j]);
   }
-  return Status::ok();
+  return Status::OK();
 }
 
 uint64_t KvStoreImpl::next_tick() {
@@ -564,7 +564,7 @@ Status KvStoreImpl::probe(NamespaceId ns, std::span<const Token> tokens, size_t*
   counters_.miss_pages += pages - found;
   probe_latency_.record(micros_since(t0));
   observe();
-  return Status::ok();
+  return Status::OK();
 }
 
 // ---------------------------------------------------------------------- put
@@ -642,7 +642,7 @@ Status KvStoreImpl::put_locked(std::span<const PutRequest> requests) {
       needed += page_bytes + tensorlog::kAlign;
     }
   }
-  if (pages.empty()) return Status::ok();
+  if (pages.empty()) return Status::OK();
   LSM4KV_RETURN_IF_ERROR(make_room_for_put(needed, roots, paths));
 
   std::vector<tensorlog::RecordInput> records;
@@ -659,8 +659,8 @@ Status KvStoreImpl::put_locked(std::span<const PutRequest> requests) {
     bytes += pages[i].size;
   }
   Status s = index_->write({}, &batch);
-  if (!s.is_ok()) {
-    forget_records(locs);  // never referenced: reclaimable
+  if (!s.ok()) {
+    forget_records(locs).ignore_error();  // never referenced: reclaimable
     return s;
   }
   {
@@ -670,7 +670,7 @@ Status KvStoreImpl::put_locked(std::span<const PutRequest> requests) {
   }
   counters_.pages_put += pages.size();
   counters_.bytes_put += bytes;
-  return Status::ok();
+  return Status::OK();
 }
 
 // ---------------------------------------------------------------------- get
@@ -737,7 +737,7 @@ Status KvStoreImpl::get_batch(std::span<GetRequest> requests) {
     LSM4KV_RETURN_IF_ERROR(lookup_all(k.all_keys(), &values, &statuses));
     for (size_t p = 0; p < pages; p++) {
       if (statuses[p].is_not_found()) {
-        const bool hole = std::any_of(statuses.begin() + p + 1, statuses.end(), [](const Status& s) { return s.is_ok(); });
+        const bool hole = std::any_of(statuses.begin() + p + 1, statuses.end(), [](const Status& s) { return s.ok(); });
         if (!hole)
           return Status::not_found("get_batch: n = " + std::to_string(r.n) + " is beyond the cached prefix (" +
                                    std::to_string(p * P) + " tokens cached)");
@@ -774,7 +774,7 @@ Status KvStoreImpl::get_batch(std::span<GetRequest> requests) {
   tensorlog::ReadOptions ro;
   if (!requests.empty()) ro.cuda_stream = requests[0].dst.cuda_stream;
   Status s = log_->read(rr, ro);
-  if (!s.is_ok()) {
+  if (!s.ok()) {
     gc.unlock();
     return read_failed(rr, read_pages, s);
   }
@@ -801,20 +801,20 @@ Status KvStoreImpl::get_batch(std::span<GetRequest> requests) {
   counters_.bytes_got += bytes;
   get_latency_.record(micros_since(t0));
   observe();
-  return Status::ok();
+  return Status::OK();
 }
 
 void KvStoreImpl::note_reads(std::span<const tensorlog::ReadRequest> reads) {
   if (opt_.capacity_bytes == 0 || opt_.eviction != EvictionPolicy::kRegion || opt_.region_keep_reads == 0) return;
   std::vector<tensorlog::Location> hit;
   for (const tensorlog::ReadRequest& q : reads)
-    if (q.status.is_ok()) hit.push_back(q.location);
+    if (q.status.ok()) hit.push_back(q.location);
   log_->mark_read(hit);
 }
 
 StoreStats KvStoreImpl::stats() const {
   StoreStats st;
-  stats(&st);
+  stats(&st).ignore_error();  // fills what it can; the Status form reports
   return st;
 }
 
@@ -867,7 +867,7 @@ Status KvStoreImpl::stats(StoreStats* out) const {
   st.index_shape = p.shape;
   for (const auto& l : p.levels) st.runs_per_level.push_back(l.runs.size());
   if (tuner_) st.tuner_decisions = tuner_->history();
-  return Status::ok();
+  return Status::OK();
 }
 
 }  // namespace lsm4kv::kvcache

@@ -49,7 +49,7 @@ class KvStoreImpl final : public KvStore {
   // rebuild: open rebuilds the index from the tensor log whatever its state
   // (KvStore::repair).
   explicit KvStoreImpl(const StoreOptions& options, bool rebuild = false) : opt_(options), force_rebuild_(rebuild) {}
-  ~KvStoreImpl() override { close(); }
+  ~KvStoreImpl() override { close().ignore_error(); }  // close() reports; a destructor cannot
 
   Status open();
   Status register_namespace(std::string_view name, const KvLayout& layout, NamespaceId* out) override;
@@ -90,7 +90,7 @@ class KvStoreImpl final : public KvStore {
 
  private:
   Status check_open() const {
-    return closed_ ? Status::invalid_argument(opt_.dir + ": store is closed") : Status::ok();
+    return closed_ ? Status::invalid_argument(opt_.dir + ": store is closed") : Status::OK();
   }
   // check_open, and NotSupported on a read-only store.
   Status check_writable(const char* what) const;

@@ -127,9 +127,9 @@ Status write_stats_file(const std::string& dir, const std::string& data) {
   LSM4KV_RETURN_IF_ERROR(posix()->new_writable(tmp, &f));
   Status s = f->append(data);
   Status c = f->close();
-  if (s.is_ok()) s = c;
-  if (s.is_ok()) s = posix()->rename(tmp, path);
-  if (!s.is_ok()) posix()->remove(tmp);
+  if (s.ok()) s = c;
+  if (s.ok()) s = posix()->rename(tmp, path);
+  if (!s.ok()) posix()->remove(tmp).ignore_error();
   return s;
 }
 
@@ -140,7 +140,7 @@ Status check_is_store(const std::string& dir) {
   if (!posix()->exists(dir)) return Status::invalid_argument(dir + ": no such directory");
   if (!posix()->exists(dir + "/index/CURRENT") || !posix()->exists(dir + "/tensors"))
     return Status::invalid_argument(dir + ": not an lsm4kv store (no index/CURRENT or tensors/)");
-  return Status::ok();
+  return Status::OK();
 }
 
 Status locked_status(const std::string& dir, const Status& s) {
@@ -172,11 +172,11 @@ class Verifier {
         for (const auto& r : l.runs) runs.push_back({r.file_number, r.file_size});
     } else {
       std::vector<std::string> names;
-      posix()->list_dir(index_dir_, &names);
+      if (Status s = posix()->list_dir(index_dir_, &names); !s.ok()) problem("index directory: " + s.to_string());
       for (const auto& n : names) {
         uint64_t num = 0, size = 0;
         if (engine::parse_file_name(n, &num) == engine::FileKind::kRun &&
-            posix()->file_size(index_dir_ + "/" + n, &size).is_ok())
+            posix()->file_size(index_dir_ + "/" + n, &size).ok())
           runs.push_back({num, size});
       }
     }
@@ -185,7 +185,7 @@ class Verifier {
     std::vector<uint64_t> segments = segment_ids();
     for (uint64_t id : segments) {
       uint64_t size = 0;
-      if (posix()->file_size(tensors_dir_ + "/" + tensorlog::segment_file_name(id), &size).is_ok()) total_ += size;
+      if (posix()->file_size(tensors_dir_ + "/" + tensorlog::segment_file_name(id), &size).ok()) total_ += size;
     }
     for (auto [n, size] : runs) check_run(n, size);
     check_manifest();
@@ -209,7 +209,7 @@ class Verifier {
     std::vector<std::string> names;
     std::vector<uint64_t> ids;
     Status s = posix()->list_dir(tensors_dir_, &names);
-    if (!s.is_ok()) problem(s.to_string());
+    if (!s.ok()) problem(s.to_string());
     for (const auto& n : names) {
       uint64_t id;
       if (tensorlog::parse_segment_file_name(n, &id)) ids.push_back(id);
@@ -223,15 +223,15 @@ class Verifier {
     const std::string path = index_dir_ + "/" + engine::run_name(number);
     std::shared_ptr<engine::SortedRun> run;
     Status s = engine::SortedRun::open(posix(), path, number, nullptr, nullptr, &run);
-    if (s.is_ok()) s = run->verify();
-    if (!s.is_ok()) problem("run file " + path + ": " + s.to_string());
+    if (s.ok()) s = run->verify();
+    if (!s.ok()) problem("run file " + path + ": " + s.to_string());
     advance(size);
   }
 
   void check_manifest() {
     std::string current;
     Status s = read_file(posix(), index_dir_ + "/CURRENT", &current);
-    if (!s.is_ok()) return problem("index/CURRENT: " + s.to_string());
+    if (!s.ok()) return problem("index/CURRENT: " + s.to_string());
     if (!current.empty() && current.back() == '\n') current.pop_back();
     uint64_t number;
     if (engine::parse_file_name(current, &number) != engine::FileKind::kManifest)
@@ -240,20 +240,20 @@ class Verifier {
     const std::string path = index_dir_ + "/" + current;
     std::unique_ptr<engine::LogReader> reader;
     s = engine::LogReader::open(posix(), path, engine::LogReader::TailMode::kStrict, &reader);
-    while (s.is_ok()) {
+    while (s.ok()) {
       std::string_view rec;
       bool done = false;
       s = reader->next(&rec, &done);
-      if (!s.is_ok() || done) break;
+      if (!s.ok() || done) break;
       engine::VersionEdit e;
       s = e.decode_from(rec);
     }
-    if (!s.is_ok()) problem("manifest " + path + ": " + s.to_string());
+    if (!s.ok()) problem("manifest " + path + ": " + s.to_string());
   }
 
   void check_wals() {
     std::vector<std::string> names;
-    posix()->list_dir(index_dir_, &names);
+    if (Status s = posix()->list_dir(index_dir_, &names); !s.ok()) return problem("index directory: " + s.to_string());
     for (const auto& n : names) {
       uint64_t num;
       if (engine::parse_file_name(n, &num) != engine::FileKind::kWal) continue;
@@ -262,15 +262,15 @@ class Verifier {
       std::unique_ptr<engine::LogReader> reader;
       // The WAL being written may end in a torn record: that is not damage.
       Status s = engine::LogReader::open(posix(), path, engine::LogReader::TailMode::kTolerateDamagedLast, &reader);
-      while (s.is_ok()) {
+      while (s.ok()) {
         std::string_view rec;
         bool done = false;
         s = reader->next(&rec, &done);
-        if (!s.is_ok() || done) break;
+        if (!s.ok() || done) break;
         engine::WriteBatch b;
         s = engine::WriteBatch::from_rep(rec, &b);
       }
-      if (!s.is_ok() && !s.is_not_found()) problem("WAL " + path + ": " + s.to_string());
+      if (!s.ok() && !s.is_not_found()) problem("WAL " + path + ": " + s.to_string());
     }
   }
 
@@ -284,7 +284,7 @@ class Verifier {
     tensorlog::SegmentRecords rec;
     bool empty = false;
     Status s = tensorlog::recover_segment(posix(), tensors_dir_, id, /*read_only=*/true, &rec, &empty);
-    if (!s.is_ok()) {
+    if (!s.ok()) {
       problem("segment " + path + ": " + s.to_string());
     } else if (empty) {
       problem("segment " + path + ": no segment header (shorter than a block, or a zeroed block: created and never "
@@ -300,9 +300,9 @@ class Verifier {
     std::string block(tensorlog::kAlign, '\0');
     size_t got = 0;
     Status s = read_at(id, 0, block.size(), block.data(), &got);
-    if (s.is_ok() && got < tensorlog::kSegmentHeaderSize) s = Status::corruption(path + ": shorter than its header");
-    if (s.is_ok()) s = tensorlog::decode_segment_header(block.data(), id, path);
-    if (!s.is_ok()) problem("segment " + path + ": " + s.to_string());
+    if (s.ok() && got < tensorlog::kSegmentHeaderSize) s = Status::corruption(path + ": shorter than its header");
+    if (s.ok()) s = tensorlog::decode_segment_header(block.data(), id, path);
+    if (!s.ok()) problem("segment " + path + ": " + s.to_string());
   }
 
   Status read_at(uint64_t segment, uint64_t offset, size_t n, char* dst, size_t* got) {
@@ -310,7 +310,7 @@ class Verifier {
     if (!f) {
       const std::string path = tensors_dir_ + "/" + tensorlog::segment_file_name(segment);
       Status s = posix()->new_random_access(path, &f);
-      if (!s.is_ok()) {
+      if (!s.ok()) {
         files_.erase(segment);
         return s;
       }
@@ -328,7 +328,7 @@ class Verifier {
     std::string cfg;
     CfgRecord r;
     Status s = db->get({}, meta_key("cfg"), &cfg);
-    if (!s.is_ok() || !decode_cfg_record(cfg, &r) || r.page_tokens == 0 || r.format_version != kStoreFormatVersion)
+    if (!s.ok() || !decode_cfg_record(cfg, &r) || r.page_tokens == 0 || r.format_version != kStoreFormatVersion)
       return problem(index_dir_ + ": the store configuration record is missing, bad or of another format: " +
                      s.to_string());
     const uint32_t window = r.key_window_pages;
@@ -362,7 +362,7 @@ class Verifier {
       if (!namespaces.count(key_namespace(key)))
         problem("index entry " + hex(key) + ": namespace id " + std::to_string(key_namespace(key)) + " is not registered");
     }
-    if (!it->status().is_ok()) problem("index iteration stopped: " + it->status().to_string());
+    if (!it->status().ok()) problem("index iteration stopped: " + it->status().to_string());
     uint64_t reached = 0;
     for (NamespaceId ns : namespaces) {
       std::vector<std::optional<Digest>> digest_of;  // by visit index; none when it could not be checked
@@ -385,7 +385,7 @@ class Verifier {
         advance(w.entry->location.length);
         return true;
       });
-      if (!s.is_ok()) problem("index walk of namespace " + std::to_string(ns) + " stopped: " + s.to_string());
+      if (!s.ok()) problem("index walk of namespace " + std::to_string(ns) + " stopped: " + s.to_string());
     }
     if (reached < well_formed)
       problem("prefix closure broken: " + std::to_string(well_formed - reached) +
@@ -397,10 +397,10 @@ class Verifier {
     buf->resize(loc.length);
     size_t got = 0;
     Status s = read_at(loc.segment, loc.offset, loc.length, buf->data(), &got);
-    if (s.is_ok() && got != loc.length) s = Status::corruption("the segment ends inside the record");
+    if (s.ok() && got != loc.length) s = Status::corruption("the segment ends inside the record");
     tensorlog::RecordHeader h;
-    if (s.is_ok()) s = tensorlog::verify_record(buf->data(), loc, &h);
-    if (!s.is_ok()) {
+    if (s.ok()) s = tensorlog::verify_record(buf->data(), loc, &h);
+    if (!s.ok()) {
       problem(where + ": " + s.to_string());
       return false;
     }
@@ -498,7 +498,7 @@ Status KvStore::open_existing(StoreOptions options, std::unique_ptr<KvStore>* ou
   // alone and read-only (its errors are the ones to report).
   StoreConfig config;
   FileSystem* fs = options.fs ? options.fs : FileSystem::posix();
-  if (read_config_file(fs, options.dir, &config).is_ok() && config.format_version == kStoreFormatVersion) {
+  if (read_config_file(fs, options.dir, &config).ok() && config.format_version == kStoreFormatVersion) {
     options.page_tokens = config.page_tokens;
   } else {
     engine::Options eo;
@@ -525,7 +525,7 @@ Status KvStore::open_existing(StoreOptions options, std::unique_ptr<KvStore>* ou
   if (s.is_busy()) return locked_status(options.dir, s);
   LSM4KV_RETURN_IF_ERROR(s);
   *out = std::move(store);
-  return Status::ok();
+  return Status::OK();
 }
 
 // ------------------------------------------------------------- namespaces
@@ -549,7 +549,7 @@ Status KvStoreImpl::list_namespaces(std::vector<NamespaceInfo>* out) {
     return true;
   }));
   std::sort(out->begin(), out->end(), [](const auto& a, const auto& b) { return a.id < b.id; });
-  return Status::ok();
+  return Status::OK();
 }
 
 // ------------------------------------------------------------------- tree
@@ -612,7 +612,7 @@ Status KvStoreImpl::tree(std::string_view ns_name, size_t max_depth, size_t top,
   std::partial_sort(roots.begin(), roots.begin() + keep, roots.end(), by_bytes);
   out->largest.assign(roots.begin(), roots.begin() + keep);
   if (max_depth > 0 && out->levels.size() > max_depth) out->levels.resize(max_depth);
-  return Status::ok();
+  return Status::OK();
 }
 
 // ----------------------------------------------------------------- verify
@@ -629,7 +629,7 @@ Status KvStoreImpl::verify(VerifyReport* report, const VerifyProgress& progress)
     if (i.active) active.insert(i.id);
   v.set_active_segments(std::move(active));
   v.run(index_.get());
-  return Status::ok();
+  return Status::OK();
 }
 
 Status KvStore::verify_dir(const StoreOptions& options, VerifyReport* report, const VerifyProgress& progress) {
@@ -638,7 +638,7 @@ Status KvStore::verify_dir(const StoreOptions& options, VerifyReport* report, co
   // Nothing is written: the locks a writer left are taken (so a live one is
   // seen), none is created, and the index is opened read-only.
   auto lock_existing = [](const std::string& path, std::unique_ptr<FileLock>* lock) {
-    return posix()->exists(path) ? posix()->lock_file(path, lock) : Status::ok();
+    return posix()->exists(path) ? posix()->lock_file(path, lock) : Status::OK();
   };
   std::unique_ptr<FileLock> tensors_lock, index_lock;
   Status s = lock_existing(options.dir + "/tensors/LOCK", &tensors_lock);
@@ -652,14 +652,14 @@ Status KvStore::verify_dir(const StoreOptions& options, VerifyReport* report, co
   s = engine::DB::open(eo, options.dir + "/index", &db);
   if (s.is_busy()) return locked_status(options.dir, s);
   Verifier v(options.dir, report, progress);
-  if (!s.is_ok()) {
+  if (!s.ok()) {
     // The files are still worth checking one by one, under the lock.
     v.problem("the index cannot be opened: " + s.to_string());
     Status l = lock_existing(options.dir + "/index/LOCK", &index_lock);
     if (l.is_busy()) return locked_status(options.dir, l);
   }
   v.run(db.get());
-  return db ? db->close() : Status::ok();
+  return db ? db->close() : Status::OK();
 }
 
 // ------------------------------------------------------------------ stats
@@ -673,11 +673,11 @@ void KvStoreImpl::start_stats_writer() {
   // The first write in the thread too: stats() waits for the loader, which
   // open does not.
   stats_thread_ = std::thread([this] {
-    persist_stats();  // best effort: the stats file is advisory
+    persist_stats().ignore_error();  // best effort: the stats file is advisory
     std::unique_lock l(stats_mu_);
     while (!stats_cv_.wait_for(l, kStatsInterval, [this] { return stats_stop_; })) {
       l.unlock();
-      persist_stats();
+      persist_stats().ignore_error();  // advisory, as above
       l.lock();
     }
   });
@@ -691,14 +691,14 @@ void KvStoreImpl::stop_stats_writer() {
   }
   stats_cv_.notify_all();
   stats_thread_.join();
-  write_stats_file(opt_.dir, format_stats(stats(), index_->properties(), opt_.page_tokens, "closed"));
+  write_stats_file(opt_.dir, format_stats(stats(), index_->properties(), opt_.page_tokens, "closed")).ignore_error();  // advisory
 }
 
 Status KvStore::read_stats_file(const std::string& dir, std::vector<std::pair<std::string, std::string>>* out) {
   out->clear();
   std::string data;
   Status s = read_file(posix(), dir + "/" + kStatsFile, &data);
-  if (s.is_not_found() || (!s.is_ok() && !posix()->exists(dir + "/" + kStatsFile)))
+  if (s.is_not_found() || (!s.ok() && !posix()->exists(dir + "/" + kStatsFile)))
     return Status::not_found(dir + ": no stats file (" + kStatsFile + "): the store was never opened by a serving process");
   LSM4KV_RETURN_IF_ERROR(s);
   size_t pos = 0;
@@ -711,7 +711,7 @@ Status KvStore::read_stats_file(const std::string& dir, std::vector<std::pair<st
     if (sp == std::string::npos) return Status::corruption(dir + "/" + kStatsFile + ": malformed line '" + line + "'");
     out->emplace_back(line.substr(0, sp), line.substr(sp + 1));
   }
-  return Status::ok();
+  return Status::OK();
 }
 
 }  // namespace lsm4kv::kvcache

@@ -44,7 +44,7 @@ Status KvStoreImpl::make_room(uint64_t needed, const std::vector<std::string>& k
   if (acted == nullptr) acted = &local;
   *acted = false;
   const uint64_t capacity = opt_.capacity_bytes;
-  if (capacity == 0) return Status::ok();
+  if (capacity == 0) return Status::OK();
   LSM4KV_RETURN_IF_ERROR(wait_loaded());  // eviction needs the whole LRU
   if (needed > capacity)
     return Status::no_space("put_batch: " + std::to_string(needed) + " bytes exceed the capacity of " +
@@ -66,12 +66,12 @@ Status KvStoreImpl::make_room(uint64_t needed, const std::vector<std::string>& k
     *acted = true;
     LSM4KV_RETURN_IF_ERROR(evict_lru(live_target, keep_roots, paths));
   }
-  if (!files_full) return Status::ok();
+  if (!files_full) return Status::OK();
   LSM4KV_RETURN_IF_ERROR(reclaim_dead_bytes(gc_target, SIZE_MAX, acted));
   if (counted_bytes(log_->usage()) > room)
     return Status::no_space("put_batch: capacity " + std::to_string(capacity) +
                             " is taken by the prefixes this put extends");
-  return Status::ok();
+  return Status::OK();
 }
 
 Status KvStoreImpl::make_room_for_put(uint64_t needed, const std::vector<std::string>& keep_roots,
@@ -129,25 +129,25 @@ Status KvStoreImpl::maintain_once(bool* acted) {
       // bytes), eviction makes the difference.
       if (kept_bytes(u) > w.files_low)
         live_target = std::min(live_target, minus(u.live_bytes, kept_bytes(u) - w.files_low));
-      if (live_target >= u.live_bytes) return Status::ok();
+      if (live_target >= u.live_bytes) return Status::OK();
       const uint64_t before = counters_.pages_evicted;
       LSM4KV_RETURN_IF_ERROR(evict_lru(live_target, {}, {}));
       *acted = counters_.pages_evicted != before;
-      return Status::ok();
+      return Status::OK();
     }));
   }
   const tensorlog::LogUsage u = log_->usage();
-  if (counted_bytes(u) <= w.files_low || u.dead_bytes <= u.active_dead_bytes) return Status::ok();
+  if (counted_bytes(u) <= w.files_low || u.dead_bytes <= u.active_dead_bytes) return Status::OK();
   const uint64_t waste = u.file_bytes - u.live_bytes;  // dead bytes, headers, seals
   {
     std::lock_guard c(collect_mu_);
-    if (copied_) return Status::ok();  // not applied yet (an earlier failure): a put retries it
+    if (copied_) return Status::OK();  // not applied yet (an earlier failure): a put retries it
     tensorlog::CollectOptions co;
     co.live_ratio_threshold = 1.0;
     co.max_bytes = opt_.segment_bytes;
     tensorlog::Collection collection;
     LSM4KV_RETURN_IF_ERROR(log_->collect(co, &collection));
-    if (collection.id == 0) return Status::ok();
+    if (collection.id == 0) return Status::OK();
     copied_ = std::move(collection);
     *acted = true;
   }
@@ -160,17 +160,17 @@ Status KvStoreImpl::maintain_once(bool* acted) {
   // than the seals it added) ends the rounds: more would copy for nothing.
   const tensorlog::LogUsage after = log_->usage();
   if (after.file_bytes - after.live_bytes >= waste) *acted = false;
-  return Status::ok();
+  return Status::OK();
 }
 
 // The maintainer's copied collection, applied. REQUIRES: write_mu_ and
 // collect_mu_ held.
 Status KvStoreImpl::apply_copied() {
-  if (!copied_) return Status::ok();
+  if (!copied_) return Status::OK();
   LSM4KV_RETURN_IF_ERROR(apply_collection(*copied_, copied_keys_.empty() ? nullptr : &copied_keys_));
   copied_.reset();
   copied_keys_.clear();
-  return Status::ok();
+  return Status::OK();
 }
 
 void KvStoreImpl::wake_maintainer() {
@@ -221,13 +221,13 @@ void KvStoreImpl::maintainer_loop() {
     }
     // close() stops the loader before joining this thread: then the LRU may
     // be partial, and nothing is evicted from it.
-    if (!wait_loaded().is_ok() || stopping()) return;
+    if (!wait_loaded().ok() || stopping()) return;
     if (!over_high_watermark()) continue;
     for (int round = 0; round < 10000 && !stopping(); round++) {
       bool acted = false;
       Status s = maintain_once(&acted);
       if (acted) counters_.maintenance_rounds++;
-      if (!s.is_ok() || !acted) break;
+      if (!s.ok() || !acted) break;
     }
   }
 }
@@ -243,7 +243,7 @@ Status KvStoreImpl::evict_lru(uint64_t target_bytes, const std::vector<std::stri
     uint64_t left = 0, victim_bytes = 0;
     {
       std::lock_guard g(lru_mu_);
-      if (lru_.total_bytes() <= target_bytes) return Status::ok();
+      if (lru_.total_bytes() <= target_bytes) return Status::OK();
       left = lru_.total_bytes() - target_bytes;
       // Never the prefixes this put extends: that would orphan its pages.
       victim = lru_.oldest(keep_roots);
@@ -266,7 +266,7 @@ Status KvStoreImpl::evict_lru(uint64_t target_bytes, const std::vector<std::stri
       LSM4KV_RETURN_IF_ERROR(evict_branches(keep_roots[i], left - freed, paths, durable, &f));
       freed += f;
     }
-    if (freed == 0) return Status::ok();  // nothing else may go
+    if (freed == 0) return Status::OK();  // nothing else may go
   }
 }
 
@@ -290,10 +290,10 @@ Status KvStoreImpl::evict_branches(const std::string& root, uint64_t bytes,
   if (pages.empty()) {  // nothing left under root: forget it
     std::lock_guard g(lru_mu_);
     lru_.remove(root);
-    return Status::ok();
+    return Status::OK();
   }
   BranchChoice choice = choose_branches(pages, paths, bytes);
-  if (choice.roots.empty()) return Status::ok();
+  if (choice.roots.empty()) return Status::OK();
   engine::WriteBatch batch;
   delete_chosen(pages, choice, window_, &batch);
   engine::WriteOptions wo;
@@ -337,7 +337,7 @@ Status KvStoreImpl::reclaim_dead_bytes(uint64_t target, size_t max_collections, 
     u = log_->usage();
     if (u.file_bytes - u.live_bytes >= waste) break;  // it only moved records
   }
-  return Status::ok();
+  return Status::OK();
 }
 
 // Eviction and GC write little before they free: the range deletions, then
@@ -382,7 +382,7 @@ Status KvStoreImpl::with_reserve(const std::function<Status()>& step) {
 bool KvStoreImpl::release_reserve() {
   if (!reserve_held_) return false;
   const std::string path = opt_.dir + "/" + kReserveFile;
-  if (!fs_->remove(path).is_ok() && fs_->exists(path)) return false;
+  if (!fs_->remove(path).ok() && fs_->exists(path)) return false;
   reserve_held_ = false;
   return true;
 }
@@ -392,23 +392,23 @@ void KvStoreImpl::create_reserve() {
   if (reserve_held_ || opt_.reserve_bytes == 0) return;
   const std::string path = opt_.dir + "/" + kReserveFile;
   uint64_t size = 0;
-  if (fs_->file_size(path, &size).is_ok() && size == opt_.reserve_bytes) {
+  if (fs_->file_size(path, &size).ok() && size == opt_.reserve_bytes) {
     reserve_held_ = true;
     return;
   }
   std::unique_ptr<WritableFile> f;
   Status s = fs_->new_writable(path, &f);
   const std::string zeros(std::min<uint64_t>(opt_.reserve_bytes, 1 << 20), '\0');
-  for (uint64_t left = opt_.reserve_bytes; s.is_ok() && left > 0; left -= std::min<uint64_t>(left, zeros.size()))
+  for (uint64_t left = opt_.reserve_bytes; s.ok() && left > 0; left -= std::min<uint64_t>(left, zeros.size()))
     s = f->append(std::string_view(zeros).substr(0, std::min<uint64_t>(left, zeros.size())));
-  if (s.is_ok()) s = f->sync();
+  if (s.ok()) s = f->sync();
   if (f) {
     Status c = f->close();
-    if (s.is_ok()) s = c;
+    if (s.ok()) s = c;
   }
-  if (s.is_ok()) s = fs_->sync_dir(opt_.dir);
-  if (s.is_ok()) reserve_held_ = true;
-  else fs_->remove(path);
+  if (s.ok()) s = fs_->sync_dir(opt_.dir);
+  if (s.ok()) reserve_held_ = true;
+  else fs_->remove(path).ignore_error();
 }
 
 // Relocations are applied to every index entry that still names the old
@@ -460,7 +460,7 @@ Status KvStoreImpl::apply_collection(const tensorlog::Collection& c, const Locat
   uint64_t copied = 0;
   for (const auto& r : c.relocations) copied += disk_bytes(r.to);
   counters_.gc_bytes_copied += copied;
-  return Status::ok();
+  return Status::OK();
 }
 
 // Segments without live records first (deleted, nothing copied), then one
@@ -474,11 +474,11 @@ Status KvStoreImpl::collect_garbage_locked() {
     if (!reserve_held_ && opt_.reserve_bytes > 0) co.max_bytes = std::min(co.max_bytes, opt_.reserve_bytes / 2);
     tensorlog::Collection c;
     LSM4KV_RETURN_IF_ERROR(log_->collect(co, &c));
-    if (c.id == 0) return Status::ok();
+    if (c.id == 0) return Status::OK();
     LSM4KV_RETURN_IF_ERROR(apply_collection(c));
-    if (!c.relocations.empty() || !c.lost.empty()) return Status::ok();
+    if (!c.relocations.empty() || !c.lost.empty()) return Status::OK();
   }
-  return Status::ok();
+  return Status::OK();
 }
 
 Status KvStoreImpl::check_invariants() {
@@ -546,7 +546,7 @@ Status KvStoreImpl::check_invariants() {
   if (bytes != lru_.total_bytes())
     return Status::corruption(opt_.dir + ": capacity accounting " + std::to_string(lru_.total_bytes()) +
                               " bytes, index holds " + std::to_string(bytes));
-  return Status::ok();
+  return Status::OK();
 }
 
 // A collection pending from before a crash. The index is updated before a
@@ -566,7 +566,7 @@ Status KvStoreImpl::resolve_pending_collections() {
     if (old_referenced) LSM4KV_RETURN_IF_ERROR(log_->abort_collection(c.id));
     else LSM4KV_RETURN_IF_ERROR(apply_collection(c));
   }
-  return Status::ok();
+  return Status::OK();
 }
 
 }  // namespace lsm4kv::kvcache

@@ -53,7 +53,7 @@ Status KvStoreImpl::check_keyed(const char* what, NamespaceId ns, std::span<cons
                  std::to_string(kMinPageKeyBytes) + ".." + std::to_string(kMaxPageKeyBytes));
     if (keys[i].data() == nullptr) return bad("key " + std::to_string(i) + " is null");
   }
-  if (slices == nullptr) return Status::ok();
+  if (slices == nullptr) return Status::OK();
   if (slices->size() != keys.size())
     return bad(std::to_string(keys.size()) + " keys but " + std::to_string(slices->size()) + " pages of slices");
   for (size_t i = 0; i < slices->size(); i++) {
@@ -66,7 +66,7 @@ Status KvStoreImpl::check_keyed(const char* what, NamespaceId ns, std::span<cons
       return bad("page " + std::to_string(i) + "'s slices hold " + std::to_string(total) +
                  " bytes, a page of this namespace is " + std::to_string(*page_bytes));
   }
-  return Status::ok();
+  return Status::OK();
 }
 
 Status KvStoreImpl::exists_prefix(NamespaceId ns, std::span<const std::string_view> keys, size_t* n) {
@@ -83,7 +83,7 @@ Status KvStoreImpl::exists_prefix(NamespaceId ns, std::span<const std::string_vi
     std::vector<Status> statuses;
     LSM4KV_RETURN_IF_ERROR(lookup_all(part, &values, &statuses));
     size_t i = 0;
-    for (; i < statuses.size() && statuses[i].is_ok(); i++) {}
+    for (; i < statuses.size() && statuses[i].ok(); i++) {}
     if (i < statuses.size() && !statuses[i].is_not_found()) return statuses[i];
     found += i;
     if (i < statuses.size()) break;
@@ -92,7 +92,7 @@ Status KvStoreImpl::exists_prefix(NamespaceId ns, std::span<const std::string_vi
   counters_.hit_pages += found;
   counters_.miss_pages += keys.size() - found;
   observe();
-  return Status::ok();
+  return Status::OK();
 }
 
 Status KvStoreImpl::put_pages(NamespaceId ns, std::span<const std::string_view> keys,
@@ -108,11 +108,11 @@ Status KvStoreImpl::put_pages(NamespaceId ns, std::span<const std::string_view> 
   std::vector<size_t> todo;
   std::unordered_set<std::string_view> seen;  // a key given twice is stored once
   for (size_t i = 0; i < all.size(); i++) {
-    if (statuses[i].is_ok()) continue;
+    if (statuses[i].ok()) continue;
     if (!statuses[i].is_not_found()) return statuses[i];
     if (seen.insert(all[i]).second) todo.push_back(i);
   }
-  if (todo.empty()) return Status::ok();
+  if (todo.empty()) return Status::OK();
   std::unordered_set<std::string> protect(all.begin(), all.end());
   LSM4KV_RETURN_IF_ERROR(make_room_for_put(todo.size() * (page_bytes + tensorlog::kAlign), {}, protect));
   std::vector<std::unique_ptr<char[]>> staging;  // pages of more than one slice
@@ -137,8 +137,8 @@ Status KvStoreImpl::put_pages(NamespaceId ns, std::span<const std::string_view> 
     batch.put(all[todo[j]], v);
   }
   Status s = index_->write({}, &batch);
-  if (!s.is_ok()) {
-    forget_records(locs);  // never referenced: reclaimable
+  if (!s.ok()) {
+    forget_records(locs).ignore_error();  // never referenced: reclaimable
     return s;
   }
   {
@@ -148,7 +148,7 @@ Status KvStoreImpl::put_pages(NamespaceId ns, std::span<const std::string_view> 
   counters_.pages_put += todo.size();
   counters_.bytes_put += todo.size() * page_bytes;
   observe();
-  return Status::ok();
+  return Status::OK();
 }
 
 Status KvStoreImpl::get_pages(NamespaceId ns, std::span<const std::string_view> keys,
@@ -171,7 +171,7 @@ Status KvStoreImpl::get_pages(NamespaceId ns, std::span<const std::string_view> 
     LSM4KV_RETURN_IF_ERROR(lookup_all(all, &values, &statuses));
     for (size_t i = 0; i < all.size(); i++) {
       if (statuses[i].is_not_found()) continue;
-      if (!statuses[i].is_ok()) {
+      if (!statuses[i].ok()) {
         (*results)[i] = statuses[i];
         continue;
       }
@@ -194,12 +194,12 @@ Status KvStoreImpl::get_pages(NamespaceId ns, std::span<const std::string_view> 
       rr.push_back(q);
       page_of.push_back(i);
     }
-    if (!rr.empty()) log_->read(rr, {});  // each request carries its own status
+    if (!rr.empty()) log_->read(rr, {}).ignore_error();  // each request carries its own status
     note_reads(rr);
     for (size_t j = 0; j < rr.size(); j++) {
       const size_t i = page_of[j];
       (*results)[i] = rr[j].status;
-      if (rr[j].status.is_ok()) {
+      if (rr[j].status.ok()) {
         if (staging[j]) scatter(staging[j].get(), destinations[i]);
         counters_.bytes_got += page_bytes;
       } else if (rr[j].status.is_corruption()) {
@@ -217,7 +217,7 @@ Status KvStoreImpl::get_pages(NamespaceId ns, std::span<const std::string_view> 
     std::string v;
     PageEntry e;
     const std::string& key = all[page_of[j]];
-    if (!index_->get({}, key, &v).is_ok() || !e.decode_from(v) || !(e.location == rr[j].location)) continue;
+    if (!index_->get({}, key, &v).ok() || !e.decode_from(v) || !(e.location == rr[j].location)) continue;
     LSM4KV_RETURN_IF_ERROR(index_->delete_key({}, key));
     {
       std::lock_guard l(lru_mu_);
@@ -229,10 +229,10 @@ Status KvStoreImpl::get_pages(NamespaceId ns, std::span<const std::string_view> 
   {
     std::lock_guard l(lru_mu_);
     for (size_t j = 0; j < rr.size(); j++)
-      if ((*results)[page_of[j]].is_ok()) lru_.touch(all[page_of[j]], next_tick());
+      if ((*results)[page_of[j]].ok()) lru_.touch(all[page_of[j]], next_tick());
   }
   observe();
-  return Status::ok();
+  return Status::OK();
 }
 
 // A keyed page is its own LRU entry: evicting it is one deletion.
@@ -241,12 +241,12 @@ Status KvStoreImpl::evict_keyed(const std::string& key, bool durable, uint64_t* 
   std::string v;
   Status s = index_->get({}, key, &v);
   PageEntry e;
-  if (s.is_ok() && !e.decode_from(v)) return Status::corruption(opt_.dir + ": bad page entry in the index");
-  if (!s.is_ok() && !s.is_not_found()) return s;
+  if (s.ok() && !e.decode_from(v)) return Status::corruption(opt_.dir + ": bad page entry in the index");
+  if (!s.ok() && !s.is_not_found()) return s;
   if (s.is_not_found()) {  // gone already: forget it
     std::lock_guard g(lru_mu_);
     lru_.remove(key);
-    return Status::ok();
+    return Status::OK();
   }
   engine::WriteOptions wo;
   if (durable) {

@@ -23,7 +23,7 @@ Status move_aside(FileSystem* fs, const std::string& from, const std::string& to
   std::vector<std::string> names;
   LSM4KV_RETURN_IF_ERROR(fs->list_dir(to, &names));
   for (const std::string& n : names) LSM4KV_RETURN_IF_ERROR(fs->remove(to + "/" + n));
-  if (!fs->exists(from)) return Status::ok();
+  if (!fs->exists(from)) return Status::OK();
   LSM4KV_RETURN_IF_ERROR(fs->list_dir(from, &names));
   for (const std::string& n : names) LSM4KV_RETURN_IF_ERROR(fs->rename(from + "/" + n, to + "/" + n));
   LSM4KV_RETURN_IF_ERROR(fs->sync_dir(to));
@@ -35,10 +35,10 @@ Status move_aside(FileSystem* fs, const std::string& from, const std::string& to
 Status stored_page_tokens(const std::string& dir, FileSystem* fs, uint32_t* page_tokens) {
   StoreConfig cfg;
   Status file = read_config_file(fs, dir, &cfg);
-  if (file.is_ok()) {
+  if (file.ok()) {
     if (cfg.format_version != kStoreFormatVersion) return format_version_status(dir, cfg.format_version);
     *page_tokens = cfg.page_tokens;
-    return Status::ok();
+    return Status::OK();
   }
   engine::Options eo;
   eo.fs = fs;
@@ -49,11 +49,11 @@ Status stored_page_tokens(const std::string& dir, FileSystem* fs, uint32_t* page
   Status s = engine::DB::open(eo, dir + "/index", &db);
   if (s.is_busy()) return s;
   std::string v;
-  if (s.is_ok()) s = db->get({}, meta_key("cfg"), &v);
+  if (s.ok()) s = db->get({}, meta_key("cfg"), &v);
   CfgRecord r;
-  if (s.is_ok() && !decode_cfg_record(v, &r)) s = Status::corruption(dir + "/index: bad store configuration record");
+  if (s.ok() && !decode_cfg_record(v, &r)) s = Status::corruption(dir + "/index: bad store configuration record");
   *page_tokens = r.page_tokens;
-  if (s.is_ok()) return r.format_version == kStoreFormatVersion ? Status::ok() : format_version_status(dir, r.format_version);
+  if (s.ok()) return r.format_version == kStoreFormatVersion ? Status::OK() : format_version_status(dir, r.format_version);
   return Status::corruption(dir + ": neither CONFIG (" + file.to_string() + ") nor the index (" + s.to_string() +
                             ") says what the store's page size and namespaces are: it cannot be rebuilt");
 }
@@ -95,12 +95,12 @@ Status KvStoreImpl::recover_index(const engine::Options& eo, const Status& damag
     return Status::corruption(damage.message() + " (StoreOptions::on_corruption = kRebuild, or `kvtool repair " +
                               opt_.dir + "`, rebuilds the index from the tensor log)");
   FileSystem* fs = eo.fs;
-  if (damage.is_ok()) LSM4KV_RETURN_IF_ERROR(sync_config_file());  // a repair of a readable index
+  if (damage.ok()) LSM4KV_RETURN_IF_ERROR(sync_config_file());  // a repair of a readable index
   StoreConfig cfg;
   Status c = read_config_file(fs, opt_.dir, &cfg);
-  if (!c.is_ok())
+  if (!c.ok())
     return Status::corruption(opt_.dir + ": the index cannot be rebuilt: " +
-                              (damage.is_ok() ? "" : "the index is damaged (" + damage.message() + ") and ") +
+                              (damage.ok() ? "" : "the index is damaged (" + damage.message() + ") and ") +
                               "CONFIG cannot be read (" + c.to_string() + ")");
   if (cfg.format_version != kStoreFormatVersion) return format_version_status(opt_.dir, cfg.format_version);
   if (cfg.page_tokens != opt_.page_tokens)
@@ -109,7 +109,7 @@ Status KvStoreImpl::recover_index(const engine::Options& eo, const Status& damag
                                     std::to_string(opt_.page_tokens));
   // Forget what the failed open loaded.
   stop_loader();
-  if (index_) index_->close();
+  if (index_) index_->close().ignore_error();
   index_.reset();
   {
     std::lock_guard g(meta_mu_);
@@ -131,7 +131,7 @@ Status KvStoreImpl::rebuild_index(const StoreConfig& cfg) {
   // A collection pending from before: its old copies stay, its new ones are
   // dropped (or, once its commit has begun deleting, it is finished).
   for (const tensorlog::Collection& c : log_->pending_collections())
-    if (!log_->abort_collection(c.id).is_ok()) LSM4KV_RETURN_IF_ERROR(log_->commit_collection(c.id));
+    if (!log_->abort_collection(c.id).ok()) LSM4KV_RETURN_IF_ERROR(log_->commit_collection(c.id));
   std::set<NamespaceId> ids;
   for (const NamespaceRecord& n : cfg.namespaces) ids.insert(n.id);
   window_ = cfg.key_window_pages;
@@ -141,7 +141,7 @@ Status KvStoreImpl::rebuild_index(const StoreConfig& cfg) {
   constexpr uint32_t kBatchEntries = 1024;
   engine::WriteBatch batch;
   auto write = [&]() -> Status {
-    if (batch.count() == 0) return Status::ok();
+    if (batch.count() == 0) return Status::OK();
     Status s = index_->write({}, &batch);
     batch.clear();
     return s;
@@ -151,7 +151,7 @@ Status KvStoreImpl::rebuild_index(const StoreConfig& cfg) {
         std::string v;
         e.encode_to(&v);
         batch.put(key, v);
-        return batch.count() >= kBatchEntries ? write() : Status::ok();
+        return batch.count() >= kBatchEntries ? write() : Status::OK();
       },
       &repair_));
   LSM4KV_RETURN_IF_ERROR(write());
@@ -198,7 +198,7 @@ Status KvStoreImpl::sync_config_file() {
     want = current_config();
   }
   FileSystem* fs = fs_of(opt_);
-  if (read_config_file(fs, opt_.dir, &have).is_ok() && have == want) return Status::ok();
+  if (read_config_file(fs, opt_.dir, &have).ok() && have == want) return Status::OK();
   return write_config_file(fs, opt_.dir, want);
 }
 
@@ -241,10 +241,10 @@ Status KvStoreImpl::drop_damaged_subtree(const ReadPage& page, const tensorlog::
   *dropped = 0;
   std::string v;
   Status s = index_->get({}, page.key, &v);
-  if (s.is_not_found()) return Status::ok();  // dropped or evicted since the read
+  if (s.is_not_found()) return Status::OK();  // dropped or evicted since the read
   LSM4KV_RETURN_IF_ERROR(s);
   PageEntry e;
-  if (!e.decode_from(v) || !(e.location == loc)) return Status::ok();  // put again or moved since
+  if (!e.decode_from(v) || !(e.location == loc)) return Status::OK();  // put again or moved since
   return drop_pages(page.key, page.depth - key_window_pages(page.key), page.root, dropped);
 }
 
@@ -281,7 +281,7 @@ Status KvStoreImpl::drop_pages(std::string_view prefix, size_t depth_before, con
     return true;
   }));
   *dropped = pages.size();
-  if (pages.empty()) return Status::ok();
+  if (pages.empty()) return Status::OK();
   BranchChoice all;
   for (size_t i = 0; i < pages.size(); i++) all.pages.push_back(i);
   engine::WriteBatch batch;

@@ -26,7 +26,7 @@ namespace lsm4kv::kvcache {
 Status KvStoreImpl::evict_region(const std::unordered_set<std::string>& paths, RegionChoice* out) {
   *out = RegionChoice{};
   const uint64_t victim = log_->oldest_collectable_segment();
-  if (victim == 0) return Status::ok();
+  if (victim == 0) return Status::OK();
   out->segment = victim;
   std::vector<NamespaceId> ids;
   {
@@ -99,7 +99,7 @@ Status KvStoreImpl::evict_region(const std::unordered_set<std::string>& paths, R
         keyed_page_key(id, {})));
     if (malformed) return Status::corruption(opt_.dir + ": bad page entry in the index");
   }
-  if (batch.count() == 0) return Status::ok();
+  if (batch.count() == 0) return Status::OK();
   // Synced: the region's segment is deleted next.
   engine::WriteOptions wo;
   wo.sync_override = true;
@@ -125,10 +125,10 @@ Status KvStoreImpl::copy_region(RegionChoice choice) {
   co.segments = {choice.segment};
   tensorlog::Collection c;
   LSM4KV_RETURN_IF_ERROR(log_->collect(co, &c));
-  if (c.id == 0) return Status::ok();  // gone already
+  if (c.id == 0) return Status::OK();  // gone already
   copied_ = std::move(c);
   copied_keys_ = std::move(choice.kept);
-  return Status::ok();
+  return Status::OK();
 }
 
 // One region, start to end: the inline form (a put that needs room).
@@ -137,7 +137,7 @@ Status KvStoreImpl::region_round(const std::unordered_set<std::string>& paths, b
   LSM4KV_RETURN_IF_ERROR(apply_copied());
   RegionChoice choice;
   LSM4KV_RETURN_IF_ERROR(evict_region(paths, &choice));
-  if (choice.segment == 0) return Status::ok();
+  if (choice.segment == 0) return Status::OK();
   *acted = true;
   LSM4KV_RETURN_IF_ERROR(copy_region(std::move(choice)));
   return apply_copied();
@@ -152,7 +152,7 @@ Status KvStoreImpl::free_dead_segments() {
   for (;;) {
     tensorlog::Collection c;
     LSM4KV_RETURN_IF_ERROR(log_->collect(co, &c));
-    if (c.id == 0) return Status::ok();
+    if (c.id == 0) return Status::OK();
     LSM4KV_RETURN_IF_ERROR(apply_collection(c));
   }
 }
@@ -164,14 +164,14 @@ Status KvStoreImpl::free_dead_segments() {
 Status KvStoreImpl::make_region_room(uint64_t room, const std::unordered_set<std::string>& paths, bool* acted) {
   // The common case, without collect_mu_: a background copy holds it for as
   // long as it copies, and a put that fits need not wait for it.
-  if (counted_bytes(log_->usage()) <= room) return Status::ok();
+  if (counted_bytes(log_->usage()) <= room) return Status::OK();
   *acted = true;  // a stall, whether this put takes a region or waits for the background's
   std::lock_guard c(collect_mu_);
   LSM4KV_RETURN_IF_ERROR(apply_copied());
   LSM4KV_RETURN_IF_ERROR(free_dead_segments());
   for (uint64_t round = 0;; round++) {
     const tensorlog::LogUsage u = log_->usage();
-    if (counted_bytes(u) <= room) return Status::ok();
+    if (counted_bytes(u) <= room) return Status::OK();
     bool went = false;
     if (round <= 2 * u.segments + 2) LSM4KV_RETURN_IF_ERROR(region_round(paths, &went));
     if (!went)
@@ -189,10 +189,10 @@ Status KvStoreImpl::maintain_region_once(uint64_t files_low, bool* acted) {
   std::unique_lock c(collect_mu_);
   LSM4KV_RETURN_IF_ERROR(apply_copied());
   LSM4KV_RETURN_IF_ERROR(free_dead_segments());
-  if (counted_bytes(log_->usage()) <= files_low) return Status::ok();
+  if (counted_bytes(log_->usage()) <= files_low) return Status::OK();
   RegionChoice choice;
   LSM4KV_RETURN_IF_ERROR(with_reserve([&] { return evict_region({}, &choice); }));
-  if (choice.segment == 0) return Status::ok();
+  if (choice.segment == 0) return Status::OK();
   *acted = true;
   w.unlock();
   LSM4KV_RETURN_IF_ERROR(copy_region(std::move(choice)));

@@ -70,7 +70,7 @@ Status decode_config_file(std::string_view data, const std::string& where, Store
   std::string_view in = body.substr(4);
   uint32_t count = 0;
   if (!get_varint32(&in, &c->format_version)) return bad("truncated header");
-  if (c->format_version != kStoreFormatVersion) return Status::ok();  // the caller refuses it by its version
+  if (c->format_version != kStoreFormatVersion) return Status::OK();  // the caller refuses it by its version
   if (!get_varint32(&in, &c->page_tokens) || !get_varint32(&in, &c->key_window_pages) || !get_varint32(&in, &count))
     return bad("truncated header");
   if (c->key_window_pages < 1 || c->key_window_pages > kMaxKeyWindowPages)
@@ -86,7 +86,7 @@ Status decode_config_file(std::string_view data, const std::string& where, Store
     c->namespaces.push_back(std::move(n));
   }
   if (!in.empty()) return bad("trailing bytes");
-  return Status::ok();
+  return Status::OK();
 }
 
 Status read_config_file(FileSystem* fs, const std::string& dir, StoreConfig* c) {

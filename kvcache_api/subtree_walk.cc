@@ -45,7 +45,7 @@ Status walk_iterator(engine::Iterator* it, std::string_view prefix, size_t depth
     }
     LSM4KV_RETURN_IF_ERROR(it->status());
   }
-  return Status::ok();
+  return Status::OK();
 }
 
 }  // namespace

@@ -134,7 +134,7 @@ Status decode(Codec c, const char* stored, size_t stored_len, char* dst, size_t 
   if (c == Codec::kNone) {
     if (stored_len != raw_len) return Status::corruption(where + ": stored length != raw length");
     std::memcpy(dst, stored, raw_len);
-    return Status::ok();
+    return Status::OK();
   }
   if (c != Codec::kLz4 && c != Codec::kShuffleLz4)
     return Status::corruption(where + ": unknown codec");
@@ -163,7 +163,7 @@ Status decode(Codec c, const char* stored, size_t stored_len, char* dst, size_t 
     in += flen;
   }
   if (in != end) return Status::corruption(where + ": trailing bytes after the last frame");
-  return Status::ok();
+  return Status::OK();
 }
 
 }  // namespace lsm4kv::tensorlog

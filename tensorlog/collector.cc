@@ -92,7 +92,7 @@ Status TensorLog::load_journals(const std::vector<std::string>& names) {
     for (uint64_t s : c.segments) collecting_[s] = true;
     pending_[c.id] = std::move(c);
   }
-  return Status::ok();
+  return Status::OK();
 }
 
 Status TensorLog::collect(const CollectOptions& options, Collection* out) {
@@ -109,7 +109,7 @@ Status TensorLog::collect(const CollectOptions& options, Collection* out) {
       snapshot.push_back({id, s.file_bytes, s.live_bytes, s.dead_bytes,
                           collectable_locked(id, s)});
     std::vector<uint64_t> plan = plan_collection(snapshot, options, options_.segment_size);
-    if (plan.empty()) return Status::ok();
+    if (plan.empty()) return Status::OK();
     std::vector<uint64_t> dead;
     for (uint64_t id : plan)
       if (segments_.at(id).live_bytes == 0) dead.push_back(id);
@@ -118,7 +118,7 @@ Status TensorLog::collect(const CollectOptions& options, Collection* out) {
       out->segments = dead;
       for (uint64_t id : dead) collecting_[id] = true;
       pending_[out->id] = *out;
-      return Status::ok();
+      return Status::OK();
     }
     out->id = next_collection_id_++;
     out->segments = plan;
@@ -130,11 +130,11 @@ Status TensorLog::collect(const CollectOptions& options, Collection* out) {
     }
   }
   Status s = copy_live(extents, out);
-  if (s.is_ok()) s = write_journal(*out);
-  if (s.is_ok()) {
+  if (s.ok()) s = write_journal(*out);
+  if (s.ok()) {
     std::lock_guard<std::mutex> l(mu_);
     pending_[out->id] = *out;
-    return Status::ok();
+    return Status::OK();
   }
   // The copies made so far are orphans.
   std::vector<Location> orphans;
@@ -144,7 +144,7 @@ Status TensorLog::collect(const CollectOptions& options, Collection* out) {
     for (const Relocation& r : out->relocations)
       if (mark_dead_locked(r.to)) orphans.push_back(r.to);
   }
-  dead_log_->append(orphans);
+  dead_log_->append(orphans).ignore_error();  // unrecorded orphans are found as unreferenced at open
   *out = Collection{};
   return s;
 }
@@ -165,7 +165,7 @@ Status TensorLog::copy_live(const std::vector<ReadExtent>& extents, Collection* 
     std::vector<bool> good(chunk.size(), false);
     auto visit = [&](size_t i, const char* rec, const Status& io, bool*) {
       RecordHeader h;
-      if (!io.is_ok() || !verify_record(rec, chunk[i].location, &h).is_ok()) return;
+      if (!io.ok() || !verify_record(rec, chunk[i].location, &h).ok()) return;
       std::memcpy(batch.buffer.data() + batch.offsets[i], rec, chunk[i].location.length);
       good[i] = true;
     };
@@ -191,7 +191,7 @@ Status TensorLog::copy_live(const std::vector<ReadExtent>& extents, Collection* 
     begin = end;
   }
   // Durable before the journal names them (and the caller's index does).
-  return out->relocations.empty() ? Status::ok() : writer_->sync();
+  return out->relocations.empty() ? Status::OK() : writer_->sync();
 }
 
 Status TensorLog::write_journal(const Collection& c) {
@@ -227,7 +227,7 @@ Status TensorLog::commit_collection(uint64_t id) {
   for (uint64_t s : c.segments) {
     std::string path = dir_ + "/" + segment_file_name(s);
     Status st = fs->remove(path);
-    if (!st.is_ok() && fs->exists(path)) return st;
+    if (!st.ok() && fs->exists(path)) return st;
   }
   LSM4KV_RETURN_IF_ERROR(fs->sync_dir(dir_));
   // A collection of dead segments only has no journal.
@@ -239,7 +239,7 @@ Status TensorLog::commit_collection(uint64_t id) {
   std::lock_guard<std::mutex> l(mu_);
   for (uint64_t s : c.segments) collecting_.erase(s);
   pending_.erase(id);
-  return Status::ok();
+  return Status::OK();
 }
 
 Status TensorLog::abort_collection(uint64_t id) {
@@ -268,7 +268,7 @@ Status TensorLog::abort_collection(uint64_t id) {
   std::lock_guard<std::mutex> l(mu_);
   for (uint64_t s : pending_[id].segments) collecting_.erase(s);
   pending_.erase(id);
-  return Status::ok();
+  return Status::OK();
 }
 
 std::vector<Collection> TensorLog::pending_collections() const {

@@ -50,26 +50,26 @@ Status DeadLog::open(FileSystem* fs, const std::string& dir, bool sync, bool rea
   }
   if (read_only) {
     out->reset(new DeadLog(sync, nullptr));
-    return Status::ok();
+    return Status::OK();
   }
   Status s = write_file_atomic(fs, dir, kFileName, encode_entry(kept));
   // On a full disk the old file serves: its entries still replay the same.
-  if (s.is_no_space()) s = Status::ok();
+  if (s.is_no_space()) s = Status::OK();
   LSM4KV_RETURN_IF_ERROR(s);
   std::unique_ptr<WritableFile> file;
   LSM4KV_RETURN_IF_ERROR(fs->new_appendable(path, &file));
   out->reset(new DeadLog(sync, std::move(file)));
-  return Status::ok();
+  return Status::OK();
 }
 
 Status DeadLog::write(std::span<const Location> locations, bool sync) {
-  if (locations.empty()) return Status::ok();
+  if (locations.empty()) return Status::OK();
   std::string entry = encode_entry(locations);
   std::lock_guard<std::mutex> l(mu_);
   if (!file_) return Status::not_supported("DEAD.log: the tensor log is open read-only");
   LSM4KV_RETURN_IF_ERROR(file_->append(entry));
   if (sync) LSM4KV_RETURN_IF_ERROR(file_->sync());
-  return Status::ok();
+  return Status::OK();
 }
 
 Status DeadLog::append(std::span<const Location> locations) { return write(locations, sync_); }

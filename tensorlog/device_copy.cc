@@ -38,7 +38,7 @@ const DeviceProbe& probe() {
 
 #if LSM4KV_WITH_CUDA
 Status cuda_status(cudaError_t err, const char* what) {
-  if (err == cudaSuccess) return Status::ok();
+  if (err == cudaSuccess) return Status::OK();
   return Status::io_error(std::string(what) + ": " + cudaGetErrorString(err));
 }
 #endif
@@ -120,7 +120,7 @@ Status CopyFence::record(void* stream) {
       cudaEventRecord(static_cast<cudaEvent_t>(event_), static_cast<cudaStream_t>(stream)),
       "cudaEventRecord"));
   pending_ = true;
-  return Status::ok();
+  return Status::OK();
 #else
   (void)stream;
   return no_device_status();
@@ -128,13 +128,13 @@ Status CopyFence::record(void* stream) {
 }
 
 Status CopyFence::wait() {
-  if (!pending_) return Status::ok();
+  if (!pending_) return Status::OK();
   pending_ = false;
 #if LSM4KV_WITH_CUDA
   return cuda_status(cudaEventSynchronize(static_cast<cudaEvent_t>(event_)),
                      "cudaEventSynchronize");
 #else
-  return Status::ok();
+  return Status::OK();
 #endif
 }
 

@@ -66,7 +66,7 @@ Status PinnedPool::acquire(size_t bytes, PinnedBuffer* out) {
   out->pool_ = this;
   out->size_ = size;
   out->pinned_ = pinned_;
-  return Status::ok();
+  return Status::OK();
 }
 
 void PinnedPool::release(char* data, size_t size) {

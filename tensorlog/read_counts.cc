@@ -37,18 +37,18 @@ bool decode_read_counts(std::string_view data, std::vector<ReadCount>* out) {
 }
 
 Status save_read_counts(FileSystem* fs, const std::string& dir, const std::vector<ReadCount>& counts) {
-  if (counts.empty()) return Status::ok();
+  if (counts.empty()) return Status::OK();
   return write_file_atomic(fs, dir, kReadCountsFile, encode_read_counts(counts));
 }
 
 Status take_read_counts(FileSystem* fs, const std::string& dir, bool read_only, std::vector<ReadCount>* out) {
   out->clear();
   const std::string path = dir + "/" + kReadCountsFile;
-  if (!fs->exists(path)) return Status::ok();
+  if (!fs->exists(path)) return Status::OK();
   std::string data;
   LSM4KV_RETURN_IF_ERROR(read_file(fs, path, &data));
   decode_read_counts(data, out);  // damaged: nothing restored (a hint, see read_counts.h)
-  return read_only ? Status::ok() : fs->remove(path);
+  return read_only ? Status::OK() : fs->remove(path);
 }
 
 }  // namespace lsm4kv::tensorlog

@@ -54,7 +54,7 @@ Status RecordHeader::decode(const char* src, const std::string& where) {
   if (tag_len > kMaxTagLen) return Status::corruption(where + ": tag length out of range");
   if (stored_len > (uint64_t{1} << 40) || raw_len > (uint64_t{1} << 40))
     return Status::corruption(where + ": record length out of range");
-  return Status::ok();
+  return Status::OK();
 }
 
 uint64_t record_checksum(const char* record, uint64_t length) {
@@ -71,7 +71,7 @@ Status verify_record(const char* record, const Location& loc, RecordHeader* hdr)
                               std::to_string(hdr->record_length()));
   if (record_checksum(record, loc.length) != hdr->checksum)
     return Status::corruption(loc.to_string() + ": checksum mismatch");
-  return Status::ok();
+  return Status::OK();
 }
 
 void encode_segment_header(uint64_t segment_id, char* block) {
@@ -96,7 +96,7 @@ Status decode_segment_header(const char* block, uint64_t segment_id, const std::
   if (decode_fixed64(block + 16) != segment_id)
     return Status::corruption(where + ": segment header names segment " +
                               std::to_string(decode_fixed64(block + 16)));
-  return Status::ok();
+  return Status::OK();
 }
 
 void encode_footer(uint64_t segment_id, uint64_t index_offset, uint64_t index_length,

@@ -19,7 +19,7 @@ Status SegmentFile::open(const std::string& path, uint64_t id, bool direct_io,
   if (f->buffered_fd_ < 0) return Status::from_errno(errno, "open " + path);
   if (direct_io) f->direct_fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_DIRECT);
   *out = std::move(f);
-  return Status::ok();
+  return Status::OK();
 }
 
 SegmentFile::~SegmentFile() {
@@ -77,7 +77,7 @@ Status decode_segment_index(std::string_view in, const std::string& where, Recor
       return Status::corruption(where + ": index entry out of range or order");
     prev_end = offset + allocated_bytes(length);
   }
-  return Status::ok();
+  return Status::OK();
 }
 
 std::string build_seal(uint64_t segment_id, uint64_t end, std::span<const SegmentRecord> records) {
@@ -107,7 +107,7 @@ Status read_exact(RandomAccessFile* f, uint64_t offset, size_t n, char* buf,
   LSM4KV_RETURN_IF_ERROR(f->read(offset, n, buf, &got));
   (void)where;
   *short_read = got != n;
-  return Status::ok();
+  return Status::OK();
 }
 
 // Reads the index of a sealed segment; false in *sealed when there is no
@@ -115,23 +115,23 @@ Status read_exact(RandomAccessFile* f, uint64_t offset, size_t n, char* buf,
 Status load_index(RandomAccessFile* f, uint64_t size, SegmentRecords* out,
                   const std::string& where, bool* sealed) {
   *sealed = false;
-  if (size < 2 * kAlign) return Status::ok();
+  if (size < 2 * kAlign) return Status::OK();
   std::string block(kAlign, '\0');
   bool short_read = false;
   LSM4KV_RETURN_IF_ERROR(read_exact(f, size - kAlign, kAlign, block.data(), where, &short_read));
   uint64_t index_offset = 0, index_length = 0;
   if (short_read || !decode_footer(block.data(), out->id, &index_offset, &index_length))
-    return Status::ok();
+    return Status::OK();
   if (index_offset < kAlign || index_offset % kRecordAlign != 0 || index_length > size ||
       align_up(index_offset + index_length) + kAlign != size)
-    return Status::ok();
+    return Status::OK();
   std::string rec(index_length, '\0');
   LSM4KV_RETURN_IF_ERROR(read_exact(f, index_offset, index_length, rec.data(), where,
                                     &short_read));
   RecordHeader h;
   Location loc{out->id, index_offset, index_length};
-  if (short_read || !verify_record(rec.data(), loc, &h).is_ok() || h.codec != kIndexRecord)
-    return Status::ok();
+  if (short_read || !verify_record(rec.data(), loc, &h).ok() || h.codec != kIndexRecord)
+    return Status::OK();
   RecordTable records;
   LSM4KV_RETURN_IF_ERROR(decode_segment_index(
       std::string_view(rec).substr(kRecordHeaderSize + h.tag_len), where, &records));
@@ -141,7 +141,7 @@ Status load_index(RandomAccessFile* f, uint64_t size, SegmentRecords* out,
   for (const SegmentRecord& r : out->records) out->live_bytes += allocated_bytes(r.length);
   out->file_bytes = size;
   *sealed = true;
-  return Status::ok();
+  return Status::OK();
 }
 
 // Reads a file front to back through a window of whole blocks.
@@ -160,10 +160,10 @@ class Window {
       size_t got = 0;
       LSM4KV_RETURN_IF_ERROR(f_->read(start_, want, buf_.data(), &got));
       buf_.resize(got);
-      if (offset + n > start_ + got) return Status::ok();
+      if (offset + n > start_ + got) return Status::OK();
     }
     *data = buf_.data() + (offset - start_);
-    return Status::ok();
+    return Status::OK();
   }
 
  private:
@@ -178,18 +178,18 @@ class Window {
 Status valid_record_at(Window* w, uint64_t offset, uint64_t size, const std::string& where,
                        uint64_t* len, bool* valid) {
   *valid = false;
-  if (offset + kRecordHeaderSize > size) return Status::ok();
+  if (offset + kRecordHeaderSize > size) return Status::OK();
   const char* p = nullptr;
   LSM4KV_RETURN_IF_ERROR(w->get(offset, kRecordHeaderSize, &p));
-  if (p == nullptr || decode_fixed32(p) != kRecordMagic) return Status::ok();  // the common miss: cheap
+  if (p == nullptr || decode_fixed32(p) != kRecordMagic) return Status::OK();  // the common miss: cheap
   RecordHeader h;
-  if (!h.decode(p, where).is_ok() || !is_known_codec(h.codec)) return Status::ok();
+  if (!h.decode(p, where).ok() || !is_known_codec(h.codec)) return Status::OK();
   *len = h.record_length();
-  if (offset + *len > size) return Status::ok();  // torn tail
-  if (block_aligned_record(*len) && offset % kAlign != 0) return Status::ok();
+  if (offset + *len > size) return Status::OK();  // torn tail
+  if (block_aligned_record(*len) && offset % kAlign != 0) return Status::OK();
   LSM4KV_RETURN_IF_ERROR(w->get(offset, *len, &p));
   *valid = p != nullptr && record_checksum(p, *len) == h.checksum;
-  return Status::ok();
+  return Status::OK();
 }
 
 // Scans records from the first block on; *end gets the end of the allocation
@@ -213,7 +213,7 @@ Status scan_records(RandomAccessFile* f, uint64_t size, SegmentRecords* out,
     offset += allocated_bytes(len);
     *end = offset;
   }
-  return Status::ok();
+  return Status::OK();
 }
 
 }  // namespace
@@ -231,14 +231,14 @@ Status recover_segment(FileSystem* fs, const std::string& dir, uint64_t id, bool
   uint64_t size = f->size();
   if (size < kAlign) {
     *empty = true;
-    return Status::ok();
+    return Status::OK();
   }
   std::string block(kAlign, '\0');
   bool short_read = false;
   LSM4KV_RETURN_IF_ERROR(read_exact(f.get(), 0, kAlign, block.data(), path, &short_read));
   if (block.find_first_not_of('\0') == std::string::npos) {
     *empty = true;  // created, never synced: nothing in it was acknowledged
-    return Status::ok();
+    return Status::OK();
   }
   LSM4KV_RETURN_IF_ERROR(decode_segment_header(block.data(), id, path));
 
@@ -246,7 +246,7 @@ Status recover_segment(FileSystem* fs, const std::string& dir, uint64_t id, bool
   LSM4KV_RETURN_IF_ERROR(load_index(f.get(), size, out, path, &sealed));
   if (sealed) {
     out->sealed = true;
-    return Status::ok();
+    return Status::OK();
   }
   uint64_t end = 0;
   LSM4KV_RETURN_IF_ERROR(scan_records(f.get(), size, out, path, &end));
@@ -263,7 +263,7 @@ Status recover_segment(FileSystem* fs, const std::string& dir, uint64_t id, bool
       LSM4KV_RETURN_IF_ERROR(read_exact(f.get(), kept, rest.size(), rest.data(), path, &short_read));
       if (!short_read && rest.find_first_not_of('\0') == std::string::npos) out->torn_bytes = 0;
     }
-    return Status::ok();
+    return Status::OK();
   }
   f.reset();
   if (kept < size) LSM4KV_RETURN_IF_ERROR(fs->truncate(path, kept));
@@ -273,16 +273,16 @@ Status recover_segment(FileSystem* fs, const std::string& dir, uint64_t id, bool
   std::unique_ptr<WritableFile> w;
   std::string seal = std::string(end - kept, '\0') + build_seal(id, end, out->records.to_vector());
   Status s = fs->new_appendable(path, &w);
-  if (s.is_ok()) s = w->append(seal);
-  if (s.is_ok()) s = w->sync();
-  if (s.is_ok()) s = w->close();
-  if (s.is_ok()) {
+  if (s.ok()) s = w->append(seal);
+  if (s.ok()) s = w->sync();
+  if (s.ok()) s = w->close();
+  if (s.ok()) {
     out->sealed = true;
     out->file_bytes = kept + seal.size();
   } else {
-    fs->truncate(path, kept);
+    fs->truncate(path, kept).ignore_error();
   }
-  return Status::ok();
+  return Status::OK();
 }
 
 }  // namespace lsm4kv::tensorlog
@@ -296,9 +296,9 @@ Status scan_segment(FileSystem* fs, const std::string& path, uint64_t id,
   constexpr uint64_t kReadBytes = uint64_t{8} << 20;
   std::unique_ptr<RandomAccessFile> f;
   Status s = fs->new_random_access(path, &f);
-  if (!s.is_ok()) {
+  if (!s.ok()) {
     for (const SegmentRecord& r : records) damaged({id, r.offset, r.length}, s);
-    return Status::ok();
+    return Status::OK();
   }
   std::string buf;
   for (size_t i = 0; i < records.size();) {
@@ -312,7 +312,7 @@ Status scan_segment(FileSystem* fs, const std::string& path, uint64_t id,
     for (; i < j; i++) {
       const Location loc{id, records[i].offset, records[i].length};
       const uint64_t at = records[i].offset - first;
-      if (!io.is_ok()) {
+      if (!io.ok()) {
         damaged(loc, io);
         continue;
       }
@@ -322,15 +322,15 @@ Status scan_segment(FileSystem* fs, const std::string& path, uint64_t id,
       }
       RecordHeader h;
       Status v = verify_record(buf.data() + at, loc, &h);
-      if (v.is_ok() && !is_known_codec(h.codec)) v = Status::corruption(loc.to_string() + ": not a data record");
-      if (!v.is_ok()) {
+      if (v.ok() && !is_known_codec(h.codec)) v = Status::corruption(loc.to_string() + ": not a data record");
+      if (!v.ok()) {
         damaged(loc, Status::corruption(path + ": " + v.message()));
         continue;
       }
       valid(loc, std::string_view(buf.data() + at + kRecordHeaderSize, h.tag_len));
     }
   }
-  return Status::ok();
+  return Status::OK();
 }
 
 }  // namespace lsm4kv::tensorlog

@@ -40,7 +40,7 @@ Status check_records(std::span<const RecordInput> records) {
                                       " bytes; at most " + std::to_string(kMaxTagLen));
     if (r.data == nullptr && r.size > 0) return Status::invalid_argument("record without data");
   }
-  return Status::ok();
+  return Status::OK();
 }
 
 // Zeros from the end of the last allocation to the next block boundary.
@@ -109,7 +109,7 @@ Status encode_batch(Codec codec, std::span<const RecordInput> records, EncodedBa
     add_record(len, out);  // zeros the gap and the padding around it
   }
   zero_to_block(out);
-  return Status::ok();
+  return Status::OK();
 }
 
 EncodedBatch batch_of_encoded(std::span<const std::string_view> records, uint64_t start) {
@@ -160,11 +160,11 @@ SegmentWriter::SegmentWriter(FileSystem* fs, std::string dir, SegmentWriterOptio
                              Catalog* catalog)
     : fs_(fs), dir_(std::move(dir)), options_(options), catalog_(catalog) {}
 
-SegmentWriter::~SegmentWriter() { close(); }
+SegmentWriter::~SegmentWriter() { close().ignore_error(); }  // close() reports; a destructor cannot
 
 Status SegmentWriter::append(EncodedBatch* batch, bool force_sync,
                              std::vector<Location>* locations) {
-  Waiter w{batch, Codec::kNone, {}, force_sync, locations, Status::ok(), false, {}};
+  Waiter w{batch, Codec::kNone, {}, force_sync, locations, Status::OK(), false, {}};
   return enqueue(&w);
 }
 
@@ -172,8 +172,8 @@ Status SegmentWriter::append_chunked(Codec codec, std::span<const RecordInput> r
                                      std::vector<Location>* locations) {
   LSM4KV_RETURN_IF_ERROR(check_records(records));
   locations->clear();
-  if (records.empty()) return Status::ok();
-  Waiter w{nullptr, codec, records, false, locations, Status::ok(), false, {}};
+  if (records.empty()) return Status::OK();
+  Waiter w{nullptr, codec, records, false, locations, Status::OK(), false, {}};
   return enqueue(&w);
 }
 
@@ -215,21 +215,21 @@ Status SegmentWriter::sync() {
 
 Status SegmentWriter::close() {
   std::lock_guard<std::mutex> l(mu_);
-  if (!active_) return Status::ok();
+  if (!active_) return Status::OK();
   std::unique_ptr<Active> a = std::move(active_);
   Status s = a->file->sync();
-  if (s.is_ok()) s = seal(a.get());
+  if (s.ok()) s = seal(a.get());
   if (s.is_no_space()) {
     // The records are durable; a seal that does not fit on a full disk only
     // makes the next open slower (the segment is scanned). Cut off what of it
     // was written; the segment is closed for writing all the same.
-    a->file->close();
+    a->file->close().ignore_error();
     s = fs_->truncate(a->path, a->size);
     a->file_size = a->size;
   }
-  if (s.is_ok() && dir_dirty_) s = fs_->sync_dir(dir_);
-  if (s.is_ok()) dir_dirty_ = false;
-  if (s.is_ok()) catalog_->published(a->id, {}, a->file_size, true);
+  if (s.ok() && dir_dirty_) s = fs_->sync_dir(dir_);
+  if (s.ok()) dir_dirty_ = false;
+  if (s.ok()) catalog_->published(a->id, {}, a->file_size, true);
   tail_hint_.store(0, std::memory_order_relaxed);
   return s;
 }
@@ -253,10 +253,10 @@ Status SegmentWriter::open_segment() {
   AlignedBuffer header(kAlign);
   encode_segment_header(a->id, header.data());
   Status s = a->file->append(std::string_view(header.data(), kAlign));
-  if (s.is_ok()) s = catalog_->segment_created(a->id);
-  if (!s.is_ok()) {
-    a->file->close();
-    fs_->remove(path);
+  if (s.ok()) s = catalog_->segment_created(a->id);
+  if (!s.ok()) {
+    a->file->close().ignore_error();
+    fs_->remove(path).ignore_error();
     return s;
   }
   a->size = kAlign;
@@ -267,7 +267,7 @@ Status SegmentWriter::open_segment() {
   a->created_in_group = true;
   dir_dirty_ = true;
   active_ = std::move(a);
-  return Status::ok();
+  return Status::OK();
 }
 
 // Ends a group: syncs and seals its segments (sync_and_seal), then, when
@@ -275,10 +275,10 @@ Status SegmentWriter::open_segment() {
 // synced, the directory.
 Status SegmentWriter::seal_group(std::vector<Active>* retired, bool sync) {
   LSM4KV_RETURN_IF_ERROR(sync_and_seal(retired, sync));
-  if (!dir_dirty_ || (!sync && retired->empty())) return Status::ok();
+  if (!dir_dirty_ || (!sync && retired->empty())) return Status::OK();
   LSM4KV_RETURN_IF_ERROR(fs_->sync_dir(dir_));
   dir_dirty_ = false;
-  return Status::ok();
+  return Status::OK();
 }
 
 // Syncs the data of the group's segments (the retired ones whatever the
@@ -289,7 +289,7 @@ Status SegmentWriter::seal_group(std::vector<Active>* retired, bool sync) {
 Status SegmentWriter::sync_and_seal(std::vector<Active>* retired, bool sync) {
   Status s;
   if (sync && active_) s = active_->file->sync();
-  for (size_t i = 0; s.is_ok() && i < retired->size(); ++i) s = seal(&(*retired)[i]);
+  for (size_t i = 0; s.ok() && i < retired->size(); ++i) s = seal(&(*retired)[i]);
   return s;
 }
 
@@ -298,18 +298,18 @@ Status SegmentWriter::sync_and_seal(std::vector<Active>* retired, bool sync) {
 Status SegmentWriter::seal(Active* a) {
   std::string seal_bytes = build_seal(a->id, a->size, a->records);
   Status s = a->file->sync();
-  if (s.is_ok() && a->positional) {
+  if (s.ok() && a->positional) {
     uint64_t t = a->size % kAlign;
     AlignedBuffer buf(t + seal_bytes.size());
     std::memcpy(buf.data(), a->tail.data(), t);
     std::memcpy(buf.data() + t, seal_bytes.data(), seal_bytes.size());
     s = write_at(a, buf.data(), buf.size(), align_down(a->size), WriteRing::kNoSlot);
-  } else if (s.is_ok()) {
+  } else if (s.ok()) {
     s = a->file->append(seal_bytes);
   }
-  if (s.is_ok()) s = a->file->sync();
-  if (s.is_ok()) s = a->file->close();
-  if (s.is_ok()) a->file_size = a->size + seal_bytes.size();
+  if (s.ok()) s = a->file->sync();
+  if (s.ok()) s = a->file->close();
+  if (s.ok()) a->file_size = a->size + seal_bytes.size();
   return s;
 }
 
@@ -334,7 +334,7 @@ Status pwrite_all(int direct_fd, int fd, const char* p, size_t n, uint64_t offse
     offset += static_cast<uint64_t>(w);
     if (w % static_cast<ssize_t>(kAlign) != 0) use = fd;  // the rest is unaligned
   }
-  return Status::ok();
+  return Status::OK();
 }
 
 }  // namespace
@@ -372,7 +372,7 @@ Status SegmentWriter::write_records(Active* a, char* data, uint64_t new_end, int
   }
   std::memcpy(a->tail.data(), data + (align_down(new_end) - base), new_end % kAlign);
   a->size = new_end;
-  return Status::ok();
+  return Status::OK();
 }
 
 Status SegmentWriter::place(EncodedBatch& batch, int slot, std::vector<Active>* retired, bool last,
@@ -414,7 +414,7 @@ Status SegmentWriter::place(EncodedBatch& batch, int slot, std::vector<Active>* 
     i = j;
   }
   tail_hint_.store(active_ ? active_->size % kAlign : 0, std::memory_order_relaxed);
-  return Status::ok();
+  return Status::OK();
 }
 
 // Encodes chunk k into buffer k % chunk_buffers once the writes from that
@@ -455,7 +455,7 @@ Status SegmentWriter::write_chunks(const Waiter& w, std::vector<Active>* retired
     LSM4KV_RETURN_IF_ERROR(place(*chunk, slot, retired, count == rest.size(), w.locations));
     rest = rest.subspan(count);
   }
-  return Status::ok();
+  return Status::OK();
 }
 
 Status SegmentWriter::write_group(std::vector<Waiter*>& group, bool sync) {
@@ -470,16 +470,16 @@ Status SegmentWriter::write_group(std::vector<Waiter*>& group, bool sync) {
     w->locations->clear();
     s = w->chunked() ? write_chunks(*w, &retired)
                      : place(*w->batch, WriteRing::kNoSlot, &retired, true, w->locations);
-    if (!s.is_ok()) break;
+    if (!s.ok()) break;
   }
   // Every write must be done (failed or not) before the files are synced,
   // sealed or cut back.
   if (ring_) {
     Status d = ring_->drain();
-    if (s.is_ok()) s = d;
+    if (s.ok()) s = d;
   }
-  if (s.is_ok()) s = seal_group(&retired, sync);
-  if (!s.is_ok()) {
+  if (s.ok()) s = seal_group(&retired, sync);
+  if (!s.ok()) {
     if (active_) retired.push_back(std::move(*active_));
     active_.reset();
     roll_back(retired);
@@ -492,16 +492,16 @@ Status SegmentWriter::write_group(std::vector<Waiter*>& group, bool sync) {
   };
   for (const Active& r : retired) catalog_->published(r.id, added(r), r.file_size, true);
   if (active_) catalog_->published(active_->id, added(*active_), active_->file_size, false);
-  return Status::ok();
+  return Status::OK();
 }
 
 void SegmentWriter::roll_back(std::vector<Active>& touched) {
   for (Active& a : touched) {
     const std::string& path = a.path;
-    if (a.file) a.file->close();
+    if (a.file) a.file->close().ignore_error();
     if (a.created_in_group) {
       catalog_->segment_dropped(a.id);
-      fs_->remove(path);
+      fs_->remove(path).ignore_error();
       continue;
     }
     // Cut the failed group off (to the end of the last record before it:
@@ -512,13 +512,13 @@ void SegmentWriter::roll_back(std::vector<Active>& touched) {
     a.size = a.group_start_size;
     a.file_size = a.size;
     a.positional = false;
-    if (!fs_->truncate(path, a.size).is_ok()) continue;
-    if (!fs_->new_appendable(path, &a.file).is_ok()) continue;
-    if (seal(&a).is_ok()) {
+    if (!fs_->truncate(path, a.size).ok()) continue;
+    if (!fs_->new_appendable(path, &a.file).ok()) continue;
+    if (seal(&a).ok()) {
       catalog_->published(a.id, {}, a.file_size, true);
     } else {
-      a.file->close();
-      fs_->truncate(path, a.group_start_size);
+      a.file->close().ignore_error();
+      fs_->truncate(path, a.group_start_size).ignore_error();
     }
   }
 }

@@ -28,7 +28,7 @@ class TensorLog::Catalog final : public SegmentWriter::Catalog {
     s.file = std::move(file);
     s.file_bytes = kAlign;
     s.active = true;
-    return Status::ok();
+    return Status::OK();
   }
   void segment_dropped(uint64_t id) override {
     std::lock_guard<std::mutex> l(log_->mu_);
@@ -96,7 +96,7 @@ class DeviceStager {
  public:
   DeviceStager(PinnedPool* pool, void* stream) : pool_(pool), stream_(stream) {}
   ~DeviceStager() {
-    for (CopyFence& f : fences_) f.wait();
+    for (CopyFence& f : fences_) f.wait().ignore_error();  // the copies' errors were returned by copy()
   }
   Status copy(const RecordHeader& h, const char* payload, void* dst, const std::string& where,
               bool* pending) {
@@ -124,8 +124,8 @@ class DeviceStager {
 
 Status first_error(std::span<const ReadRequest> requests) {
   for (const ReadRequest& r : requests)
-    if (!r.status.is_ok()) return r.status;
-  return Status::ok();
+    if (!r.status.ok()) return r.status;
+  return Status::OK();
 }
 
 }  // namespace
@@ -138,7 +138,7 @@ TensorLog::TensorLog(std::string dir, const TensorLogOptions& options)
       pool_(size_t{256} << 20, options.use_cuda),
       catalog_(std::make_unique<Catalog>(this)) {}
 
-TensorLog::~TensorLog() { close(); }
+TensorLog::~TensorLog() { close().ignore_error(); }  // close() reports; a destructor cannot
 
 Status TensorLog::open(const std::string& dir, const TensorLogOptions& options,
                        std::unique_ptr<TensorLog>* out) {
@@ -169,7 +169,7 @@ Status TensorLog::open(const std::string& dir, const TensorLogOptions& options,
   for (unsigned i = 0; i < options.async_threads; ++i)
     log->workers_.emplace_back([l = log.get()] { l->async_worker(); });
   *out = std::move(log);
-  return Status::ok();
+  return Status::OK();
 }
 
 Status TensorLog::recover() {
@@ -182,7 +182,7 @@ Status TensorLog::recover() {
     if (parse_segment_file_name(name, &id)) {
       ids.push_back(id);
     } else if (name.size() > 4 && name.ends_with(".tmp") && !options_.read_only) {
-      fs->remove(dir_ + "/" + name);  // an interrupted write_file_atomic
+      fs->remove(dir_ + "/" + name).ignore_error();  // an interrupted write_file_atomic
     }
   }
   std::sort(ids.begin(), ids.end());
@@ -209,18 +209,18 @@ Status TensorLog::recover() {
     if (table == nullptr || table->dead(i)) continue;
     for (uint32_t k = 0; k < reads; ++k) table->add_read(i);
   }
-  return Status::ok();
+  return Status::OK();
 }
 
 Status TensorLog::check_writable(const char* what) const {
-  if (!options_.read_only) return Status::ok();
+  if (!options_.read_only) return Status::OK();
   return Status::not_supported(dir_ + ": " + what + ": the tensor log is open read-only");
 }
 
 Status TensorLog::append(std::span<const RecordInput> records, std::vector<Location>* locations) {
   locations->clear();
   LSM4KV_RETURN_IF_ERROR(check_writable("append"));
-  if (records.empty()) return Status::ok();
+  if (records.empty()) return Status::OK();
   // A batch of more than 4 MiB is encoded by the writer, chunk by chunk,
   // while its earlier chunks are being written (SegmentWriter::append_chunked);
   // a small one here, so that concurrent appenders encode in parallel. Each
@@ -230,8 +230,8 @@ Status TensorLog::append(std::span<const RecordInput> records, std::vector<Locat
     return writer_->append_chunked(options_.codec, records, locations);
   thread_local EncodedBatch batch;
   Status s = encode_batch(options_.codec, records, &batch, start);
-  if (s.is_ok()) s = writer_->append(&batch, false, locations);
-  if (!s.is_ok()) locations->clear();
+  if (s.ok()) s = writer_->append(&batch, false, locations);
+  if (!s.ok()) locations->clear();
   return s;
 }
 
@@ -246,7 +246,7 @@ Status TensorLog::acquire_reader(std::unique_ptr<UringReader>* out) {
     if (!idle_readers_.empty()) {
       *out = std::move(idle_readers_.back());
       idle_readers_.pop_back();
-      return Status::ok();
+      return Status::OK();
     }
     if (readers_created_ < std::max(1u, options_.max_readers)) break;
     readers_cv_.wait(l);
@@ -254,7 +254,7 @@ Status TensorLog::acquire_reader(std::unique_ptr<UringReader>* out) {
   ++readers_created_;
   l.unlock();
   Status s = UringReader::create(options_.reader, &pool_, out);
-  if (!s.is_ok()) {
+  if (!s.ok()) {
     l.lock();
     --readers_created_;
     readers_cv_.notify_one();
@@ -272,12 +272,12 @@ Status TensorLog::read(std::span<ReadRequest> requests, const ReadOptions& optio
   bool device = false;
   Status bad;
   for (ReadRequest& r : requests) {
-    r.status = Status::ok();
+    r.status = Status::OK();
     if (r.dst == nullptr && r.size > 0) r.status = Status::invalid_argument("null destination");
     if (r.memory == MemoryKind::kDevice) device = true;
-    if (bad.is_ok()) bad = r.status;
+    if (bad.ok()) bad = r.status;
   }
-  if (!bad.is_ok()) return bad;
+  if (!bad.ok()) return bad;
   if (device && !device_available()) {
     Status s = no_device_status();
     for (ReadRequest& r : requests) r.status = s;
@@ -308,37 +308,37 @@ Status TensorLog::read_records(std::span<ReadRequest> requests, const ReadOption
   auto visit = [&](size_t i, const char* rec, const Status& io, bool* pending) {
     visited[i] = true;
     ReadRequest& r = requests[request_of[i]];
-    if (!io.is_ok()) {
+    if (!io.ok()) {
       r.status = io;
       return;
     }
     RecordHeader h;
     Status s = verify_record(rec, r.location, &h);
-    if (s.is_ok() && !is_known_codec(h.codec))
+    if (s.ok() && !is_known_codec(h.codec))
       s = Status::corruption(r.location.to_string() + ": not a data record");
-    if (s.is_ok() && std::string_view(rec + kRecordHeaderSize, h.tag_len) != r.tag)
+    if (s.ok() && std::string_view(rec + kRecordHeaderSize, h.tag_len) != r.tag)
       s = Status::corruption(r.location.to_string() +
                              ": tag mismatch (the record belongs to other tokens)");
-    if (s.is_ok() && h.raw_len != r.size)
+    if (s.ok() && h.raw_len != r.size)
       s = Status::invalid_argument(r.location.to_string() + ": destination of " +
                                    std::to_string(r.size) + " bytes for a record of " +
                                    std::to_string(h.raw_len));
     const char* payload = rec + kRecordHeaderSize + h.tag_len;
-    if (s.is_ok() && r.memory == MemoryKind::kHost) {
+    if (s.ok() && r.memory == MemoryKind::kHost) {
       s = decode(static_cast<Codec>(h.codec), payload, h.stored_len, static_cast<char*>(r.dst),
                  h.raw_len, r.location.to_string());
-    } else if (s.is_ok()) {
+    } else if (s.ok()) {
       s = stager.copy(h, payload, r.dst, r.location.to_string(), pending);
     }
     r.status = s;
   };
   std::unique_ptr<UringReader> reader;
   Status s = acquire_reader(&reader);
-  if (s.is_ok()) {
+  if (s.ok()) {
     s = reader->read(extents, visit, options.cuda_stream);
     release_reader(std::move(reader));
   }
-  if (!s.is_ok()) {
+  if (!s.ok()) {
     for (size_t i = 0; i < extents.size(); ++i)
       if (!visited[i]) requests[request_of[i]].status = s;
   }
@@ -392,7 +392,7 @@ Status TensorLog::mark_dead(std::span<const Location> locations) {
     for (const Location& loc : locations)
       if (mark_dead_locked(loc)) marked.push_back(loc);
   }
-  if (options_.read_only) return Status::ok();  // in memory only
+  if (options_.read_only) return Status::OK();  // in memory only
   return dead_log_->append(marked);
 }
 
@@ -497,11 +497,11 @@ Status TensorLog::scan(const ScanVisitor& valid, const DamageVisitor& damaged) {
   for (const Live& seg : live)
     LSM4KV_RETURN_IF_ERROR(scan_segment(options_.fs, dir_ + "/" + segment_file_name(seg.id), seg.id,
                                         seg.records, valid, damaged));
-  return Status::ok();
+  return Status::OK();
 }
 
 Status TensorLog::close() {
-  if (closed_) return Status::ok();
+  if (closed_) return Status::OK();
   closed_ = true;
   {
     std::lock_guard<std::mutex> l(jobs_mu_);
@@ -522,9 +522,9 @@ Status TensorLog::close() {
           }
     }
     // A hint (read_counts.h): on a full disk the counts are lost, not the close.
-    save_read_counts(options_.fs, dir_, counts);
+    save_read_counts(options_.fs, dir_, counts).ignore_error();
   }
-  return writer_ ? writer_->close() : Status::ok();
+  return writer_ ? writer_->close() : Status::OK();
 }
 
 }  // namespace lsm4kv::tensorlog

@@ -68,13 +68,13 @@ Status UringReader::create(const UringReaderOptions& options, PinnedPool* pool,
   std::unique_ptr<UringReader> r(new UringReader(o, pool));
   LSM4KV_RETURN_IF_ERROR(r->init());
   *out = std::move(r);
-  return Status::ok();
+  return Status::OK();
 }
 
 Status UringReader::init() {
   LSM4KV_RETURN_IF_ERROR(pool_->acquire(options_.staging_bytes, &arena_));
   // Without io_uring (a seccomp profile may forbid it) reads fall back to pread.
-  if (io_uring_queue_init(options_.queue_depth, ring_.get(), 0) != 0) return Status::ok();
+  if (io_uring_queue_init(options_.queue_depth, ring_.get(), 0) != 0) return Status::OK();
   ring_ready_ = true;
   if (options_.register_buffers) {
     iovec iov{arena_.data(), arena_.size()};
@@ -84,7 +84,7 @@ Status UringReader::init() {
     stats_.fixed_files = io_uring_register_files_sparse(ring_.get(), kFileSlots) == 0;
     if (stats_.fixed_files) slots_.resize(kFileSlots);
   }
-  return Status::ok();
+  return Status::OK();
 }
 
 int UringReader::file_slot(const std::shared_ptr<SegmentFile>& file) {
@@ -127,7 +127,7 @@ bool UringReader::place(Run* run, std::vector<Run>& runs, std::deque<size_t>& li
   uint64_t len = run->length;
   if (len > arena_.size() / 2) {
     run->status = pool_->acquire(len, &run->temp);
-    run->buf = run->status.is_ok() ? run->temp.data() : nullptr;
+    run->buf = run->status.ok() ? run->temp.data() : nullptr;
     return true;
   }
   size_t start = 0;
@@ -163,11 +163,11 @@ Status UringReader::finish_run(Run* run, std::span<const ReadExtent> extents,
   for (size_t pos = run->first; pos < run->last; ++pos) {
     const ReadExtent& e = extents[order[pos]];
     Status st = run->status;
-    if (st.is_ok() && e.location.offset + e.location.length > run->eof)
+    if (st.ok() && e.location.offset + e.location.length > run->eof)
       st = Status::corruption("segment " + std::to_string(run->file->id()) + " offset " +
                               std::to_string(e.location.offset) + ": record extends past the end of " +
                               run->file->path() + " (truncated segment?)");
-    const char* rec = st.is_ok() ? run->buf + (e.location.offset - run->offset) : nullptr;
+    const char* rec = st.ok() ? run->buf + (e.location.offset - run->offset) : nullptr;
     bool pending = false;
     visit(order[pos], rec, st, &pending);
     device = device || pending;
@@ -177,7 +177,7 @@ Status UringReader::finish_run(Run* run, std::span<const ReadExtent> extents,
   if (device) {
     run->fence = std::make_unique<CopyFence>();
     s = run->fence->record(stream);
-    if (s.is_ok() && !run->in_arena) s = run->fence->wait();
+    if (s.ok() && !run->in_arena) s = run->fence->wait();
   }
   if (!run->in_arena) run->temp.reset();
   return s;
@@ -189,7 +189,7 @@ Status UringReader::release(std::vector<Run>& runs, std::deque<size_t>& live) {
     Run& r = runs[live.front()];
     if (r.fence) {
       Status s = r.fence->wait();
-      if (result.is_ok()) result = s;
+      if (result.ok()) result = s;
     }
     live.pop_front();
   }
@@ -199,7 +199,7 @@ Status UringReader::release(std::vector<Run>& runs, std::deque<size_t>& live) {
 
 Status UringReader::read(std::span<const ReadExtent> extents, const RecordVisitor& visit,
                          void* stream) {
-  if (extents.empty()) return Status::ok();
+  if (extents.empty()) return Status::OK();
   std::vector<size_t> order(extents.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
@@ -249,11 +249,11 @@ Status UringReader::read(std::span<const ReadExtent> extents, const RecordVisito
   unsigned inflight = 0;
   Status failure;
   while (finished < runs.size()) {
-    while (failure.is_ok() && next_run < runs.size() && queue.size() < options_.queue_depth) {
+    while (failure.ok() && next_run < runs.size() && queue.size() < options_.queue_depth) {
       Run& r = runs[next_run];
       if (!place(&r, runs, live, next_run)) break;
       ++next_run;
-      if (!r.status.is_ok()) {
+      if (!r.status.ok()) {
         failure = finish_run(&r, extents, order, visit, stream);
         ++finished;
         continue;
@@ -300,7 +300,7 @@ Status UringReader::read(std::span<const ReadExtent> extents, const RecordVisito
       }
     }
     if (inflight == 0) {
-      if (!failure.is_ok() || finished == runs.size()) break;
+      if (!failure.ok() || finished == runs.size()) break;
       if (queue.empty())
         return Status::io_error("uring reader: staging arena cannot hold the next run");
       continue;
@@ -348,14 +348,14 @@ Status UringReader::read(std::span<const ReadExtent> extents, const RecordVisito
       }
       if (complete && --r.pending == 0) {
         Status s = finish_run(&r, extents, order, visit, stream);
-        if (failure.is_ok()) failure = s;
+        if (failure.ok()) failure = s;
         ++finished;
       }
     }
     io_uring_cq_advance(ring_.get(), seen);
     Status s = release(runs, live);
-    if (failure.is_ok()) failure = s;
-    if (!failure.is_ok() && inflight == 0) break;
+    if (failure.ok()) failure = s;
+    if (!failure.ok() && inflight == 0) break;
   }
   // Nothing may still be in flight into the arena when we return.
   while (inflight > 0) {
@@ -365,7 +365,7 @@ Status UringReader::read(std::span<const ReadExtent> extents, const RecordVisito
     --inflight;
   }
   Status s = release(runs, live);
-  return failure.is_ok() ? s : failure;
+  return failure.ok() ? s : failure;
 }
 
 Status UringReader::read_sync(std::vector<Run>& runs, std::span<const ReadExtent> extents,
@@ -377,7 +377,7 @@ Status UringReader::read_sync(std::vector<Run>& runs, std::span<const ReadExtent
     head_ = 0;
     live.clear();
     place(&r, runs, live, i);
-    for (uint64_t done = 0; r.status.is_ok() && done < r.length;) {
+    for (uint64_t done = 0; r.status.ok() && done < r.length;) {
       bool direct = r.file->direct_fd() >= 0 && stats_.buffered_fallbacks == 0;
       ssize_t n = ::pread(direct ? r.file->direct_fd() : r.file->buffered_fd(), r.buf + done,
                           r.length - done, static_cast<off_t>(r.offset + done));
@@ -401,7 +401,7 @@ Status UringReader::read_sync(std::vector<Run>& runs, std::span<const ReadExtent
     LSM4KV_RETURN_IF_ERROR(finish_run(&r, extents, order, visit, stream));
     LSM4KV_RETURN_IF_ERROR(release(runs, live));
   }
-  return Status::ok();
+  return Status::OK();
 }
 
 }  // namespace lsm4kv::tensorlog

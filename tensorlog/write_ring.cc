@@ -37,12 +37,12 @@ WriteRing::WriteRing(unsigned depth, std::span<const std::span<char>> slots)
 
 WriteRing::~WriteRing() {
   if (!ring_) return;
-  drain();
+  drain().ignore_error();  // a destructor cannot report
   io_uring_queue_exit(ring_.get());
 }
 
 void WriteRing::fail(Status s) {
-  if (error_.is_ok()) error_ = std::move(s);
+  if (error_.ok()) error_ = std::move(s);
 }
 
 Status WriteRing::sync_write(const Op& op) {
@@ -64,13 +64,13 @@ Status WriteRing::sync_write(const Op& op) {
     offset += static_cast<uint64_t>(n);
     if (n % 4096 != 0) fd = op.buffered_fd;  // the rest is unaligned
   }
-  return Status::ok();
+  return Status::OK();
 }
 
 Status WriteRing::write(int direct_fd, int buffered_fd, const char* data, size_t n,
                         uint64_t offset, int slot, const char* what) {
   while (n > 0) {
-    if (!error_.is_ok()) return error_;
+    if (!error_.ok()) return error_;
     size_t piece = std::min(n, kMaxWrite);
     Op op{direct_fd, buffered_fd, data, piece, offset, slot, what};
     if (!ring_) {
@@ -81,7 +81,7 @@ Status WriteRing::write(int direct_fd, int buffered_fd, const char* data, size_t
       free_ops_.pop_back();
       ops_[i] = std::move(op);
       Status s = submit(i);
-      if (s.is_ok()) {
+      if (s.ok()) {
         if (slot >= 0) ++slot_busy_[static_cast<size_t>(slot)];
         ++in_flight_;
       } else {
@@ -117,7 +117,7 @@ Status WriteRing::submit(size_t i) {
   do rc = io_uring_submit(ring_.get());
   while (rc == -EINTR);
   if (rc < 0) return Status::from_errno(-rc, "io_uring_submit (write " + op.what + ")");
-  return Status::ok();
+  return Status::OK();
 }
 
 // Waits for one completion; resubmits the rest of a short write.
@@ -144,9 +144,9 @@ Status WriteRing::reap_one() {
     op.n -= static_cast<size_t>(res);
     op.offset += static_cast<uint64_t>(res);
     if (res % 4096 != 0) op.direct_fd = -1;
-    if (error_.is_ok()) {
+    if (error_.ok()) {
       Status s = submit(i);
-      done = !s.is_ok();
+      done = !s.ok();
       fail(std::move(s));
     }
   }
@@ -155,7 +155,7 @@ Status WriteRing::reap_one() {
     --in_flight_;
     free_ops_.push_back(i);
   }
-  return Status::ok();
+  return Status::OK();
 }
 
 Status WriteRing::wait_slot(int slot) {
@@ -167,10 +167,10 @@ Status WriteRing::drain() {
   Status s;
   while (in_flight_ > 0) {
     s = reap_one();
-    if (!s.is_ok()) break;  // the ring itself is broken; nothing more will complete
+    if (!s.ok()) break;  // the ring itself is broken; nothing more will complete
   }
-  if (s.is_ok()) s = error_;
-  error_ = Status::ok();
+  if (s.ok()) s = error_;
+  error_ = Status::OK();
   return s;
 }
 

@@ -27,7 +27,7 @@ Controller::Controller(engine::DB* db, TunerOptions options)
     d.outcome = Decision::Outcome::kPinned;
     if (!(d.old_shape == d.new_shape)) {
       Status s = db_->reshape(d.new_shape);
-      if (!s) {
+      if (!s.ok()) {
         d.outcome = Decision::Outcome::kFailed;
         d.error = s.to_string();
       }
@@ -127,8 +127,8 @@ void Controller::decide_locked(const engine::Properties& props, const WorkloadMi
   d.outcome = Decision::Outcome::kKept;
   if (p.change) {
     Status s = db_->reshape(p.best);
-    d.outcome = s ? Decision::Outcome::kReshaped : Decision::Outcome::kFailed;
-    if (!s) d.error = s.to_string();
+    d.outcome = s.ok() ? Decision::Outcome::kReshaped : Decision::Outcome::kFailed;
+    if (!s.ok()) d.error = s.to_string();
   }
   last_mix_ = mix;
   last_entries_ = std::max(tree.entries, 1.0);

@@ -101,7 +101,7 @@ int main(int argc, char** argv) {
   for (const std::string& text : split(shapes_text, ',')) {
     ShapeSpec spec;
     Status s = parse_shape(text, &spec);
-    if (!s.is_ok()) {
+    if (!s.ok()) {
       std::cerr << s.to_string() << "\n";
       return 2;
     }
@@ -129,7 +129,7 @@ int main(int argc, char** argv) {
     fs::remove_all(shape_dir, ec);
     ShapeResult r;
     Status s = run_shape(specs[i], config, keys, shape_dir, keep, &r);
-    if (!s.is_ok()) {
+    if (!s.ok()) {
       std::cerr << specs[i].label << ": " << s.to_string() << "\n";
       status = 1;
       break;

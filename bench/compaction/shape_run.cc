@@ -118,7 +118,7 @@ Status timed(const std::vector<std::string>& keys, Fn fn, double* ops) {
   for (const std::string& k : keys) LSM4KV_RETURN_IF_ERROR(fn(k));
   double s = seconds_since(start);
   *ops = s > 0 ? double(keys.size()) / s : 0;
-  return Status::ok();
+  return Status::OK();
 }
 
 Status measure_lookups(engine::DB* db, const BenchConfig& config, const PromptKeys& keys,
@@ -139,7 +139,7 @@ Status measure_lookups(engine::DB* db, const BenchConfig& config, const PromptKe
   LSM4KV_RETURN_IF_ERROR(timed(hits, [&](const std::string& k) {
     Status s = db->get(ro, k, &value);
     if (s.is_not_found()) m->wrong_results++;
-    return s.is_not_found() ? Status::ok() : s;
+    return s.is_not_found() ? Status::OK() : s;
   }, &m->hit_ops));
   d.after = db->properties();
   m->hit_runs = d(&engine::Properties::runs_probed) / n;
@@ -148,15 +148,15 @@ Status measure_lookups(engine::DB* db, const BenchConfig& config, const PromptKe
   if (config.warm_gets) {
     LSM4KV_RETURN_IF_ERROR(timed(hits, [&](const std::string& k) {
       Status s = db->get(ro, k, &value);
-      return s.is_not_found() ? Status::ok() : s;
+      return s.is_not_found() ? Status::OK() : s;
     }, &m->hit_warm_ops));
   }
 
   d.before = db->properties();
   LSM4KV_RETURN_IF_ERROR(timed(misses, [&](const std::string& k) {
     Status s = db->get(ro, k, &value);
-    if (s.is_ok()) m->wrong_results++;
-    return s.is_ok() || s.is_not_found() ? Status::ok() : s;
+    if (s.ok()) m->wrong_results++;
+    return s.ok() || s.is_not_found() ? Status::OK() : s;
   }, &m->miss_ops));
   d.after = db->properties();
   m->miss_runs = d(&engine::Properties::runs_probed) / n;
@@ -176,7 +176,7 @@ Status measure_lookups(engine::DB* db, const BenchConfig& config, const PromptKe
   d.after = db->properties();
   double seek_count = d(&engine::Properties::seeks);
   m->seek_blocks = seek_count > 0 ? d.blocks() / seek_count : 0;
-  return Status::ok();
+  return Status::OK();
 }
 
 // Fits bytes per entry E(n) = a + b·log2(N/n) (TreeParams::run_entry_bytes)
@@ -270,7 +270,7 @@ Status parse_shape(const std::string& text, ShapeSpec* out) {
     out->reshape_to = engine::Shape{.size_ratio = t, .runs_per_level = {k2}};
     out->label += "→" + std::to_string(k2);
   }
-  return Status::ok();
+  return Status::OK();
 }
 
 Status run_shape(const ShapeSpec& spec, const BenchConfig& config, const PromptKeys& keys,
@@ -292,24 +292,24 @@ Status run_shape(const ShapeSpec& spec, const BenchConfig& config, const PromptK
   {
     std::unique_ptr<engine::DB> db;
     s = engine::DB::open(options, dir, &db);
-    if (s.is_ok()) {
+    if (s.ok()) {
       auto start = Clock::now();
       s = load(db.get(), spec, config, keys, &reshaped_at);
       m.load_seconds = seconds_since(start);
       m.load_ops = m.load_seconds > 0 ? double(keys.size()) / m.load_seconds : 0;
     }
-    if (s.is_ok()) {
+    if (s.ok()) {
       record_structure(db->properties(), &m);
       s = measure_lookups(db.get(), config, keys, &m);
     }
-    Status c = db ? db->close() : Status::ok();
-    if (s.is_ok()) s = c;
+    Status c = db ? db->close() : Status::OK();
+    if (s.ok()) s = c;
   }
   if (!keep) {
     std::error_code ec;
     std::filesystem::remove_all(dir, ec);
   }
-  if (!s.is_ok()) return s;
+  if (!s.ok()) return s;
 
   const double n = double(keys.size());
   out->params = calibrate(config, m, n);
@@ -330,7 +330,7 @@ Status run_shape(const ShapeSpec& spec, const BenchConfig& config, const PromptK
   flat.entry_bytes = m.disk_entries > 0 ? m.disk_bytes / m.disk_entries : flat.entry_bytes;
   flat.entry_bytes_per_halving = 0;
   out->literature = tuner::predict(final_shape, flat);
-  return Status::ok();
+  return Status::OK();
 }
 
 }  // namespace lsm4kv::bench

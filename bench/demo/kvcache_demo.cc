@@ -108,7 +108,7 @@ int main(int argc, char** argv) {
   opt.probe = probe == "seek" ? ProbeStrategy::kSeek : ProbeStrategy::kBinarySearch;
   std::unique_ptr<KvStore> store;
   Status s = KvStore::open(opt, &store);
-  if (!s.is_ok()) {
+  if (!s.ok()) {
     std::fprintf(stderr, "error: %s\n", s.to_string().c_str());
     return 1;
   }
@@ -118,7 +118,7 @@ int main(int argc, char** argv) {
   const size_t bpt = layout.bytes_per_token();
   NamespaceId ns;
   s = store->register_namespace("demo-model", layout, &ns);
-  if (!s.is_ok()) {
+  if (!s.ok()) {
     std::fprintf(stderr, "error: %s\n", s.to_string().c_str());
     return 1;
   }
@@ -142,7 +142,7 @@ int main(int argc, char** argv) {
     auto p = fresh_prompt(prompt_tokens);
     fill_kv(p, bpt, &kv);
     s = store->put_batch(ns, p, KvBuffer::host(kv.data(), kv.size()));
-    if (!s.is_ok()) {
+    if (!s.ok()) {
       std::fprintf(stderr, "\nerror: warm-up put: %s\n", s.to_string().c_str());
       return 1;
     }
@@ -173,7 +173,7 @@ int main(int argc, char** argv) {
       s = store->probe(ns, p, &cached);
       auto t1 = Clock::now();
       probe_us.push_back(seconds(t0, t1) * 1e6);
-      if (!s.is_ok()) {
+      if (!s.ok()) {
         std::fprintf(stderr, "\nerror: probe: %s\n", s.to_string().c_str());
         return 1;
       }
@@ -185,11 +185,11 @@ int main(int argc, char** argv) {
         if (s.is_not_found()) {  // evicted in the background since the probe: a miss
           cached = 0;
           got.clear();
-          s = Status::ok();
+          s = Status::OK();
         }
-        if (!s.is_ok() || std::memcmp(got.data(), kv.data(), got.size()) != 0) {
+        if (!s.ok() || std::memcmp(got.data(), kv.data(), got.size()) != 0) {
           std::fprintf(stderr, "\nerror: get returned %s\n",
-                       s.is_ok() ? "bytes that differ from what was stored" : s.to_string().c_str());
+                       s.ok() ? "bytes that differ from what was stored" : s.to_string().c_str());
           return 1;
         }
         get_s += seconds(t0, t1);
@@ -198,7 +198,7 @@ int main(int argc, char** argv) {
       t0 = Clock::now();
       s = store->put_batch(ns, p, KvBuffer::host(kv.data(), kv.size()));
       t1 = Clock::now();
-      if (!s.is_ok()) {
+      if (!s.ok()) {
         std::fprintf(stderr, "\nerror: put: %s\n", s.to_string().c_str());
         return 1;
       }
@@ -232,7 +232,7 @@ int main(int argc, char** argv) {
               st.bytes_put == 0 ? 0.0 : static_cast<double>(st.gc_bytes_copied) / static_cast<double>(st.bytes_put),
               static_cast<unsigned long long>(st.put_stalls), st.index_shape.size_ratio, st.index_shape.runs_at(1));
   s = store->close();
-  if (!s.is_ok()) {
+  if (!s.ok()) {
     std::fprintf(stderr, "error: close: %s\n", s.to_string().c_str());
     return 1;
   }

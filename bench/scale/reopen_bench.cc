@@ -26,15 +26,15 @@ int main(int argc, char** argv) {
     const auto t0 = Clock::now();
     lsm4kv::Status s = KvStore::open_existing(o, &store);
     const double open_s = std::chrono::duration<double>(Clock::now() - t0).count();
-    if (!s.is_ok()) return std::fprintf(stderr, "open: %s\n", s.to_string().c_str()), 1;
+    if (!s.ok()) return std::fprintf(stderr, "open: %s\n", s.to_string().c_str()), 1;
     StoreStats st;
     s = store->stats(&st);
     const double loaded_s = std::chrono::duration<double>(Clock::now() - t0).count();
-    if (!s.is_ok()) return std::fprintf(stderr, "stats: %s\n", s.to_string().c_str()), 1;
+    if (!s.ok()) return std::fprintf(stderr, "stats: %s\n", s.to_string().c_str()), 1;
     std::printf("open %.3f s, state loaded after %.3f s; %llu stored bytes, memory %llu B\n", open_s, loaded_s,
                 static_cast<unsigned long long>(st.stored_bytes), static_cast<unsigned long long>(st.memory.total()));
     std::printf("RESULT open_s=%.4f loaded_s=%.4f\n", open_s, loaded_s);
-    if (!store->close().is_ok()) return 1;
+    if (!store->close().ok()) return 1;
   }
   return 0;
 }

@@ -281,7 +281,7 @@ void get_phase(const Config& c, KvStore* store, NamespaceId ns, PromptSet* set, 
 // index's counters (write stalls, flushes, compactions, write amplification).
 void print_index_counters(const std::string& dir, Result* r) {
   std::vector<std::pair<std::string, std::string>> kv;
-  if (!KvStore::read_stats_file(dir, &kv).is_ok()) return;
+  if (!KvStore::read_stats_file(dir, &kv).ok()) return;
   std::string line;
   for (const auto& [k, v] : kv) {
     if (k.rfind("index.", 0) != 0) continue;

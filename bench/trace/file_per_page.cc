@@ -31,7 +31,7 @@ Status FilePerPageCache::open(const Options& options, std::unique_ptr<FilePerPag
   std::filesystem::create_directories(options.dir, ec);
   if (ec) return Status::io_error(options.dir + ": " + ec.message());
   out->reset(new FilePerPageCache(options));
-  return Status::ok();
+  return Status::OK();
 }
 
 std::string FilePerPageCache::path(uint64_t key) const {
@@ -52,7 +52,7 @@ Status FilePerPageCache::evict_one() {
   lru_.pop_front();
   index_.erase(key);
   unlinked_++;
-  return Status::ok();
+  return Status::OK();
 }
 
 Status FilePerPageCache::probe(std::span<const uint64_t> keys, size_t* pages) {
@@ -66,7 +66,7 @@ Status FilePerPageCache::probe(std::span<const uint64_t> keys, size_t* pages) {
     }
   }
   *pages = n;
-  return Status::ok();
+  return Status::OK();
 }
 
 Status FilePerPageCache::get(std::span<const uint64_t> keys, size_t n, char* dst) {
@@ -90,7 +90,7 @@ Status FilePerPageCache::get(std::span<const uint64_t> keys, size_t n, char* dst
     ::close(fd);
     touch(keys[i]);
   }
-  return Status::ok();
+  return Status::OK();
 }
 
 Status FilePerPageCache::put(std::span<const uint64_t> keys, const char* src, size_t* written) {
@@ -129,7 +129,7 @@ Status FilePerPageCache::put(std::span<const uint64_t> keys, const char* src, si
     index_[keys[i]] = std::prev(lru_.end());
     (*written)++;
   }
-  return Status::ok();
+  return Status::OK();
 }
 
 }  // namespace lsm4kv::bench

@@ -32,7 +32,7 @@ class LineParser {
     return false;
   }
   Status expect(char c) {
-    if (consume(c)) return Status::ok();
+    if (consume(c)) return Status::OK();
     return error(std::string("expected '") + c + "', found " + found());
   }
   Status key(std::string* out) {
@@ -45,7 +45,7 @@ class LineParser {
     if (pos_ >= s_.size()) return error("unterminated string");
     *out = std::string(s_.substr(start, pos_ - start));
     pos_++;
-    return Status::ok();
+    return Status::OK();
   }
   Status uint(uint64_t* out) {
     skip_ws();
@@ -66,17 +66,17 @@ class LineParser {
       return error("expected an integer, found a fraction or exponent");
     }
     *out = v;
-    return Status::ok();
+    return Status::OK();
   }
   Status uint_array(std::vector<uint64_t>* out) {
     LSM4KV_RETURN_IF_ERROR(expect('['));
     out->clear();
-    if (consume(']')) return Status::ok();
+    if (consume(']')) return Status::OK();
     while (true) {
       uint64_t v = 0;
       LSM4KV_RETURN_IF_ERROR(uint(&v));
       out->push_back(v);
-      if (consume(']')) return Status::ok();
+      if (consume(']')) return Status::OK();
       LSM4KV_RETURN_IF_ERROR(expect(','));
     }
   }
@@ -135,7 +135,7 @@ Status parse_trace_line(const std::string& path, size_t line_no, const std::stri
                                     std::to_string(out->input_length) + " needs " + std::to_string(blocks) +
                                     " blocks of 512 tokens, hash_ids has " + std::to_string(out->hash_ids.size()));
   }
-  return Status::ok();
+  return Status::OK();
 }
 
 Status read_trace(const std::string& path, size_t max_requests, std::vector<TraceRequest>* out) {
@@ -151,7 +151,7 @@ Status read_trace(const std::string& path, size_t max_requests, std::vector<Trac
     out->push_back(std::move(r));
   }
   if (in.bad()) return Status::io_error(path + ": read failed after line " + std::to_string(line_no));
-  return Status::ok();
+  return Status::OK();
 }
 
 }  // namespace lsm4kv::bench

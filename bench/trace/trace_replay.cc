@@ -98,7 +98,7 @@ class StoreBackend : public Backend {
     kvcache::KvLayout layout{1, 1, static_cast<uint32_t>(bpt / 4), kvcache::DType::kBF16};
     LSM4KV_RETURN_IF_ERROR(b->store_->register_namespace("trace-model", layout, &b->ns_));
     *out = std::move(b);
-    return Status::ok();
+    return Status::OK();
   }
   Status probe(const std::vector<Token>& tokens, const std::vector<uint64_t>&, size_t* cached) override {
     return store_->probe(ns_, tokens, cached);
@@ -148,13 +148,13 @@ class FilesBackend : public Backend {
     b->page_tokens_ = opt.page_tokens;
     LSM4KV_RETURN_IF_ERROR(FilePerPageCache::open(opt, &b->cache_));
     *out = std::move(b);
-    return Status::ok();
+    return Status::OK();
   }
   Status probe(const std::vector<Token>&, const std::vector<uint64_t>& keys, size_t* cached) override {
     size_t pages = 0;
     LSM4KV_RETURN_IF_ERROR(cache_->probe(keys, &pages));
     *cached = pages * page_tokens_;
-    return Status::ok();
+    return Status::OK();
   }
   Status get(const std::vector<Token>&, const std::vector<uint64_t>& keys, size_t n, char* dst) override {
     return cache_->get(keys, n / page_tokens_, dst);
@@ -167,7 +167,7 @@ class FilesBackend : public Backend {
     bytes_put_ += *written;
     return s;
   }
-  Status close() override { return Status::ok(); }
+  Status close() override { return Status::OK(); }
   std::string summary() override {
     char buf[256];
     std::snprintf(buf, sizeof buf, "files: put %.1f MiB, %llu files unlinked, %zu files of %.1f MiB held",
@@ -208,7 +208,7 @@ Status disk_usage(const std::string& dir, uint64_t* files, uint64_t* bytes) {
     }
   }
   if (ec) return Status::io_error(dir + ": " + ec.message());
-  return Status::ok();
+  return Status::OK();
 }
 
 Status replay(const std::vector<TraceRequest>& trace, Backend* b, size_t bpt, size_t page_tokens, Result* res) {
@@ -224,7 +224,7 @@ Status replay(const std::vector<TraceRequest>& trace, Backend* b, size_t bpt, si
     auto t0 = Clock::now();
     Status s = b->probe(tokens, keys, &cached);
     res->probe_us.push_back(seconds_since(t0) * 1e6);
-    if (!s.is_ok()) return Status::io_error("request " + std::to_string(r) + ": probe: " + s.to_string());
+    if (!s.ok()) return Status::io_error("request " + std::to_string(r) + ": probe: " + s.to_string());
     if (cached > 0) {
       got.resize(cached * bpt);
       t0 = Clock::now();
@@ -235,9 +235,9 @@ Status replay(const std::vector<TraceRequest>& trace, Backend* b, size_t bpt, si
         res->lost_after_probe++;
         cached = 0;
         got.clear();
-        s = Status::ok();
+        s = Status::OK();
       }
-      if (!s.is_ok()) return Status::io_error("request " + std::to_string(r) + ": get: " + s.to_string());
+      if (!s.ok()) return Status::io_error("request " + std::to_string(r) + ": get: " + s.to_string());
       if (std::memcmp(got.data(), kv.data(), got.size()) != 0) {
         return Status::corruption("request " + std::to_string(r) + ": get returned bytes that differ from those stored");
       }
@@ -249,7 +249,7 @@ Status replay(const std::vector<TraceRequest>& trace, Backend* b, size_t bpt, si
     t0 = Clock::now();
     s = b->put(tokens, keys, cached, kv, &written);
     double dt = seconds_since(t0);
-    if (!s.is_ok()) return Status::io_error("request " + std::to_string(r) + ": put: " + s.to_string());
+    if (!s.ok()) return Status::io_error("request " + std::to_string(r) + ": put: " + s.to_string());
     res->put_s += dt;
     res->put_bytes += written;
     if (written > 0) res->put_ms.push_back(dt * 1e3);
@@ -265,7 +265,7 @@ Status replay(const std::vector<TraceRequest>& trace, Backend* b, size_t bpt, si
   res->summary = b->summary();
   if (res->lost_after_probe > 0)
     res->summary += "; " + std::to_string(res->lost_after_probe) + " gets missed what their probe found (counted as misses)";
-  return Status::ok();
+  return Status::OK();
 }
 
 // The hit rate with unbounded capacity: the share of block references whose
@@ -357,7 +357,7 @@ int main(int argc, char** argv) {
 
   std::vector<TraceRequest> trace;
   Status s = read_trace(trace_path, requests, &trace);
-  if (!s.is_ok()) {
+  if (!s.ok()) {
     std::fprintf(stderr, "error: %s\n", s.to_string().c_str());
     return 1;
   }
@@ -412,10 +412,10 @@ int main(int argc, char** argv) {
     }
     Result res;
     res.backend = name;
-    if (s.is_ok()) s = replay(trace, b.get(), bytes_per_token, page_tokens, &res);
+    if (s.ok()) s = replay(trace, b.get(), bytes_per_token, page_tokens, &res);
     b.reset();
-    if (s.is_ok()) s = disk_usage(sub, &res.files, &res.disk_bytes);
-    if (!s.is_ok()) {
+    if (s.ok()) s = disk_usage(sub, &res.files, &res.disk_bytes);
+    if (!s.ok()) {
       std::fprintf(stderr, "error: %s: %s\n", name.c_str(), s.to_string().c_str());
       return 1;
     }

@@ -57,27 +57,27 @@ Status PhasedWorkload::probe(const std::vector<uint64_t>& prompt, int* cached) {
     while (lo < hi) {
       int mid = (lo + hi + 1) / 2;
       Status s = db_->get({}, key(prompt, mid), &v);
-      if (s) lo = mid;
+      if (s.ok()) lo = mid;
       else if (s.is_not_found()) hi = mid - 1;
       else return s;
     }
     *cached = lo;
-    return Status::ok();
+    return Status::OK();
   }
   std::string target = key(prompt, pages);
   auto it = db_->new_iterator({});
   it->seek_for_prev(target);
   LSM4KV_RETURN_IF_ERROR(it->status());
   *cached = 0;
-  if (!it->valid()) return Status::ok();
+  if (!it->valid()) return Status::OK();
   std::string_view found = it->key();
   size_t n = std::min(found.size(), target.size());
   size_t common = 0;
   while (common < n && found[common] == target[common]) common++;
-  if (common < 2) return Status::ok();
+  if (common < 2) return Status::OK();
   size_t whole = std::min(common, found.size());
   *cached = int((whole - 2) / kPageBytes);
-  return Status::ok();
+  return Status::OK();
 }
 
 Status PhasedWorkload::request(size_t base, int reuse, StageStats* stats) {
@@ -101,7 +101,7 @@ Status PhasedWorkload::request(size_t base, int reuse, StageStats* stats) {
     std::vector<Status> statuses;
     LSM4KV_RETURN_IF_ERROR(db_->multi_get({}, views, &values, &statuses));
     for (const Status& s : statuses)
-      if (!s) stats->wrong++;
+      if (!s.ok()) stats->wrong++;
   }
   if (cached < config_.pages) {
     engine::WriteBatch batch;
@@ -113,7 +113,7 @@ Status PhasedWorkload::request(size_t base, int reuse, StageStats* stats) {
   stats->pages_hit += cached;
   stats->pages_total += config_.pages;
   if (tuner_) tuner_->observe();
-  return Status::ok();
+  return Status::OK();
 }
 
 Status PhasedWorkload::warm_up(uint64_t entries, double max_share) {
@@ -142,7 +142,7 @@ Status PhasedWorkload::run_stage(uint64_t requests, double hit_rate, StageStats*
   LSM4KV_RETURN_IF_ERROR(db_->wait_for_compactions());
   out->seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   add_counter_deltas(before, db_->properties(), out);
-  return Status::ok();
+  return Status::OK();
 }
 
 }  // namespace lsm4kv::bench

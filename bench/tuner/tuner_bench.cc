@@ -253,7 +253,7 @@ int main(int argc, char** argv) {
     fs::create_directories(d, ec);
     Status s = run_setup(setups[i], c, d, &r);
     fs::remove_all(d, ec);
-    if (!s) {
+    if (!s.ok()) {
       std::cerr << setups[i].label << ": " << s.to_string() << "\n";
       rc = 1;
       break;

@@ -11,9 +11,9 @@ TEST_CASE("posix file system basics and atomic writes", "[base]") {
   char tmpl[] = "/tmp/lsm4kv_fs_XXXXXX";
   std::string dir = ::mkdtemp(tmpl);
   FileSystem* fs = FileSystem::posix();
-  REQUIRE(write_file_atomic(fs, dir, "CURRENT", "MANIFEST-000001\n").is_ok());
+  REQUIRE(write_file_atomic(fs, dir, "CURRENT", "MANIFEST-000001\n").ok());
   std::string got;
-  REQUIRE(read_file(fs, dir + "/CURRENT", &got).is_ok());
+  REQUIRE(read_file(fs, dir + "/CURRENT", &got).ok());
   REQUIRE(got == "MANIFEST-000001\n");
   REQUIRE_FALSE(fs->exists(dir + "/CURRENT.tmp"));
 
@@ -22,12 +22,12 @@ TEST_CASE("posix file system basics and atomic writes", "[base]") {
   REQUIRE(missing.message().find("nope") != std::string::npos);
 
   std::unique_ptr<FileLock> lock;
-  REQUIRE(fs->lock_file(dir + "/LOCK", &lock).is_ok());
+  REQUIRE(fs->lock_file(dir + "/LOCK", &lock).ok());
   std::vector<std::string> names;
-  REQUIRE(fs->list_dir(dir, &names).is_ok());
+  REQUIRE(fs->list_dir(dir, &names).ok());
   REQUIRE(names.size() == 2);
   lock.reset();
-  REQUIRE(fs->remove(dir + "/LOCK").is_ok());
-  REQUIRE(fs->remove(dir + "/CURRENT").is_ok());
+  REQUIRE(fs->remove(dir + "/LOCK").ok());
+  REQUIRE(fs->remove(dir + "/CURRENT").ok());
   REQUIRE(::rmdir(dir.c_str()) == 0);
 }

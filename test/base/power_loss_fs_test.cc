@@ -36,15 +36,15 @@ struct Dirs {
 
 std::string content(const std::string& path) {
   std::string out;
-  REQUIRE(read_file(FileSystem::posix(), path, &out).is_ok());
+  REQUIRE(read_file(FileSystem::posix(), path, &out).ok());
   return out;
 }
 
 void write_durable(const std::string& path, const std::string& data) {
   std::unique_ptr<WritableFile> f;
-  REQUIRE(FileSystem::posix()->new_writable(path, &f).is_ok());
-  REQUIRE(f->append(data).is_ok());
-  REQUIRE(f->close().is_ok());
+  REQUIRE(FileSystem::posix()->new_writable(path, &f).ok());
+  REQUIRE(f->append(data).ok());
+  REQUIRE(f->close().ok());
 }
 
 std::string bytes(size_t n, char seed) {
@@ -62,17 +62,17 @@ TEST_CASE("power loss: synced data survives, the unsynced tail may be dropped or
     Dirs d;
     PowerLossFileSystem fs(FileSystem::posix(), d.grave);
     std::unique_ptr<WritableFile> f;
-    REQUIRE(fs.new_writable(d.file("log"), &f).is_ok());
-    REQUIRE(fs.sync_dir(d.store).is_ok());
-    REQUIRE(f->append(synced).is_ok());
-    REQUIRE(f->sync().is_ok());
-    REQUIRE(f->append(unsynced).is_ok());
+    REQUIRE(fs.new_writable(d.file("log"), &f).ok());
+    REQUIRE(fs.sync_dir(d.store).ok());
+    REQUIRE(f->append(synced).ok());
+    REQUIRE(f->sync().ok());
+    REQUIRE(f->append(unsynced).ok());
     fs.cut();
     REQUIRE(f->append("x").is_io_error());
     REQUIRE(f->sync().is_io_error());
     f.reset();
     test::PowerLossReport report;
-    REQUIRE(fs.apply_loss(seed, &report).is_ok());
+    REQUIRE(fs.apply_loss(seed, &report).ok());
     torn += report.files_torn > 0;
 
     std::string got = content(d.file("log"));
@@ -104,13 +104,13 @@ TEST_CASE("power loss: a file created without a directory sync disappears", "[ba
     Dirs d;
     PowerLossFileSystem fs(FileSystem::posix(), d.grave);
     std::unique_ptr<WritableFile> f;
-    REQUIRE(fs.new_writable(d.file("000015.run"), &f).is_ok());
-    REQUIRE(f->append("run data").is_ok());
-    REQUIRE(f->sync().is_ok());  // its data is durable; its name is not
-    REQUIRE(f->close().is_ok());
-    if (dir_synced) REQUIRE(fs.sync_dir(d.store + "/").is_ok());  // any spelling of the dir
+    REQUIRE(fs.new_writable(d.file("000015.run"), &f).ok());
+    REQUIRE(f->append("run data").ok());
+    REQUIRE(f->sync().ok());  // its data is durable; its name is not
+    REQUIRE(f->close().ok());
+    if (dir_synced) REQUIRE(fs.sync_dir(d.store + "/").ok());  // any spelling of the dir
     fs.cut();
-    REQUIRE(fs.apply_loss(1).is_ok());
+    REQUIRE(fs.apply_loss(1).ok());
     INFO("dir synced " << dir_synced);
     REQUIRE(FileSystem::posix()->exists(d.file("000015.run")) == dir_synced);
     if (dir_synced) REQUIRE(content(d.file("000015.run")) == "run data");
@@ -123,16 +123,16 @@ TEST_CASE("power loss: a rename without a directory sync reverts", "[base][power
     write_durable(d.file("CURRENT"), "MANIFEST-1\n");
     PowerLossFileSystem fs(FileSystem::posix(), d.grave);
     std::unique_ptr<WritableFile> f;
-    REQUIRE(fs.new_writable(d.file("CURRENT.tmp"), &f).is_ok());
-    REQUIRE(f->append("MANIFEST-2\n").is_ok());
-    REQUIRE(f->sync().is_ok());
-    REQUIRE(f->close().is_ok());
-    REQUIRE(fs.rename(d.file("CURRENT.tmp"), d.file("CURRENT")).is_ok());
+    REQUIRE(fs.new_writable(d.file("CURRENT.tmp"), &f).ok());
+    REQUIRE(f->append("MANIFEST-2\n").ok());
+    REQUIRE(f->sync().ok());
+    REQUIRE(f->close().ok());
+    REQUIRE(fs.rename(d.file("CURRENT.tmp"), d.file("CURRENT")).ok());
     REQUIRE(content(d.file("CURRENT")) == "MANIFEST-2\n");
-    if (dir_synced) REQUIRE(fs.sync_dir(d.store).is_ok());
+    if (dir_synced) REQUIRE(fs.sync_dir(d.store).ok());
     fs.cut();
     test::PowerLossReport report;
-    REQUIRE(fs.apply_loss(2, &report).is_ok());
+    REQUIRE(fs.apply_loss(2, &report).ok());
     INFO("dir synced " << dir_synced);
     if (dir_synced) {
       REQUIRE(content(d.file("CURRENT")) == "MANIFEST-2\n");
@@ -146,7 +146,7 @@ TEST_CASE("power loss: a rename without a directory sync reverts", "[base][power
       REQUIRE(report.entries_undone == 2);
     }
     std::vector<std::string> graves;
-    REQUIRE(FileSystem::posix()->list_dir(d.grave, &graves).is_ok());
+    REQUIRE(FileSystem::posix()->list_dir(d.grave, &graves).ok());
     REQUIRE(graves.empty());
   }
 }
@@ -155,9 +155,9 @@ TEST_CASE("power loss: a rename of a durable file reverts to its old name", "[ba
   Dirs d;
   write_durable(d.file("a"), "payload");
   PowerLossFileSystem fs(FileSystem::posix(), d.grave);
-  REQUIRE(fs.rename(d.file("a"), d.file("b")).is_ok());
+  REQUIRE(fs.rename(d.file("a"), d.file("b")).ok());
   fs.cut();
-  REQUIRE(fs.apply_loss(3).is_ok());
+  REQUIRE(fs.apply_loss(3).ok());
   REQUIRE(content(d.file("a")) == "payload");
   REQUIRE_FALSE(FileSystem::posix()->exists(d.file("b")));
 }
@@ -167,12 +167,12 @@ TEST_CASE("power loss: a removal without a directory sync comes back", "[base][p
     Dirs d;
     write_durable(d.file("seg-1.tlog"), "segment");
     PowerLossFileSystem fs(FileSystem::posix(), d.grave);
-    REQUIRE(fs.remove(d.file("seg-1.tlog")).is_ok());
+    REQUIRE(fs.remove(d.file("seg-1.tlog")).ok());
     REQUIRE_FALSE(FileSystem::posix()->exists(d.file("seg-1.tlog")));
     REQUIRE(fs.remove(d.file("seg-1.tlog")).is_not_found());
-    if (dir_synced) REQUIRE(fs.sync_dir(d.store).is_ok());
+    if (dir_synced) REQUIRE(fs.sync_dir(d.store).ok());
     fs.cut();
-    REQUIRE(fs.apply_loss(4).is_ok());
+    REQUIRE(fs.apply_loss(4).ok());
     INFO("dir synced " << dir_synced);
     REQUIRE(FileSystem::posix()->exists(d.file("seg-1.tlog")) == !dir_synced);
     if (!dir_synced) REQUIRE(content(d.file("seg-1.tlog")) == "segment");
@@ -185,18 +185,18 @@ TEST_CASE("power loss: a directory made without syncing its parent disappears", 
     PowerLossFileSystem fs(FileSystem::posix(), d.grave);
     const std::string sub = d.store + "/index";
     if (durable) {
-      REQUIRE(create_dir_durable(&fs, sub).is_ok());
+      REQUIRE(create_dir_durable(&fs, sub).ok());
     } else {
-      REQUIRE(fs.create_dir(sub).is_ok());
+      REQUIRE(fs.create_dir(sub).ok());
     }
     std::unique_ptr<WritableFile> f;
-    REQUIRE(fs.new_writable(sub + "/CURRENT", &f).is_ok());
-    REQUIRE(f->append("x").is_ok());
-    REQUIRE(f->sync().is_ok());
-    REQUIRE(fs.sync_dir(sub).is_ok());
+    REQUIRE(fs.new_writable(sub + "/CURRENT", &f).ok());
+    REQUIRE(f->append("x").ok());
+    REQUIRE(f->sync().ok());
+    REQUIRE(fs.sync_dir(sub).ok());
     f.reset();
     fs.cut();
-    REQUIRE(fs.apply_loss(5).is_ok());
+    REQUIRE(fs.apply_loss(5).ok());
     INFO("durable " << durable);
     REQUIRE(FileSystem::posix()->exists(sub + "/CURRENT") == durable);
   }
@@ -206,11 +206,11 @@ TEST_CASE("power loss: the cut comes at the chosen operation and fails every lat
   Dirs d;
   PowerLossFileSystem fs(FileSystem::posix(), d.grave);
   std::unique_ptr<WritableFile> f;
-  REQUIRE(fs.new_writable(d.file("wal"), &f).is_ok());  // op 1
+  REQUIRE(fs.new_writable(d.file("wal"), &f).ok());  // op 1
   REQUIRE(fs.ops() == 1);
   fs.cut_after(3);
-  REQUIRE(f->append("a").is_ok());   // op 2
-  REQUIRE(f->sync().is_ok());        // op 3
+  REQUIRE(f->append("a").ok());   // op 2
+  REQUIRE(f->sync().ok());        // op 3
   Status s = f->append("b");         // op 4: the power goes off
   REQUIRE(s.is_io_error());
   REQUIRE(s.message().find("power cut") != std::string::npos);
@@ -226,7 +226,7 @@ TEST_CASE("power loss: the cut comes at the chosen operation and fails every lat
   REQUIRE(fs.new_random_access(d.file("wal"), &r).is_io_error());
   REQUIRE(fs.ops() == 4);
   f.reset();
-  REQUIRE(fs.apply_loss(6).is_ok());
+  REQUIRE(fs.apply_loss(6).ok());
   // The wal's creation was never covered by a directory sync.
   REQUIRE_FALSE(FileSystem::posix()->exists(d.file("wal")));
 }
@@ -236,21 +236,21 @@ TEST_CASE("power loss: writes through a direct file's descriptor count at sync",
     Dirs d;
     PowerLossFileSystem fs(FileSystem::posix(), d.grave);
     std::unique_ptr<WritableFile> f;
-    REQUIRE(fs.new_direct_writable(d.file("seg"), &f).is_ok());
-    REQUIRE(fs.sync_dir(d.store).is_ok());
+    REQUIRE(fs.new_direct_writable(d.file("seg"), &f).ok());
+    REQUIRE(fs.sync_dir(d.store).ok());
     REQUIRE(f->fd() >= 0);  // the POSIX file underneath has one
     // Written the way io_uring users do: at size(), then advance().
     const std::string first = bytes(8192, 'p'), second = bytes(8192, 'q');
     REQUIRE(::pwrite(f->fd(), first.data(), first.size(), 0) == 8192);
     f->advance(first.size());
     REQUIRE(f->size() == 8192);
-    REQUIRE(f->sync().is_ok());
+    REQUIRE(f->sync().ok());
     REQUIRE(::pwrite(f->fd(), second.data(), second.size(), 8192) == 8192);
     f->advance(second.size());
     fs.cut();
     REQUIRE(f->fd() == -1);  // no new write bypasses the wrapper after the cut
     f.reset();
-    REQUIRE(fs.apply_loss(seed).is_ok());
+    REQUIRE(fs.apply_loss(seed).ok());
     std::string got = content(d.file("seg"));
     INFO("seed " << seed);
     REQUIRE(got.size() >= first.size());
@@ -264,11 +264,11 @@ TEST_CASE("power loss: a file reopened for append keeps what it had as durable",
     write_durable(d.file("DEAD.log"), "old entries");
     PowerLossFileSystem fs(FileSystem::posix(), d.grave);
     std::unique_ptr<WritableFile> f;
-    REQUIRE(fs.new_appendable(d.file("DEAD.log"), &f).is_ok());
-    REQUIRE(f->append(" new entry").is_ok());
+    REQUIRE(fs.new_appendable(d.file("DEAD.log"), &f).ok());
+    REQUIRE(f->append(" new entry").ok());
     fs.cut();
     f.reset();
-    REQUIRE(fs.apply_loss(seed).is_ok());
+    REQUIRE(fs.apply_loss(seed).ok());
     std::string got = content(d.file("DEAD.log"));
     INFO("seed " << seed);
     REQUIRE(got.size() >= 11);

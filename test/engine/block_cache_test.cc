@@ -19,7 +19,7 @@ std::shared_ptr<const Block> make_block(int n) {
   BlockBuilder b(16);
   for (int i = 0; i < n; i++) b.add("key" + std::to_string(1000 + i), EntryType::kPut, i, "v");
   std::shared_ptr<const Block> block;
-  REQUIRE(Block::open(std::string(b.finish()), b.finish().size(), &block).is_ok());
+  REQUIRE(Block::open(std::string(b.finish()), b.finish().size(), &block).ok());
   return block;
 }
 

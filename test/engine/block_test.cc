@@ -49,7 +49,7 @@ std::shared_ptr<const Block> build(const Model& m, int restart_interval) {
   for (const auto& [k, v] : m) b.add(k, v.type, v.seq, v.value);
   REQUIRE(b.size_estimate() == b.finish().size());
   std::shared_ptr<const Block> block;
-  REQUIRE(Block::open(std::string(b.finish()), b.finish().size(), &block).is_ok());
+  REQUIRE(Block::open(std::string(b.finish()), b.finish().size(), &block).ok());
   return block;
 }
 
@@ -76,7 +76,7 @@ TEST_CASE("block: round trip and every motion against a model", "[block]") {
     auto rwant = m.rbegin();
     for (it.seek_to_last(); it.valid(); it.prev(), ++rwant) check_at(it, std::prev(rwant.base()));
     REQUIRE(rwant == m.rend());
-    REQUIRE(it.status().is_ok());
+    REQUIRE(it.status().ok());
     // Seeks at every key, and between keys (key + "\0", key minus its last byte).
     for (const auto& [k, v] : m) {
       for (std::string target : {k, k + '\0', k.substr(0, k.size() - 1)}) {
@@ -114,7 +114,7 @@ TEST_CASE("block: round trip and every motion against a model", "[block]") {
     REQUIRE(!it.valid());
     it.seek_for_prev("");
     REQUIRE(!it.valid());
-    REQUIRE(it.status().is_ok());
+    REQUIRE(it.status().ok());
   }
 }
 
@@ -137,7 +137,7 @@ TEST_CASE("block: restart keys are delta-encoded against the first key", "[block
 TEST_CASE("block: empty block", "[block]") {
   BlockBuilder b(16);
   std::shared_ptr<const Block> block;
-  REQUIRE(Block::open(std::string(b.finish()), b.finish().size(), &block).is_ok());
+  REQUIRE(Block::open(std::string(b.finish()), b.finish().size(), &block).ok());
   BlockIter it(block.get());
   it.seek_to_first();
   REQUIRE(!it.valid());
@@ -147,7 +147,7 @@ TEST_CASE("block: empty block", "[block]") {
   REQUIRE(!it.valid());
   it.seek_for_prev("a");
   REQUIRE(!it.valid());
-  REQUIRE(it.status().is_ok());
+  REQUIRE(it.status().ok());
 }
 
 TEST_CASE("block: malformed restart arrays are rejected", "[block]") {
@@ -184,7 +184,7 @@ TEST_CASE("block: garbage entries never read outside the block", "[block]") {
       put_fixed32(&c, 1);
     }
     std::shared_ptr<const Block> block;
-    if (!Block::open(c, c.size(), &block).is_ok()) continue;
+    if (!Block::open(c, c.size(), &block).ok()) continue;
     BlockIter it(block.get());
     size_t steps = 0;
     for (it.seek_to_first(); it.valid() && steps < 1000; it.next()) steps++;
@@ -194,6 +194,6 @@ TEST_CASE("block: garbage entries never read outside the block", "[block]") {
       it.seek_for_prev(kv.first);
       if (it.valid()) it.prev();
     }
-    if (!it.status().is_ok()) REQUIRE(it.status().is_corruption());
+    if (!it.status().ok()) REQUIRE(it.status().is_corruption());
   }
 }

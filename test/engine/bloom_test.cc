@@ -28,7 +28,7 @@ BloomFilter build(double bits_per_key, uint64_t n) {
   b.finish(&block);
   REQUIRE(block.size() == b.size_estimate());
   BloomFilter f;
-  REQUIRE(BloomFilter::decode_from(block, &f).is_ok());
+  REQUIRE(BloomFilter::decode_from(block, &f).ok());
   return f;
 }
 
@@ -92,7 +92,7 @@ TEST_CASE("bloom: zero bits or no keys means no filter", "[bloom]") {
     b.finish(&block);
     CHECK(block.empty());
     BloomFilter f;
-    REQUIRE(BloomFilter::decode_from(block, &f).is_ok());
+    REQUIRE(BloomFilter::decode_from(block, &f).ok());
     CHECK(f.empty());
     CHECK(f.may_contain("anything"));
   }
@@ -108,7 +108,7 @@ TEST_CASE("bloom: malformed filter blocks are rejected", "[bloom]") {
   bad.back() = 31;  // k > 30
   CHECK(BloomFilter::decode_from(bad, &f).is_corruption());
   bad.back() = 7;
-  CHECK(BloomFilter::decode_from(bad, &f).is_ok());
+  CHECK(BloomFilter::decode_from(bad, &f).ok());
   std::string wrong_bits(16, '\0');
   put_fixed64(&wrong_bits, 1000);  // more bits than bytes
   wrong_bits.push_back(7);

@@ -57,7 +57,7 @@ Status read_all(DB* db, int n) {
   for (int i = 0; i < n; i++) {
     std::string v;
     Status s = db->get({}, key(i), &v);
-    if (s.is_ok()) REQUIRE(v == value(i));
+    if (s.ok()) REQUIRE(v == value(i));
     else if (!s.is_not_found()) return s;
   }
   auto it = db->new_iterator({});
@@ -82,9 +82,9 @@ TEST_CASE("a damaged run file is Corruption naming it", "[engine][corruption]") 
   const int n = 3000;
   {
     std::unique_ptr<DB> db;
-    REQUIRE(DB::open(small_options(), base.path(), &db).is_ok());
-    for (int i = 0; i < n; i++) REQUIRE(db->put({}, key(i), value(i)).is_ok());
-    REQUIRE(db->compact_all().is_ok());
+    REQUIRE(DB::open(small_options(), base.path(), &db).ok());
+    for (int i = 0; i < n; i++) REQUIRE(db->put({}, key(i), value(i)).ok());
+    REQUIRE(db->compact_all().ok());
   }
   auto runs = files_with(base.path(), ".run");
   REQUIRE(runs.size() == 1);
@@ -102,11 +102,11 @@ TEST_CASE("a damaged run file is Corruption naming it", "[engine][corruption]") 
     INFO("trial " << trial << (truncate ? " truncate at " : " flip at ") << offset << " of " << size);
     std::unique_ptr<DB> db;
     Status s = DB::open(small_options(), copy.path(), &db);
-    if (s.is_ok()) {
+    if (s.ok()) {
       Status r = read_all(db.get(), n);
       Status v = db->verify();
       expect_corruption_naming(v, run);
-      if (!r.is_ok()) expect_corruption_naming(r, run);
+      if (!r.ok()) expect_corruption_naming(r, run);
     } else {
       expect_corruption_naming(s, run);
     }
@@ -119,8 +119,8 @@ TEST_CASE("WAL: damage in the middle is Corruption, a torn tail recovers the goo
   const int n = 200;
   {
     std::unique_ptr<DB> db;
-    REQUIRE(DB::open(small_options(), dir.path(), &db).is_ok());
-    for (int i = 0; i < n; i++) REQUIRE(db->put({}, key(i), value(i)).is_ok());
+    REQUIRE(DB::open(small_options(), dir.path(), &db).ok());
+    for (int i = 0; i < n; i++) REQUIRE(db->put({}, key(i), value(i)).ok());
   }  // closed without a flush: everything is in the WAL
   auto wals = files_with(dir.path(), ".wal");
   REQUIRE(wals.size() == 1);
@@ -135,10 +135,10 @@ TEST_CASE("WAL: damage in the middle is Corruption, a torn tail recovers the goo
   SECTION("truncated mid-record: recovery up to the last good record") {
     fs::resize_file(wals[0], size - record / 2);
     std::unique_ptr<DB> db;
-    REQUIRE(DB::open(small_options(), dir.path(), &db).is_ok());
+    REQUIRE(DB::open(small_options(), dir.path(), &db).ok());
     std::string v;
     for (int i = 0; i < n - 1; i++) {
-      REQUIRE(db->get({}, key(i), &v).is_ok());
+      REQUIRE(db->get({}, key(i), &v).ok());
       REQUIRE(v == value(i));
     }
     REQUIRE(db->get({}, key(n - 1), &v).is_not_found());
@@ -146,9 +146,9 @@ TEST_CASE("WAL: damage in the middle is Corruption, a torn tail recovers the goo
   SECTION("flipped byte in the last record: treated as a torn tail") {
     flip_byte(wals[0], size - 3);
     std::unique_ptr<DB> db;
-    REQUIRE(DB::open(small_options(), dir.path(), &db).is_ok());
+    REQUIRE(DB::open(small_options(), dir.path(), &db).ok());
     std::string v;
-    REQUIRE(db->get({}, key(n - 2), &v).is_ok());
+    REQUIRE(db->get({}, key(n - 2), &v).ok());
     REQUIRE(db->get({}, key(n - 1), &v).is_not_found());
   }
 }
@@ -157,10 +157,10 @@ TEST_CASE("a damaged manifest or CURRENT is Corruption naming the file", "[engin
   test::TempDir dir("lsm4kv_manifest");
   {
     std::unique_ptr<DB> db;
-    REQUIRE(DB::open(small_options(), dir.path(), &db).is_ok());
-    for (int i = 0; i < 3000; i++) REQUIRE(db->put({}, key(i), value(i)).is_ok());
-    REQUIRE(db->flush().is_ok());
-    REQUIRE(db->wait_for_compactions().is_ok());
+    REQUIRE(DB::open(small_options(), dir.path(), &db).ok());
+    for (int i = 0; i < 3000; i++) REQUIRE(db->put({}, key(i), value(i)).ok());
+    REQUIRE(db->flush().ok());
+    REQUIRE(db->wait_for_compactions().ok());
   }
   auto manifests = files_with(dir.path(), "MANIFEST-");
   REQUIRE(manifests.size() == 1);
@@ -185,7 +185,7 @@ TEST_CASE("a damaged manifest or CURRENT is Corruption naming the file", "[engin
 TEST_CASE("bad arguments and a second open are clear errors", "[engine]") {
   test::TempDir dir("lsm4kv_args");
   std::unique_ptr<DB> db;
-  REQUIRE(DB::open(small_options(), dir.path(), &db).is_ok());
+  REQUIRE(DB::open(small_options(), dir.path(), &db).ok());
   std::unique_ptr<DB> second;
   REQUIRE(DB::open(small_options(), dir.path(), &second).is_busy());
   REQUIRE(db->delete_range({}, "b", "a").is_invalid_argument());
@@ -218,13 +218,13 @@ void write_bytes(const std::string& path, const std::string& bytes) {
 // A DB with runs in two levels and 100 writes still in the WAL.
 void populate(const std::string& dir) {
   std::unique_ptr<DB> db;
-  REQUIRE(DB::open(small_options(), dir, &db).is_ok());
-  for (int i = 0; i < 3000; i++) REQUIRE(db->put({}, key(i), value(i)).is_ok());
-  REQUIRE(db->compact_all().is_ok());
-  for (int i = 3000; i < 4000; i++) REQUIRE(db->put({}, key(i), value(i)).is_ok());
-  REQUIRE(db->flush().is_ok());
-  for (int i = 4000; i < 4100; i++) REQUIRE(db->put({}, key(i), value(i)).is_ok());
-  REQUIRE(db->close().is_ok());
+  REQUIRE(DB::open(small_options(), dir, &db).ok());
+  for (int i = 0; i < 3000; i++) REQUIRE(db->put({}, key(i), value(i)).ok());
+  REQUIRE(db->compact_all().ok());
+  for (int i = 3000; i < 4000; i++) REQUIRE(db->put({}, key(i), value(i)).ok());
+  REQUIRE(db->flush().ok());
+  for (int i = 4000; i < 4100; i++) REQUIRE(db->put({}, key(i), value(i)).ok());
+  REQUIRE(db->close().ok());
 }
 
 }  // namespace
@@ -250,21 +250,21 @@ TEST_CASE("open refuses a damaged or missing CURRENT, manifest or run, naming it
   SECTION("manifest that does not start with a snapshot") {
     // Keep only the records after the first (the snapshot): deltas alone.
     std::unique_ptr<LogReader> reader;
-    REQUIRE(LogReader::open(FileSystem::posix(), manifest, LogReader::TailMode::kStrict, &reader).is_ok());
+    REQUIRE(LogReader::open(FileSystem::posix(), manifest, LogReader::TailMode::kStrict, &reader).ok());
     std::vector<std::string> records;
     for (;;) {
       std::string_view rec;
       bool done;
-      REQUIRE(reader->next(&rec, &done).is_ok());
+      REQUIRE(reader->next(&rec, &done).ok());
       if (done) break;
       records.emplace_back(rec);
     }
     REQUIRE(records.size() >= 2);
     std::unique_ptr<WritableFile> f;
-    REQUIRE(FileSystem::posix()->new_writable(manifest, &f).is_ok());
+    REQUIRE(FileSystem::posix()->new_writable(manifest, &f).ok());
     LogWriter w(std::move(f));
-    for (size_t i = 1; i < records.size(); i++) REQUIRE(w.add_record(records[i]).is_ok());
-    REQUIRE(w.close().is_ok());
+    for (size_t i = 1; i < records.size(); i++) REQUIRE(w.add_record(records[i]).ok());
+    REQUIRE(w.close().ok());
     blamed = manifest;
   }
   SECTION("deleted CURRENT") {
@@ -303,13 +303,13 @@ TEST_CASE("a creation cut off before CURRENT is a new DB, not corruption", "[eng
   // What a power cut between the first manifest and CURRENT leaves.
   {
     std::unique_ptr<DB> db;
-    REQUIRE(DB::open(small_options(), dir.path(), &db).is_ok());
+    REQUIRE(DB::open(small_options(), dir.path(), &db).ok());
   }
   for (const auto& f : fs::directory_iterator(dir.path())) fs::remove(f.path());
   write_bytes(dir.path() + "/MANIFEST-000001", "");
   std::unique_ptr<DB> db;
-  REQUIRE(DB::open(small_options(), dir.path(), &db).is_ok());
-  REQUIRE(db->put({}, "a", "b").is_ok());
+  REQUIRE(DB::open(small_options(), dir.path(), &db).ok());
+  REQUIRE(db->put({}, "a", "b").ok());
 }
 
 // ------------------------------------------------ manifest edits the engine cannot hold
@@ -320,9 +320,9 @@ namespace {
 void one_run_db(const std::string& dir, std::string* manifest, uint64_t* run_number) {
   {
     std::unique_ptr<DB> db;
-    REQUIRE(DB::open(small_options(), dir, &db).is_ok());
-    for (int i = 0; i < 100; i++) REQUIRE(db->put({}, key(i), value(i)).is_ok());
-    REQUIRE(db->flush().is_ok());
+    REQUIRE(DB::open(small_options(), dir, &db).ok());
+    for (int i = 0; i < 100; i++) REQUIRE(db->put({}, key(i), value(i)).ok());
+    REQUIRE(db->flush().ok());
   }
   auto manifests = files_with(dir, "MANIFEST-");
   auto runs = files_with(dir, ".run");
@@ -335,10 +335,10 @@ void one_run_db(const std::string& dir, std::string* manifest, uint64_t* run_num
 // Appends one record (a well-formed log record: the damage is in the edit).
 void append_manifest_record(const std::string& manifest, std::string_view payload) {
   std::unique_ptr<WritableFile> f;
-  REQUIRE(FileSystem::posix()->new_appendable(manifest, &f).is_ok());
+  REQUIRE(FileSystem::posix()->new_appendable(manifest, &f).ok());
   LogWriter w(std::move(f));
-  REQUIRE(w.add_record(payload).is_ok());
-  REQUIRE(w.close().is_ok());
+  REQUIRE(w.add_record(payload).ok());
+  REQUIRE(w.close().ok());
 }
 
 }  // namespace
@@ -365,7 +365,7 @@ TEST_CASE("a manifest edit naming a level the engine does not have is Corruption
   std::string enc;
   ok.encode_to(&enc);
   VersionEdit d;
-  REQUIRE(d.decode_from(enc).is_ok());
+  REQUIRE(d.decode_from(enc).ok());
 
   test::TempDir dir("lsm4kv_manifest_level");
   std::string manifest;
@@ -415,7 +415,7 @@ TEST_CASE("a manifest shape with T or K beyond int is Corruption", "[engine][cor
       put_varint32(&enc, k);
       VersionEdit e;
       const bool in_range = t <= 0x7fffffffu && k <= 0x7fffffffu;
-      REQUIRE(e.decode_from(enc).is_ok() == in_range);
+      REQUIRE(e.decode_from(enc).ok() == in_range);
       if (in_range) REQUIRE(e.shape->size_ratio >= 2);
     }
   }

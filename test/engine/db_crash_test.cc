@@ -36,12 +36,12 @@ Options crash_options(SyncMode mode) {
 
 [[noreturn]] void child_main(const std::string& dir, int ack_fd, uint64_t start, SyncMode mode) {
   std::unique_ptr<DB> db;
-  if (!DB::open(crash_options(mode), dir, &db).is_ok()) _exit(3);
+  if (!DB::open(crash_options(mode), dir, &db).ok()) _exit(3);
   for (uint64_t i = start;; i++) {
     WriteBatch b;
     for (int j = 0; j < 4; j++) b.put(key(i, j), std::to_string(i));
     if (i > 0) b.delete_range(key(i - 1, 2), key(i - 1, 4));
-    if (!db->write({}, &b).is_ok()) _exit(4);
+    if (!db->write({}, &b).ok()) _exit(4);
     if (!test::acknowledge(ack_fd, i)) _exit(5);
   }
 }
@@ -51,7 +51,7 @@ int64_t check_state(DB* db, int64_t last_acked, uint64_t seed) {
   // The newest applied batch: scan from the end.
   auto it = db->new_iterator({});
   it->seek_to_last();
-  REQUIRE(it->status().is_ok());
+  REQUIRE(it->status().ok());
   int64_t newest = -1;
   if (it->valid()) newest = std::stoll(std::string(it->value()));
   INFO("seed " << seed << " last acked " << last_acked << " newest " << newest);
@@ -64,7 +64,7 @@ int64_t check_state(DB* db, int64_t last_acked, uint64_t seed) {
       bool present = j < 2 || i == newest;
       if (present) {
         INFO("batch " << i << " key " << j);
-        REQUIRE(s.is_ok());
+        REQUIRE(s.ok());
         REQUIRE(v == std::to_string(i));
         expected_keys++;
       } else {
@@ -75,7 +75,7 @@ int64_t check_state(DB* db, int64_t last_acked, uint64_t seed) {
   }
   uint64_t n = 0;
   for (it->seek_to_first(); it->valid(); it->next()) n++;
-  REQUIRE(it->status().is_ok());
+  REQUIRE(it->status().ok());
   REQUIRE(n == expected_keys);  // nothing from a half-applied later batch
   return newest;
 }
@@ -93,9 +93,9 @@ void run_kills(SyncMode mode, int kills) {
     std::unique_ptr<DB> db;
     Status s = DB::open(crash_options(mode), dir.path(), &db);
     INFO(s.to_string());
-    REQUIRE(s.is_ok());
+    REQUIRE(s.ok());
     newest = check_state(db.get(), last_acked, seed);
-    REQUIRE(db->close().is_ok());
+    REQUIRE(db->close().ok());
   }
   // Each child acknowledged at least one batch before its kill.
   WARN("crash test (" << kills << " kills): " << newest + 1 << " batches applied");

@@ -37,24 +37,24 @@ TEST_CASE("every created file and rename is covered by a directory sync before i
   const int n = 2000;
   {
     std::unique_ptr<DB> db;
-    REQUIRE(DB::open(audited_options(&audit), db_dir, &db).is_ok());
-    for (int i = 0; i < n; i++) REQUIRE(db->put({}, key(i), value(i)).is_ok());
-    REQUIRE(db->wait_for_compactions().is_ok());
-    REQUIRE(db->reshape({.size_ratio = 4, .runs_per_level = {1}}).is_ok());
-    REQUIRE(db->compact_all().is_ok());
-    for (int i = n; i < n + 100; i++) REQUIRE(db->put({}, key(i), value(i)).is_ok());
-    REQUIRE(db->close().is_ok());  // the last 100 stay in the WAL
+    REQUIRE(DB::open(audited_options(&audit), db_dir, &db).ok());
+    for (int i = 0; i < n; i++) REQUIRE(db->put({}, key(i), value(i)).ok());
+    REQUIRE(db->wait_for_compactions().ok());
+    REQUIRE(db->reshape({.size_ratio = 4, .runs_per_level = {1}}).ok());
+    REQUIRE(db->compact_all().ok());
+    for (int i = n; i < n + 100; i++) REQUIRE(db->put({}, key(i), value(i)).ok());
+    REQUIRE(db->close().ok());  // the last 100 stay in the WAL
   }
   {
     std::unique_ptr<DB> db;  // recovery flushes them, writes a new WAL and manifest
-    REQUIRE(DB::open(audited_options(&audit), db_dir, &db).is_ok());
+    REQUIRE(DB::open(audited_options(&audit), db_dir, &db).ok());
     std::string v;
     for (int i = 0; i < n + 100; i += 97) {
-      REQUIRE(db->get({}, key(i), &v).is_ok());
+      REQUIRE(db->get({}, key(i), &v).ok());
       REQUIRE(v == value(i));
     }
-    REQUIRE(db->put({}, key(0), value(0)).is_ok());
-    REQUIRE(db->close().is_ok());
+    REQUIRE(db->put({}, key(0), value(0)).ok());
+    REQUIRE(db->close().ok());
   }
   auto violations = audit.violations();
   for (const auto& v : violations) UNSCOPED_INFO(v);

@@ -35,7 +35,7 @@ void require_all(DB* db, int n) {
   std::string v;
   for (int i = 0; i < n; i++) {
     INFO("key " << i << " of " << n);
-    REQUIRE(db->get({}, key(i), &v).is_ok());
+    REQUIRE(db->get({}, key(i), &v).ok());
     REQUIRE(v == value(i));
   }
 }
@@ -44,7 +44,7 @@ void require_all(DB* db, int n) {
 void fill_until_no_space(DB* db, int* next) {
   for (int tries = 0; tries < 200000; tries++) {
     Status s = db->put({}, key(*next), value(*next));
-    if (!s.is_ok()) {
+    if (!s.ok()) {
       INFO(s.to_string());
       REQUIRE(s.is_no_space());
       return;
@@ -63,14 +63,14 @@ TEST_CASE("open on a full disk succeeds, serves every acknowledged write, and he
   int acked = 0;
   {
     std::unique_ptr<DB> db;
-    REQUIRE(DB::open(options(&disk), dir.path(), &db).is_ok());
-    for (; acked < 1500; acked++) REQUIRE(db->put({}, key(acked), value(acked)).is_ok());
-    REQUIRE(db->flush().is_ok());
+    REQUIRE(DB::open(options(&disk), dir.path(), &db).ok());
+    for (; acked < 1500; acked++) REQUIRE(db->put({}, key(acked), value(acked)).ok());
+    REQUIRE(db->flush().ok());
     disk.set_budget(disk.used() + 40000);
     fill_until_no_space(db.get(), &acked);
     // (not asserted here that it lasts: a compaction finishing now frees space)
     require_all(db.get(), acked);  // reads work on a full disk
-    db->close();
+    db->close().ignore_error();
   }
   REQUIRE(disk.no_space_errors() > 0);
   disk.set_budget(disk.used());  // not one more byte
@@ -79,7 +79,7 @@ TEST_CASE("open on a full disk succeeds, serves every acknowledged write, and he
     std::unique_ptr<DB> db;
     Status s = DB::open(options(&disk), dir.path(), &db);
     INFO(s.to_string());
-    REQUIRE(s.is_ok());
+    REQUIRE(s.ok());
     // Recovery could not write its run or manifest: the old files are all
     // there, unchanged.
     auto after = test::dir_contents(dir.path());
@@ -95,16 +95,16 @@ TEST_CASE("open on a full disk succeeds, serves every acknowledged write, and he
     require_all(db.get(), acked);
 
     disk.set_budget(UINT64_MAX);  // space is back: no reopen needed
-    for (int i = 0; i < 2000; i++, acked++) REQUIRE(db->put({}, key(acked), value(acked)).is_ok());
-    REQUIRE(db->flush().is_ok());
-    REQUIRE(db->compact_all().is_ok());
+    for (int i = 0; i < 2000; i++, acked++) REQUIRE(db->put({}, key(acked), value(acked)).ok());
+    REQUIRE(db->flush().ok());
+    REQUIRE(db->compact_all().ok());
     require_all(db.get(), acked);
-    REQUIRE(db->close().is_ok());
+    REQUIRE(db->close().ok());
   }
   std::unique_ptr<DB> db;
-  REQUIRE(DB::open(options(FileSystem::posix()), dir.path(), &db).is_ok());
+  REQUIRE(DB::open(options(FileSystem::posix()), dir.path(), &db).ok());
   require_all(db.get(), acked);
-  REQUIRE(db->verify().is_ok());
+  REQUIRE(db->verify().ok());
 }
 
 TEST_CASE("a flush or compaction that fails with NoSpace does not poison the DB", "[engine][full_disk]") {
@@ -113,10 +113,10 @@ TEST_CASE("a flush or compaction that fails with NoSpace does not poison the DB"
   Options o = options(&runs_disk);
   o.shape = {.size_ratio = 30, .runs_per_level = {20}};  // runs stay apart until compact_all
   std::unique_ptr<DB> db;
-  REQUIRE(DB::open(o, dir.path(), &db).is_ok());
+  REQUIRE(DB::open(o, dir.path(), &db).ok());
   int acked = 0;
-  for (; acked < 1500; acked++) REQUIRE(db->put({}, key(acked), value(acked)).is_ok());
-  REQUIRE(db->flush().is_ok());
+  for (; acked < 1500; acked++) REQUIRE(db->put({}, key(acked), value(acked)).ok());
+  REQUIRE(db->flush().ok());
 
   SECTION("flush") {
     runs_disk.set_budget(runs_disk.used());
@@ -131,13 +131,13 @@ TEST_CASE("a flush or compaction that fails with NoSpace does not poison the DB"
   }
   REQUIRE(runs_disk.no_space_errors() > 0);
   runs_disk.set_budget(UINT64_MAX);
-  for (int i = 0; i < 2000; i++, acked++) REQUIRE(db->put({}, key(acked), value(acked)).is_ok());
-  REQUIRE(db->flush().is_ok());
-  REQUIRE(db->compact_all().is_ok());
+  for (int i = 0; i < 2000; i++, acked++) REQUIRE(db->put({}, key(acked), value(acked)).ok());
+  REQUIRE(db->flush().ok());
+  REQUIRE(db->compact_all().ok());
   REQUIRE(db->properties().levels.back().runs.size() == 1);
   REQUIRE(db->properties().levels[0].runs.empty());
   require_all(db.get(), acked);
-  REQUIRE(db->close().is_ok());
-  REQUIRE(DB::open(options(FileSystem::posix()), dir.path(), &db).is_ok());
+  REQUIRE(db->close().ok());
+  REQUIRE(DB::open(options(FileSystem::posix()), dir.path(), &db).ok());
   require_all(db.get(), acked);
 }

@@ -71,7 +71,7 @@ TEST_CASE("DB agrees with std::map over a long random history", "[engine][model]
   opt.sync_mode = SyncMode::kNone;
   opt.shape = random_shape(rng);
   std::unique_ptr<DB> db;
-  REQUIRE(DB::open(opt, dir.path(), &db).is_ok());
+  REQUIRE(DB::open(opt, dir.path(), &db).ok());
   Model model;
   Checker c(seed);
   uint64_t reopens = 0, reshapes = 0, flushes = 0, compactions = 0;
@@ -82,14 +82,14 @@ TEST_CASE("DB agrees with std::map over a long random history", "[engine][model]
     auto it = model.find(k);
     if (it == model.end()) {
       if (!s.is_not_found()) c.fail("get " + k + ": expected NotFound, got " + s.to_string() + " " + v);
-    } else if (!s.is_ok() || v != it->second) {
+    } else if (!s.ok() || v != it->second) {
       c.fail("get " + k + ": expected " + it->second + ", got " + s.to_string() + " " + v);
     }
   };
   auto check_iter_at = [&](Iterator* it, Model::const_iterator m, const std::string& what) {
     if (m == model.end()) {
       if (it->valid()) c.fail(what + ": expected end, got " + std::string(it->key()));
-      if (!it->status().is_ok()) c.fail(what + ": " + it->status().to_string());
+      if (!it->status().ok()) c.fail(what + ": " + it->status().to_string());
       return false;
     }
     if (!it->valid()) c.fail(what + ": expected " + m->first + ", got end " + it->status().to_string());
@@ -103,11 +103,11 @@ TEST_CASE("DB agrees with std::map over a long random history", "[engine][model]
     uint64_t dice = rng() % 1000;
     if (dice < 350) {  // put
       std::string k = random_key(rng), v = "v" + std::to_string(rng() % 1000000);
-      REQUIRE(db->put({}, k, v).is_ok());
+      REQUIRE(db->put({}, k, v).ok());
       model[k] = v;
     } else if (dice < 420) {  // delete
       std::string k = random_key(rng);
-      REQUIRE(db->delete_key({}, k).is_ok());
+      REQUIRE(db->delete_key({}, k).ok());
       model.erase(k);
     } else if (dice < 430) {  // delete_range: a whole subtree or an arbitrary range
       std::string b = random_key(rng), e;
@@ -118,7 +118,7 @@ TEST_CASE("DB agrees with std::map over a long random history", "[engine][model]
         e = random_key(rng);
         if (e < b) std::swap(b, e);
       }
-      REQUIRE(db->delete_range({}, b, e).is_ok());
+      REQUIRE(db->delete_range({}, b, e).ok());
       model.erase(model.lower_bound(b), model.lower_bound(e));
     } else if (dice < 460) {  // atomic batch
       WriteBatch batch;
@@ -134,7 +134,7 @@ TEST_CASE("DB agrees with std::map over a long random history", "[engine][model]
           model.erase(k);
         }
       }
-      REQUIRE(db->write({}, &batch).is_ok());
+      REQUIRE(db->write({}, &batch).ok());
     } else if (dice < 700) {  // get
       check_get(random_key(rng));
     } else if (dice < 730) {  // sorted multi-get
@@ -144,11 +144,11 @@ TEST_CASE("DB agrees with std::map over a long random history", "[engine][model]
       std::vector<std::string_view> views(keys.begin(), keys.end());
       std::vector<std::string> values;
       std::vector<Status> statuses;
-      REQUIRE(db->multi_get({}, views, &values, &statuses).is_ok());
+      REQUIRE(db->multi_get({}, views, &values, &statuses).ok());
       for (size_t i = 0; i < keys.size(); i++) {
         auto it = model.find(keys[i]);
         bool ok = it == model.end() ? statuses[i].is_not_found()
-                                    : statuses[i].is_ok() && values[i] == it->second;
+                                    : statuses[i].ok() && values[i] == it->second;
         if (!ok) c.fail("multi_get " + keys[i] + ": " + statuses[i].to_string());
       }
     } else if (dice < 960) {  // seek or seek_for_prev, then walk both ways
@@ -188,23 +188,23 @@ TEST_CASE("DB agrees with std::map over a long random history", "[engine][model]
     } else if (dice < 963 && rng() % 4 == 0) {  // reopen (1 in 4000 ops)
       flushes += db->properties().flushes;
       compactions += db->properties().compactions;
-      REQUIRE(db->close().is_ok());
+      REQUIRE(db->close().ok());
       db.reset();
       Status s = DB::open(opt, dir.path(), &db);
-      if (!s.is_ok()) c.fail("reopen: " + s.to_string());
+      if (!s.ok()) c.fail("reopen: " + s.to_string());
       reopens++;
     } else if (dice < 965) {  // reshape
-      REQUIRE(db->reshape(random_shape(rng)).is_ok());
+      REQUIRE(db->reshape(random_shape(rng)).ok());
       reshapes++;
     } else if (dice < 969) {
-      REQUIRE(db->compact_all().is_ok());
+      REQUIRE(db->compact_all().ok());
     } else if (dice < 971) {
-      REQUIRE(db->flush().is_ok());
+      REQUIRE(db->flush().ok());
     } else {
       check_get(model.empty() ? random_key(rng) : model.begin()->first);
     }
   }
-  REQUIRE(db->wait_for_compactions().is_ok());
+  REQUIRE(db->wait_for_compactions().ok());
   flushes += db->properties().flushes;
   compactions += db->properties().compactions;
   INFO("flushes " << flushes << " compactions " << compactions << " reopens " << reopens
@@ -212,5 +212,5 @@ TEST_CASE("DB agrees with std::map over a long random history", "[engine][model]
   // Counted per session; each reopen also flushes the recovered memtable.
   CHECK(flushes + reopens >= (ops >= 1000000 ? 100u : 1u));
   CHECK(compactions >= (ops >= 1000000 ? 100u : 1u));
-  REQUIRE(db->verify().is_ok());
+  REQUIRE(db->verify().ok());
 }

@@ -59,7 +59,7 @@ Status write_until_failure(DB* db, int id, Writer* w) {
       b.delete_range(key(id, i - 1, 2), key(id, i - 1, 4));
     }
     Status s = db->write({}, &b);
-    if (!s.is_ok()) return s;
+    if (!s.ok()) return s;
     w->acked = i;
   }
 }
@@ -78,7 +78,7 @@ uint64_t check(DB* db, std::vector<Writer>* writers) {
     REQUIRE(it->value() == std::to_string(i));
     seen[w].push_back({i, j});
   }
-  REQUIRE(it->status().is_ok());
+  REQUIRE(it->status().ok());
   uint64_t keys = 0;
   for (size_t id = 0; id < writers->size(); id++) {
     Writer& w = (*writers)[id];
@@ -97,7 +97,7 @@ uint64_t check(DB* db, std::vector<Writer>* writers) {
     if (newest >= 0) {
       // The same through point lookups (Bloom filters, fence pointers).
       std::string v;
-      REQUIRE(db->get({}, key(static_cast<int>(id), newest, 3), &v).is_ok());
+      REQUIRE(db->get({}, key(static_cast<int>(id), newest, 3), &v).ok());
       REQUIRE(db->get({}, key(static_cast<int>(id), newest / 2, 1), &v).is_not_found() ==
               (newest / 2 != newest));
     }
@@ -125,7 +125,7 @@ void one_cut(const std::string& root, SyncMode mode, std::vector<Writer>* writer
   {
     std::unique_ptr<DB> db;
     Status s = DB::open(cut_options(mode, &fs), dir, &db);
-    if (!s.is_ok()) {
+    if (!s.ok()) {
       INFO(s.to_string());
       REQUIRE(fs.is_cut());  // the cut came during open
       t->cut_in_open++;
@@ -147,7 +147,7 @@ void one_cut(const std::string& root, SyncMode mode, std::vector<Writer>* writer
   REQUIRE(fs.is_cut());
   t->ops += fs.ops();
   test::PowerLossReport loss;
-  REQUIRE(fs.apply_loss(seed, &loss).is_ok());
+  REQUIRE(fs.apply_loss(seed, &loss).ok());
   t->loss.files_cut += loss.files_cut;
   t->loss.files_torn += loss.files_torn;
   t->loss.bytes_lost += loss.bytes_lost;
@@ -156,9 +156,9 @@ void one_cut(const std::string& root, SyncMode mode, std::vector<Writer>* writer
   std::unique_ptr<DB> db;
   Status s = DB::open(cut_options(mode, FileSystem::posix()), dir, &db);
   INFO("reopen after the cut: " << s.to_string());
-  REQUIRE(s.is_ok());
+  REQUIRE(s.ok());
   t->keys = check(db.get(), writers);
-  REQUIRE(db->close().is_ok());
+  REQUIRE(db->close().ok());
   for (size_t id = 0; id < writers->size(); id++)
     t->batches += static_cast<uint64_t>((*writers)[id].acked - before[id]);
   t->cuts++;

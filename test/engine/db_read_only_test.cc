@@ -43,12 +43,12 @@ TEST_CASE("a read-only open writes nothing, reads everything, refuses writes", "
   const int flushed = 3000, in_wal = 200;
   {
     std::unique_ptr<DB> db;
-    REQUIRE(DB::open(options(false), dir.path(), &db).is_ok());
-    for (int i = 0; i < flushed; i++) REQUIRE(db->put({}, key(i), value(i)).is_ok());
-    REQUIRE(db->flush().is_ok());
-    REQUIRE(db->wait_for_compactions().is_ok());
-    for (int i = flushed; i < flushed + in_wal; i++) REQUIRE(db->put({}, key(i), value(i)).is_ok());
-    REQUIRE(db->close().is_ok());
+    REQUIRE(DB::open(options(false), dir.path(), &db).ok());
+    for (int i = 0; i < flushed; i++) REQUIRE(db->put({}, key(i), value(i)).ok());
+    REQUIRE(db->flush().ok());
+    REQUIRE(db->wait_for_compactions().ok());
+    for (int i = flushed; i < flushed + in_wal; i++) REQUIRE(db->put({}, key(i), value(i)).ok());
+    REQUIRE(db->close().ok());
   }
   // Tear the WAL's last record: the last write is lost, as after a crash.
   const std::string wal = the_wal(dir.path());
@@ -63,21 +63,21 @@ TEST_CASE("a read-only open writes nothing, reads everything, refuses writes", "
     std::unique_ptr<DB> db;
     Status s = DB::open(options(true), dir.path(), &db);
     INFO(s.to_string());
-    REQUIRE(s.is_ok());
+    REQUIRE(s.ok());
     std::string v;
     for (int i = 0; i < present; i++) {
-      REQUIRE(db->get({}, key(i), &v).is_ok());
+      REQUIRE(db->get({}, key(i), &v).ok());
       REQUIRE(v == value(i));
     }
     REQUIRE(db->get({}, key(present), &v).is_not_found());
     auto it = db->new_iterator({});
     int n = 0;
     for (it->seek_to_first(); it->valid(); it->next()) n++;
-    REQUIRE(it->status().is_ok());
+    REQUIRE(it->status().ok());
     REQUIRE(n == present);
-    REQUIRE(db->verify().is_ok());
+    REQUIRE(db->verify().ok());
     REQUIRE(db->properties().last_sequence >= static_cast<uint64_t>(present));
-    REQUIRE(db->wait_for_compactions().is_ok());
+    REQUIRE(db->wait_for_compactions().ok());
 
     WriteBatch b;
     b.put("x", "y");
@@ -88,31 +88,31 @@ TEST_CASE("a read-only open writes nothing, reads everything, refuses writes", "
       REQUIRE(w.is_invalid_argument());
       REQUIRE(w.message().find("read-only") != std::string::npos);
     }
-    REQUIRE(db->close().is_ok());
+    REQUIRE(db->close().ok());
   }
   REQUIRE(test::dir_contents(dir.path()) == before);
 
   // And the store is intact for a normal open afterwards.
   std::unique_ptr<DB> db;
-  REQUIRE(DB::open(options(false), dir.path(), &db).is_ok());
+  REQUIRE(DB::open(options(false), dir.path(), &db).ok());
   std::string v;
-  REQUIRE(db->get({}, key(present - 1), &v).is_ok());
+  REQUIRE(db->get({}, key(present - 1), &v).ok());
 }
 
 TEST_CASE("a read-only open sees a live writer's lock and never creates a DB", "[engine][read_only]") {
   test::TempDir dir("lsm4kv_ro_lock");
   std::unique_ptr<DB> writer;
-  REQUIRE(DB::open(options(false), dir.path(), &writer).is_ok());
+  REQUIRE(DB::open(options(false), dir.path(), &writer).ok());
   std::unique_ptr<DB> reader;
   REQUIRE(DB::open(options(true), dir.path(), &reader).is_busy());
   writer.reset();
-  REQUIRE(DB::open(options(true), dir.path(), &reader).is_ok());
+  REQUIRE(DB::open(options(true), dir.path(), &reader).ok());
 
   test::TempDir empty("lsm4kv_ro_empty");
   std::unique_ptr<DB> none;
   REQUIRE(DB::open(options(true), empty.path(), &none).is_invalid_argument());
   REQUIRE(fs::is_empty(empty.path()));
   const std::string missing = empty.path() + "/not_there";
-  REQUIRE(!DB::open(options(true), missing, &none).is_ok());
+  REQUIRE(!DB::open(options(true), missing, &none).ok());
   REQUIRE(!fs::exists(missing));
 }

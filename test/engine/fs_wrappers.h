@@ -91,7 +91,7 @@ class DirSyncAuditFs final : public ForwardingFileSystem {
       files_created_++;
     }
     *out = std::make_unique<File>(this, p, std::move(f));
-    return Status::ok();
+    return Status::OK();
   }
   Status rename(const std::string& from, const std::string& to) override {
     std::string named;
@@ -110,7 +110,7 @@ class DirSyncAuditFs final : public ForwardingFileSystem {
     e.covered = false;  // the new name is a new directory entry
     entries_[to] = e;
     renames_++;
-    return Status::ok();
+    return Status::OK();
   }
   Status remove(const std::string& p) override {
     {
@@ -122,7 +122,7 @@ class DirSyncAuditFs final : public ForwardingFileSystem {
     }
     Status s = base_->remove(p);
     std::lock_guard g(mu_);
-    if (s.is_ok()) entries_.erase(p);
+    if (s.ok()) entries_.erase(p);
     return s;
   }
   Status sync_dir(const std::string& p) override {
@@ -131,7 +131,7 @@ class DirSyncAuditFs final : public ForwardingFileSystem {
     dir_syncs_++;
     for (auto& [path, e] : entries_)
       if (dir_of(path) == p) e.covered = true;
-    return Status::ok();
+    return Status::OK();
   }
 
   std::vector<std::string> violations() const {
@@ -164,12 +164,12 @@ class DirSyncAuditFs final : public ForwardingFileSystem {
     Status append(std::string_view data) override {
       LSM4KV_RETURN_IF_ERROR(f_->append(data));
       fs_->on_append(path_, data);
-      return Status::ok();
+      return Status::OK();
     }
     Status sync() override {
       LSM4KV_RETURN_IF_ERROR(f_->sync());
       fs_->on_sync(path_);
-      return Status::ok();
+      return Status::OK();
     }
     Status close() override { return f_->close(); }
     uint64_t size() const override { return f_->size(); }
@@ -198,7 +198,7 @@ class DirSyncAuditFs final : public ForwardingFileSystem {
     // The engine appends one whole log record per call.
     if (data.size() < engine::kLogHeaderSize) return;
     engine::VersionEdit e;
-    if (!e.decode_from(data.substr(engine::kLogHeaderSize)).is_ok()) return;
+    if (!e.decode_from(data.substr(engine::kLogHeaderSize)).ok()) return;
     std::vector<std::string>& pending = pending_names_[path];
     for (const auto& r : e.added) pending.push_back(dir_of(path) + "/" + engine::run_name(r.file_number));
     if (e.log_number) pending.push_back(dir_of(path) + "/" + engine::wal_name(*e.log_number));
@@ -277,13 +277,13 @@ class BudgetFs final : public ForwardingFileSystem {
     uint64_t size = sizes_.count(from) ? sizes_[from] : 0;
     sizes_.erase(from);
     if (to.find(filter_) != std::string::npos) sizes_[to] = size;
-    return Status::ok();
+    return Status::OK();
   }
   Status remove(const std::string& p) override {
     LSM4KV_RETURN_IF_ERROR(base_->remove(p));
     std::lock_guard g(mu_);
     sizes_.erase(p);
-    return Status::ok();
+    return Status::OK();
   }
   // The tensor log appends to files it reopens (seals, DEAD.log) and cuts
   // failed writes back.
@@ -296,7 +296,7 @@ class BudgetFs final : public ForwardingFileSystem {
     LSM4KV_RETURN_IF_ERROR(base_->truncate(p, size));
     std::lock_guard g(mu_);
     if (sizes_.count(p)) sizes_[p] = size;
-    return Status::ok();
+    return Status::OK();
   }
 
  private:
@@ -308,7 +308,7 @@ class BudgetFs final : public ForwardingFileSystem {
       size_t fits = fs_->reserve(path_, data.size());
       if (fits > 0) LSM4KV_RETURN_IF_ERROR(f_->append(data.substr(0, fits)));
       if (fits < data.size()) return Status::no_space("write " + path_ + ": no space left on device");
-      return Status::ok();
+      return Status::OK();
     }
     Status sync() override { return f_->sync(); }
     Status close() override { return f_->close(); }
@@ -325,14 +325,14 @@ class BudgetFs final : public ForwardingFileSystem {
   Status track(const std::string& p, std::unique_ptr<WritableFile> f, std::unique_ptr<WritableFile>* out) {
     if (p.find(filter_) == std::string::npos) {
       *out = std::move(f);
-      return Status::ok();
+      return Status::OK();
     }
     {
       std::lock_guard g(mu_);
       sizes_[p] = f->size();
     }
     *out = std::make_unique<File>(this, p, std::move(f));
-    return Status::ok();
+    return Status::OK();
   }
 
   // How many of n bytes fit; counts them as used.

@@ -178,20 +178,20 @@ TEST_CASE("record log: round trip and torn tails", "[engine][log]") {
   std::string path = dir.path() + "/000001.wal";
   {
     std::unique_ptr<WritableFile> f;
-    REQUIRE(fs->new_writable(path, &f).is_ok());
+    REQUIRE(fs->new_writable(path, &f).ok());
     LogWriter w(std::move(f));
-    for (int i = 0; i < 10; i++) REQUIRE(w.add_record(std::string(100 + i, 'a' + i)).is_ok());
-    REQUIRE(w.sync().is_ok());
+    for (int i = 0; i < 10; i++) REQUIRE(w.add_record(std::string(100 + i, 'a' + i)).ok());
+    REQUIRE(w.sync().ok());
   }
   auto count = [&](LogReader::TailMode mode, Status* st) {
     std::unique_ptr<LogReader> r;
-    REQUIRE(LogReader::open(fs, path, mode, &r).is_ok());
+    REQUIRE(LogReader::open(fs, path, mode, &r).ok());
     int n = 0;
     for (;;) {
       std::string_view rec;
       bool done;
       *st = r->next(&rec, &done);
-      if (!st->is_ok() || done) return n;
+      if (!st->ok() || done) return n;
       REQUIRE(rec == std::string(100 + n, 'a' + n));
       n++;
     }
@@ -199,18 +199,18 @@ TEST_CASE("record log: round trip and torn tails", "[engine][log]") {
   Status s;
   REQUIRE(count(LogReader::TailMode::kStrict, &s) == 10);
   uint64_t size;
-  REQUIRE(fs->file_size(path, &size).is_ok());
-  REQUIRE(fs->truncate(path, size - 50).is_ok());
+  REQUIRE(fs->file_size(path, &size).ok());
+  REQUIRE(fs->truncate(path, size - 50).ok());
   REQUIRE(count(LogReader::TailMode::kStrict, &s) == 9);
-  REQUIRE(s.is_ok());
+  REQUIRE(s.ok());
   // Zeros past the end (a file extended but never written) are a torn tail too.
   {
     std::unique_ptr<WritableFile> f;
-    REQUIRE(fs->new_appendable(path, &f).is_ok());
-    REQUIRE(f->append(std::string(4096, '\0')).is_ok());
+    REQUIRE(fs->new_appendable(path, &f).ok());
+    REQUIRE(f->append(std::string(4096, '\0')).ok());
   }
   REQUIRE(count(LogReader::TailMode::kTolerateDamagedLast, &s) == 9);
-  REQUIRE(s.is_ok());
+  REQUIRE(s.ok());
   // A manifest never tolerates a damaged complete record.
   count(LogReader::TailMode::kStrict, &s);
   REQUIRE(s.is_corruption());
@@ -225,31 +225,31 @@ TEST_CASE("record log: a header that crosses into a lost sector is a torn tail",
   const std::string path = dir.path() + "/000001.wal";
   {
     std::unique_ptr<WritableFile> f;
-    REQUIRE(fs->new_writable(path, &f).is_ok());
+    REQUIRE(fs->new_writable(path, &f).ok());
     LogWriter w(std::move(f));
-    REQUIRE(w.add_record(std::string(507 - kLogHeaderSize, 'a')).is_ok());  // the next header at 507
-    REQUIRE(w.add_record(std::string(600, 'b')).is_ok());
-    REQUIRE(w.add_record(std::string(900, 'c')).is_ok());
-    REQUIRE(w.sync().is_ok());
+    REQUIRE(w.add_record(std::string(507 - kLogHeaderSize, 'a')).ok());  // the next header at 507
+    REQUIRE(w.add_record(std::string(600, 'b')).ok());
+    REQUIRE(w.add_record(std::string(900, 'c')).ok());
+    REQUIRE(w.sync().ok());
   }
   std::string data;
-  REQUIRE(read_file(fs, path, &data).is_ok());
+  REQUIRE(read_file(fs, path, &data).ok());
   std::fill(data.begin() + 512, data.begin() + 1024, '\0');  // sector 1 lost, sectors 2.. kept
   {
     std::unique_ptr<WritableFile> f;
-    REQUIRE(fs->new_writable(path, &f).is_ok());
-    REQUIRE(f->append(data).is_ok());
-    REQUIRE(f->close().is_ok());
+    REQUIRE(fs->new_writable(path, &f).ok());
+    REQUIRE(f->append(data).ok());
+    REQUIRE(f->close().ok());
   }
   std::unique_ptr<LogReader> r;
-  REQUIRE(LogReader::open(fs, path, LogReader::TailMode::kTolerateDamagedLast, &r).is_ok());
+  REQUIRE(LogReader::open(fs, path, LogReader::TailMode::kTolerateDamagedLast, &r).ok());
   std::string_view rec;
   bool done = false;
-  REQUIRE(r->next(&rec, &done).is_ok());
+  REQUIRE(r->next(&rec, &done).ok());
   REQUIRE(rec == std::string(507 - kLogHeaderSize, 'a'));
   Status s = r->next(&rec, &done);
   INFO(s.to_string());
-  REQUIRE(s.is_ok());
+  REQUIRE(s.ok());
   REQUIRE(done);
 }
 
@@ -271,10 +271,10 @@ TEST_CASE("write batch: encoding round trip and malformed input", "[engine][batc
       log += "R" + std::to_string(s) + std::string(a) + std::string(z) + ";";
     }
   } rec;
-  REQUIRE(b.for_each(&rec).is_ok());
+  REQUIRE(b.for_each(&rec).ok());
   REQUIRE(rec.log == "P100k1v1;D101k2;R102az;");
   WriteBatch bad;
-  REQUIRE(WriteBatch::from_rep(b.rep().substr(0, b.rep().size() - 1), &bad).is_ok());
+  REQUIRE(WriteBatch::from_rep(b.rep().substr(0, b.rep().size() - 1), &bad).ok());
   REQUIRE(bad.for_each(&rec).is_corruption());
   REQUIRE(WriteBatch::from_rep("short", &bad).is_corruption());
 }

@@ -62,13 +62,13 @@ Model random_model(std::mt19937_64& rng, size_t n) {
 RunMeta build_run(const std::string& path, const Model& m, const RunBuildOptions& o,
                   FragmentedTombstones tombstones = {}) {
   std::unique_ptr<WritableFile> file;
-  REQUIRE(FileSystem::posix()->new_writable(path, &file).is_ok());
+  REQUIRE(FileSystem::posix()->new_writable(path, &file).ok());
   RunBuilder b(o, std::move(file));
-  for (const auto& [k, v] : m) REQUIRE(b.add(k, v.type, v.seq, v.value).is_ok());
+  for (const auto& [k, v] : m) REQUIRE(b.add(k, v.type, v.seq, v.value).ok());
   REQUIRE(b.entries() == m.size());
   b.set_range_tombstones(std::move(tombstones));
   RunMeta meta;
-  REQUIRE(b.finish(&meta).is_ok());
+  REQUIRE(b.finish(&meta).ok());
   return meta;
 }
 
@@ -77,13 +77,13 @@ std::shared_ptr<SortedRun> open_run(const std::string& path, BlockCache* cache =
   std::shared_ptr<SortedRun> run;
   Status s = SortedRun::open(FileSystem::posix(), path, 7, cache, counters, &run);
   INFO(s.to_string());
-  REQUIRE(s.is_ok());
+  REQUIRE(s.ok());
   return run;
 }
 
 // The iterator sits where the model iterator does (end() = invalid).
 void check_same(const InternalIterator& it, const Model& m, Model::const_iterator want) {
-  REQUIRE(it.status().is_ok());
+  REQUIRE(it.status().ok());
   if (want == m.end()) {
     REQUIRE(!it.valid());
     return;
@@ -156,7 +156,7 @@ TEST_CASE("run: round trip of 200k prefix-sharing keys against a model", "[run]"
   RunBuildOptions o;
   RunMeta meta = build_run(dir.file("000001.run"), m, o);
   uint64_t size = 0;
-  REQUIRE(FileSystem::posix()->file_size(dir.file("000001.run"), &size).is_ok());
+  REQUIRE(FileSystem::posix()->file_size(dir.file("000001.run"), &size).ok());
   CHECK(meta.file_size == size);
   CHECK(meta.entries == m.size());
   CHECK(meta.smallest == m.begin()->first);
@@ -174,7 +174,7 @@ TEST_CASE("run: round trip of 200k prefix-sharing keys against a model", "[run]"
   CHECK(run->num_blocks() > 100);
   CHECK(run->bloom_bits_per_key() == 10);
   CHECK(run->bloom_memory_bytes() >= m.size() * 10 / 8);
-  REQUIRE(run->verify().is_ok());
+  REQUIRE(run->verify().ok());
 
   auto it = run->new_iterator(ReadOptions());
   auto want = m.begin();
@@ -191,7 +191,7 @@ TEST_CASE("run: round trip of 200k prefix-sharing keys against a model", "[run]"
   int hits = 0;
   for (const auto& [k, v] : m) {
     if (rng() % 10 != 0) continue;
-    REQUIRE(run->get(k, ReadOptions(), &r).is_ok());
+    REQUIRE(run->get(k, ReadOptions(), &r).ok());
     REQUIRE(r.found);
     REQUIRE(r.type == v.type);
     REQUIRE(r.seq == v.seq);
@@ -203,7 +203,7 @@ TEST_CASE("run: round trip of 200k prefix-sharing keys against a model", "[run]"
   const int kMisses = 20000;
   for (int i = 0; i < kMisses; i++) {
     std::string k = random_target(rng, {m.begin()->first}) + "miss";
-    REQUIRE(run->get(k, ReadOptions(), &r).is_ok());
+    REQUIRE(run->get(k, ReadOptions(), &r).ok());
     REQUIRE(!r.found);
   }
   uint64_t fp = counters.bloom_false_positives - fp_before;
@@ -238,7 +238,7 @@ TEST_CASE("run: bytes per entry stay close to the unshared bytes", "[run]") {
     CHECK(per_entry < 8 + 16 + 9 + 8.0 * depth / 100);
     auto run = open_run(dir.file("size.run"));
     CHECK(run->fence_memory_bytes() <= run->num_blocks() * (2 * 8 * depth + 32));
-    REQUIRE(run->verify().is_ok());
+    REQUIRE(run->verify().ok());
     // A bottom-level run: sequence numbers zeroed, no filter.
     for (auto& kv : m) kv.second.seq = 0;
     RunBuildOptions bottom;
@@ -264,15 +264,15 @@ TEST_CASE("run: tombstone-only and empty runs", "[run]") {
   CHECK(run->num_blocks() == 0);
   CHECK(run->smallest().empty());
   RunLookup r;
-  REQUIRE(run->get("c", ReadOptions(), &r).is_ok());
+  REQUIRE(run->get("c", ReadOptions(), &r).ok());
   CHECK(!r.found);
   auto it = run->new_iterator(ReadOptions());
   it->seek_to_first();
   CHECK(!it->valid());
   it->seek_for_prev("z");
   CHECK(!it->valid());
-  CHECK(it->status().is_ok());
-  REQUIRE(run->verify().is_ok());
+  CHECK(it->status().ok());
+  REQUIRE(run->verify().ok());
 
   build_run(dir.file("empty.run"), {}, RunBuildOptions());
   auto empty = open_run(dir.file("empty.run"));
@@ -283,9 +283,9 @@ TEST_CASE("run: tombstone-only and empty runs", "[run]") {
 TEST_CASE("run: builder checks its input", "[run]") {
   TempDir dir;
   std::unique_ptr<WritableFile> file;
-  REQUIRE(FileSystem::posix()->new_writable(dir.file("x.run"), &file).is_ok());
+  REQUIRE(FileSystem::posix()->new_writable(dir.file("x.run"), &file).ok());
   RunBuilder b(RunBuildOptions(), std::move(file));
-  REQUIRE(b.add("b", EntryType::kPut, 1, "x").is_ok());
+  REQUIRE(b.add("b", EntryType::kPut, 1, "x").ok());
   CHECK(b.add("b", EntryType::kPut, 2, "x").is_invalid_argument());
   CHECK(b.add("a", EntryType::kPut, 2, "x").is_invalid_argument());
 }
@@ -305,7 +305,7 @@ TEST_CASE("run: no filter, no cache, tiny blocks, verify_cached", "[run]") {
   random_walk(*run, m, rng, 500);
   RunLookup r;
   for (const auto& [k, v] : m) {
-    REQUIRE(run->get(k + "x", ReadOptions(), &r).is_ok());
+    REQUIRE(run->get(k + "x", ReadOptions(), &r).ok());
     REQUIRE((!r.found || m.count(k + "x")));
   }
   CHECK(counters.bloom_checked == 0);
@@ -316,7 +316,7 @@ TEST_CASE("run: no filter, no cache, tiny blocks, verify_cached", "[run]") {
   verify.verify_cached = true;
   for (int pass = 0; pass < 2; pass++) {
     for (const auto& [k, v] : m) {
-      REQUIRE(cached->get(k, verify, &r).is_ok());
+      REQUIRE(cached->get(k, verify, &r).ok());
       REQUIRE(r.value == v.value);
     }
   }
@@ -341,12 +341,12 @@ TEST_CASE("run: concurrent readers share a run and a cache", "[run]") {
       RunLookup out;
       for (int i = 0; i < 5000; i++) {
         const std::string& k = keys[r() % keys.size()];
-        if (!run->get(k, ReadOptions(), &out).is_ok() || out.value != m.at(k).value) wrong++;
+        if (!run->get(k, ReadOptions(), &out).ok() || out.value != m.at(k).value) wrong++;
         if (i % 100 == 0) {
           auto it = run->new_iterator(ReadOptions());
           it->seek(k);
           for (int s = 0; s < 50 && it->valid(); s++) it->next();
-          if (!it->status().is_ok()) wrong++;
+          if (!it->status().ok()) wrong++;
         }
       }
     });
@@ -366,9 +366,9 @@ namespace {
 
 void write_bytes(const std::string& path, const std::string& data) {
   std::unique_ptr<WritableFile> f;
-  REQUIRE(FileSystem::posix()->new_writable(path, &f).is_ok());
-  REQUIRE(f->append(data).is_ok());
-  REQUIRE(f->close().is_ok());
+  REQUIRE(FileSystem::posix()->new_writable(path, &f).ok());
+  REQUIRE(f->append(data).ok());
+  REQUIRE(f->close().ok());
 }
 
 bool names_path(const Status& s, const std::string& path) {
@@ -381,7 +381,7 @@ bool names_path(const Status& s, const std::string& path) {
 bool damage_detected(const std::string& path, const Model& m) {
   std::shared_ptr<SortedRun> run;
   Status s = SortedRun::open(FileSystem::posix(), path, 1, nullptr, nullptr, &run);
-  if (!s.is_ok()) {
+  if (!s.ok()) {
     INFO(s.to_string());
     REQUIRE(names_path(s, path));
     return true;
@@ -390,7 +390,7 @@ bool damage_detected(const std::string& path, const Model& m) {
   RunLookup r;
   for (const auto& [k, v] : m) {
     s = run->get(k, ReadOptions(), &r);
-    if (!s.is_ok()) {
+    if (!s.ok()) {
       REQUIRE(names_path(s, path));
       detected = true;
       continue;
@@ -406,15 +406,15 @@ bool damage_detected(const std::string& path, const Model& m) {
     REQUIRE(it->key() == want->first);
     REQUIRE(it->value() == want->second.value);
   }
-  if (!it->status().is_ok()) {
+  if (!it->status().ok()) {
     REQUIRE(names_path(it->status(), path));
     detected = true;
   } else {
     REQUIRE(want == m.end());
   }
   s = run->verify();
-  if (!s.is_ok()) REQUIRE(names_path(s, path));
-  REQUIRE(detected == !s.is_ok());
+  if (!s.ok()) REQUIRE(names_path(s, path));
+  REQUIRE(detected == !s.ok());
   return detected;
 }
 
@@ -428,7 +428,7 @@ TEST_CASE("run: a flipped byte anywhere is detected, never a wrong value", "[run
   o.block_size = 1024;
   build_run(dir.file("good.run"), m, o);
   std::string good;
-  REQUIRE(read_file(FileSystem::posix(), dir.file("good.run"), &good).is_ok());
+  REQUIRE(read_file(FileSystem::posix(), dir.file("good.run"), &good).ok());
   auto run = open_run(dir.file("good.run"));
   uint64_t tail_start = run->fences().handle(run->num_blocks() - 1).end_with_trailer();
   // Every byte of the tail blocks and footer, and a sample of the data blocks.
@@ -454,7 +454,7 @@ TEST_CASE("run: truncated files fail to open with the path", "[run][corruption]"
   Model m = random_model(rng, 1000);
   build_run(dir.file("good.run"), m, RunBuildOptions());
   std::string good;
-  REQUIRE(read_file(FileSystem::posix(), dir.file("good.run"), &good).is_ok());
+  REQUIRE(read_file(FileSystem::posix(), dir.file("good.run"), &good).ok());
   std::string bad_path = dir.file("short.run");
   std::vector<size_t> lengths = {0, 1, kFooterSize - 1, kFooterSize, good.size() - kFooterSize,
                                  good.size() - 1};

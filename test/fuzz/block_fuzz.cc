@@ -48,7 +48,7 @@ bool scan_forward(const Block& b, std::vector<Entry>* out) {
     out->push_back(current(it));
     FUZZ_CHECK(out->size() <= b.contents().size());  // an entry takes at least one byte
   }
-  return it.status().is_ok();
+  return it.status().ok();
 }
 
 bool scan_backward(const Block& b, std::vector<Entry>* out) {
@@ -58,7 +58,7 @@ bool scan_backward(const Block& b, std::vector<Entry>* out) {
     FUZZ_CHECK(out->size() <= b.contents().size());
   }
   std::reverse(out->begin(), out->end());
-  return it.status().is_ok();
+  return it.status().ok();
 }
 
 // True when BlockBuilder, at some restart interval, writes exactly this
@@ -94,7 +94,7 @@ void check_seeks(const Block& b, const std::vector<Entry>& entries, std::string_
     if (!exact) {
       if (it.valid()) FUZZ_CHECK(it.key() >= t);
     } else {
-      FUZZ_CHECK(it.status().is_ok());
+      FUZZ_CHECK(it.status().ok());
       if (lb == entries.end()) {
         FUZZ_CHECK(!it.valid());
       } else {
@@ -110,7 +110,7 @@ void check_seeks(const Block& b, const std::vector<Entry>& entries, std::string_
     if (!exact) {
       if (jt.valid()) FUZZ_CHECK(jt.key() <= t);
     } else {
-      FUZZ_CHECK(jt.status().is_ok());
+      FUZZ_CHECK(jt.status().ok());
       if (ub == entries.begin()) {
         FUZZ_CHECK(!jt.valid());
       } else {
@@ -126,7 +126,7 @@ void decode(uint8_t selector, Input* in) {
   std::string data(in->rest());
   size_t contents = data.size() >= trailer ? data.size() - trailer : data.size();
   std::shared_ptr<const Block> block;
-  if (!Block::open(data, contents, &block).is_ok()) return;
+  if (!Block::open(data, contents, &block).ok()) return;
   FUZZ_CHECK(block->contents().size() == contents);
   std::vector<Entry> fwd, bwd;
   bool fwd_ok = scan_forward(*block, &fwd);
@@ -181,7 +181,7 @@ void round_trip(uint8_t selector, Input* in) {
   data.append(9, '\xab');  // bytes after the contents are ignored
   std::shared_ptr<const Block> block;
   Status s = Block::open(data, estimate, &block);
-  FUZZ_CHECK(s.is_ok());
+  FUZZ_CHECK(s.ok());
   FUZZ_CHECK(block->base_key() == entries.front().key);
   std::vector<Entry> fwd, bwd;
   FUZZ_CHECK(scan_forward(*block, &fwd));

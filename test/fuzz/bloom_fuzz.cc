@@ -27,7 +27,7 @@ namespace {
 void decode(std::string_view bytes) {
   BloomFilter f;
   Status s = BloomFilter::decode_from(bytes, &f);
-  if (!s.is_ok()) {
+  if (!s.ok()) {
     FUZZ_CHECK(s.is_corruption());
     return;
   }
@@ -54,7 +54,7 @@ void round_trip(Input* in) {
   b.finish(&block);
   FUZZ_CHECK(block.size() == b.size_estimate());
   BloomFilter f;
-  FUZZ_CHECK(BloomFilter::decode_from(block, &f).is_ok());
+  FUZZ_CHECK(BloomFilter::decode_from(block, &f).ok());
   if (bits_per_key <= 0 || keys.empty()) {
     FUZZ_CHECK(block.empty() && f.empty());
     return;
@@ -71,7 +71,7 @@ void round_trip(Input* in) {
   block[keys.size() % block.size()] ^= 0x5a;
   block.back() ^= static_cast<char>(keys.size());
   BloomFilter g;
-  if (BloomFilter::decode_from(block, &g).is_ok())
+  if (BloomFilter::decode_from(block, &g).ok())
     for (const std::string& k : keys) g.may_contain(k);
 }
 

@@ -46,10 +46,10 @@ uint64_t write_run(MemFileSystem* fs, uint64_t number) {
   RunBuilder b(o, std::move(f));
   for (int i = 0; i < 10; i++) {
     std::string k = "k" + std::to_string(number) + "-" + std::to_string(i);
-    FUZZ_CHECK(b.add(k, EntryType::kPut, number * 100 + i, "v" + k).is_ok());
+    FUZZ_CHECK(b.add(k, EntryType::kPut, number * 100 + i, "v" + k).ok());
   }
   RunMeta meta;
-  FUZZ_CHECK(b.finish(&meta).is_ok());
+  FUZZ_CHECK(b.finish(&meta).ok());
   return meta.file_size;
 }
 
@@ -141,7 +141,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   o.write_buffer_size = 64 << 10;
   std::unique_ptr<DB> db;
   Status s = DB::open(o, kDir, &db);
-  if (!s.is_ok()) return 0;
+  if (!s.ok()) return 0;
   ReadOptions ro;
   {
     auto it = db->new_iterator(ro);
@@ -150,10 +150,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (it->seek_to_last(); it->valid() && n < 20000; it->prev()) n++;
   }
   WriteOptions wo;
-  if (db->put(wo, "fuzz-key", "fuzz-value").is_ok()) {
+  if (db->put(wo, "fuzz-key", "fuzz-value").ok()) {
     std::string v;
     Status g = db->get(ro, "fuzz-key", &v);
-    FUZZ_CHECK(!g.is_ok() || v == "fuzz-value");
+    FUZZ_CHECK(!g.ok() || v == "fuzz-value");
   }
   db->close();
   return 0;

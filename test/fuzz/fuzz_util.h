@@ -90,21 +90,21 @@ class MemFileSystem final : public FileSystem {
     std::lock_guard<std::mutex> l(mu_);
     files[path].clear();
     *out = std::make_unique<Writer>(this, &files[path]);
-    return Status::ok();
+    return Status::OK();
   }
   Status new_appendable(const std::string& path, std::unique_ptr<WritableFile>* out) override {
     std::lock_guard<std::mutex> l(mu_);
     auto it = files.find(path);
     if (it == files.end()) return Status::not_found(path);
     *out = std::make_unique<Writer>(this, &it->second);
-    return Status::ok();
+    return Status::OK();
   }
   Status new_random_access(const std::string& path, std::unique_ptr<RandomAccessFile>* out) override {
     std::lock_guard<std::mutex> l(mu_);
     auto it = files.find(path);
     if (it == files.end()) return Status::not_found(path);
     *out = std::make_unique<Reader>(it->second);  // a snapshot: files are immutable once read
-    return Status::ok();
+    return Status::OK();
   }
   Status rename(const std::string& from, const std::string& to) override {
     std::lock_guard<std::mutex> l(mu_);
@@ -113,13 +113,13 @@ class MemFileSystem final : public FileSystem {
     std::string data = std::move(it->second);
     files.erase(it);
     files[to] = std::move(data);
-    return Status::ok();
+    return Status::OK();
   }
   Status remove(const std::string& path) override {
     std::lock_guard<std::mutex> l(mu_);
-    return files.erase(path) ? Status::ok() : Status::not_found(path);
+    return files.erase(path) ? Status::OK() : Status::not_found(path);
   }
-  Status create_dir(const std::string&) override { return Status::ok(); }
+  Status create_dir(const std::string&) override { return Status::OK(); }
   Status list_dir(const std::string& dir, std::vector<std::string>* names) override {
     std::lock_guard<std::mutex> l(mu_);
     names->clear();
@@ -127,7 +127,7 @@ class MemFileSystem final : public FileSystem {
     for (const auto& [p, d] : files)
       if (p.compare(0, prefix.size(), prefix) == 0 && p.find('/', prefix.size()) == std::string::npos)
         names->push_back(p.substr(prefix.size()));
-    return Status::ok();
+    return Status::OK();
   }
   bool exists(const std::string& path) override {
     std::lock_guard<std::mutex> l(mu_);
@@ -142,19 +142,19 @@ class MemFileSystem final : public FileSystem {
     auto it = files.find(path);
     if (it == files.end()) return Status::not_found(path);
     *size = it->second.size();
-    return Status::ok();
+    return Status::OK();
   }
   Status truncate(const std::string& path, uint64_t size) override {
     std::lock_guard<std::mutex> l(mu_);
     auto it = files.find(path);
     if (it == files.end()) return Status::not_found(path);
     it->second.resize(size, '\0');
-    return Status::ok();
+    return Status::OK();
   }
-  Status sync_dir(const std::string&) override { return Status::ok(); }
+  Status sync_dir(const std::string&) override { return Status::OK(); }
   Status lock_file(const std::string&, std::unique_ptr<FileLock>* out) override {
     *out = std::make_unique<FileLock>();
-    return Status::ok();
+    return Status::OK();
   }
 
  private:
@@ -166,10 +166,10 @@ class MemFileSystem final : public FileSystem {
     Status append(std::string_view d) override {
       std::lock_guard<std::mutex> l(fs_->mu_);
       data_->append(d);
-      return Status::ok();
+      return Status::OK();
     }
-    Status sync() override { return Status::ok(); }
-    Status close() override { return Status::ok(); }
+    Status sync() override { return Status::OK(); }
+    Status close() override { return Status::OK(); }
     uint64_t size() const override {
       std::lock_guard<std::mutex> l(fs_->mu_);
       return data_->size();
@@ -184,10 +184,10 @@ class MemFileSystem final : public FileSystem {
     explicit Reader(std::string data) : data_(std::move(data)) {}
     Status read(uint64_t offset, size_t n, char* scratch, size_t* got) const override {
       *got = 0;
-      if (offset >= data_.size()) return Status::ok();
+      if (offset >= data_.size()) return Status::OK();
       *got = std::min<uint64_t>(n, data_.size() - offset);
       std::memcpy(scratch, data_.data() + offset, *got);
-      return Status::ok();
+      return Status::OK();
     }
     uint64_t size() const override { return data_.size(); }
 

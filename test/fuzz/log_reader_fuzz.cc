@@ -36,13 +36,13 @@ ReadResult read_all(MemFileSystem* fs, const std::string& path, LogReader::TailM
   ReadResult r;
   std::unique_ptr<LogReader> reader;
   r.status = LogReader::open(fs, path, mode, &reader);
-  FUZZ_CHECK(r.status.is_ok());
+  FUZZ_CHECK(r.status.ok());
   uint64_t consumed = 0;
   for (;;) {
     std::string_view payload;
     bool done = false;
     r.status = reader->next(&payload, &done);
-    if (!r.status.is_ok()) {
+    if (!r.status.ok()) {
       FUZZ_CHECK(r.status.is_corruption());
       FUZZ_CHECK(r.status.to_string().find(path) != std::string::npos);  // names the file
       break;
@@ -67,17 +67,17 @@ void decode(std::string_view bytes) {
   ReadResult tolerant = read_all(&fs, path, LogReader::TailMode::kTolerateDamagedLast);
   // Tolerant mode differs from strict mode only at a damaged last record.
   FUZZ_CHECK(strict.records == tolerant.records);
-  if (strict.status.is_ok()) FUZZ_CHECK(tolerant.status.is_ok());
-  if (!tolerant.status.is_ok()) FUZZ_CHECK(!strict.status.is_ok());
-  if (!strict.status.is_ok() && tolerant.status.is_ok()) FUZZ_CHECK(tolerant.torn);
-  if (strict.status.is_ok() && !strict.torn) FUZZ_CHECK(strict.good == bytes.size());
+  if (strict.status.ok()) FUZZ_CHECK(tolerant.status.ok());
+  if (!tolerant.status.ok()) FUZZ_CHECK(!strict.status.ok());
+  if (!strict.status.ok() && tolerant.status.ok()) FUZZ_CHECK(tolerant.torn);
+  if (strict.status.ok() && !strict.torn) FUZZ_CHECK(strict.good == bytes.size());
 
   // What recovery does after a tolerated tail: cut the file back to the good
   // records. The cut file holds exactly those records and nothing torn.
-  if (tolerant.status.is_ok()) {
+  if (tolerant.status.ok()) {
     fs.files[path].resize(tolerant.good);
     ReadResult cut = read_all(&fs, path, LogReader::TailMode::kStrict);
-    FUZZ_CHECK(cut.status.is_ok());
+    FUZZ_CHECK(cut.status.ok());
     FUZZ_CHECK(!cut.torn);
     FUZZ_CHECK(cut.records == tolerant.records);
   }
@@ -89,19 +89,19 @@ void round_trip(Input* in) {
   std::vector<std::string> payloads;
   {
     std::unique_ptr<lsm4kv::WritableFile> f;
-    FUZZ_CHECK(fs.new_writable(path, &f).is_ok());
+    FUZZ_CHECK(fs.new_writable(path, &f).ok());
     LogWriter w(std::move(f));
     while (in->left() > 0) {
       size_t len = in->byte();
       if (len & 0x80) len = ((len & 0x7f) << 8) | in->byte();  // up to 32 KiB
       payloads.emplace_back(in->take(len));
-      FUZZ_CHECK(w.add_record(payloads.back()).is_ok());
+      FUZZ_CHECK(w.add_record(payloads.back()).ok());
     }
-    FUZZ_CHECK(w.close().is_ok());
+    FUZZ_CHECK(w.close().ok());
   }
   for (auto mode : {LogReader::TailMode::kStrict, LogReader::TailMode::kTolerateDamagedLast}) {
     ReadResult r = read_all(&fs, path, mode);
-    FUZZ_CHECK(r.status.is_ok());
+    FUZZ_CHECK(r.status.ok());
     FUZZ_CHECK(!r.torn);
     FUZZ_CHECK(r.records == payloads);
   }
@@ -116,7 +116,7 @@ void round_trip(Input* in) {
     fs.files[path] = whole.substr(0, whole.size() - last + cut);
     for (auto mode : {LogReader::TailMode::kStrict, LogReader::TailMode::kTolerateDamagedLast}) {
       ReadResult r = read_all(&fs, path, mode);
-      FUZZ_CHECK(r.status.is_ok());
+      FUZZ_CHECK(r.status.ok());
       FUZZ_CHECK(r.torn);
       FUZZ_CHECK(r.records == before);
     }

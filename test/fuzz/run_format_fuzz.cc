@@ -36,7 +36,7 @@ void footer(Input* in) {
   std::string bytes(in->take(kFooterSize));
   uint64_t footer_offset = in->u64();
   Footer f;
-  if (!Footer::decode_from(bytes, footer_offset, &f).is_ok()) return;
+  if (!Footer::decode_from(bytes, footer_offset, &f).ok()) return;
   std::string again;
   f.encode_to(&again);
   FUZZ_CHECK(again == bytes);
@@ -56,16 +56,16 @@ void footer_round_trip(Input* in) {
   FUZZ_CHECK(bytes.size() == kFooterSize);
   Footer g;
   Status s = Footer::decode_from(bytes, pos, &g);
-  FUZZ_CHECK(s.is_ok());
+  FUZZ_CHECK(s.ok());
   FUZZ_CHECK(g.range_del == f.range_del && g.filter == f.filter && g.index == f.index &&
              g.properties == f.properties && g.version == f.version);
   // Anywhere else but where the blocks end, the footer does not fit.
   uint64_t other = in->u64();
-  if (other != pos) FUZZ_CHECK(!Footer::decode_from(bytes, other, &g).is_ok());
+  if (other != pos) FUZZ_CHECK(!Footer::decode_from(bytes, other, &g).ok());
   size_t at = in->byte() % kFooterSize;
   uint8_t flip = in->byte() | 1;
   bytes[at] = static_cast<char>(bytes[at] ^ flip);
-  FUZZ_CHECK(!Footer::decode_from(bytes, pos, &g).is_ok());
+  FUZZ_CHECK(!Footer::decode_from(bytes, pos, &g).ok());
 }
 
 std::string encoded(const RunProperties& p) {
@@ -76,11 +76,11 @@ std::string encoded(const RunProperties& p) {
 
 void properties(Input* in) {
   RunProperties p;
-  if (!RunProperties::decode_from(in->rest(), &p).is_ok()) return;
+  if (!RunProperties::decode_from(in->rest(), &p).ok()) return;
   FUZZ_CHECK(p.min_seq <= p.max_seq);
   std::string bytes = encoded(p);
   RunProperties q;
-  FUZZ_CHECK(RunProperties::decode_from(bytes, &q).is_ok());
+  FUZZ_CHECK(RunProperties::decode_from(bytes, &q).ok());
   FUZZ_CHECK(encoded(q) == bytes);
   FUZZ_CHECK(q.entries == p.entries && q.smallest == p.smallest && q.largest == p.largest &&
              q.min_seq == p.min_seq && q.max_seq == p.max_seq &&
@@ -120,13 +120,13 @@ void index_block(Input* in) {
   if (data_end & 0x80) data_end = in->u64();
   std::string_view bytes = in->rest();
   FencePointers fp;
-  if (!FencePointers::decode_from(bytes, data_end, &fp).is_ok()) return;
+  if (!FencePointers::decode_from(bytes, data_end, &fp).ok()) return;
   check_fences(fp, data_end);
   IndexBlockBuilder b;
   for (size_t i = 0; i < fp.size(); i++) b.add(fp.first(i), fp.last(i), fp.handle(i));
   std::string again = b.finish();
   FencePointers fq;
-  FUZZ_CHECK(FencePointers::decode_from(again, data_end, &fq).is_ok());
+  FUZZ_CHECK(FencePointers::decode_from(again, data_end, &fq).ok());
   FUZZ_CHECK(fq.size() == fp.size());
   for (size_t i = 0; i < fp.size(); i++) {
     FUZZ_CHECK(fq.first(i) == fp.first(i) && fq.last(i) == fp.last(i) &&
@@ -150,11 +150,11 @@ void tombstones(Input* in) {
   uint8_t mode = in->byte();
   if (mode & 1) {
     FragmentedTombstones t;
-    if (!FragmentedTombstones::decode_from(in->rest(), &t).is_ok()) return;
+    if (!FragmentedTombstones::decode_from(in->rest(), &t).ok()) return;
     std::string bytes;
     t.encode_to(&bytes);
     FragmentedTombstones u;
-    FUZZ_CHECK(FragmentedTombstones::decode_from(bytes, &u).is_ok());
+    FUZZ_CHECK(FragmentedTombstones::decode_from(bytes, &u).ok());
     FUZZ_CHECK(u == t);
     return;
   }
@@ -184,7 +184,7 @@ void tombstones(Input* in) {
   std::string bytes;
   all.encode_to(&bytes);
   FragmentedTombstones back;
-  FUZZ_CHECK(FragmentedTombstones::decode_from(bytes, &back).is_ok());
+  FUZZ_CHECK(FragmentedTombstones::decode_from(bytes, &back).ok());
   FUZZ_CHECK(back == all);
 }
 
@@ -193,15 +193,15 @@ void trailer(Input* in) {
   std::string bytes(in->rest());
   if (bytes.size() >= kBlockTrailerSize) {
     Status s = check_block_trailer(bytes.data(), bytes.size() - kBlockTrailerSize, "fuzz block");
-    if (!s.is_ok()) FUZZ_CHECK(s.is_corruption());
+    if (!s.ok()) FUZZ_CHECK(s.is_corruption());
   }
   std::string block = bytes;
   append_block_trailer(&block);
   FUZZ_CHECK(block.size() == bytes.size() + kBlockTrailerSize);
-  FUZZ_CHECK(check_block_trailer(block.data(), bytes.size(), "fuzz block").is_ok());
+  FUZZ_CHECK(check_block_trailer(block.data(), bytes.size(), "fuzz block").ok());
   size_t at = mode % block.size();
   block[at] = static_cast<char>(block[at] ^ 0x20);
-  FUZZ_CHECK(!check_block_trailer(block.data(), bytes.size(), "fuzz block").is_ok());
+  FUZZ_CHECK(!check_block_trailer(block.data(), bytes.size(), "fuzz block").ok());
 }
 
 }  // namespace

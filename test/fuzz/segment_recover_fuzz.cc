@@ -117,14 +117,14 @@ struct Recovered {
 Recovered recover(MemFileSystem* fs) {
   Recovered r;
   r.status = recover_segment(fs, kDir, kId, /*read_only=*/false, &r.recs, &r.empty);
-  if (!r.status.is_ok()) FUZZ_CHECK(r.status.to_string().find(path()) != std::string::npos);
+  if (!r.status.ok()) FUZZ_CHECK(r.status.to_string().find(path()) != std::string::npos);
   return r;
 }
 
 void check(MemFileSystem* fs) {
   const std::string before = fs->files[path()];
   Recovered r = recover(fs);
-  if (!r.status.is_ok() || r.empty) return;
+  if (!r.status.ok() || r.empty) return;
   const std::string& file = fs->files[path()];
   uint64_t end = kAlign;
   for (const SegmentRecord& rec : r.recs.records) {
@@ -143,11 +143,11 @@ void check(MemFileSystem* fs) {
       FUZZ_CHECK(rec.offset + rec.length <= file.size());
       RecordHeader h;
       Location loc{kId, rec.offset, rec.length};
-      FUZZ_CHECK(verify_record(file.data() + rec.offset, loc, &h).is_ok());
+      FUZZ_CHECK(verify_record(file.data() + rec.offset, loc, &h).ok());
     }
   }
   Recovered again = recover(fs);
-  FUZZ_CHECK(again.status.is_ok() && !again.empty && again.recs.sealed);
+  FUZZ_CHECK(again.status.ok() && !again.empty && again.recs.sealed);
   FUZZ_CHECK(fs->files[path()] == file);  // nothing left to cut or seal
   FUZZ_CHECK(again.recs.records.size() == r.recs.records.size());
   for (size_t i = 0; i < r.recs.records.size(); i++) {

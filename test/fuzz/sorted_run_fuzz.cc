@@ -58,7 +58,7 @@ bool scan(const SortedRun& run, const Model* expect, Model* out) {
     (*out)[k] = at(*it);
     prev = std::move(k);
   }
-  if (!it->status().is_ok()) {
+  if (!it->status().ok()) {
     FUZZ_CHECK(it->status().to_string().find(kPath) != std::string::npos);
     return false;
   }
@@ -69,7 +69,7 @@ bool scan(const SortedRun& run, const Model* expect, Model* out) {
     FUZZ_CHECK(e->second == at(*it));
     back++;
   }
-  if (!it->status().is_ok()) return false;
+  if (!it->status().ok()) return false;
   FUZZ_CHECK(back == out->size());
   return true;
 }
@@ -83,7 +83,7 @@ void lookups(const SortedRun& run, const Model& keys, const Model& truth) {
     for (const std::string& probe : {k, k + '\0', k.empty() ? k : k.substr(0, k.size() - 1)}) {
       RunLookup r;
       Status s = run.get(probe, ro, &r);
-      if (s.is_ok()) {
+      if (s.ok()) {
         auto t = truth.find(probe);
         FUZZ_CHECK(r.found == (t != truth.end()));
         if (r.found) FUZZ_CHECK((Entry{r.type, r.seq, r.value} == t->second));
@@ -94,7 +94,7 @@ void lookups(const SortedRun& run, const Model& keys, const Model& truth) {
       if (it->valid()) {
         auto t = truth.lower_bound(probe);
         FUZZ_CHECK(t != truth.end() && t->first == it->key() && t->second == at(*it));
-      } else if (it->status().is_ok()) {
+      } else if (it->status().ok()) {
         FUZZ_CHECK(truth.lower_bound(probe) == truth.end());
       }
       it->seek_for_prev(probe);
@@ -103,7 +103,7 @@ void lookups(const SortedRun& run, const Model& keys, const Model& truth) {
         FUZZ_CHECK(t != truth.begin());
         --t;
         FUZZ_CHECK(t->first == it->key() && t->second == at(*it));
-      } else if (it->status().is_ok()) {
+      } else if (it->status().ok()) {
         FUZZ_CHECK(truth.upper_bound(probe) == truth.begin());
       }
     }
@@ -115,11 +115,11 @@ void decode(std::string_view bytes) {
   fs.files[kPath] = std::string(bytes);
   std::shared_ptr<SortedRun> run;
   Status s = SortedRun::open(&fs, kPath, 7, nullptr, nullptr, &run);
-  if (!s.is_ok()) {
+  if (!s.ok()) {
     FUZZ_CHECK(s.to_string().find(kPath) != std::string::npos);
     return;
   }
-  bool verified = run->verify().is_ok();
+  bool verified = run->verify().ok();
   Model seen;
   bool scanned = scan(*run, nullptr, &seen);
   if (verified) {
@@ -156,12 +156,12 @@ void build(uint8_t selector, Input* in) {
   MemFileSystem fs;
   {
     std::unique_ptr<lsm4kv::WritableFile> f;
-    FUZZ_CHECK(fs.new_writable(kPath, &f).is_ok());
+    FUZZ_CHECK(fs.new_writable(kPath, &f).ok());
     RunBuilder b(o, std::move(f));
-    for (const auto& [k, e] : truth) FUZZ_CHECK(b.add(k, e.type, e.seq, e.value).is_ok());
+    for (const auto& [k, e] : truth) FUZZ_CHECK(b.add(k, e.type, e.seq, e.value).ok());
     b.set_range_tombstones(FragmentedTombstones(ts));
     RunMeta meta;
-    FUZZ_CHECK(b.finish(&meta).is_ok());
+    FUZZ_CHECK(b.finish(&meta).ok());
     FUZZ_CHECK(meta.file_size == fs.files[kPath].size());
     FUZZ_CHECK(meta.entries == truth.size());
   }
@@ -173,8 +173,8 @@ void build(uint8_t selector, Input* in) {
   std::shared_ptr<SortedRun> run;
   Status s = SortedRun::open(&fs, kPath, 7, nullptr, nullptr, &run);
   if (!damage) {
-    FUZZ_CHECK(s.is_ok());
-    FUZZ_CHECK(run->verify().is_ok());
+    FUZZ_CHECK(s.ok());
+    FUZZ_CHECK(run->verify().ok());
     FUZZ_CHECK(run->entries() == truth.size());
     FUZZ_CHECK(run->range_tombstones() == FragmentedTombstones(ts));
     Model seen;
@@ -183,14 +183,14 @@ void build(uint8_t selector, Input* in) {
     lookups(*run, truth, truth);
     return;
   }
-  if (!s.is_ok()) {
+  if (!s.ok()) {
     FUZZ_CHECK(s.is_corruption());
     FUZZ_CHECK(s.to_string().find(kPath) != std::string::npos);
     return;
   }
   // The flip landed somewhere open() does not read (a data block): verify()
   // reads everything and must notice.
-  FUZZ_CHECK(!run->verify().is_ok());
+  FUZZ_CHECK(!run->verify().ok());
   FUZZ_CHECK(run->range_tombstones() == FragmentedTombstones(ts));
   Model seen;
   scan(*run, &truth, &seen);

@@ -62,7 +62,7 @@ void decode(std::string_view bytes) {
   write(bytes);
   Pairs pairs;
   Status s = read(&pairs);
-  if (!s.is_ok()) {
+  if (!s.ok()) {
     FUZZ_CHECK(s.is_corruption());
     FUZZ_CHECK(s.to_string().find(KvStore::kStatsFile) != std::string::npos);
     return;
@@ -74,7 +74,7 @@ void decode(std::string_view bytes) {
   }
   write(lines(pairs));
   Pairs again;
-  FUZZ_CHECK(read(&again).is_ok());
+  FUZZ_CHECK(read(&again).ok());
   FUZZ_CHECK(again == pairs);
 }
 
@@ -92,7 +92,7 @@ void round_trip(Input* in) {
   }
   write(lines(pairs));
   Pairs got;
-  FUZZ_CHECK(read(&got).is_ok());
+  FUZZ_CHECK(read(&got).ok());
   FUZZ_CHECK(got == pairs);
 }
 

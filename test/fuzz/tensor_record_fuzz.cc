@@ -44,7 +44,7 @@ void record_header(Input* in) {
   std::string bytes(in->take(kRecordHeaderSize));
   bytes.resize(kRecordHeaderSize, '\0');
   RecordHeader h;
-  if (!h.decode(bytes.data(), "fuzz").is_ok()) return;
+  if (!h.decode(bytes.data(), "fuzz").ok()) return;
   FUZZ_CHECK(h.tag_len <= kMaxTagLen);
   char again[kRecordHeaderSize];
   h.encode(again);
@@ -62,7 +62,7 @@ void verify_bytes(Input* in) {
   bytes.shrink_to_fit();
   RecordHeader h;
   Status s = verify_record(bytes.data(), loc, &h);
-  if (s.is_ok()) FUZZ_CHECK(h.record_length() == loc.length);
+  if (s.ok()) FUZZ_CHECK(h.record_length() == loc.length);
   else FUZZ_CHECK(s.is_corruption());
 }
 
@@ -76,13 +76,13 @@ void record_round_trip(Input* in) {
   const size_t stored_len = rec.size() - kRecordHeaderSize - tag.size();
   Location loc{3, 5 * kAlign, rec.size()};
   RecordHeader got;
-  FUZZ_CHECK(verify_record(rec.data(), loc, &got).is_ok());
+  FUZZ_CHECK(verify_record(rec.data(), loc, &got).ok());
   FUZZ_CHECK(got.codec == codec && got.tag_len == tag.size() && got.raw_len == raw.size() &&
              got.stored_len == stored_len);
   std::string back(raw.size(), '\0');
   FUZZ_CHECK(decode(static_cast<Codec>(codec), rec.data() + kRecordHeaderSize + tag.size(), stored_len,
                     back.data(), back.size(), "fuzz")
-                 .is_ok());
+                 .ok());
   FUZZ_CHECK(back == raw);
   flip_at %= rec.size();
   rec[flip_at] = static_cast<char>(rec[flip_at] ^ 0x10);
@@ -95,14 +95,14 @@ void segment_header(Input* in) {
   uint64_t id = in->u64();
   std::string block = block_of(in->rest());
   Status s = decode_segment_header(block.data(), id, "fuzz");
-  if (s.is_ok()) {
+  if (s.ok()) {
     std::string again(kAlign, '\0');
     encode_segment_header(id, again.data());
     FUZZ_CHECK(std::memcmp(again.data(), block.data(), kSegmentHeaderSize) == 0);
   }
   encode_segment_header(id, block.data());
-  FUZZ_CHECK(decode_segment_header(block.data(), id, "fuzz").is_ok());
-  FUZZ_CHECK(!decode_segment_header(block.data(), id + 1, "fuzz").is_ok());
+  FUZZ_CHECK(decode_segment_header(block.data(), id, "fuzz").ok());
+  FUZZ_CHECK(!decode_segment_header(block.data(), id + 1, "fuzz").ok());
 }
 
 void segment_footer(Input* in) {
@@ -124,7 +124,7 @@ void segment_index(Input* in) {
   if (in->byte() & 1) {
     RecordTable table;
     Status s = decode_segment_index(in->rest(), "fuzz", &table);
-    if (!s.is_ok()) {
+    if (!s.ok()) {
       FUZZ_CHECK(s.is_corruption());
       return;
     }
@@ -135,7 +135,7 @@ void segment_index(Input* in) {
       if (i > 0) FUZZ_CHECK(recs[i].offset > recs[i - 1].offset);
     }
     RecordTable again;
-    FUZZ_CHECK(decode_segment_index(encode_segment_index(recs), "fuzz", &again).is_ok());
+    FUZZ_CHECK(decode_segment_index(encode_segment_index(recs), "fuzz", &again).ok());
     FUZZ_CHECK(again.to_vector() == recs);
     return;
   }
@@ -151,7 +151,7 @@ void segment_index(Input* in) {
     end = offset + allocated_bytes(length);
   }
   RecordTable back;
-  FUZZ_CHECK(decode_segment_index(encode_segment_index(recs), "fuzz", &back).is_ok());
+  FUZZ_CHECK(decode_segment_index(encode_segment_index(recs), "fuzz", &back).ok());
   FUZZ_CHECK(back.to_vector() == recs);
   // Marking dead keeps every length (the dead bit shares the length's word).
   for (size_t i = 0; i < back.size(); i += 2) back.set_dead(i);
@@ -192,7 +192,7 @@ void codec(Input* in) {
     std::string stored(in->rest());
     std::string dst(raw_len, '\0');
     Status s = decode(static_cast<Codec>(c % 4), stored.data(), stored.size(), dst.data(), raw_len, "fuzz");
-    if (!s.is_ok()) FUZZ_CHECK(s.is_corruption());
+    if (!s.ok()) FUZZ_CHECK(s.is_corruption());
     return;
   }
   // Round trip: raw bytes from the input, stretched to raw_len by repetition
@@ -204,7 +204,7 @@ void codec(Input* in) {
   std::string stored(max_encoded_length(k, raw.size()), '\0');
   stored.resize(encode(k, raw.data(), raw.size(), stored.data()));
   std::string back(raw.size(), '\0');
-  FUZZ_CHECK(decode(k, stored.data(), stored.size(), back.data(), back.size(), "fuzz").is_ok());
+  FUZZ_CHECK(decode(k, stored.data(), stored.size(), back.data(), back.size(), "fuzz").ok());
   FUZZ_CHECK(back == raw);
 }
 

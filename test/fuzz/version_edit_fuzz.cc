@@ -46,12 +46,12 @@ void check_ranges(const VersionEdit& e) {
 
 void decode(std::string_view bytes) {
   VersionEdit e;
-  if (!e.decode_from(bytes).is_ok()) return;
+  if (!e.decode_from(bytes).ok()) return;
   check_ranges(e);
   std::string enc;
   e.encode_to(&enc);
   VersionEdit f;
-  FUZZ_CHECK(f.decode_from(enc).is_ok());
+  FUZZ_CHECK(f.decode_from(enc).ok());
   FUZZ_CHECK(same(e, f));
   std::string enc2;
   f.encode_to(&enc2);
@@ -89,13 +89,13 @@ void round_trip(Input* in) {
   std::string enc;
   e.encode_to(&enc);
   VersionEdit f;
-  FUZZ_CHECK(f.decode_from(enc).is_ok());
+  FUZZ_CHECK(f.decode_from(enc).ok());
   FUZZ_CHECK(same(e, f));
   // Every cut of the encoding short of its end is not the same edit: it
   // fails to decode or lacks what the cut removed.
   if (!enc.empty()) {
     VersionEdit g;
-    if (g.decode_from(std::string_view(enc).substr(0, enc.size() - 1)).is_ok())
+    if (g.decode_from(std::string_view(enc).substr(0, enc.size() - 1)).ok())
       FUZZ_CHECK(!same(e, g));
   }
 }

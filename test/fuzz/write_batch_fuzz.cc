@@ -55,11 +55,11 @@ void add(WriteBatch* b, const Op& op) {
 Status decode(std::string_view rep, std::vector<Op>* ops) {
   WriteBatch b;
   Status s = WriteBatch::from_rep(rep, &b);
-  if (!s.is_ok()) return s;
+  if (!s.ok()) return s;
   FUZZ_CHECK(b.byte_size() == rep.size());
   Collect c;
   s = b.for_each(&c);
-  if (s.is_ok()) {
+  if (s.ok()) {
     FUZZ_CHECK(c.ops.size() == b.count());
     for (size_t j = 0; j < c.ops.size(); j++) FUZZ_CHECK(c.ops[j].seq == b.sequence() + j);
   }
@@ -70,7 +70,7 @@ Status decode(std::string_view rep, std::vector<Op>* ops) {
 void decode_bytes(std::string_view bytes) {
   std::vector<Op> ops;
   Status s = decode(bytes, &ops);
-  if (!s.is_ok()) {
+  if (!s.ok()) {
     FUZZ_CHECK(s.is_corruption());
     return;
   }
@@ -80,7 +80,7 @@ void decode_bytes(std::string_view bytes) {
   WriteBatch::from_rep(bytes, &first);
   again.set_sequence(first.sequence());
   std::vector<Op> ops2;
-  FUZZ_CHECK(decode(again.rep(), &ops2).is_ok());
+  FUZZ_CHECK(decode(again.rep(), &ops2).ok());
   FUZZ_CHECK(ops2 == ops);
 }
 
@@ -103,7 +103,7 @@ void round_trip(Input* in) {
   head.set_sequence(first);
   FUZZ_CHECK(head.count() == ops.size());
   std::vector<Op> got;
-  FUZZ_CHECK(decode(head.rep(), &got).is_ok());
+  FUZZ_CHECK(decode(head.rep(), &got).ok());
   FUZZ_CHECK(got == ops);
   if (ops.empty()) return;
   // A batch cut short (a torn WAL payload would fail its checksum first,
@@ -112,7 +112,7 @@ void round_trip(Input* in) {
   for (size_t cut : {rep.size() - 1, WriteBatch::kHeaderSize + 1, (rep.size() + WriteBatch::kHeaderSize) / 2}) {
     if (cut >= rep.size()) continue;
     std::vector<Op> part;
-    FUZZ_CHECK(!decode(std::string_view(rep).substr(0, cut), &part).is_ok());
+    FUZZ_CHECK(!decode(std::string_view(rep).substr(0, cut), &part).ok());
   }
 }
 

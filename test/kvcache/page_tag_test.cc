@@ -65,7 +65,7 @@ TEST_CASE("a page's tag is 46 bytes whatever the page size and decodes to its fi
 TEST_CASE("a read whose tag differs from the record's in any one field is a tag mismatch", "[kvcache][tag]") {
   test::TempDir dir("lsm4kv_tag");
   std::unique_ptr<tensorlog::TensorLog> log;
-  REQUIRE(tensorlog::TensorLog::open(dir.path() + "/tensors", tensorlog::TensorLogOptions{}, &log).is_ok());
+  REQUIRE(tensorlog::TensorLog::open(dir.path() + "/tensors", tensorlog::TensorLogOptions{}, &log).ok());
   constexpr uint32_t P = 16;
   std::mt19937_64 rng(3);
   const auto tokens = random_tokens(rng, 3 * P);
@@ -74,7 +74,7 @@ TEST_CASE("a read whose tag differs from the record's in any one field is a tag 
   const std::string payload(P * 64, 'k');
   std::vector<tensorlog::Location> locs;
   const tensorlog::RecordInput in{tag, payload.data(), payload.size()};
-  REQUIRE(log->append({&in, 1}, &locs).is_ok());
+  REQUIRE(log->append({&in, 1}, &locs).ok());
 
   auto read_with = [&](const std::string& t) {
     std::string dst(payload.size(), '\0');
@@ -84,10 +84,10 @@ TEST_CASE("a read whose tag differs from the record's in any one field is a tag 
     q.dst = dst.data();
     q.size = dst.size();
     Status s = log->read({&q, 1});
-    if (s.is_ok() && dst != payload) return Status::corruption("wrong bytes");
-    return s.is_ok() ? q.status : s;
+    if (s.ok() && dst != payload) return Status::corruption("wrong bytes");
+    return s.ok() ? q.status : s;
   };
-  REQUIRE(read_with(tag).is_ok());
+  REQUIRE(read_with(tag).ok());
 
   PageTag base;
   REQUIRE(decode_tag(tag, &base));
@@ -165,10 +165,10 @@ TEST_CASE("the index is rebuilt from tags alone: keys, window digests, dropped o
                [&](std::string_view key, const PageEntry& e) {
                  got[std::string(key)] = e.digest;
                  offset_of[std::string(key)] = e.location.offset;
-                 return Status::ok();
+                 return Status::OK();
                },
                &report)
-              .is_ok());
+              .ok());
   // Each key with its digest (a window's last page only) and its newest
   // record. (Window 2 and 3: siblings in mid-window after a sibling's
   // subtree started further windows.)

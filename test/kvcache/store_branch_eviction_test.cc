@@ -81,9 +81,9 @@ TEST_CASE("a shared system prompt: puts past the capacity evict inside its subtr
   o.segment_bytes = 256 << 10;
   o.index_write_buffer = 64 << 10;
   std::unique_ptr<KvStore> store;
-  REQUIRE(KvStore::open(o, &store).is_ok());
+  REQUIRE(KvStore::open(o, &store).ok());
   NamespaceId ns;
-  REQUIRE(store->register_namespace("chat", layout, &ns).is_ok());
+  REQUIRE(store->register_namespace("chat", layout, &ns).ok());
   const size_t bpt = layout.bytes_per_token();
 
   std::mt19937_64 rng(11);
@@ -99,8 +99,8 @@ TEST_CASE("a shared system prompt: puts past the capacity evict inside its subtr
     std::vector<char> kv = test::kv_of(p, p.size(), bpt);
     Status s = store->put_batch(ns, p, KvBuffer::host(kv.data(), kv.size()));
     INFO(s.to_string());
-    REQUIRE(s.is_ok());
-    REQUIRE(store->check_invariants().is_ok());
+    REQUIRE(s.ok());
+    REQUIRE(store->check_invariants().ok());
     return p;
   };
   const std::vector<Token> system = random_tokens(P);
@@ -109,12 +109,12 @@ TEST_CASE("a shared system prompt: puts past the capacity evict inside its subtr
   // The newest prompts are whole, the system prompt is still there, and some
   // of the oldest are gone: the eviction took branches, not the root.
   size_t cached = 0;
-  REQUIRE(store->probe(ns, prompts.back(), &cached).is_ok());
+  REQUIRE(store->probe(ns, prompts.back(), &cached).ok());
   REQUIRE(cached == prompts.back().size());
-  REQUIRE(store->probe(ns, prompts.front(), &cached).is_ok());
+  REQUIRE(store->probe(ns, prompts.front(), &cached).ok());
   REQUIRE(cached == P);  // only the shared page
   std::vector<char> out(cached * bpt);
-  REQUIRE(store->get_batch(ns, prompts.front(), cached, KvBuffer::host(out.data(), out.size())).is_ok());
+  REQUIRE(store->get_batch(ns, prompts.front(), cached, KvBuffer::host(out.data(), out.size())).ok());
   REQUIRE(out == test::kv_of(prompts.front(), cached, bpt));
   StoreStats st = store->stats();
   REQUIRE(st.pages_evicted > 0);
@@ -125,9 +125,9 @@ TEST_CASE("a shared system prompt: puts past the capacity evict inside its subtr
   // loses its oldest branches, put by put, not everything at once.
   const std::vector<Token> other = random_tokens(P);
   for (int i = 0; i < 5; ++i) put_prompt(other);
-  REQUIRE(store->probe(ns, prompts.back(), &cached).is_ok());
+  REQUIRE(store->probe(ns, prompts.back(), &cached).ok());
   REQUIRE(cached == prompts.back().size());
-  REQUIRE(store->probe(ns, prompts.front(), &cached).is_ok());
+  REQUIRE(store->probe(ns, prompts.front(), &cached).ok());
   REQUIRE(cached == P);
-  REQUIRE(store->close().is_ok());
+  REQUIRE(store->close().ok());
 }

@@ -104,9 +104,9 @@ Totals run_workload(const std::string& dir, double headroom, uint64_t seed,
                     double room = StoreOptions{}.maintenance_room, EvictionPolicy policy = StoreOptions{}.eviction) {
   std::mt19937_64 rng(seed);
   std::unique_ptr<KvStore> store;
-  REQUIRE(KvStore::open(options(dir, headroom, room, policy), &store).is_ok());
+  REQUIRE(KvStore::open(options(dir, headroom, room, policy), &store).ok());
   NamespaceId ns;
-  REQUIRE(store->register_namespace("cap", kLayout, &ns).is_ok());
+  REQUIRE(store->register_namespace("cap", kLayout, &ns).ok());
   const size_t bpt = kLayout.bytes_per_token();
   const auto live_limit = static_cast<uint64_t>((1.0 - headroom) * static_cast<double>(kCapacity));
 
@@ -131,7 +131,7 @@ Totals run_workload(const std::string& dir, double headroom, uint64_t seed,
     const uint64_t pages_before = store->stats().pages_put;
     Status s = store->put_batch(ns, t, KvBuffer::host(kv.data(), kv.size()));
     INFO(s.to_string());
-    REQUIRE(s.is_ok());
+    REQUIRE(s.ok());
     const uint64_t on_disk = segment_file_bytes(dir);
     tot.peak_files = std::max(tot.peak_files, on_disk);
     REQUIRE(on_disk <= kCapacity + kSegmentBytes);
@@ -146,7 +146,7 @@ Totals run_workload(const std::string& dir, double headroom, uint64_t seed,
 
     const auto& g = prompts[rng() % prompts.size()];
     size_t cached = 0;
-    REQUIRE(store->probe(ns, g, &cached).is_ok());
+    REQUIRE(store->probe(ns, g, &cached).ok());
     if (cached > 0) {
       std::vector<char> got(cached * bpt);
       Status gs = store->get_batch(ns, g, cached, KvBuffer::host(got.data(), got.size()));
@@ -155,28 +155,28 @@ Totals run_workload(const std::string& dir, double headroom, uint64_t seed,
       // then the get is a clean miss, and a new probe sees fewer pages.
       if (room > 0 && gs.is_not_found()) {
         size_t now = 0;
-        REQUIRE(store->probe(ns, g, &now).is_ok());
+        REQUIRE(store->probe(ns, g, &now).ok());
         REQUIRE(now < cached);
       } else {
-        REQUIRE(gs.is_ok());
+        REQUIRE(gs.ok());
         REQUIRE(got == test::kv_of(g, cached, bpt));
       }
     }
     if (i % 100 == 99) {
       Status inv = store->check_invariants();
       INFO(inv.to_string());
-      REQUIRE(inv.is_ok());
+      REQUIRE(inv.ok());
     }
     if (i % 200 == 100) {
       add(store->stats(), &tot);
-      REQUIRE(store->close().is_ok());
-      REQUIRE(KvStore::open(options(dir, headroom, room, policy), &store).is_ok());
-      REQUIRE(store->register_namespace("cap", kLayout, &ns).is_ok());
+      REQUIRE(store->close().ok());
+      REQUIRE(KvStore::open(options(dir, headroom, room, policy), &store).ok());
+      REQUIRE(store->register_namespace("cap", kLayout, &ns).ok());
     }
   }
   tot.last = store->stats();
   add(tot.last, &tot);
-  REQUIRE(store->check_invariants().is_ok());
+  REQUIRE(store->check_invariants().ok());
   return tot;
 }
 
@@ -242,8 +242,8 @@ TEST_CASE("gc_headroom outside [0, 1) is refused", "[kvcache][capacity]") {
     CHECK_FALSE(std::filesystem::exists(dir.path() + "/index"));
   }
   std::unique_ptr<KvStore> store;
-  REQUIRE(KvStore::open(options(dir.path(), 0.0), &store).is_ok());
-  REQUIRE(store->close().is_ok());
+  REQUIRE(KvStore::open(options(dir.path(), 0.0), &store).ok());
+  REQUIRE(store->close().ok());
 }
 
 // Background maintenance, with no put to make room: at rest the store is
@@ -257,16 +257,16 @@ TEST_CASE("background maintenance makes room ahead of the puts", "[kvcache][capa
   const EvictionPolicy policy = GENERATE(EvictionPolicy::kRegion, EvictionPolicy::kSubtreeLru);
   INFO("eviction " << static_cast<int>(policy));
   std::unique_ptr<KvStore> store;
-  REQUIRE(KvStore::open(options(dir.path(), headroom, room, policy), &store).is_ok());
+  REQUIRE(KvStore::open(options(dir.path(), headroom, room, policy), &store).ok());
   NamespaceId ns;
-  REQUIRE(store->register_namespace("bg", kLayout, &ns).is_ok());
+  REQUIRE(store->register_namespace("bg", kLayout, &ns).ok());
   const size_t bpt = kLayout.bytes_per_token();
   std::mt19937_64 rng(7);
   for (int i = 0; store->stats().bytes_put < 3 * kCapacity; i++) {
     std::vector<Token> t(4 * P);
     for (Token& x : t) x = static_cast<Token>(rng() % 50000);
     auto kv = test::kv_of(t, t.size(), bpt);
-    REQUIRE(store->put_batch(ns, t, KvBuffer::host(kv.data(), kv.size())).is_ok());
+    REQUIRE(store->put_batch(ns, t, KvBuffer::host(kv.data(), kv.size())).ok());
   }
   const auto live_high = policy == EvictionPolicy::kRegion
                              ? kCapacity
@@ -285,8 +285,8 @@ TEST_CASE("background maintenance makes room ahead of the puts", "[kvcache][capa
   CHECK(st.maintenance_rounds > 0);
   CHECK(st.stored_bytes <= live_high);
   CHECK(st.tensor_file_bytes <= files_high + kSegmentBytes);
-  REQUIRE(store->check_invariants().is_ok());
-  REQUIRE(store->close().is_ok());
+  REQUIRE(store->check_invariants().ok());
+  REQUIRE(store->close().ok());
 }
 
 TEST_CASE("maintenance_room outside [0, 1) is refused", "[kvcache][capacity]") {

@@ -50,9 +50,9 @@ TEST_CASE("concurrent probes and gets alongside puts, eviction and GC", "[kvcach
   o.segment_bytes = 32 << 10;
   o.index_write_buffer = 32 << 10;
   std::unique_ptr<KvStore> store;
-  REQUIRE(KvStore::open(o, &store).is_ok());
+  REQUIRE(KvStore::open(o, &store).ok());
   NamespaceId ns;
-  REQUIRE(store->register_namespace("t", kLayout, &ns).is_ok());
+  REQUIRE(store->register_namespace("t", kLayout, &ns).ok());
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> written{0}, good_gets{0};
   std::atomic<int> wrong{0}, unexpected{0};
@@ -61,9 +61,9 @@ TEST_CASE("concurrent probes and gets alongside puts, eviction and GC", "[kvcach
       auto t = prompt(i);
       auto kv = kv_of(t, t.size());
       Status s = store->put_batch(ns, t, KvBuffer::host(kv.data(), kv.size()));
-      if (!s.is_ok() && !s.is_no_space()) unexpected++;
+      if (!s.ok() && !s.is_no_space()) unexpected++;
       written = i + 1;
-      if (i % 50 == 49 && !store->collect_garbage().is_ok()) unexpected++;
+      if (i % 50 == 49 && !store->collect_garbage().ok()) unexpected++;
     }
     stop = true;
   });
@@ -79,11 +79,11 @@ TEST_CASE("concurrent probes and gets alongside puts, eviction and GC", "[kvcach
         }
         auto t = prompt(rng() % w);
         size_t cached = 0;
-        if (!store->probe(ns, t, &cached).is_ok()) unexpected++;
+        if (!store->probe(ns, t, &cached).ok()) unexpected++;
         if (cached == 0) continue;
         std::vector<char> got(cached * kLayout.bytes_per_token());
         Status s = store->get_batch(ns, t, cached, KvBuffer::host(got.data(), got.size()));
-        if (s.is_ok()) {
+        if (s.ok()) {
           if (got != kv_of(t, cached)) wrong++;
           else good_gets++;
         } else if (!s.is_not_found()) {  // evicted between probe and get: a clean miss
@@ -99,7 +99,7 @@ TEST_CASE("concurrent probes and gets alongside puts, eviction and GC", "[kvcach
   REQUIRE(unexpected == 0);
   REQUIRE(good_gets > 0);
   REQUIRE(store->stats().evictions > 0);
-  REQUIRE(store->check_invariants().is_ok());
+  REQUIRE(store->check_invariants().ok());
 }
 
 TEST_CASE("a full disk fails the put clearly and reads go on", "[kvcache]") {
@@ -110,25 +110,25 @@ TEST_CASE("a full disk fails the put clearly and reads go on", "[kvcache]") {
   o.fs = &ffs;
   o.page_tokens = P;
   std::unique_ptr<KvStore> store;
-  REQUIRE(KvStore::open(o, &store).is_ok());
+  REQUIRE(KvStore::open(o, &store).ok());
   NamespaceId ns;
-  REQUIRE(store->register_namespace("t", kLayout, &ns).is_ok());
+  REQUIRE(store->register_namespace("t", kLayout, &ns).ok());
   auto a = prompt(1), b = prompt(2);
   auto kva = kv_of(a, a.size()), kvb = kv_of(b, b.size());
-  REQUIRE(store->put_batch(ns, a, KvBuffer::host(kva.data(), kva.size())).is_ok());
+  REQUIRE(store->put_batch(ns, a, KvBuffer::host(kva.data(), kva.size())).ok());
   ffs.fail_append(0, Status::no_space("injected ENOSPC"), /*partial=*/true);
   Status s = store->put_batch(ns, b, KvBuffer::host(kvb.data(), kvb.size()));
   INFO(s.to_string());
   REQUIRE(s.is_no_space());
   size_t cached = 0;
-  REQUIRE(store->probe(ns, b, &cached).is_ok());
+  REQUIRE(store->probe(ns, b, &cached).ok());
   REQUIRE(cached == 0);  // nothing of the failed put is visible
   std::vector<char> got(kva.size());
-  REQUIRE(store->get_batch(ns, a, a.size(), KvBuffer::host(got.data(), got.size())).is_ok());
+  REQUIRE(store->get_batch(ns, a, a.size(), KvBuffer::host(got.data(), got.size())).ok());
   REQUIRE(got == kva);
   // The disk has room again: puts work.
-  REQUIRE(store->put_batch(ns, b, KvBuffer::host(kvb.data(), kvb.size())).is_ok());
-  REQUIRE(store->probe(ns, b, &cached).is_ok());
+  REQUIRE(store->put_batch(ns, b, KvBuffer::host(kvb.data(), kvb.size())).ok());
+  REQUIRE(store->probe(ns, b, &cached).ok());
   REQUIRE(cached == b.size());
 }
 
@@ -141,28 +141,28 @@ TEST_CASE("the store feeds the tuner; a pinned shape is applied and kept", "[kvc
   o.tuner_window_ops = 256;
   o.index_write_buffer = 16 << 10;
   std::unique_ptr<KvStore> store;
-  REQUIRE(KvStore::open(o, &store).is_ok());
+  REQUIRE(KvStore::open(o, &store).ok());
   NamespaceId ns;
-  REQUIRE(store->register_namespace("t", kLayout, &ns).is_ok());
+  REQUIRE(store->register_namespace("t", kLayout, &ns).ok());
   for (uint64_t i = 0; i < 400; i++) {
     auto t = prompt(i);
     auto kv = kv_of(t, t.size());
-    REQUIRE(store->put_batch(ns, t, KvBuffer::host(kv.data(), kv.size())).is_ok());
+    REQUIRE(store->put_batch(ns, t, KvBuffer::host(kv.data(), kv.size())).ok());
   }
   StoreStats st = store->stats();
   REQUIRE_FALSE(st.tuner_decisions.empty());  // the window closed and the optimizer ran
-  REQUIRE(store->close().is_ok());
+  REQUIRE(store->close().ok());
 
   engine::Shape pin;
   pin.size_ratio = 6;
   pin.runs_per_level = {5};
   o.pinned_shape = pin;
-  REQUIRE(KvStore::open(o, &store).is_ok());
-  REQUIRE(store->register_namespace("t", kLayout, &ns).is_ok());
+  REQUIRE(KvStore::open(o, &store).ok());
+  REQUIRE(store->register_namespace("t", kLayout, &ns).ok());
   for (uint64_t i = 400; i < 800; i++) {
     auto t = prompt(i);
     auto kv = kv_of(t, t.size());
-    REQUIRE(store->put_batch(ns, t, KvBuffer::host(kv.data(), kv.size())).is_ok());
+    REQUIRE(store->put_batch(ns, t, KvBuffer::host(kv.data(), kv.size())).ok());
   }
   REQUIRE(store->stats().index_shape == pin);
 }

@@ -59,25 +59,25 @@ StoreOptions crash_options(const std::string& dir, uint64_t capacity, const Main
                         uint64_t start, int ack_fd) {
   std::unique_ptr<KvStore> store;
   NamespaceId ns;
-  if (!KvStore::open(crash_options(dir, capacity, m), &store).is_ok()) _exit(3);
-  if (!store->register_namespace("crash", kLayout, &ns).is_ok()) _exit(3);
+  if (!KvStore::open(crash_options(dir, capacity, m), &store).ok()) _exit(3);
+  if (!store->register_namespace("crash", kLayout, &ns).ok()) _exit(3);
   for (uint64_t i = start;; i++) {
     auto t = prompt(seed, i);
     auto kv = kv_of(t, t.size());
     Status s = store->put_batch(ns, t, KvBuffer::host(kv.data(), kv.size()));
     if (s.is_no_space()) continue;  // its prefix tree alone fills the capacity: refused, not acked
-    if (!s.is_ok()) _exit(4);
-    if (i % 16 == 15 && !store->collect_garbage().is_ok()) _exit(5);
+    if (!s.ok()) _exit(4);
+    if (i % 16 == 15 && !store->collect_garbage().ok()) _exit(5);
     if (m.room > 0) {
       // Reads mark pages hit: region eviction then copies them forward.
       auto old = prompt(seed, i / 2);
       size_t cached = 0;
-      if (!store->probe(ns, old, &cached).is_ok()) _exit(7);
+      if (!store->probe(ns, old, &cached).ok()) _exit(7);
       std::vector<char> got(cached * kLayout.bytes_per_token());
       if (cached > 0) {
         Status g = store->get_batch(ns, old, cached, KvBuffer::host(got.data(), got.size()));
-        if (!g.is_ok() && !g.is_not_found()) _exit(8);  // NotFound: evicted since the probe
-        if (g.is_ok() && got != kv_of(old, cached)) _exit(9);
+        if (!g.ok() && !g.is_not_found()) _exit(8);  // NotFound: evicted since the probe
+        if (g.ok() && got != kv_of(old, cached)) _exit(9);
       }
     }
     if (!test::acknowledge(ack_fd, i)) _exit(6);
@@ -100,26 +100,26 @@ void run(uint64_t capacity, int kills, const Maintenance& m = {}) {
     std::unique_ptr<KvStore> store;
     Status s = KvStore::open(crash_options(dir.path(), capacity, m), &store);
     INFO(s.to_string());
-    REQUIRE(s.is_ok());
+    REQUIRE(s.ok());
     NamespaceId ns;
-    REQUIRE(store->register_namespace("crash", kLayout, &ns).is_ok());
+    REQUIRE(store->register_namespace("crash", kLayout, &ns).ok());
     Status inv = store->check_invariants();
     INFO(inv.to_string());
-    REQUIRE(inv.is_ok());
+    REQUIRE(inv.ok());
     // Every prompt up to the last acknowledged one (and the one in flight).
     for (int64_t j = 0; j <= acked + 1; j++) {
       auto t = prompt(seed, static_cast<uint64_t>(j));
       size_t cached = 0;
-      REQUIRE(store->probe(ns, t, &cached).is_ok());
+      REQUIRE(store->probe(ns, t, &cached).ok());
       if (capacity == 0 && j <= acked) REQUIRE(cached == t.size() / P * P);
       if (cached == 0) continue;
       std::vector<char> got(cached * kLayout.bytes_per_token());
       s = store->get_batch(ns, t, cached, KvBuffer::host(got.data(), got.size()));
       INFO("prompt " << j << ": " << s.to_string());
-      REQUIRE(s.is_ok());
+      REQUIRE(s.ok());
       REQUIRE(got == kv_of(t, cached));
     }
-    REQUIRE(store->close().is_ok());
+    REQUIRE(store->close().ok());
   }
   WARN("store crash test (capacity " << capacity << ", " << kills << " kills): " << acked + 1
                                      << " puts acknowledged");

@@ -52,7 +52,7 @@ int fill(KvStore* store, NamespaceId ns, test::BudgetFs* fs, int* next) {
   for (;; ++*next) {
     Status s = put(store, ns, *next);
     if (s.is_no_space()) break;
-    REQUIRE(s.is_ok());
+    REQUIRE(s.ok());
     stored++;
     REQUIRE(stored < 10000);
   }
@@ -62,14 +62,14 @@ int fill(KvStore* store, NamespaceId ns, test::BudgetFs* fs, int* next) {
 
 size_t cached(KvStore* store, NamespaceId ns, int i) {
   size_t n = 0;
-  REQUIRE(store->probe(ns, prompt(i), &n).is_ok());
+  REQUIRE(store->probe(ns, prompt(i), &n).ok());
   return n;
 }
 
 void check_reads(KvStore* store, NamespaceId ns, int i) {
   auto t = prompt(i);
   std::vector<char> buf(t.size() * kLayout.bytes_per_token());
-  REQUIRE(store->get_batch(ns, t, t.size(), KvBuffer::host(buf.data(), buf.size())).is_ok());
+  REQUIRE(store->get_batch(ns, t, t.size(), KvBuffer::host(buf.data(), buf.size())).ok());
   CHECK(buf == test::kv_of(t, t.size(), kLayout.bytes_per_token()));
 }
 
@@ -85,10 +85,10 @@ TEST_CASE("evict_to frees a full disk; the store reopens on it", "[kvcache][full
   test::BudgetFs fs(FileSystem::posix());
   fs.set_budget(2 << 20);
   std::unique_ptr<KvStore> store;
-  REQUIRE(KvStore::open(options(dir.path(), &fs), &store).is_ok());
+  REQUIRE(KvStore::open(options(dir.path(), &fs), &store).ok());
   CHECK(reserve_held(dir.path()));
   NamespaceId ns;
-  REQUIRE(store->register_namespace("m", kLayout, &ns).is_ok());
+  REQUIRE(store->register_namespace("m", kLayout, &ns).ok());
   int next = 0;
   const int stored = fill(store.get(), ns, &fs, &next);
   REQUIRE(stored > 20);
@@ -99,41 +99,41 @@ TEST_CASE("evict_to frees a full disk; the store reopens on it", "[kvcache][full
   const uint64_t half = store->stats().stored_bytes / 2;
   Status s = store->evict_to(half);
   INFO(s.to_string());
-  REQUIRE(s.is_ok());
+  REQUIRE(s.ok());
   CHECK(store->stats().stored_bytes <= half);
   CHECK(fs.used() < full - half / 2);  // the evicted segments are gone, the reserve is back
   CHECK(reserve_held(dir.path()));
-  REQUIRE(store->check_invariants().is_ok());
+  REQUIRE(store->check_invariants().ok());
   CHECK(cached(store.get(), ns, 0) == 0);  // the oldest went
   check_reads(store.get(), ns, next - 1);  // the newest stayed
   fs.set_budget(2 << 20);
-  REQUIRE(put(store.get(), ns, next++).is_ok());
+  REQUIRE(put(store.get(), ns, next++).ok());
   check_reads(store.get(), ns, next - 1);
 
   // Full again, closed, reopened on the full disk.
   fill(store.get(), ns, &fs, &next);
-  REQUIRE(store->close().is_ok());
+  REQUIRE(store->close().ok());
   store.reset();
   s = KvStore::open(options(dir.path(), &fs), &store);
   INFO(s.to_string());
-  REQUIRE(s.is_ok());
-  REQUIRE(store->register_namespace("m", kLayout, &ns).is_ok());
+  REQUIRE(s.ok());
+  REQUIRE(store->register_namespace("m", kLayout, &ns).ok());
   check_reads(store.get(), ns, next - 1);
   CHECK(put(store.get(), ns, next).is_no_space());
-  REQUIRE(store->close().is_ok());
+  REQUIRE(store->close().ok());
   store.reset();
 
   // What `kvtool evict DIR --to-bytes N` does, on the full disk.
   StoreOptions o = options(dir.path(), &fs);
   o.page_tokens = 0;  // read from the store
-  REQUIRE(KvStore::open_existing(o, &store).is_ok());
+  REQUIRE(KvStore::open_existing(o, &store).ok());
   const uint64_t before = fs.used();
   s = store->evict_to(store->stats().stored_bytes / 4);
   INFO(s.to_string());
-  REQUIRE(s.is_ok());
+  REQUIRE(s.ok());
   CHECK(fs.used() < before);
-  REQUIRE(store->check_invariants().is_ok());
-  REQUIRE(store->close().is_ok());
+  REQUIRE(store->check_invariants().ok());
+  REQUIRE(store->close().ok());
 }
 
 TEST_CASE("collect_garbage frees a full disk of dead records", "[kvcache][full_disk]") {
@@ -151,27 +151,27 @@ TEST_CASE("collect_garbage frees a full disk of dead records", "[kvcache][full_d
   // writes anything.
   o.reserve_bytes = 0;
   std::unique_ptr<KvStore> store;
-  REQUIRE(KvStore::open(o, &store).is_ok());
+  REQUIRE(KvStore::open(o, &store).ok());
   NamespaceId ns;
-  REQUIRE(store->register_namespace("m", kLayout, &ns).is_ok());
+  REQUIRE(store->register_namespace("m", kLayout, &ns).ok());
   int next = 0;
   fill(store.get(), ns, &fs, &next);
   CHECK(put(store.get(), ns, next).is_no_space());
   StoreStats st;
-  REQUIRE(store->stats(&st).is_ok());
+  REQUIRE(store->stats(&st).ok());
   REQUIRE(st.tensor_dead_bytes > st.tensor_live_bytes);
 
   const uint64_t full = fs.used();
   Status s = store->collect_garbage();
   INFO(s.to_string());
-  REQUIRE(s.is_ok());
-  REQUIRE(store->stats(&st).is_ok());
+  REQUIRE(s.ok());
+  REQUIRE(store->stats(&st).ok());
   CHECK(fs.used() < full);
   CHECK(st.tensor_dead_bytes < st.tensor_live_bytes);
   CHECK_FALSE(std::filesystem::exists(dir.path() + "/RESERVE"));
-  REQUIRE(store->check_invariants().is_ok());
+  REQUIRE(store->check_invariants().ok());
   check_reads(store.get(), ns, next - 1);
   fs.set_budget(2 << 20);
-  REQUIRE(put(store.get(), ns, next++).is_ok());
-  REQUIRE(store->close().is_ok());
+  REQUIRE(put(store.get(), ns, next++).ok());
+  REQUIRE(store->close().ok());
 }

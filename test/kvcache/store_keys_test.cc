@@ -49,14 +49,14 @@ Status put(KvStore* s, NamespaceId ns, const std::vector<Token>& t) {
 
 size_t probe(KvStore* s, NamespaceId ns, const std::vector<Token>& t) {
   size_t cached = 0;
-  REQUIRE(s->probe(ns, t, &cached).is_ok());
+  REQUIRE(s->probe(ns, t, &cached).ok());
   return cached;
 }
 
 Status get(KvStore* s, NamespaceId ns, const std::vector<Token>& t, size_t n) {
   std::vector<char> got(n * kLayout.bytes_per_token());
   Status st = s->get_batch(ns, t, n, KvBuffer::host(got.data(), got.size()));
-  if (st.is_ok() && got != test::kv_of(t, n, kLayout.bytes_per_token()))
+  if (st.ok() && got != test::kv_of(t, n, kLayout.bytes_per_token()))
     return Status::corruption("wrong bytes");
   return st;
 }
@@ -80,26 +80,26 @@ TEST_CASE("prompts across many windows: probe, get, eviction and reopen", "[kvca
   INFO("window " << window << " strategy " << static_cast<int>(strategy));
   test::TempDir dir("lsm4kv_keys");
   std::unique_ptr<KvStore> store;
-  REQUIRE(KvStore::open(options(dir.path(), window, strategy), &store).is_ok());
+  REQUIRE(KvStore::open(options(dir.path(), window, strategy), &store).ok());
   NamespaceId ns;
-  REQUIRE(store->register_namespace("m", kLayout, &ns).is_ok());
+  REQUIRE(store->register_namespace("m", kLayout, &ns).ok());
   std::mt19937_64 rng(window * 10 + static_cast<int>(strategy));
   // A trunk of 100 pages and branches off it at every depth.
   const auto trunk = random_tokens(rng, 100 * P);
-  REQUIRE(put(store.get(), ns, trunk).is_ok());
+  REQUIRE(put(store.get(), ns, trunk).ok());
   std::vector<std::vector<Token>> branches;
   for (size_t at = 0; at <= 100; at += 7) {
     std::vector<Token> b(trunk.begin(), trunk.begin() + at * P);
     auto more = random_tokens(rng, (1 + rng() % 20) * P);
     b.insert(b.end(), more.begin(), more.end());
-    REQUIRE(put(store.get(), ns, b).is_ok());
+    REQUIRE(put(store.get(), ns, b).ok());
     branches.push_back(b);
   }
   auto check_all = [&] {
     CHECK(probe(store.get(), ns, trunk) == trunk.size());
     for (const auto& b : branches) {
       CHECK(probe(store.get(), ns, b) == b.size());
-      CHECK(get(store.get(), ns, b, b.size()).is_ok());
+      CHECK(get(store.get(), ns, b, b.size()).ok());
       // A prompt that leaves b at any page.
       for (size_t at : {size_t{0}, b.size() / P / 2, b.size() / P - 1}) {
         std::vector<Token> q(b.begin(), b.begin() + at * P);
@@ -110,24 +110,24 @@ TEST_CASE("prompts across many windows: probe, get, eviction and reopen", "[kvca
     }
     Status inv = store->check_invariants();
     INFO(inv.to_string());
-    CHECK(inv.is_ok());
+    CHECK(inv.ok());
   };
   check_all();
-  REQUIRE(store->close().is_ok());
-  REQUIRE(KvStore::open(options(dir.path(), window == 1 ? 8 : 1, strategy), &store).is_ok());  // the store keeps its window
-  REQUIRE(store->register_namespace("m", kLayout, &ns).is_ok());
+  REQUIRE(store->close().ok());
+  REQUIRE(KvStore::open(options(dir.path(), window == 1 ? 8 : 1, strategy), &store).ok());  // the store keeps its window
+  REQUIRE(store->register_namespace("m", kLayout, &ns).ok());
   check_all();
   const uint64_t before = store->stats().stored_bytes;
   CHECK(before > 0);
   // Evicting everything takes every window of every subtree.
-  REQUIRE(store->evict_to(0).is_ok());
+  REQUIRE(store->evict_to(0).ok());
   CHECK(store->stats().stored_bytes == 0);
   CHECK(probe(store.get(), ns, trunk) == 0);
   uint64_t entries = 0;
   auto it = store->index()->new_iterator({});
   for (it->seek(ns_prefix(ns)); it->valid() && it->key().starts_with(ns_prefix(ns)); it->next()) entries++;
   CHECK(entries == 0);
-  REQUIRE(store->check_invariants().is_ok());
+  REQUIRE(store->check_invariants().ok());
 }
 
 TEST_CASE("a hole in a prompt never yields wrong bytes, and the get that meets it heals the store",
@@ -139,24 +139,24 @@ TEST_CASE("a hole in a prompt never yields wrong bytes, and the get that meets i
   INFO("window " << window << " strategy " << static_cast<int>(strategy) << " hole at page " << hole);
   test::TempDir dir("lsm4kv_hole");
   std::unique_ptr<KvStore> store;
-  REQUIRE(KvStore::open(options(dir.path(), window, strategy), &store).is_ok());
+  REQUIRE(KvStore::open(options(dir.path(), window, strategy), &store).ok());
   NamespaceId ns;
-  REQUIRE(store->register_namespace("m", kLayout, &ns).is_ok());
+  REQUIRE(store->register_namespace("m", kLayout, &ns).ok());
   std::mt19937_64 rng(hole);
   const auto prompt = random_tokens(rng, 24 * P);
-  REQUIRE(put(store.get(), ns, prompt).is_ok());
+  REQUIRE(put(store.get(), ns, prompt).ok());
   // A second prompt that leaves the first below the hole, and one above it.
   std::vector<Token> below(prompt.begin(), prompt.begin() + (hole + 2) * P);
   auto tail = random_tokens(rng, 5 * P);
   below.insert(below.end(), tail.begin(), tail.end());
-  REQUIRE(put(store.get(), ns, below).is_ok());
+  REQUIRE(put(store.get(), ns, below).ok());
   std::vector<Token> above(prompt.begin(), prompt.begin() + (hole - 1) * P);
   above.insert(above.end(), tail.begin(), tail.end());
-  REQUIRE(put(store.get(), ns, above).is_ok());
+  REQUIRE(put(store.get(), ns, above).ok());
 
   // Damage: the hole's index entry goes, the pages below it stay.
   const PromptKeys k = prompt_keys(ns, prompt, P, 24, window, {});
-  REQUIRE(store->index()->delete_key({}, k.key(hole)).is_ok());
+  REQUIRE(store->index()->delete_key({}, k.key(hole)).ok());
   CHECK(store->check_invariants().is_corruption());
 
   // The probe may see past the hole (it assumes prefix closure), but
@@ -170,48 +170,48 @@ TEST_CASE("a hole in a prompt never yields wrong bytes, and the get that meets i
       CHECK(st.is_not_found());
     }
     CHECK(probe(store.get(), ns, *q) == hole * P);
-    CHECK(get(store.get(), ns, *q, hole * P).is_ok());
+    CHECK(get(store.get(), ns, *q, hole * P).ok());
   }
   // Healed: the hole is the end of the cached prefix (a get past it is a miss).
   CHECK(get(store.get(), ns, prompt, 24 * P).is_not_found());
   // The damage left the hole's own record unreferenced; open finds it.
-  REQUIRE(store->close().is_ok());
-  REQUIRE(KvStore::open(options(dir.path(), window, strategy), &store).is_ok());
-  REQUIRE(store->register_namespace("m", kLayout, &ns).is_ok());
+  REQUIRE(store->close().ok());
+  REQUIRE(KvStore::open(options(dir.path(), window, strategy), &store).ok());
+  REQUIRE(store->register_namespace("m", kLayout, &ns).ok());
   Status inv = store->check_invariants();
   INFO(inv.to_string());
-  CHECK(inv.is_ok());
+  CHECK(inv.ok());
   CHECK(probe(store.get(), ns, above) == above.size());
-  CHECK(get(store.get(), ns, above, above.size()).is_ok());
+  CHECK(get(store.get(), ns, above, above.size()).ok());
   // A put stores the lost pages again.
-  REQUIRE(put(store.get(), ns, prompt).is_ok());
+  REQUIRE(put(store.get(), ns, prompt).ok());
   CHECK(probe(store.get(), ns, prompt) == prompt.size());
-  CHECK(get(store.get(), ns, prompt, prompt.size()).is_ok());
-  REQUIRE(store->close().is_ok());
-  REQUIRE(KvStore::open(options(dir.path(), window, strategy), &store).is_ok());
-  CHECK(store->check_invariants().is_ok());
+  CHECK(get(store.get(), ns, prompt, prompt.size()).ok());
+  REQUIRE(store->close().ok());
+  REQUIRE(KvStore::open(options(dir.path(), window, strategy), &store).ok());
+  CHECK(store->check_invariants().ok());
 }
 
 TEST_CASE("a get straight past a hole misses and heals", "[kvcache][keys]") {
   const uint32_t window = GENERATE(1u, 4u);
   test::TempDir dir("lsm4kv_hole_get");
   std::unique_ptr<KvStore> store;
-  REQUIRE(KvStore::open(options(dir.path(), window, ProbeStrategy::kSeek), &store).is_ok());
+  REQUIRE(KvStore::open(options(dir.path(), window, ProbeStrategy::kSeek), &store).ok());
   NamespaceId ns;
-  REQUIRE(store->register_namespace("m", kLayout, &ns).is_ok());
+  REQUIRE(store->register_namespace("m", kLayout, &ns).ok());
   std::mt19937_64 rng(5);
   const auto prompt = random_tokens(rng, 16 * P);
-  REQUIRE(put(store.get(), ns, prompt).is_ok());
+  REQUIRE(put(store.get(), ns, prompt).ok());
   const PromptKeys k = prompt_keys(ns, prompt, P, 16, window, {});
-  REQUIRE(store->index()->delete_key({}, k.key(5)).is_ok());
+  REQUIRE(store->index()->delete_key({}, k.key(5)).ok());
   Status st = get(store.get(), ns, prompt, prompt.size());
   INFO(st.to_string());
   CHECK(st.is_not_found());
   CHECK(store->stats().corrupt_pages_dropped == 10);
   CHECK(probe(store.get(), ns, prompt) == 5 * P);
-  REQUIRE(store->close().is_ok());
-  REQUIRE(KvStore::open(options(dir.path(), window, ProbeStrategy::kSeek), &store).is_ok());
-  CHECK(store->check_invariants().is_ok());
+  REQUIRE(store->close().ok());
+  REQUIRE(KvStore::open(options(dir.path(), window, ProbeStrategy::kSeek), &store).ok());
+  CHECK(store->check_invariants().ok());
 }
 
 TEST_CASE("colliding fingerprints are a miss, never another prompt's bytes", "[kvcache][keys]") {
@@ -221,19 +221,19 @@ TEST_CASE("colliding fingerprints are a miss, never another prompt's bytes", "[k
   test::TempDir dir("lsm4kv_collide_keys");
   testing::ScopedKeyHooks hooks({[](std::span<const Token>) { return uint64_t{7}; }, {}});
   std::unique_ptr<KvStore> store;
-  REQUIRE(KvStore::open(options(dir.path(), 2, ProbeStrategy::kSeek), &store).is_ok());
+  REQUIRE(KvStore::open(options(dir.path(), 2, ProbeStrategy::kSeek), &store).ok());
   NamespaceId ns;
-  REQUIRE(store->register_namespace("m", kLayout, &ns).is_ok());
+  REQUIRE(store->register_namespace("m", kLayout, &ns).ok());
   std::mt19937_64 rng(9);
   const auto a = random_tokens(rng, 2 * P), b = random_tokens(rng, 2 * P);
-  REQUIRE(put(store.get(), ns, a).is_ok());
+  REQUIRE(put(store.get(), ns, a).ok());
   // b's window-0 keys equal a's: it looks cached, its get is a miss.
   CHECK(probe(store.get(), ns, b) == b.size());
   Status st = get(store.get(), ns, b, b.size());
   INFO(st.to_string());
   CHECK(st.is_not_found());
   CHECK(store->stats().collisions == 1);
-  CHECK(get(store.get(), ns, a, a.size()).is_ok());
+  CHECK(get(store.get(), ns, a, a.size()).ok());
 }
 
 TEST_CASE("a collision of the chained digest never yields another prompt's bytes", "[kvcache][keys]") {
@@ -253,9 +253,9 @@ TEST_CASE("a collision of the chained digest never yields another prompt's bytes
                                    return Digest{XXH3_64bits(page.data(), page.size()), 1};
                                  }});
   std::unique_ptr<KvStore> store;
-  REQUIRE(KvStore::open(options(dir.path(), window, ProbeStrategy::kBinarySearch), &store).is_ok());
+  REQUIRE(KvStore::open(options(dir.path(), window, ProbeStrategy::kBinarySearch), &store).ok());
   NamespaceId ns;
-  REQUIRE(store->register_namespace("m", kLayout, &ns).is_ok());
+  REQUIRE(store->register_namespace("m", kLayout, &ns).ok());
   std::mt19937_64 rng(10);
   const auto x = random_tokens(rng, P), y = random_tokens(rng, P), z = random_tokens(rng, P),
              w = random_tokens(rng, P);
@@ -265,7 +265,7 @@ TEST_CASE("a collision of the chained digest never yields another prompt's bytes
     return out;
   };
   const auto a = cat({&x, &z, &w}), b = cat({&y, &z, &w});
-  REQUIRE(put(store.get(), ns, a).is_ok());
+  REQUIRE(put(store.get(), ns, a).ok());
   for (int round = 0; round < 2; round++) {
     const size_t cached = probe(store.get(), ns, b);
     if (cached > 0) {
@@ -273,7 +273,7 @@ TEST_CASE("a collision of the chained digest never yields another prompt's bytes
       INFO(st.to_string());
       CHECK(st.is_not_found());  // never OK with a's bytes (get() checks them)
     }
-    REQUIRE(put(store.get(), ns, b).is_ok());
+    REQUIRE(put(store.get(), ns, b).ok());
   }
-  CHECK(get(store.get(), ns, a, a.size()).is_ok());
+  CHECK(get(store.get(), ns, a, a.size()).ok());
 }

@@ -36,7 +36,7 @@ std::vector<Token> prompt(int i, size_t pages) {
 
 void put(KvStore* store, NamespaceId ns, const std::vector<Token>& t) {
   auto kv = test::kv_of(t, t.size(), kLayout.bytes_per_token());
-  REQUIRE(store->put_batch(ns, t, KvBuffer::host(kv.data(), kv.size())).is_ok());
+  REQUIRE(store->put_batch(ns, t, KvBuffer::host(kv.data(), kv.size())).ok());
 }
 
 }  // namespace
@@ -44,13 +44,13 @@ void put(KvStore* store, NamespaceId ns, const std::vector<Token>& t) {
 TEST_CASE("every call after close returns InvalidArgument", "[kvcache][lifecycle]") {
   test::TempDir dir("lsm4kv_lifecycle");
   std::unique_ptr<KvStore> store;
-  REQUIRE(KvStore::open(options(dir.path()), &store).is_ok());
+  REQUIRE(KvStore::open(options(dir.path()), &store).ok());
   NamespaceId ns;
-  REQUIRE(store->register_namespace("m", kLayout, &ns).is_ok());
+  REQUIRE(store->register_namespace("m", kLayout, &ns).ok());
   const auto t = prompt(1, 3);
   put(store.get(), ns, t);
-  REQUIRE(store->close().is_ok());
-  REQUIRE(store->close().is_ok());  // idempotent
+  REQUIRE(store->close().ok());
+  REQUIRE(store->close().ok());  // idempotent
 
   std::vector<char> buf(t.size() * kLayout.bytes_per_token());
   const KvBuffer dst = KvBuffer::host(buf.data(), buf.size());
@@ -85,9 +85,9 @@ TEST_CASE("every call after close returns InvalidArgument", "[kvcache][lifecycle
 TEST_CASE("close waits for get_batch_async calls in flight", "[kvcache][lifecycle]") {
   test::TempDir dir("lsm4kv_lifecycle");
   std::unique_ptr<KvStore> store;
-  REQUIRE(KvStore::open(options(dir.path()), &store).is_ok());
+  REQUIRE(KvStore::open(options(dir.path()), &store).ok());
   NamespaceId ns;
-  REQUIRE(store->register_namespace("m", kLayout, &ns).is_ok());
+  REQUIRE(store->register_namespace("m", kLayout, &ns).ok());
   std::vector<std::vector<Token>> prompts;
   for (int i = 0; i < 16; i++) {
     prompts.push_back(prompt(i, 8));
@@ -101,11 +101,11 @@ TEST_CASE("close waits for get_batch_async calls in flight", "[kvcache][lifecycl
     bufs[i].resize(t.size() * bpt);
     futures.push_back(store->get_batch_async(ns, t, t.size(), KvBuffer::host(bufs[i].data(), bufs[i].size())));
   }
-  REQUIRE(store->close().is_ok());
+  REQUIRE(store->close().ok());
   // Every call made before close() ran to the end on an open store.
   for (size_t i = 0; i < futures.size(); i++) {
     INFO("get " << i);
-    REQUIRE(futures[i].get().is_ok());
+    REQUIRE(futures[i].get().ok());
     const auto& t = prompts[i % prompts.size()];
     CHECK(bufs[i] == test::kv_of(t, t.size(), bpt));
   }
@@ -166,13 +166,13 @@ TEST_CASE("options are checked at open", "[kvcache][lifecycle]") {
   refused(o, "directory");
   // Nothing was created by a refused open, and the good options open.
   CHECK(std::filesystem::is_empty(dir.path()));
-  REQUIRE(KvStore::open(options(dir.path()), &store).is_ok());
+  REQUIRE(KvStore::open(options(dir.path()), &store).ok());
 }
 
 TEST_CASE("layouts are checked at register_namespace", "[kvcache][lifecycle]") {
   test::TempDir dir("lsm4kv_lifecycle");
   std::unique_ptr<KvStore> store;
-  REQUIRE(KvStore::open(options(dir.path()), &store).is_ok());
+  REQUIRE(KvStore::open(options(dir.path()), &store).ok());
   NamespaceId ns;
   auto refused = [&](const KvLayout& l, const std::string& words) {
     Status s = store->register_namespace("bad", l, &ns);
@@ -190,8 +190,8 @@ TEST_CASE("layouts are checked at register_namespace", "[kvcache][lifecycle]") {
   refused({0x80000000u, 0x80000000u, 4, DType::kF16}, "kMaxPageBytes");
   refused({1u << 20, 1u << 10, 1u << 10, DType::kF16}, "kMaxPageBytes");  // fits size_t, not a page
   std::vector<KvStore::NamespaceInfo> names;
-  REQUIRE(store->list_namespaces(&names).is_ok());
+  REQUIRE(store->list_namespaces(&names).ok());
   CHECK(names.empty());
-  REQUIRE(store->register_namespace("good", kLayout, &ns).is_ok());
+  REQUIRE(store->register_namespace("good", kLayout, &ns).ok());
   put(store.get(), ns, prompt(3, 2));
 }

@@ -69,9 +69,9 @@ TEST_CASE("store agrees with a model across reopens, evictions and GC", "[kvcach
     return o;
   };
   std::unique_ptr<KvStore> store;
-  REQUIRE(KvStore::open(options(dir.path(), capacity), &store).is_ok());
+  REQUIRE(KvStore::open(options(dir.path(), capacity), &store).ok());
   NamespaceId ns;
-  REQUIRE(store->register_namespace("model", kLayout, &ns).is_ok());
+  REQUIRE(store->register_namespace("model", kLayout, &ns).ok());
 
   std::vector<std::vector<Token>> seqs;
   // Pages the model knows were put (as token prefixes); without a capacity
@@ -95,7 +95,7 @@ TEST_CASE("store agrees with a model across reopens, evictions and GC", "[kvcach
       auto kv = expected_kv(s, s.size());
       Status st = store->put_batch(ns, s, KvBuffer::host(kv.data(), kv.size()));
       INFO(st.to_string());
-      REQUIRE(st.is_ok());
+      REQUIRE(st.ok());
       for (size_t p = 1; p <= s.size() / P; p++) put_pages.insert(std::vector<Token>(s.begin(), s.begin() + p * P));
       seqs.push_back(s);
     } else if (dice < 90) {
@@ -103,7 +103,7 @@ TEST_CASE("store agrees with a model across reopens, evictions and GC", "[kvcach
       std::vector<Token> s = seqs[rng() % seqs.size()];
       if (rng() % 3 == 0) s.push_back(static_cast<Token>(rng() % 50));
       size_t cached = 0;
-      REQUIRE(store->probe(ns, s, &cached).is_ok());
+      REQUIRE(store->probe(ns, s, &cached).ok());
       REQUIRE(cached % P == 0);
       size_t model_cached = 0;
       while (model_cached + P <= s.size() &&
@@ -119,26 +119,26 @@ TEST_CASE("store agrees with a model across reopens, evictions and GC", "[kvcach
       // The background thread may evict pages between the probe and the get:
       // a clean miss, never wrong bytes.
       if (room > 0 && st.is_not_found()) continue;
-      REQUIRE(st.is_ok());
+      REQUIRE(st.ok());
       REQUIRE(got == expected_kv(s, n));
     } else if (dice < 93) {
       evictions += store->stats().evictions;
       last_evictions = 0;
-      REQUIRE(store->close().is_ok());
+      REQUIRE(store->close().ok());
       store.reset();
-      REQUIRE(KvStore::open(options(dir.path(), capacity), &store).is_ok());
-      REQUIRE(store->register_namespace("model", kLayout, &ns).is_ok());
+      REQUIRE(KvStore::open(options(dir.path(), capacity), &store).ok());
+      REQUIRE(store->register_namespace("model", kLayout, &ns).ok());
     } else if (dice < 96) {
-      REQUIRE(store->collect_garbage().is_ok());
+      REQUIRE(store->collect_garbage().ok());
     } else {
-      REQUIRE(store->check_invariants().is_ok());
+      REQUIRE(store->check_invariants().ok());
     }
     uint64_t ev = store->stats().evictions;
     if (ev != last_evictions) {
       last_evictions = ev;
       Status inv = store->check_invariants();
       INFO(inv.to_string());
-      REQUIRE(inv.is_ok());
+      REQUIRE(inv.ok());
     }
   }
   StoreStats st = store->stats();
@@ -147,13 +147,13 @@ TEST_CASE("store agrees with a model across reopens, evictions and GC", "[kvcach
     CHECK(evictions > 0);
     CHECK(st.stored_bytes <= capacity);
     // GC keeps the files bounded: about capacity / segment size, not all that was written.
-    REQUIRE(store->collect_garbage().is_ok());
+    REQUIRE(store->collect_garbage().ok());
     st = store->stats();
     INFO("segments " << st.tensor_segments << " live " << st.tensor_live_bytes << " dead "
                      << st.tensor_dead_bytes << " pages put " << st.pages_put);
     CHECK(st.tensor_segments * (64 << 10) <= 3 * capacity);
   }
-  REQUIRE(store->check_invariants().is_ok());
+  REQUIRE(store->check_invariants().ok());
 }
 
 TEST_CASE("a forced fingerprint collision is a miss, never wrong data", "[kvcache]") {
@@ -161,15 +161,15 @@ TEST_CASE("a forced fingerprint collision is a miss, never wrong data", "[kvcach
   StoreOptions o = options(dir.path(), 0);
   testing::ScopedKeyHooks hooks({[](std::span<const Token>) { return uint64_t{42}; }, {}});
   std::unique_ptr<KvStore> store;
-  REQUIRE(KvStore::open(o, &store).is_ok());
+  REQUIRE(KvStore::open(o, &store).ok());
   NamespaceId ns;
-  REQUIRE(store->register_namespace("c", kLayout, &ns).is_ok());
+  REQUIRE(store->register_namespace("c", kLayout, &ns).ok());
   std::vector<Token> a = {1, 2, 3, 4, 5, 6, 7, 8}, b = {9, 9, 9, 9, 8, 8, 8, 8};
   auto kva = expected_kv(a, a.size()), kvb = expected_kv(b, b.size());
-  REQUIRE(store->put_batch(ns, a, KvBuffer::host(kva.data(), kva.size())).is_ok());
+  REQUIRE(store->put_batch(ns, a, KvBuffer::host(kva.data(), kva.size())).ok());
   // b's keys equal a's: the store believes b is cached...
   size_t cached = 0;
-  REQUIRE(store->probe(ns, b, &cached).is_ok());
+  REQUIRE(store->probe(ns, b, &cached).ok());
   REQUIRE(cached == 8);
   // ...but the tag (exact tokens) refuses a's bytes.
   std::vector<char> got(8 * kLayout.bytes_per_token(), 0);
@@ -178,16 +178,16 @@ TEST_CASE("a forced fingerprint collision is a miss, never wrong data", "[kvcach
   REQUIRE(s.is_not_found());
   REQUIRE(got != kva);
   REQUIRE(store->stats().collisions == 1);
-  REQUIRE(store->get_batch(ns, a, 8, KvBuffer::host(got.data(), got.size())).is_ok());
+  REQUIRE(store->get_batch(ns, a, 8, KvBuffer::host(got.data(), got.size())).ok());
   REQUIRE(got == kva);
 }
 
 TEST_CASE("bad input gets a clear error and changes nothing", "[kvcache]") {
   test::TempDir dir("lsm4kv_badin");
   std::unique_ptr<KvStore> store;
-  REQUIRE(KvStore::open(options(dir.path(), 0), &store).is_ok());
+  REQUIRE(KvStore::open(options(dir.path(), 0), &store).ok());
   NamespaceId ns;
-  REQUIRE(store->register_namespace("m", kLayout, &ns).is_ok());
+  REQUIRE(store->register_namespace("m", kLayout, &ns).ok());
   NamespaceId again;
   REQUIRE(store->register_namespace("m", KvLayout{3, 1, 4, DType::kF16}, &again).is_invalid_argument());
   std::vector<Token> t = {1, 2, 3, 4, 5, 6, 7, 8};
@@ -199,12 +199,12 @@ TEST_CASE("bad input gets a clear error and changes nothing", "[kvcache]") {
   REQUIRE(store->put_batch(ns, t, KvBuffer::host(static_cast<const void*>(nullptr), kv.size())).is_invalid_argument());
   REQUIRE(store->put_batch(NamespaceId{77}, t, KvBuffer::host(kv.data(), kv.size())).is_invalid_argument());
   Status dev = store->put_batch(ns, t, KvBuffer::device(kv.data(), kv.size()));
-  REQUIRE((dev.is_not_supported() || dev.is_ok()));  // ok only where a GPU is present
+  REQUIRE((dev.is_not_supported() || dev.ok()));  // ok only where a GPU is present
   size_t cached = 1;
-  REQUIRE(store->probe(ns, t, &cached).is_ok());
+  REQUIRE(store->probe(ns, t, &cached).ok());
   REQUIRE(cached == 0);  // nothing was stored by the refused puts
   REQUIRE(store->probe(ns, empty, &cached).is_invalid_argument());
-  REQUIRE(store->put_batch(ns, t, KvBuffer::host(kv.data(), kv.size())).is_ok());
+  REQUIRE(store->put_batch(ns, t, KvBuffer::host(kv.data(), kv.size())).ok());
   std::vector<char> got(kv.size());
   std::vector<Token> longer = t;
   longer.insert(longer.end(), {1, 1, 1, 1});
@@ -215,7 +215,7 @@ TEST_CASE("bad input gets a clear error and changes nothing", "[kvcache]") {
   const size_t row = kLayout.kv_heads * kLayout.head_dim * 2, stride = row + 16;
   std::vector<std::vector<char>> k(2, std::vector<char>(8 * stride)), v(2, std::vector<char>(8 * stride));
   KvBuffer pl = KvBuffer::per_layer({k[0].data(), k[1].data()}, {v[0].data(), v[1].data()}, stride);
-  REQUIRE(store->get_batch(ns, t, 8, pl).is_ok());
+  REQUIRE(store->get_batch(ns, t, 8, pl).ok());
   for (size_t tok = 0; tok < 8; tok++)
     for (int l = 0; l < 2; l++) {
       const char* rec = kv.data() + ((tok * 2 + l) * 2) * row;
@@ -224,6 +224,6 @@ TEST_CASE("bad input gets a clear error and changes nothing", "[kvcache]") {
     }
   // And the async form.
   auto fut = store->get_batch_async(ns, t, 8, KvBuffer::host(got.data(), got.size()));
-  REQUIRE(fut.get().is_ok());
+  REQUIRE(fut.get().ok());
   REQUIRE(got == kv);
 }

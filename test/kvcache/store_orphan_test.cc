@@ -40,15 +40,15 @@ TEST_CASE("records no index entry references are counted dead at open and collec
   const size_t bpt = kLayout.bytes_per_token();
   std::unique_ptr<KvStore> store;
   NamespaceId ns;
-  REQUIRE(KvStore::open(options(dir.path()), &store).is_ok());
-  REQUIRE(store->register_namespace("orphans", kLayout, &ns).is_ok());
+  REQUIRE(KvStore::open(options(dir.path()), &store).ok());
+  REQUIRE(store->register_namespace("orphans", kLayout, &ns).ok());
   for (int i = 0; i < 8; i++) {
     auto t = prompt(i, 3);
     auto kv = test::kv_of(t, t.size(), bpt);
-    REQUIRE(store->put_batch(ns, t, KvBuffer::host(kv.data(), kv.size())).is_ok());
+    REQUIRE(store->put_batch(ns, t, KvBuffer::host(kv.data(), kv.size())).ok());
   }
   const StoreStats before = store->stats();
-  REQUIRE(store->close().is_ok());
+  REQUIRE(store->close().ok());
 
   // What a put that crashed after its append left behind: its records are in
   // the log (durably), its index entries never were written.
@@ -58,28 +58,28 @@ TEST_CASE("records no index entry references are counted dead at open and collec
     tensorlog::TensorLogOptions to;
     to.segment_size = kSegmentBytes;
     std::unique_ptr<tensorlog::TensorLog> log;
-    REQUIRE(tensorlog::TensorLog::open(dir.path() + "/tensors", to, &log).is_ok());
+    REQUIRE(tensorlog::TensorLog::open(dir.path() + "/tensors", to, &log).ok());
     auto t = prompt(100, 20);
     auto kv = test::kv_of(t, t.size(), bpt);
     std::vector<tensorlog::RecordInput> records;
     for (size_t p = 0; p < 20; p++) records.push_back({"orphan", kv.data() + p * P * bpt, P * bpt});
-    REQUIRE(log->append(records, &orphans).is_ok());
-    REQUIRE(log->close().is_ok());
+    REQUIRE(log->append(records, &orphans).ok());
+    REQUIRE(log->close().ok());
     for (const auto& l : orphans) orphan_bytes += tensorlog::allocated_bytes(l);
   }
 
-  REQUIRE(KvStore::open(options(dir.path()), &store).is_ok());
-  REQUIRE(store->register_namespace("orphans", kLayout, &ns).is_ok());
+  REQUIRE(KvStore::open(options(dir.path()), &store).ok());
+  REQUIRE(store->register_namespace("orphans", kLayout, &ns).ok());
   StoreStats st = store->stats();
   CHECK(st.stored_bytes == before.stored_bytes);
   CHECK(st.tensor_live_bytes == before.tensor_live_bytes);
   CHECK(st.tensor_dead_bytes == before.tensor_dead_bytes + orphan_bytes);
   Status inv = store->check_invariants();
   INFO(inv.to_string());
-  REQUIRE(inv.is_ok());
+  REQUIRE(inv.ok());
 
   // The orphans' segments hold nothing else: GC deletes them.
-  REQUIRE(store->collect_garbage().is_ok());
+  REQUIRE(store->collect_garbage().ok());
   st = store->stats();
   CHECK(st.tensor_dead_bytes == before.tensor_dead_bytes);
   for (const auto& l : orphans) {
@@ -87,18 +87,18 @@ TEST_CASE("records no index entry references are counted dead at open and collec
     CHECK_FALSE(std::filesystem::exists(dir.path() + "/tensors/" + tensorlog::segment_file_name(l.segment)));
   }
   KvStore::VerifyReport report;
-  REQUIRE(store->verify(&report).is_ok());
+  REQUIRE(store->verify(&report).ok());
   INFO((report.problems.empty() ? "" : report.problems.front()));
   CHECK(report.clean());
   for (int i = 0; i < 8; i++) {
     auto t = prompt(i, 3);
     std::vector<char> got(t.size() * bpt);
-    REQUIRE(store->get_batch(ns, t, t.size(), KvBuffer::host(got.data(), got.size())).is_ok());
+    REQUIRE(store->get_batch(ns, t, t.size(), KvBuffer::host(got.data(), got.size())).ok());
     CHECK(got == test::kv_of(t, t.size(), bpt));
   }
-  REQUIRE(store->close().is_ok());
+  REQUIRE(store->close().ok());
   // And stay dead across the next open.
-  REQUIRE(KvStore::open(options(dir.path()), &store).is_ok());
+  REQUIRE(KvStore::open(options(dir.path()), &store).ok());
   CHECK(store->stats().tensor_live_bytes == before.tensor_live_bytes);
-  REQUIRE(store->check_invariants().is_ok());
+  REQUIRE(store->check_invariants().ok());
 }

@@ -66,7 +66,7 @@ struct Pages {
 
 size_t exists(KvStore* s, NamespaceId ns, const Pages& p) {
   size_t n = 0;
-  REQUIRE(s->exists_prefix(ns, p.views, &n).is_ok());
+  REQUIRE(s->exists_prefix(ns, p.views, &n).ok());
   return n;
 }
 
@@ -77,10 +77,10 @@ std::vector<Status> get_and_check(KvStore* s, NamespaceId ns, const Pages& p) {
   std::vector<PageSlices> dst;
   for (size_t j = 0; j < p.keys.size(); j++) dst.push_back({{k[j].data(), kHalf}, {v[j].data(), kHalf}});
   std::vector<Status> results;
-  REQUIRE(s->get_pages(ns, p.views, dst, &results).is_ok());
+  REQUIRE(s->get_pages(ns, p.views, dst, &results).ok());
   REQUIRE(results.size() == p.keys.size());
   for (size_t j = 0; j < p.keys.size(); j++) {
-    if (!results[j].is_ok()) continue;
+    if (!results[j].ok()) continue;
     std::vector<char> got(k[j]);
     got.insert(got.end(), v[j].begin(), v[j].end());
     CHECK(got == p.data[j]);
@@ -93,37 +93,37 @@ std::vector<Status> get_and_check(KvStore* s, NamespaceId ns, const Pages& p) {
 TEST_CASE("pages by key: put, exists_prefix, get with K and V slices, reopen", "[kvcache][pages]") {
   test::TempDir dir("lsm4kv_pages");
   std::unique_ptr<KvStore> store;
-  REQUIRE(KvStore::open(options(dir.path()), &store).is_ok());
+  REQUIRE(KvStore::open(options(dir.path()), &store).ok());
   NamespaceId ns;
-  REQUIRE(store->register_namespace("m", kLayout, &ns).is_ok());
+  REQUIRE(store->register_namespace("m", kLayout, &ns).ok());
   const Pages all(0, 40);
   CHECK(exists(store.get(), ns, all) == 0);
   const Pages first(0, 25);
-  REQUIRE(store->put_pages(ns, first.views, first.slices).is_ok());
-  REQUIRE(store->put_pages(ns, first.views, first.slices).is_ok());  // idempotent
+  REQUIRE(store->put_pages(ns, first.views, first.slices).ok());
+  REQUIRE(store->put_pages(ns, first.views, first.slices).ok());  // idempotent
   CHECK(store->stats().pages_put == 25);
   CHECK(exists(store.get(), ns, all) == 25);
   auto r = get_and_check(store.get(), ns, all);
-  for (size_t j = 0; j < r.size(); j++) CHECK(r[j].is_ok() == (j < 25));
+  for (size_t j = 0; j < r.size(); j++) CHECK(r[j].ok() == (j < 25));
   for (size_t j = 25; j < r.size(); j++) CHECK(r[j].is_not_found());
   // A single contiguous slice per page lands in place.
   std::vector<char> one(kPage);
   std::vector<PageSlices> dst{{{one.data(), kPage}}};
   std::vector<std::string_view> k7{all.views[7]};
   std::vector<Status> res;
-  REQUIRE(store->get_pages(ns, k7, dst, &res).is_ok());
-  CHECK(res[0].is_ok());
+  REQUIRE(store->get_pages(ns, k7, dst, &res).ok());
+  CHECK(res[0].ok());
   CHECK(one == all.data[7]);
   // Keyed pages are not token pages: the token API does not see them.
-  CHECK(store->check_invariants().is_ok());
-  REQUIRE(store->close().is_ok());
-  REQUIRE(KvStore::open(options(dir.path()), &store).is_ok());
-  REQUIRE(store->register_namespace("m", kLayout, &ns).is_ok());
+  CHECK(store->check_invariants().ok());
+  REQUIRE(store->close().ok());
+  REQUIRE(KvStore::open(options(dir.path()), &store).ok());
+  REQUIRE(store->register_namespace("m", kLayout, &ns).ok());
   CHECK(exists(store.get(), ns, all) == 25);
   get_and_check(store.get(), ns, first);
-  CHECK(store->check_invariants().is_ok());
+  CHECK(store->check_invariants().ok());
   KvStore::VerifyReport vr;
-  REQUIRE(store->verify(&vr).is_ok());
+  REQUIRE(store->verify(&vr).ok());
   INFO((vr.problems.empty() ? "" : vr.problems[0]));
   CHECK(vr.clean());
   CHECK(vr.records == 25);
@@ -132,9 +132,9 @@ TEST_CASE("pages by key: put, exists_prefix, get with K and V slices, reopen", "
 TEST_CASE("exists_prefix is exact when a key in the middle is missing", "[kvcache][pages][model]") {
   test::TempDir dir("lsm4kv_pages_hole");
   std::unique_ptr<KvStore> store;
-  REQUIRE(KvStore::open(options(dir.path()), &store).is_ok());
+  REQUIRE(KvStore::open(options(dir.path()), &store).ok());
   NamespaceId ns;
-  REQUIRE(store->register_namespace("m", kLayout, &ns).is_ok());
+  REQUIRE(store->register_namespace("m", kLayout, &ns).ok());
   // A model: stored pages at random, then every prefix count checked.
   std::mt19937_64 rng(3);
   std::vector<bool> stored(100, false);
@@ -142,7 +142,7 @@ TEST_CASE("exists_prefix is exact when a key in the middle is missing", "[kvcach
     for (int i = 0; i < 100; i++) {
       if (stored[i] || rng() % 3 != 0) continue;
       const Pages one(i, i + 1);
-      REQUIRE(store->put_pages(ns, one.views, one.slices).is_ok());
+      REQUIRE(store->put_pages(ns, one.views, one.slices).ok());
       stored[i] = true;
     }
     for (int from : {0, 1, 17, 50}) {
@@ -157,9 +157,9 @@ TEST_CASE("exists_prefix is exact when a key in the middle is missing", "[kvcach
 TEST_CASE("bad input to the page-key API is refused and changes nothing", "[kvcache][pages]") {
   test::TempDir dir("lsm4kv_pages_bad");
   std::unique_ptr<KvStore> store;
-  REQUIRE(KvStore::open(options(dir.path()), &store).is_ok());
+  REQUIRE(KvStore::open(options(dir.path()), &store).ok());
   NamespaceId ns;
-  REQUIRE(store->register_namespace("m", kLayout, &ns).is_ok());
+  REQUIRE(store->register_namespace("m", kLayout, &ns).ok());
   const Pages p(0, 3);
   std::vector<Status> res;
   size_t n = 0;
@@ -196,7 +196,7 @@ TEST_CASE("bad input to the page-key API is refused and changes nothing", "[kvca
   CHECK(store->stats().pages_put == 0);
   CHECK(exists(store.get(), ns, p) == 0);
   CHECK(store->stats().stored_bytes == 0);
-  REQUIRE(store->close().is_ok());
+  REQUIRE(store->close().ok());
   CHECK(store->exists_prefix(ns, p.views, &n).is_invalid_argument());  // closed
 }
 
@@ -205,19 +205,19 @@ TEST_CASE("keyed pages are evicted to the capacity, least recently used first", 
   StoreOptions o = options(dir.path());
   o.capacity_bytes = 1 << 20;
   std::unique_ptr<KvStore> store;
-  REQUIRE(KvStore::open(o, &store).is_ok());
+  REQUIRE(KvStore::open(o, &store).ok());
   NamespaceId ns;
-  REQUIRE(store->register_namespace("m", kLayout, &ns).is_ok());
+  REQUIRE(store->register_namespace("m", kLayout, &ns).ok());
   // 4,000 pages of 512 B (records of ~600 B) into a 1 MiB store; page 0 is
   // read after every put, so it is the most recently used.
   const Pages zero(0, 1);
-  REQUIRE(store->put_pages(ns, zero.views, zero.slices).is_ok());
+  REQUIRE(store->put_pages(ns, zero.views, zero.slices).ok());
   for (int i = 1; i < 4000; i += 10) {
     const Pages batch(i, i + 10);
     Status s = store->put_pages(ns, batch.views, batch.slices);
     INFO(s.to_string());
-    REQUIRE(s.is_ok());
-    CHECK(get_and_check(store.get(), ns, zero)[0].is_ok());
+    REQUIRE(s.ok());
+    CHECK(get_and_check(store.get(), ns, zero)[0].ok());
   }
   const StoreStats st = store->stats();
   CHECK(st.pages_evicted > 0);
@@ -228,7 +228,7 @@ TEST_CASE("keyed pages are evicted to the capacity, least recently used first", 
   CHECK(exists(store.get(), ns, Pages(1, 2)) == 0);
   Status inv = store->check_invariants();
   INFO(inv.to_string());
-  CHECK(inv.is_ok());
+  CHECK(inv.ok());
 }
 
 TEST_CASE("keyed pages survive a rebuild of the index; a damaged record leaves the index", "[kvcache][pages][rebuild]") {
@@ -236,37 +236,37 @@ TEST_CASE("keyed pages survive a rebuild of the index; a damaged record leaves t
   const Pages p(0, 20);
   {
     std::unique_ptr<KvStore> store;
-    REQUIRE(KvStore::open(options(dir.path()), &store).is_ok());
+    REQUIRE(KvStore::open(options(dir.path()), &store).ok());
     NamespaceId ns;
-    REQUIRE(store->register_namespace("m", kLayout, &ns).is_ok());
-    REQUIRE(store->put_pages(ns, p.views, p.slices).is_ok());
-    REQUIRE(store->close().is_ok());
+    REQUIRE(store->register_namespace("m", kLayout, &ns).ok());
+    REQUIRE(store->put_pages(ns, p.views, p.slices).ok());
+    REQUIRE(store->close().ok());
   }
   RepairReport report;
-  REQUIRE(KvStore::repair(options(dir.path()), &report).is_ok());
+  REQUIRE(KvStore::repair(options(dir.path()), &report).ok());
   CHECK(report.pages_kept == 20);
   CHECK(report.damaged_records == 0);
   std::unique_ptr<KvStore> store;
-  REQUIRE(KvStore::open(options(dir.path()), &store).is_ok());
+  REQUIRE(KvStore::open(options(dir.path()), &store).ok());
   NamespaceId ns;
-  REQUIRE(store->register_namespace("m", kLayout, &ns).is_ok());
+  REQUIRE(store->register_namespace("m", kLayout, &ns).ok());
   CHECK(exists(store.get(), ns, p) == 20);
   get_and_check(store.get(), ns, p);
-  CHECK(store->check_invariants().is_ok());
+  CHECK(store->check_invariants().ok());
   // Damage page 5's record: its get misses, the page leaves the index.
   std::string v;
-  REQUIRE(store->index()->get({}, keyed_page_key(ns, p.keys[5]), &v).is_ok());
+  REQUIRE(store->index()->get({}, keyed_page_key(ns, p.keys[5]), &v).ok());
   PageEntry e;
   REQUIRE(e.decode_from(v));
   test::flip_byte(dir.path() + "/tensors/" + tensorlog::segment_file_name(e.location.segment),
                   e.location.offset + e.location.length - 3);
   auto r = get_and_check(store.get(), ns, p);
-  for (size_t j = 0; j < r.size(); j++) CHECK(r[j].is_ok() == (j != 5));
+  for (size_t j = 0; j < r.size(); j++) CHECK(r[j].ok() == (j != 5));
   CHECK(r[5].is_not_found());
   CHECK(store->stats().corrupt_pages_dropped == 1);
   CHECK(exists(store.get(), ns, p) == 5);
-  CHECK(store->check_invariants().is_ok());
+  CHECK(store->check_invariants().ok());
   // Put again, it is back.
-  REQUIRE(store->put_pages(ns, p.views, p.slices).is_ok());
+  REQUIRE(store->put_pages(ns, p.views, p.slices).ok());
   CHECK(exists(store.get(), ns, p) == 20);
 }

@@ -122,14 +122,14 @@ void check(const Config& c, uint64_t seed, KvStore* store, const Namespaces& ns,
            Totals* t) {
   Status inv = store->check_invariants();
   INFO(inv.to_string());
-  REQUIRE(inv.is_ok());
+  REQUIRE(inv.ok());
   uint64_t end = p->next.load();
   for (uint64_t i = 0; i < end; i++) {
     auto tokens = prompt(c, seed, i);
     const KvLayout& layout = is_big(c, i) ? kBig : kSmall;
     NamespaceId id = is_big(c, i) ? ns.big : ns.small;
     size_t cached = 0;
-    REQUIRE(store->probe(id, tokens, &cached).is_ok());
+    REQUIRE(store->probe(id, tokens, &cached).ok());
     bool acked = i < p->acked.size() && p->acked[i];
     INFO("prompt " << i << " of " << tokens.size() << " tokens, acked " << acked << ", cached "
                    << cached);
@@ -141,7 +141,7 @@ void check(const Config& c, uint64_t seed, KvStore* store, const Namespaces& ns,
     std::vector<char> got(cached * layout.bytes_per_token());
     Status s = store->get_batch(id, tokens, cached, KvBuffer::host(got.data(), got.size()));
     INFO(s.to_string());
-    REQUIRE(s.is_ok());
+    REQUIRE(s.ok());
     REQUIRE(got == test::kv_of(tokens, cached, layout.bytes_per_token()));
     t->pages_checked += cached / P;
   }
@@ -156,8 +156,8 @@ void one_cut(const Config& c, const std::string& root, uint64_t seed, uint64_t l
     std::unique_ptr<KvStore> store;
     Namespaces ns;
     Status s = KvStore::open(options(c, dir, &fs), &store);
-    if (s.is_ok()) s = register_all(store.get(), &ns);
-    if (!s.is_ok()) {
+    if (s.ok()) s = register_all(store.get(), &ns);
+    if (!s.ok()) {
       INFO(s.to_string());
       REQUIRE(fs.is_cut());  // the cut came during open
       t->cut_in_open++;
@@ -180,7 +180,7 @@ void one_cut(const Config& c, const std::string& root, uint64_t seed, uint64_t l
   }
   t->ops += fs.ops();
   test::PowerLossReport loss;
-  REQUIRE(fs.apply_loss(loss_seed, &loss).is_ok());
+  REQUIRE(fs.apply_loss(loss_seed, &loss).ok());
   t->loss.files_cut += loss.files_cut;
   t->loss.files_torn += loss.files_torn;
   t->loss.bytes_lost += loss.bytes_lost;
@@ -189,11 +189,11 @@ void one_cut(const Config& c, const std::string& root, uint64_t seed, uint64_t l
   std::unique_ptr<KvStore> store;
   Status s = KvStore::open(options(c, dir, FileSystem::posix()), &store);
   INFO("reopen after the cut: " << s.to_string());
-  REQUIRE(s.is_ok());
+  REQUIRE(s.ok());
   Namespaces ns;
-  REQUIRE(register_all(store.get(), &ns).is_ok());
+  REQUIRE(register_all(store.get(), &ns).ok());
   check(c, seed, store.get(), ns, p, t);
-  REQUIRE(store->close().is_ok());
+  REQUIRE(store->close().ok());
   t->cuts++;
 }
 

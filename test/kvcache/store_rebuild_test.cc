@@ -78,21 +78,21 @@ std::vector<Token> prefix(const std::vector<Token>& p, size_t pages) {
 
 NamespaceId put_all(KvStore* store, const std::vector<std::vector<Token>>& prompts) {
   NamespaceId ns;
-  REQUIRE(store->register_namespace("rebuild", kLayout, &ns).is_ok());
+  REQUIRE(store->register_namespace("rebuild", kLayout, &ns).ok());
   for (const auto& p : prompts) {
     auto kv = test::kv_of(p, p.size(), kBpt);
-    REQUIRE(store->put_batch(ns, p, KvBuffer::host(kv.data(), kv.size())).is_ok());
+    REQUIRE(store->put_batch(ns, p, KvBuffer::host(kv.data(), kv.size())).ok());
   }
   return ns;
 }
 
 void write_store(const std::string& dir, const Corpus& c) {
   std::unique_ptr<KvStore> store;
-  REQUIRE(KvStore::open(options(dir), &store).is_ok());
+  REQUIRE(KvStore::open(options(dir), &store).ok());
   put_all(store.get(), c.prompts);
   // Run files, not only the WAL (a background flush may not have run yet).
-  REQUIRE(store->index()->flush().is_ok());
-  REQUIRE(store->close().is_ok());
+  REQUIRE(store->index()->flush().ok());
+  REQUIRE(store->close().ok());
 }
 
 // What a store answers for every prompt: the cached prefix and its bytes.
@@ -104,16 +104,16 @@ struct Answers {
 
 Answers answers(KvStore* store, const Corpus& c) {
   NamespaceId ns;
-  REQUIRE(store->register_namespace("rebuild", kLayout, &ns).is_ok());
+  REQUIRE(store->register_namespace("rebuild", kLayout, &ns).ok());
   Answers a;
   for (const auto& p : c.prompts) {
     size_t cached = 0;
-    REQUIRE(store->probe(ns, p, &cached).is_ok());
+    REQUIRE(store->probe(ns, p, &cached).ok());
     std::vector<char> kv(cached * kBpt);
     if (cached > 0) {
       Status s = store->get_batch(ns, p, cached, KvBuffer::host(kv.data(), kv.size()));
       INFO(s.to_string());
-      REQUIRE(s.is_ok());
+      REQUIRE(s.ok());
     }
     a.cached.push_back(cached);
     a.kv.push_back(std::move(kv));
@@ -135,7 +135,7 @@ tensorlog::Location location_of(KvStore* store, const std::vector<Token>& page_p
   const size_t pages = page_prefix.size() / P;
   auto keys = prompt_keys(1, page_prefix, P, pages, StoreOptions{}.key_window_pages, {}).all_keys();
   std::string v;
-  REQUIRE(store->index()->get({}, keys.back(), &v).is_ok());
+  REQUIRE(store->index()->get({}, keys.back(), &v).ok());
   PageEntry e;
   REQUIRE(e.decode_from(v));
   return e.location;
@@ -143,9 +143,9 @@ tensorlog::Location location_of(KvStore* store, const std::vector<Token>& page_p
 
 tensorlog::Location location_in(const std::string& dir, const std::vector<Token>& page_prefix) {
   std::unique_ptr<KvStore> store;
-  REQUIRE(KvStore::open(options(dir), &store).is_ok());
+  REQUIRE(KvStore::open(options(dir), &store).ok());
   auto loc = location_of(store.get(), page_prefix);
-  REQUIRE(store->close().is_ok());
+  REQUIRE(store->close().ok());
   return loc;
 }
 
@@ -170,7 +170,7 @@ std::unique_ptr<tensorlog::TensorLog> open_log(const std::string& dir) {
   tensorlog::TensorLogOptions to;
   to.segment_size = kSegmentBytes;
   std::unique_ptr<tensorlog::TensorLog> log;
-  REQUIRE(tensorlog::TensorLog::open(dir + "/tensors", to, &log).is_ok());
+  REQUIRE(tensorlog::TensorLog::open(dir + "/tensors", to, &log).ok());
   return log;
 }
 
@@ -179,7 +179,7 @@ std::unique_ptr<KvStore> open_rebuilding(const std::string& dir, RepairReport* r
   std::unique_ptr<KvStore> store;
   Status s = KvStore::open(options(dir, OnCorruption::kRebuild), &store);
   INFO(s.to_string());
-  REQUIRE(s.is_ok());
+  REQUIRE(s.ok());
   const StoreStats st = store->stats();
   REQUIRE(st.index_rebuilt);
   *report = st.rebuild;
@@ -197,10 +197,10 @@ void check_rebuilt_equal(const std::string& dir, const Corpus& c) {
   CHECK(answers(store.get(), c) == original(c));
   Status inv = store->check_invariants();
   INFO(inv.to_string());
-  CHECK(inv.is_ok());
-  REQUIRE(store->close().is_ok());
+  CHECK(inv.ok());
+  REQUIRE(store->close().ok());
   // The rebuilt index is durable: a plain open finds it as it was.
-  REQUIRE(KvStore::open(options(dir), &store).is_ok());
+  REQUIRE(KvStore::open(options(dir), &store).ok());
   CHECK_FALSE(store->stats().index_rebuilt);
   CHECK(answers(store.get(), c) == original(c));
 }
@@ -234,9 +234,9 @@ TEST_CASE("an index of 2- and 3-page windows is rebuilt from the tags equal to t
     StoreOptions o = options(dir.path());
     o.key_window_pages = window;
     std::unique_ptr<KvStore> store;
-    REQUIRE(KvStore::open(o, &store).is_ok());
+    REQUIRE(KvStore::open(o, &store).ok());
     put_all(store.get(), c.prompts);
-    REQUIRE(store->close().is_ok());
+    REQUIRE(store->close().ok());
   }
   fs::remove_all(dir.path() + "/index");
   check_rebuilt_equal(dir.path(), c);  // the window comes from CONFIG
@@ -285,7 +285,7 @@ TEST_CASE("repair skips a damaged record and drops its page's subtree, keeping t
   RepairReport r;
   Status s = KvStore::repair(options(dir.path()), &r);
   INFO(s.to_string());
-  REQUIRE(s.is_ok());
+  REQUIRE(s.ok());
   const size_t lost = c.subtree(damaged);
   REQUIRE(lost >= 2);
   CHECK(r.records_scanned == c.pages.size());
@@ -296,7 +296,7 @@ TEST_CASE("repair skips a damaged record and drops its page's subtree, keeping t
   CHECK(r.problems[0].find("checksum") != std::string::npos);
 
   std::unique_ptr<KvStore> store;
-  REQUIRE(KvStore::open(options(dir.path()), &store).is_ok());
+  REQUIRE(KvStore::open(options(dir.path()), &store).ok());
   Answers want = original(c);
   for (size_t i = 0; i < c.prompts.size(); i++) {
     if (std::equal(damaged.begin(), damaged.end(), c.prompts[i].begin())) {
@@ -307,7 +307,7 @@ TEST_CASE("repair skips a damaged record and drops its page's subtree, keeping t
   CHECK(answers(store.get(), c) == want);
   Status inv = store->check_invariants();
   INFO(inv.to_string());
-  CHECK(inv.is_ok());
+  CHECK(inv.ok());
 }
 
 TEST_CASE("a segment whose seal and one record are damaged keeps every other record", "[kvcache][rebuild]") {
@@ -318,7 +318,7 @@ TEST_CASE("a segment whose seal and one record are damaged keeps every other rec
   std::vector<std::pair<tensorlog::Location, size_t>> in_first;
   {
     std::unique_ptr<KvStore> store;
-    REQUIRE(KvStore::open(options(dir.path()), &store).is_ok());
+    REQUIRE(KvStore::open(options(dir.path()), &store).ok());
     for (size_t i = 0; i < c.prompts.size(); i++) {
       auto loc = location_of(store.get(), c.prompts[i]);
       if (loc.segment == 1) in_first.push_back({loc, i});
@@ -341,7 +341,7 @@ TEST_CASE("a segment whose seal and one record are damaged keeps every other rec
   want.cached[prompt] -= P;
   want.kv[prompt].resize(want.cached[prompt] * kBpt);
   CHECK(answers(store.get(), c) == want);
-  CHECK(store->check_invariants().is_ok());
+  CHECK(store->check_invariants().ok());
 }
 
 TEST_CASE("a page whose parent's record is gone is dropped with its descendants", "[kvcache][rebuild]") {
@@ -355,8 +355,8 @@ TEST_CASE("a page whose parent's record is gone is dropped with its descendants"
   const tensorlog::Location loc = location_in(dir.path(), gone);
   {
     auto log = open_log(dir.path());
-    REQUIRE(log->mark_dead(std::vector<tensorlog::Location>{loc}).is_ok());
-    REQUIRE(log->close().is_ok());
+    REQUIRE(log->mark_dead(std::vector<tensorlog::Location>{loc}).ok());
+    REQUIRE(log->close().ok());
   }
   fs::remove_all(dir.path() + "/index");
   RepairReport r;
@@ -369,7 +369,7 @@ TEST_CASE("a page whose parent's record is gone is dropped with its descendants"
   want.cached[5] = 3 * P;
   want.kv[5].resize(3 * P * kBpt);
   CHECK(answers(store.get(), c) == want);
-  CHECK(store->check_invariants().is_ok());
+  CHECK(store->check_invariants().ok());
 }
 
 TEST_CASE("duplicate records left by a collection: the newest copy of each page wins", "[kvcache][rebuild]") {
@@ -386,9 +386,9 @@ TEST_CASE("duplicate records left by a collection: the newest copy of each page 
     tensorlog::CollectOptions co;
     co.live_ratio_threshold = 2.0;  // every sealed segment
     tensorlog::Collection col;
-    REQUIRE(log->collect(co, &col).is_ok());
+    REQUIRE(log->collect(co, &col).ok());
     relocated = col.relocations.size();
-    REQUIRE(log->close().is_ok());
+    REQUIRE(log->close().ok());
     for (const auto& e : fs::directory_iterator(dir.path() + "/tensors"))
       if (e.path().filename().string().ends_with(".pending")) fs::remove(e.path());
   }
@@ -409,7 +409,7 @@ TEST_CASE("duplicate records left by a collection: the newest copy of each page 
   CHECK(answers(store.get(), c) == original(c));
   Status inv = store->check_invariants();  // the older copies are reported dead
   INFO(inv.to_string());
-  CHECK(inv.is_ok());
+  CHECK(inv.ok());
 }
 
 TEST_CASE("a store of an old format (unchained tags, unbounded keys, token ids in tags) is refused with its "
@@ -425,20 +425,20 @@ TEST_CASE("a store of an old format (unchained tags, unbounded keys, token ids i
     // cfg record and CONFIG as format 4 but for the version (its tags held
     // token ids).
     std::unique_ptr<engine::DB> db;
-    REQUIRE(engine::DB::open(engine::Options{}, dir.path() + "/index", &db).is_ok());
+    REQUIRE(engine::DB::open(engine::Options{}, dir.path() + "/index", &db).ok());
     std::string v;
     put_varint32(&v, P);
     if (version >= 2) put_varint32(&v, version);
     if (version == 3) put_varint32(&v, 8);
-    REQUIRE(db->put({}, meta_key("cfg"), v).is_ok());
-    REQUIRE(db->close().is_ok());
+    REQUIRE(db->put({}, meta_key("cfg"), v).ok());
+    REQUIRE(db->close().ok());
     if (version < 3) {
       fs::remove(dir.path() + "/" + kConfigFile);
     } else {
       StoreConfig cfg;
-      REQUIRE(read_config_file(FileSystem::posix(), dir.path(), &cfg).is_ok());
+      REQUIRE(read_config_file(FileSystem::posix(), dir.path(), &cfg).ok());
       cfg.format_version = 3;
-      REQUIRE(write_config_file(FileSystem::posix(), dir.path(), cfg).is_ok());
+      REQUIRE(write_config_file(FileSystem::posix(), dir.path(), cfg).ok());
     }
   }
   for (OnCorruption on : {OnCorruption::kFail, OnCorruption::kRebuild}) {
@@ -464,8 +464,8 @@ TEST_CASE("rebuild needs CONFIG or the index: with both damaged open fails namin
   REQUIRE(read_config_file(FileSystem::posix(), dir.path(), &cfg).is_corruption());
   {
     std::unique_ptr<KvStore> store;
-    REQUIRE(KvStore::open(options(dir.path()), &store).is_ok());
-    REQUIRE(read_config_file(FileSystem::posix(), dir.path(), &cfg).is_ok());
+    REQUIRE(KvStore::open(options(dir.path()), &store).ok());
+    REQUIRE(read_config_file(FileSystem::posix(), dir.path(), &cfg).ok());
     CHECK(cfg.page_tokens == P);
     REQUIRE(cfg.namespaces.size() == 1);
     CHECK(cfg.namespaces[0].name == "rebuild");
@@ -493,12 +493,12 @@ TEST_CASE("a get that meets a damaged record drops its page and subtree; a put r
   damage_record(dir.path(), location_in(dir.path(), damaged));
 
   std::unique_ptr<KvStore> store;
-  REQUIRE(KvStore::open(options(dir.path()), &store).is_ok());
+  REQUIRE(KvStore::open(options(dir.path()), &store).ok());
   NamespaceId ns;
-  REQUIRE(store->register_namespace("rebuild", kLayout, &ns).is_ok());
+  REQUIRE(store->register_namespace("rebuild", kLayout, &ns).ok());
   const auto& p = c.prompts[1];
   size_t cached = 0;
-  REQUIRE(store->probe(ns, p, &cached).is_ok());
+  REQUIRE(store->probe(ns, p, &cached).ok());
   REQUIRE(cached == p.size());  // the index does not know yet
   std::vector<char> kv(p.size() * kBpt);
   Status s = store->get_batch(ns, p, p.size(), KvBuffer::host(kv.data(), kv.size()));
@@ -507,17 +507,17 @@ TEST_CASE("a get that meets a damaged record drops its page and subtree; a put r
   CHECK(s.message().find("damaged") != std::string::npos);
   CHECK(store->stats().corrupt_pages_dropped == lost);
   CHECK(store->stats().collisions == 0);
-  REQUIRE(store->probe(ns, p, &cached).is_ok());
+  REQUIRE(store->probe(ns, p, &cached).ok());
   CHECK(cached == P);
   Status inv = store->check_invariants();
   INFO(inv.to_string());
-  CHECK(inv.is_ok());
+  CHECK(inv.ok());
 
   put_all(store.get(), c.prompts);
   CHECK(answers(store.get(), c) == original(c));
-  CHECK(store->check_invariants().is_ok());
-  REQUIRE(store->close().is_ok());
-  REQUIRE(KvStore::open(options(dir.path()), &store).is_ok());
+  CHECK(store->check_invariants().ok());
+  REQUIRE(store->close().ok());
+  REQUIRE(KvStore::open(options(dir.path()), &store).ok());
   CHECK(answers(store.get(), c) == original(c));
 }
 
@@ -532,21 +532,21 @@ TEST_CASE("rebuild of ~100k small pages", "[.rebuild-bench]") {
   o.index_write_buffer = 8 << 20;
   o.segment_bytes = 64 << 20;
   std::unique_ptr<KvStore> store;
-  REQUIRE(KvStore::open(o, &store).is_ok());
+  REQUIRE(KvStore::open(o, &store).ok());
   NamespaceId ns;
-  REQUIRE(store->register_namespace("rebuild", kLayout, &ns).is_ok());
+  REQUIRE(store->register_namespace("rebuild", kLayout, &ns).ok());
   std::vector<Token> p(32 * P);
   std::vector<char> kv(p.size() * kBpt, 7);
   for (size_t i = 0; i < prompts; i++) {
     for (size_t t = 0; t < p.size(); t++)
       p[t] = static_cast<Token>(t < 4 * P ? (i / 25) * 1000 + t : i * 1000 + t);
-    REQUIRE(store->put_batch(ns, p, KvBuffer::host(kv.data(), kv.size())).is_ok());
+    REQUIRE(store->put_batch(ns, p, KvBuffer::host(kv.data(), kv.size())).ok());
   }
   const uint64_t pages = store->stats().pages_put;
-  REQUIRE(store->close().is_ok());
+  REQUIRE(store->close().ok());
   const auto t0 = std::chrono::steady_clock::now();
   RepairReport r;
-  REQUIRE(KvStore::repair(o, &r).is_ok());
+  REQUIRE(KvStore::repair(o, &r).ok());
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   CHECK(r.pages_kept == pages);
   std::printf("rebuild: %llu pages (%llu records scanned) in %.3f s: %.0f pages/s\n",

@@ -39,18 +39,18 @@ std::vector<Token> tokens(Token first, size_t pages) {
 class Region {
  public:
   Region(const std::string& dir, uint32_t keep_reads) {
-    REQUIRE(KvStore::open(options(dir, keep_reads), &store_).is_ok());
-    REQUIRE(store_->register_namespace("r", kLayout, &ns_).is_ok());
+    REQUIRE(KvStore::open(options(dir, keep_reads), &store_).ok());
+    REQUIRE(store_->register_namespace("r", kLayout, &ns_).ok());
   }
   void put(const std::vector<Token>& t) {
     auto kv = test::kv_of(t, t.size(), kLayout.bytes_per_token());
     Status s = store_->put_batch(ns_, t, KvBuffer::host(kv.data(), kv.size()));
     INFO(s.to_string());
-    REQUIRE(s.is_ok());
+    REQUIRE(s.ok());
   }
   size_t cached(const std::vector<Token>& t) {
     size_t n = 0;
-    REQUIRE(store_->probe(ns_, t, &n).is_ok());
+    REQUIRE(store_->probe(ns_, t, &n).ok());
     return n;
   }
   // Reads the cached prefix back; it must be exactly what was put.
@@ -58,7 +58,7 @@ class Region {
     const size_t n = cached(t);
     if (n == 0) return;
     std::vector<char> got(n * kLayout.bytes_per_token());
-    REQUIRE(store_->get_batch(ns_, t, n, KvBuffer::host(got.data(), got.size())).is_ok());
+    REQUIRE(store_->get_batch(ns_, t, n, KvBuffer::host(got.data(), got.size())).ok());
     REQUIRE(got == test::kv_of(t, n, kLayout.bytes_per_token()));
   }
   KvStore* operator->() { return store_.get(); }
@@ -96,7 +96,7 @@ TEST_CASE("region eviction keeps the pages read since written and evicts the res
     if (i % 8 == 7) {
       Status inv = store->check_invariants();
       INFO(inv.to_string());
-      REQUIRE(inv.is_ok());
+      REQUIRE(inv.ok());
     }
   }
   const StoreStats st = store->stats();
@@ -116,7 +116,7 @@ TEST_CASE("region eviction keeps the pages read since written and evicts the res
     CHECK(store.cached(hot) == hot.size());
     store.read(hot);
   }
-  REQUIRE(store->check_invariants().is_ok());
+  REQUIRE(store->check_invariants().ok());
 }
 
 TEST_CASE("region eviction never takes the prefixes a put extends", "[kvcache][capacity][region]") {
@@ -132,7 +132,7 @@ TEST_CASE("region eviction never takes the prefixes a put extends", "[kvcache][c
     REQUIRE(store.cached(t) == t.size());
   }
   CHECK(store->stats().pages_evicted > 0);
-  REQUIRE(store->check_invariants().is_ok());
+  REQUIRE(store->check_invariants().ok());
 }
 
 TEST_CASE("region_keep_reads above 3 is refused", "[kvcache][capacity][region]") {

@@ -55,7 +55,7 @@ Status lose_tail(const std::string& path, uint64_t synced, uint64_t size, std::m
     // Each sector written since the sync holds its new bytes or, lost, zeros
     // (never the synced bytes before it: a sector's write is atomic).
     const std::string zeros(kSector, '\0');
-    for (uint64_t lo = synced; lo < end && s.is_ok();) {
+    for (uint64_t lo = synced; lo < end && s.ok();) {
       uint64_t hi = std::min(end, (lo / kSector + 1) * kSector);
       if (rng() % 2 == 0) {
         if (::pwrite(fd, zeros.data(), hi - lo, static_cast<off_t>(lo)) !=
@@ -66,7 +66,7 @@ Status lose_tail(const std::string& path, uint64_t synced, uint64_t size, std::m
       lo = hi;
     }
   }
-  if (s.is_ok() && end < size && ::ftruncate(fd, static_cast<off_t>(end)) != 0)
+  if (s.ok() && end < size && ::ftruncate(fd, static_cast<off_t>(end)) != 0)
     s = Status::from_errno(errno, "power loss: truncate " + path);
   report->bytes_lost += size - end;
   ::close(fd);
@@ -98,7 +98,7 @@ Status revert_last_block(const std::string& path, uint64_t synced, const std::st
   std::string now(block.size(), '\0');
   ssize_t n = ::pread(fd, now.data(), now.size(), static_cast<off_t>(start));
   Status s;
-  for (uint64_t lo = 0; n > 0 && lo < static_cast<uint64_t>(n) && s.is_ok(); lo += kSector) {
+  for (uint64_t lo = 0; n > 0 && lo < static_cast<uint64_t>(n) && s.ok(); lo += kSector) {
     uint64_t len = std::min<uint64_t>(kSector, static_cast<uint64_t>(n) - lo);
     if (now.compare(lo, len, block, lo, len) == 0 || rng() % 2 == 0) continue;
     if (::pwrite(fd, block.data() + lo, len, static_cast<off_t>(start + lo)) != static_cast<ssize_t>(len))
@@ -135,7 +135,7 @@ class PowerLossFileSystem::File final : public WritableFile {
     if (fs_->cut_) return power_cut();
     state_->synced = size;
     state_->last_block = std::move(last_block);
-    return Status::ok();
+    return Status::OK();
   }
   Status close() override {
     Status s = base_->close();
@@ -156,7 +156,7 @@ class PowerLossFileSystem::File final : public WritableFile {
 
 PowerLossFileSystem::PowerLossFileSystem(FileSystem* base, std::string graveyard)
     : base_(base), graveyard_(normalize(graveyard)) {
-  base_->create_dir(graveyard_);
+  base_->create_dir(graveyard_).ignore_error();
 }
 
 PowerLossFileSystem::~PowerLossFileSystem() = default;
@@ -188,7 +188,7 @@ Status PowerLossFileSystem::tick_locked() {
     cut_ = true;
     return power_cut();
   }
-  return Status::ok();
+  return Status::OK();
 }
 
 Status PowerLossFileSystem::tick() {
@@ -228,7 +228,7 @@ Status PowerLossFileSystem::open_writable(const std::string& path, bool direct,
   files_[p] = state;
   if (!existed) record_locked({Entry::kCreate, p, "", "", {dir_of(p)}});
   *out = std::make_unique<File>(this, std::move(state), std::move(f));
-  return Status::ok();
+  return Status::OK();
 }
 
 Status PowerLossFileSystem::new_writable(const std::string& path,
@@ -253,7 +253,7 @@ Status PowerLossFileSystem::new_appendable(const std::string& path,
   if (!state) state = std::make_shared<FileState>(FileState{existed ? f->size() : 0, ""});
   if (!existed) record_locked({Entry::kCreate, p, "", "", {dir_of(p)}});
   *out = std::make_unique<File>(this, state, std::move(f));
-  return Status::ok();
+  return Status::OK();
 }
 
 Status PowerLossFileSystem::new_random_access(const std::string& path,
@@ -272,14 +272,14 @@ Status PowerLossFileSystem::rename(const std::string& from, const std::string& t
     if (grave.empty()) return Status::from_errno(errno, "power loss fs: link " + t);
   }
   Status s = base_->rename(from, to);
-  if (!s.is_ok()) {
+  if (!s.ok()) {
     if (!grave.empty()) ::unlink(grave.c_str());
     return s;
   }
   if (!grave.empty()) move_state_locked(t, grave);
   move_state_locked(f, t);
   record_locked({Entry::kRename, f, t, grave, {dir_of(f), dir_of(t)}});
-  return Status::ok();
+  return Status::OK();
 }
 
 Status PowerLossFileSystem::remove(const std::string& path) {
@@ -290,13 +290,13 @@ Status PowerLossFileSystem::remove(const std::string& path) {
   std::string grave = bury_locked(p);
   if (grave.empty()) return Status::from_errno(errno, "power loss fs: link " + p);
   Status s = base_->remove(path);
-  if (!s.is_ok()) {
+  if (!s.ok()) {
     ::unlink(grave.c_str());
     return s;
   }
   move_state_locked(p, grave);
   record_locked({Entry::kRemove, p, "", grave, {dir_of(p)}});
-  return Status::ok();
+  return Status::OK();
 }
 
 Status PowerLossFileSystem::create_dir(const std::string& path) {
@@ -306,7 +306,7 @@ Status PowerLossFileSystem::create_dir(const std::string& path) {
   bool existed = base_->exists(p);
   LSM4KV_RETURN_IF_ERROR(base_->create_dir(path));
   if (!existed) record_locked({Entry::kMkdir, p, "", "", {dir_of(p)}});
-  return Status::ok();
+  return Status::OK();
 }
 
 Status PowerLossFileSystem::list_dir(const std::string& path, std::vector<std::string>* names) {
@@ -330,7 +330,7 @@ Status PowerLossFileSystem::truncate(const std::string& path, uint64_t size) {
   if (!state) state = std::make_shared<FileState>(FileState{size, ""});
   if (size < state->synced) state->last_block.clear();
   state->synced = std::min(state->synced, size);
-  return Status::ok();
+  return Status::OK();
 }
 
 Status PowerLossFileSystem::sync_dir(const std::string& path) {
@@ -349,7 +349,7 @@ Status PowerLossFileSystem::sync_dir(const std::string& path) {
     }
   }
   pending_ = std::move(still);
-  return Status::ok();
+  return Status::OK();
 }
 
 Status PowerLossFileSystem::lock_file(const std::string& path, std::unique_ptr<FileLock>* out) {
@@ -406,7 +406,7 @@ Status PowerLossFileSystem::apply_loss(uint64_t seed, PowerLossReport* report) {
     std::filesystem::remove(entry.path(), ec);
   files_.clear();
   pending_.clear();
-  return Status::ok();
+  return Status::OK();
 }
 
 }  // namespace lsm4kv::test

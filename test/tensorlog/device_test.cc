@@ -17,11 +17,11 @@ using namespace lsm4kv::tensorlog;
 TEST_CASE("device destination without a GPU is a clear error", "[tensorlog][gpu]") {
   test::TempDir dir;
   std::unique_ptr<TensorLog> log;
-  REQUIRE(TensorLog::open(dir.path(), {}, &log).is_ok());
+  REQUIRE(TensorLog::open(dir.path(), {}, &log).ok());
   std::string tag = test::make_tag(1), data = test::make_tensor(4096, 1);
   RecordInput in{tag, data.data(), data.size()};
   std::vector<Location> locs;
-  REQUIRE(log->append({&in, 1}, &locs).is_ok());
+  REQUIRE(log->append({&in, 1}, &locs).ok());
   std::string why;
   if (device_available(&why)) return;  // covered by the next test
   WARN("GPU path skipped: no CUDA device (" << why << ")");
@@ -41,7 +41,7 @@ TEST_CASE("device destination without a GPU is a clear error", "[tensorlog][gpu]
   REQUIRE(out == std::string(out.size(), '\0'));  // nothing was read
   PinnedPool pool;
   PinnedBuffer b;
-  REQUIRE(pool.acquire(100, &b).is_ok());
+  REQUIRE(pool.acquire(100, &b).ok());
   REQUIRE_FALSE(b.pinned());
   REQUIRE(reinterpret_cast<uintptr_t>(b.data()) % kAlign == 0);
 }
@@ -59,7 +59,7 @@ TEST_CASE("records read into device memory", "[tensorlog][gpu]") {
     o.codec = codec;
     o.reader.staging_bytes = 8 << 20;  // several runs share the arena
     std::unique_ptr<TensorLog> log;
-    REQUIRE(TensorLog::open(dir.path(), o, &log).is_ok());
+    REQUIRE(TensorLog::open(dir.path(), o, &log).ok());
     const size_t n = 24, size = 1 << 20;
     std::vector<std::string> data, tags;
     std::vector<RecordInput> in;
@@ -69,7 +69,7 @@ TEST_CASE("records read into device memory", "[tensorlog][gpu]") {
     }
     for (size_t i = 0; i < n; ++i) in.push_back({tags[i], data[i].data(), size});
     std::vector<Location> locs;
-    REQUIRE(log->append(in, &locs).is_ok());
+    REQUIRE(log->append(in, &locs).ok());
     char* dev = nullptr;
     REQUIRE(cudaMalloc(reinterpret_cast<void**>(&dev), n * size) == cudaSuccess);
     cudaStream_t stream;
@@ -86,7 +86,7 @@ TEST_CASE("records read into device memory", "[tensorlog][gpu]") {
     ro.cuda_stream = stream;
     Status s = log->read(reqs, ro);
     INFO(s.to_string());
-    REQUIRE(s.is_ok());
+    REQUIRE(s.ok());
     std::string back(n * size, '\0');
     REQUIRE(cudaMemcpy(back.data(), dev, n * size, cudaMemcpyDeviceToHost) == cudaSuccess);
     for (size_t i = 0; i < n; ++i) REQUIRE(back.substr(i * size, size) == data[i]);

@@ -27,7 +27,7 @@ Status append_one(TensorLog* log, Rec* r, size_t size, uint64_t seed) {
   RecordInput in{r->tag, r->data.data(), r->data.size()};
   std::vector<Location> locs;
   Status s = log->append({&in, 1}, &locs);
-  if (s.is_ok()) r->loc = locs[0];
+  if (s.ok()) r->loc = locs[0];
   return s;
 }
 
@@ -56,12 +56,12 @@ TEST_CASE("a flipped byte is a checksum error naming segment and offset; a wrong
     TensorLogOptions o;
     o.codec = codec;
     std::unique_ptr<TensorLog> log;
-    REQUIRE(TensorLog::open(dir.path(), o, &log).is_ok());
+    REQUIRE(TensorLog::open(dir.path(), o, &log).ok());
     std::vector<Rec> recs(3);
     for (size_t i = 0; i < recs.size(); ++i)
-      REQUIRE(append_one(log.get(), &recs[i], 100000, i + 1).is_ok());
+      REQUIRE(append_one(log.get(), &recs[i], 100000, i + 1).ok());
     std::string out;
-    REQUIRE(read_one(log.get(), recs[1], recs[1].tag, &out).is_ok());
+    REQUIRE(read_one(log.get(), recs[1], recs[1].tag, &out).ok());
     REQUIRE(out == recs[1].data);
 
     test::flip_byte(dir.sub(segment_file_name(recs[1].loc.segment)),
@@ -90,9 +90,9 @@ TEST_CASE("a flipped byte is a checksum error naming segment and offset; a wrong
       reqs[i].size = dst[i].size();
     }
     REQUIRE(log->read(reqs).is_corruption());
-    REQUIRE(reqs[0].status.is_ok());
+    REQUIRE(reqs[0].status.ok());
     REQUIRE(reqs[1].status.is_corruption());
-    REQUIRE(reqs[2].status.is_ok());
+    REQUIRE(reqs[2].status.ok());
     REQUIRE(dst[2] == recs[2].data);
 
     std::string other = test::make_tag(999);
@@ -116,27 +116,27 @@ TEST_CASE("a torn tail: reopen keeps every complete record before it", "[tensorl
   std::vector<Rec> recs(6);
   {
     std::unique_ptr<TensorLog> log;
-    REQUIRE(TensorLog::open(dir.path(), o, &log).is_ok());
+    REQUIRE(TensorLog::open(dir.path(), o, &log).ok());
     for (size_t i = 0; i < recs.size(); ++i)
-      REQUIRE(append_one(log.get(), &recs[i], 50000 + 30000 * i, i + 10).is_ok());
+      REQUIRE(append_one(log.get(), &recs[i], 50000 + 30000 * i, i + 10).ok());
   }
   // Cut the segment in the middle of record 4 (index and footer go with it).
   std::string path = dir.sub(segment_file_name(recs[4].loc.segment));
   REQUIRE(::truncate(path.c_str(), static_cast<off_t>(recs[4].loc.offset + 5000)) == 0);
   std::unique_ptr<TensorLog> log;
-  REQUIRE(TensorLog::open(dir.path(), o, &log).is_ok());
+  REQUIRE(TensorLog::open(dir.path(), o, &log).ok());
   REQUIRE(record_count(log.get()) == 4);
   std::string out;
   for (size_t i = 0; i < 4; ++i) {
-    REQUIRE(read_one(log.get(), recs[i], recs[i].tag, &out).is_ok());
+    REQUIRE(read_one(log.get(), recs[i], recs[i].tag, &out).ok());
     REQUIRE(out == recs[i].data);
   }
-  REQUIRE_FALSE(read_one(log.get(), recs[4], recs[4].tag, &out).is_ok());
-  REQUIRE_FALSE(read_one(log.get(), recs[5], recs[5].tag, &out).is_ok());
+  REQUIRE_FALSE(read_one(log.get(), recs[4], recs[4].tag, &out).ok());
+  REQUIRE_FALSE(read_one(log.get(), recs[5], recs[5].tag, &out).ok());
   // The log goes on.
   Rec more;
-  REQUIRE(append_one(log.get(), &more, 12345, 77).is_ok());
-  REQUIRE(read_one(log.get(), more, more.tag, &out).is_ok());
+  REQUIRE(append_one(log.get(), &more, 12345, 77).ok());
+  REQUIRE(read_one(log.get(), more, more.tag, &out).ok());
   REQUIRE(out == more.data);
 }
 
@@ -150,10 +150,10 @@ TEST_CASE("a segment created but never synced is dropped at open; a damaged head
   std::vector<Rec> recs(3);
   {
     std::unique_ptr<TensorLog> log;
-    REQUIRE(TensorLog::open(dir.path(), o, &log).is_ok());
+    REQUIRE(TensorLog::open(dir.path(), o, &log).ok());
     for (size_t i = 0; i < recs.size(); ++i)
-      REQUIRE(append_one(log.get(), &recs[i], 40000 + 1000 * i, i + 30).is_ok());
-    REQUIRE(log->close().is_ok());
+      REQUIRE(append_one(log.get(), &recs[i], 40000 + 1000 * i, i + 30).ok());
+    REQUIRE(log->close().ok());
   }
   uint64_t last = recs.back().loc.segment;
   std::string torn = dir.sub(segment_file_name(last + 1));
@@ -165,19 +165,19 @@ TEST_CASE("a segment created but never synced is dropped at open; a damaged head
   }
   {
     std::unique_ptr<TensorLog> log;
-    REQUIRE(TensorLog::open(dir.path(), o, &log).is_ok());
+    REQUIRE(TensorLog::open(dir.path(), o, &log).ok());
     REQUIRE_FALSE(std::filesystem::exists(torn));
     REQUIRE(record_count(log.get()) == recs.size());
     std::string out;
     for (const Rec& r : recs) {
-      REQUIRE(read_one(log.get(), r, r.tag, &out).is_ok());
+      REQUIRE(read_one(log.get(), r, r.tag, &out).ok());
       REQUIRE(out == r.data);
     }
     // New segments never reuse the dropped id's records.
     Rec more;
-    REQUIRE(append_one(log.get(), &more, 5000, 99).is_ok());
-    REQUIRE(read_one(log.get(), more, more.tag, &out).is_ok());
-    REQUIRE(log->close().is_ok());
+    REQUIRE(append_one(log.get(), &more, 5000, 99).ok());
+    REQUIRE(read_one(log.get(), more, more.tag, &out).ok());
+    REQUIRE(log->close().ok());
   }
   // One flipped byte in a real header is not mistaken for a torn creation.
   std::string path = dir.sub(segment_file_name(recs[0].loc.segment));
@@ -203,17 +203,17 @@ TEST_CASE("a new segment's name is synced by the sync that acknowledges its reco
     o.sync = mode;
     o.segment_size = 1 << 20;
     std::unique_ptr<TensorLog> log;
-    REQUIRE(TensorLog::open(dir.path(), o, &log).is_ok());
+    REQUIRE(TensorLog::open(dir.path(), o, &log).ok());
     int before = fs.dir_syncs();
     Rec r;
-    REQUIRE(append_one(log.get(), &r, 300000, 1).is_ok());  // creates a segment
+    REQUIRE(append_one(log.get(), &r, 300000, 1).ok());  // creates a segment
     if (mode == SyncMode::kNone) {
       REQUIRE(fs.dir_syncs() == before);
-      REQUIRE(log->sync().is_ok());
+      REQUIRE(log->sync().ok());
     }
     REQUIRE(fs.dir_syncs() == before + 1);
-    REQUIRE(append_one(log.get(), &r, 300000, 2).is_ok());  // same segment
-    REQUIRE(log->sync().is_ok());
+    REQUIRE(append_one(log.get(), &r, 300000, 2).ok());  // same segment
+    REQUIRE(log->sync().ok());
     REQUIRE(fs.dir_syncs() == before + 1);
   }
 }
@@ -227,11 +227,11 @@ TEST_CASE("a crash without close: acknowledged batches survive", "[tensorlog][re
     TensorLogOptions o;
     o.async_threads = 0;
     std::unique_ptr<TensorLog> log;
-    if (!TensorLog::open(dir.sub("log"), o, &log).is_ok()) ::_exit(1);
+    if (!TensorLog::open(dir.sub("log"), o, &log).ok()) ::_exit(1);
     std::ofstream f(list);
     for (uint64_t i = 0; i < 20; ++i) {
       Rec r;
-      if (!append_one(log.get(), &r, 30000 + i * 1000, i).is_ok()) ::_exit(2);
+      if (!append_one(log.get(), &r, 30000 + i * 1000, i).ok()) ::_exit(2);
       f << r.loc.segment << " " << r.loc.offset << " " << r.loc.length << "\n";
     }
     f.close();
@@ -244,7 +244,7 @@ TEST_CASE("a crash without close: acknowledged batches survive", "[tensorlog][re
   REQUIRE(WEXITSTATUS(status) == 0);
   std::unique_ptr<TensorLog> log;
   TensorLogOptions o;
-  REQUIRE(TensorLog::open(dir.sub("log"), o, &log).is_ok());
+  REQUIRE(TensorLog::open(dir.sub("log"), o, &log).ok());
   std::ifstream f(list);
   uint64_t i = 0;
   Rec r;
@@ -252,7 +252,7 @@ TEST_CASE("a crash without close: acknowledged batches survive", "[tensorlog][re
   while (f >> r.loc.segment >> r.loc.offset >> r.loc.length) {
     r.tag = test::make_tag(i);
     r.data = test::make_tensor(30000 + i * 1000, i);
-    REQUIRE(read_one(log.get(), r, r.tag, &out).is_ok());
+    REQUIRE(read_one(log.get(), r, r.tag, &out).ok());
     REQUIRE(out == r.data);
     ++i;
   }
@@ -280,10 +280,10 @@ TEST_CASE("failed writes: clear error, consistent segment, nothing of the batch 
       TensorLogOptions o;
       o.fs = &fs;
       std::unique_ptr<TensorLog> log;
-      REQUIRE(TensorLog::open(dir.path(), o, &log).is_ok());
+      REQUIRE(TensorLog::open(dir.path(), o, &log).ok());
       std::vector<Rec> good(3);
       for (size_t i = 0; i < good.size(); ++i)
-        REQUIRE(append_one(log.get(), &good[i], 70000, i + 1).is_ok());
+        REQUIRE(append_one(log.get(), &good[i], 70000, i + 1).ok());
       if (c.sync_fault) {
         fs.fail_sync(0, c.error);
       } else {
@@ -301,22 +301,22 @@ TEST_CASE("failed writes: clear error, consistent segment, nothing of the batch 
       std::vector<Location> locs;
       Status s = log->append(in, &locs);
       REQUIRE(fs.faults() == 1);
-      REQUIRE_FALSE(s.is_ok());
+      REQUIRE_FALSE(s.ok());
       REQUIRE(s.code() == c.error.code());
       REQUIRE(locs.empty());
       REQUIRE(record_count(log.get()) == 3);
       std::string out;
-      for (const Rec& r : good) REQUIRE(read_one(log.get(), r, r.tag, &out).is_ok());
+      for (const Rec& r : good) REQUIRE(read_one(log.get(), r, r.tag, &out).ok());
       // The next batch goes through, to a new segment.
       Rec after;
-      REQUIRE(append_one(log.get(), &after, 5000, 99).is_ok());
+      REQUIRE(append_one(log.get(), &after, 5000, 99).ok());
       REQUIRE(after.loc.segment > good[0].loc.segment);
-      REQUIRE(log->close().is_ok());
+      REQUIRE(log->close().ok());
       log.reset();
-      REQUIRE(TensorLog::open(dir.path(), o, &log).is_ok());
+      REQUIRE(TensorLog::open(dir.path(), o, &log).ok());
       REQUIRE(record_count(log.get()) == 4);
-      for (const Rec& r : good) REQUIRE(read_one(log.get(), r, r.tag, &out).is_ok());
-      REQUIRE(read_one(log.get(), after, after.tag, &out).is_ok());
+      for (const Rec& r : good) REQUIRE(read_one(log.get(), r, r.tag, &out).ok());
+      REQUIRE(read_one(log.get(), after, after.tag, &out).ok());
     }
   }
 }
@@ -357,10 +357,10 @@ TEST_CASE("a big batch fails in a middle chunk: nothing of it visible, segments 
     o.fs = &fs;
     o.segment_size = 24 << 20;  // the batch spans three segments
     std::unique_ptr<TensorLog> log;
-    REQUIRE(TensorLog::open(dir.path(), o, &log).is_ok());
+    REQUIRE(TensorLog::open(dir.path(), o, &log).ok());
     std::vector<Rec> good(2);
     for (size_t i = 0; i < good.size(); ++i)
-      REQUIRE(append_one(log.get(), &good[i], 3 << 20, i + 1).is_ok());
+      REQUIRE(append_one(log.get(), &good[i], 3 << 20, i + 1).ok());
     size_t files = segment_files(dir.path());
     // 48 x 1 MiB: chunks growing from 1 to 16 MiB; the second chunk's
     // write, or the sync of the first segment the batch creates, fails.
@@ -373,26 +373,26 @@ TEST_CASE("a big batch fails in a middle chunk: nothing of it visible, segments 
     std::vector<Location> locs;
     Status s = log->append(batch.in, &locs);
     REQUIRE(fs.faults() == 1);
-    REQUIRE_FALSE(s.is_ok());
+    REQUIRE_FALSE(s.ok());
     REQUIRE(locs.empty());
     REQUIRE(record_count(log.get()) == good.size());
     REQUIRE(segment_files(dir.path()) == files);  // segments of the batch removed
     std::string out;
     for (const Rec& r : good) {
-      REQUIRE(read_one(log.get(), r, r.tag, &out).is_ok());
+      REQUIRE(read_one(log.get(), r, r.tag, &out).ok());
       REQUIRE(out == r.data);
     }
     // The log goes on, and a reopen finds exactly the acknowledged records.
-    REQUIRE(log->append(batch.in, &locs).is_ok());
+    REQUIRE(log->append(batch.in, &locs).ok());
     REQUIRE(locs.size() == batch.in.size());
-    REQUIRE(log->close().is_ok());
+    REQUIRE(log->close().ok());
     log.reset();
-    REQUIRE(TensorLog::open(dir.path(), o, &log).is_ok());
+    REQUIRE(TensorLog::open(dir.path(), o, &log).ok());
     REQUIRE(record_count(log.get()) == good.size() + batch.in.size());
-    for (const Rec& r : good) REQUIRE(read_one(log.get(), r, r.tag, &out).is_ok());
+    for (const Rec& r : good) REQUIRE(read_one(log.get(), r, r.tag, &out).ok());
     for (size_t i = 0; i < locs.size(); i += 7) {
       Rec r{locs[i], batch.tags[i], batch.data[i]};
-      REQUIRE(read_one(log.get(), r, r.tag, &out).is_ok());
+      REQUIRE(read_one(log.get(), r, r.tag, &out).ok());
       REQUIRE(out == r.data);
     }
   }
@@ -418,9 +418,9 @@ TEST_CASE("io_uring writes fail with chunks in flight (file size limit): batch r
     o.async_threads = 0;
     o.use_cuda = false;
     std::unique_ptr<TensorLog> log;
-    check(TensorLog::open(dir.path(), o, &log).is_ok(), 2, "open");
+    check(TensorLog::open(dir.path(), o, &log).ok(), 2, "open");
     Rec first;
-    check(append_one(log.get(), &first, 5 << 20, 1).is_ok(), 3, "first append");
+    check(append_one(log.get(), &first, 5 << 20, 1).ok(), 3, "first append");
     ::signal(SIGXFSZ, SIG_IGN);
     rlimit old{};
     ::getrlimit(RLIMIT_FSIZE, &old);
@@ -430,21 +430,21 @@ TEST_CASE("io_uring writes fail with chunks in flight (file size limit): batch r
     BigBatch batch(96, 1 << 20, 200);  // ten chunks; the limit falls in the sixth
     std::vector<Location> locs;
     Status s = log->append(batch.in, &locs);
-    if (s.is_ok()) std::fprintf(stderr, "child: the append did not fail\n");
-    check(!s.is_ok() && locs.empty(), 5, "append past the limit");
+    if (s.ok()) std::fprintf(stderr, "child: the append did not fail\n");
+    check(!s.ok() && locs.empty(), 5, "append past the limit");
     check(record_count(log.get()) == 1, 6, "records after the failure");
     std::string out;
-    check(read_one(log.get(), first, first.tag, &out).is_ok() && out == first.data, 7, "read");
+    check(read_one(log.get(), first, first.tag, &out).ok() && out == first.data, 7, "read");
     check(::setrlimit(RLIMIT_FSIZE, &old) == 0, 8, "restore limit");
-    check(log->append(batch.in, &locs).is_ok() && locs.size() == batch.in.size(), 9,
+    check(log->append(batch.in, &locs).ok() && locs.size() == batch.in.size(), 9,
           "append after");
-    check(log->close().is_ok(), 10, "close");
+    check(log->close().ok(), 10, "close");
     log.reset();
-    check(TensorLog::open(dir.path(), o, &log).is_ok(), 11, "reopen");
+    check(TensorLog::open(dir.path(), o, &log).ok(), 11, "reopen");
     check(record_count(log.get()) == 1 + batch.in.size(), 12, "records after reopen");
     for (size_t i = 0; i < locs.size(); i += 5) {
       Rec r{locs[i], batch.tags[i], batch.data[i]};
-      check(read_one(log.get(), r, r.tag, &out).is_ok() && out == r.data, 13, "read after");
+      check(read_one(log.get(), r, r.tag, &out).ok() && out == r.data, 13, "read after");
     }
     ::_exit(0);
   }

@@ -37,13 +37,13 @@ class FaultFileSystem final : public FileSystem {
     std::unique_ptr<WritableFile> f;
     LSM4KV_RETURN_IF_ERROR(base_->new_writable(path, &f));
     *out = std::make_unique<File>(this, path, std::move(f));
-    return Status::ok();
+    return Status::OK();
   }
   Status new_appendable(const std::string& path, std::unique_ptr<WritableFile>* out) override {
     std::unique_ptr<WritableFile> f;
     LSM4KV_RETURN_IF_ERROR(base_->new_appendable(path, &f));
     *out = std::make_unique<File>(this, path, std::move(f));
-    return Status::ok();
+    return Status::OK();
   }
   Status new_random_access(const std::string& p, std::unique_ptr<RandomAccessFile>* o) override {
     return base_->new_random_access(p, o);
@@ -76,7 +76,7 @@ class FaultFileSystem final : public FileSystem {
       bool partial = false;
       if (fs_->trip(path_, &fs_->append_countdown_, fs_->append_error_, &err)) {
         partial = fs_->partial_;
-        if (partial) base_->append(data.substr(0, data.size() / 2));
+        if (partial) base_->append(data.substr(0, data.size() / 2)).ignore_error();
         return err;
       }
       return base_->append(data);

@@ -36,7 +36,7 @@ TEST_CASE("record header round trips and rejects bad magic", "[tensorlog]") {
   char buf[kRecordHeaderSize];
   h.encode(buf);
   RecordHeader g;
-  REQUIRE(g.decode(buf, "x").is_ok());
+  REQUIRE(g.decode(buf, "x").ok());
   REQUIRE(g.codec == 2);
   REQUIRE(g.tag_len == 256);
   REQUIRE(g.raw_len == 123456);
@@ -59,7 +59,7 @@ TEST_CASE("codecs round trip every size class", "[tensorlog][codec]") {
       size_t len = encode(c, raw.data(), n, enc.data());
       REQUIRE(len <= enc.size());
       std::string dec(n, '\0');
-      REQUIRE(decode(c, enc.data(), len, dec.data(), n, "t").is_ok());
+      REQUIRE(decode(c, enc.data(), len, dec.data(), n, "t").ok());
       REQUIRE(dec == raw);
       if (c != Codec::kNone && n > 16) {
         // Wrong raw length or a cut payload is corruption, not a crash.

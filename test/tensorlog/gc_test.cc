@@ -32,7 +32,7 @@ struct Index {
     }
     for (size_t i = 0; i < count; ++i) in.push_back({t[i], d[i].data(), size});
     std::vector<Location> locs;
-    REQUIRE(log->append(in, &locs).is_ok());
+    REQUIRE(log->append(in, &locs).ok());
     for (size_t i = 0; i < count; ++i) {
       loc[first + i] = locs[i];
       this->size[first + i] = size;
@@ -56,14 +56,14 @@ struct Index {
     r.dst = out.data();
     r.size = out.size();
     Status s = log->read({&r, 1});
-    if (s.is_ok() && out != data(key, out.size())) return Status::corruption("wrong bytes");
+    if (s.ok() && out != data(key, out.size())) return Status::corruption("wrong bytes");
     return s;
   }
   void check_all(TensorLog* log) const {
     for (const auto& [k, l] : loc) {
       Status s = check(log, k);
       INFO("key " << k << ": " << s.to_string());
-      REQUIRE(s.is_ok());
+      REQUIRE(s.ok());
     }
   }
 };
@@ -82,7 +82,7 @@ TEST_CASE("collect rewrites mostly-dead segments; commit deletes them", "[tensor
   test::TempDir dir;
   TensorLogOptions o = small_segments();
   std::unique_ptr<TensorLog> log;
-  REQUIRE(TensorLog::open(dir.path(), o, &log).is_ok());
+  REQUIRE(TensorLog::open(dir.path(), o, &log).ok());
   Index idx;
   for (uint64_t b = 0; b < 10; ++b) idx.put(log.get(), b * 10, 10, 60000);
   size_t segments_before = log->segments().size();
@@ -98,11 +98,11 @@ TEST_CASE("collect rewrites mostly-dead segments; commit deletes them", "[tensor
       ++it;
     }
   }
-  REQUIRE(log->mark_dead(dead).is_ok());
-  REQUIRE(log->mark_dead(dead).is_ok());  // twice is harmless
+  REQUIRE(log->mark_dead(dead).ok());
+  REQUIRE(log->mark_dead(dead).ok());  // twice is harmless
 
   Collection c;
-  REQUIRE(log->collect({}, &c).is_ok());
+  REQUIRE(log->collect({}, &c).ok());
   REQUIRE(c.id != 0);
   REQUIRE_FALSE(c.segments.empty());
   REQUIRE(c.lost.empty());
@@ -113,7 +113,7 @@ TEST_CASE("collect rewrites mostly-dead segments; commit deletes them", "[tensor
   Index moved = idx;
   moved.apply(c);
   moved.check_all(log.get());
-  REQUIRE(log->commit_collection(c.id).is_ok());
+  REQUIRE(log->commit_collection(c.id).ok());
   for (uint64_t s : c.segments) REQUIRE_FALSE(::access(dir.sub(segment_file_name(s)).c_str(), F_OK) == 0);
   moved.check_all(log.get());
   // An old location of a moved record is gone.
@@ -130,7 +130,7 @@ TEST_CASE("collect rewrites mostly-dead segments; commit deletes them", "[tensor
 
   // Dead accounting survives a reopen.
   log.reset();
-  REQUIRE(TensorLog::open(dir.path(), o, &log).is_ok());
+  REQUIRE(TensorLog::open(dir.path(), o, &log).ok());
   live = 0;
   for (const SegmentInfo& s : log->segments()) live += s.live_records;
   REQUIRE(live == moved.loc.size());
@@ -143,18 +143,18 @@ TEST_CASE("small segments are merged", "[tensorlog][gc]") {
   Index idx;
   for (uint64_t i = 0; i < 10; ++i) {  // every close seals a small segment
     std::unique_ptr<TensorLog> log;
-    REQUIRE(TensorLog::open(dir.path(), o, &log).is_ok());
+    REQUIRE(TensorLog::open(dir.path(), o, &log).ok());
     idx.put(log.get(), i * 2, 2, 10000);
   }
   std::unique_ptr<TensorLog> log;
-  REQUIRE(TensorLog::open(dir.path(), o, &log).is_ok());
+  REQUIRE(TensorLog::open(dir.path(), o, &log).ok());
   REQUIRE(log->segments().size() == 10);
   Collection c;
-  REQUIRE(log->collect({}, &c).is_ok());
+  REQUIRE(log->collect({}, &c).ok());
   REQUIRE(c.segments.size() == 10);
   REQUIRE(c.relocations.size() == 20);
   idx.apply(c);
-  REQUIRE(log->commit_collection(c.id).is_ok());
+  REQUIRE(log->commit_collection(c.id).ok());
   REQUIRE(log->segments().size() == 1);
   idx.check_all(log.get());
 }
@@ -168,29 +168,29 @@ TEST_CASE("a crash before commit: the pending collection is committed or aborted
     Collection c;
     {
       std::unique_ptr<TensorLog> log;
-      REQUIRE(TensorLog::open(dir.path(), o, &log).is_ok());
+      REQUIRE(TensorLog::open(dir.path(), o, &log).ok());
       for (uint64_t b = 0; b < 6; ++b) idx.put(log.get(), b * 10, 10, 60000);
       std::vector<Location> dead;
       for (uint64_t k = 0; k < 60; ++k)
         if (k % 2) dead.push_back(idx.loc[k]);
       for (uint64_t k = 0; k < 60; ++k)
         if (k % 2) idx.loc.erase(k);
-      REQUIRE(log->mark_dead(dead).is_ok());
-      REQUIRE(log->collect({0.9, 8, 0, 1 << 30, {}}, &c).is_ok());
+      REQUIRE(log->mark_dead(dead).ok());
+      REQUIRE(log->collect({0.9, 8, 0, 1 << 30, {}}, &c).ok());
       REQUIRE(c.id != 0);
       // "crash": the log goes away without commit
     }
     std::unique_ptr<TensorLog> log;
-    REQUIRE(TensorLog::open(dir.path(), o, &log).is_ok());
+    REQUIRE(TensorLog::open(dir.path(), o, &log).ok());
     auto pending = log->pending_collections();
     REQUIRE(pending.size() == 1);
     REQUIRE(pending[0].relocations.size() == c.relocations.size());
     idx.check_all(log.get());  // old locations still good
     if (commit) {
       idx.apply(pending[0]);
-      REQUIRE(log->commit_collection(pending[0].id).is_ok());
+      REQUIRE(log->commit_collection(pending[0].id).ok());
     } else {
-      REQUIRE(log->abort_collection(pending[0].id).is_ok());
+      REQUIRE(log->abort_collection(pending[0].id).ok());
     }
     REQUIRE(log->pending_collections().empty());
     idx.check_all(log.get());
@@ -203,18 +203,18 @@ TEST_CASE("a crash before commit: the pending collection is committed or aborted
 TEST_CASE("a record that dies during a collection: its copy dies at commit", "[tensorlog][gc]") {
   test::TempDir dir;
   std::unique_ptr<TensorLog> log;
-  REQUIRE(TensorLog::open(dir.path(), small_segments(), &log).is_ok());
+  REQUIRE(TensorLog::open(dir.path(), small_segments(), &log).ok());
   Index idx;
   for (uint64_t b = 0; b < 4; ++b) idx.put(log.get(), b * 10, 10, 60000);
   std::vector<Location> dead;
   for (uint64_t k = 0; k < 40; k += 2) dead.push_back(idx.loc[k]);
-  REQUIRE(log->mark_dead(dead).is_ok());
+  REQUIRE(log->mark_dead(dead).ok());
   Collection c;
-  REQUIRE(log->collect({0.9, 8, 0, 1 << 30, {}}, &c).is_ok());
+  REQUIRE(log->collect({0.9, 8, 0, 1 << 30, {}}, &c).ok());
   REQUIRE(!c.relocations.empty());
   Location victim = c.relocations[0].from;
-  REQUIRE(log->mark_dead({&victim, 1}).is_ok());
-  REQUIRE(log->commit_collection(c.id).is_ok());
+  REQUIRE(log->mark_dead({&victim, 1}).ok());
+  REQUIRE(log->commit_collection(c.id).ok());
   uint64_t live = 0;
   for (const SegmentInfo& s : log->segments()) live += s.live_records;
   REQUIRE(live == 20 - 1);
@@ -225,7 +225,7 @@ TEST_CASE("GC while readers run", "[tensorlog][gc][concurrency]") {
   TensorLogOptions o = small_segments();
   o.max_readers = 4;
   std::unique_ptr<TensorLog> log;
-  REQUIRE(TensorLog::open(dir.path(), o, &log).is_ok());
+  REQUIRE(TensorLog::open(dir.path(), o, &log).ok());
   Index idx;
   for (uint64_t b = 0; b < 8; ++b) idx.put(log.get(), b * 8, 8, 50000);
   std::shared_mutex mu;  // the store's lock: commit excludes readers of locations
@@ -242,7 +242,7 @@ TEST_CASE("GC while readers run", "[tensorlog][gc][concurrency]") {
         auto it = idx.loc.begin();
         std::advance(it, static_cast<long>(rng() % idx.loc.size()));
         Status s = idx.check(log.get(), it->first);
-        if (!s.is_ok() && errors++ == 0) first_error = s.to_string();
+        if (!s.ok() && errors++ == 0) first_error = s.to_string();
         ++reads;
       }
     });
@@ -266,16 +266,16 @@ TEST_CASE("GC while readers run", "[tensorlog][gc][concurrency]") {
       idx.put(log.get(), next_key, keys.size(), 50000);
       next_key += keys.size();
     }
-    REQUIRE(log->mark_dead(dead).is_ok());
+    REQUIRE(log->mark_dead(dead).ok());
     Collection c;
-    REQUIRE(log->collect({0.6, 4, 0, 1 << 30, {}}, &c).is_ok());  // copying runs beside readers
+    REQUIRE(log->collect({0.6, 4, 0, 1 << 30, {}}, &c).ok());  // copying runs beside readers
     if (c.id == 0) continue;
     writer_waiting = true;
     std::unique_lock<std::shared_mutex> l(mu);
     writer_waiting = false;
     idx.apply(c);
     ++collections;
-    REQUIRE(log->commit_collection(c.id).is_ok());
+    REQUIRE(log->commit_collection(c.id).ok());
   }
   while (reads < 50) std::this_thread::yield();
   stop = true;
@@ -293,23 +293,23 @@ TEST_CASE("read counts survive a clean restart; copies start unread", "[tensorlo
   test::TempDir dir;
   TensorLogOptions o = small_segments();
   std::unique_ptr<TensorLog> log;
-  REQUIRE(TensorLog::open(dir.path(), o, &log).is_ok());
+  REQUIRE(TensorLog::open(dir.path(), o, &log).ok());
   Index idx;
   idx.put(log.get(), 0, 800, 3000);  // past the first segment: it is sealed
   for (int k = 0; k < 5; k++) log->mark_read({&idx.loc[0], 1});  // saturates at kMaxReads
   log->mark_read({&idx.loc[1], 1});
   log->mark_read({&idx.loc[2], 1});
   log->mark_read({&idx.loc[2], 1});
-  REQUIRE(log->mark_dead({&idx.loc[2], 1}).is_ok());  // dead: not saved
+  REQUIRE(log->mark_dead({&idx.loc[2], 1}).ok());  // dead: not saved
   auto reads_of = [&](TensorLog* l) {
     std::vector<uint32_t> r;
     for (uint64_t k = 0; k < 4; k++) r.push_back(l->reads(idx.loc[k]));
     return r;
   };
   REQUIRE(reads_of(log.get()) == std::vector<uint32_t>{RecordTable::kMaxReads, 1, 2, 0});
-  REQUIRE(log->close().is_ok());
+  REQUIRE(log->close().ok());
   log.reset();
-  REQUIRE(TensorLog::open(dir.path(), o, &log).is_ok());
+  REQUIRE(TensorLog::open(dir.path(), o, &log).ok());
   REQUIRE(reads_of(log.get()) == std::vector<uint32_t>{RecordTable::kMaxReads, 1, 0, 0});
   REQUIRE_FALSE(std::filesystem::exists(dir.path() + "/READS"));  // applied once
 
@@ -317,24 +317,24 @@ TEST_CASE("read counts survive a clean restart; copies start unread", "[tensorlo
   CollectOptions co;
   co.segments = {idx.loc[0].segment};
   Collection c;
-  REQUIRE(log->collect(co, &c).is_ok());
+  REQUIRE(log->collect(co, &c).ok());
   REQUIRE(!c.relocations.empty());
   idx.apply(c);
-  REQUIRE(log->commit_collection(c.id).is_ok());
+  REQUIRE(log->commit_collection(c.id).ok());
   REQUIRE(log->reads(idx.loc[0]) == 0);
-  REQUIRE(idx.check(log.get(), 0).is_ok());
+  REQUIRE(idx.check(log.get(), 0).ok());
 
   // A damaged file restores nothing, and opens all the same.
   log->mark_read({&idx.loc[5], 1});
-  REQUIRE(log->close().is_ok());
+  REQUIRE(log->close().ok());
   log.reset();
   {
     std::string data;
-    REQUIRE(read_file(FileSystem::posix(), dir.path() + "/READS", &data).is_ok());
+    REQUIRE(read_file(FileSystem::posix(), dir.path() + "/READS", &data).ok());
     data[data.size() - 1] ^= 1;
-    REQUIRE(write_file_atomic(FileSystem::posix(), dir.path(), "READS", data).is_ok());
+    REQUIRE(write_file_atomic(FileSystem::posix(), dir.path(), "READS", data).ok());
   }
-  REQUIRE(TensorLog::open(dir.path(), o, &log).is_ok());
+  REQUIRE(TensorLog::open(dir.path(), o, &log).ok());
   REQUIRE(log->reads(idx.loc[5]) == 0);
-  REQUIRE(log->close().is_ok());
+  REQUIRE(log->close().ok());
 }

@@ -40,7 +40,7 @@ Status append(TensorLog* log, std::vector<Rec>* recs, size_t first) {
     in.push_back({(*recs)[i].tag, (*recs)[i].data.data(), (*recs)[i].data.size()});
   std::vector<Location> locs;
   Status s = log->append(in, &locs);
-  for (size_t i = 0; s.is_ok() && i < locs.size(); ++i) (*recs)[first + i].loc = locs[i];
+  for (size_t i = 0; s.ok() && i < locs.size(); ++i) (*recs)[first + i].loc = locs[i];
   return s;
 }
 
@@ -51,11 +51,11 @@ void check_closed_and_crashed(const test::TempDir& dir, const TensorLogOptions& 
                               const std::function<void(TensorLog*)>& check) {
   std::filesystem::copy(dir.sub("log"), dir.sub("crashed"));
   std::filesystem::remove(dir.sub("crashed/LOCK"));
-  REQUIRE((*log)->close().is_ok());
+  REQUIRE((*log)->close().ok());
   log->reset();
   for (const char* sub : {"log", "crashed"}) {
     INFO(sub);
-    REQUIRE(TensorLog::open(dir.sub(sub), o, log).is_ok());
+    REQUIRE(TensorLog::open(dir.sub(sub), o, log).ok());
     check(log->get());
     log->reset();
   }
@@ -77,7 +77,7 @@ void check_reads(TensorLog* log, const std::vector<Rec>& recs) {
   std::shuffle(reqs.begin(), reqs.end(), std::mt19937_64(recs.size()));
   Status s = log->read(reqs);
   INFO(s.to_string());
-  REQUIRE(s.is_ok());
+  REQUIRE(s.ok());
   for (size_t i = 0; i < recs.size(); ++i) REQUIRE(dst[i] == recs[i].data);
   for (size_t i = 0; i < recs.size(); i += 7) {
     std::string one(recs[i].data.size(), '\0');
@@ -86,7 +86,7 @@ void check_reads(TensorLog* log, const std::vector<Rec>& recs) {
     q.tag = recs[i].tag;
     q.dst = one.data();
     q.size = one.size();
-    REQUIRE(log->read({&q, 1}).is_ok());
+    REQUIRE(log->read({&q, 1}).ok());
     REQUIRE(one == recs[i].data);
   }
 }
@@ -117,14 +117,14 @@ TEST_CASE("~250 B records take at most 1.1x their bytes, in batches of 64 and of
       TensorLogOptions o;
       o.sync = SyncMode::kPerBatch;  // a 1-record batch is written (and synced) alone
       std::unique_ptr<TensorLog> log;
-      REQUIRE(TensorLog::open(dir.path(), o, &log).is_ok());
+      REQUIRE(TensorLog::open(dir.path(), o, &log).ok());
       const size_t n = batch == 1 ? 1000 : 64 * 64;
       std::vector<Rec> recs;
       uint64_t record_bytes = 0;
       while (recs.size() < n) {
         size_t first = recs.size();
         for (size_t i = 0; i < batch; ++i) recs.push_back(small_page(recs.size()));
-        REQUIRE(append(log.get(), &recs, first).is_ok());
+        REQUIRE(append(log.get(), &recs, first).ok());
         for (size_t i = first; i < recs.size(); ++i) record_bytes += recs[i].loc.length;
       }
       REQUIRE(recs[0].loc.length == 246);
@@ -143,9 +143,9 @@ TEST_CASE("~250 B records take at most 1.1x their bytes, in batches of 64 and of
       for (const Rec& r : recs) allocated += allocated_bytes(r.loc);
       CHECK(allocated == log->usage().live_bytes);
       check_reads(log.get(), recs);
-      REQUIRE(log->close().is_ok());
+      REQUIRE(log->close().ok());
       log.reset();
-      REQUIRE(TensorLog::open(dir.path(), o, &log).is_ok());  // from the index
+      REQUIRE(TensorLog::open(dir.path(), o, &log).ok());  // from the index
       check_reads(log.get(), recs);
       CHECK(log->usage().live_bytes == allocated);
     }
@@ -162,7 +162,7 @@ TEST_CASE("packed and large records read back byte-identical, before and after r
       o.sync = SyncMode::kPerBatch;
       o.segment_size = 24 << 20;  // a rotation inside the big batch
       std::unique_ptr<TensorLog> log;
-      REQUIRE(TensorLog::open(dir.sub("log"), o, &log).is_ok());
+      REQUIRE(TensorLog::open(dir.sub("log"), o, &log).ok());
       std::mt19937_64 rng(5);
       // Sizes around every boundary: tiny, packed, just below and at the
       // block-aligned threshold, large; alone and mixed in batches.
@@ -178,12 +178,12 @@ TEST_CASE("packed and large records read back byte-identical, before and after r
           uint64_t seed = recs.size() + 1;
           recs.push_back({{}, test::make_tag(seed), test::make_tensor(size, seed)});
         }
-        REQUIRE(append(log.get(), &recs, first).is_ok());
+        REQUIRE(append(log.get(), &recs, first).ok());
       }
       for (size_t size : sizes) {  // every size at least once, one batch each
         uint64_t seed = recs.size() + 1;
         recs.push_back({{}, test::make_tag(seed), test::make_tensor(size, seed)});
-        REQUIRE(append(log.get(), &recs, recs.size() - 1).is_ok());
+        REQUIRE(append(log.get(), &recs, recs.size() - 1).ok());
       }
       // One big batch, pipelined in chunks, mostly small records.
       size_t first = recs.size();
@@ -192,7 +192,7 @@ TEST_CASE("packed and large records read back byte-identical, before and after r
         size_t size = i % 1000 == 999 ? (1 << 20) : 64 + rng() % 600;
         recs.push_back({{}, test::make_tag(seed), test::make_tensor(size, seed)});
       }
-      REQUIRE(append(log.get(), &recs, first).is_ok());
+      REQUIRE(append(log.get(), &recs, first).ok());
       for (const Rec& r : recs) {
         REQUIRE(r.loc.offset % kRecordAlign == 0);
         if (r.loc.length >= kBlockRecordBytes) REQUIRE(r.loc.offset % kAlign == 0);
@@ -231,7 +231,7 @@ TEST_CASE("KV pages of 64..256 KiB are packed: at most 7 bytes of padding, read 
       o.reader.staging_bytes = 1 << 20;
       o.reader.max_run_bytes = 256 << 10;
       std::unique_ptr<TensorLog> log;
-      REQUIRE(TensorLog::open(dir.sub("log"), o, &log).is_ok());
+      REQUIRE(TensorLog::open(dir.sub("log"), o, &log).ok());
       std::mt19937_64 rng(11);
       std::vector<Rec> recs;
       for (int batch = 0; batch < 24; ++batch) {
@@ -242,7 +242,7 @@ TEST_CASE("KV pages of 64..256 KiB are packed: at most 7 bytes of padding, read 
           const size_t size = i == 0 && batch < static_cast<int>(sizes.size()) ? sizes[batch] : sizes[rng() % sizes.size()];
           recs.push_back({{}, test::make_tag(seed).substr(0, kTag), test::make_tensor(size, seed)});
         }
-        REQUIRE(append(log.get(), &recs, first).is_ok());
+        REQUIRE(append(log.get(), &recs, first).ok());
       }
       size_t packed_big = 0, unaligned_big = 0;
       uint64_t record_bytes = 0, allocated = 0;
@@ -299,25 +299,25 @@ TEST_CASE("a power cut while the shared tail block is rewritten loses nothing ac
         o.async_threads = 0;
         std::unique_ptr<TensorLog> log;
         plfs.cut_after(cut);
-        if (TensorLog::open(log_dir, o, &log).is_ok()) {
+        if (TensorLog::open(log_dir, o, &log).ok()) {
           for (uint64_t i = 0; i < 400; ++i) {
             std::vector<Rec> one{i % 10 == 9 ? Rec{{}, test::make_tag(i), test::make_tensor(70000, i)}
                                               : small_page(i)};
-            if (!append(log.get(), &one, 0).is_ok()) break;
+            if (!append(log.get(), &one, 0).ok()) break;
             acked.push_back(one[0]);
           }
         }
         plfs.cut();
       }
       test::PowerLossReport report;
-      REQUIRE(plfs.apply_loss(cut * 7 + seed, &report).is_ok());
+      REQUIRE(plfs.apply_loss(cut * 7 + seed, &report).ok());
       if (report.sectors_reverted > 0) reverted_runs++;
       TensorLogOptions o;
       std::unique_ptr<TensorLog> log;
       Status s = TensorLog::open(log_dir, o, &log);
-      if (acked.empty() && !s.is_ok()) continue;  // the cut came before the directory existed
+      if (acked.empty() && !s.ok()) continue;  // the cut came before the directory existed
       INFO("cut " << cut << " seed " << seed << ": " << s.to_string());
-      REQUIRE(s.is_ok());
+      REQUIRE(s.ok());
       if (!acked.empty()) check_reads(log.get(), acked);
     }
   }
@@ -333,9 +333,9 @@ TEST_CASE("a segment of an old format version is refused at open, naming the ver
   uint64_t id = 0;
   {
     std::unique_ptr<TensorLog> log;
-    REQUIRE(TensorLog::open(dir.path(), o, &log).is_ok());
+    REQUIRE(TensorLog::open(dir.path(), o, &log).ok());
     std::vector<Rec> recs{small_page(1)};
-    REQUIRE(append(log.get(), &recs, 0).is_ok());
+    REQUIRE(append(log.get(), &recs, 0).ok());
     id = recs[0].loc.segment;
   }
   // An old header: valid magic and checksum, the old version.

@@ -52,17 +52,17 @@ TEST_CASE("a read-only tensor log writes nothing and reads what is there", "[ten
   std::vector<Rec> recs(8);
   {
     std::unique_ptr<TensorLog> log;
-    REQUIRE(TensorLog::open(dir.path(), o, &log).is_ok());
+    REQUIRE(TensorLog::open(dir.path(), o, &log).ok());
     for (size_t i = 0; i < recs.size(); ++i) {
       recs[i].tag = test::make_tag(i);
       recs[i].data = test::make_tensor(40000 + 1000 * i, i);
       RecordInput in{recs[i].tag, recs[i].data.data(), recs[i].data.size()};
       std::vector<Location> locs;
-      REQUIRE(log->append({&in, 1}, &locs).is_ok());
+      REQUIRE(log->append({&in, 1}, &locs).ok());
       recs[i].loc = locs[0];
     }
-    REQUIRE(log->mark_dead({&recs[0].loc, 1}).is_ok());
-    REQUIRE(log->close().is_ok());
+    REQUIRE(log->mark_dead({&recs[0].loc, 1}).ok());
+    REQUIRE(log->close().ok());
   }
   // Damage a writable open would repair: the last segment loses its seal and
   // half of its last record (a torn tail); a segment created and never
@@ -81,7 +81,7 @@ TEST_CASE("a read-only tensor log writes nothing and reads what is there", "[ten
     std::unique_ptr<TensorLog> log;
     Status s = TensorLog::open(dir.path(), ro, &log);
     INFO(s.to_string());
-    REQUIRE(s.is_ok());
+    REQUIRE(s.ok());
     CHECK(log->read_only());
     uint64_t records = 0, torn = 0;
     for (const SegmentInfo& i : log->segments()) {
@@ -94,10 +94,10 @@ TEST_CASE("a read-only tensor log writes nothing and reads what is there", "[ten
     CHECK(log->usage().dead_bytes == allocated_bytes(recs[0].loc));  // DEAD.log replayed
     std::string out;
     for (size_t i = 0; i + 1 < recs.size(); ++i) {
-      REQUIRE(read_one(log.get(), recs[i], &out).is_ok());
+      REQUIRE(read_one(log.get(), recs[i], &out).ok());
       CHECK(out == recs[i].data);
     }
-    CHECK_FALSE(read_one(log.get(), last, &out).is_ok());
+    CHECK_FALSE(read_one(log.get(), last, &out).ok());
     // Writes are refused; marks stay in memory.
     RecordInput in{recs[1].tag, recs[1].data.data(), recs[1].data.size()};
     std::vector<Location> locs;
@@ -105,15 +105,15 @@ TEST_CASE("a read-only tensor log writes nothing and reads what is there", "[ten
     CHECK(log->sync().is_not_supported());
     Collection c;
     CHECK(log->collect({}, &c).is_not_supported());
-    REQUIRE(log->mark_dead({&recs[1].loc, 1}).is_ok());
+    REQUIRE(log->mark_dead({&recs[1].loc, 1}).ok());
     CHECK(log->usage().dead_bytes == allocated_bytes(recs[0].loc) + allocated_bytes(recs[1].loc));
-    REQUIRE(log->close().is_ok());
+    REQUIRE(log->close().ok());
   }
   CHECK(snapshot(dir.path()) == before);
 
   // A writable open repairs what read-only left alone.
   std::unique_ptr<TensorLog> log;
-  REQUIRE(TensorLog::open(dir.path(), o, &log).is_ok());
+  REQUIRE(TensorLog::open(dir.path(), o, &log).ok());
   CHECK_FALSE(std::filesystem::exists(dir.sub(segment_file_name(last.loc.segment + 1))));
   for (const SegmentInfo& i : log->segments()) CHECK(i.torn_bytes == 0);
   CHECK(snapshot(dir.path()) != before);
@@ -126,14 +126,14 @@ TEST_CASE("a read-only tensor log creates no LOCK but sees a writer's", "[tensor
   std::unique_ptr<TensorLog> log;
   CHECK(TensorLog::open(dir.sub("missing"), ro, &log).is_not_found());
   CHECK_FALSE(std::filesystem::exists(dir.sub("missing")));
-  REQUIRE(TensorLog::open(dir.path(), ro, &log).is_ok());  // an empty log
+  REQUIRE(TensorLog::open(dir.path(), ro, &log).ok());  // an empty log
   CHECK(std::filesystem::is_empty(dir.path()));
   log.reset();
 
   std::unique_ptr<TensorLog> writer;
-  REQUIRE(TensorLog::open(dir.path(), {}, &writer).is_ok());
+  REQUIRE(TensorLog::open(dir.path(), {}, &writer).ok());
   // flock locks conflict between open file descriptions, also in one process.
   CHECK(TensorLog::open(dir.path(), ro, &log).is_busy());
   writer.reset();
-  REQUIRE(TensorLog::open(dir.path(), ro, &log).is_ok());
+  REQUIRE(TensorLog::open(dir.path(), ro, &log).ok());
 }

@@ -59,7 +59,7 @@ TEST_CASE("record table refuses what it cannot hold, unchanged", "[tensorlog]") 
 TEST_CASE("segment index decodes into the table and refuses offsets it cannot hold", "[tensorlog]") {
   std::vector<SegmentRecord> recs{{kAlign, 100, false}, {kAlign + 104, 5000, false}, {3 * kAlign, 70000, false}};
   RecordTable t;
-  REQUIRE(decode_segment_index(encode_segment_index(recs), "seg", &t).is_ok());
+  REQUIRE(decode_segment_index(encode_segment_index(recs), "seg", &t).ok());
   REQUIRE(t.to_vector() == recs);
   std::vector<SegmentRecord> far{{kAlign, 100, false}, {RecordTable::kOffsetLimit, 100, false}};
   Status s = decode_segment_index(encode_segment_index(far), "seg", &t);

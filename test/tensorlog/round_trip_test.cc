@@ -33,7 +33,7 @@ std::vector<Stored> fill(TensorLog* log, size_t n, size_t max, uint64_t seed, si
       in.push_back({b[i].tag, b[i].data.data(), b[i].data.size()});
     }
     std::vector<Location> locs;
-    REQUIRE(log->append(in, &locs).is_ok());
+    REQUIRE(log->append(in, &locs).ok());
     REQUIRE(locs.size() == batch);
     for (size_t i = 0; i < batch; ++i) {
       b[i].loc = locs[i];
@@ -63,7 +63,7 @@ void check_all(TensorLog* log, const std::vector<Stored>& stored, uint64_t seed)
   }
   Status s = log->read(reqs);
   INFO(s.to_string());
-  REQUIRE(s.is_ok());
+  REQUIRE(s.ok());
   for (size_t i = 0; i < stored.size(); ++i) REQUIRE(dst[i] == stored[i].data);
 }
 
@@ -82,23 +82,23 @@ TEST_CASE("random batches round trip with every codec, direct I/O on and off",
         o.sync = SyncMode::kNone;
         o.reader.staging_bytes = 16 << 20;  // 8 MiB records take the big-run path
         std::unique_ptr<TensorLog> log;
-        REQUIRE(TensorLog::open(dir.path(), o, &log).is_ok());
+        REQUIRE(TensorLog::open(dir.path(), o, &log).ok());
         std::vector<Stored> stored = fill(log.get(), 40, 8 << 20, 1 + static_cast<int>(codec));
         // Make sure both extremes are there.
         for (size_t size : {size_t{1}, size_t{8} << 20}) {
           Stored s{{}, test::make_tag(size), test::make_tensor(size, size)};
           RecordInput in{s.tag, s.data.data(), s.data.size()};
           std::vector<Location> locs;
-          REQUIRE(log->append({&in, 1}, &locs).is_ok());
+          REQUIRE(log->append({&in, 1}, &locs).ok());
           s.loc = locs[0];
           stored.push_back(std::move(s));
         }
         check_all(log.get(), stored, 3);
         REQUIRE(log->segments().size() > 1);
-        REQUIRE(log->close().is_ok());
+        REQUIRE(log->close().ok());
         log.reset();
         // Everything survives a reopen (sealed segments are read from their index).
-        REQUIRE(TensorLog::open(dir.path(), o, &log).is_ok());
+        REQUIRE(TensorLog::open(dir.path(), o, &log).ok());
         check_all(log.get(), stored, 4);
         uint64_t records = 0;
         for (const SegmentInfo& si : log->segments()) records += si.records;
@@ -113,7 +113,7 @@ TEST_CASE("adjacent records are coalesced and duplicates are served", "[tensorlo
   TensorLogOptions o;
   o.sync = SyncMode::kNone;
   std::unique_ptr<TensorLog> log;
-  REQUIRE(TensorLog::open(dir.path(), o, &log).is_ok());
+  REQUIRE(TensorLog::open(dir.path(), o, &log).ok());
   std::vector<Stored> stored = fill(log.get(), 64, 64 << 10, 9);
   std::vector<ReadRequest> reqs;
   std::vector<std::string> dst;
@@ -128,22 +128,22 @@ TEST_CASE("adjacent records are coalesced and duplicates are served", "[tensorlo
     r.size = s.data.size();
     reqs.push_back(r);
   }
-  REQUIRE(log->read(reqs).is_ok());
+  REQUIRE(log->read(reqs).ok());
   for (size_t i = 0; i <= stored.size(); ++i) REQUIRE(dst[i] == stored[i % stored.size()].data);
 
   // A direct reader shows the coalescing: 65 requests, a handful of runs.
   PinnedPool pool(0, false);
   std::unique_ptr<UringReader> reader;
-  REQUIRE(UringReader::create({}, &pool, &reader).is_ok());
+  REQUIRE(UringReader::create({}, &pool, &reader).ok());
   std::shared_ptr<SegmentFile> file;
   REQUIRE(SegmentFile::open(dir.sub(segment_file_name(stored[0].loc.segment)),
-                            stored[0].loc.segment, true, &file).is_ok());
+                            stored[0].loc.segment, true, &file).ok());
   std::vector<ReadExtent> ext;
   for (const Stored& s : stored) ext.push_back({file, s.loc});
   size_t ok = 0;
   REQUIRE(reader->read(ext, [&](size_t, const char* rec, const Status& io, bool*) {
-    if (io.is_ok() && rec != nullptr) ++ok;
-  }, nullptr).is_ok());
+    if (io.ok() && rec != nullptr) ++ok;
+  }, nullptr).ok());
   REQUIRE(ok == stored.size());
   REQUIRE(reader->stats().runs < stored.size() / 4);
   WARN("fixed buffers: " << reader->stats().fixed_buffers
@@ -156,7 +156,7 @@ TEST_CASE("async reads and group commit from many threads", "[tensorlog][roundtr
   o.sync = SyncMode::kGroupCommit;
   o.codec = Codec::kShuffleLz4;
   std::unique_ptr<TensorLog> log;
-  REQUIRE(TensorLog::open(dir.path(), o, &log).is_ok());
+  REQUIRE(TensorLog::open(dir.path(), o, &log).ok());
   std::vector<std::vector<Stored>> per(4);
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t)
@@ -178,7 +178,7 @@ TEST_CASE("async reads and group commit from many threads", "[tensorlog][roundtr
     reqs.push_back(r);
   }
   ReadHandle h = log->read_async(reqs);
-  REQUIRE(h.wait().is_ok());
+  REQUIRE(h.wait().ok());
   REQUIRE(h.ready());
   REQUIRE(h.requests().size() == all.size());
   for (size_t i = 0; i < all.size(); ++i) REQUIRE(dst[i] == all[i].data);
@@ -201,7 +201,7 @@ TEST_CASE("one batch over more segments than registered file slots", "[tensorlog
   o.sync = SyncMode::kNone;
   o.segment_size = 16 << 10;  // one to three records per segment
   std::unique_ptr<TensorLog> log;
-  REQUIRE(TensorLog::open(dir.path(), o, &log).is_ok());
+  REQUIRE(TensorLog::open(dir.path(), o, &log).ok());
   std::vector<Stored> stored = fill(log.get(), 300, 8000, 11, 5000);
   REQUIRE(log->segments().size() > 100);
   check_all(log.get(), stored, 12);

@@ -236,22 +236,22 @@ inline Written write_store(const std::string& dir) {
   for (const auto& p : w.alpha_pages) w.alpha_depth_pages[p.size() / P]++;
 
   std::unique_ptr<KvStore> store;
-  REQUIRE(KvStore::open(options(dir), &store).is_ok());
+  REQUIRE(KvStore::open(options(dir), &store).ok());
   NamespaceId a, b;
-  REQUIRE(store->register_namespace("alpha", kLayoutA, &a).is_ok());
-  REQUIRE(store->register_namespace("beta", kLayoutB, &b).is_ok());
+  REQUIRE(store->register_namespace("alpha", kLayoutA, &a).ok());
+  REQUIRE(store->register_namespace("beta", kLayoutB, &b).ok());
   for (const auto& p : w.alpha) {
     auto kv = test::kv_of(p, p.size(), kLayoutA.bytes_per_token());
-    REQUIRE(store->put_batch(a, p, KvBuffer::host(kv.data(), kv.size())).is_ok());
+    REQUIRE(store->put_batch(a, p, KvBuffer::host(kv.data(), kv.size())).ok());
   }
   for (const auto& p : w.beta) {
     auto kv = test::kv_of(p, p.size(), kLayoutB.bytes_per_token());
-    REQUIRE(store->put_batch(b, p, KvBuffer::host(kv.data(), kv.size())).is_ok());
+    REQUIRE(store->put_batch(b, p, KvBuffer::host(kv.data(), kv.size())).ok());
   }
   size_t cached = 0;
-  REQUIRE(store->probe(a, w.alpha[0], &cached).is_ok());
-  REQUIRE(store->index()->flush().is_ok());  // run files for the tests that damage one
-  REQUIRE(store->close().is_ok());
+  REQUIRE(store->probe(a, w.alpha[0], &cached).ok());
+  REQUIRE(store->index()->flush().ok());  // run files for the tests that damage one
+  REQUIRE(store->close().ok());
   return w;
 }
 

@@ -135,17 +135,17 @@ TEST_CASE("kvtool inspection of unflushed WAL data with a torn tail", "[kvtool][
   std::vector<std::vector<Token>> prompts;
   {
     std::unique_ptr<KvStore> store;
-    REQUIRE(KvStore::open(so, &store).is_ok());
+    REQUIRE(KvStore::open(so, &store).ok());
     NamespaceId a;
-    REQUIRE(store->register_namespace("alpha", kLayoutA, &a).is_ok());
+    REQUIRE(store->register_namespace("alpha", kLayoutA, &a).ok());
     for (int i = 0; i < 6; i++) {
       std::vector<Token> p;
       for (size_t t = 0; t < 3 * P; t++) p.push_back(100 * i + static_cast<Token>(t));
       auto kv = test::kv_of(p, p.size(), kLayoutA.bytes_per_token());
-      REQUIRE(store->put_batch(a, p, KvBuffer::host(kv.data(), kv.size())).is_ok());
+      REQUIRE(store->put_batch(a, p, KvBuffer::host(kv.data(), kv.size())).ok());
       prompts.push_back(p);
     }
-    REQUIRE(store->close().is_ok());
+    REQUIRE(store->close().ok());
   }
   REQUIRE(files_ending(dir.path() + "/index", ".run").empty());
   auto wals = files_ending(dir.path() + "/index", ".wal");
@@ -178,9 +178,9 @@ TEST_CASE("kvtool inspection of a torn segment tail", "[kvtool][read_only]") {
   {
     tensorlog::TensorLogOptions to;
     std::unique_ptr<tensorlog::TensorLog> log;
-    REQUIRE(tensorlog::TensorLog::open(dir.path() + "/tensors", to, &log).is_ok());
+    REQUIRE(tensorlog::TensorLog::open(dir.path() + "/tensors", to, &log).ok());
     for (const auto& l : log->live_records()) last = std::max(last, l);
-    REQUIRE(log->close().is_ok());
+    REQUIRE(log->close().ok());
   }
   const std::string segment = dir.path() + "/tensors/" + tensorlog::segment_file_name(last.segment);
   REQUIRE(::truncate(segment.c_str(), static_cast<off_t>(last.offset + last.length / 2)) == 0);

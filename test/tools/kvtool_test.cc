@@ -157,7 +157,7 @@ TEST_CASE("kvtool verify finds corrupted run files and tensor records", "[kvtool
     std::string data = slurp(segments.front());
     char* rec = data.data() + 4096;
     tensorlog::RecordHeader h;
-    REQUIRE(h.decode(rec, "test").is_ok());
+    REQUIRE(h.decode(rec, "test").ok());
     encode_fixed32(rec + tensorlog::kRecordHeaderSize + 2, 1);  // u16 ns | u32 page index
     h.checksum = tensorlog::record_checksum(rec, h.record_length());
     h.encode(rec);
@@ -221,13 +221,13 @@ TEST_CASE("kvtool honours the lock of a store another process has open", "[kvtoo
   test::TempDir dir("kvtool");
   write_store(dir.path());
   std::unique_ptr<KvStore> store;
-  REQUIRE(KvStore::open(options(dir.path()), &store).is_ok());
+  REQUIRE(KvStore::open(options(dir.path()), &store).ok());
   NamespaceId a;
-  REQUIRE(store->register_namespace("alpha", kLayoutA, &a).is_ok());
+  REQUIRE(store->register_namespace("alpha", kLayoutA, &a).ok());
   std::vector<Token> p(2 * P, 5);
   size_t cached = 0;
-  REQUIRE(store->probe(a, p, &cached).is_ok());
-  REQUIRE(store->persist_stats().is_ok());
+  REQUIRE(store->probe(a, p, &cached).ok());
+  REQUIRE(store->persist_stats().ok());
 
   // Read-only commands that need the store say why they cannot; stats works.
   for (const char* cmd : {"info", "verify", "tree --ns alpha"}) {
@@ -247,7 +247,7 @@ TEST_CASE("kvtool honours the lock of a store another process has open", "[kvtoo
     CHECK(r.code == 1);
     CHECK(r.err.find("refusing") != std::string::npos);
   }
-  REQUIRE(store->close().is_ok());
+  REQUIRE(store->close().ok());
   store.reset();  // the tensor log's lock goes with the object
   CHECK(kvtool("compact " + dir.path()).code == 0);
 }

@@ -55,7 +55,7 @@ struct Fixture {
     o.sync_mode = engine::SyncMode::kNone;
     o.shape = initial;
     o.block_cache_bytes = 1 << 20;
-    REQUIRE(engine::DB::open(o, dir.path(), &db));
+    REQUIRE(engine::DB::open(o, dir.path(), &db).ok());
   }
 
   // n entries in batches of 64, observing after each batch.
@@ -63,7 +63,7 @@ struct Fixture {
     for (uint64_t done = 0; done < n; done += 64) {
       engine::WriteBatch batch;
       for (uint64_t i = 0; i < 64; i++) batch.put(key_of(next_key++), "location-of-a-page");
-      REQUIRE(db->write({}, &batch));
+      REQUIRE(db->write({}, &batch).ok());
       if (c) c->observe();
     }
   }
@@ -81,7 +81,7 @@ struct Fixture {
       std::vector<std::string_view> views(keys.begin(), keys.end());
       std::vector<std::string> values;
       std::vector<Status> statuses;
-      REQUIRE(db->multi_get({}, views, &values, &statuses));
+      REQUIRE(db->multi_get({}, views, &values, &statuses).ok());
       if (c) c->observe();
     }
   }
@@ -139,7 +139,7 @@ TEST_CASE("controller: a phased workload moves the shape to tiering, leveling an
   CHECK(leveling(back->new_shape));
   CHECK(back->mix.writes < 0.9);  // reacts as soon as the window moved enough
   // The engine honours the smaller K lazily: the next compactions merge.
-  REQUIRE(f.db->wait_for_compactions());
+  REQUIRE(f.db->wait_for_compactions().ok());
 
   f.write(20000, &c);  // population again
   CHECK(c.current().runs_at(1) > 1);
@@ -148,8 +148,8 @@ TEST_CASE("controller: a phased workload moves the shape to tiering, leveling an
   CHECK(c.decisions() >= uint64_t(n));
   // Everything the engine holds is still there.
   std::string v;
-  CHECK(f.db->get({}, key_of(0), &v));
-  CHECK(f.db->get({}, key_of(f.next_key - 1), &v));
+  CHECK(f.db->get({}, key_of(0), &v).ok());
+  CHECK(f.db->get({}, key_of(f.next_key - 1), &v).ok());
 }
 
 TEST_CASE("controller: a steady mix does not flap") {
@@ -215,7 +215,7 @@ TEST_CASE("controller: many threads observe at once; a background thread can too
         engine::WriteBatch batch;
         for (int i = 0; i < 64; i++)
           batch.put(key_of(1'000'000ULL * (th + 1) + b * 64 + i), "v");
-        REQUIRE(f.db->write({}, &batch));
+        REQUIRE(f.db->write({}, &batch).ok());
         c.observe();
         (void)c.history();
         (void)c.window_mix();

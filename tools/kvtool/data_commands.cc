@@ -71,7 +71,7 @@ bool prepare(const Common& c, const TokenArgs& a, Prepared* p, int* code) {
   if (!open_store(c, false, &p->store, code)) return false;
   std::vector<KvStore::NamespaceInfo> all;
   Status s = p->store->list_namespaces(&all);
-  if (!s.is_ok()) {
+  if (!s.ok()) {
     *code = fail_status(c, s, false);
     return false;
   }
@@ -98,7 +98,7 @@ int run_probe(const Common& c, const TokenArgs& a) {
   for (const TokenList& l : p.lists) {
     size_t cached = 0;
     Status s = p.store->probe(p.ns.id, l.tokens, &cached);
-    if (!s.is_ok()) return fail(c, kExitProblems, a.tokens_file + ":" + std::to_string(l.line) + ": " + s.to_string());
+    if (!s.ok()) return fail(c, kExitProblems, a.tokens_file + ":" + std::to_string(l.line) + ": " + s.to_string());
     if (c.json) {
       j.begin_object()
           .field("line", static_cast<uint64_t>(l.line))
@@ -134,13 +134,13 @@ int run_get(const Common& c, const TokenArgs& a) {
   for (const TokenList& l : p.lists) {
     size_t cached = 0;
     Status s = p.store->probe(p.ns.id, l.tokens, &cached);
-    if (s.is_ok() && cached > 0) {
+    if (s.ok() && cached > 0) {
       buf.resize(cached * bpt);
       s = p.store->get_batch(p.ns.id, l.tokens, cached, kvcache::KvBuffer::host(buf.data(), buf.size()));
-      if (s.is_ok() && std::fwrite(buf.data(), 1, buf.size(), out) != buf.size())
+      if (s.ok() && std::fwrite(buf.data(), 1, buf.size(), out) != buf.size())
         s = Status::io_error(a.out_file + ": write failed");
     }
-    if (!s.is_ok()) {
+    if (!s.ok()) {
       std::fclose(out);
       return fail(c, kExitProblems, a.tokens_file + ":" + std::to_string(l.line) + ": " + s.to_string());
     }

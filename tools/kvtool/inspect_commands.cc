@@ -30,7 +30,7 @@ const char* dtype_name(kvcache::DType d) {
 // process has the store open.
 std::string holder(const std::string& dir) {
   std::vector<std::pair<std::string, std::string>> kv;
-  if (!KvStore::read_stats_file(dir, &kv).is_ok()) return "pid unknown";
+  if (!KvStore::read_stats_file(dir, &kv).ok()) return "pid unknown";
   std::map<std::string, std::string> m(kv.begin(), kv.end());
   if (m["state"] != "running") return "pid unknown";
   std::string s = "pid " + m["pid"] + " according to " + dir + "/" + KvStore::kStatsFile;
@@ -78,7 +78,7 @@ bool open_store(const Common& c, bool writing, std::unique_ptr<KvStore>* out, in
   o.dir = c.dir;
   o.read_only = !writing;
   Status s = KvStore::open_existing(o, out);
-  if (s.is_ok()) return true;
+  if (s.ok()) return true;
   *code = fail_status(c, s, writing);
   return false;
 }
@@ -91,7 +91,7 @@ int run_info(const Common& c) {
   if (!open_store(c, false, &store, &code)) return code;
   std::vector<KvStore::NamespaceInfo> namespaces;
   Status s = store->list_namespaces(&namespaces);
-  if (!s.is_ok()) return fail_status(c, s, false);
+  if (!s.ok()) return fail_status(c, s, false);
   const kvcache::StoreStats st = store->stats();
   const engine::Properties p = store->index()->properties();
   const auto segments = store->tensor_log()->segments();
@@ -107,7 +107,7 @@ int run_info(const Common& c) {
   const double live_ratio = tensor_total == 0 ? 1.0 : static_cast<double>(st.tensor_live_bytes) / tensor_total;
   // Tuner decisions are whatever "tuner.*" lines the last session's stats file holds.
   std::vector<std::pair<std::string, std::string>> persisted, tuner;
-  KvStore::read_stats_file(c.dir, &persisted);
+  KvStore::read_stats_file(c.dir, &persisted).ignore_error();  // no stats file: no decisions to show
   for (const auto& kv : persisted)
     if (kv.first.starts_with("tuner.decision.")) tuner.push_back(kv);
 
@@ -251,7 +251,7 @@ int run_stats(const Common& c) {
     return fail(c, kExitUsage, c.dir + ": not an lsm4kv store (no index/CURRENT)");
   std::vector<std::pair<std::string, std::string>> kv;
   Status s = KvStore::read_stats_file(c.dir, &kv);
-  if (!s.is_ok()) return fail(c, kExitProblems, s.message());
+  if (!s.ok()) return fail(c, kExitProblems, s.message());
   if (c.json) {
     Json j;
     j.begin_object();
@@ -300,7 +300,7 @@ int run_tree(const Common& c, const TreeArgs& a) {
   if (!open_store(c, false, &store, &code)) return code;
   KvStore::TreeInfo t;
   Status s = store->tree(a.ns, a.depth, a.top, &t);
-  if (!s.is_ok()) return fail_status(c, s, false);
+  if (!s.ok()) return fail_status(c, s, false);
   auto fanout = [](const KvStore::TreeLevel& l) {
     return l.parents == 0 ? 0.0 : static_cast<double>(l.children) / static_cast<double>(l.parents);
   };
@@ -364,8 +364,8 @@ int run_verify(const Common& c) {
   if (bar) progress = print_progress;
   Status s = KvStore::verify_dir(o, &r, progress);
   if (bar) std::fprintf(stderr, "\n");
-  if (!s.is_ok() && (s.is_busy() || s.is_invalid_argument())) return fail_status(c, s, false);
-  if (!s.is_ok()) r.problems.push_back(s.to_string());
+  if (!s.ok() && (s.is_busy() || s.is_invalid_argument())) return fail_status(c, s, false);
+  if (!s.ok()) r.problems.push_back(s.to_string());
   if (c.json) {
     Json j;
     j.begin_object()

@@ -65,10 +65,10 @@ int operate(const Common& c, const std::function<Status(KvStore*)>& op, const st
   if (!open_store(c, true, &store, &code)) return code;
   const Snapshot before = snapshot(store.get());
   Status s = op(store.get());
-  if (!s.is_ok()) return fail_status(c, s, true);
+  if (!s.ok()) return fail_status(c, s, true);
   const Snapshot after = snapshot(store.get());
   s = store->close();
-  if (!s.is_ok()) return fail_status(c, s, true);
+  if (!s.ok()) return fail_status(c, s, true);
   if (c.json) {
     Json j;
     j.begin_object().field("operation", c.command);

@@ -14,7 +14,7 @@ int run_repair(const Common& c) {
   o.dir = c.dir;
   kvcache::RepairReport r;
   Status s = kvcache::KvStore::repair(o, &r);
-  if (!s.is_ok()) return fail_status(c, s, true);
+  if (!s.ok()) return fail_status(c, s, true);
   const bool lost = r.damaged_records > 0 || r.pages_dropped > 0;
   if (c.json) {
     Json j;
