@@ -161,13 +161,14 @@ class Lsm4kvHiCacheStorage(HiCacheStorage):
             if per == 0 or per * n != len(ptrs):
                 logger.warning("lsm4kv batch_%s_v1: %d buffers for %d pages", op, len(ptrs), n)
                 return results
-            chosen = [i for i, k in enumerate(keys) if page_key(k) is not None]
+            raw = [page_key(k) for k in keys]
+            chosen = [i for i, r in enumerate(raw) if r is not None]
+            if not chosen:
+                return results
             if len(chosen) < n:
                 ptrs = [ptrs[i * per + j] for i in chosen for j in range(per)]
                 sizes = [sizes[i * per + j] for i in chosen for j in range(per)]
-            if not chosen:
-                return results
-            raw = [page_key(keys[i]) for i in chosen]
+                raw = [raw[i] for i in chosen]
             t0 = time.perf_counter()
             if op == "set":
                 self.store.put_pages_ptr(self._ns[0], raw, ptrs, sizes)
