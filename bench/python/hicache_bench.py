@@ -83,7 +83,7 @@ def summarize(name, op, times, nbytes, inner=None):
     print(line, flush=True)
 
 
-def run(name, backend, pool, args, store=None):
+def run(name, directory, backend, pool, args, store=None):
     batches = args.pages // args.batch
     indices = pool.indices(range(args.batch))
     page_bytes = len(pool.page(0))
@@ -101,7 +101,7 @@ def run(name, backend, pool, args, store=None):
 
     for b in range(batches):
         assert timed("set", lambda: backend.batch_set_v1(keys_for(b, args.batch), indices)) == [True] * args.batch
-    drop_cache(backend_dir(name, args))
+    drop_cache(directory)
     for b in range(batches):
         keys = keys_for(b, args.batch)
         assert timed("exists", lambda: backend.batch_exists(keys)) == args.batch
@@ -139,12 +139,12 @@ def main():
                     "dir": backend_dir(name, args), "sync": args.sync, "segment_mib": args.segment_mib})
                 backend = Lsm4kvHiCacheStorage(cfg, {})
                 backend.register_mem_pool_host(pool)
-                run(name, backend, pool, args, store=backend.store)
+                run(name, backend_dir(name, args), backend, pool, args, store=backend.store)
                 backend.close()
             elif name == "file":
                 backend = FilePerPage(backend_dir(name, args))
                 backend.register_mem_pool_host(pool)
-                run("file-per-page", backend, pool, args)
+                run("file-per-page", backend_dir(name, args), backend, pool, args)
             else:
                 sys.exit(f"unknown backend {name}")
     finally:
