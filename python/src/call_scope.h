@@ -33,14 +33,10 @@ class CallGate {
     pybind11::gil_scoped_release nogil;
     std::shared_lock lock(mu_);
     if (!store_) return Status::invalid_argument("the store is closed");
-    const int now_in = in_flight_.fetch_add(1) + 1;
-    int seen = max_in_flight_.load();
-    while (now_in > seen && !max_in_flight_.compare_exchange_weak(seen, now_in)) {
-    }
+    InFlight counted(this);
     const auto t0 = std::chrono::steady_clock::now();
     Status s = f(*store_);
     last_call_ns_.store(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
-    in_flight_.fetch_sub(1);
     return s;
   }
 
@@ -67,6 +63,17 @@ class CallGate {
   double last_call_seconds() const { return static_cast<double>(last_call_ns_.load()) * 1e-9; }
 
  private:
+  struct InFlight {
+    explicit InFlight(CallGate* g) : gate(g) {
+      const int now_in = gate->in_flight_.fetch_add(1) + 1;
+      int seen = gate->max_in_flight_.load();
+      while (now_in > seen && !gate->max_in_flight_.compare_exchange_weak(seen, now_in)) {
+      }
+    }
+    ~InFlight() { gate->in_flight_.fetch_sub(1); }
+    CallGate* gate;
+  };
+
   mutable std::shared_mutex mu_;
   std::unique_ptr<kvcache::KvStore> store_;  // null once closed
   std::atomic<int> in_flight_{0}, max_in_flight_{0};

@@ -123,6 +123,11 @@ def test_stats_verify_close_and_reopen(tmp_path):
         ns = s.register_namespace("m", LAYERS, HEADS, DIM)
         assert s.probe(ns, tokens) == 2 * P
         assert s.last_call_seconds > 0
+    with lsm4kv.Store(path, read_only=True) as s:
+        ns = s.register_namespace("m", LAYERS, HEADS, DIM)
+        assert s.probe(ns, tokens) == 2 * P
+        with pytest.raises(lsm4kv.NotSupportedError):
+            s.put(ns, np.arange(1000, 1000 + P, dtype=np.int32), kv[: P * BPT])
     with pytest.raises(lsm4kv.InvalidArgumentError, match="page_tokens"):
         lsm4kv.Store(path, page_tokens=P * 2)
 
