@@ -18,9 +18,6 @@ writes, so its reads miss (see README: the store is single-process).
 """
 
 import os
-import string
-
-_HEX = frozenset(string.hexdigits)
 
 
 def namespace_name(config, kv_dtype, layout, page_bytes, model_id=None):
@@ -53,6 +50,10 @@ def rank_dir(root, config, with_tp):
 def page_key(key):
     """SGLang's page key (a 64-hex SHA-256 of the chain through the page) as
     the 32 bytes it encodes; None for anything else."""
-    if not isinstance(key, str) or len(key) != 64 or not _HEX.issuperset(key):
+    if not isinstance(key, str) or len(key) != 64:
         return None
-    return bytes.fromhex(key)
+    try:
+        raw = bytes.fromhex(key)
+    except ValueError:
+        return None
+    return raw if len(raw) == 32 else None  # fromhex skips spaces

@@ -19,9 +19,6 @@ PyObject* make_class(py::module_& m, const char* name, PyObject* bases, const ch
   return cls;
 }
 
-PyObject* bases(PyObject* a, PyObject* b) {
-  return b == nullptr ? a : PyTuple_Pack(2, a, b);
-}
 
 }  // namespace
 
@@ -29,7 +26,9 @@ void register_errors(py::module_& m) {
   using C = Status::Code;
   PyObject* base = make_class(m, "Error", PyExc_RuntimeError, "An lsm4kv store call failed; the message is the store's.");
   auto sub = [&](C code, const char* name, PyObject* also, const char* doc) {
-    g_classes[static_cast<int>(code)] = make_class(m, name, bases(base, also), doc);
+    py::object bases = also == nullptr ? py::reinterpret_borrow<py::object>(base)
+                                       : py::reinterpret_steal<py::object>(PyTuple_Pack(2, base, also));
+    g_classes[static_cast<int>(code)] = make_class(m, name, bases.ptr(), doc);
   };
   g_classes[0] = base;
   sub(C::kNotFound, "NotFoundError", PyExc_KeyError, "Not stored (never put, or evicted).");
