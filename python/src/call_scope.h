@@ -45,7 +45,7 @@ class CallGate {
   Status close() {
     pybind11::gil_scoped_release nogil;
     std::unique_lock lock(mu_);
-    if (!store_) return Status::ok();
+    if (!store_) return Status::OK();
     Status s = store_->close();
     store_.reset();
     return s;

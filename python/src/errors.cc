@@ -41,7 +41,7 @@ void register_errors(py::module_& m) {
 }
 
 void check(const Status& s) {
-  if (s.is_ok()) return;
+  if (s.ok()) return;
   PyObject* cls = g_classes[static_cast<int>(s.code())];
   PyErr_SetString(cls != nullptr ? cls : g_classes[0], s.message().c_str());
   throw py::error_already_set();

@@ -51,8 +51,8 @@ py::list bools(const std::vector<Status>& results) {
   py::list out;
   std::string errors;
   for (const Status& s : results) {
-    if (!s.is_ok() && !s.is_not_found()) errors += (errors.empty() ? "" : "; ") + s.to_string();
-    out.append(s.is_ok());
+    if (!s.ok() && !s.is_not_found()) errors += (errors.empty() ? "" : "; ") + s.to_string();
+    out.append(s.ok());
   }
   if (!errors.empty()) check(Status::io_error("get_pages: " + errors));
   return out;
