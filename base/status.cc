@@ -27,6 +27,7 @@ std::string Status::to_string() const {
     case Code::kInvalidArgument: name = "InvalidArgument"; break;
     case Code::kNotSupported: name = "NotSupported"; break;
     case Code::kBusy: name = "Busy"; break;
+    case Code::kTagMismatch: name = "Tag mismatch"; break;
   }
   return std::string(name) + ": " + msg_;
 }

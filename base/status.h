@@ -28,6 +28,7 @@ class [[nodiscard]] Status {
     kInvalidArgument,  // the caller's input is wrong; nothing was changed
     kNotSupported,     // e.g. a device destination without a CUDA device
     kBusy,             // e.g. the store is locked by another process
+    kTagMismatch,      // a record is sound but belongs to another key (a fingerprint collision)
   };
 
   Status() = default;
@@ -41,6 +42,7 @@ class [[nodiscard]] Status {
   }
   static Status not_supported(std::string_view msg) { return Status(Code::kNotSupported, msg); }
   static Status busy(std::string_view msg) { return Status(Code::kBusy, msg); }
+  static Status tag_mismatch(std::string_view msg) { return Status(Code::kTagMismatch, msg); }
   // Maps an errno value from a failed system call on `context` (a path, usually).
   static Status from_errno(int err, std::string_view context);
 
@@ -52,6 +54,7 @@ class [[nodiscard]] Status {
   [[nodiscard]] bool is_invalid_argument() const { return code_ == Code::kInvalidArgument; }
   [[nodiscard]] bool is_not_supported() const { return code_ == Code::kNotSupported; }
   [[nodiscard]] bool is_busy() const { return code_ == Code::kBusy; }
+  [[nodiscard]] bool is_tag_mismatch() const { return code_ == Code::kTagMismatch; }
 
   // Drops this Status on purpose: cleanup after an earlier error, a
   // destructor, a best-effort step whose failure the next one detects. The

@@ -124,6 +124,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/io_slice.h"
 #include "base/file_system.h"
 #include "base/status.h"
 #include "engine/options.h"
@@ -326,10 +327,7 @@ struct StoreStats {
 // a scatter-gather list of slices whose bytes, in order, are the page's
 // record (page_tokens x bytes_per_token in all); SGLang's host pool gives two
 // per page (K and V) in its page_first layout.
-struct IoSlice {
-  void* data = nullptr;
-  size_t size = 0;
-};
+using ::lsm4kv::IoSlice;  // base/io_slice.h
 using PageSlices = std::vector<IoSlice>;
 
 // Bounds on the caller's page keys of put_pages / get_pages / exists_prefix.

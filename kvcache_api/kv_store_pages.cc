@@ -23,21 +23,6 @@ std::vector<std::string> index_keys(NamespaceId ns, std::span<const std::string_
   return out;
 }
 
-// Copies between a page's slices and one contiguous buffer.
-void gather(const PageSlices& slices, char* dst) {
-  for (const IoSlice& s : slices) {
-    std::memcpy(dst, s.data, s.size);
-    dst += s.size;
-  }
-}
-
-void scatter(const char* src, const PageSlices& slices) {
-  for (const IoSlice& s : slices) {
-    std::memcpy(s.data, src, s.size);
-    src += s.size;
-  }
-}
-
 }  // namespace
 
 Status KvStoreImpl::check_keyed(const char* what, NamespaceId ns, std::span<const std::string_view> keys,
@@ -115,17 +100,9 @@ Status KvStoreImpl::put_pages(NamespaceId ns, std::span<const std::string_view> 
   if (todo.empty()) return Status::OK();
   std::unordered_set<std::string> protect(all.begin(), all.end());
   LSM4KV_RETURN_IF_ERROR(make_room_for_put(todo.size() * (page_bytes + tensorlog::kAlign), {}, protect));
-  std::vector<std::unique_ptr<char[]>> staging;  // pages of more than one slice
   std::vector<tensorlog::RecordInput> records;
-  for (size_t i : todo) {
-    const PageSlices& src = sources[i];
-    const char* data = static_cast<const char*>(src[0].data);
-    if (src.size() > 1) {
-      staging.emplace_back(new char[page_bytes]);
-      gather(src, staging.back().get());
-      data = staging.back().get();
-    }
-    records.push_back({all[i], data, page_bytes});  // the tag is the index key
+  for (size_t i : todo) {  // the tag is the index key; the log copies from the slices
+    records.emplace_back(all[i], sources[i], page_bytes);
   }
   std::vector<tensorlog::Location> locs;
   LSM4KV_RETURN_IF_ERROR(log_->append(records, &locs));
@@ -160,7 +137,6 @@ Status KvStoreImpl::get_pages(NamespaceId ns, std::span<const std::string_view> 
   const std::vector<std::string> all = index_keys(ns, keys);
   std::vector<tensorlog::ReadRequest> rr;
   std::vector<size_t> page_of;  // rr index -> key index
-  std::vector<std::unique_ptr<char[]>> staging;  // by rr index; null when the page lands in place
   std::vector<tensorlog::Location> damaged;
   {
     std::unique_lock gate(gc_gate_);
@@ -184,13 +160,7 @@ Status KvStoreImpl::get_pages(NamespaceId ns, std::span<const std::string_view> 
       q.location = e.location;
       q.tag = all[i];
       q.size = page_bytes;
-      if (destinations[i].size() == 1) {
-        q.dst = destinations[i][0].data;
-        staging.emplace_back();
-      } else {
-        staging.emplace_back(new char[page_bytes]);
-        q.dst = staging.back().get();
-      }
+      q.dst_slices = destinations[i];  // the log copies into the slices
       rr.push_back(q);
       page_of.push_back(i);
     }
@@ -200,9 +170,8 @@ Status KvStoreImpl::get_pages(NamespaceId ns, std::span<const std::string_view> 
       const size_t i = page_of[j];
       (*results)[i] = rr[j].status;
       if (rr[j].status.ok()) {
-        if (staging[j]) scatter(staging[j].get(), destinations[i]);
         counters_.bytes_got += page_bytes;
-      } else if (rr[j].status.is_corruption()) {
+      } else if (rr[j].status.is_corruption() || rr[j].status.is_tag_mismatch()) {  // the key names another record: drop it
         damaged.push_back(rr[j].location);
         (*results)[i] = Status::not_found("get_pages: the record at " + rr[j].location.to_string() +
                                           " is damaged (" + rr[j].status.message() + "): the page left the index");

@@ -206,12 +206,9 @@ Status KvStoreImpl::sync_config_file() {
 
 Status KvStoreImpl::read_failed(const std::vector<tensorlog::ReadRequest>& reads,
                                 const std::vector<ReadPage>& pages, const Status& s) {
-  auto collision = [](const Status& st) {
-    return st.is_corruption() && st.message().find("tag mismatch") != std::string::npos;
-  };
   std::vector<size_t> damaged;
   for (size_t j = 0; j < reads.size(); j++)
-    if (reads[j].status.is_corruption() && !collision(reads[j].status)) damaged.push_back(j);
+    if (reads[j].status.is_corruption()) damaged.push_back(j);
   if (!damaged.empty()) {
     uint64_t dropped = 0;
     {
@@ -228,7 +225,7 @@ Status KvStoreImpl::read_failed(const std::vector<tensorlog::ReadRequest>& reads
                              " pages (it and the pages below it) left the index, a miss; a put stores them anew");
   }
   for (const tensorlog::ReadRequest& r : reads) {
-    if (collision(r.status)) {
+    if (r.status.is_tag_mismatch()) {
       counters_.collisions++;
       return Status::not_found("get_batch: the stored page at " + r.location.to_string() +
                                " belongs to other tokens (fingerprint collision): a miss");

@@ -166,4 +166,22 @@ Status decode(Codec c, const char* stored, size_t stored_len, char* dst, size_t 
   return Status::OK();
 }
 
+Status decode_to_slices(Codec c, const char* stored, size_t stored_len, std::span<const IoSlice> dst,
+                        size_t raw_len, const std::string& where) {
+  size_t total = 0;
+  for (const IoSlice& s : dst) total += s.size;
+  if (total != raw_len)
+    return Status::invalid_argument(where + ": destination slices of " + std::to_string(total) +
+                                    " bytes for a record of " + std::to_string(raw_len));
+  if (c == Codec::kNone) {
+    if (stored_len != raw_len) return Status::corruption(where + ": stored length != raw length");
+    scatter_copy(stored, dst);
+    return Status::OK();
+  }
+  std::vector<char> whole(raw_len);  // frames decode whole
+  LSM4KV_RETURN_IF_ERROR(decode(c, stored, stored_len, whole.data(), raw_len, where));
+  scatter_copy(whole.data(), dst);
+  return Status::OK();
+}
+
 }  // namespace lsm4kv::tensorlog

@@ -24,8 +24,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 
+#include "base/io_slice.h"
 #include "base/status.h"
 
 namespace lsm4kv::tensorlog {
@@ -55,6 +57,10 @@ size_t encode(Codec c, const char* raw, size_t raw_len, char* dst);
 // `where`) when the frames do not add up to exactly raw_len bytes.
 Status decode(Codec c, const char* stored, size_t stored_len, char* dst, size_t raw_len,
               const std::string& where);
+// decode() into slices whose sizes sum to raw_len (InvalidArgument if not):
+// a stored-raw record is copied straight into them.
+Status decode_to_slices(Codec c, const char* stored, size_t stored_len, std::span<const IoSlice> dst,
+                        size_t raw_len, const std::string& where);
 
 // Byte-plane shuffle of 2-byte elements; an odd last byte is copied as is.
 void shuffle2(const char* src, size_t n, char* dst);

@@ -38,7 +38,15 @@ Status check_records(std::span<const RecordInput> records) {
     if (r.tag.size() > kMaxTagLen)
       return Status::invalid_argument("tag of " + std::to_string(r.tag.size()) +
                                       " bytes; at most " + std::to_string(kMaxTagLen));
-    if (r.data == nullptr && r.size > 0) return Status::invalid_argument("record without data");
+    if (r.slices.empty() && r.data == nullptr && r.size > 0) return Status::invalid_argument("record without data");
+    size_t total = 0;
+    for (const IoSlice& sl : r.slices) {
+      if (sl.data == nullptr && sl.size > 0) return Status::invalid_argument("record slice without data");
+      total += sl.size;
+    }
+    if (!r.slices.empty() && total != r.size)
+      return Status::invalid_argument("record slices hold " + std::to_string(total) + " bytes, not " +
+                                      std::to_string(r.size));
   }
   return Status::OK();
 }
@@ -98,8 +106,17 @@ Status encode_batch(Codec codec, std::span<const RecordInput> records, EncodedBa
     h.tag_len = static_cast<uint16_t>(r.tag.size());
     h.raw_len = r.size;
     std::memcpy(p + kRecordHeaderSize, r.tag.data(), r.tag.size());
-    h.stored_len = encode(codec, static_cast<const char*>(r.data), r.size,
-                          p + kRecordHeaderSize + r.tag.size());
+    char* payload = p + kRecordHeaderSize + r.tag.size();
+    if (r.slices.empty()) {
+      h.stored_len = encode(codec, static_cast<const char*>(r.data), r.size, payload);
+    } else if (codec == Codec::kNone) {
+      gather_copy(r.slices, payload);
+      h.stored_len = r.size;
+    } else {  // a compressing codec wants its input whole
+      std::vector<char> whole(r.size);
+      gather_copy(r.slices, whole.data());
+      h.stored_len = encode(codec, whole.data(), r.size, payload);
+    }
     uint64_t len = h.record_length();
     h.encode(p);
     h.checksum = record_checksum(p, len);

@@ -50,6 +50,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/io_slice.h"
 #include "base/file_system.h"
 #include "base/status.h"
 #include "tensorlog/codec.h"
@@ -68,9 +69,17 @@ enum class SyncMode : uint8_t {
 // One record to append: the caller's tag (<= kMaxTagLen bytes) and the raw
 // tensor bytes, in host memory.
 struct RecordInput {
+  RecordInput() = default;
+  RecordInput(std::string_view t, const void* d, size_t n) : tag(t), data(d), size(n) {}
+  RecordInput(std::string_view t, std::span<const IoSlice> s, size_t n) : tag(t), size(n), slices(s) {}
+
   std::string_view tag;
   const void* data = nullptr;
   size_t size = 0;
+  // When not empty, the record's bytes are these slices in order (their
+  // sizes sum to `size`; `data` is unused): copied into the segment's
+  // buffer straight from them.
+  std::span<const IoSlice> slices;
 };
 
 // Heap memory aligned to kAlign.

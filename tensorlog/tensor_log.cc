@@ -273,7 +273,9 @@ Status TensorLog::read(std::span<ReadRequest> requests, const ReadOptions& optio
   Status bad;
   for (ReadRequest& r : requests) {
     r.status = Status::OK();
-    if (r.dst == nullptr && r.size > 0) r.status = Status::invalid_argument("null destination");
+    if (r.dst == nullptr && r.dst_slices.empty() && r.size > 0) r.status = Status::invalid_argument("null destination");
+    if (!r.dst_slices.empty() && r.memory != MemoryKind::kHost)
+      r.status = Status::invalid_argument("slices of device memory");
     if (r.memory == MemoryKind::kDevice) device = true;
     if (bad.ok()) bad = r.status;
   }
@@ -317,14 +319,16 @@ Status TensorLog::read_records(std::span<ReadRequest> requests, const ReadOption
     if (s.ok() && !is_known_codec(h.codec))
       s = Status::corruption(r.location.to_string() + ": not a data record");
     if (s.ok() && std::string_view(rec + kRecordHeaderSize, h.tag_len) != r.tag)
-      s = Status::corruption(r.location.to_string() +
-                             ": tag mismatch (the record belongs to other tokens)");
+      s = Status::tag_mismatch(r.location.to_string() + ": tag mismatch (the record belongs to other tokens)");
     if (s.ok() && h.raw_len != r.size)
       s = Status::invalid_argument(r.location.to_string() + ": destination of " +
                                    std::to_string(r.size) + " bytes for a record of " +
                                    std::to_string(h.raw_len));
     const char* payload = rec + kRecordHeaderSize + h.tag_len;
-    if (s.ok() && r.memory == MemoryKind::kHost) {
+    if (s.ok() && r.memory == MemoryKind::kHost && !r.dst_slices.empty()) {
+      s = decode_to_slices(static_cast<Codec>(h.codec), payload, h.stored_len, r.dst_slices, h.raw_len,
+                           r.location.to_string());
+    } else if (s.ok() && r.memory == MemoryKind::kHost) {
       s = decode(static_cast<Codec>(h.codec), payload, h.stored_len, static_cast<char*>(r.dst),
                  h.raw_len, r.location.to_string());
     } else if (s.ok()) {

@@ -104,7 +104,11 @@ struct ReadRequest {
   void* dst = nullptr;
   size_t size = 0;
   MemoryKind memory = MemoryKind::kHost;
-  // Out: OK, Corruption (checksum or tag mismatch; names segment and offset),
+  // Host memory only: when not empty, the destination is these slices in
+  // order (their sizes sum to `size`; `dst` is unused).
+  std::span<const IoSlice> dst_slices;
+  // Out: OK, Corruption (checksum; names segment and offset), TagMismatch
+  // (a sound record of another key),
   // NotFound (segment collected), InvalidArgument (wrong size) or IOError.
   Status status;
 };

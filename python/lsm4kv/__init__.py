@@ -23,6 +23,7 @@ from ._lsm4kv import (
     NotFoundError,
     NotSupportedError,
     StorageIOError,
+    TagMismatchError,
     Store,
 )
 
@@ -35,5 +36,6 @@ __all__ = [
     "NotFoundError",
     "NotSupportedError",
     "StorageIOError",
+    "TagMismatchError",
     "Store",
 ]

@@ -9,7 +9,7 @@ namespace {
 
 // The exception classes, indexed by Status::Code; created once at import and
 // kept for the life of the interpreter (a module's exception types are).
-PyObject* g_classes[8] = {};
+PyObject* g_classes[static_cast<int>(Status::Code::kTagMismatch) + 1] = {};
 
 PyObject* make_class(py::module_& m, const char* name, PyObject* bases, const char* doc) {
   std::string full = std::string("lsm4kv.") + name;
@@ -38,6 +38,7 @@ void register_errors(py::module_& m) {
   sub(C::kInvalidArgument, "InvalidArgumentError", PyExc_ValueError, "Bad input; nothing was changed.");
   sub(C::kNotSupported, "NotSupportedError", nullptr, "Not supported here (e.g. device memory without CUDA).");
   sub(C::kBusy, "BusyError", nullptr, "The store directory is open in another process.");
+  sub(C::kTagMismatch, "TagMismatchError", nullptr, "A record belongs to another key (a fingerprint collision).");
 }
 
 void check(const Status& s) {
