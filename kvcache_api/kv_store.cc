@@ -580,13 +580,15 @@ Status KvStoreImpl::put_batch(std::span<const PutRequest> requests) {
   for (const PutRequest& r : requests) {
     KvLayout layout;
     LSM4KV_RETURN_IF_ERROR(layout_of(r.ns, &layout));
-    if (r.tokens.size() < opt_.page_tokens)
-      return Status::invalid_argument("put_batch: " + std::to_string(r.tokens.size()) +
-                                      " tokens is less than one page of " + std::to_string(opt_.page_tokens));
+    if (r.tokens.empty()) return Status::invalid_argument("put_batch: empty token list");
     LSM4KV_RETURN_IF_ERROR(check_buffer(r.src, layout, r.tokens.size(), "put_batch"));
   }
+  std::vector<PutRequest> whole;  // a prompt shorter than one page stores nothing
+  for (const PutRequest& r : requests)
+    if (r.tokens.size() >= opt_.page_tokens) whole.push_back(r);
+  if (whole.empty()) return Status::OK();
   std::lock_guard g(write_mu_);
-  Status s = put_locked(requests);
+  Status s = put_locked(whole);
   put_latency_.record(micros_since(t0));
   observe();
   return s;

@@ -365,7 +365,8 @@ class KvStore {
                                     NamespaceId* out) = 0;
 
   // Stores every whole page of tokens not yet stored. src holds the KV of all
-  // of tokens (exactly tokens.size() · bytes_per_token). Idempotent.
+  // of tokens (exactly tokens.size() · bytes_per_token). Idempotent. A prompt
+  // shorter than one page stores nothing and is OK, as probe of it is 0.
   virtual Status put_batch(NamespaceId ns, std::span<const Token> tokens, const KvBuffer& src) = 0;
   virtual Status put_batch(std::span<const PutRequest> requests) = 0;
 
