@@ -169,10 +169,10 @@ Status DBImpl::write_impl(SyncMode mode, WriteBatch* batch) {
     WriteBatch group_storage;
     WriteBatch* group = batch;
     bool need_sync = mode != SyncMode::kNone;
-    if (mode != SyncMode::kEveryBatch) {
+    if (mode != SyncMode::kPerBatch) {
       for (size_t i = 1; i < writers_.size(); i++) {
         Writer* next = writers_[i];
-        if (next->batch == nullptr || next->mode == SyncMode::kEveryBatch) break;
+        if (next->batch == nullptr || next->mode == SyncMode::kPerBatch) break;
         if (group->byte_size() + next->batch->byte_size() > (1 << 20)) break;
         if (group == batch) {
           group_storage.append(*batch);

@@ -7,16 +7,13 @@
 #include <string>
 #include <vector>
 
+#include "base/sync_mode.h"
 #include "base/file_system.h"
 
 namespace lsm4kv::engine {
 
-// How a write is made durable before it is acknowledged.
-enum class SyncMode : uint8_t {
-  kNone = 0,         // written to the WAL, not synced: a crash may lose recent writes
-  kEveryBatch = 1,   // fdatasync of the WAL for every batch, one at a time
-  kGroupCommit = 2,  // concurrent writers share one fdatasync; each waits for it
-};
+// How a write is made durable before it is acknowledged (of the WAL).
+using ::lsm4kv::SyncMode;
 
 // How the Bloom filter memory is spread across levels.
 enum class BloomAllocation : uint8_t {

@@ -21,24 +21,6 @@ double micros_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::micro>(Clock::now() - t0).count();
 }
 
-engine::SyncMode engine_sync(SyncMode m) {
-  switch (m) {
-    case SyncMode::kNone: return engine::SyncMode::kNone;
-    case SyncMode::kPerBatch: return engine::SyncMode::kEveryBatch;
-    case SyncMode::kGroupCommit: return engine::SyncMode::kGroupCommit;
-  }
-  return engine::SyncMode::kEveryBatch;
-}
-
-tensorlog::SyncMode log_sync(SyncMode m) {
-  switch (m) {
-    case SyncMode::kNone: return tensorlog::SyncMode::kNone;
-    case SyncMode::kPerBatch: return tensorlog::SyncMode::kPerBatch;
-    case SyncMode::kGroupCommit: return tensorlog::SyncMode::kGroupCommit;
-  }
-  return tensorlog::SyncMode::kPerBatch;
-}
-
 // Copies one page between its page-major record form and a per-layer buffer.
 // to_record: per-layer rows -> record; else record -> rows. rows: first token
 // of the page within the request; count: tokens to copy.
@@ -150,7 +132,7 @@ Status KvStoreImpl::open() {
   to.fs = fs;
   to.segment_size = opt_.segment_bytes;
   to.codec = opt_.codec;
-  to.sync = log_sync(opt_.sync);
+  to.sync = opt_.sync;
   to.read_only = ro;
   LSM4KV_RETURN_IF_ERROR(tensorlog::TensorLog::open(opt_.dir + "/tensors", to, &log_));
   closed_ = false;
@@ -160,7 +142,7 @@ Status KvStoreImpl::open() {
   eo.read_only = ro;
   eo.write_buffer_size = opt_.index_write_buffer;
   eo.block_cache_bytes = opt_.index_block_cache;
-  eo.sync_mode = engine_sync(opt_.sync);
+  eo.sync_mode = opt_.sync;
   eo.shape = opt_.initial_shape;
   Status s = open_index(eo);
   // A repair rebuilds a readable index too; other errors (format, page

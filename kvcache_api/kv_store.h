@@ -124,6 +124,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/sync_mode.h"
 #include "base/io_slice.h"
 #include "base/file_system.h"
 #include "base/status.h"
@@ -186,11 +187,7 @@ enum class ProbeStrategy : uint8_t {
   kBinarySearch = 1,
 };
 
-enum class SyncMode : uint8_t {
-  kNone = 0,         // nothing synced: fastest; a machine crash may lose recent puts
-  kPerBatch = 1,     // each put is durable when it returns
-  kGroupCommit = 2,  // concurrent puts share syncs; each is durable when it returns
-};
+using ::lsm4kv::SyncMode;  // base/sync_mode.h: kNone, kPerBatch, kGroupCommit
 
 // How a store under a capacity makes room (see Capacity).
 enum class EvictionPolicy : uint8_t {

@@ -299,7 +299,7 @@ Status KvStoreImpl::evict_branches(const std::string& root, uint64_t bytes,
   engine::WriteOptions wo;
   if (durable) {
     wo.sync_override = true;
-    wo.sync = engine::SyncMode::kEveryBatch;
+    wo.sync = engine::SyncMode::kPerBatch;
   }
   LSM4KV_RETURN_IF_ERROR(index_->write(wo, &batch));
   std::vector<tensorlog::Location> dead;
@@ -449,7 +449,7 @@ Status KvStoreImpl::apply_collection(const tensorlog::Collection& c, const Locat
   if (batch.count() > 0) {
     engine::WriteOptions wo;
     wo.sync_override = true;
-    wo.sync = engine::SyncMode::kEveryBatch;  // the old segments go next: this must be durable
+    wo.sync = engine::SyncMode::kPerBatch;  // the old segments go next: this must be durable
     LSM4KV_RETURN_IF_ERROR(index_->write(wo, &batch));
   }
   {

@@ -220,7 +220,7 @@ Status KvStoreImpl::evict_keyed(const std::string& key, bool durable, uint64_t* 
   engine::WriteOptions wo;
   if (durable) {
     wo.sync_override = true;
-    wo.sync = engine::SyncMode::kEveryBatch;
+    wo.sync = engine::SyncMode::kPerBatch;
   }
   LSM4KV_RETURN_IF_ERROR(index_->delete_key(wo, key));
   uint64_t bytes = 0;

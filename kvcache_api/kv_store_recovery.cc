@@ -162,7 +162,7 @@ Status KvStoreImpl::rebuild_index(const StoreConfig& cfg) {
   batch.put(meta_key("cfg"), encode_cfg_record(cfg.page_tokens, cfg.key_window_pages));
   engine::WriteOptions wo;
   wo.sync_override = true;
-  wo.sync = engine::SyncMode::kEveryBatch;
+  wo.sync = engine::SyncMode::kPerBatch;
   return index_->write(wo, &batch);
 }
 

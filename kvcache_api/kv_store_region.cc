@@ -103,7 +103,7 @@ Status KvStoreImpl::evict_region(const std::unordered_set<std::string>& paths, R
   // Synced: the region's segment is deleted next.
   engine::WriteOptions wo;
   wo.sync_override = true;
-  wo.sync = engine::SyncMode::kEveryBatch;
+  wo.sync = engine::SyncMode::kPerBatch;
   LSM4KV_RETURN_IF_ERROR(index_->write(wo, &batch));
   {
     std::lock_guard g(lru_mu_);

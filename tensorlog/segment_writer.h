@@ -50,6 +50,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/sync_mode.h"
 #include "base/io_slice.h"
 #include "base/file_system.h"
 #include "base/status.h"
@@ -60,11 +61,7 @@
 
 namespace lsm4kv::tensorlog {
 
-enum class SyncMode : uint8_t {
-  kNone = 0,
-  kPerBatch = 1,
-  kGroupCommit = 2,
-};
+using ::lsm4kv::SyncMode;  // base/sync_mode.h
 
 // One record to append: the caller's tag (<= kMaxTagLen bytes) and the raw
 // tensor bytes, in host memory.

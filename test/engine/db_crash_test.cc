@@ -105,7 +105,7 @@ void run_kills(SyncMode mode, int kills) {
 }  // namespace
 
 TEST_CASE("SIGKILL never loses an acknowledged synced batch nor leaves half of one", "[engine][crash]") {
-  run_kills(SyncMode::kEveryBatch, static_cast<int>(test::env_or("LSM4KV_CRASH_KILLS", 50)));
+  run_kills(SyncMode::kPerBatch, static_cast<int>(test::env_or("LSM4KV_CRASH_KILLS", 50)));
 }
 
 TEST_CASE("SIGKILL under group commit", "[engine][crash]") {

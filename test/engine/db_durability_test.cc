@@ -21,7 +21,7 @@ Options audited_options(FileSystem* fs) {
   o.fs = fs;
   o.write_buffer_size = 16 << 10;  // many flushes
   o.block_size = 1024;
-  o.sync_mode = SyncMode::kEveryBatch;
+  o.sync_mode = SyncMode::kPerBatch;
   o.shape.size_ratio = 3;  // and compactions
   o.shape.runs_per_level = {2, 1};
   return o;

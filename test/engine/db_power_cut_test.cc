@@ -191,7 +191,7 @@ void run_cuts(SyncMode mode, int writers, int cuts, int cuts_per_db, uint64_t ma
 }  // namespace
 
 TEST_CASE("power cuts never lose an acknowledged batch nor leave half of one", "[engine][power]") {
-  run_cuts(SyncMode::kEveryBatch, 1, static_cast<int>(test::env_or("LSM4KV_POWER_CUTS", 60)), 15,
+  run_cuts(SyncMode::kPerBatch, 1, static_cast<int>(test::env_or("LSM4KV_POWER_CUTS", 60)), 15,
            400);
 }
 
