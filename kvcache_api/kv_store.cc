@@ -693,6 +693,14 @@ Status KvStoreImpl::get_batch(std::span<GetRequest> requests) {
     std::unique_ptr<char[]> staging;  // when the page cannot land in dst directly
   };
   std::vector<KvLayout> layouts(requests.size());
+  const GetRequest* on_device = nullptr;  // the first device destination: its stream is the batch's
+  for (size_t i = 0; i < requests.size(); i++) {
+    if (requests[i].dst.kind != KvBuffer::Kind::kDevicePageMajor) continue;
+    if (on_device == nullptr) on_device = &requests[i];
+    if (requests[i].dst.cuda_stream != on_device->dst.cuda_stream)
+      return Status::invalid_argument("get_batch: device destinations on different CUDA streams (request " +
+                                      std::to_string(i) + "); one batch per stream");
+  }
   for (size_t i = 0; i < requests.size(); i++) {
     const GetRequest& r = requests[i];
     LSM4KV_RETURN_IF_ERROR(layout_of(r.ns, &layouts[i]));
@@ -756,7 +764,7 @@ Status KvStoreImpl::get_batch(std::span<GetRequest> requests) {
   }
   for (size_t j = 0; j < rr.size(); j++) rr[j].tag = tags_storage[j];
   tensorlog::ReadOptions ro;
-  if (!requests.empty()) ro.cuda_stream = requests[0].dst.cuda_stream;
+  if (on_device != nullptr) ro.cuda_stream = on_device->dst.cuda_stream;
   Status s = log_->read(rr, ro);
   if (!s.ok()) {
     gc.unlock();

@@ -380,6 +380,10 @@ class KvStore {
   // miss: probe no longer reports it and the next put stores it again.
   virtual Status get_batch(NamespaceId ns, std::span<const Token> tokens, size_t n,
                            const KvBuffer& dst) = 0;
+  // Many prompts in one tensor-log submission. Its device destinations
+  // share one CUDA stream (the copies of one submission are ordered on one
+  // stream): destinations on different streams are InvalidArgument; make one
+  // batch per stream.
   virtual Status get_batch(std::span<GetRequest> requests) = 0;
   // The same, finished on a worker thread; buffers must outlive the future.
   virtual std::future<Status> get_batch_async(NamespaceId ns, std::vector<Token> tokens, size_t n,

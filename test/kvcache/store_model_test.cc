@@ -213,6 +213,13 @@ TEST_CASE("bad input gets a clear error and changes nothing", "[kvcache]") {
   std::vector<char> big(12 * kLayout.bytes_per_token());
   REQUIRE(store->get_batch(ns, longer, 12, KvBuffer::host(big.data(), big.size())).is_not_found());  // a miss
   REQUIRE(store->get_batch(ns, t, 8, KvBuffer::host(got.data(), got.size() - 1)).is_invalid_argument());
+  {  // one batch, one CUDA stream: refused before any copy (the streams are never touched)
+    std::vector<char> other(kv.size());
+    int s1 = 0, s2 = 0;
+    std::vector<GetRequest> two = {{ns, t, 8, KvBuffer::device(got.data(), got.size(), &s1)},
+                                   {ns, t, 8, KvBuffer::device(other.data(), other.size(), &s2)}};
+    REQUIRE(store->get_batch(two).is_invalid_argument());
+  }
   // Per-layer destinations with a stride, like a GPU KV pool.
   const size_t row = kLayout.kv_heads * kLayout.head_dim * 2, stride = row + 16;
   std::vector<std::vector<char>> k(2, std::vector<char>(8 * stride)), v(2, std::vector<char>(8 * stride));
