@@ -15,15 +15,15 @@ bash scripts/setup.sh || { echo "setup failed"; echo "0 passed, 1 failed"; exit 
 passed=0; failed=0
 run_suite() {  # run_suite NAME BUILD_DIR [meson options...]
   local name=$1 dir=$2; shift 2
-  echo "== $name: building in $dir"
+  echo "== $name: building in $dir (at ${SECONDS} s)"
   if ! bash scripts/build.sh "$dir" "$@"; then
     echo "== $name: BUILD FAILED"; failed=$((failed + 1)); return
   fi
-  echo "== $name: testing"
+  echo "== $name: testing (at ${SECONDS} s)"
   meson test -C "$dir" --num-processes 2 --print-errorlogs -t 4 || true
   local counts
   counts=$(python3 scripts/count_tests.py "$dir/meson-logs/testlog.json")
-  echo "== $name: $counts"
+  echo "== $name: $counts (at ${SECONDS} s)"
   passed=$((passed + ${counts%% *}))
   failed=$((failed + $(echo "$counts" | awk '{print $3}')))
 }
@@ -52,5 +52,6 @@ if [ -n "$fuzz_counts" ]; then
 else
   echo "== fuzz: FAILED to run"; failed=$((failed + 1))
 fi
+echo "== total ${SECONDS} s"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
