@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "base/lsm_shape.h"
 #include "base/sync_mode.h"
 #include "base/file_system.h"
 
@@ -23,22 +24,8 @@ enum class BloomAllocation : uint8_t {
                  // over levels is minimal
 };
 
-// The shape of the tree. Disk levels are numbered 1, 2, ...; level i holds at
-// most runs_at(i) sorted runs and at most M·T^i bytes (M = write_buffer_size).
-// K = 1 on every level is leveling; K = T-1 is tiering; anything between is
-// the Dostoevsky "fluid" continuum. Level 0 holds flushed memtables on their
-// way into level 1 and is not governed by K.
-struct Shape {
-  int size_ratio = 10;                    // T >= 2
-  std::vector<int> runs_per_level = {1};  // K of level 1, 2, ...; the last value
-                                          // applies to every deeper level
-  int runs_at(int level) const {
-    if (runs_per_level.empty() || level < 1) return 1;
-    size_t i = static_cast<size_t>(level - 1);
-    return runs_per_level[i < runs_per_level.size() ? i : runs_per_level.size() - 1];
-  }
-  bool operator==(const Shape&) const = default;
-};
+// The shape of the tree (base/lsm_shape.h).
+using Shape = ::lsm4kv::LsmShape;
 
 struct Options {
   FileSystem* fs = FileSystem::posix();

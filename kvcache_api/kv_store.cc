@@ -21,6 +21,26 @@ double micros_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::micro>(Clock::now() - t0).count();
 }
 
+// The tuner's decision as kv_store.h tells it (its own value type).
+TunerDecision public_decision(const tuner::Decision& d) {
+  TunerDecision o;
+  o.time = d.time;
+  o.operations = d.operations;
+  o.writes = d.mix.writes;
+  o.point_hits = d.mix.point_hits;
+  o.point_misses = d.mix.point_misses;
+  o.seeks = d.mix.seeks;
+  o.entries = d.entries;
+  o.old_shape = d.old_shape;
+  o.new_shape = d.new_shape;
+  o.old_cost = d.old_cost;
+  o.new_cost = d.new_cost;
+  o.predicted_gain = d.predicted_gain;
+  o.outcome = static_cast<TunerDecision::Outcome>(d.outcome);  // the same numbers
+  o.error = d.error;
+  return o;
+}
+
 // Copies one page between its page-major record form and a per-layer buffer.
 // to_record: per-layer rows -> record; else record -> rows. rows: first token
 // of the page within the request; count: tokens to copy.
@@ -40,6 +60,10 @@ void convert_page(const KvLayout& layout, const KvBuffer& b, size_t first_row, s
 }
 
 }  // namespace
+
+const char* outcome_name(TunerDecision::Outcome outcome) {
+  return tuner::outcome_name(static_cast<tuner::Decision::Outcome>(outcome));  // the same numbers
+}
 
 Status KvStore::open(const StoreOptions& options, std::unique_ptr<KvStore>* out) {
   if (out == nullptr) return Status::invalid_argument("open: null output");
@@ -858,7 +882,8 @@ Status KvStoreImpl::stats(StoreStats* out) const {
   st.files = p.live_files + st.tensor_segments;
   st.index_shape = p.shape;
   for (const auto& l : p.levels) st.runs_per_level.push_back(l.runs.size());
-  if (tuner_) st.tuner_decisions = tuner_->history();
+  if (tuner_)
+    for (const tuner::Decision& d : tuner_->history()) st.tuner_decisions.push_back(public_decision(d));
   return Status::OK();
 }
 

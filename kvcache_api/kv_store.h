@@ -113,6 +113,7 @@
 // Thread-safety: every method may be called concurrently from many threads.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -124,16 +125,13 @@
 #include <string_view>
 #include <vector>
 
-#include "base/sync_mode.h"
-#include "base/io_slice.h"
+// Only base/ and the standard library: the store's own value types.
+#include "base/codec_id.h"
 #include "base/file_system.h"
+#include "base/io_slice.h"
+#include "base/lsm_shape.h"
 #include "base/status.h"
-#include "engine/options.h"
-#include "tensorlog/codec.h"
-#include "tuner/controller.h"
-
-namespace lsm4kv::engine { class DB; }            // inspection accessors (kvtool)
-namespace lsm4kv::tensorlog { class TensorLog; }
+#include "base/sync_mode.h"
 
 namespace lsm4kv::kvcache {
 
@@ -244,10 +242,10 @@ struct StoreOptions {
   // Region eviction keeps (copies forward) a page read at least this often
   // since it was written; 0 keeps none (plain FIFO). 0..3.
   uint32_t region_keep_reads = 1;
-  tensorlog::Codec codec = tensorlog::Codec::kNone;
+  Codec codec = Codec::kNone;        // base/codec_id.h
   bool tuner = true;                // retune T and K from the workload (tuner/)
-  engine::Shape initial_shape;      // the index's shape when the store is created
-  std::optional<engine::Shape> pinned_shape;  // set: the index takes and keeps this shape
+  LsmShape initial_shape;           // the index's shape when the store is created
+  std::optional<LsmShape> pinned_shape;  // set: the index takes and keeps this shape
   size_t tuner_window_ops = 4096;   // operations per tuner window
   ProbeStrategy probe = ProbeStrategy::kSeek;
   // Pages per key window (prefix_key.h): a key is at most 18 + 8 x this
@@ -292,6 +290,28 @@ struct MemoryUsage {
   }
 };
 
+// One decision of the tuner (tuner/): what it saw and what it did.
+struct TunerDecision {
+  enum class Outcome : uint8_t {
+    kReshaped = 0,  // the index was reshaped to new_shape
+    kKept = 1,      // the best shape did not pay for the move (or is the current one)
+    kPinned = 2,    // StoreOptions::pinned_shape applied at open
+    kFailed = 3,    // the reshape failed: see error
+  };
+  std::chrono::system_clock::time_point time;
+  double operations = 0;  // index operations counted by then
+  // Fractions of the window's operations: writes, point lookups that hit
+  // and that missed, seeks.
+  double writes = 0, point_hits = 0, point_misses = 0, seeks = 0;
+  double entries = 0;     // index entries the model was given
+  LsmShape old_shape, new_shape;
+  double old_cost = 0, new_cost = 0;  // modelled block I/Os per operation
+  double predicted_gain = 0;          // (old_cost - new_cost) / old_cost
+  Outcome outcome = Outcome::kKept;
+  std::string error;                  // kFailed: the reshape's status
+};
+const char* outcome_name(TunerDecision::Outcome outcome);
+
 struct StoreStats {
   uint64_t hit_tokens = 0, miss_tokens = 0;  // probe: tokens found / not found
   uint64_t hit_pages = 0, miss_pages = 0;
@@ -314,9 +334,9 @@ struct StoreStats {
   uint64_t maintenance_rounds = 0;           // background rounds that evicted or collected
   uint64_t stored_bytes = 0;                 // record bytes the index references
   size_t files = 0;                          // index + tensor-log files
-  engine::Shape index_shape;
+  LsmShape index_shape;
   std::vector<size_t> runs_per_level;        // index: runs in level 0, 1, ...
-  std::vector<tuner::Decision> tuner_decisions;  // the tuner's recent decisions, oldest first
+  std::vector<TunerDecision> tuner_decisions;  // the tuner's recent decisions, oldest first
   MemoryUsage memory;
 };
 
@@ -505,9 +525,6 @@ class KvStore {
   virtual Status verify(VerifyReport* report, const VerifyProgress& progress = {}) = 0;
   // Writes the stats file now.
   virtual Status persist_stats() = 0;
-  // Null after close().
-  virtual engine::DB* index() = 0;
-  virtual tensorlog::TensorLog* tensor_log() = 0;
 };
 
 }  // namespace lsm4kv::kvcache

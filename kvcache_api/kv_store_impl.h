@@ -29,6 +29,7 @@
 #include "kvcache_api/subtree_lru.h"
 #include "kvcache_api/test_hooks.h"
 #include "tensorlog/tensor_log.h"
+#include "tuner/controller.h"
 
 namespace lsm4kv::kvcache {
 
@@ -79,8 +80,9 @@ class KvStoreImpl final : public KvStore {
   Status tree(std::string_view ns_name, size_t max_depth, size_t top, TreeInfo* out) override;
   Status verify(VerifyReport* report, const VerifyProgress& progress) override;
   Status persist_stats() override;
-  engine::DB* index() override { return index_.get(); }
-  tensorlog::TensorLog* tensor_log() override { return log_.get(); }
+  // Null after close(). For store_admin.cc only.
+  engine::DB* index() { return index_.get(); }
+  tensorlog::TensorLog* tensor_log() { return log_.get(); }
   // The stats file every kStatsInterval and at close (stop_stats_writer(),
   // which close() calls first). KvStore::open starts it, open_existing not.
   void start_stats_writer();

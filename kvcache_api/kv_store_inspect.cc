@@ -102,18 +102,17 @@ std::string format_stats(const StoreStats& st, const engine::Properties& p, uint
   real("index.write_amplification", p.write_amplification());
   // The tuner's recent decisions, oldest first: what `kvtool info` lists.
   num("tuner.decisions", st.tuner_decisions.size());
-  static const char* outcomes[] = {"reshaped", "kept", "pinned", "failed"};
   for (size_t i = 0; i < st.tuner_decisions.size(); i++) {
-    const tuner::Decision& d = st.tuner_decisions[i];
+    const TunerDecision& d = st.tuner_decisions[i];
     char buf[512];
     std::snprintf(buf, sizeof buf,
                   "%lld %s T=%d K=%s -> T=%d K=%s; cost %.3f -> %.3f (gain %.1f%%); mix w=%.2f r=%.2f z=%.2f s=%.2f",
                   static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                              d.time.time_since_epoch()).count()),
-                  outcomes[static_cast<int>(d.outcome) & 3], d.old_shape.size_ratio,
+                  outcome_name(d.outcome), d.old_shape.size_ratio,
                   join(d.old_shape.runs_per_level).c_str(), d.new_shape.size_ratio,
                   join(d.new_shape.runs_per_level).c_str(), d.old_cost, d.new_cost, 100 * d.predicted_gain,
-                  d.mix.writes, d.mix.point_hits, d.mix.point_misses, d.mix.seeks);
+                  d.writes, d.point_hits, d.point_misses, d.seeks);
     put("tuner.decision." + std::to_string(i), std::string(buf) + (d.error.empty() ? "" : "; " + d.error));
   }
   return out;

@@ -1,4 +1,4 @@
-// Test hooks for the store's key functions, outside the public header: tests
+// Test hooks, outside the public header. The store's key functions: tests
 // that need collisions (of page fingerprints, or of the chained digest) set
 // them; a store captures the hooks set when it is opened. Never set in
 // production code.
@@ -13,7 +13,19 @@
 
 #include "kvcache_api/prefix_key.h"
 
+namespace lsm4kv::engine { class DB; }
+namespace lsm4kv::tensorlog { class TensorLog; }
+
+namespace lsm4kv::kvcache {
+class KvStore;
+}
+
 namespace lsm4kv::kvcache::testing {
+
+// The store's index and tensor log, for tests that damage or inspect them
+// directly (store_admin.cc). Null after close().
+engine::DB* index_of(KvStore* store);
+tensorlog::TensorLog* log_of(KvStore* store);
 
 struct KeyHooks {
   // Replaces XXH3-64 of a page's tokens in index keys.

@@ -27,16 +27,13 @@
 #include <span>
 #include <string>
 
+#include "base/codec_id.h"
 #include "base/io_slice.h"
 #include "base/status.h"
 
 namespace lsm4kv::tensorlog {
 
-enum class Codec : uint8_t {
-  kNone = 0,
-  kLz4 = 1,
-  kShuffleLz4 = 2,
-};
+using ::lsm4kv::Codec;  // base/codec_id.h
 
 inline constexpr size_t kFrameSize = 256 * 1024;
 

@@ -153,7 +153,7 @@ TEST_CASE("the store feeds the tuner; a pinned shape is applied and kept", "[kvc
   REQUIRE_FALSE(st.tuner_decisions.empty());  // the window closed and the optimizer ran
   REQUIRE(store->close().ok());
 
-  engine::Shape pin;
+  LsmShape pin;
   pin.size_ratio = 6;
   pin.runs_per_level = {5};
   o.pinned_shape = pin;

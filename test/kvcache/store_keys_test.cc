@@ -124,7 +124,7 @@ TEST_CASE("prompts across many windows: probe, get, eviction and reopen", "[kvca
   CHECK(store->stats().stored_bytes == 0);
   CHECK(probe(store.get(), ns, trunk) == 0);
   uint64_t entries = 0;
-  auto it = store->index()->new_iterator({});
+  auto it = kvcache::testing::index_of(store.get())->new_iterator({});
   for (it->seek(ns_prefix(ns)); it->valid() && it->key().starts_with(ns_prefix(ns)); it->next()) entries++;
   CHECK(entries == 0);
   REQUIRE(store->check_invariants().ok());
@@ -156,7 +156,7 @@ TEST_CASE("a hole in a prompt never yields wrong bytes, and the get that meets i
 
   // Damage: the hole's index entry goes, the pages below it stay.
   const PromptKeys k = prompt_keys(ns, prompt, P, 24, window, {});
-  REQUIRE(store->index()->delete_key({}, k.key(hole)).ok());
+  REQUIRE(kvcache::testing::index_of(store.get())->delete_key({}, k.key(hole)).ok());
   CHECK(store->check_invariants().is_corruption());
 
   // The probe may see past the hole (it assumes prefix closure), but
@@ -203,7 +203,7 @@ TEST_CASE("a get straight past a hole misses and heals", "[kvcache][keys]") {
   const auto prompt = random_tokens(rng, 16 * P);
   REQUIRE(put(store.get(), ns, prompt).ok());
   const PromptKeys k = prompt_keys(ns, prompt, P, 16, window, {});
-  REQUIRE(store->index()->delete_key({}, k.key(5)).ok());
+  REQUIRE(kvcache::testing::index_of(store.get())->delete_key({}, k.key(5)).ok());
   Status st = get(store.get(), ns, prompt, prompt.size());
   INFO(st.to_string());
   CHECK(st.is_not_found());

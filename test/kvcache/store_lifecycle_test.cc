@@ -6,6 +6,7 @@
 #include <future>
 
 #include "kvcache_api/kv_store.h"
+#include "kvcache_api/test_hooks.h"
 #include "test/engine/test_util.h"
 #include "test/support/kv_data.h"
 
@@ -77,8 +78,8 @@ TEST_CASE("every call after close returns InvalidArgument", "[kvcache][lifecycle
   KvStore::VerifyReport report;
   CHECK(store->verify(&report).is_invalid_argument());
   CHECK(store->persist_stats().is_invalid_argument());
-  CHECK(store->index() == nullptr);
-  CHECK(store->tensor_log() == nullptr);
+  CHECK(kvcache::testing::index_of(store.get()) == nullptr);
+  CHECK(kvcache::testing::log_of(store.get()) == nullptr);
   CHECK(store->page_tokens() == P);
 }
 
@@ -122,7 +123,7 @@ TEST_CASE("options are checked at open", "[kvcache][lifecycle]") {
     CHECK(store == nullptr);
   };
   StoreOptions o = options(dir.path());
-  o.codec = static_cast<tensorlog::Codec>(99);
+  o.codec = static_cast<Codec>(99);
   refused(o, "codec 99");
   o = options(dir.path());
   o.sync = static_cast<SyncMode>(7);
@@ -159,7 +160,7 @@ TEST_CASE("options are checked at open", "[kvcache][lifecycle]") {
   o.initial_shape = {.size_ratio = 1, .runs_per_level = {1}};
   refused(o, "initial_shape");
   o = options(dir.path());
-  o.pinned_shape = engine::Shape{.size_ratio = 4, .runs_per_level = {0}};
+  o.pinned_shape = LsmShape{.size_ratio = 4, .runs_per_level = {0}};
   refused(o, "pinned_shape");
   o = options(dir.path());
   o.dir.clear();

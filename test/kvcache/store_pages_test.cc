@@ -7,7 +7,9 @@
 
 #include <random>
 
+#include "engine/db.h"
 #include "kvcache_api/kv_store.h"
+#include "kvcache_api/test_hooks.h"
 #include "kvcache_api/prefix_key.h"
 #include "tensorlog/record_format.h"
 #include "test/engine/test_util.h"
@@ -255,7 +257,7 @@ TEST_CASE("keyed pages survive a rebuild of the index; a damaged record leaves t
   CHECK(store->check_invariants().ok());
   // Damage page 5's record: its get misses, the page leaves the index.
   std::string v;
-  REQUIRE(store->index()->get({}, keyed_page_key(ns, p.keys[5]), &v).ok());
+  REQUIRE(kvcache::testing::index_of(store.get())->get({}, keyed_page_key(ns, p.keys[5]), &v).ok());
   PageEntry e;
   REQUIRE(e.decode_from(v));
   test::flip_byte(dir.path() + "/tensors/" + tensorlog::segment_file_name(e.location.segment),

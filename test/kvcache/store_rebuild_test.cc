@@ -14,6 +14,7 @@
 #include "base/coding.h"
 #include "engine/db.h"
 #include "kvcache_api/kv_store.h"
+#include "kvcache_api/test_hooks.h"
 #include "kvcache_api/prefix_key.h"
 #include "kvcache_api/store_config.h"
 #include "tensorlog/tensor_log.h"
@@ -91,7 +92,7 @@ void write_store(const std::string& dir, const Corpus& c) {
   REQUIRE(KvStore::open(options(dir), &store).ok());
   put_all(store.get(), c.prompts);
   // Run files, not only the WAL (a background flush may not have run yet).
-  REQUIRE(store->index()->flush().ok());
+  REQUIRE(kvcache::testing::index_of(store.get())->flush().ok());
   REQUIRE(store->close().ok());
 }
 
@@ -135,7 +136,7 @@ tensorlog::Location location_of(KvStore* store, const std::vector<Token>& page_p
   const size_t pages = page_prefix.size() / P;
   auto keys = prompt_keys(1, page_prefix, P, pages, StoreOptions{}.key_window_pages, {}).all_keys();
   std::string v;
-  REQUIRE(store->index()->get({}, keys.back(), &v).ok());
+  REQUIRE(kvcache::testing::index_of(store)->get({}, keys.back(), &v).ok());
   PageEntry e;
   REQUIRE(e.decode_from(v));
   return e.location;

@@ -21,6 +21,7 @@
 #include "base/coding.h"
 #include "engine/db.h"
 #include "kvcache_api/kv_store.h"
+#include "kvcache_api/test_hooks.h"
 #include "kvcache_api/prefix_key.h"
 #include "tensorlog/record_format.h"
 #include "test/engine/test_util.h"
@@ -250,7 +251,7 @@ inline Written write_store(const std::string& dir) {
   }
   size_t cached = 0;
   REQUIRE(store->probe(a, w.alpha[0], &cached).ok());
-  REQUIRE(store->index()->flush().ok());  // run files for the tests that damage one
+  REQUIRE(kvcache::testing::index_of(store.get())->flush().ok());  // run files for the tests that damage one
   REQUIRE(store->close().ok());
   return w;
 }

@@ -6,8 +6,7 @@
 #include <filesystem>
 #include <map>
 
-#include "engine/db.h"
-#include "tensorlog/tensor_log.h"
+#include "kvcache_api/store_admin.h"
 #include "tools/kvtool/commands.h"
 #include "tools/kvtool/output.h"
 
@@ -93,8 +92,11 @@ int run_info(const Common& c) {
   Status s = store->list_namespaces(&namespaces);
   if (!s.ok()) return fail_status(c, s, false);
   const kvcache::StoreStats st = store->stats();
-  const engine::Properties p = store->index()->properties();
-  const auto segments = store->tensor_log()->segments();
+  engine::Properties p;
+  std::vector<tensorlog::SegmentInfo> segments;
+  s = kvcache::admin::index_properties(store.get(), &p);
+  if (s.ok()) s = kvcache::admin::segments(store.get(), &segments);
+  if (!s.ok()) return fail_status(c, s, false);
   uint64_t pages = 0, index_entries = 0, bloom = 0, fences = 0;
   for (const auto& n : namespaces) pages += n.pages;
   for (const auto& l : p.levels)

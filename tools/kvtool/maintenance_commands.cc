@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <functional>
 
-#include "engine/db.h"
+#include "kvcache_api/store_admin.h"
 #include "tools/kvtool/commands.h"
 #include "tools/kvtool/output.h"
 
@@ -13,7 +13,7 @@ namespace {
 using kvcache::KvStore;
 
 struct Snapshot {
-  engine::Shape shape;
+  LsmShape shape;
   std::vector<int> runs_per_level;
   uint64_t index_files = 0;
   uint64_t segments = 0, live_bytes = 0, dead_bytes = 0, stored_bytes = 0, pages_evicted = 0;
@@ -22,7 +22,8 @@ struct Snapshot {
 Snapshot snapshot(KvStore* store) {
   Snapshot s;
   const kvcache::StoreStats st = store->stats();
-  const engine::Properties p = store->index()->properties();
+  engine::Properties p;
+  kvcache::admin::index_properties(store, &p).ignore_error();  // open: cannot fail
   s.shape = p.shape;
   for (const auto& l : p.levels) s.runs_per_level.push_back(static_cast<int>(l.runs.size()));
   s.index_files = p.live_files;
@@ -91,7 +92,7 @@ int operate(const Common& c, const std::function<Status(KvStore*)>& op, const st
 }  // namespace
 
 int run_compact(const Common& c) {
-  return operate(c, [](KvStore* s) { return s->index()->compact_all(); });
+  return operate(c, [](KvStore* s) { return kvcache::admin::compact_index(s); });
 }
 
 int run_gc(const Common& c) {
@@ -102,8 +103,8 @@ int run_reshape(const Common& c, const ReshapeArgs& a) {
   if (a.size_ratio < 2) return fail(c, kExitUsage, "--T must be at least 2");
   for (int k : a.runs_per_level)
     if (k < 1) return fail(c, kExitUsage, "--K values must be at least 1");
-  engine::Shape shape{.size_ratio = a.size_ratio, .runs_per_level = a.runs_per_level};
-  return operate(c, [&](KvStore* s) { return s->index()->reshape(shape); });
+  LsmShape shape{.size_ratio = a.size_ratio, .runs_per_level = a.runs_per_level};
+  return operate(c, [&](KvStore* s) { return kvcache::admin::reshape_index(s, shape); });
 }
 
 int run_evict(const Common& c, uint64_t target_bytes) {

@@ -1,0 +1,52 @@
+// The admin surface (store_admin.h) and the tests' access to a store's parts
+// (test_hooks.h): the one place that looks inside a KvStore. Every store
+// KvStore::open makes is a KvStoreImpl.
+#include "kvcache_api/store_admin.h"
+
+#include "kvcache_api/kv_store_impl.h"
+#include "kvcache_api/test_hooks.h"
+
+namespace lsm4kv::kvcache {
+namespace {
+
+KvStoreImpl* impl(KvStore* store) { return static_cast<KvStoreImpl*>(store); }
+
+Status closed(const char* what) { return Status::invalid_argument(std::string(what) + ": the store is closed"); }
+
+}  // namespace
+
+namespace admin {
+
+Status index_properties(KvStore* store, engine::Properties* out) {
+  engine::DB* db = impl(store)->index();
+  if (db == nullptr) return closed("index_properties");
+  *out = db->properties();
+  return Status::OK();
+}
+
+Status segments(KvStore* store, std::vector<tensorlog::SegmentInfo>* out) {
+  tensorlog::TensorLog* log = impl(store)->tensor_log();
+  if (log == nullptr) return closed("segments");
+  *out = log->segments();
+  return Status::OK();
+}
+
+Status compact_index(KvStore* store) {
+  engine::DB* db = impl(store)->index();
+  return db == nullptr ? closed("compact_index") : db->compact_all();
+}
+
+Status reshape_index(KvStore* store, const LsmShape& shape) {
+  engine::DB* db = impl(store)->index();
+  return db == nullptr ? closed("reshape_index") : db->reshape(shape);
+}
+
+}  // namespace admin
+
+namespace testing {
+
+engine::DB* index_of(KvStore* store) { return impl(store)->index(); }
+tensorlog::TensorLog* log_of(KvStore* store) { return impl(store)->tensor_log(); }
+
+}  // namespace testing
+}  // namespace lsm4kv::kvcache
