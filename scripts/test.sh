@@ -4,7 +4,9 @@
 # Then the main job (scripts/main.sh) on a tiny workload.
 # The last line of output is "N passed, N failed" (Catch2 test cases, both
 # builds, the Python module's pytest cases (release build: meson test runs
-# them), plus one for the main job, plus one per fuzz target run 8 s).
+# them), plus one for the main job, one for the install check (a program
+# built against the installed tree with pkg-config alone), plus one per fuzz
+# target run 8 s).
 # The sanitizer build runs the stress tests (model, power cuts, kills,
 # rebuild) at about a third of their counts: they are 3-5x slower there, and
 # CI has 30 minutes; the release build runs them whole. It builds no
@@ -38,6 +40,13 @@ else
   echo "== main job: FAILED"; failed=$((failed + 1))
 fi
 rm -rf "$demo_dir"
+# The installed tree alone (public headers + pkg-config) builds a program.
+echo "== install check: bash scripts/install_check.sh build"
+if bash scripts/install_check.sh build | tail -n 1; then
+  passed=$((passed + 1))
+else
+  echo "== install check: FAILED"; failed=$((failed + 1))
+fi
 LSM4KV_MODEL_OPS=300000 LSM4KV_STORE_MODEL_OPS=600 LSM4KV_POWER_CUTS=15 LSM4KV_CRASH_KILLS=20 LSM4KV_REBUILD_PROMPTS=1200 \
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:protect_shadow_gap=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   run_suite "asan+ubsan" build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbenches=false -Dpython=disabled
