@@ -575,12 +575,14 @@ Status KvStoreImpl::probe(NamespaceId ns, std::span<const Token> tokens, size_t*
 
 // ---------------------------------------------------------------------- put
 
-Status KvStoreImpl::put_batch(NamespaceId ns, std::span<const Token> tokens, const KvBuffer& src) {
+Status KvStoreImpl::put_batch(NamespaceId ns, std::span<const Token> tokens, const KvBuffer& src,
+                              PutResult* result) {
   PutRequest r{ns, tokens, src};
-  return put_batch(std::span<const PutRequest>(&r, 1));
+  return put_batch(std::span<const PutRequest>(&r, 1), result);
 }
 
-Status KvStoreImpl::put_batch(std::span<const PutRequest> requests) {
+Status KvStoreImpl::put_batch(std::span<const PutRequest> requests, PutResult* result) {
+  if (result != nullptr) *result = PutResult{};
   auto t0 = Clock::now();
   LSM4KV_RETURN_IF_ERROR(check_writable("put_batch"));
   for (const PutRequest& r : requests) {
@@ -594,13 +596,17 @@ Status KvStoreImpl::put_batch(std::span<const PutRequest> requests) {
     if (r.tokens.size() >= opt_.page_tokens) whole.push_back(r);
   if (whole.empty()) return Status::OK();
   std::lock_guard g(write_mu_);
-  Status s = put_locked(whole);
+  PutResult done;
+  const uint64_t evicted_before = counters_.pages_evicted;  // evictions take write_mu_: these are this put's
+  Status s = put_locked(whole, &done);
+  done.pages_evicted = counters_.pages_evicted - evicted_before;
+  if (result != nullptr) *result = done;
   put_latency_.record(micros_since(t0));
   observe();
   return s;
 }
 
-Status KvStoreImpl::put_locked(std::span<const PutRequest> requests) {
+Status KvStoreImpl::put_locked(std::span<const PutRequest> requests, PutResult* result) {
   struct Pending {
     std::string key;
     std::string tag;
@@ -622,9 +628,12 @@ Status KvStoreImpl::put_locked(std::span<const PutRequest> requests) {
     const std::vector<std::string>& keys = k.all_keys();  // every one is protected from eviction by this put
     size_t have = 0;
     LSM4KV_RETURN_IF_ERROR(cached_pages(k, &have));
+    result->pages_present += have;
     // Pages an earlier request of this batch adds count as present.
-    while (have < n && std::any_of(pages.begin(), pages.end(), [&](const Pending& p) { return p.key == keys[have]; }))
+    while (have < n && std::any_of(pages.begin(), pages.end(), [&](const Pending& p) { return p.key == keys[have]; })) {
       have++;
+      result->pages_present++;  // named twice in the call
+    }
     roots.push_back(keys[0]);
     paths.insert(keys.begin(), keys.end());
     if (have == n) continue;
@@ -678,6 +687,7 @@ Status KvStoreImpl::put_locked(std::span<const PutRequest> requests) {
   }
   counters_.pages_put += pages.size();
   counters_.bytes_put += bytes;
+  result->pages_stored = pages.size();
   return Status::OK();
 }
 

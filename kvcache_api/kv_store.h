@@ -356,6 +356,13 @@ struct PutRequest {
   KvBuffer src;
 };
 
+// What one put did (put_batch, put_pages), when the caller asks.
+struct PutResult {
+  uint64_t pages_stored = 0;   // written by this call
+  uint64_t pages_present = 0;  // stored already (or named twice in the call): not written again
+  uint64_t pages_evicted = 0;  // evicted to make room for this call (the background's evictions are not counted)
+};
+
 struct GetRequest {
   NamespaceId ns = 0;
   std::span<const Token> tokens;
@@ -384,8 +391,10 @@ class KvStore {
   // Stores every whole page of tokens not yet stored. src holds the KV of all
   // of tokens (exactly tokens.size() · bytes_per_token). Idempotent. A prompt
   // shorter than one page stores nothing and is OK, as probe of it is 0.
-  virtual Status put_batch(NamespaceId ns, std::span<const Token> tokens, const KvBuffer& src) = 0;
-  virtual Status put_batch(std::span<const PutRequest> requests) = 0;
+  // *result (optional) says what was stored, found and evicted.
+  virtual Status put_batch(NamespaceId ns, std::span<const Token> tokens, const KvBuffer& src,
+                           PutResult* result = nullptr) = 0;
+  virtual Status put_batch(std::span<const PutRequest> requests, PutResult* result = nullptr) = 0;
 
   // *cached = the longest cached prefix of tokens, in tokens (a multiple of P).
   virtual Status probe(NamespaceId ns, std::span<const Token> tokens, size_t* cached) = 0;
@@ -426,7 +435,7 @@ class KvStore {
   virtual Status exists_prefix(NamespaceId ns, std::span<const std::string_view> keys, size_t* n) = 0;
   // Stores the pages not yet stored (idempotent); sources[i] is page i's.
   virtual Status put_pages(NamespaceId ns, std::span<const std::string_view> keys,
-                           std::span<const PageSlices> sources) = 0;
+                           std::span<const PageSlices> sources, PutResult* result = nullptr) = 0;
   // Loads the stored pages of keys into destinations with one tensor-log
   // submission. (*results)[i]: OK, NotFound (not stored; or its record was
   // damaged, and the page left the index), or another error. The Status is

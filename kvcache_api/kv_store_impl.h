@@ -54,8 +54,9 @@ class KvStoreImpl final : public KvStore {
 
   Status open();
   Status register_namespace(std::string_view name, const KvLayout& layout, NamespaceId* out) override;
-  Status put_batch(NamespaceId ns, std::span<const Token> tokens, const KvBuffer& src) override;
-  Status put_batch(std::span<const PutRequest> requests) override;
+  Status put_batch(NamespaceId ns, std::span<const Token> tokens, const KvBuffer& src,
+                   PutResult* result = nullptr) override;
+  Status put_batch(std::span<const PutRequest> requests, PutResult* result = nullptr) override;
   Status probe(NamespaceId ns, std::span<const Token> tokens, size_t* cached) override;
   Status get_batch(NamespaceId ns, std::span<const Token> tokens, size_t n, const KvBuffer& dst) override;
   Status get_batch(std::span<GetRequest> requests) override;
@@ -64,7 +65,7 @@ class KvStoreImpl final : public KvStore {
   // The page-key API: kv_store_pages.cc.
   Status exists_prefix(NamespaceId ns, std::span<const std::string_view> keys, size_t* n) override;
   Status put_pages(NamespaceId ns, std::span<const std::string_view> keys,
-                   std::span<const PageSlices> sources) override;
+                   std::span<const PageSlices> sources, PutResult* result = nullptr) override;
   Status get_pages(NamespaceId ns, std::span<const std::string_view> keys, std::span<const PageSlices> destinations,
                    std::vector<Status>* results) override;
   Status evict_to(uint64_t target_bytes) override;
@@ -110,7 +111,8 @@ class KvStoreImpl final : public KvStore {
   // multi_get of keys in any order (the index wants them sorted).
   Status lookup_all(const std::vector<std::string>& keys, std::vector<std::string>* values,
                     std::vector<Status>* statuses);
-  Status put_locked(std::span<const PutRequest> requests);
+  // *result: pages_stored and pages_present.
+  Status put_locked(std::span<const PutRequest> requests, PutResult* result);
   // The checks every page-key call makes; *page_bytes: the namespace's page.
   Status check_keyed(const char* what, NamespaceId ns, std::span<const std::string_view> keys,
                      const std::span<const PageSlices>* slices, uint64_t* page_bytes) const;

@@ -81,7 +81,8 @@ Status KvStoreImpl::exists_prefix(NamespaceId ns, std::span<const std::string_vi
 }
 
 Status KvStoreImpl::put_pages(NamespaceId ns, std::span<const std::string_view> keys,
-                              std::span<const PageSlices> sources) {
+                              std::span<const PageSlices> sources, PutResult* result) {
+  if (result != nullptr) *result = PutResult{};
   uint64_t page_bytes = 0;
   LSM4KV_RETURN_IF_ERROR(check_writable("put_pages"));
   LSM4KV_RETURN_IF_ERROR(check_keyed("put_pages", ns, keys, &sources, &page_bytes));
@@ -97,9 +98,14 @@ Status KvStoreImpl::put_pages(NamespaceId ns, std::span<const std::string_view> 
     if (!statuses[i].is_not_found()) return statuses[i];
     if (seen.insert(all[i]).second) todo.push_back(i);
   }
+  PutResult done;
+  done.pages_present = keys.size() - todo.size();
+  if (result != nullptr) *result = done;
   if (todo.empty()) return Status::OK();
   std::unordered_set<std::string> protect(all.begin(), all.end());
+  const uint64_t evicted_before = counters_.pages_evicted;  // evictions take write_mu_: these are this put's
   LSM4KV_RETURN_IF_ERROR(make_room_for_put(todo.size() * (page_bytes + tensorlog::kAlign), {}, protect));
+  done.pages_evicted = counters_.pages_evicted - evicted_before;
   std::vector<tensorlog::RecordInput> records;
   for (size_t i : todo) {  // the tag is the index key; the log copies from the slices
     records.emplace_back(all[i], sources[i], page_bytes);
@@ -124,6 +130,8 @@ Status KvStoreImpl::put_pages(NamespaceId ns, std::span<const std::string_view> 
   }
   counters_.pages_put += todo.size();
   counters_.bytes_put += todo.size() * page_bytes;
+  done.pages_stored = todo.size();
+  if (result != nullptr) *result = done;
   observe();
   return Status::OK();
 }

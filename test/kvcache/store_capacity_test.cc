@@ -298,3 +298,48 @@ TEST_CASE("maintenance_room outside [0, 1) is refused", "[kvcache][capacity]") {
     CHECK(store == nullptr);
   }
 }
+
+// put_batch says what it did: pages written, pages found stored, and (with
+// no background maintenance, so the put makes its own room) pages it evicted,
+// which add up to the store's count of evictions.
+TEST_CASE("put_batch reports pages stored, present and evicted", "[kvcache][capacity][put_result]") {
+  test::TempDir dir("lsm4kv_store_put_result");
+  std::unique_ptr<KvStore> store;
+  REQUIRE(KvStore::open(options(dir.path(), 0.0, /*room=*/0.0), &store).ok());
+  NamespaceId ns;
+  REQUIRE(store->register_namespace("r", kLayout, &ns).ok());
+  const size_t bpt = kLayout.bytes_per_token();
+  std::mt19937_64 rng(11);
+  std::vector<Token> t(3 * P + 5);  // 3 whole pages and a partial one
+  for (Token& x : t) x = static_cast<Token>(rng() % 50000);
+  auto kv = test::kv_of(t, t.size(), bpt);
+  PutResult r;
+  REQUIRE(store->put_batch(ns, std::span<const Token>(t).first(2 * P), KvBuffer::host(kv.data(), 2 * P * bpt), &r).ok());
+  CHECK(r.pages_stored == 2);
+  CHECK(r.pages_present == 0);
+  REQUIRE(store->put_batch(ns, t, KvBuffer::host(kv.data(), kv.size()), &r).ok());
+  CHECK(r.pages_stored == 1);
+  CHECK(r.pages_present == 2);
+  // The same prompt twice in one call: the second names pages the first writes.
+  const PutRequest twice[] = {{ns, t, KvBuffer::host(kv.data(), kv.size())}, {ns, t, KvBuffer::host(kv.data(), kv.size())}};
+  REQUIRE(store->put_batch(twice, &r).ok());
+  CHECK(r.pages_stored == 0);
+  CHECK(r.pages_present == 6);
+  // Shorter than a page: nothing.
+  REQUIRE(store->put_batch(ns, std::span<const Token>(t).first(P - 1), KvBuffer::host(kv.data(), (P - 1) * bpt), &r).ok());
+  CHECK(r.pages_stored + r.pages_present + r.pages_evicted == 0);
+  // Past the capacity every put makes its own room (room 0): what each
+  // reports evicting sums to the store's count.
+  uint64_t reported = 0;
+  while (store->stats().bytes_put < 3 * kCapacity) {
+    std::vector<Token> u(4 * P);
+    for (Token& x : u) x = static_cast<Token>(rng() % 50000);
+    auto ukv = test::kv_of(u, u.size(), bpt);
+    REQUIRE(store->put_batch(ns, u, KvBuffer::host(ukv.data(), ukv.size()), &r).ok());
+    CHECK(r.pages_stored == 4);
+    reported += r.pages_evicted;
+  }
+  CHECK(reported > 0);
+  CHECK(reported == store->stats().pages_evicted);
+  REQUIRE(store->close().ok());
+}
