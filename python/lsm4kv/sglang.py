@@ -6,7 +6,8 @@ Launch SGLang with:
       "interface_v1":1,"dir":"/nvme/kv","capacity_gb":500}'
 Extra config: dir (required), capacity_gb (per rank's store; 0 = unbounded),
 model_id (the weights' identity, optional), sync ("none", "per_batch",
-"group_commit"; default "per_batch"), segment_mib.
+"group_commit"; default "per_batch"), segment_mib, reserve_mib (the store's
+full-disk reserve, default 64).
 
 SGLang builds the backend as cls(storage_config, kwargs), then calls
 register_mem_pool_host(pool). The v1 calls move pages between the pool's
@@ -81,6 +82,8 @@ class Lsm4kvHiCacheStorage(HiCacheStorage):
         }
         if "segment_mib" in extra:
             options["segment_bytes"] = int(extra["segment_mib"]) << 20
+        if "reserve_mib" in extra:  # the store's full-disk reserve file (default 64 MiB)
+            options["reserve_bytes"] = int(extra["reserve_mib"]) << 20
         self.store = shared_store.open_shared(self.path, **options)
         self.mem_pool_host = None
         self._ns = None  # (namespace id, page bytes)

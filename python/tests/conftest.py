@@ -17,7 +17,7 @@ def chain_keys(n, salt="p"):
 def make_config(tmp_path, *, model="org/model", tp_rank=0, tp_size=1, mla=False, **extra):
     cfg = {"backend_name": "lsm4kv", "module_path": "lsm4kv.sglang", "class_name": "Lsm4kvHiCacheStorage",
            "interface_v1": 1, "dir": str(tmp_path / "store"), "capacity_gb": 1, "sync": "none",
-           "segment_mib": 4}
+           "segment_mib": 4, "reserve_mib": 1}
     cfg.update(extra)
     return HiCacheStorageConfig(tp_rank=tp_rank, tp_size=tp_size, pp_rank=0, pp_size=1, attn_cp_rank=0,
                                 attn_cp_size=1, is_mla_model=mla, enable_storage_metrics=False,
