@@ -45,12 +45,13 @@
 //
 // Capacity. capacity_bytes bounds the tensor log's segment files on disk
 // (StoreStats::tensor_file_bytes: records live and dead, segment headers and
-// seals), not only the bytes the index references. After every call returns
-// they are at most capacity_bytes + segment_bytes: the one segment of slack is
-// the active segment, whose dead records no collection can reclaim until it
-// is sealed. While a collection runs, the live records it moves (at most
-// about one segment's worth per collection) are on disk twice until it
-// commits. Two rules make room (StoreOptions::eviction):
+// seals), not only the bytes the index references. At every moment they are
+// at most capacity_bytes + segment_bytes: a put makes room for itself within
+// the capacity, and the one segment of slack is for a collection that copies
+// while puts go on (the live records it moves, at most one segment's worth,
+// are on disk twice until it commits). Dead records of the active segment
+// count, though none can be reclaimed before it is sealed. Two rules make
+// room (StoreOptions::eviction):
 //   - kRegion (the default), as flash caches do it (CacheLib's BlockCache):
 //     eviction and GC are one step over whole segments, oldest first. A put
 //     that would take the files past the capacity first takes the oldest

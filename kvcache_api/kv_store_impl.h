@@ -38,9 +38,12 @@ struct LocationHash {
     return std::hash<uint64_t>()(l.segment * 0x9e3779b97f4a7c15ull ^ l.offset);
   }
 };
-// The segment files' bytes that capacity counts: all of them but the dead
-// records of the active segment (the one segment of slack kv_store.h allows).
-inline uint64_t counted_bytes(const tensorlog::LogUsage& u) { return u.file_bytes - u.active_dead_bytes; }
+// Capacity counts all the segment files' bytes (LogUsage::file_bytes), the
+// dead records of the active segment too, though no collection can take them
+// before it is sealed: the one segment of slack kv_store.h allows is for the
+// copy a collection makes while puts go on (at most one segment's records:
+// copy_region, maintain_once). Counting the active dead bytes out as well let
+// a background copy push the files 4 KiB past capacity + one segment.
 
 // The index key of records, by location.
 using LocationKeys = std::unordered_map<tensorlog::Location, std::string, LocationHash>;

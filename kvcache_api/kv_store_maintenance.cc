@@ -55,7 +55,7 @@ Status KvStoreImpl::make_room(uint64_t needed, const std::vector<std::string>& k
   const uint64_t live_limit = static_cast<uint64_t>((1.0 - opt_.gc_headroom) * static_cast<double>(capacity));
   const uint64_t gc_target = minus(room, slack);
   const tensorlog::LogUsage u = log_->usage();
-  const bool files_full = counted_bytes(u) > room;
+  const bool files_full = u.file_bytes > room;
   uint64_t live_target = u.live_bytes;
   if (u.live_bytes + needed > live_limit) live_target = minus(live_limit, needed + slack);
   // Not even a log without dead bytes would fit (a small headroom, or none):
@@ -68,7 +68,7 @@ Status KvStoreImpl::make_room(uint64_t needed, const std::vector<std::string>& k
   }
   if (!files_full) return Status::OK();
   LSM4KV_RETURN_IF_ERROR(reclaim_dead_bytes(gc_target, SIZE_MAX, acted));
-  if (counted_bytes(log_->usage()) > room)
+  if (log_->usage().file_bytes > room)
     return Status::no_space("put_batch: capacity " + std::to_string(capacity) +
                             " is taken by the prefixes this put extends");
   return Status::OK();
@@ -107,8 +107,8 @@ bool KvStoreImpl::over_high_watermark() const {
   if (opt_.capacity_bytes == 0 || opt_.maintenance_room <= 0) return false;
   const Watermarks w = watermarks();
   const tensorlog::LogUsage u = log_->usage();
-  if (opt_.eviction == EvictionPolicy::kRegion) return counted_bytes(u) > w.files_high;  // no live limit
-  return counted_bytes(u) > w.files_high || u.live_bytes > w.live_high;
+  if (opt_.eviction == EvictionPolicy::kRegion) return u.file_bytes > w.files_high;  // no live limit
+  return u.file_bytes > w.files_high || u.live_bytes > w.live_high;
 }
 
 // One round of background work down to the low marks: eviction of least
@@ -137,7 +137,7 @@ Status KvStoreImpl::maintain_once(bool* acted) {
     }));
   }
   const tensorlog::LogUsage u = log_->usage();
-  if (counted_bytes(u) <= w.files_low || u.dead_bytes <= u.active_dead_bytes) return Status::OK();
+  if (u.file_bytes <= w.files_low || u.dead_bytes <= u.active_dead_bytes) return Status::OK();
   const uint64_t waste = u.file_bytes - u.live_bytes;  // dead bytes, headers, seals
   {
     std::lock_guard c(collect_mu_);
@@ -326,7 +326,7 @@ Status KvStoreImpl::reclaim_dead_bytes(uint64_t target, size_t max_collections, 
   co.max_bytes = opt_.segment_bytes;
   tensorlog::LogUsage u = log_->usage();
   size_t copied = 0;
-  while (counted_bytes(u) > target && u.dead_bytes > u.active_dead_bytes && copied < max_collections) {
+  while (u.file_bytes > target && u.dead_bytes > u.active_dead_bytes && copied < max_collections) {
     const uint64_t waste = u.file_bytes - u.live_bytes;  // dead bytes, headers, seals
     tensorlog::Collection c;
     LSM4KV_RETURN_IF_ERROR(log_->collect(co, &c));

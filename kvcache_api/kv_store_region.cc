@@ -164,14 +164,14 @@ Status KvStoreImpl::free_dead_segments() {
 Status KvStoreImpl::make_region_room(uint64_t room, const std::unordered_set<std::string>& paths, bool* acted) {
   // The common case, without collect_mu_: a background copy holds it for as
   // long as it copies, and a put that fits need not wait for it.
-  if (counted_bytes(log_->usage()) <= room) return Status::OK();
+  if (log_->usage().file_bytes <= room) return Status::OK();
   *acted = true;  // a stall, whether this put takes a region or waits for the background's
   std::lock_guard c(collect_mu_);
   LSM4KV_RETURN_IF_ERROR(apply_copied());
   LSM4KV_RETURN_IF_ERROR(free_dead_segments());
   for (uint64_t round = 0;; round++) {
     const tensorlog::LogUsage u = log_->usage();
-    if (counted_bytes(u) <= room) return Status::OK();
+    if (u.file_bytes <= room) return Status::OK();
     bool went = false;
     if (round <= 2 * u.segments + 2) LSM4KV_RETURN_IF_ERROR(region_round(paths, &went));
     if (!went)
@@ -189,7 +189,7 @@ Status KvStoreImpl::maintain_region_once(uint64_t files_low, bool* acted) {
   std::unique_lock c(collect_mu_);
   LSM4KV_RETURN_IF_ERROR(apply_copied());
   LSM4KV_RETURN_IF_ERROR(free_dead_segments());
-  if (counted_bytes(log_->usage()) <= files_low) return Status::OK();
+  if (log_->usage().file_bytes <= files_low) return Status::OK();
   RegionChoice choice;
   LSM4KV_RETURN_IF_ERROR(with_reserve([&] { return evict_region({}, &choice); }));
   if (choice.segment == 0) return Status::OK();
