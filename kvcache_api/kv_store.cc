@@ -122,12 +122,20 @@ Status validate(const StoreOptions& o) {
 // The record bytes of one page of layout l, or InvalidArgument: a field of
 // 0, an unknown dtype, or a size that overflows or passes kMaxPageBytes.
 Status page_record_bytes(const KvLayout& l, uint32_t page_tokens, uint64_t* out) {
-  if (l.layers == 0 || l.kv_heads == 0 || l.head_dim == 0)
-    return Status::invalid_argument("register_namespace: layers, kv_heads and head_dim must be > 0");
-  if (dtype_size(l.dtype) == 0)
-    return Status::invalid_argument("register_namespace: unknown dtype " + std::to_string(static_cast<int>(l.dtype)));
-  uint64_t v = 2 * dtype_size(l.dtype);
-  for (uint64_t f : {uint64_t{l.layers}, uint64_t{l.kv_heads}, uint64_t{l.head_dim}, uint64_t{page_tokens}})
+  std::vector<uint64_t> factors;
+  uint64_t v = 1;
+  if (l.is_opaque()) {
+    if (l.layers != 0 || l.kv_heads != 0 || l.head_dim != 0)
+      return Status::invalid_argument("register_namespace: an opaque layout has no layers, kv_heads or head_dim");
+    factors = {l.opaque_bytes_per_token, page_tokens};
+  } else {
+    if (l.layers == 0 || l.kv_heads == 0 || l.head_dim == 0)
+      return Status::invalid_argument("register_namespace: layers, kv_heads and head_dim must be > 0");
+    if (dtype_size(l.dtype) == 0)
+      return Status::invalid_argument("register_namespace: unknown dtype " + std::to_string(static_cast<int>(l.dtype)));
+    factors = {2 * dtype_size(l.dtype), l.layers, l.kv_heads, l.head_dim, page_tokens};
+  }
+  for (uint64_t f : factors)
     if (__builtin_mul_overflow(v, f, &v) || v > kMaxPageBytes)
       return Status::invalid_argument("register_namespace: a page of " + std::to_string(page_tokens) +
                                       " tokens of this layout is more than kMaxPageBytes (" +
@@ -445,6 +453,8 @@ Status KvStoreImpl::check_buffer(const KvBuffer& b, const KvLayout& layout, size
         return tensorlog::no_device_status();
       return Status::OK();
     case KvBuffer::Kind::kHostPerLayer: {
+      if (layout.is_opaque())
+        return Status::invalid_argument(std::string(what) + ": an opaque namespace has no layers; use a page-major buffer");
       const size_t row = size_t{layout.kv_heads} * layout.head_dim * dtype_size(layout.dtype);
       if (b.k.size() != layout.layers || b.v.size() != layout.layers)
         return Status::invalid_argument(std::string(what) + ": per-layer buffers need one K and one V pointer per layer");

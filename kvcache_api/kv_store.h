@@ -33,7 +33,8 @@
 // pages below the hole, as it does for a damaged record.
 //
 // KV bytes. bytes_per_token = 2 (K and V) · layers · kv_heads · head_dim ·
-// dtype size. The PAGE-MAJOR layout of a prompt's KV is token after token; each
+// dtype size (or, for an opaque namespace, the bytes it was declared with:
+// its pages are byte blobs, page_tokens · bytes_per_token each). The PAGE-MAJOR layout of a prompt's KV is token after token; each
 // token holds, layer after layer, its K then its V, each [kv_heads][head_dim]:
 //   offset(token t, layer l, kv k∈{0 = K, 1 = V}, head h, dim d) =
 //     ((t · layers + l) · 2 + k) · kv_heads · head_dim + h · head_dim + d   (× dtype size)
@@ -143,13 +144,26 @@ size_t dtype_size(DType d);
 
 // register_namespace takes a layout whose fields are all > 0, dtype one of
 // DType, and bytes_per_token() * page_tokens (a page's record) at most
-// kMaxPageBytes, computed without overflow.
+// kMaxPageBytes, computed without overflow. Or an OPAQUE layout, declared by
+// its bytes per token alone (KvLayout::opaque): for pages the caller does
+// not describe as layers x heads x dims (SGLang's host pool pages, MLA
+// latents, quantized KV with scales); layers, kv_heads and head_dim are then
+// 0, and per-layer buffers are refused (there are no layers to split by).
 struct KvLayout {
   uint32_t layers = 0;
   uint32_t kv_heads = 0;
   uint32_t head_dim = 0;
   DType dtype = DType::kBF16;
+  uint32_t opaque_bytes_per_token = 0;  // > 0: an opaque layout
+
+  static KvLayout opaque(uint32_t bytes_per_token) {
+    KvLayout l;
+    l.opaque_bytes_per_token = bytes_per_token;
+    return l;
+  }
+  bool is_opaque() const { return opaque_bytes_per_token > 0; }
   size_t bytes_per_token() const {
+    if (is_opaque()) return opaque_bytes_per_token;
     return size_t{2} * layers * kv_heads * head_dim * dtype_size(dtype);
   }
   bool operator==(const KvLayout&) const = default;

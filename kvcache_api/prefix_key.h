@@ -72,6 +72,7 @@
 //   0xFFFF "cfg"         -> varint page_tokens | varint store format version
 //                           | varint key_window_pages (formats 3 and 4)
 //   0xFFFF "ns:" name    -> u16 id | varint layers | varint kv_heads | varint head_dim | u8 dtype
+//                           (opaque: u16 id | 0 | 0 | varint bytes per token | u8 0x80)
 // and is mirrored in the CONFIG file of the store's directory (store_config.h).
 #pragma once
 

@@ -12,8 +12,8 @@ std::string encode_layout(NamespaceId id, const KvLayout& l) {
   v.push_back(static_cast<char>(id & 0xff));
   put_varint32(&v, l.layers);
   put_varint32(&v, l.kv_heads);
-  put_varint32(&v, l.head_dim);
-  v.push_back(static_cast<char>(l.dtype));
+  put_varint32(&v, l.is_opaque() ? l.opaque_bytes_per_token : l.head_dim);
+  v.push_back(static_cast<char>(l.is_opaque() ? kOpaqueDTypeByte : static_cast<uint8_t>(l.dtype)));
   return v;
 }
 
@@ -21,10 +21,18 @@ bool decode_layout(std::string_view v, NamespaceId* id, KvLayout* l) {
   if (v.size() < 2) return false;
   *id = static_cast<NamespaceId>((static_cast<unsigned char>(v[0]) << 8) | static_cast<unsigned char>(v[1]));
   v.remove_prefix(2);
+  *l = KvLayout{};
   if (!get_varint32(&v, &l->layers) || !get_varint32(&v, &l->kv_heads) ||
-      !get_varint32(&v, &l->head_dim) || v.size() != 1 || static_cast<unsigned char>(v[0]) > 3)
+      !get_varint32(&v, &l->head_dim) || v.size() != 1)
     return false;
-  l->dtype = static_cast<DType>(v[0]);
+  const auto dtype = static_cast<uint8_t>(v[0]);
+  if (dtype == kOpaqueDTypeByte) {
+    if (l->layers != 0 || l->kv_heads != 0 || l->head_dim == 0) return false;
+    *l = KvLayout::opaque(l->head_dim);
+    return true;
+  }
+  if (dtype > 3) return false;
+  l->dtype = static_cast<DType>(dtype);
   return true;
 }
 

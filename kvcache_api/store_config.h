@@ -19,7 +19,8 @@
 //       n ×     varint name length | name bytes |
 //               varint record length | the "ns:" record (prefix_key.h:
 //               u16 id big-endian | varint layers | varint kv_heads |
-//               varint head_dim | u8 dtype)
+//               varint head_dim | u8 dtype; an opaque layout is
+//               0 | 0 | varint bytes per token | u8 kOpaqueDTypeByte)
 //   end-8 u64   XXH3-64 of every byte before it
 //
 // Thread-safety: plain values and functions; callers serialize writers.
@@ -55,6 +56,8 @@ struct StoreConfig {
 };
 
 // The "ns:" metadata record's value.
+// The dtype byte of an opaque layout (KvLayout::opaque): no DType has it.
+constexpr uint8_t kOpaqueDTypeByte = 0x80;
 std::string encode_layout(NamespaceId id, const KvLayout& l);
 bool decode_layout(std::string_view v, NamespaceId* id, KvLayout* l);
 // The "cfg" metadata record's value; a record without a version is format 1,

@@ -105,11 +105,11 @@ class Lsm4kvHiCacheStorage(HiCacheStorage):
         self._ns = (self._register(mem_pool_host.dtype, layout, page_bytes), page_bytes)
 
     def _register(self, dtype, layout, page_bytes):
-        if page_bytes <= 0 or page_bytes % 2:
-            raise ValueError(f"lsm4kv: a page of {page_bytes} bytes (must be even and > 0)")
+        if page_bytes <= 0:
+            raise ValueError(f"lsm4kv: a page of {page_bytes} bytes (must be > 0)")
         name = namespace_name(self.config, dtype, layout, page_bytes, self.model_id)
-        # The store sees bytes only: one "token" per page whose KV is the page.
-        return self.store.register_namespace(name, layers=1, kv_heads=1, head_dim=page_bytes // 2, dtype="fp8")
+        # An opaque namespace: the store sees bytes only, one "token" per page.
+        return self.store.register_namespace(name, bytes_per_token=page_bytes)
 
     def _generic_ns(self, obj):
         """The namespace of a generic call: the pool's, or (no pool yet) one

@@ -85,8 +85,8 @@ class Store {
   }
 
   NamespaceId register_namespace(const std::string& name, uint32_t layers, uint32_t kv_heads, uint32_t head_dim,
-                                 const std::string& dtype) {
-    const kvcache::KvLayout layout{layers, kv_heads, head_dim, dtype_of(dtype)};
+                                 const std::string& dtype, uint32_t bytes_per_token) {
+    const kvcache::KvLayout layout{layers, kv_heads, head_dim, dtype_of(dtype), bytes_per_token};
     NamespaceId id = 0;
     check(gate_.call([&](KvStore& st) { return st.register_namespace(name, layout, &id); }));
     return id;
@@ -192,9 +192,10 @@ void bind_store(py::module_& m) {
            py::arg("page_tokens") = 64, py::arg("segment_bytes") = uint64_t{256} << 20,
            py::arg("eviction") = "region", py::arg("maintenance_room") = 0.05,
            py::arg("reserve_bytes") = uint64_t{64} << 20, py::arg("tuner") = true, py::arg("read_only") = false)
-      .def("register_namespace", &Store::register_namespace, py::arg("name"), py::arg("layers"),
-           py::arg("kv_heads"), py::arg("head_dim"), py::arg("dtype") = "bf16",
-           "Registers (or re-opens) a namespace; returns its id.")
+      .def("register_namespace", &Store::register_namespace, py::arg("name"), py::arg("layers") = 0,
+           py::arg("kv_heads") = 0, py::arg("head_dim") = 0, py::arg("dtype") = "bf16", py::arg("bytes_per_token") = 0,
+           "Registers (or re-opens) a namespace; returns its id. Either layers, kv_heads, head_dim (and dtype), "
+           "or bytes_per_token alone for opaque pages.")
       .def("put", &Store::put, py::arg("ns"), py::arg("tokens"), py::arg("kv"),
            "Stores every whole page of tokens not yet stored; kv is page-major, len(tokens) x bytes per token.")
       .def("probe", &Store::probe, py::arg("ns"), py::arg("tokens"), "The longest cached prefix, in tokens.")

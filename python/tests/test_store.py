@@ -46,6 +46,19 @@ def test_token_api_round_trip(store):
         store.register_namespace("m", LAYERS, HEADS, DIM * 2, "bf16")
 
 
+def test_opaque_namespace_by_bytes_per_token(store):
+    ns = store.register_namespace("blobs", bytes_per_token=BPT + 3)
+    assert store.register_namespace("blobs", bytes_per_token=BPT + 3) == ns
+    tokens = np.arange(2 * P, dtype=np.int32)
+    kv = np.random.default_rng(1).integers(0, 256, len(tokens) * (BPT + 3), dtype=np.uint8)
+    store.put(ns, tokens, kv)
+    dst = np.zeros_like(kv)
+    store.get(ns, tokens, 2 * P, dst)
+    assert dst.tobytes() == kv.tobytes()
+    with pytest.raises(lsm4kv.InvalidArgumentError, match="opaque"):
+        store.register_namespace("mixed", layers=2, bytes_per_token=64)
+
+
 def test_page_api_with_buffers_tensors_and_raw_pointers(store):
     ns = store.register_namespace("m", LAYERS, HEADS, DIM)
     page = P * BPT

@@ -15,8 +15,10 @@ namespace {
 
 using kvcache::KvStore;
 
-const char* dtype_name(kvcache::DType d) {
-  switch (d) {
+// "opaque" for a namespace declared by bytes per token.
+const char* dtype_name(const kvcache::KvLayout& l) {
+  if (l.is_opaque()) return "opaque";
+  switch (l.dtype) {
     case kvcache::DType::kF16: return "f16";
     case kvcache::DType::kBF16: return "bf16";
     case kvcache::DType::kF32: return "f32";
@@ -129,7 +131,7 @@ int run_info(const Common& c) {
           .field("layers", n.layout.layers)
           .field("kv_heads", n.layout.kv_heads)
           .field("head_dim", n.layout.head_dim)
-          .field("dtype", dtype_name(n.layout.dtype))
+          .field("dtype", dtype_name(n.layout))
           .field("bytes_per_token", static_cast<uint64_t>(n.layout.bytes_per_token()))
           .field("pages", n.pages)
           .field("bytes", n.bytes)
@@ -204,7 +206,7 @@ int run_info(const Common& c) {
               "dtype", "bytes/token", "pages", "bytes");
   for (const auto& n : namespaces)
     std::printf("  %4u  %-24s %7u %8u %8u %5s %12zu %10llu %12s\n", n.id, n.name.c_str(), n.layout.layers,
-                n.layout.kv_heads, n.layout.head_dim, dtype_name(n.layout.dtype), n.layout.bytes_per_token(),
+                n.layout.kv_heads, n.layout.head_dim, dtype_name(n.layout), n.layout.bytes_per_token(),
                 static_cast<unsigned long long>(n.pages), human_bytes(n.bytes).c_str());
   std::printf("\nindex          T = %d, K = %s; %llu entries; Bloom filters %s, fence pointers %s\n",
               p.shape.size_ratio, join(p.shape.runs_per_level).c_str(),
