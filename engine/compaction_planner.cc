@@ -51,6 +51,19 @@ std::optional<CompactionTask> plan_compaction(const LevelSummaries& levels, cons
   return std::nullopt;
 }
 
+void apply_compaction(LevelSummaries* levels, const CompactionTask& task,
+                      std::optional<RunSummary> output) {
+  if (task.trivial_move) output = task.inputs.at(0);
+  for (RunSummary in : task.inputs)
+    for (auto& level : *levels)
+      std::erase_if(level, [&](const RunSummary& r) { return r.file_number == in.file_number; });
+  if (!output) return;
+  if (levels->size() <= static_cast<size_t>(task.output_level))
+    levels->resize(static_cast<size_t>(task.output_level) + 1);
+  auto& out = (*levels)[static_cast<size_t>(task.output_level)];
+  out.insert(out.begin(), *output);
+}
+
 std::optional<CompactionTask> plan_full_compaction(const LevelSummaries& levels) {
   CompactionTask t;
   int deepest = 0;

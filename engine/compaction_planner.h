@@ -49,6 +49,16 @@ uint64_t level_capacity(int level, const Shape& shape, uint64_t write_buffer_siz
 std::optional<CompactionTask> plan_compaction(const LevelSummaries& levels, const Shape& shape,
                                               uint64_t write_buffer_size, int max_levels);
 
+// The level summaries a task leaves, as the engine's log-and-apply does to a
+// Version: the inputs leave their levels, and the task's output run goes to
+// the front of the output level (for a trivial move, the input itself; a
+// merge whose output is empty, e.g. all deletes dropped at the bottom, passes
+// none). Models of the policy (tuner/policy_simulator.h) apply the planner's
+// tasks with this, so they need no copy of the policy.
+// REQUIRES: task came from plan_compaction or plan_full_compaction on *levels.
+void apply_compaction(LevelSummaries* levels, const CompactionTask& task,
+                      std::optional<RunSummary> output);
+
 // Everything into one run at the deepest non-empty level (at least level 1);
 // none when the tree holds no runs.
 std::optional<CompactionTask> plan_full_compaction(const LevelSummaries& levels);

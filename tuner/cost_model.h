@@ -43,7 +43,11 @@
 // This is the model of the literature, for the optimizer: smooth in T and K
 // and independent of how full the last level happens to be. policy_model.h
 // predicts the same quantities for the engine's exact merge policy and a
-// given N, for comparison with measurements.
+// given N, for comparison with measurements, by driving the engine's own
+// planner; test/tuner/policy_simulation_test.cc checks these closed forms
+// against it (runs and zero-result lookups exact on full levels, W within
+// 1/8 for T in 2..10 and K in {1, T−1}; within 1/6 with level 1 absorbing
+// flushes).
 //
 // Thread-safety: pure functions.
 #pragma once

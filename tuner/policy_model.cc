@@ -10,10 +10,13 @@
 namespace lsm4kv::tuner {
 namespace {
 
-// Relative slack for "level bytes >= capacity" on sums of equal doubles.
+// Relative slack for "the memtable holds a flush's worth" on sums of doubles.
 constexpr double kSlack = 1e-9;
 // A fill cycle longer than this means a capacity the arrivals cannot reach.
-constexpr int kMaxCycle = 1 << 20;
+constexpr double kMaxCycle = 1 << 20;
+// Tasks after one flush; the engine's rules need at most one per level (a
+// guard against a planner that never settles).
+constexpr int kMaxTasksPerFlush = 4 * engine::kMaxLevels;
 
 using Runs = std::vector<ModelRun>;
 
@@ -22,25 +25,10 @@ double flush_entries(const TreeParams& params) {
   return std::max(1.0, params.write_buffer_bytes / params.memtable_bytes());
 }
 
-// Level i's capacity M·T^i, in bytes.
-double capacity_bytes(const engine::Shape& shape, const TreeParams& params, int level) {
-  return params.write_buffer_bytes * std::pow(shape.size_ratio, level);
-}
-
-ModelRun make_run(const TreeParams& params, double entries, double bits_per_key) {
-  return {entries, entries * params.run_entry_bytes(entries), bits_per_key};
-}
-
 double sum_entries(const Runs& runs) {
   double n = 0;
   for (const ModelRun& r : runs) n += r.entries;
   return n;
-}
-
-double sum_bytes(const Runs& runs) {
-  double b = 0;
-  for (const ModelRun& r : runs) b += r.bytes;
-  return b;
 }
 
 // A level during a fill cycle: its runs and what the arrivals so far wrote.
@@ -49,47 +37,44 @@ struct CycleState {
   double arrivals = 0;
   double written_entries = 0;
   double written_bytes = 0;
-  bool full = false;  // the level reached its capacity (the cycle is over)
+  bool full = false;  // the planner sends the level down (the cycle is over)
 };
 
-// One arrival at a level with k runs allowed: the `inputs` (a flushed run,
-// or every run of the level above) are merged with the level's runs when it
-// already holds k; else they become one new run, written only when there are
-// several of them (one run alone is moved, keeping its file). A written run
-// gets a filter of `bits` bits per key.
-void arrive(const TreeParams& params, Runs inputs, int k, double bits, CycleState* c) {
-  c->arrivals += 1;
-  ModelRun out;
-  if (int(c->runs.size()) + 1 > k) {
-    out = make_run(params, sum_entries(inputs) + sum_entries(c->runs), bits);
-    c->runs.clear();
-  } else if (inputs.size() == 1) {
-    c->runs.insert(c->runs.begin(), inputs[0]);
-    return;
-  } else {
-    out = make_run(params, sum_entries(inputs), bits);
-  }
-  c->written_entries += out.entries;
-  c->written_bytes += out.bytes;
-  c->runs.insert(c->runs.begin(), out);
-}
-
-// Walks a fill cycle of a level from empty: arrivals of u entries (one run
-// each, or `parts` runs to be combined) until the level holds cap bytes or
-// `limit` arrivals were made.
-CycleState walk_cycle(const TreeParams& params, double u, int parts, int k, double cap,
-                      double limit) {
+// Walks a fill cycle of `level` from empty: each arrival puts `inputs` in
+// the level above and lets the planner bring them down, until the planner
+// would send the level on or `limit` arrivals were made.
+CycleState walk_cycle(const TreeParams& params, const Planner& planner, const engine::Shape& shape,
+                      int level, const Runs& inputs, double limit) {
+  PolicySimulator sim(params, planner);
   CycleState c;
-  Runs inputs(size_t(std::max(parts, 1)), make_run(params, u / std::max(parts, 1), -1));
-  if (parts <= 1) inputs = {make_run(params, u, -1)};
-  while (c.arrivals < limit && c.arrivals < kMaxCycle) {
-    arrive(params, inputs, k, -1, &c);
-    if (sum_bytes(c.runs) >= cap * (1 - kSlack)) {
+  while (c.arrivals < std::min(limit, kMaxCycle)) {
+    sim.add(level - 1, inputs);
+    std::optional<engine::CompactionTask> task = sim.plan(shape);
+    // Other rules than the arrival coming down break the cycle argument;
+    // stop (replay_policy() is then the reference, and a test compares).
+    if (!task || task->input_level != level - 1 || task->output_level != level) break;
+    sim.apply(*task, -1);
+    c.arrivals += 1;
+    task = sim.plan(shape);
+    if (task && task->input_level == level) {
       c.full = true;
       break;
     }
   }
+  c.runs = sim.runs(level);
+  c.written_entries = sim.written_entries(level);
+  c.written_bytes = sim.written_bytes(level);
   return c;
+}
+
+// The disk levels of a settled simulation as a PolicyTree (trailing empty
+// levels dropped).
+void take_levels(const PolicySimulator& sim, PolicyTree* tree) {
+  for (int level = 1; level <= sim.deepest_level(); level++) {
+    tree->levels.push_back(sim.runs(level));
+    tree->compacted_entries.push_back(sim.written_entries(level));
+    tree->compacted_bytes.push_back(sim.written_bytes(level));
+  }
 }
 
 }  // namespace
@@ -122,61 +107,44 @@ double PolicyTree::written_bytes() const {
   return flushed_bytes + std::accumulate(compacted_bytes.begin(), compacted_bytes.end(), 0.0);
 }
 
-PolicyTree policy_tree(const engine::Shape& shape, const TreeParams& params) {
+PolicyTree policy_tree(const engine::Shape& shape, const TreeParams& params,
+                       const Planner& planner) {
   PolicyTree tree;
   double f = flush_entries(params);
   tree.flushes = std::floor(params.entries / f * (1 + kSlack));
   tree.flushed_entries = tree.flushes * f;
-  tree.flushed_bytes = tree.flushes * make_run(params, f, -1).bytes;
+  tree.flushed_bytes = tree.flushes * model_run(params, f, -1).bytes;
   tree.memtable_entries = std::max(0.0, params.entries - tree.flushed_entries);
 
-  double arrivals = tree.flushes;  // A_i
-  double u = f;                    // u_i
-  int parts = 1;                   // runs per arrival: level 0 hands down one
+  double arrivals = tree.flushes;           // A_i
+  Runs inputs = {model_run(params, f, -1)};  // one arrival: level 0 hands down a flush
   for (int level = 1; arrivals >= 1 && level < engine::kMaxLevels; level++) {
-    int k = shape.runs_at(level);
-    double cap = capacity_bytes(shape, params, level);
-    CycleState cycle = walk_cycle(params, u, parts, k, cap, kMaxCycle);
-    double a = cycle.arrivals;  // a_i
-    double cycles = cycle.full ? std::floor(arrivals / a) : 0;
-    CycleState partial = walk_cycle(params, u, parts, k, cap, arrivals - cycles * a);
+    CycleState cycle = walk_cycle(params, planner, shape, level, inputs, arrivals);
+    double cycles = cycle.full ? std::floor(arrivals / cycle.arrivals) : 0;
+    CycleState partial = cycle.full ? walk_cycle(params, planner, shape, level, inputs,
+                                                 arrivals - cycles * cycle.arrivals)
+                                    : cycle;
     tree.compacted_entries.push_back(cycles * cycle.written_entries + partial.written_entries);
     tree.compacted_bytes.push_back(cycles * cycle.written_bytes + partial.written_bytes);
     tree.levels.push_back(partial.full ? Runs{} : partial.runs);
-    parts = int(cycle.runs.size());
+    inputs = cycle.runs;
     arrivals = cycles;
-    u *= a;
   }
   return tree;
 }
 
-PolicyTree replay_policy(const std::vector<LoadPhase>& phases, const TreeParams& params) {
+PolicyTree replay_policy(const std::vector<LoadPhase>& phases, const TreeParams& params,
+                         const Planner& planner) {
   PolicyTree tree;
+  PolicySimulator sim(params, planner);
   double f = flush_entries(params);
-  auto& levels = tree.levels;
   // Bits per key the engine gives a run written into `level` now.
   auto bits_for = [&](const engine::Shape& shape, int level) {
     if (!params.bits_per_level.empty())
       return params.bits_per_level[std::min(size_t(level - 1), params.bits_per_level.size() - 1)];
-    int depth = std::max(tree.num_levels(), level);
+    int depth = std::max(sim.deepest_level(), level);
     return engine::bloom_bits_per_level(shape, depth, params.bloom_bits_per_key,
                                         params.allocation)[size_t(level - 1)];
-  };
-  // Moves `inputs` (the runs leaving the level above, or the flushed run)
-  // into level index i (= level i+1) under shape.
-  auto move_down = [&](const engine::Shape& shape, size_t i, Runs inputs) {
-    double bits = bits_for(shape, int(i) + 1);
-    if (levels.size() < i + 1) {
-      levels.resize(i + 1);
-      tree.compacted_entries.resize(i + 1, 0.0);
-      tree.compacted_bytes.resize(i + 1, 0.0);
-    }
-    CycleState c;
-    c.runs.swap(levels[i]);
-    arrive(params, std::move(inputs), shape.runs_at(int(i) + 1), bits, &c);
-    tree.compacted_entries[i] += c.written_entries;
-    tree.compacted_bytes[i] += c.written_bytes;
-    levels[i].swap(c.runs);
   };
 
   double pending = 0;  // entries in the memtable
@@ -184,25 +152,20 @@ PolicyTree replay_policy(const std::vector<LoadPhase>& phases, const TreeParams&
     pending += phase.entries;
     while (pending >= f * (1 - kSlack)) {
       pending -= f;
-      ModelRun flushed = make_run(params, f, bits_for(phase.shape, 1));
+      ModelRun flushed = model_run(params, f, bits_for(phase.shape, 1));
       tree.flushes += 1;
       tree.flushed_entries += flushed.entries;
       tree.flushed_bytes += flushed.bytes;
-      move_down(phase.shape, 0, {flushed});
-      for (size_t i = 0; i < levels.size(); i++) {
-        double cap = capacity_bytes(phase.shape, params, int(i) + 1);
-        if (levels[i].empty() || sum_bytes(levels[i]) < cap * (1 - kSlack)) continue;
-        Runs inputs;
-        inputs.swap(levels[i]);
-        move_down(phase.shape, i + 1, std::move(inputs));
+      sim.add(0, {flushed});
+      for (int n = 0; n < kMaxTasksPerFlush; n++) {
+        std::optional<engine::CompactionTask> task = sim.plan(phase.shape);
+        if (!task) break;
+        sim.apply(*task, bits_for(phase.shape, std::max(task->output_level, 1)));
       }
     }
   }
   tree.memtable_entries = std::max(0.0, pending);
-  // Trailing empty levels are not part of the tree.
-  while (!levels.empty() && levels.back().empty()) levels.pop_back();
-  tree.compacted_entries.resize(levels.size());
-  tree.compacted_bytes.resize(levels.size());
+  take_levels(sim, &tree);
   return tree;
 }
 

@@ -93,6 +93,38 @@ TEST_CASE("planner: not bottommost when older runs stay in the output level", "[
   REQUIRE_FALSE(plan_full_compaction(LevelSummaries{{}, {}}));
 }
 
+TEST_CASE("planner: applying a task to the summaries, as log-and-apply does", "[engine][planner]") {
+  // Leveling: level 0's run merges with level 1's; the output goes in front
+  // of what stays in level 1 (nothing here) and every input leaves.
+  LevelSummaries levels = {runs({M}, 10), runs({3 * M}, 20), runs({50 * M}, 30)};
+  auto t = plan_compaction(levels, shape(10, {1}), M, 16);
+  REQUIRE(t);
+  apply_compaction(&levels, *t, RunSummary{40, 4 * M});
+  CHECK(levels[0].empty());
+  REQUIRE(levels[1].size() == 1);
+  CHECK(levels[1][0].file_number == 40);
+  CHECK(levels[2].size() == 1);
+  // Tiering: a trivial move takes the run itself, newest first in level 1.
+  levels = {runs({M}, 10), runs({M, M}, 20)};
+  t = plan_compaction(levels, shape(4, {3}), M, 16);
+  REQUIRE(t->trivial_move);
+  apply_compaction(&levels, *t, std::nullopt);
+  CHECK(levels[0].empty());
+  REQUIRE(levels[1].size() == 3);
+  CHECK(levels[1][0].file_number == 10);
+  // An output level past the summaries' end is added; an empty merge output
+  // (everything dropped) only removes the inputs.
+  levels = {{}, runs({4 * M, 4 * M}, 20)};
+  t = plan_compaction(levels, shape(4, {3}), M, 16);
+  REQUIRE(t->output_level == 2);
+  apply_compaction(&levels, *t, RunSummary{50, 8 * M});
+  REQUIRE(levels.size() == 3);
+  CHECK(levels[1].empty());
+  CHECK(levels[2][0].file_number == 50);
+  apply_compaction(&levels, *plan_full_compaction(levels), std::nullopt);
+  CHECK(levels[2].empty());
+}
+
 TEST_CASE("memtable: snapshots see only their versions", "[engine][memtable]") {
   MemTable m;
   m.add(1, EntryType::kPut, "a", "a1");

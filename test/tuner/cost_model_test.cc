@@ -210,7 +210,7 @@ TEST_CASE("policy_tree: unflushed entries and memtable vs on-disk entry size") {
   CHECK(policy_tree(leveling, p).memtable_entries == Approx(1));
 }
 
-TEST_CASE("replay_policy agrees with the closed form") {
+TEST_CASE("replay_policy agrees with policy_tree's fill cycles") {
   for (int t : {2, 3, 4, 8, 10}) {
     for (int k = 1; k <= t; k++) {
       for (double n : {1.0, 7.0, 99.0, 1000.0, 12345.0}) {
