@@ -13,6 +13,7 @@ Status trace_workload(const std::string& path, size_t max_requests, size_t max_p
   out->clear();
   for (const TraceRequest& t : trace) {
     const size_t pages = std::min<size_t>(t.input_length / kTraceBlockTokens, max_pages);
+    if (pages == 0) continue;  // shorter than a page: nothing to store or find
     std::vector<uint64_t> ids(t.hash_ids.begin(), t.hash_ids.begin() + static_cast<long>(pages));
     out->push_back({PromptKeys::of(std::move(ids)), 0});
   }

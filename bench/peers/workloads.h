@@ -1,6 +1,7 @@
 // The two request streams of the peers benchmark, as prompts of page ids:
 //   - the Mooncake trace (bench/trace/trace_reader.h): one page per 512-token
-//     hash-id block (whole blocks only), prompts cut to max_pages;
+//     hash-id block (whole blocks only), prompts cut to max_pages, those
+//     shorter than one block left out;
 //   - the paper's 10-stage workload (bench/demo/stage_workload.h, as the demo
 //     runs it): fresh prompts until warmup_pages are stored, then 10 stages
 //     whose requests reuse the stage's target share of a stored prompt.
