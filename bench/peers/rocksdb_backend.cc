@@ -13,7 +13,9 @@
 // under 0.8 x capacity by deleting least recently used pages (descendants
 // are touched before their ancestors, so a page always goes before its
 // prefix), and when the blob files pass the capacity it compacts everything
-// with forced blob GC (CompactRange, kForce, age cutoff 1.0) inside the put.
+// with forced blob GC of the older half of the blob files (CompactRange,
+// kForce, age cutoff 0.5: LRU deletion leaves its garbage in the oldest
+// files) inside the put.
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
@@ -159,7 +161,7 @@ class RocksBackend final : public Backend {
     }
     rocksdb::CompactRangeOptions cro;
     cro.blob_garbage_collection_policy = rocksdb::BlobGarbageCollectionPolicy::kForce;
-    cro.blob_garbage_collection_age_cutoff = 1.0;
+    cro.blob_garbage_collection_age_cutoff = 0.5;
     return from_rocks(db_->CompactRange(cro, nullptr, nullptr), "compact");
   }
 
