@@ -5,6 +5,7 @@
 // 8 MiB is Llama-3-8B's 32 layers). SyncMode::kPerBatch: a put is on disk
 // when it returns. Region eviction under capacity_bytes, the store's defaults
 // otherwise.
+#include <cstdio>
 #include <cstring>
 
 #include "bench/peers/backend.h"
@@ -61,7 +62,18 @@ class Lsm4kvBackend final : public Backend {
     return store_->put_pages(ns_, std::span(views_).subspan(from), slices_);
   }
 
-  Status close() override { return store_ ? store_->close() : Status::OK(); }
+  // Says on stderr what the store spent on making room (what limits its puts).
+  Status close() override {
+    if (!store_) return Status::OK();
+    const StoreStats st = store_->stats();
+    std::fprintf(stderr, "lsm4kv: puts that made room or waited %llu (%.2f s), copied forward %.1f MiB, "
+                 "pages evicted %llu, background rounds %llu\n",
+                 static_cast<unsigned long long>(st.put_stalls), static_cast<double>(st.put_stall_micros) / 1e6,
+                 static_cast<double>(st.gc_bytes_copied) / (1 << 20),
+                 static_cast<unsigned long long>(st.pages_evicted),
+                 static_cast<unsigned long long>(st.maintenance_rounds));
+    return store_->close();
+  }
 
  private:
   void make_keys(const PromptKeys& keys) {
