@@ -4,7 +4,8 @@
 // fsync + close per new file, then one fsync of the directory; LRU by access
 // (put or get) with unlink until the put fits under the capacity. Each file's
 // pages are dropped from the page cache after its fsync
-// (POSIX_FADV_DONTNEED), so gets read the disk. The cache itself is the trace
+// (POSIX_FADV_DONTNEED), and again after each read, so every get reads the
+// disk (cold, as the O_DIRECT backends read). The cache itself is the trace
 // replay's (bench/trace/file_per_page.h).
 #include "bench/peers/backend.h"
 #include "bench/trace/file_per_page.h"
@@ -25,6 +26,7 @@ class FileBackend final : public Backend {
     opt.sync = true;
     opt.sync_dir = true;
     opt.drop_cache = true;
+    opt.drop_after_read = true;
     return FilePerPageCache::open(opt, &cache_);
   }
 

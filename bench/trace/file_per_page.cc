@@ -87,6 +87,7 @@ Status FilePerPageCache::get(std::span<const uint64_t> keys, size_t n, char* dst
       }
       done += static_cast<size_t>(r);
     }
+    if (opt_.drop_after_read) ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);  // advice: a failure changes no result
     ::close(fd);
     touch(keys[i]);
   }

@@ -45,6 +45,10 @@ class FilePerPageCache {
     // new names are durable when put returns (bench/peers; the trace replay
     // leaves it off).
     bool sync_dir = false;
+    // After reading a file, drop its pages again, so that every get reads
+    // the disk, not what an earlier get left in the page cache (bench/peers:
+    // cold gets, as the O_DIRECT backends do; the trace replay leaves it off).
+    bool drop_after_read = false;
   };
 
   // The chunk keys of the whole pages of tokens: key[i] covers pages 0..i.
