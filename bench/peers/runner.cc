@@ -44,6 +44,7 @@ Status one_request(Backend* b, size_t page, const Request& r, char* buf, RunResu
     const double s = since(t0);
     out->get_s += s;
     out->get_ms.push_back(s * 1e3);
+    if (getenv("PEERS_GETS")) std::fprintf(stderr, "get %s pages %zu ms %.1f\n", b->name(), n, s * 1e3);
     out->get_bytes += got * page;
     for (size_t i = 0; i < got; i++) LSM4KV_RETURN_IF_ERROR(check_page(k.chain[i], buf + i * page, page));
   }

@@ -1,6 +1,8 @@
 // Runs one request stream against one backend as a serving engine would:
 // probe, get the stored prefix (every page checked), put the rest; times each
-// call and counts what the device wrote meanwhile.
+// call and counts what the device wrote meanwhile. With PEERS_GETS set in
+// the environment every get's pages and time go to stderr (a stream with few
+// hits has its mean set by single gets: bench/RESULTS.md, Peers).
 #pragma once
 
 #include <cstdint>
