@@ -16,11 +16,14 @@
 #include <unistd.h>
 
 #include "bench/bench_util.h"
+#include "bench/demo/stage_workload.h"
 #include "kvcache_api/kv_store.h"
 
 using namespace lsm4kv;
 using namespace lsm4kv::kvcache;
 using lsm4kv::bench::fill_kv;
+using lsm4kv::bench::kStageTargets;
+using lsm4kv::bench::stage_request;
 using lsm4kv::bench::percentile;
 using Clock = std::chrono::steady_clock;
 
@@ -150,7 +153,7 @@ int main(int argc, char** argv) {
     progress("warm-up", i + 1, warm);
   }
 
-  const double targets[10] = {0.2, 0.3, 0.5, 0.7, 0.5, 0.3, 0.1, 0.3, 0.5, 0.7};
+  const auto& targets = kStageTargets;
   std::printf("\n%-6s %-8s %-9s %-10s %-12s %-10s %-12s %-12s %-14s\n", "stage", "target", "hit rate", "put GB/s",
               "put p99", "get GB/s", "probe p50", "probe p99", "pages evicted");
   uint64_t total_hit = 0, total_tokens = 0;
@@ -161,11 +164,7 @@ int main(int argc, char** argv) {
     const uint64_t evicted_before = store->stats().pages_evicted;
     for (size_t r = 0; r < requests; r++) {
       // A request reuses a stored prompt's first `target` share, then diverges.
-      const auto& base = history[rng() % history.size()];
-      size_t reuse = static_cast<size_t>(targets[stage] * static_cast<double>(prompt_tokens));
-      std::vector<Token> p(base.begin(), base.begin() + static_cast<long>(std::min(reuse, base.size())));
-      auto tail = fresh_prompt(prompt_tokens - p.size());
-      p.insert(p.end(), tail.begin(), tail.end());
+      std::vector<Token> p = stage_request(history, targets[stage], prompt_tokens, rng, fresh_prompt);
       fill_kv(p, bpt, &kv);
 
       size_t cached = 0;

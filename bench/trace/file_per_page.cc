@@ -87,6 +87,7 @@ Status FilePerPageCache::get(std::span<const uint64_t> keys, size_t n, char* dst
       }
       done += static_cast<size_t>(r);
     }
+    if (opt_.drop_after_read) ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);  // advice: a failure changes no result
     ::close(fd);
     touch(keys[i]);
   }
@@ -129,7 +130,17 @@ Status FilePerPageCache::put(std::span<const uint64_t> keys, const char* src, si
     index_[keys[i]] = std::prev(lru_.end());
     (*written)++;
   }
+  if (opt_.sync_dir && *written > 0) return sync_directory();
   return Status::OK();
+}
+
+Status FilePerPageCache::sync_directory() const {
+  int fd = ::open(opt_.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Status::from_errno(errno, opt_.dir);
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  return rc != 0 ? Status::from_errno(err, opt_.dir) : Status::OK();
 }
 
 }  // namespace lsm4kv::bench

@@ -7,7 +7,7 @@
 //   probe: stat the files in prefix order until one is missing
 //   get:   open + read + close each file of the prefix
 //   put:   for each page not present, open(O_CREAT) + write + fsync + close
-//          (with sync; the directory entry itself is not fsynced)
+//          (with sync; the directory is fsynced once per put with sync_dir)
 //   capacity: the file bytes; before a put that would exceed it, the least
 //          recently used files (recency = last put or get) are unlinked.
 //
@@ -41,6 +41,14 @@ class FilePerPageCache {
     // (POSIX_FADV_DONTNEED; takes effect for clean pages, i.e. with sync), so
     // gets read the disk as O_DIRECT reads do instead of memory.
     bool drop_cache = false;
+    // After a put that created files, fsync the directory too, so that the
+    // new names are durable when put returns (bench/peers; the trace replay
+    // leaves it off).
+    bool sync_dir = false;
+    // After reading a file, drop its pages again, so that every get reads
+    // the disk, not what an earlier get left in the page cache (bench/peers:
+    // cold gets, as the O_DIRECT backends do; the trace replay leaves it off).
+    bool drop_after_read = false;
   };
 
   // The chunk keys of the whole pages of tokens: key[i] covers pages 0..i.
@@ -65,6 +73,7 @@ class FilePerPageCache {
   std::string path(uint64_t key) const;
   void touch(uint64_t key);
   Status evict_one();
+  Status sync_directory() const;
 
   Options opt_;
   std::list<uint64_t> lru_;  // least recently used first
