@@ -115,8 +115,8 @@ Status encode_batch(Codec codec, std::span<const RecordInput> records, EncodedBa
                     uint64_t start = 0);
 // A batch of records that are already encoded (GC copies them byte for byte).
 EncodedBatch batch_of_encoded(std::span<const std::string_view> records, uint64_t start = 0);
-// An all-zero batch laid out for records of these lengths from block offset
-// start; the caller copies each record to buffer + offsets[i].
+// A batch laid out for records of these lengths from block offset start, zero
+// everywhere but the records: the caller copies each record to buffer + offsets[i].
 EncodedBatch layout_batch(std::span<const uint64_t> lengths, uint64_t start = 0);
 // Lays out records [first, end) of `from` again from block offset start into
 // *out (its buffer reused when big enough).
