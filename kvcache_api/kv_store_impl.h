@@ -312,7 +312,7 @@ class KvStoreImpl final : public KvStore {
   bool maint_stop_ = false;   // guarded by maint_mu_
   bool maint_wanted_ = false;  // guarded by maint_mu_
 
-  // Inspection (kvtool): the stats writer thread.
+  // The stats writer thread (store_stats_file.cc).
   std::mutex stats_mu_;
   std::condition_variable stats_cv_;
   bool stats_stop_ = false;  // guarded by stats_mu_
