@@ -7,12 +7,12 @@
 #include "engine/bloom_allocation.h"
 #include "engine/db_impl.h"
 #include "engine/file_names.h"
+#include "engine/manifest.h"
 #include "engine/merging_iterator.h"
 #include "engine/run_builder.h"
 
 namespace lsm4kv::engine {
 namespace {
-constexpr uint64_t kManifestRollBytes = 4 << 20;
 constexpr int kMaxBackgroundRetries = 3;
 }  // namespace
 
@@ -78,9 +78,9 @@ void DBImpl::compaction_thread_main() {
     const uint64_t generation = retry_generation_;
     std::optional<CompactionTask> task;
     if (bg_error_.ok()) {
-      LevelSummaries levels = version_->summaries();
+      LevelSummaries levels = versions_.current()->summaries();
       task = full ? plan_full_compaction(levels)
-                  : plan_compaction(levels, shape_, options_.write_buffer_size, kMaxLevels);
+                  : plan_compaction(levels, versions_.shape(), options_.write_buffer_size, kMaxLevels);
     }
     if (!task) {
       if (!compaction_worker_.no_space.ok()) {  // nothing left to retry
@@ -109,7 +109,7 @@ void DBImpl::compaction_thread_main() {
 }
 
 bool DBImpl::compaction_pending() const {
-  return plan_compaction(version_->summaries(), shape_, options_.write_buffer_size, kMaxLevels)
+  return plan_compaction(versions_.current()->summaries(), versions_.shape(), options_.write_buffer_size, kMaxLevels)
       .has_value();
 }
 
@@ -155,7 +155,7 @@ Status DBImpl::reshape(const Shape& shape) {
 
 Status DBImpl::flush_imm(std::unique_lock<std::mutex>& l) {
   std::shared_ptr<MemTable> imm = imm_;
-  uint64_t number = next_file_number_++;
+  uint64_t number = versions_.new_file_number();
   double bits = bloom_bits_for_level(1);
   l.unlock();
   std::shared_ptr<const FragmentedTombstones> tombstones = imm->fragmented_tombstones(kMaxSequence);
@@ -169,7 +169,7 @@ Status DBImpl::flush_imm(std::unique_lock<std::mutex>& l) {
   edit.log_number = imm_log_boundary_;
   s = log_and_apply(&edit, {run});
   if (!s.ok()) {
-    discard_unlogged_run(number);
+    versions_.discard_unlogged_run(number);
     return s;
   }
   if (run) counters_.flush_bytes_written.fetch_add(run->file_size(), std::memory_order_relaxed);
@@ -180,7 +180,7 @@ Status DBImpl::flush_imm(std::unique_lock<std::mutex>& l) {
   if (fs_->list_dir(dir_, &names).ok())
     for (const std::string& n : names) {
       uint64_t num;
-      if (parse_file_name(n, &num) == FileKind::kWal && num < log_number_) retire_file(n);
+      if (parse_file_name(n, &num) == FileKind::kWal && num < versions_.log_number()) versions_.retire_file(n);
     }
   return Status::OK();
 }
@@ -189,7 +189,7 @@ Status DBImpl::flush_imm(std::unique_lock<std::mutex>& l) {
 
 Status DBImpl::run_compaction(std::unique_lock<std::mutex>& l, const CompactionTask& task) {
   std::map<uint64_t, std::pair<int, std::shared_ptr<SortedRun>>> by_number;
-  version_->for_each_run([&](int level, const auto& r) { by_number[r->file_number()] = {level, r}; });
+  versions_.current()->for_each_run([&](int level, const auto& r) { by_number[r->file_number()] = {level, r}; });
   std::vector<std::shared_ptr<SortedRun>> inputs;
   VersionEdit edit;
   uint64_t input_bytes = 0;
@@ -208,7 +208,7 @@ Status DBImpl::run_compaction(std::unique_lock<std::mutex>& l, const CompactionT
     compactions_++;
     return Status::OK();
   }
-  uint64_t number = next_file_number_++;
+  uint64_t number = versions_.new_file_number();
   double bits = bloom_bits_for_level(out_level);
   l.unlock();
   std::shared_ptr<SortedRun> out;
@@ -219,13 +219,13 @@ Status DBImpl::run_compaction(std::unique_lock<std::mutex>& l, const CompactionT
     s = log_and_apply(&edit, {out});
   }
   if (!s.ok()) {
-    discard_unlogged_run(number);
+    versions_.discard_unlogged_run(number);
     return s;
   }
   if (out) counters_.compaction_bytes_written[out_level].fetch_add(out->file_size(), std::memory_order_relaxed);
   counters_.compaction_bytes_read[out_level].fetch_add(input_bytes, std::memory_order_relaxed);
   compactions_++;
-  for (const auto& r : inputs) retire_file(run_name(r->file_number()));
+  for (const auto& r : inputs) versions_.retire_file(run_name(r->file_number()));
   return Status::OK();
 }
 
@@ -284,137 +284,14 @@ Status DBImpl::build_run(InternalIterator* it, const FragmentedTombstones& tombs
 
 double DBImpl::bloom_bits_for_level(int level) const {
   level = std::max(level, 1);
-  int levels = std::max(version_->deepest_level(), level);
-  return bloom_bits_per_level(shape_, levels, options_.bloom_bits_per_key,
+  int levels = std::max(versions_.current()->deepest_level(), level);
+  return bloom_bits_per_level(versions_.shape(), levels, options_.bloom_bits_per_key,
                               options_.bloom_allocation)[static_cast<size_t>(level - 1)];
-}
-
-VersionEdit DBImpl::snapshot_edit() const {
-  VersionEdit e;
-  e.shape = shape_;
-  e.log_number = log_number_;
-  e.next_file_number = next_file_number_;
-  e.last_sequence = last_sequence_;
-  for (size_t i = 0; i < version_->levels.size(); i++) {
-    const auto& runs = version_->levels[i];
-    for (auto it = runs.rbegin(); it != runs.rend(); ++it) {  // oldest first: adds go to the front
-      const auto& r = *it;
-      e.added.push_back({static_cast<int>(i), r->file_number(), r->file_size(), r->entries(),
-                         r->min_seq(), r->max_seq()});
-    }
-  }
-  return e;
-}
-
-Status DBImpl::write_manifest_file(uint64_t number, const VersionEdit& snapshot,
-                                   std::unique_ptr<LogWriter>* out, bool* current_synced) {
-  const std::string name = manifest_name(number);
-  std::unique_ptr<WritableFile> f;
-  LSM4KV_RETURN_IF_ERROR(fs_->new_writable(path(name), &f));
-  auto writer = std::make_unique<LogWriter>(std::move(f));
-  std::string rec;
-  snapshot.encode_to(&rec);
-  Status s = writer->add_record(rec);
-  if (s.ok()) s = writer->sync();
-  // The manifest's directory entry is durable before CURRENT names it.
-  if (s.ok()) s = fs_->sync_dir(dir_);
-  bool switched = false;
-  if (s.ok()) s = set_current(fs_, dir_, name, &switched, current_synced);
-  if (!s.ok()) {  // CURRENT still names the old manifest
-    writer->close().ignore_error();  // cleanup after the error returned
-    fs_->remove(path(name)).ignore_error();
-    return s;
-  }
-  *out = std::move(writer);
-  return Status::OK();
-}
-
-Status DBImpl::write_new_manifest() {
-  const uint64_t number = next_file_number_++;
-  std::unique_ptr<LogWriter> writer;
-  bool current_synced = false;
-  LSM4KV_RETURN_IF_ERROR(write_manifest_file(number, snapshot_edit(), &writer, &current_synced));
-  if (manifest_) manifest_->close().ignore_error();
-  const uint64_t old = manifest_number_;
-  manifest_ = std::move(writer);
-  manifest_number_ = number;
-  // CURRENT names the new manifest; if its rename is not known durable the
-  // next edit rolls yet another one, and until then nothing is removed.
-  manifest_broken_ = !current_synced;
-  if (old != 0) retire_file(manifest_name(old));
-  if (!manifest_broken_) {
-    std::set<uint64_t> live;
-    version_->for_each_run([&](int, const auto& r) { live.insert(r->file_number()); });
-    std::vector<std::string> pending = std::move(deferred_removals_);
-    deferred_removals_.clear();
-    for (const std::string& n : pending) {
-      uint64_t num = 0;
-      if (parse_file_name(n, &num) != FileKind::kRun || !live.count(num)) remove_file(n);
-    }
-  }
-  return Status::OK();
-}
-
-void DBImpl::discard_unlogged_run(uint64_t number) {
-  // A run is written before its edit: a failed edit that never reached the
-  // manifest whole (a torn append, or a new manifest CURRENT never named)
-  // leaves the run unnamed, and it goes at once so that a full disk does not
-  // fill further with each retry.
-  if (edit_in_doubt_) {
-    deferred_removals_.push_back(run_name(number));
-  } else {
-    remove_file(run_name(number));
-  }
-}
-
-void DBImpl::retire_file(const std::string& name) {
-  if (manifest_broken_) {
-    deferred_removals_.push_back(name);  // the old manifest may still name it
-  } else {
-    remove_file(name);
-  }
 }
 
 Status DBImpl::log_and_apply(VersionEdit* edit,
                              const std::vector<std::shared_ptr<SortedRun>>& added) {
-  edit->next_file_number = next_file_number_;
-  edit->last_sequence = last_sequence_;
-  auto next = std::make_shared<Version>(*version_);
-  for (auto [level, number] : edit->removed)
-    std::erase_if(next->levels[level], [n = number](const auto& r) { return r->file_number() == n; });
-  for (const RunRecord& rec : edit->added)
-    for (const auto& r : added)
-      if (r && r->file_number() == rec.file_number)
-        next->levels[rec.level].insert(next->levels[rec.level].begin(), r);
-
-  std::shared_ptr<const Version> prev_version = version_;
-  Shape prev_shape = shape_;
-  uint64_t prev_log = log_number_;
-  version_ = next;
-  if (edit->shape) shape_ = *edit->shape;
-  if (edit->log_number) log_number_ = *edit->log_number;
-  Status s;
-  edit_in_doubt_ = false;
-  if (!manifest_) {
-    s = Status::invalid_argument(dir_ + ": no manifest open (recovery has not finished)");
-  } else if (manifest_broken_ || manifest_->size() > kManifestRollBytes) {
-    s = write_new_manifest();
-  } else {
-    std::string rec;
-    edit->encode_to(&rec);
-    s = manifest_->add_record(rec);
-    if (s.ok()) {
-      s = manifest_->sync();
-      edit_in_doubt_ = !s.ok();  // whole record written: it may yet count
-    }
-    if (!s.ok()) manifest_broken_ = true;
-  }
-  if (!s.ok()) {
-    version_ = prev_version;
-    shape_ = prev_shape;
-    log_number_ = prev_log;
-    return s;
-  }
+  LSM4KV_RETURN_IF_ERROR(versions_.log_and_apply(edit, added, last_sequence_));
   publish_state();
   return Status::OK();
 }
@@ -426,25 +303,17 @@ Status DBImpl::verify() {
   std::string manifest;
   {
     std::lock_guard g(mu_);
-    v = version_;
-    manifest = path(manifest_name(manifest_number_));
+    v = versions_.current();
+    manifest = path(manifest_name(versions_.manifest_number()));
   }
   Status s;
   v->for_each_run([&](int, const auto& r) {
     if (s.ok()) s = r->verify();
   });
   LSM4KV_RETURN_IF_ERROR(s);
-  std::unique_ptr<LogReader> reader;
-  LSM4KV_RETURN_IF_ERROR(LogReader::open(fs_, manifest, LogReader::TailMode::kStrict, &reader));
-  for (;;) {
-    std::string_view rec;
-    bool done;
-    LSM4KV_RETURN_IF_ERROR(reader->next(&rec, &done));
-    if (done) return Status::OK();
-    VersionEdit e;
-    s = e.decode_from(rec);
-    if (!s.ok()) return Status::corruption(manifest + ": " + s.message());
-  }
+  // Replayed by the rule recovery uses (engine::apply): what the next open would read.
+  ManifestContents m;
+  return read_manifest_file(fs_, manifest, &m);
 }
 
 }  // namespace lsm4kv::engine

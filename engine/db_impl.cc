@@ -76,7 +76,9 @@ DBImpl::DBImpl(const Options& options, std::string dir)
       dir_(std::move(dir)),
       fs_(options.fs ? options.fs : FileSystem::posix()),
       cache_(std::make_unique<BlockCache>(options.block_cache_bytes)),
-      shape_(options.shape),
+      versions_(fs_, dir_,
+                {[this](uint64_t number, std::shared_ptr<SortedRun>* out) { return open_run(number, out); },
+                 [this](const std::string& name) { remove_file(name); }}),
       read_only_(options.read_only) {}
 
 DBImpl::~DBImpl() { close().ignore_error(); }  // close() reports; a destructor cannot
@@ -98,7 +100,7 @@ Status DBImpl::close() {
     Status c = wal_->close();
     if (s.ok()) s = c;
   }
-  if (manifest_) manifest_->close().ignore_error();
+  versions_.close();
   lock_.reset();
   return s;
 }
@@ -231,7 +233,7 @@ Status DBImpl::make_room_for_write(std::unique_lock<std::mutex>& l, bool force) 
     }
     bool full = mem_->memory_usage() >= options_.write_buffer_size || (force && !mem_->empty());
     if (!full) return Status::OK();
-    if (static_cast<int>(version_->levels[0].size()) >= options_.level0_stop_runs || imm_) {
+    if (static_cast<int>(versions_.current()->levels[0].size()) >= options_.level0_stop_runs || imm_) {
       counters_.write_stalls.fetch_add(1, std::memory_order_relaxed);
       bg_cv_.wait(l);
       continue;
@@ -242,7 +244,7 @@ Status DBImpl::make_room_for_write(std::unique_lock<std::mutex>& l, bool force) 
 }
 
 Status DBImpl::start_new_wal() {
-  uint64_t number = next_file_number_++;
+  uint64_t number = versions_.new_file_number();
   std::unique_ptr<WritableFile> wf;
   LSM4KV_RETURN_IF_ERROR(fs_->new_writable(path(wal_name(number)), &wf));
   // The WAL's directory entry must be durable before any record in it is
@@ -274,14 +276,15 @@ void DBImpl::publish_state() {
   std::lock_guard g(state_mu_);
   state_.mem = mem_;
   state_.imm = imm_;
-  if (state_.version != version_) {
+  const std::shared_ptr<const Version>& version = versions_.current();
+  if (state_.version != version) {
     std::vector<RangeTombstone> all;
-    version_->for_each_run([&](int, const auto& r) {
+    version->for_each_run([&](int, const auto& r) {
       const auto& f = r->range_tombstones().fragments();
       all.insert(all.end(), f.begin(), f.end());
     });
     state_.run_tombstones = std::make_shared<FragmentedTombstones>(all);
-    state_.version = version_;
+    state_.version = version;
   }
   state_.snapshot = last_sequence_;
 }
@@ -369,7 +372,7 @@ Status DBImpl::multi_get(const ReadOptions& ro, std::span<const std::string_view
 
 Shape DBImpl::shape() const {
   std::lock_guard g(mu_);
-  return shape_;
+  return versions_.shape();
 }
 
 Properties DBImpl::properties() const {
@@ -377,8 +380,8 @@ Properties DBImpl::properties() const {
   std::shared_ptr<const Version> v;
   {
     std::lock_guard g(mu_);
-    p.shape = shape_;
-    v = version_;
+    p.shape = versions_.shape();
+    v = versions_.current();
     p.flushes = flushes_;
     p.compactions = compactions_;
     p.memtable_bytes = mem_->memory_usage() + (imm_ ? imm_->memory_usage() : 0);

@@ -2,11 +2,12 @@
 //   db_impl.cc       open, the write path, point reads, properties
 //   db_recovery.cc   recovery at open, in steps: directory, manifest, runs,
 //                    WALs, then the rewrite (which may be deferred)
-//   db_background.cc the flush and compaction threads, manifest writes
+//   db_background.cc the flush and compaction threads
+//   version_set.cc   the versions and the manifest (VersionSet)
 //   db_iterator.cc   the user-facing iterator over a read snapshot
 //
-// Locking: mu_ guards the writer queue, the memtables, the version, the
-// manifest and background state. state_mu_ (taken after mu_ when both are
+// Locking: mu_ guards the writer queue, the memtables, the VersionSet (the
+// version and the manifest) and background state. state_mu_ (taken after mu_ when both are
 // needed) guards the read snapshot: readers take it briefly to copy
 // {mem, imm, version, visible sequence} and then read without any lock, so
 // flushes and compactions never block them.
@@ -23,11 +24,11 @@
 #include "engine/counters.h"
 #include "engine/db.h"
 #include "engine/log_format.h"
-#include "engine/manifest.h"
 #include "engine/memtable.h"
 #include "engine/range_tombstones.h"
 #include "engine/version.h"
 #include "engine/version_edit.h"
+#include "engine/version_set.h"
 
 namespace lsm4kv::engine {
 
@@ -81,11 +82,8 @@ class DBImpl final : public DB {
   };
 
   // --- recovery (db_recovery.cc) ---
-  Status open_directory();                      // create (unless read-only), lock
-  Status load_manifest(ManifestContents* m);    // CURRENT + manifest, or a new DB
-  Status create_new_db();                       // MANIFEST-000001 and CURRENT
-  Status open_runs(const ManifestContents& m);  // version_ from the manifest's runs
-  Status replay_wals();                         // mem_ from the live WALs
+  Status open_directory();  // create (unless read-only), lock
+  Status replay_wals();     // mem_ from the live WALs
   // The rewrite: the recovered memtable to a run, a fresh WAL, a fresh
   // manifest, the obsolete files deleted, the background threads started.
   // At open a failure (a full disk) is kept in recovery_error_ and the
@@ -130,23 +128,9 @@ class DBImpl final : public DB {
   // Writes the entries of it (and tombstones) to run file `number`.
   Status build_run(InternalIterator* it, const FragmentedTombstones& tombstones, bool bottommost,
                    uint64_t number, double bloom_bits, std::shared_ptr<SortedRun>* out);
-  // Appends edit to the manifest (synced) and installs the resulting version.
+  // VersionSet::log_and_apply, then publishes the new version to readers.
   // REQUIRES: mu_ held. added: the run objects named by edit.added.
   Status log_and_apply(VersionEdit* edit, const std::vector<std::shared_ptr<SortedRun>>& added);
-  Status write_new_manifest();  // REQUIRES: mu_ held; snapshot of the current state
-  // Writes manifest `number` holding `snapshot`, syncs it and its directory
-  // entry and points CURRENT at it. On failure CURRENT is unchanged and the
-  // file is gone. *current_synced false: CURRENT switched but its directory
-  // sync failed.
-  Status write_manifest_file(uint64_t number, const VersionEdit& snapshot,
-                             std::unique_ptr<LogWriter>* out, bool* current_synced);
-  // Removes a file nothing durable needs any more; while the manifest's state
-  // on disk is in doubt (manifest_broken_) it waits for the next manifest.
-  void retire_file(const std::string& name);
-  // After log_and_apply failed for an edit adding run `number`: removes the
-  // run, or defers that while the edit may be in the manifest (edit_in_doubt_).
-  void discard_unlogged_run(uint64_t number);
-  VersionEdit snapshot_edit() const;
   double bloom_bits_for_level(int level) const;
   Status open_run(uint64_t number, std::shared_ptr<SortedRun>* out);
   void remove_file(const std::string& name);
@@ -166,15 +150,10 @@ class DBImpl final : public DB {
   std::shared_ptr<MemTable> mem_;
   std::shared_ptr<MemTable> imm_;
   uint64_t imm_log_boundary_ = 0;  // first WAL holding data newer than imm_
-  std::shared_ptr<const Version> version_;
-  Shape shape_;
   std::unique_ptr<LogWriter> wal_;
   uint64_t wal_number_ = 0;
   bool wal_broken_ = false;
-  std::unique_ptr<LogWriter> manifest_;
-  uint64_t manifest_number_ = 0;
-  uint64_t log_number_ = 0;
-  uint64_t next_file_number_ = 2;
+  VersionSet versions_;
   SequenceNumber last_sequence_ = 0;  // allocated to writes
   Status bg_error_;  // sticky: corruption, or repeated failures other than NoSpace
   BackgroundWorker flush_worker_;
@@ -182,16 +161,11 @@ class DBImpl final : public DB {
   uint64_t retry_generation_ = 0;  // bumped by writers that want a NoSpace step retried
   const bool read_only_;
   bool recovery_pending_ = false;  // the open's rewrite has not succeeded yet
-  std::vector<std::string> deferred_removals_;  // see retire_file
   bool shutting_down_ = false;
   bool closed_ = false;
   bool compaction_running_ = false;
   bool full_compaction_requested_ = false;
   Status full_compaction_status_;
-  // The last manifest append or sync failed, or CURRENT's directory sync did:
-  // the next edit rolls a new manifest, and removals wait for it.
-  bool manifest_broken_ = false;
-  bool edit_in_doubt_ = false;  // the last edit was appended whole but its sync failed
   uint64_t flushes_ = 0;
   uint64_t compactions_ = 0;
   std::thread flush_thread_;

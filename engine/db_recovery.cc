@@ -1,8 +1,8 @@
 // Recovery: what DB::open does between taking the lock and serving, in the
 // order it happens:
 //   1. open_directory   create it (unless read-only) and take LOCK
-//   2. load_manifest    CURRENT and the manifest it names (or a new DB)
-//   3. open_runs        every run the manifest names, checked
+//   2-3. VersionSet::recover  CURRENT and the manifest it names (or a new
+//                       DB), then every run the manifest names, checked
 //   4. replay_wals      the live WALs into a memtable
 //   5. finish_recovery  the rewrite: memtable to a run, a fresh WAL, a fresh
 //                       manifest, the obsolete files deleted
@@ -22,9 +22,8 @@ namespace lsm4kv::engine {
 
 Status DBImpl::recover() {
   LSM4KV_RETURN_IF_ERROR(open_directory());
-  ManifestContents m;
-  LSM4KV_RETURN_IF_ERROR(load_manifest(&m));
-  LSM4KV_RETURN_IF_ERROR(open_runs(m));
+  LSM4KV_RETURN_IF_ERROR(versions_.recover(options_, read_only_));
+  last_sequence_ = versions_.state().last_sequence;
   LSM4KV_RETURN_IF_ERROR(replay_wals());
   std::unique_lock l(mu_);
   publish_state();
@@ -50,71 +49,6 @@ Status DBImpl::open_directory() {
   return fs_->lock_file(path("LOCK"), &lock_);
 }
 
-Status DBImpl::load_manifest(ManifestContents* m) {
-  Status s = read_manifest(fs_, dir_, m);
-  if (s.is_not_found()) {
-    // No CURRENT. A new DB, or one whose creation was cut off after its
-    // first manifest: nothing to lose. Anything else is a DB that lost its
-    // CURRENT, and opening it empty would discard everything in it.
-    std::vector<std::string> names;
-    LSM4KV_RETURN_IF_ERROR(fs_->list_dir(dir_, &names));
-    for (const std::string& n : names) {
-      uint64_t number = 0;
-      FileKind kind = parse_file_name(n, &number);
-      if (kind == FileKind::kWal || kind == FileKind::kRun ||
-          (kind == FileKind::kManifest && number != 1))
-        return Status::corruption(path("CURRENT") + ": missing, but the directory holds " + n);
-    }
-    if (read_only_ || !options_.create_if_missing)
-      return Status::invalid_argument(dir_ + ": not a database (no CURRENT)" +
-                                      (read_only_ ? "" : " and create_if_missing is off"));
-    LSM4KV_RETURN_IF_ERROR(create_new_db());
-    s = read_manifest(fs_, dir_, m);
-  } else if (s.ok() && options_.error_if_exists) {
-    return Status::invalid_argument(dir_ + ": database exists");
-  }
-  LSM4KV_RETURN_IF_ERROR(s);
-  manifest_number_ = m->manifest_number;
-  log_number_ = m->log_number;
-  next_file_number_ = std::max(m->next_file_number, m->manifest_number + 1);
-  last_sequence_ = m->last_sequence;
-  shape_ = m->shape;
-  return Status::OK();
-}
-
-Status DBImpl::create_new_db() {
-  VersionEdit e;
-  e.shape = options_.shape;
-  e.log_number = 0;
-  e.next_file_number = 2;
-  e.last_sequence = 0;
-  std::unique_ptr<LogWriter> writer;
-  bool synced;
-  LSM4KV_RETURN_IF_ERROR(write_manifest_file(1, e, &writer, &synced));
-  return writer->close();
-}
-
-Status DBImpl::open_runs(const ManifestContents& m) {
-  const std::string manifest = manifest_name(m.manifest_number);
-  auto version = std::make_shared<Version>();
-  version->levels.resize(kMaxLevels);
-  for (const RunRecord& r : m.runs) {
-    std::shared_ptr<SortedRun> run;
-    Status s = open_run(r.file_number, &run);
-    if (s.is_not_found())
-      return Status::corruption(path(run_name(r.file_number)) + ": named by " + manifest + " but missing");
-    if (s.is_corruption() && s.message().find(run_name(r.file_number)) == std::string::npos)
-      return Status::corruption(path(run_name(r.file_number)) + ": " + s.message());
-    LSM4KV_RETURN_IF_ERROR(s);
-    if (run->file_size() != r.file_size)
-      return Status::corruption(path(run_name(r.file_number)) + ": " + std::to_string(run->file_size()) +
-                                " bytes, " + manifest + " says " + std::to_string(r.file_size));
-    version->levels[r.level].push_back(run);
-  }
-  version_ = version;
-  return Status::OK();
-}
-
 Status DBImpl::replay_wals() {
   // Every numbered file raises the file counter, so no new file reuses a
   // name; WALs at or past the log number are replayed, oldest first.
@@ -125,8 +59,8 @@ Status DBImpl::replay_wals() {
     uint64_t number = 0;
     FileKind kind = parse_file_name(n, &number);
     if (kind == FileKind::kWal || kind == FileKind::kRun || kind == FileKind::kManifest)
-      next_file_number_ = std::max(next_file_number_, number + 1);
-    if (kind == FileKind::kWal && number >= log_number_) wals.push_back(number);
+      versions_.mark_file_number_used(number);
+    if (kind == FileKind::kWal && number >= versions_.log_number()) wals.push_back(number);
   }
   std::sort(wals.begin(), wals.end());
   mem_ = std::make_shared<MemTable>();
@@ -155,15 +89,11 @@ Status DBImpl::finish_recovery() {
   Status s = flush_recovered_memtable();
   // The fresh WAL is made once; a retry after a failed manifest reuses it.
   if (s.ok() && !wal_) s = start_new_wal();
-  if (s.ok()) {
-    uint64_t prev_log = log_number_;
-    log_number_ = wal_number_;  // the old WALs' data is in the runs now
-    s = write_new_manifest();
-    if (!s.ok()) log_number_ = prev_log;
-  }
+  // The old WALs' data is in the runs now: the new manifest's log number is the fresh WAL's.
+  if (s.ok()) s = versions_.write_new_manifest(last_sequence_, wal_number_);
   if (!s.ok()) return s;
   recovery_pending_ = false;
-  if (!manifest_broken_) delete_obsolete_files();
+  if (!versions_.manifest_broken()) delete_obsolete_files();
   flush_thread_ = std::thread([this] { flush_thread_main(); });
   compaction_thread_ = std::thread([this] { compaction_thread_main(); });
   return Status::OK();
@@ -171,15 +101,17 @@ Status DBImpl::finish_recovery() {
 
 Status DBImpl::flush_recovered_memtable() {
   if (mem_->empty()) return Status::OK();
-  uint64_t number = next_file_number_++;
+  uint64_t number = versions_.new_file_number();
   std::shared_ptr<const FragmentedTombstones> tombstones = mem_->fragmented_tombstones(kMaxSequence);
   std::unique_ptr<InternalIterator> it = mem_->new_iterator(kMaxSequence);
   std::shared_ptr<SortedRun> run;
   LSM4KV_RETURN_IF_ERROR(build_run(it.get(), *tombstones, false, number, bloom_bits_for_level(1), &run));
   // Installed in memory only: the manifest written next names it.
-  auto next = std::make_shared<Version>(*version_);
-  if (run) next->levels[0].insert(next->levels[0].begin(), run);
-  version_ = next;
+  if (run) {
+    VersionEdit edit;
+    edit.added.push_back({0, number, run->file_size(), run->entries(), run->min_seq(), run->max_seq()});
+    LSM4KV_RETURN_IF_ERROR(versions_.apply_unlogged(edit, {run}));
+  }
   mem_ = std::make_shared<MemTable>();
   publish_state();
   return Status::OK();
@@ -189,12 +121,12 @@ void DBImpl::delete_obsolete_files() {
   std::vector<std::string> names;
   if (!fs_->list_dir(dir_, &names).ok()) return;  // left for the next open
   std::set<uint64_t> live_runs;
-  version_->for_each_run([&](int, const auto& r) { live_runs.insert(r->file_number()); });
+  versions_.current()->for_each_run([&](int, const auto& r) { live_runs.insert(r->file_number()); });
   for (const std::string& n : names) {
     uint64_t number = 0;
     switch (parse_file_name(n, &number)) {
-      case FileKind::kWal: if (number < log_number_) remove_file(n); break;
-      case FileKind::kManifest: if (number != manifest_number_) remove_file(n); break;
+      case FileKind::kWal: if (number < versions_.log_number()) remove_file(n); break;
+      case FileKind::kManifest: if (number != versions_.manifest_number()) remove_file(n); break;
       case FileKind::kRun: if (!live_runs.count(number)) remove_file(n); break;
       case FileKind::kTemp: remove_file(n); break;
       default: break;

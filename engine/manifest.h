@@ -28,24 +28,24 @@
 #include "base/status.h"
 #include "engine/options.h"
 #include "engine/version_edit.h"
+#include "engine/version_set.h"
 
 namespace lsm4kv::engine {
 
 // The state a manifest describes once all its edits are applied.
 struct ManifestContents {
   uint64_t manifest_number = 0;
-  uint64_t log_number = 0;  // WALs numbered below this are obsolete
-  uint64_t next_file_number = 0;
-  SequenceNumber last_sequence = 0;
-  Shape shape;
-  std::vector<RunRecord> runs;  // level 0 first, each level newest first
-  size_t edits = 0;             // records read, the snapshot included
+  VersionState state;
+  size_t edits = 0;  // records read, the snapshot included
 };
 
 // Reads dir/CURRENT and the manifest it names into *out.
 // NotFound when CURRENT does not exist; Corruption naming CURRENT or the
 // manifest when either is damaged; other errors as the file system reports.
 Status read_manifest(FileSystem* fs, const std::string& dir, ManifestContents* out);
+// Reads the manifest at path alone (CURRENT is not consulted; out's
+// manifest_number stays 0): the same checks, Corruption naming path.
+Status read_manifest_file(FileSystem* fs, const std::string& path, ManifestContents* out);
 
 // True when the edit carries every field of a snapshot record.
 bool is_snapshot(const VersionEdit& edit);

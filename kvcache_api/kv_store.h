@@ -118,7 +118,6 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <future>
 #include <memory>
 #include <optional>
@@ -281,7 +280,8 @@ struct StoreOptions {
   // its WAL in memory, torn tails stay), no stats file, no tuner, no
   // RESERVE, orphan records marked dead in memory only. The store must
   // exist; page_tokens is read from it. Puts, register_namespace (of a new
-  // name), evict_to, collect_garbage and persist_stats return NotSupported.
+  // name), evict_to, collect_garbage and admin::persist_stats return
+  // NotSupported.
   bool read_only = false;
 };
 
@@ -481,74 +481,10 @@ class KvStore {
   // flight on another thread.
   virtual Status close() = 0;
 
-  // ------------------------------------------------------------------------
-  // Inspection (kvtool). What tools/kvtool shows and checks; implemented in
-  // kv_store_inspect.cc. Each scan below reads the whole index (or one
-  // namespace of it): meant for tools and monitoring, not the serving path.
-
-  struct NamespaceInfo {
-    std::string name;
-    NamespaceId id = 0;
-    KvLayout layout;
-    uint64_t pages = 0;  // stored pages
-    uint64_t bytes = 0;  // their tensor records on disk (what capacity counts)
-  };
-  // The prefix tree of one namespace as the index holds it.
-  struct TreeLevel {
-    size_t depth = 0;           // 1 = root pages (a prompt's first page)
-    uint64_t pages = 0, bytes = 0;
-    uint64_t parents = 0;       // pages of this depth with at least one child
-    uint64_t children = 0;      // pages of depth + 1
-    uint64_t max_fanout = 0;    // most children of one page of this depth
-  };
-  struct Subtree {
-    std::string root_key;       // the root page's index key
-    uint64_t pages = 0, bytes = 0;
-    size_t depth = 0;           // its deepest page
-  };
-  struct TreeInfo {
-    uint64_t roots = 0, pages = 0, bytes = 0;
-    std::vector<TreeLevel> levels;   // depth 1 first
-    std::vector<Subtree> largest;    // by bytes, largest first
-  };
-  struct VerifyReport {
-    uint64_t run_files = 0, wal_files = 0, manifests = 0, segments = 0;
-    uint64_t entries = 0, records = 0, record_bytes = 0;
-    std::vector<std::string> problems;  // one line each, naming file and offset
-    bool clean() const { return problems.empty(); }
-  };
-  // Called now and then with (bytes checked, bytes to check).
-  using VerifyProgress = std::function<void(uint64_t done, uint64_t total)>;
-
-  // Opens a store that already exists with the page size it was created
-  // with (options.page_tokens is ignored); the tuner is off and no stats file
-  // is written; with options.read_only nothing at all is written.
-  // InvalidArgument when options.dir is missing or holds no store; Busy when
-  // another process has it open.
-  static Status open_existing(StoreOptions options, std::unique_ptr<KvStore>* out);
-  // Checks a store without opening it as a store (so a damaged one can be
-  // examined), writing nothing: every run file block by block, the WALs, the
-  // manifest, torn segment tails, every
-  // segment header, and for every index entry its tensor record's checksum
-  // and tag (namespace, page index, the page's fingerprint and the chained
-  // digest of the prompt before it, rebuilt from the ancestors' tags). Problems go to
-  // the report; the Status is not OK only when the check could not run
-  // (Busy, not a store).
-  static Status verify_dir(const StoreOptions& options, VerifyReport* report,
-                           const VerifyProgress& progress = {});
-  // The stats file a store writes into DIR (STATS) every few seconds and at
-  // close: "key value" lines, StoreStats and the index counters.
-  static constexpr const char* kStatsFile = "STATS";
-  static Status read_stats_file(const std::string& dir, std::vector<std::pair<std::string, std::string>>* out);
-
+  // The page size, in tokens (StoreOptions::page_tokens, or the stored
+  // one). Inspection, verify, the stats file and maintenance for tools are
+  // the admin surface (kvcache_api/store_admin.h).
   virtual uint32_t page_tokens() const = 0;
-  virtual Status list_namespaces(std::vector<NamespaceInfo>* out) = 0;
-  // max_depth 0 = all depths; top = how many largest subtrees.
-  virtual Status tree(std::string_view ns_name, size_t max_depth, size_t top, TreeInfo* out) = 0;
-  // verify_dir's checks on this open store.
-  virtual Status verify(VerifyReport* report, const VerifyProgress& progress = {}) = 0;
-  // Writes the stats file now.
-  virtual Status persist_stats() = 0;
 };
 
 }  // namespace lsm4kv::kvcache

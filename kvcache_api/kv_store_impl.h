@@ -25,6 +25,7 @@
 #include "kvcache_api/kv_store.h"
 #include "kvcache_api/latency.h"
 #include "kvcache_api/prefix_key.h"
+#include "kvcache_api/store_admin.h"
 #include "kvcache_api/store_config.h"
 #include "kvcache_api/subtree_lru.h"
 #include "kvcache_api/test_hooks.h"
@@ -47,6 +48,11 @@ struct LocationHash {
 
 // The index key of records, by location.
 using LocationKeys = std::unordered_map<tensorlog::Location, std::string, LocationHash>;
+
+// InvalidArgument unless dir holds a store (index/CURRENT and tensors/).
+Status check_is_store(const std::string& dir);
+// Busy naming dir, for a lock another process holds (s).
+Status locked_status(const std::string& dir, const Status& s);
 
 class KvStoreImpl final : public KvStore {
  public:
@@ -78,12 +84,15 @@ class KvStoreImpl final : public KvStore {
   Status check_invariants() override;
   Status close() override;
 
-  // Inspection (kvtool): kv_store_inspect.cc.
   uint32_t page_tokens() const override { return opt_.page_tokens; }
-  Status list_namespaces(std::vector<NamespaceInfo>* out) override;
-  Status tree(std::string_view ns_name, size_t max_depth, size_t top, TreeInfo* out) override;
-  Status verify(VerifyReport* report, const VerifyProgress& progress) override;
-  Status persist_stats() override;
+
+  // The admin surface (store_admin.h): store_inspect.cc, store_verify.cc,
+  // store_stats_file.cc.
+  static Status open_existing(StoreOptions options, std::unique_ptr<KvStore>* out);
+  Status list_namespaces(std::vector<admin::NamespaceInfo>* out);
+  Status tree(std::string_view ns_name, size_t max_depth, size_t top, admin::TreeInfo* out);
+  Status verify(admin::VerifyReport* report, const admin::VerifyProgress& progress);
+  Status persist_stats();
   // Null after close(). For store_admin.cc only.
   engine::DB* index() { return index_.get(); }
   tensorlog::TensorLog* tensor_log() { return log_.get(); }
@@ -105,6 +114,10 @@ class KvStoreImpl final : public KvStore {
   }
   Status layout_of(NamespaceId ns, KvLayout* out) const;
   Status check_buffer(const KvBuffer& b, const KvLayout& layout, size_t tokens, const char* what) const;
+  // get_batch's checks: layouts, n, buffers, one CUDA stream. *on_device:
+  // the first device destination (its stream is the batch's), or null.
+  Status check_get_requests(std::span<GetRequest> requests, std::vector<KvLayout>* layouts,
+                            const GetRequest** on_device) const;
   // Marks the records the reads that succeeded read (TensorLog::mark_read),
   // where region eviction judges pages by their reads; elsewhere gets skip
   // the log's lock.
@@ -302,7 +315,7 @@ class KvStoreImpl final : public KvStore {
   bool maint_stop_ = false;   // guarded by maint_mu_
   bool maint_wanted_ = false;  // guarded by maint_mu_
 
-  // Inspection (kvtool): the stats writer thread.
+  // The stats writer thread (store_stats_file.cc).
   std::mutex stats_mu_;
   std::condition_variable stats_cv_;
   bool stats_stop_ = false;  // guarded by stats_mu_

@@ -4,6 +4,10 @@
 #include <cmath>
 
 namespace lsm4kv::kvcache {
+
+double micros_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+}
 namespace {
 double bucket_upper(int b) { return std::pow(2.0, (b + 1) / 8.0); }
 }  // namespace

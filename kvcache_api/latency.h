@@ -7,11 +7,15 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 
 #include "kvcache_api/kv_store.h"
 
 namespace lsm4kv::kvcache {
+
+// Microseconds from t0 to now.
+double micros_since(std::chrono::steady_clock::time_point t0);
 
 class LatencyHistogram {
  public:

@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "kvcache_api/kv_store.h"
+#include "kvcache_api/store_admin.h"
 
 using namespace lsm4kv::kvcache;
 using Clock = std::chrono::steady_clock;
@@ -24,7 +25,7 @@ int main(int argc, char** argv) {
     o.dir = dir;
     std::unique_ptr<KvStore> store;
     const auto t0 = Clock::now();
-    lsm4kv::Status s = KvStore::open_existing(o, &store);
+    lsm4kv::Status s = admin::open_existing(o, &store);
     const double open_s = std::chrono::duration<double>(Clock::now() - t0).count();
     if (!s.ok()) return std::fprintf(stderr, "open: %s\n", s.to_string().c_str()), 1;
     StoreStats st;

@@ -32,6 +32,7 @@
 #include "bench/bench_util.h"
 #include "bench/scale/prompt_set.h"
 #include "kvcache_api/kv_store.h"
+#include "kvcache_api/store_admin.h"
 
 using namespace lsm4kv;
 using namespace lsm4kv::bench;
@@ -281,7 +282,7 @@ void get_phase(const Config& c, KvStore* store, NamespaceId ns, PromptSet* set, 
 // index's counters (write stalls, flushes, compactions, write amplification).
 void print_index_counters(const std::string& dir, Result* r) {
   std::vector<std::pair<std::string, std::string>> kv;
-  if (!KvStore::read_stats_file(dir, &kv).ok()) return;
+  if (!admin::read_stats_file(dir, &kv).ok()) return;
   std::string line;
   for (const auto& [k, v] : kv) {
     if (k.rfind("index.", 0) != 0) continue;

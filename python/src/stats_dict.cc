@@ -63,7 +63,7 @@ py::dict stats_dict(const kvcache::StoreStats& s) {
   return d;
 }
 
-py::dict verify_dict(const kvcache::KvStore::VerifyReport& r) {
+py::dict verify_dict(const kvcache::admin::VerifyReport& r) {
   py::dict d;
   d["clean"] = r.clean();
   d["problems"] = r.problems;

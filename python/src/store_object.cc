@@ -78,7 +78,7 @@ class Store {
     Status s;
     {
       py::gil_scoped_release nogil;
-      s = read_only ? KvStore::open_existing(o, &store) : KvStore::open(o, &store);
+      s = read_only ? kvcache::admin::open_existing(o, &store) : KvStore::open(o, &store);
     }
     check(s);
     gate_.set(std::move(store));
@@ -158,8 +158,8 @@ class Store {
   }
 
   py::dict verify() {
-    KvStore::VerifyReport r;
-    check(gate_.call([&](KvStore& st) { return st.verify(&r); }));
+    kvcache::admin::VerifyReport r;
+    check(gate_.call([&](KvStore& st) { return kvcache::admin::verify(st, &r); }));
     return verify_dict(r);
   }
 

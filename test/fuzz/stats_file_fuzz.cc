@@ -1,4 +1,4 @@
-// Fuzz target: KvStore::read_stats_file (kvcache_api/kv_store_inspect.cc),
+// Fuzz target: admin::read_stats_file (kvcache_api/store_stats_file.cc),
 // the reader of a store's STATS file: "key value" lines, '#' comments and
 // blank lines skipped.
 //
@@ -19,12 +19,12 @@
 #include <utility>
 #include <vector>
 
-#include "kvcache_api/kv_store.h"
+#include "kvcache_api/store_admin.h"
 #include "test/fuzz/fuzz_util.h"
 
 using lsm4kv::Status;
 using lsm4kv::fuzz::Input;
-using lsm4kv::kvcache::KvStore;
+namespace admin = lsm4kv::kvcache::admin;
 using Pairs = std::vector<std::pair<std::string, std::string>>;
 
 namespace {
@@ -36,7 +36,7 @@ const std::string& dir() {
     auto* t = new std::string(std::string(base && *base ? base : "/tmp") + "/stats_fuzz.XXXXXX");
     FUZZ_CHECK(mkdtemp(t->data()) != nullptr);
     std::atexit([] {
-      std::remove((dir() + "/" + KvStore::kStatsFile).c_str());
+      std::remove((dir() + "/" + admin::kStatsFile).c_str());
       rmdir(dir().c_str());
     });
     return t;
@@ -45,12 +45,12 @@ const std::string& dir() {
 }
 
 void write(std::string_view bytes) {
-  std::ofstream f(dir() + "/" + KvStore::kStatsFile, std::ios::binary | std::ios::trunc);
+  std::ofstream f(dir() + "/" + admin::kStatsFile, std::ios::binary | std::ios::trunc);
   f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   FUZZ_CHECK(f.good());
 }
 
-Status read(Pairs* out) { return KvStore::read_stats_file(dir(), out); }
+Status read(Pairs* out) { return admin::read_stats_file(dir(), out); }
 
 std::string lines(const Pairs& pairs) {
   std::string s = "# written by stats_file_fuzz\n";
@@ -64,7 +64,7 @@ void decode(std::string_view bytes) {
   Status s = read(&pairs);
   if (!s.ok()) {
     FUZZ_CHECK(s.is_corruption());
-    FUZZ_CHECK(s.to_string().find(KvStore::kStatsFile) != std::string::npos);
+    FUZZ_CHECK(s.to_string().find(admin::kStatsFile) != std::string::npos);
     return;
   }
   for (const auto& [k, v] : pairs) {

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "kvcache_api/kv_store.h"
+#include "kvcache_api/store_admin.h"
 #include "test/engine/test_util.h"
 #include "test/engine/fs_wrappers.h"
 #include "test/support/kv_data.h"
@@ -126,7 +127,7 @@ TEST_CASE("evict_to frees a full disk; the store reopens on it", "[kvcache][full
   // What `kvtool evict DIR --to-bytes N` does, on the full disk.
   StoreOptions o = options(dir.path(), &fs);
   o.page_tokens = 0;  // read from the store
-  REQUIRE(KvStore::open_existing(o, &store).ok());
+  REQUIRE(admin::open_existing(o, &store).ok());
   const uint64_t before = fs.used();
   s = store->evict_to(store->stats().stored_bytes / 4);
   INFO(s.to_string());

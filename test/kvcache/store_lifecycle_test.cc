@@ -6,6 +6,7 @@
 #include <future>
 
 #include "kvcache_api/kv_store.h"
+#include "kvcache_api/store_admin.h"
 #include "kvcache_api/test_hooks.h"
 #include "test/engine/test_util.h"
 #include "test/support/kv_data.h"
@@ -71,13 +72,13 @@ TEST_CASE("every call after close returns InvalidArgument", "[kvcache][lifecycle
   StoreStats st;
   CHECK(store->stats(&st).is_invalid_argument());
   CHECK(store->stats().pages_put == 0);
-  std::vector<KvStore::NamespaceInfo> names;
-  CHECK(store->list_namespaces(&names).is_invalid_argument());
-  KvStore::TreeInfo tree;
-  CHECK(store->tree("m", 0, 10, &tree).is_invalid_argument());
-  KvStore::VerifyReport report;
-  CHECK(store->verify(&report).is_invalid_argument());
-  CHECK(store->persist_stats().is_invalid_argument());
+  std::vector<admin::NamespaceInfo> names;
+  CHECK(admin::list_namespaces(*store, &names).is_invalid_argument());
+  admin::TreeInfo tree;
+  CHECK(admin::tree(*store, "m", 0, 10, &tree).is_invalid_argument());
+  admin::VerifyReport report;
+  CHECK(admin::verify(*store, &report).is_invalid_argument());
+  CHECK(admin::persist_stats(*store).is_invalid_argument());
   CHECK(kvcache::testing::index_of(store.get()) == nullptr);
   CHECK(kvcache::testing::log_of(store.get()) == nullptr);
   CHECK(store->page_tokens() == P);
@@ -190,8 +191,8 @@ TEST_CASE("layouts are checked at register_namespace", "[kvcache][lifecycle]") {
   refused({0xffffffffu, 0xffffffffu, 0xffffffffu, DType::kF32}, "kMaxPageBytes");
   refused({0x80000000u, 0x80000000u, 4, DType::kF16}, "kMaxPageBytes");
   refused({1u << 20, 1u << 10, 1u << 10, DType::kF16}, "kMaxPageBytes");  // fits size_t, not a page
-  std::vector<KvStore::NamespaceInfo> names;
-  REQUIRE(store->list_namespaces(&names).ok());
+  std::vector<admin::NamespaceInfo> names;
+  REQUIRE(admin::list_namespaces(*store, &names).ok());
   CHECK(names.empty());
   REQUIRE(store->register_namespace("good", kLayout, &ns).ok());
   put(store.get(), ns, prompt(3, 2));

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "kvcache_api/kv_store.h"
+#include "kvcache_api/store_admin.h"
 #include "tensorlog/tensor_log.h"
 #include "test/engine/test_util.h"
 #include "test/support/kv_data.h"
@@ -86,8 +87,8 @@ TEST_CASE("records no index entry references are counted dead at open and collec
     INFO(l.to_string());
     CHECK_FALSE(std::filesystem::exists(dir.path() + "/tensors/" + tensorlog::segment_file_name(l.segment)));
   }
-  KvStore::VerifyReport report;
-  REQUIRE(store->verify(&report).ok());
+  admin::VerifyReport report;
+  REQUIRE(admin::verify(*store, &report).ok());
   INFO((report.problems.empty() ? "" : report.problems.front()));
   CHECK(report.clean());
   for (int i = 0; i < 8; i++) {

@@ -9,6 +9,7 @@
 
 #include "engine/db.h"
 #include "kvcache_api/kv_store.h"
+#include "kvcache_api/store_admin.h"
 #include "kvcache_api/test_hooks.h"
 #include "kvcache_api/prefix_key.h"
 #include "tensorlog/record_format.h"
@@ -124,8 +125,8 @@ TEST_CASE("pages by key: put, exists_prefix, get with K and V slices, reopen", "
   CHECK(exists(store.get(), ns, all) == 25);
   get_and_check(store.get(), ns, first);
   CHECK(store->check_invariants().ok());
-  KvStore::VerifyReport vr;
-  REQUIRE(store->verify(&vr).ok());
+  admin::VerifyReport vr;
+  REQUIRE(admin::verify(*store, &vr).ok());
   INFO((vr.problems.empty() ? "" : vr.problems[0]));
   CHECK(vr.clean());
   CHECK(vr.records == 25);

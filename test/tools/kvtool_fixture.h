@@ -21,6 +21,7 @@
 #include "base/coding.h"
 #include "engine/db.h"
 #include "kvcache_api/kv_store.h"
+#include "kvcache_api/store_admin.h"
 #include "kvcache_api/test_hooks.h"
 #include "kvcache_api/prefix_key.h"
 #include "tensorlog/record_format.h"

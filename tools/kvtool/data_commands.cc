@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "kvcache_api/store_admin.h"
 #include "tools/kvtool/commands.h"
 #include "tools/kvtool/output.h"
 
@@ -57,7 +58,7 @@ bool read_token_file(const std::string& path, std::vector<TokenList>* out, std::
 
 struct Prepared {
   std::unique_ptr<KvStore> store;
-  KvStore::NamespaceInfo ns;
+  kvcache::admin::NamespaceInfo ns;
   std::vector<TokenList> lists;
 };
 
@@ -69,8 +70,8 @@ bool prepare(const Common& c, const TokenArgs& a, Prepared* p, int* code) {
     return false;
   }
   if (!open_store(c, false, &p->store, code)) return false;
-  std::vector<KvStore::NamespaceInfo> all;
-  Status s = p->store->list_namespaces(&all);
+  std::vector<kvcache::admin::NamespaceInfo> all;
+  Status s = kvcache::admin::list_namespaces(*p->store, &all);
   if (!s.ok()) {
     *code = fail_status(c, s, false);
     return false;

@@ -31,10 +31,10 @@ const char* dtype_name(const kvcache::KvLayout& l) {
 // process has the store open.
 std::string holder(const std::string& dir) {
   std::vector<std::pair<std::string, std::string>> kv;
-  if (!KvStore::read_stats_file(dir, &kv).ok()) return "pid unknown";
+  if (!kvcache::admin::read_stats_file(dir, &kv).ok()) return "pid unknown";
   std::map<std::string, std::string> m(kv.begin(), kv.end());
   if (m["state"] != "running") return "pid unknown";
-  std::string s = "pid " + m["pid"] + " according to " + dir + "/" + KvStore::kStatsFile;
+  std::string s = "pid " + m["pid"] + " according to " + dir + "/" + kvcache::admin::kStatsFile;
   if (is_number(m["written_unix_ms"])) {
     auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
     long long ago = now.count() - std::stoll(m["written_unix_ms"]) / 1000;
@@ -78,7 +78,7 @@ bool open_store(const Common& c, bool writing, std::unique_ptr<KvStore>* out, in
   kvcache::StoreOptions o;
   o.dir = c.dir;
   o.read_only = !writing;
-  Status s = KvStore::open_existing(o, out);
+  Status s = kvcache::admin::open_existing(o, out);
   if (s.ok()) return true;
   *code = fail_status(c, s, writing);
   return false;
@@ -86,20 +86,25 @@ bool open_store(const Common& c, bool writing, std::unique_ptr<KvStore>* out, in
 
 // ------------------------------------------------------------------- info
 
-int run_info(const Common& c) {
-  std::unique_ptr<KvStore> store;
-  int code = 0;
-  if (!open_store(c, false, &store, &code)) return code;
-  std::vector<KvStore::NamespaceInfo> namespaces;
-  Status s = store->list_namespaces(&namespaces);
-  if (!s.ok()) return fail_status(c, s, false);
-  const kvcache::StoreStats st = store->stats();
+namespace {
+
+// What kvtool info shows, gathered once for either form.
+struct Info {
+  std::vector<kvcache::admin::NamespaceInfo> namespaces;
+  kvcache::StoreStats st;
   engine::Properties p;
   std::vector<tensorlog::SegmentInfo> segments;
-  s = kvcache::admin::index_properties(store.get(), &p);
-  if (s.ok()) s = kvcache::admin::segments(store.get(), &segments);
-  if (!s.ok()) return fail_status(c, s, false);
   uint64_t pages = 0, index_entries = 0, bloom = 0, fences = 0;
+  double live_ratio = 1.0;
+  std::vector<std::pair<std::string, std::string>> tuner;  // "tuner.decision.*" lines of the stats file
+};
+
+Status gather_info(const Common& c, KvStore& store, Info* info) {
+  auto& [namespaces, st, p, segments, pages, index_entries, bloom, fences, live_ratio, tuner] = *info;
+  LSM4KV_RETURN_IF_ERROR(kvcache::admin::list_namespaces(store, &namespaces));
+  st = store.stats();
+  LSM4KV_RETURN_IF_ERROR(kvcache::admin::index_properties(store, &p));
+  LSM4KV_RETURN_IF_ERROR(kvcache::admin::segments(store, &segments));
   for (const auto& n : namespaces) pages += n.pages;
   for (const auto& l : p.levels)
     for (const auto& r : l.runs) {
@@ -108,96 +113,100 @@ int run_info(const Common& c) {
       fences += r.fence_memory_bytes;
     }
   const uint64_t tensor_total = st.tensor_live_bytes + st.tensor_dead_bytes;
-  const double live_ratio = tensor_total == 0 ? 1.0 : static_cast<double>(st.tensor_live_bytes) / tensor_total;
+  live_ratio = tensor_total == 0 ? 1.0 : static_cast<double>(st.tensor_live_bytes) / tensor_total;
   // Tuner decisions are whatever "tuner.*" lines the last session's stats file holds.
-  std::vector<std::pair<std::string, std::string>> persisted, tuner;
-  KvStore::read_stats_file(c.dir, &persisted).ignore_error();  // no stats file: no decisions to show
+  std::vector<std::pair<std::string, std::string>> persisted;
+  kvcache::admin::read_stats_file(c.dir, &persisted).ignore_error();  // no stats file: no decisions to show
   for (const auto& kv : persisted)
     if (kv.first.starts_with("tuner.decision.")) tuner.push_back(kv);
+  return Status::OK();
+}
 
-  if (c.json) {
-    Json j;
+void print_info_json(const Common& c, const KvStore& store, const Info& info) {
+  const auto& [namespaces, st, p, segments, pages, index_entries, bloom, fences, live_ratio, tuner] = info;
+  Json j;
+  j.begin_object()
+      .field("dir", c.dir)
+      .field("page_tokens", store.page_tokens())
+      .field("pages", pages)
+      .field("bytes", st.stored_bytes)
+      .field("files", static_cast<uint64_t>(st.files));
+  j.begin_array("namespaces");
+  for (const auto& n : namespaces) {
     j.begin_object()
-        .field("dir", c.dir)
-        .field("page_tokens", store->page_tokens())
-        .field("pages", pages)
-        .field("bytes", st.stored_bytes)
-        .field("files", static_cast<uint64_t>(st.files));
-    j.begin_array("namespaces");
-    for (const auto& n : namespaces) {
-      j.begin_object()
-          .field("name", n.name)
-          .field("id", static_cast<uint64_t>(n.id))
-          .field("layers", n.layout.layers)
-          .field("kv_heads", n.layout.kv_heads)
-          .field("head_dim", n.layout.head_dim)
-          .field("dtype", dtype_name(n.layout))
-          .field("bytes_per_token", static_cast<uint64_t>(n.layout.bytes_per_token()))
-          .field("pages", n.pages)
-          .field("bytes", n.bytes)
-          .end_object();
-    }
-    j.end_array();
-    j.begin_object("index").field("T", p.shape.size_ratio);
-    j.begin_array("K");
-    for (int k : p.shape.runs_per_level) j.field({}, k);
-    j.end_array();
-    j.field("entries", index_entries).field("bloom_bytes", static_cast<uint64_t>(bloom))
-        .field("fence_bytes", static_cast<uint64_t>(fences)).field("live_files", static_cast<uint64_t>(p.live_files));
-    j.begin_array("levels");
-    for (const auto& l : p.levels) {
-      uint64_t lb = 0, le = 0;
-      for (const auto& r : l.runs) {
-        lb += r.bloom_memory_bytes;
-        le += r.entries;
-      }
-      j.begin_object()
-          .field("level", l.level)
-          .field("runs", static_cast<uint64_t>(l.runs.size()))
-          .field("max_runs", l.max_runs)
-          .field("bytes", l.bytes)
-          .field("capacity_bytes", l.capacity_bytes)
-          .field("entries", le)
-          .field("bloom_bytes", lb)
-          .end_object();
-    }
-    j.end_array().end_object();
-    j.begin_object("tensor_log")
-        .field("segments", static_cast<uint64_t>(segments.size()))
-        .field("live_bytes", st.tensor_live_bytes)
-        .field("dead_bytes", st.tensor_dead_bytes)
-        .field("live_ratio", live_ratio);
-    j.begin_array("segment_list");
-    for (const auto& sg : segments) {
-      const uint64_t t = sg.live_bytes + sg.dead_bytes;
-      j.begin_object()
-          .field("id", sg.id)
-          .field("file_bytes", sg.file_bytes)
-          .field("live_bytes", sg.live_bytes)
-          .field("dead_bytes", sg.dead_bytes)
-          .field("live_ratio", t == 0 ? 1.0 : static_cast<double>(sg.live_bytes) / t)
-          .field("records", sg.records)
-          .field("live_records", sg.live_records)
-          .field("sealed", sg.sealed)
-          .field("active", sg.active)
-          .field("torn_bytes", sg.torn_bytes)
-          .end_object();
-    }
-    j.end_array().end_object();
-    j.begin_object("tuner").field("T", p.shape.size_ratio);
-    j.begin_array("K");
-    for (int k : p.shape.runs_per_level) j.field({}, k);
-    j.end_array();
-    j.begin_array("decisions");
-    for (const auto& [k, v] : tuner) j.field({}, v);
-    j.end_array().end_object();
-    j.end_object();
-    std::printf("%s\n", j.str().c_str());
-    return kExitOk;
+        .field("name", n.name)
+        .field("id", static_cast<uint64_t>(n.id))
+        .field("layers", n.layout.layers)
+        .field("kv_heads", n.layout.kv_heads)
+        .field("head_dim", n.layout.head_dim)
+        .field("dtype", dtype_name(n.layout))
+        .field("bytes_per_token", static_cast<uint64_t>(n.layout.bytes_per_token()))
+        .field("pages", n.pages)
+        .field("bytes", n.bytes)
+        .end_object();
   }
+  j.end_array();
+  j.begin_object("index").field("T", p.shape.size_ratio);
+  j.begin_array("K");
+  for (int k : p.shape.runs_per_level) j.field({}, k);
+  j.end_array();
+  j.field("entries", index_entries).field("bloom_bytes", static_cast<uint64_t>(bloom))
+      .field("fence_bytes", static_cast<uint64_t>(fences)).field("live_files", static_cast<uint64_t>(p.live_files));
+  j.begin_array("levels");
+  for (const auto& l : p.levels) {
+    uint64_t lb = 0, le = 0;
+    for (const auto& r : l.runs) {
+      lb += r.bloom_memory_bytes;
+      le += r.entries;
+    }
+    j.begin_object()
+        .field("level", l.level)
+        .field("runs", static_cast<uint64_t>(l.runs.size()))
+        .field("max_runs", l.max_runs)
+        .field("bytes", l.bytes)
+        .field("capacity_bytes", l.capacity_bytes)
+        .field("entries", le)
+        .field("bloom_bytes", lb)
+        .end_object();
+  }
+  j.end_array().end_object();
+  j.begin_object("tensor_log")
+      .field("segments", static_cast<uint64_t>(segments.size()))
+      .field("live_bytes", st.tensor_live_bytes)
+      .field("dead_bytes", st.tensor_dead_bytes)
+      .field("live_ratio", live_ratio);
+  j.begin_array("segment_list");
+  for (const auto& sg : segments) {
+    const uint64_t t = sg.live_bytes + sg.dead_bytes;
+    j.begin_object()
+        .field("id", sg.id)
+        .field("file_bytes", sg.file_bytes)
+        .field("live_bytes", sg.live_bytes)
+        .field("dead_bytes", sg.dead_bytes)
+        .field("live_ratio", t == 0 ? 1.0 : static_cast<double>(sg.live_bytes) / t)
+        .field("records", sg.records)
+        .field("live_records", sg.live_records)
+        .field("sealed", sg.sealed)
+        .field("active", sg.active)
+        .field("torn_bytes", sg.torn_bytes)
+        .end_object();
+  }
+  j.end_array().end_object();
+  j.begin_object("tuner").field("T", p.shape.size_ratio);
+  j.begin_array("K");
+  for (int k : p.shape.runs_per_level) j.field({}, k);
+  j.end_array();
+  j.begin_array("decisions");
+  for (const auto& [k, v] : tuner) j.field({}, v);
+  j.end_array().end_object();
+  j.end_object();
+  std::printf("%s\n", j.str().c_str());
+}
 
+void print_info_text(const Common& c, const KvStore& store, const Info& info) {
+  const auto& [namespaces, st, p, segments, pages, index_entries, bloom, fences, live_ratio, tuner] = info;
   std::printf("store          %s\n", c.dir.c_str());
-  std::printf("page size      %u tokens\n", store->page_tokens());
+  std::printf("page size      %u tokens\n", store.page_tokens());
   std::printf("stored         %llu pages, %s (%llu bytes)\n", static_cast<unsigned long long>(pages),
               human_bytes(st.stored_bytes).c_str(), static_cast<unsigned long long>(st.stored_bytes));
   std::printf("files          %zu (index %zu, tensor-log segments %zu)\n", st.files, p.live_files, segments.size());
@@ -239,9 +248,22 @@ int run_info(const Common& c) {
   }
   std::printf("\ntuner          current shape T = %d, K = %s\n", p.shape.size_ratio,
               join(p.shape.runs_per_level).c_str());
-  if (tuner.empty()) std::printf("  no decisions recorded in %s/%s\n", c.dir.c_str(), KvStore::kStatsFile);
+  if (tuner.empty()) std::printf("  no decisions recorded in %s/%s\n", c.dir.c_str(), kvcache::admin::kStatsFile);
   else std::printf("  recent decisions (last session, oldest first; unix ms, outcome, shape, modelled I/Os per op):\n");
   for (const auto& [k, v] : tuner) std::printf("  %s\n", v.c_str());
+}
+
+}  // namespace
+
+int run_info(const Common& c) {
+  std::unique_ptr<KvStore> store;
+  int code = 0;
+  if (!open_store(c, false, &store, &code)) return code;
+  Info info;
+  Status s = gather_info(c, *store, &info);
+  if (!s.ok()) return fail_status(c, s, false);
+  if (c.json) print_info_json(c, *store, info);
+  else print_info_text(c, *store, info);
   return kExitOk;
 }
 
@@ -254,7 +276,7 @@ int run_stats(const Common& c) {
   if (!std::filesystem::exists(c.dir + "/index/CURRENT", ec))
     return fail(c, kExitUsage, c.dir + ": not an lsm4kv store (no index/CURRENT)");
   std::vector<std::pair<std::string, std::string>> kv;
-  Status s = KvStore::read_stats_file(c.dir, &kv);
+  Status s = kvcache::admin::read_stats_file(c.dir, &kv);
   if (!s.ok()) return fail(c, kExitProblems, s.message());
   if (c.json) {
     Json j;
@@ -273,7 +295,7 @@ int run_stats(const Common& c) {
     auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
     when = ", written " + std::to_string(now.count() - std::stoll(m["written_unix_ms"]) / 1000) + " s ago";
   }
-  std::printf("%s/%s: %s by pid %s%s\n", c.dir.c_str(), KvStore::kStatsFile,
+  std::printf("%s/%s: %s by pid %s%s\n", c.dir.c_str(), kvcache::admin::kStatsFile,
               m["state"] == "running" ? "a running store (updated every few seconds)" : "the last session, at close",
               m["pid"].c_str(), when.c_str());
   for (const auto& [k, v] : kv) {
@@ -302,10 +324,10 @@ int run_tree(const Common& c, const TreeArgs& a) {
   std::unique_ptr<KvStore> store;
   int code = 0;
   if (!open_store(c, false, &store, &code)) return code;
-  KvStore::TreeInfo t;
-  Status s = store->tree(a.ns, a.depth, a.top, &t);
+  kvcache::admin::TreeInfo t;
+  Status s = kvcache::admin::tree(*store, a.ns, a.depth, a.top, &t);
   if (!s.ok()) return fail_status(c, s, false);
-  auto fanout = [](const KvStore::TreeLevel& l) {
+  auto fanout = [](const kvcache::admin::TreeLevel& l) {
     return l.parents == 0 ? 0.0 : static_cast<double>(l.children) / static_cast<double>(l.parents);
   };
   if (c.json) {
@@ -362,11 +384,11 @@ int run_tree(const Common& c, const TreeArgs& a) {
 int run_verify(const Common& c) {
   kvcache::StoreOptions o;
   o.dir = c.dir;
-  KvStore::VerifyReport r;
+  kvcache::admin::VerifyReport r;
   const bool bar = !c.json && ::isatty(STDERR_FILENO);
-  KvStore::VerifyProgress progress;
+  kvcache::admin::VerifyProgress progress;
   if (bar) progress = print_progress;
-  Status s = KvStore::verify_dir(o, &r, progress);
+  Status s = kvcache::admin::verify_dir(o, &r, progress);
   if (bar) std::fprintf(stderr, "\n");
   if (!s.ok() && (s.is_busy() || s.is_invalid_argument())) return fail_status(c, s, false);
   if (!s.ok()) r.problems.push_back(s.to_string());

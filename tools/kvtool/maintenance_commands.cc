@@ -23,7 +23,7 @@ Snapshot snapshot(KvStore* store) {
   Snapshot s;
   const kvcache::StoreStats st = store->stats();
   engine::Properties p;
-  kvcache::admin::index_properties(store, &p).ignore_error();  // open: cannot fail
+  kvcache::admin::index_properties(*store, &p).ignore_error();  // open: cannot fail
   s.shape = p.shape;
   for (const auto& l : p.levels) s.runs_per_level.push_back(static_cast<int>(l.runs.size()));
   s.index_files = p.live_files;
@@ -92,7 +92,7 @@ int operate(const Common& c, const std::function<Status(KvStore*)>& op, const st
 }  // namespace
 
 int run_compact(const Common& c) {
-  return operate(c, [](KvStore* s) { return kvcache::admin::compact_index(s); });
+  return operate(c, [](KvStore* s) { return kvcache::admin::compact_index(*s); });
 }
 
 int run_gc(const Common& c) {
@@ -104,7 +104,7 @@ int run_reshape(const Common& c, const ReshapeArgs& a) {
   for (int k : a.runs_per_level)
     if (k < 1) return fail(c, kExitUsage, "--K values must be at least 1");
   LsmShape shape{.size_ratio = a.size_ratio, .runs_per_level = a.runs_per_level};
-  return operate(c, [&](KvStore* s) { return kvcache::admin::reshape_index(s, shape); });
+  return operate(c, [&](KvStore* s) { return kvcache::admin::reshape_index(*s, shape); });
 }
 
 int run_evict(const Common& c, uint64_t target_bytes) {
