@@ -197,27 +197,39 @@ Status UringReader::release(std::vector<Run>& runs, std::deque<size_t>& live) {
   return result;
 }
 
-Status UringReader::read(std::span<const ReadExtent> extents, const RecordVisitor& visit,
-                         void* stream) {
-  if (extents.empty()) return Status::OK();
-  std::vector<size_t> order(extents.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    const ReadExtent& x = extents[a];
-    const ReadExtent& y = extents[b];
-    if (x.file->id() != y.file->id()) return x.file->id() < y.file->id();
-    return x.location.offset < y.location.offset;
-  });
-
-  // Coalesce extents whose blocks touch or overlap on disk (packed records
-  // share blocks) into runs of whole blocks.
+// One read() call's state while its runs go through the ring.
+struct UringReader::Batch {
+  Batch(std::span<const ReadExtent> e, const RecordVisitor& v, void* s) : extents(e), visit(v), stream(s) {}
+  std::span<const ReadExtent> extents;
+  std::vector<size_t> order;  // extents by file and offset
+  const RecordVisitor& visit;
+  void* stream;
   std::vector<Run> runs;
-  for (size_t pos = 0; pos < order.size(); ++pos) {
-    const ReadExtent& e = extents[order[pos]];
+  std::vector<Io> ios;
+  std::deque<size_t> queue;  // ios to submit
+  std::deque<size_t> live;   // runs holding arena memory, oldest first
+  size_t next_run = 0, finished = 0;
+  unsigned inflight = 0;
+  Status failure;
+};
+
+// Coalesces extents whose blocks touch or overlap on disk (packed records
+// share blocks) into runs of whole blocks, in file and offset order.
+void UringReader::plan_runs(Batch* b) const {
+  b->order.resize(b->extents.size());
+  for (size_t i = 0; i < b->order.size(); ++i) b->order[i] = i;
+  std::sort(b->order.begin(), b->order.end(), [&](size_t x, size_t y) {
+    const ReadExtent& e = b->extents[x];
+    const ReadExtent& f = b->extents[y];
+    if (e.file->id() != f.file->id()) return e.file->id() < f.file->id();
+    return e.location.offset < f.location.offset;
+  });
+  for (size_t pos = 0; pos < b->order.size(); ++pos) {
+    const ReadExtent& e = b->extents[b->order[pos]];
     const uint64_t lo = align_down(e.location.offset);
     const uint64_t hi = align_up(e.location.offset + e.location.length);
-    if (!runs.empty()) {
-      Run& last = runs.back();
+    if (!b->runs.empty()) {
+      Run& last = b->runs.back();
       uint64_t end = last.offset + last.length;
       bool same_file = last.file == e.file.get();
       if (same_file && lo <= end && std::max(end, hi) - last.offset <= options_.max_run_bytes) {
@@ -232,77 +244,44 @@ Status UringReader::read(std::span<const ReadExtent> extents, const RecordVisito
     r.file = e.file.get();
     r.offset = lo;
     r.length = hi - lo;
-    runs.push_back(std::move(r));
+    b->runs.push_back(std::move(r));
   }
-  stats_.runs += runs.size();
-  if (!ring_ready_) return read_sync(runs, extents, order, visit, stream);
+}
+
+Status UringReader::read(std::span<const ReadExtent> extents, const RecordVisitor& visit,
+                         void* stream) {
+  if (extents.empty()) return Status::OK();
+  Batch b(extents, visit, stream);
+  plan_runs(&b);
+  stats_.runs += b.runs.size();
+  if (!ring_ready_) return read_sync(b.runs, extents, b.order, visit, stream);
 
   drop_dead_slots();
   batch_clock_ = use_clock_ + 1;
-  for (Run& r : runs) r.slot = file_slot(extents[order[r.first]].file);
-
-  std::vector<Io> ios;
-  std::deque<size_t> queue;  // ios to submit
-  std::deque<size_t> live;   // runs holding arena memory, oldest first
+  for (Run& r : b.runs) r.slot = file_slot(extents[b.order[r.first]].file);
   head_ = 0;
-  size_t next_run = 0, finished = 0;
-  unsigned inflight = 0;
-  Status failure;
-  while (finished < runs.size()) {
-    while (failure.ok() && next_run < runs.size() && queue.size() < options_.queue_depth) {
-      Run& r = runs[next_run];
-      if (!place(&r, runs, live, next_run)) break;
-      ++next_run;
-      if (!r.status.ok()) {
-        failure = finish_run(&r, extents, order, visit, stream);
-        ++finished;
-        continue;
-      }
-      for (uint64_t off = 0; off < r.length; off += options_.max_io_bytes) {
-        queue.push_back(ios.size());
-        ios.push_back({next_run - 1, off, std::min<uint64_t>(options_.max_io_bytes, r.length - off)});
-        ++r.pending;
-      }
-    }
-    unsigned prepared = 0;
-    while (inflight < options_.queue_depth && !queue.empty()) {
-      io_uring_sqe* sqe = io_uring_get_sqe(ring_.get());
-      if (sqe == nullptr) break;
-      size_t idx = queue.front();
-      queue.pop_front();
-      Io& io = ios[idx];
-      Run& r = runs[io.run];
-      char* dst = r.buf + io.off + io.done;
-      uint64_t off = r.offset + io.off + io.done;
-      unsigned len = static_cast<unsigned>(io.len - io.done);
-      bool direct = !io.buffered && r.file->direct_fd() >= 0;
-      bool fixed_file = direct && r.slot >= 0;
-      int fd = fixed_file ? r.slot : (direct ? r.file->direct_fd() : r.file->buffered_fd());
-      if (stats_.fixed_buffers && r.in_arena) {
-        io_uring_prep_read_fixed(sqe, fd, dst, len, off, 0);
-      } else {
-        io_uring_prep_read(sqe, fd, dst, len, off);
-      }
-      if (fixed_file) sqe->flags |= IOSQE_FIXED_FILE;
-      io_uring_sqe_set_data64(sqe, idx);
-      ++inflight;
-      ++prepared;
-      ++stats_.reads;
-    }
-    if (prepared > 0) {
-      int rc;
-      do {
-        rc = io_uring_submit(ring_.get());
-      } while (rc == -EINTR || rc == -EAGAIN);
-      if (rc < 0) {
-        // The ring is unusable; the prepared reads never went out.
-        return Status::from_errno(-rc, "io_uring_submit");
-      }
-    }
-    if (inflight == 0) {
-      if (!failure.ok() || finished == runs.size()) break;
-      if (queue.empty())
-        return Status::io_error("uring reader: staging arena cannot hold the next run");
+  Status s = read_ring(&b);
+  if (!s.ok()) return s;  // the ring itself failed: nothing more can be waited for
+  // Nothing may still be in flight into the arena when we return.
+  while (b.inflight > 0) {
+    io_uring_cqe* cqe = nullptr;
+    if (io_uring_wait_cqe(ring_.get(), &cqe) != 0) continue;
+    io_uring_cqe_seen(ring_.get(), cqe);
+    --b.inflight;
+  }
+  s = release(b.runs, b.live);
+  return b.failure.ok() ? s : b.failure;
+}
+
+// Runs b's reads through the ring until every run is visited or one fails;
+// an error of the ring itself is returned, a run's goes to b->failure.
+Status UringReader::read_ring(Batch* b) {
+  while (b->finished < b->runs.size()) {
+    stage_runs(b);
+    LSM4KV_RETURN_IF_ERROR(submit_reads(b));
+    if (b->inflight == 0) {
+      if (!b->failure.ok() || b->finished == b->runs.size()) break;
+      if (b->queue.empty()) return Status::io_error("uring reader: staging arena cannot hold the next run");
       continue;
     }
     io_uring_cqe* cqe = nullptr;
@@ -315,57 +294,112 @@ Status UringReader::read(std::span<const ReadExtent> extents, const RecordVisito
     unsigned seen = 0;
     io_uring_for_each_cqe(ring_.get(), head, cqe) {
       ++seen;
-      --inflight;
-      size_t idx = io_uring_cqe_get_data64(cqe);
-      int res = cqe->res;
-      Io& io = ios[idx];
-      Run& r = runs[io.run];
-      bool complete = true;
-      if (res == -EINTR || res == -EAGAIN) {
-        queue.push_front(idx);
-        complete = false;
-      } else if (res == -EINVAL && !io.buffered && r.file->direct_fd() >= 0) {
-        io.buffered = true;  // the file system refuses O_DIRECT here
-        ++stats_.buffered_fallbacks;
-        queue.push_front(idx);
-        complete = false;
-      } else if (res < 0) {
-        r.status = Status::from_errno(-res, "read " + r.file->path() + " offset " +
-                                                 std::to_string(r.offset + io.off));
-      } else if (res == 0) {
-        // The end of the file: a segment written by appends ends inside its
-        // last block. Records before it are whole; finish_run reports the others.
-        std::fill(r.buf + io.off + io.done, r.buf + io.off + io.len, '\0');
-        r.eof = std::min(r.eof, r.offset + io.off + io.done);
-      } else {
-        io.done += static_cast<uint64_t>(res);
-        stats_.bytes += static_cast<uint64_t>(res);
-        if (io.done < io.len) {
-          if (io.done % kAlign != 0) io.buffered = true;
-          queue.push_front(idx);
-          complete = false;
-        }
-      }
-      if (complete && --r.pending == 0) {
-        Status s = finish_run(&r, extents, order, visit, stream);
-        if (failure.ok()) failure = s;
-        ++finished;
-      }
+      --b->inflight;
+      complete_read(b, io_uring_cqe_get_data64(cqe), cqe->res);
     }
     io_uring_cq_advance(ring_.get(), seen);
-    Status s = release(runs, live);
-    if (failure.ok()) failure = s;
-    if (!failure.ok() && inflight == 0) break;
+    Status s = release(b->runs, b->live);
+    if (b->failure.ok()) b->failure = s;
+    if (!b->failure.ok() && b->inflight == 0) break;
   }
-  // Nothing may still be in flight into the arena when we return.
-  while (inflight > 0) {
-    io_uring_cqe* cqe = nullptr;
-    if (io_uring_wait_cqe(ring_.get(), &cqe) != 0) continue;
-    io_uring_cqe_seen(ring_.get(), cqe);
-    --inflight;
+  return Status::OK();
+}
+
+// Gives the next runs arena memory and queues their reads, up to the queue
+// depth and while the arena has room.
+void UringReader::stage_runs(Batch* b) {
+  while (b->failure.ok() && b->next_run < b->runs.size() && b->queue.size() < options_.queue_depth) {
+    Run& r = b->runs[b->next_run];
+    if (!place(&r, b->runs, b->live, b->next_run)) break;
+    ++b->next_run;
+    if (!r.status.ok()) {
+      b->failure = finish_run(&r, b->extents, b->order, b->visit, b->stream);
+      ++b->finished;
+      continue;
+    }
+    for (uint64_t off = 0; off < r.length; off += options_.max_io_bytes) {
+      b->queue.push_back(b->ios.size());
+      b->ios.push_back({b->next_run - 1, off, std::min<uint64_t>(options_.max_io_bytes, r.length - off)});
+      ++r.pending;
+    }
   }
-  Status s = release(runs, live);
-  return failure.ok() ? s : failure;
+}
+
+// Prepares queued reads (O_DIRECT through registered files and buffers where
+// it can) and submits them.
+Status UringReader::submit_reads(Batch* b) {
+  unsigned prepared = 0;
+  while (b->inflight < options_.queue_depth && !b->queue.empty()) {
+    io_uring_sqe* sqe = io_uring_get_sqe(ring_.get());
+    if (sqe == nullptr) break;
+    size_t idx = b->queue.front();
+    b->queue.pop_front();
+    Io& io = b->ios[idx];
+    Run& r = b->runs[io.run];
+    char* dst = r.buf + io.off + io.done;
+    uint64_t off = r.offset + io.off + io.done;
+    unsigned len = static_cast<unsigned>(io.len - io.done);
+    bool direct = !io.buffered && r.file->direct_fd() >= 0;
+    bool fixed_file = direct && r.slot >= 0;
+    int fd = fixed_file ? r.slot : (direct ? r.file->direct_fd() : r.file->buffered_fd());
+    if (stats_.fixed_buffers && r.in_arena) {
+      io_uring_prep_read_fixed(sqe, fd, dst, len, off, 0);
+    } else {
+      io_uring_prep_read(sqe, fd, dst, len, off);
+    }
+    if (fixed_file) sqe->flags |= IOSQE_FIXED_FILE;
+    io_uring_sqe_set_data64(sqe, idx);
+    ++b->inflight;
+    ++prepared;
+    ++stats_.reads;
+  }
+  if (prepared == 0) return Status::OK();
+  int rc;
+  do {
+    rc = io_uring_submit(ring_.get());
+  } while (rc == -EINTR || rc == -EAGAIN);
+  // The ring is unusable; the prepared reads never went out.
+  if (rc < 0) return Status::from_errno(-rc, "io_uring_submit");
+  return Status::OK();
+}
+
+// One completion (res: the cqe's result) of read idx: requeued when it was
+// interrupted, short, or refused O_DIRECT; its run is visited once all of
+// the run's reads are done.
+void UringReader::complete_read(Batch* b, size_t idx, int res) {
+  Io& io = b->ios[idx];
+  Run& r = b->runs[io.run];
+  if (res == -EINTR || res == -EAGAIN) {
+    b->queue.push_front(idx);
+    return;
+  }
+  if (res == -EINVAL && !io.buffered && r.file->direct_fd() >= 0) {
+    io.buffered = true;  // the file system refuses O_DIRECT here
+    ++stats_.buffered_fallbacks;
+    b->queue.push_front(idx);
+    return;
+  }
+  if (res < 0) {
+    r.status = Status::from_errno(-res, "read " + r.file->path() + " offset " + std::to_string(r.offset + io.off));
+  } else if (res == 0) {
+    // The end of the file: a segment written by appends ends inside its
+    // last block. Records before it are whole; finish_run reports the others.
+    std::fill(r.buf + io.off + io.done, r.buf + io.off + io.len, '\0');
+    r.eof = std::min(r.eof, r.offset + io.off + io.done);
+  } else {
+    io.done += static_cast<uint64_t>(res);
+    stats_.bytes += static_cast<uint64_t>(res);
+    if (io.done < io.len) {
+      if (io.done % kAlign != 0) io.buffered = true;
+      b->queue.push_front(idx);
+      return;
+    }
+  }
+  if (--r.pending == 0) {
+    Status s = finish_run(&r, b->extents, b->order, b->visit, b->stream);
+    if (b->failure.ok()) b->failure = s;
+    ++b->finished;
+  }
 }
 
 Status UringReader::read_sync(std::vector<Run>& runs, std::span<const ReadExtent> extents,

@@ -85,6 +85,7 @@ class UringReader {
   struct Run;
   struct Io;
   struct FileSlot;
+  struct Batch;
   UringReader(const UringReaderOptions& options, PinnedPool* pool);
   Status init();
   int file_slot(const std::shared_ptr<SegmentFile>& file);
@@ -97,6 +98,11 @@ class UringReader {
   Status release(std::vector<Run>& runs, std::deque<size_t>& live);
   Status read_sync(std::vector<Run>& runs, std::span<const ReadExtent> extents,
                    const std::vector<size_t>& order, const RecordVisitor& visit, void* stream);
+  void plan_runs(Batch* b) const;
+  Status read_ring(Batch* b);
+  void stage_runs(Batch* b);
+  Status submit_reads(Batch* b);
+  void complete_read(Batch* b, size_t idx, int res);
 
   const UringReaderOptions options_;
   PinnedPool* const pool_;
