@@ -4,7 +4,6 @@
 // the first missing one.
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 #include <unordered_set>
 
 #include "kvcache_api/kv_store_impl.h"
