@@ -42,10 +42,7 @@ void progress(const char* what, size_t done, size_t total) {
   if (done == total) std::fprintf(stderr, "\r%*s\r", width + 40, "");
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  CLI::App app{"Replays the paper's 10-stage KV-cache workload on an lsm4kv store."};
+struct Flags {
   std::string dir = "bench-data/demo-store";
   size_t prompt_tokens = 2048, requests = 32, bytes_per_token = 16384, warmup_tokens = 49152;
   uint32_t page_tokens = 64;
@@ -57,169 +54,162 @@ int main(int argc, char** argv) {
   std::string probe = "seek", eviction = "region";
   double maintenance_room = StoreOptions{}.maintenance_room;
   uint32_t keep_reads = StoreOptions{}.region_keep_reads;
-  app.add_option("--dir", dir, "store directory (emptied first unless --reuse; left afterwards)");
-  app.add_option("--prompt-tokens", prompt_tokens, "tokens per request")->check(CLI::Range(64, 1 << 20));
-  app.add_option("--requests-per-stage", requests, "requests in each of the 10 stages")->check(CLI::Range(1, 1 << 20));
-  app.add_option("--bytes-per-token", bytes_per_token, "KV bytes per token (a multiple of 2048)")
+};
+
+void add_flags(CLI::App& app, Flags* f) {
+  app.add_option("--dir", f->dir, "store directory (emptied first unless --reuse; left afterwards)");
+  app.add_option("--prompt-tokens", f->prompt_tokens, "tokens per request")->check(CLI::Range(64, 1 << 20));
+  app.add_option("--requests-per-stage", f->requests, "requests in each of the 10 stages")->check(CLI::Range(1, 1 << 20));
+  app.add_option("--bytes-per-token", f->bytes_per_token, "KV bytes per token (a multiple of 2048)")
       ->check(CLI::Range(2048, 1 << 24));
-  app.add_option("--warmup-tokens", warmup_tokens, "tokens stored before the stages");
-  app.add_option("--page-tokens", page_tokens, "tokens per page")->check(CLI::Range(1, 512));
-  app.add_option("--capacity-mib", capacity_mib, "store capacity in MiB (0 = unbounded)");
-  app.add_option("--segment-mib", segment_mib, "tensor-log segment size in MiB")->check(CLI::Range(1, 4096));
-  app.add_option("--gc-headroom", gc_headroom, "share of the capacity kept free of live data for GC")
+  app.add_option("--warmup-tokens", f->warmup_tokens, "tokens stored before the stages");
+  app.add_option("--page-tokens", f->page_tokens, "tokens per page")->check(CLI::Range(1, 512));
+  app.add_option("--capacity-mib", f->capacity_mib, "store capacity in MiB (0 = unbounded)");
+  app.add_option("--segment-mib", f->segment_mib, "tensor-log segment size in MiB")->check(CLI::Range(1, 4096));
+  app.add_option("--gc-headroom", f->gc_headroom, "share of the capacity kept free of live data for GC")
       ->check(CLI::Range(0.0, 0.99));
-  app.add_option("--eviction", eviction,
+  app.add_option("--eviction", f->eviction,
                  "region (the oldest segment goes; pages read since written are kept) or lru (subtrees, GC headroom)")
       ->check(CLI::IsMember({"region", "lru"}));
-  app.add_option("--maintenance-room", maintenance_room,
+  app.add_option("--maintenance-room", f->maintenance_room,
                  "share of the capacity background eviction keeps ahead of puts (0 = puts make room)")
       ->check(CLI::Range(0.0, 0.5));
-  app.add_option("--keep-reads", keep_reads,
+  app.add_option("--keep-reads", f->keep_reads,
                  "region eviction: copy forward pages read at least this often since written (0 = none)")
       ->check(CLI::Range(0, 3));
-  app.add_option("--seed", seed, "random seed");
-  app.add_flag("--reuse", keep_old, "keep what --dir already holds");
-  app.add_option("--probe", probe, "probe strategy: seek (one predecessor seek) or binary (Bloom-filtered point lookups)")
+  app.add_option("--seed", f->seed, "random seed");
+  app.add_flag("--reuse", f->keep_old, "keep what --dir already holds");
+  app.add_option("--probe", f->probe, "probe strategy: seek (one predecessor seek) or binary (Bloom-filtered point lookups)")
       ->check(CLI::IsMember({"seek", "binary"}));
-  CLI11_PARSE(app, argc, argv);
-  if (bytes_per_token % 2048 != 0) {
-    std::fprintf(stderr, "error: --bytes-per-token must be a multiple of 2048\n");
-    return 2;
-  }
-  if (!keep_old) std::system(("rm -rf '" + dir + "'").c_str());
-  // The store creates its own directory, not its parents (bench-data/ does
-  // not exist in a fresh clone).
+}
+
+// Empties --dir (unless --reuse) and creates its parents: the store creates
+// its own directory, not its parents (bench-data/ does not exist in a fresh
+// clone).
+Status prepare_dir(const Flags& f) {
+  if (!f.keep_old) std::system(("rm -rf '" + f.dir + "'").c_str());
   std::error_code ec;
-  if (auto parent = std::filesystem::path(dir).parent_path(); !parent.empty())
+  if (auto parent = std::filesystem::path(f.dir).parent_path(); !parent.empty())
     std::filesystem::create_directories(parent, ec);
-  if (ec) {
-    std::fprintf(stderr, "error: cannot create %s: %s\n", std::filesystem::path(dir).parent_path().c_str(),
-                 ec.message().c_str());
-    return 1;
-  }
+  if (ec) return Status::io_error("cannot create " + std::filesystem::path(f.dir).parent_path().string() + ": " + ec.message());
+  return Status::OK();
+}
 
+Status open_store(const Flags& f, std::unique_ptr<KvStore>* store) {
   StoreOptions opt;
-  opt.dir = dir;
-  opt.page_tokens = page_tokens;
-  opt.capacity_bytes = capacity_mib << 20;
-  opt.segment_bytes = segment_mib << 20;
-  opt.gc_headroom = gc_headroom;
-  opt.eviction = eviction == "lru" ? EvictionPolicy::kSubtreeLru : EvictionPolicy::kRegion;
-  opt.maintenance_room = maintenance_room;
-  opt.region_keep_reads = keep_reads;
+  opt.dir = f.dir;
+  opt.page_tokens = f.page_tokens;
+  opt.capacity_bytes = f.capacity_mib << 20;
+  opt.segment_bytes = f.segment_mib << 20;
+  opt.gc_headroom = f.gc_headroom;
+  opt.eviction = f.eviction == "lru" ? EvictionPolicy::kSubtreeLru : EvictionPolicy::kRegion;
+  opt.maintenance_room = f.maintenance_room;
+  opt.region_keep_reads = f.keep_reads;
   opt.sync = SyncMode::kGroupCommit;
-  opt.probe = probe == "seek" ? ProbeStrategy::kSeek : ProbeStrategy::kBinarySearch;
-  std::unique_ptr<KvStore> store;
-  Status s = KvStore::open(opt, &store);
-  if (!s.ok()) {
-    std::fprintf(stderr, "error: %s\n", s.to_string().c_str());
-    return 1;
-  }
-  // bf16, 8 KV heads of 128 dims: bytes_per_token = 2 · layers · 8 · 128 · 2.
-  KvLayout layout{static_cast<uint32_t>(bytes_per_token / 4096), 8, 128, DType::kBF16};
-  if (layout.layers == 0) layout = KvLayout{1, 4, 128, DType::kBF16};
-  const size_t bpt = layout.bytes_per_token();
-  NamespaceId ns;
-  s = store->register_namespace("demo-model", layout, &ns);
-  if (!s.ok()) {
-    std::fprintf(stderr, "error: %s\n", s.to_string().c_str());
-    return 1;
-  }
-  std::printf("lsm4kv demo: %s, page %u tokens, %zu KiB/token, prompts of %zu tokens, %zu requests/stage, "
-              "capacity %llu MiB (eviction %s, maintenance room %.2f), probe by %s\n",
-              dir.c_str(), page_tokens, bpt >> 10, prompt_tokens, requests,
-              static_cast<unsigned long long>(capacity_mib), eviction.c_str(), maintenance_room, probe.c_str());
+  opt.probe = f.probe == "seek" ? ProbeStrategy::kSeek : ProbeStrategy::kBinarySearch;
+  return KvStore::open(opt, store);
+}
 
-  std::mt19937_64 rng(seed);
+// The store and the request stream the stages share.
+struct Demo {
+  Demo(const Flags& flags, KvStore* s, size_t bytes_per_token) : f(flags), store(s), bpt(bytes_per_token), rng(flags.seed) {}
+  const Flags& f;
+  KvStore* store;
+  NamespaceId ns = 0;
+  size_t bpt = 0;
+  std::mt19937_64 rng;
   std::vector<std::vector<Token>> history;  // prompts stored so far
-  auto fresh_prompt = [&](size_t n) {
+  std::vector<char> kv, got;
+
+  std::vector<Token> fresh_prompt(size_t n) {
     std::vector<Token> t(n);
     for (auto& x : t) x = static_cast<Token>(rng() % 128000);
     return t;
-  };
-  std::vector<char> kv, got;
+  }
+};
 
-  // Warm-up: fresh prompts until warmup_tokens are stored.
-  const size_t warm = (warmup_tokens + prompt_tokens - 1) / prompt_tokens;
+// Fresh prompts until warmup_tokens are stored.
+Status warm_up(Demo& d) {
+  const size_t warm = (d.f.warmup_tokens + d.f.prompt_tokens - 1) / d.f.prompt_tokens;
   for (size_t i = 0; i < warm; i++) {
-    auto p = fresh_prompt(prompt_tokens);
-    fill_kv(p, bpt, &kv);
-    s = store->put_batch(ns, p, KvBuffer::host(kv.data(), kv.size()));
-    if (!s.ok()) {
-      std::fprintf(stderr, "\nerror: warm-up put: %s\n", s.to_string().c_str());
-      return 1;
-    }
-    history.push_back(std::move(p));
+    auto p = d.fresh_prompt(d.f.prompt_tokens);
+    fill_kv(p, d.bpt, &d.kv);
+    Status s = d.store->put_batch(d.ns, p, KvBuffer::host(d.kv.data(), d.kv.size()));
+    if (!s.ok()) return Status::io_error("warm-up put: " + s.to_string());
+    d.history.push_back(std::move(p));
     progress("warm-up", i + 1, warm);
   }
+  return Status::OK();
+}
 
-  const auto& targets = kStageTargets;
-  std::printf("\n%-6s %-8s %-9s %-10s %-12s %-10s %-12s %-12s %-14s\n", "stage", "target", "hit rate", "put GB/s",
-              "put p99", "get GB/s", "probe p50", "probe p99", "pages evicted");
-  uint64_t total_hit = 0, total_tokens = 0;
-  for (int stage = 0; stage < 10; stage++) {
-    double put_s = 0, get_s = 0;
-    uint64_t put_bytes = 0, get_bytes = 0, hit = 0, seen = 0;
-    std::vector<double> probe_us, put_ms;
-    const uint64_t evicted_before = store->stats().pages_evicted;
-    for (size_t r = 0; r < requests; r++) {
-      // A request reuses a stored prompt's first `target` share, then diverges.
-      std::vector<Token> p = stage_request(history, targets[stage], prompt_tokens, rng, fresh_prompt);
-      fill_kv(p, bpt, &kv);
+struct StageTotals {
+  double put_s = 0, get_s = 0;
+  uint64_t put_bytes = 0, get_bytes = 0, hit = 0, seen = 0;
+  std::vector<double> probe_us, put_ms;
+};
 
-      size_t cached = 0;
-      auto t0 = Clock::now();
-      s = store->probe(ns, p, &cached);
-      auto t1 = Clock::now();
-      probe_us.push_back(seconds(t0, t1) * 1e6);
-      if (!s.ok()) {
-        std::fprintf(stderr, "\nerror: probe: %s\n", s.to_string().c_str());
-        return 1;
-      }
-      if (cached > 0) {
-        got.resize(cached * bpt);
-        t0 = Clock::now();
-        s = store->get_batch(ns, p, cached, KvBuffer::host(got.data(), got.size()));
-        t1 = Clock::now();
-        if (s.is_not_found()) {  // evicted in the background since the probe: a miss
-          cached = 0;
-          got.clear();
-          s = Status::OK();
-        }
-        if (!s.ok() || std::memcmp(got.data(), kv.data(), got.size()) != 0) {
-          std::fprintf(stderr, "\nerror: get returned %s\n",
-                       s.ok() ? "bytes that differ from what was stored" : s.to_string().c_str());
-          return 1;
-        }
-        get_s += seconds(t0, t1);
-        get_bytes += got.size();
-      }
-      t0 = Clock::now();
-      s = store->put_batch(ns, p, KvBuffer::host(kv.data(), kv.size()));
-      t1 = Clock::now();
-      if (!s.ok()) {
-        std::fprintf(stderr, "\nerror: put: %s\n", s.to_string().c_str());
-        return 1;
-      }
-      put_s += seconds(t0, t1);
-      put_ms.push_back(seconds(t0, t1) * 1e3);
-      put_bytes += (p.size() / page_tokens * page_tokens - cached) * bpt;
-      hit += cached;
-      seen += p.size();
-      history.push_back(std::move(p));
-      progress(("stage " + std::to_string(stage + 1)).c_str(), r + 1, requests);
+// One request, as a serving engine makes it: probe, load the cached prefix
+// (checked against what was stored), store the whole prompt.
+Status serve(Demo& d, std::vector<Token> p, StageTotals* t) {
+  fill_kv(p, d.bpt, &d.kv);
+  size_t cached = 0;
+  auto t0 = Clock::now();
+  Status s = d.store->probe(d.ns, p, &cached);
+  auto t1 = Clock::now();
+  t->probe_us.push_back(seconds(t0, t1) * 1e6);
+  if (!s.ok()) return Status::io_error("probe: " + s.to_string());
+  if (cached > 0) {
+    d.got.resize(cached * d.bpt);
+    t0 = Clock::now();
+    s = d.store->get_batch(d.ns, p, cached, KvBuffer::host(d.got.data(), d.got.size()));
+    t1 = Clock::now();
+    if (s.is_not_found()) {  // evicted in the background since the probe: a miss
+      cached = 0;
+      d.got.clear();
+      s = Status::OK();
     }
-    total_hit += hit;
-    total_tokens += seen;
-    std::printf("%-6d %-8.2f %-9.3f %-10.2f %-9.1f ms %-10.2f %-9.0f us %-9.0f us %-14llu\n", stage + 1,
-                targets[stage], static_cast<double>(hit) / static_cast<double>(seen),
-                put_s > 0 ? static_cast<double>(put_bytes) / put_s / 1e9 : 0.0, percentile(put_ms, 0.99),
-                get_s > 0 ? static_cast<double>(get_bytes) / get_s / 1e9 : 0.0,
-                percentile(probe_us, 0.5), percentile(probe_us, 0.99),
-                static_cast<unsigned long long>(store->stats().pages_evicted - evicted_before));
-    std::fflush(stdout);
+    if (!s.ok()) return Status::io_error("get returned " + s.to_string());
+    if (std::memcmp(d.got.data(), d.kv.data(), d.got.size()) != 0)
+      return Status::corruption("get returned bytes that differ from what was stored");
+    t->get_s += seconds(t0, t1);
+    t->get_bytes += d.got.size();
   }
-  StoreStats st = store->stats();
+  t0 = Clock::now();
+  s = d.store->put_batch(d.ns, p, KvBuffer::host(d.kv.data(), d.kv.size()));
+  t1 = Clock::now();
+  if (!s.ok()) return Status::io_error("put: " + s.to_string());
+  t->put_s += seconds(t0, t1);
+  t->put_ms.push_back(seconds(t0, t1) * 1e3);
+  t->put_bytes += (p.size() / d.f.page_tokens * d.f.page_tokens - cached) * d.bpt;
+  t->hit += cached;
+  t->seen += p.size();
+  d.history.push_back(std::move(p));
+  return Status::OK();
+}
+
+// A stage's requests reuse a stored prompt's first `target` share, then
+// diverge; prints the stage's row.
+Status run_stage(Demo& d, int stage, uint64_t* total_hit, uint64_t* total_tokens) {
+  StageTotals t;
+  const uint64_t evicted_before = d.store->stats().pages_evicted;
+  for (size_t r = 0; r < d.f.requests; r++) {
+    auto fresh = [&](size_t n) { return d.fresh_prompt(n); };
+    LSM4KV_RETURN_IF_ERROR(serve(d, stage_request(d.history, kStageTargets[stage], d.f.prompt_tokens, d.rng, fresh), &t));
+    progress(("stage " + std::to_string(stage + 1)).c_str(), r + 1, d.f.requests);
+  }
+  *total_hit += t.hit;
+  *total_tokens += t.seen;
+  std::printf("%-6d %-8.2f %-9.3f %-10.2f %-9.1f ms %-10.2f %-9.0f us %-9.0f us %-14llu\n", stage + 1,
+              kStageTargets[stage], static_cast<double>(t.hit) / static_cast<double>(t.seen),
+              t.put_s > 0 ? static_cast<double>(t.put_bytes) / t.put_s / 1e9 : 0.0, percentile(t.put_ms, 0.99),
+              t.get_s > 0 ? static_cast<double>(t.get_bytes) / t.get_s / 1e9 : 0.0,
+              percentile(t.probe_us, 0.5), percentile(t.probe_us, 0.99),
+              static_cast<unsigned long long>(d.store->stats().pages_evicted - evicted_before));
+  std::fflush(stdout);
+  return Status::OK();
+}
+
+void print_summary(const StoreStats& st, uint64_t total_hit, uint64_t total_tokens) {
   std::printf("\noverall hit rate %.3f; stored %.1f MiB in %zu files (%llu segments of %.1f MB); evictions %llu; "
               "put %.1f MiB, GC copied %.1f MiB (%.2f per MiB put); puts that made room themselves %llu; "
               "index shape T=%d K=%d\n",
@@ -230,11 +220,52 @@ int main(int argc, char** argv) {
               static_cast<double>(st.gc_bytes_copied) / (1 << 20),
               st.bytes_put == 0 ? 0.0 : static_cast<double>(st.gc_bytes_copied) / static_cast<double>(st.bytes_put),
               static_cast<unsigned long long>(st.put_stalls), st.index_shape.size_ratio, st.index_shape.runs_at(1));
+}
+
+// The warm-up, the 10 stages and the summary on an open store.
+Status run_demo(const Flags& f, KvStore* store) {
+  // bf16, 8 KV heads of 128 dims: bytes_per_token = 2 · layers · 8 · 128 · 2.
+  KvLayout layout{static_cast<uint32_t>(f.bytes_per_token / 4096), 8, 128, DType::kBF16};
+  if (layout.layers == 0) layout = KvLayout{1, 4, 128, DType::kBF16};
+  Demo d(f, store, layout.bytes_per_token());
+  LSM4KV_RETURN_IF_ERROR(store->register_namespace("demo-model", layout, &d.ns));
+  std::printf("lsm4kv demo: %s, page %u tokens, %zu KiB/token, prompts of %zu tokens, %zu requests/stage, "
+              "capacity %llu MiB (eviction %s, maintenance room %.2f), probe by %s\n",
+              f.dir.c_str(), f.page_tokens, d.bpt >> 10, f.prompt_tokens, f.requests,
+              static_cast<unsigned long long>(f.capacity_mib), f.eviction.c_str(), f.maintenance_room, f.probe.c_str());
+  LSM4KV_RETURN_IF_ERROR(warm_up(d));
+  std::printf("\n%-6s %-8s %-9s %-10s %-12s %-10s %-12s %-12s %-14s\n", "stage", "target", "hit rate", "put GB/s",
+              "put p99", "get GB/s", "probe p50", "probe p99", "pages evicted");
+  uint64_t total_hit = 0, total_tokens = 0;
+  for (int stage = 0; stage < 10; stage++) LSM4KV_RETURN_IF_ERROR(run_stage(d, stage, &total_hit, &total_tokens));
+  print_summary(store->stats(), total_hit, total_tokens);
+  return Status::OK();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Replays the paper's 10-stage KV-cache workload on an lsm4kv store."};
+  Flags f;
+  add_flags(app, &f);
+  CLI11_PARSE(app, argc, argv);
+  if (f.bytes_per_token % 2048 != 0) {
+    std::fprintf(stderr, "error: --bytes-per-token must be a multiple of 2048\n");
+    return 2;
+  }
+  std::unique_ptr<KvStore> store;
+  Status s = prepare_dir(f);
+  if (s.ok()) s = open_store(f, &store);
+  if (s.ok()) s = run_demo(f, store.get());
+  if (!s.ok()) {
+    std::fprintf(stderr, "\nerror: %s\n", s.to_string().c_str());
+    return 1;
+  }
   s = store->close();
   if (!s.ok()) {
     std::fprintf(stderr, "error: close: %s\n", s.to_string().c_str());
     return 1;
   }
-  std::printf("store left in %s\n", dir.c_str());
+  std::printf("store left in %s\n", f.dir.c_str());
   return 0;
 }
