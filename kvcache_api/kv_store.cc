@@ -90,7 +90,7 @@ Status validate(const StoreOptions& o) {
     return bad("segment_bytes must be 16 KiB .. 16 GiB, not " + std::to_string(o.segment_bytes));
   if (o.capacity_bytes != 0 && o.capacity_bytes / 2 < o.segment_bytes)
     return bad("capacity_bytes " + std::to_string(o.capacity_bytes) + " is less than two segments of " +
-               std::to_string(o.segment_bytes) + " bytes (one is the active segment's slack)");
+               std::to_string(o.segment_bytes) + " bytes (one is the slack a collection's copy takes)");
   if (o.index_write_buffer < 1024) return bad("index_write_buffer must be at least 1 KiB");
   if (o.tuner && o.tuner_window_ops == 0) return bad("tuner_window_ops must be > 0");
   LSM4KV_RETURN_IF_ERROR(check_shape(o.initial_shape, "initial_shape"));

@@ -234,7 +234,7 @@ struct StoreOptions {
   uint32_t page_tokens = 64;        // P; 1 gives per-token granularity; at most 512
   SyncMode sync = SyncMode::kPerBatch;
   // Tensor-log file bytes (see Capacity); 0 = unbounded, else at least two
-  // segments (segment_bytes): one is the active segment's slack.
+  // segments (segment_bytes): one is the slack a collection's copy takes.
   uint64_t capacity_bytes = 0;
   // Under kSubtreeLru, the share of capacity_bytes kept free of live data for
   // GC (see Capacity): live bytes stay within (1 - gc_headroom) x

@@ -305,10 +305,7 @@ void print_table(const std::vector<Result>& results) {
   std::printf("\n");
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  CLI::App app{"Replays a Mooncake trace against an lsm4kv store and a file-per-page baseline."};
+struct Flags {
   std::string trace_path = "../shared/data/mooncake_synthetic_trace.jsonl";
   std::string dir = "bench-data/trace";
   std::string backend = "both", sync = "durable";
@@ -320,101 +317,121 @@ int main(int argc, char** argv) {
   std::string eviction = "region";
   uint32_t keep_reads = kvcache::StoreOptions{}.region_keep_reads;
   bool keep = false, files_cold = false;
-  app.add_option("--trace", trace_path, "trace file (JSON lines), relative to the working directory");
-  app.add_option("--requests", requests, "replay only the first N requests (0 = all)");
-  app.add_option("--bytes-per-token", bytes_per_token, "KV bytes per token (a multiple of 8)")
+};
+
+void add_flags(CLI::App& app, Flags* f) {
+  app.add_option("--trace", f->trace_path, "trace file (JSON lines), relative to the working directory");
+  app.add_option("--requests", f->requests, "replay only the first N requests (0 = all)");
+  app.add_option("--bytes-per-token", f->bytes_per_token, "KV bytes per token (a multiple of 8)")
       ->check(CLI::Range(8, 1 << 22));
-  app.add_option("--page-tokens", page_tokens, "tokens per page (store page and baseline file)")
+  app.add_option("--page-tokens", f->page_tokens, "tokens per page (store page and baseline file)")
       ->check(CLI::Range(1, 512));
-  app.add_option("--capacity-mib", capacity_mib, "capacity of each backend in MiB (0 = unbounded)");
-  app.add_option("--segment-mib", segment_mib, "store: tensor-log segment size in MiB")->check(CLI::Range(1, 4096));
-  app.add_option("--gc-headroom", gc_headroom, "store: share of the capacity kept free of live data for GC")
+  app.add_option("--capacity-mib", f->capacity_mib, "capacity of each backend in MiB (0 = unbounded)");
+  app.add_option("--segment-mib", f->segment_mib, "store: tensor-log segment size in MiB")->check(CLI::Range(1, 4096));
+  app.add_option("--gc-headroom", f->gc_headroom, "store: share of the capacity kept free of live data for GC")
       ->check(CLI::Range(0.0, 0.99));
-  app.add_option("--maintenance-room", maintenance_room,
+  app.add_option("--maintenance-room", f->maintenance_room,
                  "store: share of the capacity background eviction and GC keep ahead of puts (0 = off: puts make room)")
       ->check(CLI::Range(0.0, 0.5));
-  app.add_option("--eviction", eviction,
+  app.add_option("--eviction", f->eviction,
                  "store: region (the oldest segment goes; pages read since written are kept) or lru (subtrees, "
                  "with GC headroom)")
       ->check(CLI::IsMember({"region", "lru"}));
-  app.add_option("--keep-reads", keep_reads,
+  app.add_option("--keep-reads", f->keep_reads,
                  "store, region eviction: copy forward pages read at least this often since written (0 = none)")
       ->check(CLI::Range(0, 3));
-  app.add_option("--backend", backend, "store, files or both")->check(CLI::IsMember({"store", "files", "both"}));
-  app.add_option("--sync", sync,
+  app.add_option("--backend", f->backend, "store, files or both")->check(CLI::IsMember({"store", "files", "both"}));
+  app.add_option("--sync", f->sync,
                  "durable: store syncs each put (SyncMode::kPerBatch), files fsync each file; none: neither syncs")
       ->check(CLI::IsMember({"durable", "none"}));
-  app.add_flag("--files-cold", files_cold,
+  app.add_flag("--files-cold", f->files_cold,
                "files: drop each file from the page cache after writing it (with --sync durable), so its gets "
                "read the disk as the store's O_DIRECT reads do");
-  app.add_option("--dir", dir, "working directory (one subdirectory per backend)");
-  app.add_flag("--keep", keep, "leave --dir in place afterwards");
-  CLI11_PARSE(app, argc, argv);
-  if (bytes_per_token % 8 != 0) {
-    std::fprintf(stderr, "error: --bytes-per-token must be a multiple of 8\n");
-    return 2;
-  }
+  app.add_option("--dir", f->dir, "working directory (one subdirectory per backend)");
+  app.add_flag("--keep", f->keep, "leave --dir in place afterwards");
+}
 
-  std::vector<TraceRequest> trace;
-  Status s = read_trace(trace_path, requests, &trace);
-  if (!s.ok()) {
-    std::fprintf(stderr, "error: %s\n", s.to_string().c_str());
-    return 1;
-  }
+void print_header(const Flags& f, const std::vector<TraceRequest>& trace) {
   uint64_t refs = 0;
   for (const auto& r : trace) refs += r.hash_ids.size();
   std::printf("trace %s: %zu requests, %llu block references (%.2f GiB of KV referenced at %zu B/token); "
               "hit-rate bound with unbounded capacity %.3f\n",
-              trace_path.c_str(), trace.size(), static_cast<unsigned long long>(refs),
-              static_cast<double>(refs * kTraceBlockTokens * bytes_per_token) / (1 << 30), bytes_per_token,
+              f.trace_path.c_str(), trace.size(), static_cast<unsigned long long>(refs),
+              static_cast<double>(refs * kTraceBlockTokens * f.bytes_per_token) / (1 << 30), f.bytes_per_token,
               ideal_hit_rate(trace));
   std::printf("page %u tokens (%.1f KiB), capacity %s, sync %s%s, store segments %llu MiB, eviction %s (keep reads %u), "
               "gc headroom %.2f, maintenance room %.2f\n\n",
-              page_tokens, static_cast<double>(page_tokens * bytes_per_token) / 1024,
-              capacity_mib == 0 ? "unbounded" : (std::to_string(capacity_mib) + " MiB").c_str(), sync.c_str(),
-              files_cold ? ", files dropped from the page cache after writing" : "",
-              static_cast<unsigned long long>(segment_mib), eviction.c_str(), keep_reads, gc_headroom, maintenance_room);
+              f.page_tokens, static_cast<double>(f.page_tokens * f.bytes_per_token) / 1024,
+              f.capacity_mib == 0 ? "unbounded" : (std::to_string(f.capacity_mib) + " MiB").c_str(), f.sync.c_str(),
+              f.files_cold ? ", files dropped from the page cache after writing" : "",
+              static_cast<unsigned long long>(f.segment_mib), f.eviction.c_str(), f.keep_reads, f.gc_headroom,
+              f.maintenance_room);
   std::fflush(stdout);
+}
 
+Status open_backend(const Flags& f, const std::string& name, const std::string& sub, std::unique_ptr<Backend>* b) {
+  if (name == "store") {
+    kvcache::StoreOptions opt;
+    opt.dir = sub;
+    opt.page_tokens = f.page_tokens;
+    opt.capacity_bytes = f.capacity_mib << 20;
+    opt.segment_bytes = f.segment_mib << 20;
+    opt.gc_headroom = f.gc_headroom;
+    opt.maintenance_room = f.maintenance_room;
+    opt.region_keep_reads = f.keep_reads;
+    opt.eviction = f.eviction == "lru" ? kvcache::EvictionPolicy::kSubtreeLru : kvcache::EvictionPolicy::kRegion;
+    opt.sync = f.sync == "durable" ? kvcache::SyncMode::kPerBatch : kvcache::SyncMode::kNone;
+    return StoreBackend::open(opt, f.bytes_per_token, b);
+  }
+  FilePerPageCache::Options opt;
+  opt.dir = sub;
+  opt.page_tokens = f.page_tokens;
+  opt.page_bytes = f.page_tokens * f.bytes_per_token;
+  opt.capacity_bytes = f.capacity_mib << 20;
+  opt.sync = f.sync == "durable";
+  opt.drop_cache = f.files_cold;
+  return FilesBackend::open(opt, f.bytes_per_token, b);
+}
+
+// The whole trace against one backend, in a fresh subdirectory of --dir.
+Status run_backend(const Flags& f, const std::vector<TraceRequest>& trace, const std::string& name, Result* res) {
+  const std::string sub = f.dir + "/" + name;
+  std::error_code ec;
+  std::filesystem::remove_all(sub, ec);
+  if (!ec) std::filesystem::create_directories(f.dir, ec);
+  if (ec) return Status::io_error("cannot prepare " + sub + ": " + ec.message());
+  std::unique_ptr<Backend> b;
+  Status s = open_backend(f, name, sub, &b);
+  res->backend = name;
+  if (s.ok()) s = replay(trace, b.get(), f.bytes_per_token, f.page_tokens, res);
+  b.reset();
+  if (s.ok()) s = disk_usage(sub, &res->files, &res->disk_bytes);
+  return s;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Replays a Mooncake trace against an lsm4kv store and a file-per-page baseline."};
+  Flags f;
+  add_flags(app, &f);
+  CLI11_PARSE(app, argc, argv);
+  if (f.bytes_per_token % 8 != 0) {
+    std::fprintf(stderr, "error: --bytes-per-token must be a multiple of 8\n");
+    return 2;
+  }
+  std::vector<TraceRequest> trace;
+  Status s = read_trace(f.trace_path, f.requests, &trace);
+  if (!s.ok()) {
+    std::fprintf(stderr, "error: %s\n", s.to_string().c_str());
+    return 1;
+  }
+  print_header(f, trace);
   std::vector<Result> results;
   for (const std::string name : {"store", "files"}) {
-    if (backend != "both" && backend != name) continue;
-    const std::string sub = dir + "/" + name;
-    std::error_code ec;
-    std::filesystem::remove_all(sub, ec);
-    if (!ec) std::filesystem::create_directories(dir, ec);
-    if (ec) {
-      std::fprintf(stderr, "error: cannot prepare %s: %s\n", sub.c_str(), ec.message().c_str());
-      return 1;
-    }
-    std::unique_ptr<Backend> b;
-    if (name == "store") {
-      kvcache::StoreOptions opt;
-      opt.dir = sub;
-      opt.page_tokens = page_tokens;
-      opt.capacity_bytes = capacity_mib << 20;
-      opt.segment_bytes = segment_mib << 20;
-      opt.gc_headroom = gc_headroom;
-      opt.maintenance_room = maintenance_room;
-      opt.region_keep_reads = keep_reads;
-      opt.eviction = eviction == "lru" ? kvcache::EvictionPolicy::kSubtreeLru : kvcache::EvictionPolicy::kRegion;
-      opt.sync = sync == "durable" ? kvcache::SyncMode::kPerBatch : kvcache::SyncMode::kNone;
-      s = StoreBackend::open(opt, bytes_per_token, &b);
-    } else {
-      FilePerPageCache::Options opt;
-      opt.dir = sub;
-      opt.page_tokens = page_tokens;
-      opt.page_bytes = page_tokens * bytes_per_token;
-      opt.capacity_bytes = capacity_mib << 20;
-      opt.sync = sync == "durable";
-      opt.drop_cache = files_cold;
-      s = FilesBackend::open(opt, bytes_per_token, &b);
-    }
+    if (f.backend != "both" && f.backend != name) continue;
     Result res;
-    res.backend = name;
-    if (s.ok()) s = replay(trace, b.get(), bytes_per_token, page_tokens, &res);
-    b.reset();
-    if (s.ok()) s = disk_usage(sub, &res.files, &res.disk_bytes);
+    s = run_backend(f, trace, name, &res);
     if (!s.ok()) {
       std::fprintf(stderr, "error: %s: %s\n", name.c_str(), s.to_string().c_str());
       return 1;
@@ -422,12 +439,12 @@ int main(int argc, char** argv) {
     results.push_back(std::move(res));
   }
   print_table(results);
-  if (!keep) {
+  if (!f.keep) {
     std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
-    if (ec) std::fprintf(stderr, "warning: cannot remove %s: %s\n", dir.c_str(), ec.message().c_str());
+    std::filesystem::remove_all(f.dir, ec);
+    if (ec) std::fprintf(stderr, "warning: cannot remove %s: %s\n", f.dir.c_str(), ec.message().c_str());
   } else {
-    std::printf("left in %s\n", dir.c_str());
+    std::printf("left in %s\n", f.dir.c_str());
   }
   return 0;
 }
