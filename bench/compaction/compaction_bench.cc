@@ -52,6 +52,62 @@ int plot(const std::string& script, const std::string& csv, const std::string& p
   return std::system(cmd.c_str());
 }
 
+// Loads and measures each shape in its own directory under dir; 1 when one
+// failed or a lookup returned a wrong result.
+int run_shapes(const std::vector<ShapeSpec>& specs, const BenchConfig& config, const PromptKeys& keys,
+               const std::string& dir, bool keep, std::vector<ShapeResult>* results) {
+  std::error_code ec;
+  int status = 0;
+  for (size_t i = 0; i < specs.size(); i++) {
+    std::string shape_dir = (fs::path(dir) / ("shape-" + std::to_string(i))).string();
+    fs::remove_all(shape_dir, ec);
+    ShapeResult r;
+    Status s = run_shape(specs[i], config, keys, shape_dir, keep, &r);
+    if (!s.ok()) {
+      std::cerr << specs[i].label << ": " << s.to_string() << "\n";
+      return 1;
+    }
+    const Measured& m = r.measured;
+    std::fprintf(stderr,
+                 "%-12s load %.1fs (%.0f ops/s)  WA %.2f (model %.2f)  runs %s (model %s)  "
+                 "hit %.3f miss %.4f seek %.2f blocks\n",
+                 r.spec.label.c_str(), m.load_seconds, m.load_ops, m.write_amplification,
+                 r.model.write_amplification, runs_per_level_text(m.runs_per_level).c_str(),
+                 runs_per_level_text(r.model_tree).c_str(), m.hit_blocks, m.miss_blocks,
+                 m.seek_blocks);
+    if (m.wrong_results > 0) {
+      std::cerr << r.spec.label << ": " << m.wrong_results << " lookups returned wrong results\n";
+      status = 1;
+    }
+    results->push_back(std::move(r));
+  }
+  return status;
+}
+
+// The tables on stdout, and the markdown, CSV and plot files asked for.
+int write_outputs(const std::vector<ShapeResult>& results, const std::string& markdown_path,
+                  const std::string& csv_path, const std::string& png_path, const std::string& plot_script) {
+  int status = 0;
+  write_markdown(std::cout, results);
+  if (!markdown_path.empty()) {
+    std::ofstream md(markdown_path);
+    write_markdown(md, results);
+  }
+  if (!csv_path.empty()) {
+    std::ofstream out(csv_path);
+    write_csv(out, results);
+    if (!out) {
+      std::cerr << "cannot write " << csv_path << "\n";
+      status = 1;
+    }
+  }
+  if (!png_path.empty() && !results.empty() && plot(plot_script, csv_path, png_path) != 0) {
+    std::cerr << "gnuplot failed (is gnuplot-nox installed?)\n";
+    status = 1;
+  }
+  return status;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -123,51 +179,11 @@ int main(int argc, char** argv) {
             << " bytes, values " << config.value_bytes << " bytes\n";
 
   std::vector<ShapeResult> results;
-  int status = 0;
-  for (size_t i = 0; i < specs.size(); i++) {
-    std::string shape_dir = (fs::path(dir) / ("shape-" + std::to_string(i))).string();
-    fs::remove_all(shape_dir, ec);
-    ShapeResult r;
-    Status s = run_shape(specs[i], config, keys, shape_dir, keep, &r);
-    if (!s.ok()) {
-      std::cerr << specs[i].label << ": " << s.to_string() << "\n";
-      status = 1;
-      break;
-    }
-    const Measured& m = r.measured;
-    std::fprintf(stderr,
-                 "%-12s load %.1fs (%.0f ops/s)  WA %.2f (model %.2f)  runs %s (model %s)  "
-                 "hit %.3f miss %.4f seek %.2f blocks\n",
-                 r.spec.label.c_str(), m.load_seconds, m.load_ops, m.write_amplification,
-                 r.model.write_amplification, runs_per_level_text(m.runs_per_level).c_str(),
-                 runs_per_level_text(r.model_tree).c_str(), m.hit_blocks, m.miss_blocks,
-                 m.seek_blocks);
-    if (m.wrong_results > 0) {
-      std::cerr << r.spec.label << ": " << m.wrong_results << " lookups returned wrong results\n";
-      status = 1;
-    }
-    results.push_back(std::move(r));
-  }
+  int status = run_shapes(specs, config, keys, dir, keep, &results);
   if (!keep) {
     if (created_dir) fs::remove_all(dir, ec);
   }
 
-  write_markdown(std::cout, results);
-  if (!markdown_path.empty()) {
-    std::ofstream md(markdown_path);
-    write_markdown(md, results);
-  }
-  if (!csv_path.empty()) {
-    std::ofstream out(csv_path);
-    write_csv(out, results);
-    if (!out) {
-      std::cerr << "cannot write " << csv_path << "\n";
-      status = 1;
-    }
-  }
-  if (!png_path.empty() && !results.empty() && plot(plot_script, csv_path, png_path) != 0) {
-    std::cerr << "gnuplot failed (is gnuplot-nox installed?)\n";
-    status = 1;
-  }
+  if (write_outputs(results, markdown_path, csv_path, png_path, plot_script) != 0) status = 1;
   return status;
 }
