@@ -310,10 +310,7 @@ void print_memory(const char* when, Result* r, const std::string& key) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  Config c;
-  c.prompts.page_tokens = 16;
-  CLI::App app{"The store at scale: put rate, probe and get latency, memory, bytes per page, reopen time."};
+void add_flags(CLI::App& app, Config& c) {
   app.add_option("--dir", c.dir, "store directory, must not exist (default: bench-data/scale-<pid>)");
   app.add_flag("--keep", c.keep, "leave the store directory (default: removed at the end)");
   app.add_option("--pages", c.pages, "pages to store")->capture_default_str()->check(CLI::Range(1, 1 << 30));
@@ -338,6 +335,36 @@ int main(int argc, char** argv) {
   app.add_option("--seed", c.prompts.seed, "random seed")->capture_default_str();
   app.add_option("--key-window", c.key_window, "pages per key window (StoreOptions::key_window_pages)")
       ->capture_default_str()->check(CLI::Range(1, 64));
+}
+
+// Per probe strategy: a timed reopen, the probes (and, for the first, the
+// gets), memory; the store is closed after each.
+void reopen_phases(const Config& c, const std::vector<std::string>& strategies, double pages, PromptSet* set,
+                   Result* r) {
+  std::unique_ptr<KvStore> store;
+  NamespaceId ns = 0;
+  measure_open_memory(c, strategies[0], pages, set, r);
+  for (const std::string& strategy : strategies) {
+    const double open_s = timed_open(c, strategy, set, &store, &ns);
+    std::printf("reopen (%s, block cache %zu MiB): %.3f s\n", strategy.c_str(), c.block_cache_mib, open_s);
+    r->add(strategy + "_reopen_s", open_s);
+    // Latencies of a loaded store: the open's background load done first.
+    StoreStats loaded;
+    die(store->stats(&loaded), "stats");
+    probe_phase(c, strategy, store.get(), ns, set, r);
+    if (&strategy == &strategies[0]) get_phase(c, store.get(), ns, set, r);
+    print_memory(("after the probes (" + strategy + ")").c_str(), r, strategy);
+    if (&strategy == &strategies.back()) print_stats(store->stats());
+    die(store->close(), "close");
+    store.reset();
+  }
+}
+
+int main(int argc, char** argv) {
+  Config c;
+  c.prompts.page_tokens = 16;
+  CLI::App app{"The store at scale: put rate, probe and get latency, memory, bytes per page, reopen time."};
+  add_flags(app, c);
   CLI11_PARSE(app, argc, argv);
   if (c.bytes_per_token % 2 != 0) return std::fprintf(stderr, "--bytes-per-token must be even\n"), 2;
   if (c.prompts.shared_pages >= c.prompts.depth && c.prompts.depth > 1)
@@ -395,21 +422,7 @@ int main(int argc, char** argv) {
   const double pages = static_cast<double>(st.pages_put);
   print_disk("after the puts", c.dir, pages, &r, "_after_put");
 
-  measure_open_memory(c, strategies[0], pages, &set, &r);
-  for (const std::string& strategy : strategies) {
-    const double open_s = timed_open(c, strategy, &set, &store, &ns);
-    std::printf("reopen (%s, block cache %zu MiB): %.3f s\n", strategy.c_str(), c.block_cache_mib, open_s);
-    r.add(strategy + "_reopen_s", open_s);
-    // Latencies of a loaded store: the open's background load done first.
-    StoreStats loaded;
-    die(store->stats(&loaded), "stats");
-    probe_phase(c, strategy, store.get(), ns, &set, &r);
-    if (&strategy == &strategies[0]) get_phase(c, store.get(), ns, &set, &r);
-    print_memory(("after the probes (" + strategy + ")").c_str(), &r, strategy);
-    if (&strategy == &strategies.back()) print_stats(store->stats());
-    die(store->close(), "close");
-    store.reset();
-  }
+  reopen_phases(c, strategies, pages, &set, &r);
   // The reopens flushed what the WAL held into runs: the steady state.
   print_disk("at the end", c.dir, pages, &r, "");
   r.add("segment_bytes_per_page", st.tensor_file_bytes / pages);
