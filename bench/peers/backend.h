@@ -52,6 +52,16 @@ class Backend {
   virtual Status close() = 0;
 };
 
+// Opens a B (a Backend with `Status open(const BackendOptions&)`) into *out:
+// what each open_* below does with its own class.
+template <class B>
+Status open_backend(const BackendOptions& o, std::unique_ptr<Backend>* out) {
+  auto b = std::make_unique<B>();
+  LSM4KV_RETURN_IF_ERROR(b->open(o));
+  *out = std::move(b);
+  return Status::OK();
+}
+
 Status open_lsm4kv(const BackendOptions& o, std::unique_ptr<Backend>* out);
 Status open_rocksdb(const BackendOptions& o, std::unique_ptr<Backend>* out);
 Status open_file_per_page(const BackendOptions& o, std::unique_ptr<Backend>* out);

@@ -53,10 +53,7 @@ class FileBackend final : public Backend {
 }  // namespace
 
 Status open_file_per_page(const BackendOptions& o, std::unique_ptr<Backend>* out) {
-  auto b = std::make_unique<FileBackend>();
-  LSM4KV_RETURN_IF_ERROR(b->open(o));
-  *out = std::move(b);
-  return Status::OK();
+  return open_backend<FileBackend>(o, out);
 }
 
 }  // namespace lsm4kv::bench::peers

@@ -99,10 +99,7 @@ class Lsm4kvBackend final : public Backend {
 }  // namespace
 
 Status open_lsm4kv(const BackendOptions& o, std::unique_ptr<Backend>* out) {
-  auto b = std::make_unique<Lsm4kvBackend>();
-  LSM4KV_RETURN_IF_ERROR(b->open(o));
-  *out = std::move(b);
-  return Status::OK();
+  return open_backend<Lsm4kvBackend>(o, out);
 }
 
 }  // namespace lsm4kv::bench::peers

@@ -140,10 +140,7 @@ class RawBackend final : public Backend {
 }  // namespace
 
 Status open_raw(const BackendOptions& o, std::unique_ptr<Backend>* out) {
-  auto b = std::make_unique<RawBackend>();
-  LSM4KV_RETURN_IF_ERROR(b->open(o));
-  *out = std::move(b);
-  return Status::OK();
+  return open_backend<RawBackend>(o, out);
 }
 
 }  // namespace lsm4kv::bench::peers

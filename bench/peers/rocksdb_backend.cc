@@ -175,10 +175,7 @@ class RocksBackend final : public Backend {
 }  // namespace
 
 Status open_rocksdb(const BackendOptions& o, std::unique_ptr<Backend>* out) {
-  auto b = std::make_unique<RocksBackend>();
-  LSM4KV_RETURN_IF_ERROR(b->open(o));
-  *out = std::move(b);
-  return Status::OK();
+  return open_backend<RocksBackend>(o, out);
 }
 
 }  // namespace lsm4kv::bench::peers

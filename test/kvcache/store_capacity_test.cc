@@ -46,17 +46,23 @@ StoreOptions options(const std::string& dir, double headroom, double room = Stor
   return o;
 }
 
-// The bytes of the segment files in the store's tensor directory, as the file
-// system reports them.
-// Files may vanish while it counts (background GC): they count 0.
-uint64_t segment_file_bytes(const std::string& dir) {
-  uint64_t bytes = 0;
+// The segment files in the store's tensor directory and their sizes, as the
+// file system reports them. Files may vanish while it lists them
+// (background GC): those are left out.
+std::vector<std::pair<std::filesystem::path, uint64_t>> sized_segment_files(const std::string& dir) {
+  std::vector<std::pair<std::filesystem::path, uint64_t>> sized;
   std::error_code ec;
   for (const auto& f : std::filesystem::directory_iterator(dir + "/tensors", ec)) {
     const std::string name = f.path().filename().string();
     const uint64_t size = std::filesystem::file_size(f.path(), ec);
-    if (!ec && name.starts_with("seg-") && name.ends_with(".tlog")) bytes += size;
+    if (!ec && name.starts_with("seg-") && name.ends_with(".tlog")) sized.emplace_back(f.path(), size);
   }
+  return sized;
+}
+
+uint64_t segment_file_bytes(const std::string& dir) {
+  uint64_t bytes = 0;
+  for (const auto& [path, size] : sized_segment_files(dir)) bytes += size;
   return bytes;
 }
 
@@ -65,20 +71,14 @@ uint64_t segment_file_bytes(const std::string& dir) {
 // it was sized and then the head segment grown by that collection's copy,
 // two states that never were on disk together: with room 0, where a put
 // takes region after region inline, such sums passed the bound by 114-188 KiB
-// in 2 of 16 runs while every put ended within it). Segment files only grow or vanish and their names are never
-// reused, so the files of a pass that still exist afterwards all existed at
-// the pass's end, each at least as big as it was sized: their sum is a real
-// moment's lower bound.
+// in 2 of 16 runs while every put ended within it). Segment files only grow
+// or vanish and their names are never reused, so the files of a pass that
+// still exist afterwards all existed at the pass's end, each at least as big
+// as it was sized: their sum is a real moment's lower bound.
 uint64_t segment_file_bytes_at_a_moment(const std::string& dir) {
-  std::vector<std::pair<std::filesystem::path, uint64_t>> sized;
-  std::error_code ec;
-  for (const auto& f : std::filesystem::directory_iterator(dir + "/tensors", ec)) {
-    const std::string name = f.path().filename().string();
-    const uint64_t size = std::filesystem::file_size(f.path(), ec);
-    if (!ec && name.starts_with("seg-") && name.ends_with(".tlog")) sized.emplace_back(f.path(), size);
-  }
   uint64_t bytes = 0;
-  for (const auto& [path, size] : sized)
+  std::error_code ec;
+  for (const auto& [path, size] : sized_segment_files(dir))
     if (std::filesystem::exists(path, ec)) bytes += size;
   return bytes;
 }
