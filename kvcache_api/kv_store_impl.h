@@ -22,6 +22,7 @@
 #include <unordered_set>
 
 #include "engine/db.h"
+#include "kvcache_api/branch_eviction.h"
 #include "kvcache_api/kv_store.h"
 #include "kvcache_api/latency.h"
 #include "kvcache_api/prefix_key.h"
@@ -155,7 +156,7 @@ class KvStoreImpl final : public KvStore {
   Watermarks watermarks() const;
   bool over_high_watermark() const;
   Status maintain_once(bool* acted);
-  Status apply_copied();
+  Status apply_copied(uint64_t* retired = nullptr);
   // Evicts least recently used subtrees (none in keep_roots) until the
   // stored bytes are at most target_bytes; a subtree much bigger than what
   // is left to free loses only its oldest branches; when only keep_roots are
@@ -184,18 +185,32 @@ class KvStoreImpl final : public KvStore {
   Status reclaim_dead_bytes(uint64_t target, size_t max_collections, bool* acted);
   Status collect_garbage_locked();
   // keys: the key of each moved record, where the caller knows them.
-  Status apply_collection(const tensorlog::Collection& c, const LocationKeys* keys = nullptr);
+  Status apply_collection(const tensorlog::Collection& c, const LocationKeys* keys = nullptr,
+                          uint64_t* retired = nullptr);
   // Region eviction (kv_store_region.cc; StoreOptions::eviction = kRegion).
   struct RegionChoice {
     uint64_t segment = 0;  // 0: no sealed segment to take
     LocationKeys kept;     // the region's pages that stay (read, or on a put's paths)
   };
+  struct RegionWalk {
+    uint64_t segment = 0;
+    std::vector<SubtreePage> pages;              // every tree page, parents first
+    std::vector<tensorlog::Location> locations;  // of pages[i]
+    std::vector<size_t> root_of;                 // index of pages[i]'s root
+    std::vector<std::pair<std::string, tensorlog::Location>> keyed;  // keyed pages in the segment
+  };
+  Status walk_region(uint64_t victim, RegionWalk* out);
+  Status evict_walked(const RegionWalk& walk, const std::unordered_set<std::string>& paths, RegionChoice* out);
   Status evict_region(const std::unordered_set<std::string>& paths, RegionChoice* out);
   Status copy_region(RegionChoice choice);
   Status region_round(const std::unordered_set<std::string>& paths, bool* acted);
   Status free_dead_segments();
   // REQUIRES: write_mu_ held (not collect_mu_). room: what the files may hold.
   Status make_region_room(uint64_t room, const std::unordered_set<std::string>& paths, bool* acted);
+  // The segment files as a put counts them under region eviction: less the
+  // copies of the collection in flight (the capacity's one segment of slack
+  // is theirs), less the overhead of the head segment they may fill.
+  uint64_t region_counted_bytes() const;
   Status maintain_region_once(uint64_t files_low, bool* acted);
   Status load_state();
   // The loader (kv_store.cc): what open leaves to the background.
@@ -307,6 +322,13 @@ class KvStoreImpl final : public KvStore {
   // alone and applies under write_mu_ + collect_mu_; whoever takes both
   // first applies it (copied_). Order: write_mu_ before collect_mu_.
   std::mutex collect_mu_;
+  // Bumped by every change of the index but a put's (forget_records: every
+  // eviction and drop; apply_collection): a background region walk that one
+  // overtook is stale.
+  std::atomic<uint64_t> index_epoch_{0};
+  // While the background walks the index for a region: the prefixes every
+  // put since extends, which the region's choice keeps. Guarded by write_mu_.
+  std::optional<std::unordered_set<std::string>> walk_paths_;
   std::optional<tensorlog::Collection> copied_;  // guarded by collect_mu_
   LocationKeys copied_keys_;                     // guarded by collect_mu_; copied_'s keys, when known
   std::thread maintainer_;

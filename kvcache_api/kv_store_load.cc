@@ -174,6 +174,7 @@ Status KvStoreImpl::mark_orphans_dead(std::vector<tensorlog::Location> reference
 }
 
 Status KvStoreImpl::forget_records(std::span<const tensorlog::Location> locations) {
+  index_epoch_++;
   Status s = log_->mark_dead(locations);
   return s.is_no_space() ? Status::OK() : s;
 }

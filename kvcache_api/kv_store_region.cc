@@ -20,84 +20,95 @@
 
 namespace lsm4kv::kvcache {
 
-// Chooses and evicts the region's pages that go; out->kept gets the keys of
-// the pages that stay, by record, for the copy's index update.
-// REQUIRES: write_mu_ and collect_mu_ held, no copied collection pending.
-Status KvStoreImpl::evict_region(const std::unordered_set<std::string>& paths, RegionChoice* out) {
-  *out = RegionChoice{};
-  const uint64_t victim = log_->oldest_collectable_segment();
-  if (victim == 0) return Status::OK();
+// Every page of the index, parents first (so that a page goes when its
+// parent does), and the keyed pages of the victim. Reads one snapshot of the
+// index; needs neither lock (the background walks while puts go on).
+Status KvStoreImpl::walk_region(uint64_t victim, RegionWalk* out) {
+  *out = RegionWalk{};
   out->segment = victim;
   std::vector<NamespaceId> ids;
   {
     std::lock_guard m(meta_mu_);
     for (const auto& [id, layout] : layouts_) ids.push_back(id);
   }
-  // Every tree page, parents first, so that a page goes when its parent does.
-  std::vector<SubtreePage> pages;
-  std::vector<size_t> root_of;
-  std::vector<bool> goes;
-  std::vector<tensorlog::Location> dead;
   bool malformed = false;
-  auto keep = [&](const tensorlog::Location& loc, std::string_view key) {
-    return paths.contains(std::string(key)) ||
-           (opt_.region_keep_reads > 0 && log_->reads(loc) >= opt_.region_keep_reads);
-  };
   for (NamespaceId id : ids) {
-    const size_t base = pages.size();
+    const size_t base = out->pages.size();
     LSM4KV_RETURN_IF_ERROR(walk_namespace(index_.get(), id, window_, [&](const WalkedPage& w) {
       if (w.entry == nullptr) {
         malformed = true;
         return false;
       }
-      const size_t i = pages.size();
+      const size_t i = out->pages.size();
       const size_t parent = w.parent == kNoParent ? SIZE_MAX : base + w.parent;
-      pages.push_back({std::string(w.key), w.entry->tick, disk_bytes(w.entry->location), parent, w.depth});
-      root_of.push_back(parent == SIZE_MAX ? i : root_of[parent]);
-      const bool in_region = w.entry->location.segment == victim;
-      const bool go = (parent != SIZE_MAX && goes[parent]) || (in_region && !keep(w.entry->location, w.key));
-      goes.push_back(go);
-      if (go) dead.push_back(w.entry->location);
-      else if (in_region) out->kept.emplace(w.entry->location, pages.back().key);
+      out->pages.push_back({std::string(w.key), w.entry->tick, disk_bytes(w.entry->location), parent, w.depth});
+      out->locations.push_back(w.entry->location);
+      out->root_of.push_back(parent == SIZE_MAX ? i : out->root_of[parent]);
       return true;
     }));
     if (malformed) return Status::corruption(opt_.dir + ": bad page entry in the index");
-  }
-  engine::WriteBatch batch;
-  BranchChoice chosen;
-  std::unordered_map<size_t, uint64_t> freed_by_root;  // root page -> bytes going
-  std::unordered_map<size_t, size_t> pages_by_root, going_by_root;
-  for (size_t i = 0; i < pages.size(); i++) {
-    pages_by_root[root_of[i]]++;
-    if (!goes[i]) continue;
-    chosen.pages.push_back(i);
-    chosen.bytes += pages[i].bytes;
-    freed_by_root[root_of[i]] += pages[i].bytes;
-    going_by_root[root_of[i]]++;
-    if (pages[i].parent == SIZE_MAX || !goes[pages[i].parent]) chosen.roots.push_back(i);
-  }
-  delete_chosen(pages, chosen, window_, &batch);
-  // Keyed pages: each its own LRU entry, no tree.
-  std::vector<std::string> keyed_gone;
-  for (NamespaceId id : ids) {
     LSM4KV_RETURN_IF_ERROR(for_each_page_entry(
         [&](std::string_view key, const PageEntry* e) {
           if (e == nullptr) {
             malformed = true;
             return false;
           }
-          if (e->location.segment != victim) return true;
-          if (keep(e->location, key)) {
-            out->kept.emplace(e->location, std::string(key));
-          } else {
-            batch.delete_key(key);
-            keyed_gone.emplace_back(key);
-            dead.push_back(e->location);
-          }
+          if (e->location.segment == victim) out->keyed.push_back({std::string(key), e->location});
           return true;
         },
         keyed_page_key(id, {})));
     if (malformed) return Status::corruption(opt_.dir + ": bad page entry in the index");
+  }
+  return Status::OK();
+}
+
+// Evicts the walked region's pages that go; out->kept gets the keys of the
+// pages that stay, by record, for the copy's index update. A page stays when
+// it was read region_keep_reads times since written or is in `paths`.
+// REQUIRES: write_mu_ and collect_mu_ held, no copied collection pending,
+// and no change to the index since the walk but puts whose paths are in
+// `paths` (their pages are not in the walk: no walked page is below them).
+Status KvStoreImpl::evict_walked(const RegionWalk& walk, const std::unordered_set<std::string>& paths,
+                                 RegionChoice* out) {
+  *out = RegionChoice{};
+  out->segment = walk.segment;
+  auto keep = [&](const tensorlog::Location& loc, const std::string& key) {
+    return paths.contains(key) || (opt_.region_keep_reads > 0 && log_->reads(loc) >= opt_.region_keep_reads);
+  };
+  const std::vector<SubtreePage>& pages = walk.pages;
+  std::vector<bool> goes(pages.size(), false);
+  std::vector<tensorlog::Location> dead;
+  BranchChoice chosen;
+  std::unordered_map<size_t, uint64_t> freed_by_root;  // root page -> bytes going
+  std::unordered_map<size_t, size_t> pages_by_root, going_by_root;
+  for (size_t i = 0; i < pages.size(); i++) {
+    const size_t parent = pages[i].parent;
+    const bool in_region = walk.locations[i].segment == walk.segment;
+    goes[i] = (parent != SIZE_MAX && goes[parent]) || (in_region && !keep(walk.locations[i], pages[i].key));
+    pages_by_root[walk.root_of[i]]++;
+    if (!goes[i]) {
+      if (in_region) out->kept.emplace(walk.locations[i], pages[i].key);
+      continue;
+    }
+    dead.push_back(walk.locations[i]);
+    chosen.pages.push_back(i);
+    chosen.bytes += pages[i].bytes;
+    freed_by_root[walk.root_of[i]] += pages[i].bytes;
+    going_by_root[walk.root_of[i]]++;
+    if (parent == SIZE_MAX || !goes[parent]) chosen.roots.push_back(i);
+  }
+  engine::WriteBatch batch;
+  delete_chosen(pages, chosen, window_, &batch);
+  // Keyed pages: each its own LRU entry, no tree.
+  std::vector<std::string> keyed_gone;
+  for (const auto& [key, loc] : walk.keyed) {
+    if (keep(loc, key)) {
+      out->kept.emplace(loc, key);
+    } else {
+      batch.delete_key(key);
+      keyed_gone.push_back(key);
+      dead.push_back(loc);
+    }
   }
   if (batch.count() == 0) return Status::OK();
   // Synced: the region's segment is deleted next.
@@ -116,6 +127,17 @@ Status KvStoreImpl::evict_region(const std::unordered_set<std::string>& paths, R
   counters_.evictions += chosen.roots.size() + keyed_gone.size();
   counters_.pages_evicted += dead.size();
   return forget_records(dead);
+}
+
+// The inline form: walk and evict under the locks.
+// REQUIRES: write_mu_ and collect_mu_ held, no copied collection pending.
+Status KvStoreImpl::evict_region(const std::unordered_set<std::string>& paths, RegionChoice* out) {
+  *out = RegionChoice{};
+  const uint64_t victim = log_->oldest_collectable_segment();
+  if (victim == 0) return Status::OK();
+  RegionWalk walk;
+  LSM4KV_RETURN_IF_ERROR(walk_region(victim, &walk));
+  return evict_walked(walk, paths, out);
 }
 
 // Copies the region's kept pages to the head of the log (its collection).
@@ -144,7 +166,7 @@ Status KvStoreImpl::region_round(const std::unordered_set<std::string>& paths, b
 }
 
 // Segments whose records are all dead go without a copy.
-// REQUIRES: write_mu_ and collect_mu_ held.
+// REQUIRES: collect_mu_ held (write_mu_ need not be: the index does not change).
 Status KvStoreImpl::free_dead_segments() {
   tensorlog::CollectOptions co;
   co.live_ratio_threshold = 1e-12;  // live bytes 0 only
@@ -163,17 +185,16 @@ Status KvStoreImpl::free_dead_segments() {
 // protected by the put itself; past that the put gets NoSpace.
 Status KvStoreImpl::make_region_room(uint64_t room, const std::unordered_set<std::string>& paths, bool* acted) {
   // The common case, without collect_mu_: a background copy holds it for as
-  // long as it copies, and a put that fits need not wait for it.
-  if (log_->usage().file_bytes <= room) return Status::OK();
+  // long as it copies, and a put that fits beside it need not wait for it.
+  if (region_counted_bytes() <= room) return Status::OK();
   *acted = true;  // a stall, whether this put takes a region or waits for the background's
   std::lock_guard c(collect_mu_);
   LSM4KV_RETURN_IF_ERROR(apply_copied());
   LSM4KV_RETURN_IF_ERROR(free_dead_segments());
   for (uint64_t round = 0;; round++) {
-    const tensorlog::LogUsage u = log_->usage();
-    if (u.file_bytes <= room) return Status::OK();
+    if (region_counted_bytes() <= room) return Status::OK();
     bool went = false;
-    if (round <= 2 * u.segments + 2) LSM4KV_RETURN_IF_ERROR(region_round(paths, &went));
+    if (round <= 2 * log_->usage().segments + 2) LSM4KV_RETURN_IF_ERROR(region_round(paths, &went));
     if (!went)
       return Status::no_space("put_batch: capacity " + std::to_string(opt_.capacity_bytes) +
                               " is taken by the prefixes this put extends");
@@ -181,25 +202,55 @@ Status KvStoreImpl::make_region_room(uint64_t room, const std::unordered_set<std
   }
 }
 
-// The background's round under region eviction: the choice under write_mu_,
-// the copy without it (puts go on; collect_mu_ keeps other collections
-// out), the index update under both.
+// The background's round under region eviction: the walk of the index with
+// neither lock held (puts go on; each adds the prefixes it extends to
+// walk_paths_, which the choice then keeps, so no page a put extends goes);
+// the choice under write_mu_, the copy without it (collect_mu_ keeps other
+// collections out), the index update under both. A walk that anything but
+// puts overtook (a put's own round, a collection) is thrown away.
 Status KvStoreImpl::maintain_region_once(uint64_t files_low, bool* acted) {
+  uint64_t victim = 0, epoch = 0;
+  {
+    std::unique_lock w(write_mu_);
+    std::lock_guard c(collect_mu_);
+    uint64_t retired = 0;
+    LSM4KV_RETURN_IF_ERROR(apply_copied(&retired));
+    w.unlock();
+    if (retired != 0) LSM4KV_RETURN_IF_ERROR(log_->commit_collection(retired));
+    LSM4KV_RETURN_IF_ERROR(free_dead_segments());  // no index change: no write_mu_
+  }
+  {
+    std::lock_guard w(write_mu_);
+    std::lock_guard c(collect_mu_);
+    if (log_->usage().file_bytes <= files_low) return Status::OK();
+    victim = log_->oldest_collectable_segment();
+    if (victim == 0) return Status::OK();
+    epoch = index_epoch_;
+    walk_paths_.emplace();
+  }
+  RegionWalk walk;
+  Status walked = walk_region(victim, &walk);
   std::unique_lock w(write_mu_);
   std::unique_lock c(collect_mu_);
-  LSM4KV_RETURN_IF_ERROR(apply_copied());
-  LSM4KV_RETURN_IF_ERROR(free_dead_segments());
-  if (log_->usage().file_bytes <= files_low) return Status::OK();
+  std::unordered_set<std::string> paths = std::move(*walk_paths_);
+  walk_paths_.reset();
+  LSM4KV_RETURN_IF_ERROR(walked);
+  if (epoch != index_epoch_ || copied_ || log_->oldest_collectable_segment() != victim) {
+    *acted = true;  // overtaken: try again
+    return Status::OK();
+  }
   RegionChoice choice;
-  LSM4KV_RETURN_IF_ERROR(with_reserve([&] { return evict_region({}, &choice); }));
-  if (choice.segment == 0) return Status::OK();
+  LSM4KV_RETURN_IF_ERROR(with_reserve([&] { return evict_walked(walk, paths, &choice); }));
   *acted = true;
   w.unlock();
   LSM4KV_RETURN_IF_ERROR(copy_region(std::move(choice)));
   c.unlock();
-  std::lock_guard w2(write_mu_);
-  std::lock_guard c2(collect_mu_);
-  return apply_copied();  // unless a put that needed room applied it first
+  w.lock();
+  c.lock();
+  uint64_t retired = 0;
+  LSM4KV_RETURN_IF_ERROR(apply_copied(&retired));  // unless a put that needed room applied it first
+  w.unlock();
+  return retired == 0 ? Status::OK() : log_->commit_collection(retired);
 }
 
 }  // namespace lsm4kv::kvcache

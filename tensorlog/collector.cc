@@ -27,7 +27,7 @@ namespace {
 // small (64 MiB chunks held puts for up to ~1 s in the store demo while a
 // region's pages were copied under load); the copies are synced once, at the
 // end.
-constexpr size_t kCopyChunkBytes = size_t{4} << 20;
+constexpr size_t kCopyChunkBytes = size_t{1} << 20;
 
 std::string encode_journal(const Collection& c) {
   std::string out;
@@ -141,6 +141,7 @@ Status TensorLog::collect(const CollectOptions& options, Collection* out) {
   {
     std::lock_guard<std::mutex> l(mu_);
     for (uint64_t id : out->segments) collecting_.erase(id);
+    copying_bytes_ -= out->copied_bytes;
     for (const Relocation& r : out->relocations)
       if (mark_dead_locked(r.to)) orphans.push_back(r.to);
   }
@@ -187,7 +188,16 @@ Status TensorLog::copy_live(const std::vector<ReadExtent>& extents, Collection* 
     if (kept.size() != chunk.size()) batch = batch_of_encoded(kept, batch.start);
     std::vector<Location> to;
     if (!kept.empty()) LSM4KV_RETURN_IF_ERROR(writer_->append(&batch, false, &to));
-    for (size_t i = 0; i < to.size(); ++i) out->relocations.push_back({from[i], to[i]});
+    uint64_t copied = 0;
+    for (size_t i = 0; i < to.size(); ++i) {
+      out->relocations.push_back({from[i], to[i]});
+      copied += allocated_bytes(to[i]);
+    }
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      out->copied_bytes += copied;
+      copying_bytes_ += copied;
+    }
     begin = end;
   }
   // Durable before the journal names them (and the caller's index does).
@@ -198,31 +208,40 @@ Status TensorLog::write_journal(const Collection& c) {
   return write_file_atomic(options_.fs, dir_, journal_name(c.id), encode_journal(c));
 }
 
+Status TensorLog::retire_collection(uint64_t id) {
+  LSM4KV_RETURN_IF_ERROR(check_writable("retire_collection"));
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = pending_.find(id);
+  if (it == pending_.end()) return Status::not_found("collection " + std::to_string(id) + " is not pending");
+  Collection& c = it->second;
+  if (c.retired) return Status::OK();
+  // A record reported dead after it was copied: its copy is dead too.
+  for (const Relocation& r : c.relocations) {
+    auto seg = segments_.find(r.from.segment);
+    if (seg == segments_.end()) continue;
+    const size_t i = seg->second.records.find(r.from.offset);
+    if (i != RecordTable::kNone && seg->second.records.dead(i) && mark_dead_locked(r.to))
+      c.retired_dead.push_back(r.to);
+  }
+  // Readers that resolved a victim keep its descriptors until they finish.
+  for (uint64_t s : c.segments) segments_.erase(s);
+  copying_bytes_ -= c.copied_bytes;  // the originals leave the count with them
+  c.copied_bytes = 0;
+  c.retired = true;
+  return Status::OK();
+}
+
 Status TensorLog::commit_collection(uint64_t id) {
   LSM4KV_RETURN_IF_ERROR(check_writable("commit_collection"));
+  LSM4KV_RETURN_IF_ERROR(retire_collection(id));
   Collection c;
-  std::vector<Location> newly_dead;
   {
     std::lock_guard<std::mutex> l(mu_);
-    auto it = pending_.find(id);
-    if (it == pending_.end())
-      return Status::not_found("collection " + std::to_string(id) + " is not pending");
-    c = it->second;
-    // A record reported dead after it was copied: its copy is dead too.
-    for (const Relocation& r : c.relocations) {
-      auto seg = segments_.find(r.from.segment);
-      if (seg == segments_.end()) continue;
-      const size_t i = seg->second.records.find(r.from.offset);
-      if (i != RecordTable::kNone && seg->second.records.dead(i) && mark_dead_locked(r.to))
-        newly_dead.push_back(r.to);
-    }
+    c = pending_.at(id);
   }
-  LSM4KV_RETURN_IF_ERROR(dead_log_->append_durable(newly_dead));
-  {
-    // Readers that resolved a victim keep its descriptors until they finish.
-    std::lock_guard<std::mutex> l(mu_);
-    for (uint64_t s : c.segments) segments_.erase(s);
-  }
+  // Before the victims go: once they have, the next open cannot find these.
+  LSM4KV_RETURN_IF_ERROR(dead_log_->append_durable(c.retired_dead));
+  drop_dead_reader_files();
   FileSystem* fs = options_.fs;
   for (uint64_t s : c.segments) {
     std::string path = dir_ + "/" + segment_file_name(s);
@@ -251,7 +270,7 @@ Status TensorLog::abort_collection(uint64_t id) {
     if (it == pending_.end())
       return Status::not_found("collection " + std::to_string(id) + " is not pending");
     for (uint64_t s : it->second.segments)
-      if (!segments_.contains(s))
+      if (it->second.retired || !segments_.contains(s))
         return Status::invalid_argument("collection " + std::to_string(id) +
                                         " has started deleting its segments; commit it");
     for (const Relocation& r : it->second.relocations)
@@ -267,6 +286,7 @@ Status TensorLog::abort_collection(uint64_t id) {
   }
   std::lock_guard<std::mutex> l(mu_);
   for (uint64_t s : pending_[id].segments) collecting_.erase(s);
+  copying_bytes_ -= pending_[id].copied_bytes;
   pending_.erase(id);
   return Status::OK();
 }

@@ -262,6 +262,11 @@ Status TensorLog::acquire_reader(std::unique_ptr<UringReader>* out) {
   return s;
 }
 
+void TensorLog::drop_dead_reader_files() {
+  std::lock_guard<std::mutex> l(readers_mu_);
+  for (auto& r : idle_readers_) r->drop_dead_slots();
+}
+
 void TensorLog::release_reader(std::unique_ptr<UringReader> r) {
   std::lock_guard<std::mutex> l(readers_mu_);
   idle_readers_.push_back(std::move(r));
@@ -461,6 +466,7 @@ LogUsage TensorLog::usage() const {
     if (s.active) u.active_dead_bytes += s.dead_bytes;
     u.table_bytes += sizeof(s) + s.records.memory_bytes();
   }
+  u.copying_bytes = copying_bytes_;
   return u;
 }
 

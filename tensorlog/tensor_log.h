@@ -21,7 +21,9 @@
 // in DEAD.log). collect() rewrites the live records of mostly-dead segments
 // and of small segments into the active one, durably, and returns a
 // Collection: (old -> new) locations. The caller updates its index, makes that
-// durable, then calls commit_collection(), which deletes the old segments. Until
+// durable, then calls commit_collection(), which deletes the old segments
+// (retire_collection() first, where readers must be kept out: the part that
+// makes old locations unreadable, in memory only). Until
 // then both copies exist, and the Collection is journaled (GC-<id>.pending):
 // after a crash pending_collections() lists it and the caller commits (its
 // index has the new locations) or aborts (it has the old ones). A crash at any
@@ -158,6 +160,10 @@ struct LogUsage {
   // Of dead_bytes, those in the active segment: no collection can reclaim
   // them until the segment is sealed.
   uint64_t active_dead_bytes = 0;
+  // Of file_bytes, the records that collections in progress or pending have
+  // copied: on disk twice until the collection commits (its segments go) or
+  // aborts.
+  uint64_t copying_bytes = 0;
   // RAM of the per-record tables (offset, length, liveness of every record).
   uint64_t table_bytes = 0;
 };
@@ -172,6 +178,9 @@ struct Collection {
   std::vector<uint64_t> segments;        // deleted by commit_collection
   std::vector<Relocation> relocations;  // every live record of those segments
   std::vector<Location> lost;           // live records that failed verification
+  uint64_t copied_bytes = 0;            // allocated bytes of the copies (not journaled)
+  bool retired = false;                  // retire_collection() ran (not journaled)
+  std::vector<Location> retired_dead;    // copies it marked dead, for DEAD.log at commit
 };
 
 class TensorLog {
@@ -221,7 +230,14 @@ class TensorLog {
   // empty (id 0) when there is nothing to do.
   Status collect(const CollectOptions& options, Collection* out);
   // Deletes the collected segments; call after the index is durably updated.
+  // Retires them first unless retire_collection() did.
   Status commit_collection(uint64_t id);
+  // The in-memory part of a commit: the collected segments leave the table
+  // (reads of their locations get NotFound; a read that resolved them
+  // earlier finishes), copies of records reported dead since the copy are
+  // marked dead. Nothing on disk changes: after a crash the collection is
+  // still pending. Idempotent; abort is refused afterwards.
+  Status retire_collection(uint64_t id);
   // Segments with no live record go without any copying: their collection
   // (first, alone) has no relocations and no journal, and commit deletes
   // them, so GC frees space on a full disk before it needs any.
@@ -290,11 +306,15 @@ class TensorLog {
   uint64_t next_segment_id_ = 1;                      // guarded by mu_
   std::map<uint64_t, Collection> pending_;           // guarded by mu_
   std::map<uint64_t, bool> collecting_;               // segments in a collect; guarded by mu_
+  uint64_t copying_bytes_ = 0;                        // LogUsage::copying_bytes; guarded by mu_
   uint64_t next_collection_id_ = 1;                   // guarded by mu_
 
   std::mutex readers_mu_;
   std::condition_variable readers_cv_;
   std::vector<std::unique_ptr<UringReader>> idle_readers_;  // guarded by readers_mu_
+  // Idle readers let go of segments that left the table (before their files
+  // are deleted, so that the deletion's cost is the deleter's).
+  void drop_dead_reader_files();
   unsigned readers_created_ = 0;                            // guarded by readers_mu_
 
   std::mutex jobs_mu_;

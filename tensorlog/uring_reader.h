@@ -81,6 +81,12 @@ class UringReader {
 
   const UringReaderStats& stats() const { return stats_; }
 
+  // Lets go of the registered files of segments no one else holds. A
+  // registered file holds its segment's inode: the one to let go of a deleted
+  // segment frees its blocks (~14 ms for 32 MiB here), so the thread that
+  // deletes segments calls this first, and reads rarely pay for it.
+  void drop_dead_slots();
+
  private:
   struct Run;
   struct Io;
@@ -89,7 +95,6 @@ class UringReader {
   UringReader(const UringReaderOptions& options, PinnedPool* pool);
   Status init();
   int file_slot(const std::shared_ptr<SegmentFile>& file);
-  void drop_dead_slots();
   // Gives the run staging memory; false when the arena has no room yet.
   bool place(Run* run, std::vector<Run>& runs, std::deque<size_t>& live, size_t index);
   Status finish_run(Run* run, std::span<const ReadExtent> extents,

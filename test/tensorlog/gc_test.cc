@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <map>
@@ -74,6 +75,26 @@ TensorLogOptions small_segments() {
   o.sync = SyncMode::kNone;
   o.codec = Codec::kLz4;
   return o;
+}
+
+// 40 records in 4 segments, every other one dead (and out of *idx), and
+// the collection of those segments.
+Collection collect_half_dead(TensorLog* log, Index* idx) {
+  for (uint64_t b = 0; b < 4; ++b) idx->put(log, b * 10, 10, 60000);
+  std::vector<Location> dead;
+  for (uint64_t k = 0; k < 40; k += 2) dead.push_back(idx->loc[k]);
+  REQUIRE(log->mark_dead(dead).ok());
+  for (uint64_t k = 0; k < 40; k += 2) idx->loc.erase(k);
+  Collection c;
+  REQUIRE(log->collect({0.9, 8, 0, 1 << 30, {}}, &c).ok());
+  REQUIRE(!c.relocations.empty());
+  return c;
+}
+
+uint64_t live_records(const TensorLog& log) {
+  uint64_t live = 0;
+  for (const SegmentInfo& s : log.segments()) live += s.live_records;
+  return live;
 }
 
 }  // namespace
@@ -205,19 +226,65 @@ TEST_CASE("a record that dies during a collection: its copy dies at commit", "[t
   std::unique_ptr<TensorLog> log;
   REQUIRE(TensorLog::open(dir.path(), small_segments(), &log).ok());
   Index idx;
-  for (uint64_t b = 0; b < 4; ++b) idx.put(log.get(), b * 10, 10, 60000);
-  std::vector<Location> dead;
-  for (uint64_t k = 0; k < 40; k += 2) dead.push_back(idx.loc[k]);
-  REQUIRE(log->mark_dead(dead).ok());
-  Collection c;
-  REQUIRE(log->collect({0.9, 8, 0, 1 << 30, {}}, &c).ok());
-  REQUIRE(!c.relocations.empty());
+  Collection c = collect_half_dead(log.get(), &idx);
   Location victim = c.relocations[0].from;
   REQUIRE(log->mark_dead({&victim, 1}).ok());
   REQUIRE(log->commit_collection(c.id).ok());
-  uint64_t live = 0;
-  for (const SegmentInfo& s : log->segments()) live += s.live_records;
-  REQUIRE(live == 20 - 1);
+  REQUIRE(live_records(*log) == 20 - 1);
+}
+
+TEST_CASE("a collection's copies count as copying until its segments leave the table", "[tensorlog][gc]") {
+  test::TempDir dir;
+  std::unique_ptr<TensorLog> log;
+  REQUIRE(TensorLog::open(dir.path(), small_segments(), &log).ok());
+  REQUIRE(log->usage().copying_bytes == 0);
+  Index idx;
+  Collection c = collect_half_dead(log.get(), &idx);
+  uint64_t copies = 0;
+  for (const Relocation& r : c.relocations) copies += allocated_bytes(r.to);
+  REQUIRE(c.copied_bytes == copies);
+  REQUIRE(log->usage().copying_bytes == copies);
+
+  // A record that dies before the retirement: its copy dies with it.
+  const Location gone = c.relocations[0].from;
+  const auto gone_key = std::find_if(idx.loc.begin(), idx.loc.end(), [&](const auto& kv) { return kv.second == gone; });
+  REQUIRE(gone_key != idx.loc.end());
+  idx.loc.erase(gone_key);
+  REQUIRE(log->mark_dead({&gone, 1}).ok());
+  Index moved = idx;
+  moved.apply(c);
+
+  // Retired: the old locations stop resolving, nothing on disk changes,
+  // abort is refused, and commit finishes the job.
+  REQUIRE(log->retire_collection(c.id).ok());
+  REQUIRE(log->retire_collection(c.id).ok());  // idempotent
+  REQUIRE(log->usage().copying_bytes == 0);
+  for (uint64_t s : c.segments) {
+    REQUIRE(::access(dir.sub(segment_file_name(s)).c_str(), F_OK) == 0);
+    for (const SegmentInfo& i : log->segments()) REQUIRE(i.id != s);
+  }
+  const auto moved_from = std::find_if(idx.loc.begin(), idx.loc.end(), [&](const auto& kv) {
+    return kv.second.segment == c.segments[0];
+  });
+  REQUIRE(moved_from != idx.loc.end());
+  REQUIRE(idx.check(log.get(), moved_from->first).is_not_found());
+  REQUIRE_FALSE(log->abort_collection(c.id).ok());
+  REQUIRE(log->pending_collections().size() == 1);
+  REQUIRE(log->commit_collection(c.id).ok());
+  for (uint64_t s : c.segments) REQUIRE_FALSE(::access(dir.sub(segment_file_name(s)).c_str(), F_OK) == 0);
+  moved.check_all(log.get());
+  REQUIRE(live_records(*log) == moved.loc.size());
+}
+
+TEST_CASE("an aborted collection's copies stop counting as copying", "[tensorlog][gc]") {
+  test::TempDir dir;
+  std::unique_ptr<TensorLog> log;
+  REQUIRE(TensorLog::open(dir.path(), small_segments(), &log).ok());
+  Index idx;
+  Collection c = collect_half_dead(log.get(), &idx);
+  REQUIRE(log->usage().copying_bytes > 0);
+  REQUIRE(log->abort_collection(c.id).ok());
+  REQUIRE(log->usage().copying_bytes == 0);
 }
 
 TEST_CASE("GC while readers run", "[tensorlog][gc][concurrency]") {
