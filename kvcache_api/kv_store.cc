@@ -63,6 +63,24 @@ Status check_shape(const engine::Shape& shape, const char* what) {
   return Status::invalid_argument(std::string("open: ") + what + " needs size_ratio >= 2 and runs_per_level >= 1");
 }
 
+// StoreOptions::segment_bytes = 0: whole MiB, and at most a quarter of a
+// capacity below 32 MiB (whole 4 KiB blocks).
+uint64_t default_segment_bytes(uint64_t capacity) {
+  constexpr uint64_t kMiB = 1 << 20, kMin = 8 * kMiB, kMax = 256 * kMiB;
+  if (capacity == 0) return kMax;
+  const uint64_t by_capacity = std::clamp(capacity / 64 / kMiB * kMiB, kMin, kMax);
+  return std::min(by_capacity, capacity / 4 / tensorlog::kAlign * tensorlog::kAlign);
+}
+
+}  // namespace
+
+StoreOptions resolved(StoreOptions o) {
+  if (o.segment_bytes == 0) o.segment_bytes = default_segment_bytes(o.capacity_bytes);
+  return o;
+}
+
+namespace {
+
 // Every field of StoreOptions, at the door: a bad value found later would
 // fail every get (an unknown codec) or divide by zero.
 Status validate(const StoreOptions& o) {

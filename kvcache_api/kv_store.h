@@ -270,7 +270,12 @@ struct StoreOptions {
   size_t index_write_buffer = 8 << 20;
   size_t index_block_cache = 64 << 20;
   OnCorruption on_corruption = OnCorruption::kFail;
-  uint64_t segment_bytes = uint64_t{256} << 20;  // tensor-log segment size: 16 KiB .. 16 GiB
+  // Tensor-log segment size: 16 KiB .. 16 GiB, or 0 = by the capacity:
+  // capacity_bytes / 64 within 8 .. 256 MiB (256 MiB unbounded). A region
+  // is a segment: small ones let the background keep ahead of the puts
+  // with a small maintenance_room, and 64 of them bound the file count
+  // (bench/RESULTS.md, "Capacity: region eviction").
+  uint64_t segment_bytes = 0;
   // The full-disk reserve (see Full disk): 64 MiB covers the index writes of
   // an eviction (a memtable flush of index_write_buffer included) and lets a
   // collection copy up to half of it. 0 = no reserve.

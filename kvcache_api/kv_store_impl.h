@@ -48,6 +48,10 @@ struct LocationHash {
 // a background copy push the files 4 KiB past capacity + one segment.
 
 // The index key of records, by location.
+// The options with their "0 = by the others" defaults filled in
+// (segment_bytes).
+StoreOptions resolved(StoreOptions o);
+
 using LocationKeys = std::unordered_map<tensorlog::Location, std::string, LocationHash>;
 
 // InvalidArgument unless dir holds a store (index/CURRENT and tensors/).
@@ -59,7 +63,8 @@ class KvStoreImpl final : public KvStore {
  public:
   // rebuild: open rebuilds the index from the tensor log whatever its state
   // (KvStore::repair).
-  explicit KvStoreImpl(const StoreOptions& options, bool rebuild = false) : opt_(options), force_rebuild_(rebuild) {}
+  explicit KvStoreImpl(const StoreOptions& options, bool rebuild = false)
+      : opt_(resolved(options)), force_rebuild_(rebuild) {}
   ~KvStoreImpl() override { close().ignore_error(); }  // close() reports; a destructor cannot
 
   Status open();

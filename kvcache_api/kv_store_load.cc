@@ -48,6 +48,9 @@ Status KvStoreImpl::load_state() {
 void KvStoreImpl::start_loader() {
   if (!load_snapshot_ || loader_.joinable()) return;
   loader_ = std::thread([this, it = std::move(load_snapshot_), last = load_last_]() mutable {
+    // First, so that the first get finds it; a reader that cannot be made
+    // now fails that get, with its error.
+    log_->warm_reader().ignore_error();
     Status s = load_pages(it.get(), last);
     it.reset();
     std::lock_guard g(load_mu_);

@@ -262,6 +262,13 @@ Status TensorLog::acquire_reader(std::unique_ptr<UringReader>* out) {
   return s;
 }
 
+Status TensorLog::warm_reader() {
+  std::unique_ptr<UringReader> r;
+  LSM4KV_RETURN_IF_ERROR(acquire_reader(&r));
+  release_reader(std::move(r));
+  return Status::OK();
+}
+
 void TensorLog::drop_dead_reader_files() {
   std::lock_guard<std::mutex> l(readers_mu_);
   for (auto& r : idle_readers_) r->drop_dead_slots();

@@ -47,7 +47,7 @@ struct Flags {
   size_t prompt_tokens = 2048, requests = 32, bytes_per_token = 16384, warmup_tokens = 49152;
   uint32_t page_tokens = 64;
   uint64_t capacity_mib = 4096;
-  uint64_t segment_mib = 256;
+  uint64_t segment_mib = 0;
   double gc_headroom = StoreOptions{}.gc_headroom;
   uint64_t seed = 1;
   bool keep_old = false;
@@ -65,7 +65,7 @@ void add_flags(CLI::App& app, Flags* f) {
   app.add_option("--warmup-tokens", f->warmup_tokens, "tokens stored before the stages");
   app.add_option("--page-tokens", f->page_tokens, "tokens per page")->check(CLI::Range(1, 512));
   app.add_option("--capacity-mib", f->capacity_mib, "store capacity in MiB (0 = unbounded)");
-  app.add_option("--segment-mib", f->segment_mib, "tensor-log segment size in MiB")->check(CLI::Range(1, 4096));
+  app.add_option("--segment-mib", f->segment_mib, "tensor-log segment size in MiB (0 = by the capacity: kv_store.h)")->check(CLI::Range(0, 4096));
   app.add_option("--gc-headroom", f->gc_headroom, "share of the capacity kept free of live data for GC")
       ->check(CLI::Range(0.0, 0.99));
   app.add_option("--eviction", f->eviction,

@@ -311,7 +311,7 @@ struct Flags {
   std::string backend = "both", sync = "durable";
   size_t requests = 0, bytes_per_token = 64;
   uint32_t page_tokens = 512;
-  uint64_t capacity_mib = 0, segment_mib = 256;
+  uint64_t capacity_mib = 0, segment_mib = 0;
   double gc_headroom = kvcache::StoreOptions{}.gc_headroom;
   double maintenance_room = kvcache::StoreOptions{}.maintenance_room;
   std::string eviction = "region";
@@ -327,7 +327,7 @@ void add_flags(CLI::App& app, Flags* f) {
   app.add_option("--page-tokens", f->page_tokens, "tokens per page (store page and baseline file)")
       ->check(CLI::Range(1, 512));
   app.add_option("--capacity-mib", f->capacity_mib, "capacity of each backend in MiB (0 = unbounded)");
-  app.add_option("--segment-mib", f->segment_mib, "store: tensor-log segment size in MiB")->check(CLI::Range(1, 4096));
+  app.add_option("--segment-mib", f->segment_mib, "store: tensor-log segment size in MiB (0 = by the capacity: kv_store.h)")->check(CLI::Range(0, 4096));
   app.add_option("--gc-headroom", f->gc_headroom, "store: share of the capacity kept free of live data for GC")
       ->check(CLI::Range(0.0, 0.99));
   app.add_option("--maintenance-room", f->maintenance_room,

@@ -189,7 +189,7 @@ void bind_store(py::module_& m) {
       .def(py::init<const std::string&, uint64_t, const std::string&, uint32_t, uint64_t, const std::string&, double,
                     uint64_t, bool, bool>(),
            py::arg("dir"), py::kw_only(), py::arg("capacity_bytes") = 0, py::arg("sync") = "per_batch",
-           py::arg("page_tokens") = 64, py::arg("segment_bytes") = uint64_t{256} << 20,
+           py::arg("page_tokens") = 64, py::arg("segment_bytes") = uint64_t{0},
            py::arg("eviction") = "region", py::arg("maintenance_room") = 0.05,
            py::arg("reserve_bytes") = uint64_t{64} << 20, py::arg("tuner") = true, py::arg("read_only") = false)
       .def("register_namespace", &Store::register_namespace, py::arg("name"), py::arg("layers") = 0,

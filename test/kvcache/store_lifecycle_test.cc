@@ -197,3 +197,32 @@ TEST_CASE("layouts are checked at register_namespace", "[kvcache][lifecycle]") {
   REQUIRE(store->register_namespace("good", kLayout, &ns).ok());
   put(store.get(), ns, prompt(3, 2));
 }
+
+TEST_CASE("segment_bytes 0 sizes the segments by the capacity", "[kvcache][lifecycle]") {
+  // capacity -> segment: 1/64 within 8 .. 256 MiB, at most a quarter of it
+  // (unbounded and large capacities get 256 MiB: not put here).
+  const std::vector<std::pair<uint64_t, uint64_t>> cases = {
+      {uint64_t{1} << 30, 16 << 20}, {64 << 20, 8 << 20}, {20 << 20, 5 << 20}};
+  for (const auto& [capacity, segment] : cases) {
+    INFO("capacity " << capacity);
+    test::TempDir dir("lsm4kv_lifecycle");
+    StoreOptions o = options(dir.path());
+    o.segment_bytes = 0;
+    o.capacity_bytes = capacity;
+    std::unique_ptr<KvStore> store;
+    REQUIRE(KvStore::open(o, &store).ok());
+    // Pages of 64 KiB: the records of a bit more than one segment.
+    const KvLayout big{4, 8, 128, DType::kF16};  // 16 KiB per token, 4 tokens a page
+    NamespaceId bns;
+    REQUIRE(store->register_namespace("big", big, &bns).ok());
+    const size_t pages = segment / (64 << 10) + 2;
+    std::vector<Token> t;
+    for (size_t k = 0; k < pages * P; k++) t.push_back(static_cast<Token>(k));
+    std::vector<char> kv(t.size() * big.bytes_per_token(), 'x');
+    REQUIRE(store->put_batch(bns, t, KvBuffer::host(kv.data(), kv.size())).ok());
+    StoreStats st;
+    REQUIRE(store->stats(&st).ok());
+    CHECK(st.tensor_segments == 2);  // one filled, the next begun
+    REQUIRE(store->close().ok());
+  }
+}
