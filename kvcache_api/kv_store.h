@@ -271,10 +271,12 @@ struct StoreOptions {
   size_t index_block_cache = 64 << 20;
   OnCorruption on_corruption = OnCorruption::kFail;
   // Tensor-log segment size: 16 KiB .. 16 GiB, or 0 = by the capacity:
-  // capacity_bytes / 64 within 8 .. 256 MiB (256 MiB unbounded). A region
-  // is a segment: small ones let the background keep ahead of the puts
-  // with a small maintenance_room, and 64 of them bound the file count
-  // (bench/RESULTS.md, "Capacity: region eviction").
+  // capacity_bytes / 32 within 16 .. 256 MiB, at most a quarter of it (256
+  // MiB unbounded). A region is a segment: small ones let the background
+  // keep ahead of the puts with a small maintenance_room; 32 of them bound
+  // the file count, and 16 MiB holds pages of 8 MiB whole (a page bigger
+  // than what is left of a segment starts the next). bench/RESULTS.md,
+  // "Capacity: region eviction".
   uint64_t segment_bytes = 0;
   // The full-disk reserve (see Full disk): 64 MiB covers the index writes of
   // an eviction (a memtable flush of index_write_buffer included) and lets a
