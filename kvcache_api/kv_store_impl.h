@@ -102,6 +102,10 @@ class KvStoreImpl final : public KvStore {
   // Null after close(). For store_admin.cc only.
   engine::DB* index() { return index_.get(); }
   tensorlog::TensorLog* tensor_log() { return log_.get(); }
+  void set_region_walk_hook(std::function<void()> hook) {
+    std::lock_guard g(walk_hook_mu_);
+    walk_hook_ = std::move(hook);
+  }
   // The stats file every kStatsInterval and at close (stop_stats_writer(),
   // which close() calls first). KvStore::open starts it, open_existing not.
   void start_stats_writer();
@@ -334,6 +338,8 @@ class KvStoreImpl final : public KvStore {
   // While the background walks the index for a region: the prefixes every
   // put since extends, which the region's choice keeps. Guarded by write_mu_.
   std::optional<std::unordered_set<std::string>> walk_paths_;
+  std::mutex walk_hook_mu_;
+  std::function<void()> walk_hook_;  // testing::set_region_walk_hook; guarded by walk_hook_mu_
   std::optional<tensorlog::Collection> copied_;  // guarded by collect_mu_
   LocationKeys copied_keys_;                     // guarded by collect_mu_; copied_'s keys, when known
   std::thread maintainer_;

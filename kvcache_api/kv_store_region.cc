@@ -230,6 +230,10 @@ Status KvStoreImpl::maintain_region_once(uint64_t files_low, bool* acted) {
   }
   RegionWalk walk;
   Status walked = walk_region(victim, &walk);
+  {
+    std::lock_guard g(walk_hook_mu_);
+    if (walk_hook_) walk_hook_();
+  }
   std::unique_lock w(write_mu_);
   std::unique_lock c(collect_mu_);
   std::unordered_set<std::string> paths = std::move(*walk_paths_);

@@ -27,6 +27,11 @@ namespace lsm4kv::kvcache::testing {
 engine::DB* index_of(KvStore* store);
 tensorlog::TensorLog* log_of(KvStore* store);
 
+// Called by the store's background thread after each walk of the index for a
+// region eviction, before it takes its locks again to choose what goes
+// (kv_store_region.cc): tests put in that window. Empty: none.
+void set_region_walk_hook(KvStore* store, std::function<void()> hook);
+
 struct KeyHooks {
   // Replaces XXH3-64 of a page's tokens in index keys.
   Fingerprinter fingerprint;

@@ -4,7 +4,10 @@
 // prefix-closed.
 #include <catch2/catch.hpp>
 
+#include <atomic>
+
 #include "kvcache_api/kv_store.h"
+#include "kvcache_api/test_hooks.h"
 #include "test/engine/test_util.h"
 #include "test/support/kv_data.h"
 
@@ -17,8 +20,9 @@ constexpr uint32_t P = 16;
 const KvLayout kLayout{2, 2, 64, DType::kF16};  // 16 KiB pages: about 3 records a segment
 constexpr uint64_t kCapacity = 1 << 20;
 
-StoreOptions options(const std::string& dir, uint32_t keep_reads) {
+StoreOptions options(const std::string& dir, uint32_t keep_reads, double room = 0.05) {
   StoreOptions o;
+  o.maintenance_room = room;
   o.dir = dir;
   o.page_tokens = P;
   o.sync = SyncMode::kNone;
@@ -38,8 +42,8 @@ std::vector<Token> tokens(Token first, size_t pages) {
 
 class Region {
  public:
-  Region(const std::string& dir, uint32_t keep_reads) {
-    REQUIRE(KvStore::open(options(dir, keep_reads), &store_).ok());
+  Region(const std::string& dir, uint32_t keep_reads, double room = 0.05) {
+    REQUIRE(KvStore::open(options(dir, keep_reads, room), &store_).ok());
     REQUIRE(store_->register_namespace("r", kLayout, &ns_).ok());
   }
   void put(const std::vector<Token>& t) {
@@ -133,6 +137,37 @@ TEST_CASE("region eviction never takes the prefixes a put extends", "[kvcache][c
   }
   CHECK(store->stats().pages_evicted > 0);
   REQUIRE(store->check_invariants().ok());
+}
+
+TEST_CASE("the background keeps the prefixes that puts extend while it walks the index",
+          "[kvcache][capacity][region]") {
+  test::TempDir dir("lsm4kv_region_walk");
+  // A room of 0.3: the put made inside the walk fits without a round of
+  // its own (which would take the region first, and the walk would be
+  // dropped instead of chosen from).
+  Region store(dir.path(), 1, 0.3);
+  const auto first = tokens(1, 1);  // in the oldest segment, never read: the first round's to evict
+  auto extended = first;
+  for (Token x : tokens(90000, 1)) extended.push_back(x);
+  store.put(first);
+  std::atomic<bool> fired{false};
+  testing::set_region_walk_hook(store.operator->(), [&] {
+    if (fired.exchange(true)) return;
+    store.put(extended);  // after the walk, before the choice: the walk never saw it
+  });
+  for (Token i = 0; !fired; i++) {
+    REQUIRE(store->stats().bytes_put < 4 * kCapacity);  // a round must have walked by then
+    store.put(tokens(100000 + i * 1000, 1));
+  }
+  testing::set_region_walk_hook(store.operator->(), {});
+  REQUIRE(store->evict_to(kCapacity).ok());  // after the background's round (it takes the same locks)
+  // Without the put's prefix kept, the round would have evicted `first` and
+  // left the page put below it unreachable, still counted.
+  CHECK(store.cached(extended) == extended.size());
+  store.read(extended);
+  Status inv = store->check_invariants();
+  INFO(inv.to_string());
+  REQUIRE(inv.ok());
 }
 
 TEST_CASE("region_keep_reads above 3 is refused", "[kvcache][capacity][region]") {
