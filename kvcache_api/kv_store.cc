@@ -72,15 +72,6 @@ uint64_t default_segment_bytes(uint64_t capacity) {
   return std::min(by_capacity, capacity / 4 / tensorlog::kAlign * tensorlog::kAlign);
 }
 
-}  // namespace
-
-StoreOptions resolved(StoreOptions o) {
-  if (o.segment_bytes == 0) o.segment_bytes = default_segment_bytes(o.capacity_bytes);
-  return o;
-}
-
-namespace {
-
 // Every field of StoreOptions, at the door: a bad value found later would
 // fail every get (an unknown codec) or divide by zero.
 Status validate(const StoreOptions& o) {
@@ -142,6 +133,11 @@ Status page_record_bytes(const KvLayout& l, uint32_t page_tokens, uint64_t* out)
 }
 
 }  // namespace
+
+StoreOptions resolved(StoreOptions o) {
+  if (o.segment_bytes == 0) o.segment_bytes = default_segment_bytes(o.capacity_bytes);
+  return o;
+}
 
 Status KvStoreImpl::check_writable(const char* what) const {
   LSM4KV_RETURN_IF_ERROR(check_open());

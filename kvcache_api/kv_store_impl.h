@@ -47,11 +47,11 @@ struct LocationHash {
 // copy_region, maintain_once). Counting the active dead bytes out as well let
 // a background copy push the files 4 KiB past capacity + one segment.
 
-// The index key of records, by location.
 // The options with their "0 = by the others" defaults filled in
 // (segment_bytes).
 StoreOptions resolved(StoreOptions o);
 
+// The index key of records, by location.
 using LocationKeys = std::unordered_map<tensorlog::Location, std::string, LocationHash>;
 
 // InvalidArgument unless dir holds a store (index/CURRENT and tensors/).
