@@ -4,7 +4,8 @@
 // prefix-closed.
 #include <catch2/catch.hpp>
 
-#include <atomic>
+#include <condition_variable>
+#include <mutex>
 
 #include "kvcache_api/kv_store.h"
 #include "kvcache_api/test_hooks.h"
@@ -150,14 +151,32 @@ TEST_CASE("the background keeps the prefixes that puts extend while it walks the
   auto extended = first;
   for (Token x : tokens(90000, 1)) extended.push_back(x);
   store.put(first);
-  std::atomic<bool> fired{false};
+  std::mutex mu;
+  std::condition_variable cv;
+  bool fired = false;
   testing::set_region_walk_hook(store.operator->(), [&] {
-    if (fired.exchange(true)) return;
+    {
+      std::lock_guard l(mu);
+      if (fired) return;
+    }
     store.put(extended);  // after the walk, before the choice: the walk never saw it
+    std::lock_guard l(mu);
+    fired = true;
+    cv.notify_all();
   });
-  for (Token i = 0; !fired; i++) {
-    REQUIRE(store->stats().bytes_put < 4 * kCapacity);  // a round must have walked by then
+  // Past the background's high mark (0.85 of the capacity), short of what
+  // would make a put take a region itself; then the background walks, however
+  // long it takes to get there (no put races it for the region).
+  for (Token i = 0; store->stats().tensor_file_bytes <= kCapacity * 9 / 10; i++) {
+    {
+      std::lock_guard l(mu);
+      if (fired) break;
+    }
     store.put(tokens(100000 + i * 1000, 1));
+  }
+  {
+    std::unique_lock l(mu);
+    cv.wait(l, [&] { return fired; });
   }
   testing::set_region_walk_hook(store.operator->(), {});
   REQUIRE(store->evict_to(kCapacity).ok());  // after the background's round (it takes the same locks)
