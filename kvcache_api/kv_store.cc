@@ -92,6 +92,11 @@ Status validate(const StoreOptions& o) {
     return bad("gc_headroom must be in [0, 1), not " + std::to_string(o.gc_headroom));
   if (!(o.maintenance_room >= 0.0 && o.maintenance_room < 1.0))
     return bad("maintenance_room must be in [0, 1), not " + std::to_string(o.maintenance_room));
+  if (!(o.region_small_share >= 0.0 && o.region_small_share < 1.0))
+    return bad("region_small_share must be in [0, 1), not " + std::to_string(o.region_small_share));
+  if (o.region_main_keep_reads < 1 || o.region_main_keep_reads > tensorlog::RecordTable::kMaxReads)
+    return bad("region_main_keep_reads must be in 1.." + std::to_string(tensorlog::RecordTable::kMaxReads) +
+               ", not " + std::to_string(o.region_main_keep_reads));
   if (o.region_keep_reads > tensorlog::RecordTable::kMaxReads)
     return bad("region_keep_reads must be at most " + std::to_string(tensorlog::RecordTable::kMaxReads) + ", not " +
                std::to_string(o.region_keep_reads));
@@ -374,8 +379,10 @@ Status KvStoreImpl::put_locked(std::span<const PutRequest> requests, PutResult* 
 
   std::vector<tensorlog::RecordInput> records;
   for (const Pending& p : pages) records.push_back({p.tag, p.data, p.size});
+  std::vector<std::string_view> keys;
+  for (const Pending& p : pages) keys.push_back(p.key);
   std::vector<tensorlog::Location> locs;
-  LSM4KV_RETURN_IF_ERROR(log_->append(records, &locs));
+  LSM4KV_RETURN_IF_ERROR(append_put(records, keys, &locs));
   engine::WriteBatch batch;
   const uint64_t tick = next_tick();
   uint64_t bytes = 0;
@@ -429,6 +436,7 @@ Status KvStoreImpl::stats(StoreStats* out) const {
   st.put_stalls = counters_.put_stalls;
   st.put_stall_micros = counters_.put_stall_micros;
   st.maintenance_rounds = counters_.maintenance_rounds;
+  st.pages_readmitted = counters_.pages_readmitted;
   st.put_latency = put_latency_.percentiles();
   st.probe_latency = probe_latency_.percentiles();
   st.get_latency = get_latency_.percentiles();
@@ -441,6 +449,10 @@ Status KvStoreImpl::stats(StoreStats* out) const {
     std::lock_guard g(lru_mu_);
     st.stored_bytes = lru_.total_bytes();
     st.memory.eviction = lru_.memory_bytes();
+  }
+  {
+    std::lock_guard g(ghost_mu_);
+    st.memory.eviction += ghost_.memory_bytes();
   }
   st.memory.tensor_tables = u.table_bytes;
   engine::Properties p = index_->properties();

@@ -67,6 +67,18 @@
 //     ancestor. Read counts live in memory and are saved by a clean close
 //     (tensorlog/read_counts.h); a crash forgets them (the log's order,
 //     recency as of each page's last copy, survives either way).
+//     With region_small_share > 0 (the default) the log is two FIFOs, as in
+//     S3-FIFO (Yang et al., SOSP '23): new pages go to segments of their own
+//     (the small FIFO), whose regions go first while they hold more than
+//     region_small_share of the capacity; a page read there is copied to the
+//     main FIFO, the others are evicted and remembered (by a hash, for a
+//     capacity's worth of bytes): a put of one of them stores it in the
+//     main FIFO directly (StoreStats::pages_readmitted). A main region keeps
+//     the pages read region_main_keep_reads times in their pass. One-time
+//     pages so leave after a short pass instead of a whole one, and the
+//     pages that are reused keep the room (bench/RESULTS.md, "Two FIFOs").
+//     Which FIFO a segment belongs to is known in memory only: after a
+//     restart every segment counts as main.
 //   - kSubtreeLru, the classic log-structured rule with GC headroom:
 //     a put that would take the live bytes (those the index
 //     references) past (1 - gc_headroom) x capacity_bytes first evicts the
@@ -254,8 +266,17 @@ struct StoreOptions {
   // recently used prefix subtrees with GC headroom.
   EvictionPolicy eviction = EvictionPolicy::kRegion;
   // Region eviction keeps (copies forward) a page read at least this often
-  // since it was written; 0 keeps none (plain FIFO). 0..3.
+  // since it was written; 0 keeps none (plain FIFO). 0..3. With
+  // region_small_share > 0, of the new pages' regions only.
   uint32_t region_keep_reads = 1;
+  // Region eviction over two FIFOs (S3-FIFO, see Capacity): the share of the
+  // capacity new pages have for their first pass. 0 = one FIFO for all
+  // pages (region_keep_reads for every region). 0 <= it < 1.
+  double region_small_share = 0.1;
+  // With region_small_share > 0: a region of pages that earned their place
+  // keeps (copies forward) those read at least this often in their pass.
+  // 1..3.
+  uint32_t region_main_keep_reads = 3;
   Codec codec = Codec::kNone;        // base/codec_id.h
   bool tuner = true;                // retune T and K from the workload (tuner/)
   LsmShape initial_shape;           // the index's shape when the store is created
@@ -306,7 +327,7 @@ struct MemoryUsage {
   uint64_t index_block_cache = 0;  // index blocks cached (at most StoreOptions::index_block_cache)
   uint64_t index_memtables = 0;    // the index's write buffers
   uint64_t tensor_tables = 0;      // the tensor log's per-record tables
-  uint64_t eviction = 0;           // the LRU of subtrees and keyed pages
+  uint64_t eviction = 0;           // the LRU of subtrees and keyed pages, the ghost set
   uint64_t total() const {
     return index_filters + index_fences + index_block_cache + index_memtables + tensor_tables + eviction;
   }
@@ -354,6 +375,9 @@ struct StoreStats {
   // maintenance was behind or off), and the microseconds they spent on it.
   uint64_t put_stalls = 0, put_stall_micros = 0;
   uint64_t maintenance_rounds = 0;           // background rounds that evicted or collected
+  // Region eviction, two FIFOs: pages put straight to the main FIFO because
+  // they had been evicted unread from the small one not long before.
+  uint64_t pages_readmitted = 0;
   uint64_t stored_bytes = 0;                 // record bytes the index references
   size_t files = 0;                          // index + tensor-log files
   LsmShape index_shape;

@@ -23,6 +23,7 @@
 
 #include "engine/db.h"
 #include "kvcache_api/branch_eviction.h"
+#include "kvcache_api/ghost_set.h"
 #include "kvcache_api/kv_store.h"
 #include "kvcache_api/latency.h"
 #include "kvcache_api/prefix_key.h"
@@ -64,7 +65,7 @@ class KvStoreImpl final : public KvStore {
   // rebuild: open rebuilds the index from the tensor log whatever its state
   // (KvStore::repair).
   explicit KvStoreImpl(const StoreOptions& options, bool rebuild = false)
-      : opt_(resolved(options)), force_rebuild_(rebuild) {}
+      : opt_(resolved(options)), force_rebuild_(rebuild), ghost_(opt_.capacity_bytes) {}
   ~KvStoreImpl() override { close().ignore_error(); }  // close() reports; a destructor cannot
 
   Status open();
@@ -203,11 +204,20 @@ class KvStoreImpl final : public KvStore {
   };
   struct RegionWalk {
     uint64_t segment = 0;
+    bool small = false;  // a region of the small FIFO (StoreOptions::region_small_share)
     std::vector<SubtreePage> pages;              // every tree page, parents first
     std::vector<tensorlog::Location> locations;  // of pages[i]
     std::vector<size_t> root_of;                 // index of pages[i]'s root
     std::vector<std::pair<std::string, tensorlog::Location>> keyed;  // keyed pages in the segment
   };
+  // The region that goes next: the oldest segment, or with two FIFOs the
+  // small FIFO's oldest while it is over its share, else the main's.
+  uint64_t region_victim() const;
+  bool two_fifos() const { return opt_.region_small_share > 0; }
+  // Appends a put's records (keys[i]: records[i]'s page key) to the log:
+  // with two FIFOs, those the ghost set remembers to the main FIFO's head.
+  Status append_put(std::span<const tensorlog::RecordInput> records, std::span<const std::string_view> keys,
+                    std::vector<tensorlog::Location>* locs);
   Status walk_region(uint64_t victim, RegionWalk* out);
   Status evict_walked(const RegionWalk& walk, const std::unordered_set<std::string>& paths, RegionChoice* out);
   Status evict_region(const std::unordered_set<std::string>& paths, RegionChoice* out);
@@ -306,6 +316,9 @@ class KvStoreImpl final : public KvStore {
   mutable std::mutex meta_mu_;
   std::map<NamespaceId, KvLayout> layouts_;  // guarded by meta_mu_
   std::map<std::string, NamespaceId> names_;  // guarded by meta_mu_
+  // Pages evicted unread from the small FIFO (two FIFOs only).
+  mutable std::mutex ghost_mu_;
+  GhostSet ghost_;  // guarded by ghost_mu_
   mutable std::mutex lru_mu_;
   SubtreeLru lru_;  // guarded by lru_mu_
   std::atomic<uint64_t> tick_{0};
@@ -323,7 +336,7 @@ class KvStoreImpl final : public KvStore {
     std::atomic<uint64_t> hit_tokens{0}, miss_tokens{0}, hit_pages{0}, miss_pages{0};
     std::atomic<uint64_t> bytes_put{0}, bytes_got{0}, pages_put{0}, pages_evicted{0};
     std::atomic<uint64_t> evictions{0}, collisions{0}, gc_bytes_copied{0}, corrupt_pages_dropped{0};
-    std::atomic<uint64_t> put_stalls{0}, put_stall_micros{0}, maintenance_rounds{0};
+    std::atomic<uint64_t> put_stalls{0}, put_stall_micros{0}, maintenance_rounds{0}, pages_readmitted{0};
   } counters_;
   LatencyHistogram put_latency_, probe_latency_, get_latency_;
 

@@ -12,13 +12,62 @@
 // their records are dead bytes until their own segment reaches the head.
 // A prefix is read whenever a page below it is, so a page that was hit never
 // loses an ancestor that was not.
+//
+// Two FIFOs (region_small_share > 0, S3-FIFO): puts append to the log's put
+// head, copies to its kept head, so each segment is of one FIFO. The small
+// FIFO (the put head's segments) goes first while it is over its share; its
+// pages read there move to the main FIFO (the copy), the others are evicted
+// and their keys remembered in the ghost set, from which a later put sends
+// them to the kept head.
 #include <unordered_map>
 
+#include "base/checksum.h"
 #include "kvcache_api/branch_eviction.h"
 #include "kvcache_api/kv_store_impl.h"
 #include "kvcache_api/subtree_walk.h"
 
 namespace lsm4kv::kvcache {
+
+uint64_t KvStoreImpl::region_victim() const {
+  if (!two_fifos()) return log_->oldest_collectable_segment();
+  const uint64_t small = log_->oldest_collectable_segment(tensorlog::Head::kPut);
+  const double share = opt_.region_small_share * static_cast<double>(opt_.capacity_bytes);
+  if (small != 0 && static_cast<double>(log_->usage().put_head_bytes) > share) return small;
+  const uint64_t main = log_->oldest_collectable_segment(tensorlog::Head::kKept);
+  return main != 0 ? main : small;
+}
+
+Status KvStoreImpl::append_put(std::span<const tensorlog::RecordInput> records,
+                               std::span<const std::string_view> keys, std::vector<tensorlog::Location>* locs) {
+  std::vector<size_t> readmit;
+  if (two_fifos() && opt_.capacity_bytes > 0) {
+    std::lock_guard g(ghost_mu_);
+    for (size_t i = 0; i < keys.size(); i++)
+      if (ghost_.take(checksum64(keys[i]))) readmit.push_back(i);
+  }
+  if (readmit.empty()) return log_->append(records, locs);
+  std::vector<tensorlog::RecordInput> parts[2];  // by head
+  std::vector<tensorlog::Head> head_of(records.size(), tensorlog::Head::kPut);
+  for (size_t i : readmit) head_of[i] = tensorlog::Head::kKept;
+  for (size_t i = 0; i < records.size(); i++) parts[static_cast<int>(head_of[i])].push_back(records[i]);
+  std::vector<tensorlog::Location> got[2];
+  for (int h = 0; h < 2; h++) {
+    if (parts[h].empty()) continue;
+    Status s = log_->append(parts[h], &got[h], static_cast<tensorlog::Head>(h));
+    if (!s.ok()) {
+      if (h == 1) forget_records(got[0]).ignore_error();  // never referenced: reclaimable
+      return s;
+    }
+  }
+  locs->clear();
+  size_t next[2] = {0, 0};
+  for (size_t i = 0; i < records.size(); i++) {
+    const int h = static_cast<int>(head_of[i]);
+    locs->push_back(got[h][next[h]++]);
+  }
+  counters_.pages_readmitted += readmit.size();
+  return Status::OK();
+}
 
 // Every page of the index, parents first (so that a page goes when its
 // parent does), and the keyed pages of the victim. Reads one snapshot of the
@@ -26,6 +75,7 @@ namespace lsm4kv::kvcache {
 Status KvStoreImpl::walk_region(uint64_t victim, RegionWalk* out) {
   *out = RegionWalk{};
   out->segment = victim;
+  out->small = two_fifos() && log_->segment_head(victim) == tensorlog::Head::kPut;
   std::vector<NamespaceId> ids;
   {
     std::lock_guard m(meta_mu_);
@@ -64,7 +114,10 @@ Status KvStoreImpl::walk_region(uint64_t victim, RegionWalk* out) {
 
 // Evicts the walked region's pages that go; out->kept gets the keys of the
 // pages that stay, by record, for the copy's index update. A page stays when
-// it was read region_keep_reads times since written or is in `paths`.
+// it was read region_keep_reads times since written (region_main_keep_reads
+// in a main region of two FIFOs) or is in `paths`. A small region's pages
+// that go unread (below a page that goes or not) are remembered in the
+// ghost set.
 // REQUIRES: write_mu_ and collect_mu_ held, no copied collection pending,
 // and no change to the index since the walk but puts whose paths are in
 // `paths` (their pages are not in the walk: no walked page is below them).
@@ -72,8 +125,13 @@ Status KvStoreImpl::evict_walked(const RegionWalk& walk, const std::unordered_se
                                  RegionChoice* out) {
   *out = RegionChoice{};
   out->segment = walk.segment;
+  const uint32_t keep_reads = two_fifos() && !walk.small ? opt_.region_main_keep_reads : opt_.region_keep_reads;
   auto keep = [&](const tensorlog::Location& loc, const std::string& key) {
-    return paths.contains(key) || (opt_.region_keep_reads > 0 && log_->reads(loc) >= opt_.region_keep_reads);
+    return paths.contains(key) || (keep_reads > 0 && log_->reads(loc) >= keep_reads);
+  };
+  std::vector<std::pair<uint64_t, uint64_t>> ghosts;  // (key hash, bytes) of a small region's unread pages
+  auto went_unread = [&](const std::string& key, const tensorlog::Location& loc) {
+    if (walk.small) ghosts.emplace_back(checksum64(key), disk_bytes(loc));
   };
   const std::vector<SubtreePage>& pages = walk.pages;
   std::vector<bool> goes(pages.size(), false);
@@ -84,12 +142,14 @@ Status KvStoreImpl::evict_walked(const RegionWalk& walk, const std::unordered_se
   for (size_t i = 0; i < pages.size(); i++) {
     const size_t parent = pages[i].parent;
     const bool in_region = walk.locations[i].segment == walk.segment;
-    goes[i] = (parent != SIZE_MAX && goes[parent]) || (in_region && !keep(walk.locations[i], pages[i].key));
+    const bool unread = in_region && !keep(walk.locations[i], pages[i].key);
+    goes[i] = (parent != SIZE_MAX && goes[parent]) || unread;
     pages_by_root[walk.root_of[i]]++;
     if (!goes[i]) {
       if (in_region) out->kept.emplace(walk.locations[i], pages[i].key);
       continue;
     }
+    if (unread) went_unread(pages[i].key, walk.locations[i]);
     dead.push_back(walk.locations[i]);
     chosen.pages.push_back(i);
     chosen.bytes += pages[i].bytes;
@@ -107,6 +167,7 @@ Status KvStoreImpl::evict_walked(const RegionWalk& walk, const std::unordered_se
     } else {
       batch.delete_key(key);
       keyed_gone.push_back(key);
+      went_unread(key, loc);
       dead.push_back(loc);
     }
   }
@@ -124,6 +185,10 @@ Status KvStoreImpl::evict_walked(const RegionWalk& walk, const std::unordered_se
     }
     for (const std::string& k : keyed_gone) lru_.remove(k);
   }
+  {
+    std::lock_guard g(ghost_mu_);
+    for (const auto& [hash, bytes] : ghosts) ghost_.insert(hash, bytes);
+  }
   counters_.evictions += chosen.roots.size() + keyed_gone.size();
   counters_.pages_evicted += dead.size();
   return forget_records(dead);
@@ -133,7 +198,7 @@ Status KvStoreImpl::evict_walked(const RegionWalk& walk, const std::unordered_se
 // REQUIRES: write_mu_ and collect_mu_ held, no copied collection pending.
 Status KvStoreImpl::evict_region(const std::unordered_set<std::string>& paths, RegionChoice* out) {
   *out = RegionChoice{};
-  const uint64_t victim = log_->oldest_collectable_segment();
+  const uint64_t victim = region_victim();
   if (victim == 0) return Status::OK();
   RegionWalk walk;
   LSM4KV_RETURN_IF_ERROR(walk_region(victim, &walk));
@@ -223,7 +288,7 @@ Status KvStoreImpl::maintain_region_once(uint64_t files_low, bool* acted) {
     std::lock_guard w(write_mu_);
     std::lock_guard c(collect_mu_);
     if (log_->usage().file_bytes <= files_low) return Status::OK();
-    victim = log_->oldest_collectable_segment();
+    victim = region_victim();
     if (victim == 0) return Status::OK();
     epoch = index_epoch_;
     walk_paths_.emplace();
@@ -239,7 +304,8 @@ Status KvStoreImpl::maintain_region_once(uint64_t files_low, bool* acted) {
   std::unordered_set<std::string> paths = std::move(*walk_paths_);
   walk_paths_.reset();
   LSM4KV_RETURN_IF_ERROR(walked);
-  if (epoch != index_epoch_ || copied_ || log_->oldest_collectable_segment() != victim) {
+  const auto fifo = two_fifos() ? std::optional(log_->segment_head(victim)) : std::nullopt;
+  if (epoch != index_epoch_ || copied_ || log_->oldest_collectable_segment(fifo) != victim) {
     *acted = true;  // overtaken: try again
     return Status::OK();
   }

@@ -61,6 +61,7 @@ struct SegmentRecords {
   uint64_t file_bytes = 0;  // size on disk, headers and index included
   bool sealed = false;      // has an index and footer; never written again
   bool active = false;      // the writer appends to it
+  bool put_head = false;    // written by TensorLog's Head::kPut (in memory only)
   // Read-only open of an unsealed segment: bytes after its last complete
   // record (a torn tail a writable open would cut off).
   uint64_t torn_bytes = 0;

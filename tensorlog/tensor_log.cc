@@ -13,7 +13,7 @@ namespace lsm4kv::tensorlog {
 
 class TensorLog::Catalog final : public SegmentWriter::Catalog {
  public:
-  explicit Catalog(TensorLog* log) : log_(log) {}
+  Catalog(TensorLog* log, Head head) : log_(log), head_(head) {}
   uint64_t new_segment_id() override {
     std::lock_guard<std::mutex> l(log_->mu_);
     return log_->next_segment_id_++;
@@ -28,6 +28,7 @@ class TensorLog::Catalog final : public SegmentWriter::Catalog {
     s.file = std::move(file);
     s.file_bytes = kAlign;
     s.active = true;
+    s.put_head = head_ == Head::kPut;
     return Status::OK();
   }
   void segment_dropped(uint64_t id) override {
@@ -49,6 +50,7 @@ class TensorLog::Catalog final : public SegmentWriter::Catalog {
 
  private:
   TensorLog* const log_;
+  const Head head_;
 };
 
 // ---------------------------------------------------------------------------
@@ -136,7 +138,7 @@ TensorLog::TensorLog(std::string dir, const TensorLogOptions& options)
     : dir_(std::move(dir)),
       options_(options),
       pool_(size_t{256} << 20, options.use_cuda),
-      catalog_(std::make_unique<Catalog>(this)) {}
+      catalogs_{std::make_unique<Catalog>(this, Head::kPut), std::make_unique<Catalog>(this, Head::kKept)} {}
 
 TensorLog::~TensorLog() { close().ignore_error(); }  // close() reports; a destructor cannot
 
@@ -164,7 +166,8 @@ Status TensorLog::open(const std::string& dir, const TensorLogOptions& options,
     wo.segment_size = options.segment_size;
     wo.sync = options.sync;
     wo.direct_writes = options.direct_io;
-    log->writer_ = std::make_unique<SegmentWriter>(options.fs, dir, wo, log->catalog_.get());
+    for (int h = 0; h < 2; ++h)
+      log->writers_[h] = std::make_unique<SegmentWriter>(options.fs, dir, wo, log->catalogs_[h].get());
   }
   for (unsigned i = 0; i < options.async_threads; ++i)
     log->workers_.emplace_back([l = log.get()] { l->async_worker(); });
@@ -217,7 +220,7 @@ Status TensorLog::check_writable(const char* what) const {
   return Status::not_supported(dir_ + ": " + what + ": the tensor log is open read-only");
 }
 
-Status TensorLog::append(std::span<const RecordInput> records, std::vector<Location>* locations) {
+Status TensorLog::append(std::span<const RecordInput> records, std::vector<Location>* locations, Head head) {
   locations->clear();
   LSM4KV_RETURN_IF_ERROR(check_writable("append"));
   if (records.empty()) return Status::OK();
@@ -225,19 +228,21 @@ Status TensorLog::append(std::span<const RecordInput> records, std::vector<Locat
   // while its earlier chunks are being written (SegmentWriter::append_chunked);
   // a small one here, so that concurrent appenders encode in parallel. Each
   // thread keeps its buffer for the next call.
-  const uint64_t start = writer_->tail_hint();
-  if (writer_->pipelined(encoded_capacity(options_.codec, records, start)))
-    return writer_->append_chunked(options_.codec, records, locations);
+  SegmentWriter* w = writer(head);
+  const uint64_t start = w->tail_hint();
+  if (w->pipelined(encoded_capacity(options_.codec, records, start)))
+    return w->append_chunked(options_.codec, records, locations);
   thread_local EncodedBatch batch;
   Status s = encode_batch(options_.codec, records, &batch, start);
-  if (s.ok()) s = writer_->append(&batch, false, locations);
+  if (s.ok()) s = w->append(&batch, false, locations);
   if (!s.ok()) locations->clear();
   return s;
 }
 
 Status TensorLog::sync() {
   LSM4KV_RETURN_IF_ERROR(check_writable("sync"));
-  return writer_->sync();
+  LSM4KV_RETURN_IF_ERROR(writer(Head::kPut)->sync());
+  return writer(Head::kKept)->sync();
 }
 
 Status TensorLog::acquire_reader(std::unique_ptr<UringReader>* out) {
@@ -436,11 +441,17 @@ uint32_t TensorLog::reads(const Location& loc) const {
   return i == RecordTable::kNone ? 0 : it->second.records.reads(i);
 }
 
-uint64_t TensorLog::oldest_collectable_segment() const {
+uint64_t TensorLog::oldest_collectable_segment(std::optional<Head> head) const {
   std::lock_guard<std::mutex> l(mu_);
   for (const auto& [id, s] : segments_)
-    if (collectable_locked(id, s)) return id;
+    if (collectable_locked(id, s) && (!head || s.put_head == (*head == Head::kPut))) return id;
   return 0;
+}
+
+Head TensorLog::segment_head(uint64_t id) const {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = segments_.find(id);
+  return it != segments_.end() && it->second.put_head ? Head::kPut : Head::kKept;
 }
 
 std::vector<SegmentInfo> TensorLog::segments() const {
@@ -468,6 +479,7 @@ LogUsage TensorLog::usage() const {
   for (const auto& [id, s] : segments_) {
     u.segments++;
     u.file_bytes += s.file_bytes;
+    if (s.put_head) u.put_head_bytes += s.file_bytes;
     u.live_bytes += s.live_bytes;
     u.dead_bytes += s.dead_bytes;
     if (s.active) u.active_dead_bytes += s.dead_bytes;
@@ -541,7 +553,9 @@ Status TensorLog::close() {
     // A hint (read_counts.h): on a full disk the counts are lost, not the close.
     save_read_counts(options_.fs, dir_, counts).ignore_error();
   }
-  return writer_ ? writer_->close() : Status::OK();
+  Status s = writers_[0] ? writers_[0]->close() : Status::OK();
+  Status k = writers_[1] ? writers_[1]->close() : Status::OK();
+  return s.ok() ? k : s;
 }
 
 }  // namespace lsm4kv::tensorlog

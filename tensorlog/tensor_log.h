@@ -52,6 +52,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -164,6 +165,8 @@ struct LogUsage {
   // copied: on disk twice until the collection commits (its segments go) or
   // aborts.
   uint64_t copying_bytes = 0;
+  // Of file_bytes, the segments written by Head::kPut.
+  uint64_t put_head_bytes = 0;
   // RAM of the per-record tables (offset, length, liveness of every record).
   uint64_t table_bytes = 0;
 };
@@ -183,6 +186,15 @@ struct Collection {
   std::vector<Location> retired_dead;    // copies it marked dead, for DEAD.log at commit
 };
 
+// The log has two heads, each with its own active segment, so that records
+// of different expected lifetimes fill different segments (and a segment's
+// records leave together): kPut takes new records, kKept the copies of
+// collections (records that outlived their first segment) and whatever the
+// caller appends there as likely to live long (a store's readmitted pages).
+// Which head a segment was written by is known in memory only: segments
+// recovered at open are counted as kKept.
+enum class Head : uint8_t { kPut = 0, kKept = 1 };
+
 class TensorLog {
  public:
   // Opens (creating if needed) the log in dir: recovers unsealed segments
@@ -200,7 +212,8 @@ class TensorLog {
   // flight while the next is encoded (SegmentWriter::append_chunked); it is
   // still one batch: a failure in any chunk cuts the segments back to where
   // they were before it, and a durable sync mode syncs it once, at its end.
-  Status append(std::span<const RecordInput> records, std::vector<Location>* locations);
+  Status append(std::span<const RecordInput> records, std::vector<Location>* locations,
+                Head head = Head::kPut);
   // Makes every appended record durable (for SyncMode::kNone).
   Status sync();
 
@@ -227,8 +240,11 @@ class TensorLog {
   // RecordTable::kMaxReads); 0 for an unknown location.
   uint32_t reads(const Location& location) const;
   // The oldest sealed segment no collection holds (the head of the FIFO that
-  // region eviction takes), or 0.
-  uint64_t oldest_collectable_segment() const;
+  // region eviction takes), or 0; of one head's segments when it is given.
+  uint64_t oldest_collectable_segment(std::optional<Head> head = std::nullopt) const;
+  // The head that wrote the segment (kKept for one recovered at open or
+  // unknown).
+  Head segment_head(uint64_t id) const;
 
   // Rewrites the live records of the segments the planner picks. *out is
   // empty (id 0) when there is nothing to do.
@@ -301,8 +317,9 @@ class TensorLog {
   const TensorLogOptions options_;
   std::unique_ptr<FileLock> lock_;
   PinnedPool pool_;
-  std::unique_ptr<Catalog> catalog_;
-  std::unique_ptr<SegmentWriter> writer_;
+  std::unique_ptr<Catalog> catalogs_[2];        // by Head
+  std::unique_ptr<SegmentWriter> writers_[2];  // by Head
+  SegmentWriter* writer(Head head) const { return writers_[static_cast<int>(head)].get(); }
   std::unique_ptr<DeadLog> dead_log_;
 
   mutable std::mutex mu_;

@@ -121,7 +121,7 @@ class StoreBackend : public Backend {
     std::snprintf(buf, sizeof buf,
                   "store: put %.1f MiB, %llu evictions (%llu pages), GC copied %.1f MiB (%.2f per MiB put), %llu "
                   "segments (%.1f MiB live, %.1f MiB dead at the end), index T=%d K=%d, "
-                  "%llu puts made room themselves (%.1f ms), %llu background rounds",
+                  "%llu puts made room themselves (%.1f ms), %llu background rounds, %llu pages readmitted",
                   static_cast<double>(st_.bytes_put) / (1 << 20), static_cast<unsigned long long>(st_.evictions),
                   static_cast<unsigned long long>(st_.pages_evicted), static_cast<double>(st_.gc_bytes_copied) / (1 << 20),
                   st_.bytes_put == 0 ? 0.0 : static_cast<double>(st_.gc_bytes_copied) / static_cast<double>(st_.bytes_put),
@@ -129,7 +129,8 @@ class StoreBackend : public Backend {
                   static_cast<double>(st_.tensor_live_bytes) / (1 << 20),
                   static_cast<double>(st_.tensor_dead_bytes) / (1 << 20), st_.index_shape.size_ratio,
                   st_.index_shape.runs_at(1), static_cast<unsigned long long>(st_.put_stalls),
-                  static_cast<double>(st_.put_stall_micros) / 1000, static_cast<unsigned long long>(st_.maintenance_rounds));
+                  static_cast<double>(st_.put_stall_micros) / 1000, static_cast<unsigned long long>(st_.maintenance_rounds),
+                  static_cast<unsigned long long>(st_.pages_readmitted));
     return buf;
   }
 
@@ -316,6 +317,8 @@ struct Flags {
   double maintenance_room = kvcache::StoreOptions{}.maintenance_room;
   std::string eviction = "region";
   uint32_t keep_reads = kvcache::StoreOptions{}.region_keep_reads;
+  double small_share = kvcache::StoreOptions{}.region_small_share;
+  uint32_t main_keep_reads = kvcache::StoreOptions{}.region_main_keep_reads;
   bool keep = false, files_cold = false;
 };
 
@@ -340,6 +343,12 @@ void add_flags(CLI::App& app, Flags* f) {
   app.add_option("--keep-reads", f->keep_reads,
                  "store, region eviction: copy forward pages read at least this often since written (0 = none)")
       ->check(CLI::Range(0, 3));
+  app.add_option("--small-share", f->small_share,
+                 "store, region eviction: share of the capacity for new pages' first pass (two FIFOs; 0 = one FIFO)")
+      ->check(CLI::Range(0.0, 0.9));
+  app.add_option("--main-keep-reads", f->main_keep_reads,
+                 "store, region eviction with two FIFOs: the main FIFO copies forward pages read this often")
+      ->check(CLI::Range(1, 3));
   app.add_option("--backend", f->backend, "store, files or both")->check(CLI::IsMember({"store", "files", "both"}));
   app.add_option("--sync", f->sync,
                  "durable: store syncs each put (SyncMode::kPerBatch), files fsync each file; none: neither syncs")
@@ -359,12 +368,12 @@ void print_header(const Flags& f, const std::vector<TraceRequest>& trace) {
               f.trace_path.c_str(), trace.size(), static_cast<unsigned long long>(refs),
               static_cast<double>(refs * kTraceBlockTokens * f.bytes_per_token) / (1 << 30), f.bytes_per_token,
               ideal_hit_rate(trace));
-  std::printf("page %u tokens (%.1f KiB), capacity %s, sync %s%s, store segments %llu MiB, eviction %s (keep reads %u), "
+  std::printf("page %u tokens (%.1f KiB), capacity %s, sync %s%s, store segments %llu MiB, eviction %s (keep reads %u, small share %.2f, main keep reads %u), "
               "gc headroom %.2f, maintenance room %.2f\n\n",
               f.page_tokens, static_cast<double>(f.page_tokens * f.bytes_per_token) / 1024,
               f.capacity_mib == 0 ? "unbounded" : (std::to_string(f.capacity_mib) + " MiB").c_str(), f.sync.c_str(),
               f.files_cold ? ", files dropped from the page cache after writing" : "",
-              static_cast<unsigned long long>(f.segment_mib), f.eviction.c_str(), f.keep_reads, f.gc_headroom,
+              static_cast<unsigned long long>(f.segment_mib), f.eviction.c_str(), f.keep_reads, f.small_share, f.main_keep_reads, f.gc_headroom,
               f.maintenance_room);
   std::fflush(stdout);
 }
@@ -379,6 +388,8 @@ Status open_backend(const Flags& f, const std::string& name, const std::string& 
     opt.gc_headroom = f.gc_headroom;
     opt.maintenance_room = f.maintenance_room;
     opt.region_keep_reads = f.keep_reads;
+    opt.region_small_share = f.small_share;
+    opt.region_main_keep_reads = f.main_keep_reads;
     opt.eviction = f.eviction == "lru" ? kvcache::EvictionPolicy::kSubtreeLru : kvcache::EvictionPolicy::kRegion;
     opt.sync = f.sync == "durable" ? kvcache::SyncMode::kPerBatch : kvcache::SyncMode::kNone;
     return StoreBackend::open(opt, f.bytes_per_token, b);
