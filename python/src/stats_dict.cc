@@ -54,6 +54,7 @@ py::dict stats_dict(const kvcache::StoreStats& s) {
   d["put_stalls"] = s.put_stalls;
   d["put_stall_micros"] = s.put_stall_micros;
   d["maintenance_rounds"] = s.maintenance_rounds;
+  d["pages_readmitted"] = s.pages_readmitted;
   d["stored_bytes"] = s.stored_bytes;
   d["files"] = s.files;
   d["size_ratio"] = s.index_shape.size_ratio;

@@ -1,7 +1,8 @@
 // Region eviction (kv_store.h, Capacity): the oldest segment goes whole; its
 // pages read since written (region_keep_reads times) are copied forward, the
 // others leave with every page below them, and the key set stays
-// prefix-closed.
+// prefix-closed. With two FIFOs (region_small_share), new pages' regions go
+// first, and a page evicted unread from them comes back to the main FIFO.
 #include <catch2/catch.hpp>
 
 #include <condition_variable>
@@ -21,8 +22,10 @@ constexpr uint32_t P = 16;
 const KvLayout kLayout{2, 2, 64, DType::kF16};  // 16 KiB pages: about 3 records a segment
 constexpr uint64_t kCapacity = 1 << 20;
 
-StoreOptions options(const std::string& dir, uint32_t keep_reads, double room = 0.05) {
+StoreOptions options(const std::string& dir, uint32_t keep_reads, double room = 0.05,
+                     double small_share = StoreOptions{}.region_small_share) {
   StoreOptions o;
+  o.region_small_share = small_share;
   o.maintenance_room = room;
   o.dir = dir;
   o.page_tokens = P;
@@ -43,8 +46,9 @@ std::vector<Token> tokens(Token first, size_t pages) {
 
 class Region {
  public:
-  Region(const std::string& dir, uint32_t keep_reads, double room = 0.05) {
-    REQUIRE(KvStore::open(options(dir, keep_reads, room), &store_).ok());
+  Region(const std::string& dir, uint32_t keep_reads, double room = 0.05,
+         double small_share = StoreOptions{}.region_small_share) {
+    REQUIRE(KvStore::open(options(dir, keep_reads, room, small_share), &store_).ok());
     REQUIRE(store_->register_namespace("r", kLayout, &ns_).ok());
   }
   void put(const std::vector<Token>& t) {
@@ -78,9 +82,10 @@ class Region {
 TEST_CASE("region eviction keeps the pages read since written and evicts the rest with what is below them",
           "[kvcache][capacity][region]") {
   const uint32_t keep_reads = GENERATE(0u, 1u, 2u);
-  INFO("region_keep_reads " << keep_reads);
+  const double small_share = GENERATE(0.0, 0.25);  // one FIFO, two
+  INFO("region_keep_reads " << keep_reads << ", region_small_share " << small_share);
   test::TempDir dir("lsm4kv_region");
-  Region store(dir.path(), keep_reads);
+  Region store(dir.path(), keep_reads, 0.05, small_share);
   const auto hot = tokens(1, 2);
   const auto parent = tokens(100000, 1);
   auto child = parent;
@@ -93,7 +98,8 @@ TEST_CASE("region eviction keeps the pages read since written and evicts the res
   REQUIRE(store.cached(child) == 2 * P);
   for (Token i = 0; store->stats().bytes_put < 4 * kCapacity; i++) {
     store.put(tokens(400000 + i * 1000, 1));
-    // The hot prompt is read twice between its copies; the others never.
+    // The hot prompt is read twice every four puts (more than any FIFO's
+    // keep_reads per pass); the others never.
     if (i % 4 == 0) {
       store.read(hot);
       store.read(hot);
@@ -189,9 +195,48 @@ TEST_CASE("the background keeps the prefixes that puts extend while it walks the
   REQUIRE(inv.ok());
 }
 
-TEST_CASE("region_keep_reads above 3 is refused", "[kvcache][capacity][region]") {
+TEST_CASE("two FIFOs: a page evicted unread from the small FIFO is put back to the main FIFO",
+          "[kvcache][capacity][region]") {
+  test::TempDir dir("lsm4kv_region_ghost");
+  Region store(dir.path(), 1, /*room=*/0, /*small_share=*/0.25);  // room 0: each put makes its own room
+  const auto first = tokens(1, 1);
+  auto longer = first;
+  for (Token x : tokens(70000, 1)) longer.push_back(x);
+  store.put(first);
+  for (Token i = 0; store.cached(first) > 0; i++) store.put(tokens(100000 + i * 1000, 1));
+  REQUIRE(store->stats().pages_readmitted == 0);
+  // One put of a remembered page and a new one: the two go to different
+  // segments (heads) and come back in order.
+  store.put(longer);
+  CHECK(store->stats().pages_readmitted == 1);
+  REQUIRE(store.cached(longer) == longer.size());
+  store.read(longer);
+  // In the main FIFO now, it outlives the new pages put after it: the small
+  // FIFO's regions go while it is over its share, and the new pages keep it
+  // over.
+  const auto later = tokens(300000, 1);
+  store.put(later);
+  for (Token i = 0; store->stats().bytes_put < 4 * kCapacity; i++) store.put(tokens(400000 + i * 1000, 1));
+  CHECK(store.cached(later) == 0);
+  CHECK(store.cached(first) == first.size());
+  store.read(first);
+  Status inv = store->check_invariants();
+  INFO(inv.to_string());
+  REQUIRE(inv.ok());
+}
+
+TEST_CASE("region options out of range are refused", "[kvcache][capacity][region]") {
   test::TempDir dir("lsm4kv_region_bad");
   std::unique_ptr<KvStore> store;
   REQUIRE(KvStore::open(options(dir.path(), 4), &store).is_invalid_argument());
+  REQUIRE(store == nullptr);
+  StoreOptions o = options(dir.path(), 1);
+  o.region_main_keep_reads = 0;
+  REQUIRE(KvStore::open(o, &store).is_invalid_argument());
+  o.region_main_keep_reads = 4;
+  REQUIRE(KvStore::open(o, &store).is_invalid_argument());
+  o.region_main_keep_reads = 3;
+  o.region_small_share = 1.0;
+  REQUIRE(KvStore::open(o, &store).is_invalid_argument());
   REQUIRE(store == nullptr);
 }
