@@ -54,6 +54,7 @@ struct Flags {
   std::string probe = "seek", eviction = "region";
   double maintenance_room = StoreOptions{}.maintenance_room;
   uint32_t keep_reads = StoreOptions{}.region_keep_reads;
+  double small_share = StoreOptions{}.region_small_share;
 };
 
 void add_flags(CLI::App& app, Flags* f) {
@@ -77,6 +78,9 @@ void add_flags(CLI::App& app, Flags* f) {
   app.add_option("--keep-reads", f->keep_reads,
                  "region eviction: copy forward pages read at least this often since written (0 = none)")
       ->check(CLI::Range(0, 3));
+  app.add_option("--small-share", f->small_share,
+                 "region eviction: share of the capacity for new pages' first pass (two FIFOs; 0 = one FIFO)")
+      ->check(CLI::Range(0.0, 0.9));
   app.add_option("--seed", f->seed, "random seed");
   app.add_flag("--reuse", f->keep_old, "keep what --dir already holds");
   app.add_option("--probe", f->probe, "probe strategy: seek (one predecessor seek) or binary (Bloom-filtered point lookups)")
@@ -105,6 +109,7 @@ Status open_store(const Flags& f, std::unique_ptr<KvStore>* store) {
   opt.eviction = f.eviction == "lru" ? EvictionPolicy::kSubtreeLru : EvictionPolicy::kRegion;
   opt.maintenance_room = f.maintenance_room;
   opt.region_keep_reads = f.keep_reads;
+  opt.region_small_share = f.small_share;
   opt.sync = SyncMode::kGroupCommit;
   opt.probe = f.probe == "seek" ? ProbeStrategy::kSeek : ProbeStrategy::kBinarySearch;
   return KvStore::open(opt, store);
@@ -212,14 +217,15 @@ Status run_stage(Demo& d, int stage, uint64_t* total_hit, uint64_t* total_tokens
 void print_summary(const StoreStats& st, uint64_t total_hit, uint64_t total_tokens) {
   std::printf("\noverall hit rate %.3f; stored %.1f MiB in %zu files (%llu segments of %.1f MB); evictions %llu; "
               "put %.1f MiB, GC copied %.1f MiB (%.2f per MiB put); puts that made room themselves %llu; "
-              "index shape T=%d K=%d\n",
+              "pages readmitted %llu; index shape T=%d K=%d\n",
               static_cast<double>(total_hit) / static_cast<double>(total_tokens),
               static_cast<double>(st.stored_bytes) / (1 << 20), st.files,
               static_cast<unsigned long long>(st.tensor_segments), static_cast<double>(st.tensor_file_bytes) / 1e6,
               static_cast<unsigned long long>(st.evictions), static_cast<double>(st.bytes_put) / (1 << 20),
               static_cast<double>(st.gc_bytes_copied) / (1 << 20),
               st.bytes_put == 0 ? 0.0 : static_cast<double>(st.gc_bytes_copied) / static_cast<double>(st.bytes_put),
-              static_cast<unsigned long long>(st.put_stalls), st.index_shape.size_ratio, st.index_shape.runs_at(1));
+              static_cast<unsigned long long>(st.put_stalls), static_cast<unsigned long long>(st.pages_readmitted),
+              st.index_shape.size_ratio, st.index_shape.runs_at(1));
 }
 
 // The warm-up, the 10 stages and the summary on an open store.
@@ -230,9 +236,10 @@ Status run_demo(const Flags& f, KvStore* store) {
   Demo d(f, store, layout.bytes_per_token());
   LSM4KV_RETURN_IF_ERROR(store->register_namespace("demo-model", layout, &d.ns));
   std::printf("lsm4kv demo: %s, page %u tokens, %zu KiB/token, prompts of %zu tokens, %zu requests/stage, "
-              "capacity %llu MiB (eviction %s, maintenance room %.2f), probe by %s\n",
+              "capacity %llu MiB (eviction %s, small share %.2f, maintenance room %.2f), probe by %s\n",
               f.dir.c_str(), f.page_tokens, d.bpt >> 10, f.prompt_tokens, f.requests,
-              static_cast<unsigned long long>(f.capacity_mib), f.eviction.c_str(), f.maintenance_room, f.probe.c_str());
+              static_cast<unsigned long long>(f.capacity_mib), f.eviction.c_str(), f.small_share, f.maintenance_room,
+              f.probe.c_str());
   LSM4KV_RETURN_IF_ERROR(warm_up(d));
   std::printf("\n%-6s %-8s %-9s %-10s %-12s %-10s %-12s %-12s %-14s\n", "stage", "target", "hit rate", "put GB/s",
               "put p99", "get GB/s", "probe p50", "probe p99", "pages evicted");
