@@ -161,6 +161,8 @@ Status KvStoreImpl::open() {
   tensorlog::TensorLogOptions to;
   to.fs = fs;
   to.segment_size = opt_.segment_bytes;
+  // One FIFO: one head, as collections before the two.
+  to.copy_head = two_fifos() ? tensorlog::Head::kKept : tensorlog::Head::kPut;
   to.codec = opt_.codec;
   to.sync = opt_.sync;
   to.read_only = ro;

@@ -271,7 +271,8 @@ struct StoreOptions {
   uint32_t region_keep_reads = 1;
   // Region eviction over two FIFOs (S3-FIFO, see Capacity): the share of the
   // capacity new pages have for their first pass. 0 = one FIFO for all
-  // pages (region_keep_reads for every region). 0 <= it < 1.
+  // pages (region_keep_reads for every region), as is a capacity of fewer
+  // than 4 segments. 0 <= it < 1.
   double region_small_share = 0.1;
   // With region_small_share > 0: a region of pages that earned their place
   // keeps (copies forward) those read at least this often in their pass.

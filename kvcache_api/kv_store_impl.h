@@ -213,7 +213,13 @@ class KvStoreImpl final : public KvStore {
   // The region that goes next: the oldest segment, or with two FIFOs the
   // small FIFO's oldest while it is over its share, else the main's.
   uint64_t region_victim() const;
-  bool two_fifos() const { return opt_.region_small_share > 0; }
+  // Region eviction over two FIFOs (StoreOptions::region_small_share): on
+  // when the capacity holds 4 segments or more, so that the two heads'
+  // active segments (which no round can take) leave half of it to the FIFOs.
+  bool two_fifos() const {
+    return opt_.eviction == EvictionPolicy::kRegion && opt_.capacity_bytes > 0 && opt_.region_small_share > 0 &&
+           opt_.capacity_bytes >= 4 * opt_.segment_bytes;
+  }
   // Appends a put's records (keys[i]: records[i]'s page key) to the log:
   // with two FIFOs, those the ghost set remembers to the main FIFO's head.
   Status append_put(std::span<const tensorlog::RecordInput> records, std::span<const std::string_view> keys,

@@ -57,7 +57,7 @@ Status KvStoreImpl::make_room(uint64_t needed, const std::vector<std::string>& k
   // What the files may hold now; a put split over the log's two heads
   // (two FIFOs: kv_store_region.cc) may fill one more segment.
   const uint64_t growth = file_growth(needed, opt_.segment_bytes) +
-                          (opt_.eviction == EvictionPolicy::kRegion && two_fifos() ? segment_overhead(opt_.segment_bytes) : 0);
+                          (two_fifos() ? segment_overhead(opt_.segment_bytes) : 0);
   const uint64_t room = minus(capacity, growth);
   if (opt_.eviction == EvictionPolicy::kRegion) return make_region_room(room, paths, acted);
   const uint64_t slack = static_cast<uint64_t>(kRoomSlack * static_cast<double>(capacity));

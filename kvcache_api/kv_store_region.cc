@@ -40,7 +40,7 @@ uint64_t KvStoreImpl::region_victim() const {
 Status KvStoreImpl::append_put(std::span<const tensorlog::RecordInput> records,
                                std::span<const std::string_view> keys, std::vector<tensorlog::Location>* locs) {
   std::vector<size_t> readmit;
-  if (two_fifos() && opt_.capacity_bytes > 0) {
+  if (two_fifos()) {
     std::lock_guard g(ghost_mu_);
     for (size_t i = 0; i < keys.size(); i++)
       if (ghost_.take(checksum64(keys[i]))) readmit.push_back(i);

@@ -162,7 +162,7 @@ Status TensorLog::copy_live(const std::vector<ReadExtent>& extents, Collection* 
     // straight to its place; copies are byte for byte.
     std::vector<uint64_t> lengths;
     for (const ReadExtent& e : chunk) lengths.push_back(e.location.length);
-    EncodedBatch batch = layout_batch(lengths, writer(Head::kKept)->tail_hint());
+    EncodedBatch batch = layout_batch(lengths, writer(options_.copy_head)->tail_hint());
     std::vector<bool> good(chunk.size(), false);
     auto visit = [&](size_t i, const char* rec, const Status& io, bool*) {
       RecordHeader h;
@@ -187,7 +187,7 @@ Status TensorLog::copy_live(const std::vector<ReadExtent>& extents, Collection* 
     }
     if (kept.size() != chunk.size()) batch = batch_of_encoded(kept, batch.start);
     std::vector<Location> to;
-    if (!kept.empty()) LSM4KV_RETURN_IF_ERROR(writer(Head::kKept)->append(&batch, false, &to));
+    if (!kept.empty()) LSM4KV_RETURN_IF_ERROR(writer(options_.copy_head)->append(&batch, false, &to));
     uint64_t copied = 0;
     for (size_t i = 0; i < to.size(); ++i) {
       out->relocations.push_back({from[i], to[i]});
@@ -201,7 +201,7 @@ Status TensorLog::copy_live(const std::vector<ReadExtent>& extents, Collection* 
     begin = end;
   }
   // Durable before the journal names them (and the caller's index does).
-  return out->relocations.empty() ? Status::OK() : writer(Head::kKept)->sync();
+  return out->relocations.empty() ? Status::OK() : writer(options_.copy_head)->sync();
 }
 
 Status TensorLog::write_journal(const Collection& c) {

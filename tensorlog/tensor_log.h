@@ -70,6 +70,16 @@ namespace lsm4kv::tensorlog {
 
 class DeadLog;
 
+// The log has two heads, each with its own active segment, so that records
+// of different expected lifetimes fill different segments (and a segment's
+// records leave together): kPut takes new records, kKept the copies of
+// collections (records that outlived their first segment; unless
+// TensorLogOptions::copy_head says otherwise) and whatever the
+// caller appends there as likely to live long (a store's readmitted pages).
+// Which head a segment was written by is known in memory only: segments
+// recovered at open are counted as kKept.
+enum class Head : uint8_t { kPut = 0, kKept = 1 };
+
 struct TensorLogOptions {
   // Writes, renames and removals go through it (tests inject faults); reads
   // use their own O_DIRECT descriptors.
@@ -95,6 +105,10 @@ struct TensorLogOptions {
   bool use_cuda = true;
   // Open for inspection only: write nothing to the directory (see above).
   bool read_only = false;
+  // Where collections copy their records: kKept keeps the survivors out of
+  // the new records' segments; kPut is one head for all (a caller that
+  // never appends to kKept then has one active segment).
+  Head copy_head = Head::kKept;
 };
 
 enum class MemoryKind : uint8_t { kHost = 0, kDevice = 1 };
@@ -185,15 +199,6 @@ struct Collection {
   bool retired = false;                  // retire_collection() ran (not journaled)
   std::vector<Location> retired_dead;    // copies it marked dead, for DEAD.log at commit
 };
-
-// The log has two heads, each with its own active segment, so that records
-// of different expected lifetimes fill different segments (and a segment's
-// records leave together): kPut takes new records, kKept the copies of
-// collections (records that outlived their first segment) and whatever the
-// caller appends there as likely to live long (a store's readmitted pages).
-// Which head a segment was written by is known in memory only: segments
-// recovered at open are counted as kKept.
-enum class Head : uint8_t { kPut = 0, kKept = 1 };
 
 class TensorLog {
  public:
