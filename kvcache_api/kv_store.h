@@ -67,9 +67,10 @@
 //     ancestor. Read counts live in memory and are saved by a clean close
 //     (tensorlog/read_counts.h); a crash forgets them (the log's order,
 //     recency as of each page's last copy, survives either way).
-//     With region_small_share > 0 (the default) the log is two FIFOs, as in
-//     S3-FIFO (Yang et al., SOSP '23): new pages go to segments of their own
-//     (the small FIFO), whose regions go first while they hold more than
+//     With region_small_share > 0 (the default) and a capacity of 4
+//     segments or more, the log is two FIFOs, as in S3-FIFO (Yang et al.,
+//     SOSP '23): new pages go to segments of their own (the small FIFO),
+//     whose regions go first while they hold more than
 //     region_small_share of the capacity; a page read there is copied to the
 //     main FIFO, the others are evicted and remembered (by a hash, for a
 //     capacity's worth of bytes): a put of one of them stores it in the
