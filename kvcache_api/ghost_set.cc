@@ -8,7 +8,7 @@ void GhostSet::insert(uint64_t hash, uint64_t bytes) {
   fifo_.push_back({hash, seq, bytes});
   latest_[hash] = seq;
   bytes_ += bytes;
-  while (bytes_ > bound_) {
+  while (bytes_ > bound_ || fifo_.size() > max_entries_) {
     const Entry e = fifo_.front();
     fifo_.pop_front();
     bytes_ -= e.bytes;

@@ -19,8 +19,12 @@ namespace lsm4kv::kvcache {
 
 class GhostSet {
  public:
-  // Remembers pages whose bytes sum to at most bound_bytes.
-  explicit GhostSet(uint64_t bound_bytes) : bound_(bound_bytes) {}
+  // Remembers pages whose bytes sum to at most bound_bytes, and at most
+  // max_entries of them: ~80 bytes of RAM each (the FIFO's entry and the
+  // map's node), so that small pages under a big capacity cost at most
+  // ~80 MiB by default, remembering the latest evictions only.
+  explicit GhostSet(uint64_t bound_bytes, size_t max_entries = size_t{1} << 20)
+      : bound_(bound_bytes), max_entries_(max_entries) {}
   GhostSet(const GhostSet&) = delete;
   GhostSet& operator=(const GhostSet&) = delete;
 
@@ -37,6 +41,7 @@ class GhostSet {
     uint64_t bytes;
   };
   const uint64_t bound_;
+  const size_t max_entries_;
   uint64_t bytes_ = 0;  // of every entry in fifo_, stale ones included
   uint64_t next_seq_ = 0;
   std::deque<Entry> fifo_;

@@ -70,16 +70,16 @@
 //     With region_small_share > 0 (the default) and a capacity of 4
 //     segments or more, the log is two FIFOs, as in S3-FIFO (Yang et al.,
 //     SOSP '23): new pages go to segments of their own (the small FIFO),
-//     whose regions go first while they hold more than
-//     region_small_share of the capacity; a page read there is copied to the
-//     main FIFO, the others are evicted and remembered (by a hash, for a
-//     capacity's worth of bytes): a put of one of them stores it in the
-//     main FIFO directly (StoreStats::pages_readmitted). A main region keeps
-//     the pages read region_main_keep_reads times in their pass. One-time
-//     pages so leave after a short pass instead of a whole one, and the
-//     pages that are reused keep the room (bench/RESULTS.md, "Two FIFOs").
-//     Which FIFO a segment belongs to is known in memory only: after a
-//     restart every segment counts as main.
+//     whose regions go first while they hold more than region_small_share
+//     of the capacity; a page read there is copied to the main FIFO, the
+//     others are evicted and remembered (by a hash, for a capacity's worth
+//     of bytes and 2^20 pages at most): a put of one of them stores it in
+//     the main FIFO directly (StoreStats::pages_readmitted). A main region
+//     keeps the pages read region_main_keep_reads times in their pass.
+//     One-time pages so leave after a short pass instead of a whole one,
+//     and the pages that are reused keep the room (bench/RESULTS.md, "Two
+//     FIFOs"). Which FIFO a segment belongs to is known in memory only:
+//     after a restart every segment counts as main.
 //   - kSubtreeLru, the classic log-structured rule with GC headroom:
 //     a put that would take the live bytes (those the index
 //     references) past (1 - gc_headroom) x capacity_bytes first evicts the

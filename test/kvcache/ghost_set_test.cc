@@ -32,3 +32,12 @@ TEST_CASE("a hash inserted again outlives its first entry", "[kvcache][ghost]") 
   REQUIRE(g.take(8));
   REQUIRE(g.take(9));
 }
+
+TEST_CASE("the ghost set keeps at most its entry bound", "[kvcache][ghost]") {
+  GhostSet g(1 << 30, 4);
+  for (uint64_t h = 1; h <= 6; h++) g.insert(h, 1);
+  REQUIRE(g.size() == 4);
+  REQUIRE_FALSE(g.take(1));
+  REQUIRE_FALSE(g.take(2));
+  for (uint64_t h = 3; h <= 6; h++) REQUIRE(g.take(h));
+}
