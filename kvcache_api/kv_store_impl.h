@@ -371,6 +371,10 @@ class KvStoreImpl final : public KvStore {
   std::mutex stats_mu_;
   std::condition_variable stats_cv_;
   bool stats_stop_ = false;  // guarded by stats_mu_
+  // Serializes writes of the stats file: the thread's and persist_stats()'s
+  // (admin::persist_stats) would otherwise share its temporary file, and
+  // one's rename could find it gone.
+  std::mutex stats_file_mu_;
   std::thread stats_thread_;
 };
 

@@ -117,7 +117,10 @@ Status write_stats_file(const std::string& dir, const std::string& data) {
 
 Status KvStoreImpl::persist_stats() {
   LSM4KV_RETURN_IF_ERROR(check_writable("persist_stats"));
-  return write_stats_file(opt_.dir, format_stats(stats(), index_->properties(), opt_.page_tokens, "running"));
+  const std::string data = format_stats(stats(), index_->properties(), opt_.page_tokens, "running");
+  // One writer at a time: the stats thread and a caller share STATS.tmp.
+  std::lock_guard g(stats_file_mu_);
+  return write_stats_file(opt_.dir, data);
 }
 
 void KvStoreImpl::start_stats_writer() {
@@ -142,7 +145,9 @@ void KvStoreImpl::stop_stats_writer() {
   }
   stats_cv_.notify_all();
   stats_thread_.join();
-  write_stats_file(opt_.dir, format_stats(stats(), index_->properties(), opt_.page_tokens, "closed")).ignore_error();  // advisory
+  const std::string data = format_stats(stats(), index_->properties(), opt_.page_tokens, "closed");
+  std::lock_guard g(stats_file_mu_);
+  write_stats_file(opt_.dir, data).ignore_error();  // advisory
 }
 
 namespace admin {
