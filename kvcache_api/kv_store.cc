@@ -380,9 +380,11 @@ Status KvStoreImpl::put_locked(std::span<const PutRequest> requests, PutResult* 
   LSM4KV_RETURN_IF_ERROR(make_room_for_put(needed, roots, paths));
 
   std::vector<tensorlog::RecordInput> records;
-  for (const Pending& p : pages) records.push_back({p.tag, p.data, p.size});
   std::vector<std::string_view> keys;
-  for (const Pending& p : pages) keys.push_back(p.key);
+  for (const Pending& p : pages) {
+    records.push_back({p.tag, p.data, p.size});
+    keys.push_back(p.key);
+  }
   std::vector<tensorlog::Location> locs;
   LSM4KV_RETURN_IF_ERROR(append_put(records, keys, &locs));
   engine::WriteBatch batch;

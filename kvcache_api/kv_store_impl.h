@@ -100,6 +100,9 @@ class KvStoreImpl final : public KvStore {
   Status tree(std::string_view ns_name, size_t max_depth, size_t top, admin::TreeInfo* out);
   Status verify(admin::VerifyReport* report, const admin::VerifyProgress& progress);
   Status persist_stats();
+  // Writes the stats file, in `state` ("running", "closed"); one writer at
+  // a time (stats_file_mu_).
+  Status write_stats(const char* state);
   // Null after close(). For store_admin.cc only.
   engine::DB* index() { return index_.get(); }
   tensorlog::TensorLog* tensor_log() { return log_.get(); }

@@ -115,12 +115,16 @@ Status write_stats_file(const std::string& dir, const std::string& data) {
 
 }  // namespace
 
-Status KvStoreImpl::persist_stats() {
-  LSM4KV_RETURN_IF_ERROR(check_writable("persist_stats"));
-  const std::string data = format_stats(stats(), index_->properties(), opt_.page_tokens, "running");
+Status KvStoreImpl::write_stats(const char* state) {
+  const std::string data = format_stats(stats(), index_->properties(), opt_.page_tokens, state);
   // One writer at a time: the stats thread and a caller share STATS.tmp.
   std::lock_guard g(stats_file_mu_);
   return write_stats_file(opt_.dir, data);
+}
+
+Status KvStoreImpl::persist_stats() {
+  LSM4KV_RETURN_IF_ERROR(check_writable("persist_stats"));
+  return write_stats("running");
 }
 
 void KvStoreImpl::start_stats_writer() {
@@ -145,9 +149,7 @@ void KvStoreImpl::stop_stats_writer() {
   }
   stats_cv_.notify_all();
   stats_thread_.join();
-  const std::string data = format_stats(stats(), index_->properties(), opt_.page_tokens, "closed");
-  std::lock_guard g(stats_file_mu_);
-  write_stats_file(opt_.dir, data).ignore_error();  // advisory
+  write_stats("closed").ignore_error();  // advisory
 }
 
 namespace admin {

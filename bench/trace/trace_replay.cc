@@ -368,13 +368,13 @@ void print_header(const Flags& f, const std::vector<TraceRequest>& trace) {
               f.trace_path.c_str(), trace.size(), static_cast<unsigned long long>(refs),
               static_cast<double>(refs * kTraceBlockTokens * f.bytes_per_token) / (1 << 30), f.bytes_per_token,
               ideal_hit_rate(trace));
-  std::printf("page %u tokens (%.1f KiB), capacity %s, sync %s%s, store segments %llu MiB, eviction %s (keep reads %u, small share %.2f, main keep reads %u), "
-              "gc headroom %.2f, maintenance room %.2f\n\n",
+  std::printf("page %u tokens (%.1f KiB), capacity %s, sync %s%s, store segments %llu MiB, eviction %s (keep reads %u, "
+              "small share %.2f, main keep reads %u), gc headroom %.2f, maintenance room %.2f\n\n",
               f.page_tokens, static_cast<double>(f.page_tokens * f.bytes_per_token) / 1024,
               f.capacity_mib == 0 ? "unbounded" : (std::to_string(f.capacity_mib) + " MiB").c_str(), f.sync.c_str(),
               f.files_cold ? ", files dropped from the page cache after writing" : "",
-              static_cast<unsigned long long>(f.segment_mib), f.eviction.c_str(), f.keep_reads, f.small_share, f.main_keep_reads, f.gc_headroom,
-              f.maintenance_room);
+              static_cast<unsigned long long>(f.segment_mib), f.eviction.c_str(), f.keep_reads, f.small_share,
+              f.main_keep_reads, f.gc_headroom, f.maintenance_room);
   std::fflush(stdout);
 }
 
