@@ -22,12 +22,14 @@
 namespace lsm4kv::tensorlog {
 namespace {
 
-// A collection copies in chunks of about this many bytes, each one write in
-// the segment writer's queue: puts queue behind one chunk at most, so it is
-// small (64 MiB chunks held puts for up to ~1 s in the store demo while a
-// region's pages were copied under load); the copies are synced once, at the
-// end.
-constexpr size_t kCopyChunkBytes = size_t{1} << 20;
+// A collection copies in chunks of about this many bytes: one read of all of
+// a chunk's records at once (in parallel through the ring), then one write
+// in the copy head's queue. Puts that share that head (one FIFO) queue
+// behind one chunk at most, so it is small (64 MiB chunks held puts for up
+// to ~1 s in the store demo while a region's pages were copied under load);
+// 1 MiB read the demo's 1 MiB pages one at a time. The copies are synced
+// once, at the end.
+constexpr size_t kCopyChunkBytes = size_t{8} << 20;
 
 std::string encode_journal(const Collection& c) {
   std::string out;
@@ -151,6 +153,8 @@ Status TensorLog::collect(const CollectOptions& options, Collection* out) {
 }
 
 Status TensorLog::copy_live(const std::vector<ReadExtent>& extents, Collection* out) {
+  std::lock_guard<std::mutex> copying(copy_mu_);
+  EncodedBatch& batch = copy_batch_;
   size_t begin = 0;
   while (begin < extents.size()) {
     size_t end = begin;
@@ -162,7 +166,7 @@ Status TensorLog::copy_live(const std::vector<ReadExtent>& extents, Collection* 
     // straight to its place; copies are byte for byte.
     std::vector<uint64_t> lengths;
     for (const ReadExtent& e : chunk) lengths.push_back(e.location.length);
-    EncodedBatch batch = layout_batch(lengths, writer(options_.copy_head)->tail_hint());
+    layout_batch(lengths, writer(options_.copy_head)->tail_hint(), &batch);
     std::vector<bool> good(chunk.size(), false);
     auto visit = [&](size_t i, const char* rec, const Status& io, bool*) {
       RecordHeader h;

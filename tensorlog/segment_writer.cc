@@ -139,18 +139,16 @@ EncodedBatch batch_of_encoded(std::span<const std::string_view> records, uint64_
   return b;
 }
 
-EncodedBatch layout_batch(std::span<const uint64_t> lengths, uint64_t start) {
-  EncodedBatch b;
+void layout_batch(std::span<const uint64_t> lengths, uint64_t start, EncodedBatch* out) {
   size_t capacity = start + kAlign;
   for (uint64_t len : lengths) capacity += allocation_bound(len);
-  begin_layout(start, capacity, &b);
+  begin_layout(start, capacity, out);
   // Only what no record covers is zeroed here (the caller fills every
-  // record): zeroing the whole fresh buffer was a record-sized memset per
-  // copied chunk, faulting in every page twice.
-  std::memset(b.buffer.data(), 0, start);
-  for (uint64_t len : lengths) add_record(len, &b);
-  zero_to_block(&b);
-  return b;
+  // record): zeroing the whole buffer was a record-sized memset per copied
+  // chunk.
+  std::memset(out->buffer.data(), 0, start);
+  for (uint64_t len : lengths) add_record(len, out);
+  zero_to_block(out);
 }
 
 void relay_out(const EncodedBatch& from, size_t first, uint64_t start, EncodedBatch* out) {

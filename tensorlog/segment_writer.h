@@ -115,9 +115,10 @@ Status encode_batch(Codec codec, std::span<const RecordInput> records, EncodedBa
                     uint64_t start = 0);
 // A batch of records that are already encoded (GC copies them byte for byte).
 EncodedBatch batch_of_encoded(std::span<const std::string_view> records, uint64_t start = 0);
-// A batch laid out for records of these lengths from block offset start, zero
-// everywhere but the records: the caller copies each record to buffer + offsets[i].
-EncodedBatch layout_batch(std::span<const uint64_t> lengths, uint64_t start = 0);
+// Lays out *out (its buffer reused when big enough) for records of these
+// lengths from block offset start, zero everywhere but the records: the
+// caller copies each record to buffer + offsets[i].
+void layout_batch(std::span<const uint64_t> lengths, uint64_t start, EncodedBatch* out);
 // Lays out records [first, end) of `from` again from block offset start into
 // *out (its buffer reused when big enough).
 void relay_out(const EncodedBatch& from, size_t first, uint64_t start, EncodedBatch* out);
