@@ -57,8 +57,12 @@ void zero_to_block(EncodedBatch* b) {
 }
 
 // Starts a layout from block offset start; out->buffer must hold `capacity`.
+// A buffer that is reused grows by a quarter at least: batches of varied
+// sizes would otherwise replace it (and fault in every page again) at each
+// new largest one.
 void begin_layout(uint64_t start, size_t capacity, EncodedBatch* out) {
-  if (out->buffer.size() < capacity) out->buffer = AlignedBuffer(capacity);
+  const size_t have = out->buffer.size();
+  if (have < capacity) out->buffer = AlignedBuffer(std::max(capacity, have + have / 4));
   out->start = start;
   out->bytes = start;
   out->offsets.clear();
