@@ -212,10 +212,16 @@ Status KvStoreImpl::close() {
   stop_maintainer();
   stop_loader();
   join_maintainer();
+  Status r;
+  if (log_ && !opt_.read_only) {
+    std::lock_guard c(collect_mu_);
+    r = commit_retired();  // else the next open finishes it (resolve_pending_collections)
+  }
   stop_stats_writer();  // writes the stats file a last time
   closed_ = true;
   tuner_.reset();
   Status s = index_ ? index_->close() : Status::OK();
+  if (s.ok()) s = r;
   Status t = log_ ? log_->close() : Status::OK();
   index_.reset();  // releases the directory's locks: the store can be reopened
   log_.reset();

@@ -181,10 +181,18 @@ Status KvStoreImpl::maintain_once(bool* acted) {
 // The maintainer's copied collection, applied. REQUIRES: write_mu_ and
 // collect_mu_ held. retired: see apply_collection.
 Status KvStoreImpl::apply_copied(uint64_t* retired) {
+  LSM4KV_RETURN_IF_ERROR(commit_retired());
   if (!copied_) return Status::OK();
   LSM4KV_RETURN_IF_ERROR(apply_collection(*copied_, copied_keys_.empty() ? nullptr : &copied_keys_, retired));
   copied_.reset();
   copied_keys_.clear();
+  return Status::OK();
+}
+
+Status KvStoreImpl::commit_retired() {
+  if (retired_ == 0) return Status::OK();
+  LSM4KV_RETURN_IF_ERROR(log_->commit_collection(retired_));  // kept on failure: the next caller retries
+  retired_ = 0;
   return Status::OK();
 }
 
@@ -237,6 +245,10 @@ void KvStoreImpl::maintainer_loop() {
     // close() stops the loader before joining this thread: then the LRU may
     // be partial, and nothing is evicted from it.
     if (!wait_loaded().ok() || stopping()) return;
+    {
+      std::lock_guard c(collect_mu_);
+      commit_retired().ignore_error();  // a put's round's old segment; a failure is retried by the next
+    }
     if (!over_high_watermark()) continue;
     for (int round = 0; round < 10000 && !stopping(); round++) {
       bool acted = false;

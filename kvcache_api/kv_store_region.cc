@@ -212,6 +212,7 @@ Status KvStoreImpl::evict_region(const std::unordered_set<std::string>& paths, R
 // Copies the region's kept pages to the head of the log (its collection).
 // REQUIRES: collect_mu_ held, no copied collection pending.
 Status KvStoreImpl::copy_region(RegionChoice choice) {
+  LSM4KV_RETURN_IF_ERROR(commit_retired());  // one collection pending at a time
   tensorlog::CollectOptions co;
   co.segments = {choice.segment};
   tensorlog::Collection c;
@@ -222,7 +223,9 @@ Status KvStoreImpl::copy_region(RegionChoice choice) {
   return Status::OK();
 }
 
-// One region, start to end: the inline form (a put that needs room).
+// One region, start to end: the inline form (a put that needs room). With a
+// background thread, the region's segment is only retired (out of the
+// counted bytes), its file left to the thread (retired_).
 // REQUIRES: write_mu_ and collect_mu_ held. *acted: a segment went.
 Status KvStoreImpl::region_round(const std::unordered_set<std::string>& paths, bool* acted) {
   LSM4KV_RETURN_IF_ERROR(apply_copied());
@@ -231,7 +234,7 @@ Status KvStoreImpl::region_round(const std::unordered_set<std::string>& paths, b
   if (choice.segment == 0) return Status::OK();
   *acted = true;
   LSM4KV_RETURN_IF_ERROR(copy_region(std::move(choice)));
-  return apply_copied();
+  return apply_copied(opt_.maintenance_room > 0 ? &retired_ : nullptr);
 }
 
 // Segments whose records are all dead go without a copy.
@@ -258,16 +261,21 @@ Status KvStoreImpl::make_region_room(uint64_t room, const std::unordered_set<std
   if (region_counted_bytes() <= room) return Status::OK();
   *acted = true;  // a stall, whether this put takes a region or waits for the background's
   std::lock_guard c(collect_mu_);
-  LSM4KV_RETURN_IF_ERROR(apply_copied());
-  LSM4KV_RETURN_IF_ERROR(free_dead_segments());
   for (uint64_t round = 0;; round++) {
+    // Before each round: the last one's old segment goes (retired_), and the
+    // segments its evictions left without live records.
+    LSM4KV_RETURN_IF_ERROR(apply_copied());
+    LSM4KV_RETURN_IF_ERROR(free_dead_segments());
     if (region_counted_bytes() <= room) return Status::OK();
     bool went = false;
     if (round <= 2 * log_->usage().segments + 2) LSM4KV_RETURN_IF_ERROR(region_round(paths, &went));
     if (!went)
       return Status::no_space("put_batch: capacity " + std::to_string(opt_.capacity_bytes) +
                               " is taken by the prefixes this put extends");
-    LSM4KV_RETURN_IF_ERROR(free_dead_segments());
+    if (region_counted_bytes() <= room) {
+      wake_maintainer();  // to commit retired_
+      return Status::OK();
+    }
   }
 }
 
@@ -279,6 +287,10 @@ Status KvStoreImpl::make_region_room(uint64_t room, const std::unordered_set<std
 // puts overtook (a put's own round, a collection) is thrown away.
 Status KvStoreImpl::maintain_region_once(uint64_t files_low, bool* acted) {
   uint64_t victim = 0, epoch = 0;
+  {
+    std::lock_guard c(collect_mu_);
+    LSM4KV_RETURN_IF_ERROR(commit_retired());  // without write_mu_: puts go on
+  }
   {
     std::unique_lock w(write_mu_);
     std::lock_guard c(collect_mu_);

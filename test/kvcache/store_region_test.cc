@@ -6,7 +6,9 @@
 #include <catch2/catch.hpp>
 
 #include <condition_variable>
+#include <filesystem>
 #include <mutex>
+#include <thread>
 
 #include "kvcache_api/kv_store.h"
 #include "kvcache_api/test_hooks.h"
@@ -76,6 +78,16 @@ class Region {
   std::unique_ptr<KvStore> store_;
   NamespaceId ns_ = 0;
 };
+
+// The segment files in the store's tensor directory.
+uint64_t segment_files(const std::string& dir) {
+  uint64_t n = 0;
+  for (const auto& f : std::filesystem::directory_iterator(dir + "/tensors")) {
+    const std::string name = f.path().filename().string();
+    n += name.starts_with("seg-") && name.ends_with(".tlog");
+  }
+  return n;
+}
 
 }  // namespace
 
@@ -239,4 +251,58 @@ TEST_CASE("region options out of range are refused", "[kvcache][capacity][region
   o.region_small_share = 1.0;
   REQUIRE(KvStore::open(o, &store).is_invalid_argument());
   REQUIRE(store == nullptr);
+}
+
+TEST_CASE("a put that takes a region itself leaves the region's file to the background",
+          "[kvcache][capacity][region]") {
+  test::TempDir dir("lsm4kv_region_retired");
+  Region store(dir.path(), 1, 0.3);  // the background starts at 0.85 of the capacity
+  // The background is held in its first walk, so that the puts run out of
+  // room and take regions themselves.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool walking = false, released = false;
+  testing::set_region_walk_hook(store.operator->(), [&] {
+    std::unique_lock l(mu);
+    if (released) return;
+    walking = true;
+    cv.notify_all();
+    cv.wait(l, [&] { return released; });
+  });
+  std::vector<std::vector<Token>> put;
+  auto is_walking = [&] {
+    std::lock_guard l(mu);
+    return walking;
+  };
+  Token next = 0;
+  while (!is_walking() && store->stats().tensor_file_bytes <= kCapacity * 9 / 10) {
+    put.push_back(tokens(1000 + next++ * 100, 1));
+    store.put(put.back());
+  }
+  {
+    std::unique_lock l(mu);
+    cv.wait(l, [&] { return walking; });
+  }
+  while (store->stats().put_stalls == 0) {
+    put.push_back(tokens(1000 + next++ * 100, 1));
+    store.put(put.back());
+    REQUIRE(next < 1000);
+  }
+  // The region's segment is out of the table, its file not deleted yet:
+  // one file more than the log's segments, within capacity + one segment.
+  const StoreStats st = store->stats();
+  CHECK(segment_files(dir.path()) == st.tensor_segments + 1);
+  CHECK(st.tensor_file_bytes <= kCapacity);
+  {
+    std::lock_guard l(mu);
+    released = true;
+    cv.notify_all();
+  }
+  // The background deletes it (its next round starts there); no put needed.
+  while (segment_files(dir.path()) != store->stats().tensor_segments) std::this_thread::yield();
+  testing::set_region_walk_hook(store.operator->(), {});
+  for (const auto& t : put) store.read(t);  // what is cached reads back whole
+  Status inv = store->check_invariants();
+  INFO(inv.to_string());
+  REQUIRE(inv.ok());
 }
