@@ -50,7 +50,10 @@
 // at most capacity_bytes + segment_bytes: a put makes room for itself within
 // the capacity, and the one segment of slack is for a collection that copies
 // while puts go on (the live records it moves, at most one segment's worth,
-// are on disk twice until it commits). Dead records of the active segment
+// are on disk twice until it commits), or for the file of a region that a
+// put took itself under kRegion, which it leaves to the background thread
+// to delete (deleting a 16 MiB file takes ~10 ms with discard); the next
+// collection deletes it first, so the two never add up. Dead records of the active segment
 // count, though none can be reclaimed before it is sealed. Two rules make
 // room (StoreOptions::eviction):
 //   - kRegion (the default), as flash caches do it (CacheLib's BlockCache):
@@ -361,7 +364,7 @@ struct StoreStats {
   uint64_t hit_tokens = 0, miss_tokens = 0;  // probe: tokens found / not found
   uint64_t hit_pages = 0, miss_pages = 0;
   uint64_t bytes_put = 0, bytes_got = 0;
-  uint64_t pages_put = 0, pages_evicted = 0, evictions = 0;  // evictions: range deletions (subtrees, branches)
+  uint64_t pages_put = 0, pages_evicted = 0, evictions = 0;  // evictions: subtrees and branches evicted
   uint64_t collisions = 0;                   // gets refused because a tag did not match
   // Pages a get found damaged (checksum): each was dropped from the index
   // with every page below it, so the next put of the prompt stores it anew.
