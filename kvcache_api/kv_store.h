@@ -53,9 +53,9 @@
 // are on disk twice until it commits), or for the file of a region that a
 // put took itself under kRegion, which it leaves to the background thread
 // to delete (deleting a 16 MiB file takes ~10 ms with discard); the next
-// collection deletes it first, so the two never add up. Dead records of the active segment
-// count, though none can be reclaimed before it is sealed. Two rules make
-// room (StoreOptions::eviction):
+// collection deletes it first, so the two never add up. Dead records of the
+// active segment count, though none can be reclaimed before it is sealed.
+// Two rules make room (StoreOptions::eviction):
 //   - kRegion (the default), as flash caches do it (CacheLib's BlockCache):
 //     eviction and GC are one step over whole segments, oldest first. A put
 //     that would take the files past the capacity first takes the oldest
