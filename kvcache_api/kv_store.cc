@@ -412,6 +412,8 @@ Status KvStoreImpl::put_locked(std::span<const PutRequest> requests, PutResult* 
     for (size_t i = 0; i < pages.size(); i++)
       lru_.add(roots[pages[i].root], disk_bytes(locs[i]), tick);
   }
+  if (lists_pages())
+    for (size_t i = 0; i < pages.size(); i++) segment_pages_.add(locs[i].segment, pages[i].key, roots[pages[i].root]);
   counters_.pages_put += pages.size();
   counters_.bytes_put += bytes;
   result->pages_stored = pages.size();
@@ -458,7 +460,7 @@ Status KvStoreImpl::stats(StoreStats* out) const {
   {
     std::lock_guard g(lru_mu_);
     st.stored_bytes = lru_.total_bytes();
-    st.memory.eviction = lru_.memory_bytes();
+    st.memory.eviction = lru_.memory_bytes() + segment_pages_.memory_bytes();
   }
   {
     std::lock_guard g(ghost_mu_);

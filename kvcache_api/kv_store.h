@@ -332,7 +332,7 @@ struct MemoryUsage {
   uint64_t index_block_cache = 0;  // index blocks cached (at most StoreOptions::index_block_cache)
   uint64_t index_memtables = 0;    // the index's write buffers
   uint64_t tensor_tables = 0;      // the tensor log's per-record tables
-  uint64_t eviction = 0;           // the LRU of subtrees and keyed pages, the ghost set
+  uint64_t eviction = 0;           // the LRU of subtrees and keyed pages, the ghost set, the segments' page lists
   uint64_t total() const {
     return index_filters + index_fences + index_block_cache + index_memtables + tensor_tables + eviction;
   }

@@ -27,6 +27,7 @@
 #include "kvcache_api/kv_store.h"
 #include "kvcache_api/latency.h"
 #include "kvcache_api/prefix_key.h"
+#include "kvcache_api/segment_pages.h"
 #include "kvcache_api/store_admin.h"
 #include "kvcache_api/store_config.h"
 #include "kvcache_api/subtree_lru.h"
@@ -208,13 +209,27 @@ class KvStoreImpl final : public KvStore {
     uint64_t segment = 0;  // 0: no sealed segment to take
     LocationKeys kept;     // the region's pages that stay (read, or on a put's paths)
   };
+  // The region's pages, found from its segment's list (segment_pages_):
+  // those the index still places in the segment, and the subtrees of those
+  // that go unless a read or a put saves them.
+  struct RegionPage {
+    std::string key;
+    std::string root;  // its LRU entry; empty: none
+    tensorlog::Location location;
+    bool keyed = false;  // a page-key page: no subtree
+  };
+  struct ForestPage {
+    std::string key;
+    tensorlog::Location location;
+    size_t parent = SIZE_MAX;  // index in forest; SIZE_MAX: a walked subtree's top
+    size_t top = 0;            // index in region of the page whose walk found it (its LRU root's)
+    size_t region = SIZE_MAX;  // index in region, or SIZE_MAX: in another segment
+  };
   struct RegionWalk {
     uint64_t segment = 0;
     bool small = false;  // a region of the small FIFO (StoreOptions::region_small_share)
-    std::vector<SubtreePage> pages;              // every tree page, parents first
-    std::vector<tensorlog::Location> locations;  // of pages[i]
-    std::vector<size_t> root_of;                 // index of pages[i]'s root
-    std::vector<std::pair<std::string, tensorlog::Location>> keyed;  // keyed pages in the segment
+    std::vector<RegionPage> region;   // by offset
+    std::vector<ForestPage> forest;   // the walked subtrees, any order
   };
   // The region that goes next: the oldest segment, or with two FIFOs the
   // small FIFO's oldest while it is over its share, else the main's.
@@ -230,7 +245,15 @@ class KvStoreImpl final : public KvStore {
   // with two FIFOs, those the ghost set remembers to the main FIFO's head.
   Status append_put(std::span<const tensorlog::RecordInput> records, std::span<const std::string_view> keys,
                     std::vector<tensorlog::Location>* locs);
-  Status walk_region(uint64_t victim, RegionWalk* out);
+  // Page lists are kept under region eviction with a capacity (writable).
+  bool lists_pages() const {
+    return opt_.eviction == EvictionPolicy::kRegion && opt_.capacity_bytes > 0 && !opt_.read_only;
+  }
+  // listed: the victim's list, taken under write_mu_ (so that it names every
+  // page a put finished); paths: pages no walk is needed below (known
+  // kept), or null.
+  Status walk_region(uint64_t victim, const std::vector<ListedPage>& listed,
+                     const std::unordered_set<std::string>* paths, RegionWalk* out);
   Status evict_walked(const RegionWalk& walk, const std::unordered_set<std::string>& paths, RegionChoice* out);
   Status evict_region(const std::unordered_set<std::string>& paths, RegionChoice* out);
   Status copy_region(RegionChoice choice);
@@ -333,6 +356,7 @@ class KvStoreImpl final : public KvStore {
   GhostSet ghost_;  // guarded by ghost_mu_
   mutable std::mutex lru_mu_;
   SubtreeLru lru_;  // guarded by lru_mu_
+  SegmentPages segment_pages_;  // lists_pages() only; thread-safe
   std::atomic<uint64_t> tick_{0};
 
   std::thread loader_;

@@ -75,9 +75,10 @@ void KvStoreImpl::stop_loader() {
   load_cv_.notify_all();
 }
 
-// LRU state from every page entry, and tensor-log records no page entry
-// names reported dead (orphans), from one sequential pass over a snapshot of
-// the index (no seeks: a walk would seek once per window).
+// LRU state and the segments' page lists from every page entry, and
+// tensor-log records no page entry names reported dead (orphans), from one
+// sequential pass over a snapshot of the index (no seeks: a walk would seek
+// once per window).
 //
 // Keys come in (ns, window digest D, fingerprints) order. A key of the first
 // window (D = the namespace's root digest) names its root: its first 26
@@ -94,6 +95,9 @@ Status KvStoreImpl::load_pages(engine::Iterator* it, const tensorlog::Location& 
   };
   std::unordered_map<Digest, Group, DigestHash> groups;
   std::vector<tensorlog::Location> referenced;
+  // Pages listed once their group's root is known (segment_pages_).
+  std::vector<std::tuple<uint64_t, std::string, Digest>> unlisted;
+  const bool lists = lists_pages();
   auto add = [&](const std::string& root, uint64_t bytes, uint64_t tick) {
     std::lock_guard g(lru_mu_);
     lru_.add(root, bytes, tick);
@@ -111,6 +115,7 @@ Status KvStoreImpl::load_pages(engine::Iterator* it, const tensorlog::Location& 
     const uint64_t bytes = disk_bytes(e.location);
     if (is_keyed_page(key)) {  // its own LRU entry
       add(std::string(key), bytes, e.tick);
+      if (lists) segment_pages_.add(e.location.segment, key, key);
       continue;
     }
     if (!key_well_formed(key, window_)) continue;
@@ -121,11 +126,14 @@ Status KvStoreImpl::load_pages(engine::Iterator* it, const tensorlog::Location& 
     }
     const Digest d = key_digest(key);
     const bool first_window = d == ns_root;
-    if (first_window) add(std::string(key.substr(0, kKeyHeadBytes + kFingerprintBytes)), bytes, e.tick);
-    else {
+    if (first_window) {
+      add(std::string(key.substr(0, kKeyHeadBytes + kFingerprintBytes)), bytes, e.tick);
+      if (lists) segment_pages_.add(e.location.segment, key, key.substr(0, kKeyHeadBytes + kFingerprintBytes));
+    } else {
       Group& g = groups[d];
       g.bytes += bytes;
       g.tick = std::max(g.tick, e.tick);
+      if (lists) unlisted.emplace_back(e.location.segment, std::string(key), d);
     }
     if (e.digest && key_window_pages(key) == window_) {
       Group& child = groups[*e.digest];
@@ -155,6 +163,7 @@ Status KvStoreImpl::load_pages(engine::Iterator* it, const tensorlog::Location& 
     if (!g.root.empty() && g.bytes > 0) add(g.root, g.bytes, g.tick);
     if (load_stop_) return Status::OK();
   }
+  for (const auto& [segment, key, d] : unlisted) segment_pages_.add(segment, key, groups[d].root);  // empty: unresolved
   return mark_orphans_dead(std::move(referenced), last);
 }
 

@@ -449,12 +449,14 @@ void KvStoreImpl::create_reserve() {
 // before collect_mu_.
 Status KvStoreImpl::apply_collection(const tensorlog::Collection& c, const LocationKeys* keys, uint64_t* retired) {
   engine::WriteBatch batch;
+  std::vector<std::pair<std::string, tensorlog::Location>> moved;  // for the page lists
   auto relocate = [&](std::string_view key, const PageEntry& e, const tensorlog::Location& to) {
     PageEntry updated = e;
     updated.location = to;
     std::string v;
     updated.encode_to(&v);
     batch.put(key, v);
+    if (lists_pages()) moved.emplace_back(key, to);
   };
   const bool all_keyed = keys != nullptr && std::all_of(c.relocations.begin(), c.relocations.end(),
                                                         [&](const auto& r) { return keys->contains(r.from); });
@@ -484,6 +486,13 @@ Status KvStoreImpl::apply_collection(const tensorlog::Collection& c, const Locat
     LSM4KV_RETURN_IF_ERROR(index_->write(wo, &batch));
     index_epoch_++;
   }
+  if (!moved.empty()) {  // a moved page is listed in its new segment, with the root its old list gave it
+    std::unordered_map<std::string, std::string> roots;
+    for (uint64_t segment : c.segments)
+      for (ListedPage& p : segment_pages_.of(segment)) roots.emplace(std::move(p.key), std::move(p.root));
+    for (const auto& [key, to] : moved)
+      if (auto r = roots.find(key); r != roots.end()) segment_pages_.add(to.segment, key, r->second);
+  }
   {
     // Readers out only while the old locations stop resolving; the files go
     // (and the syncs run) with readers back in.
@@ -491,6 +500,7 @@ Status KvStoreImpl::apply_collection(const tensorlog::Collection& c, const Locat
     std::unique_lock x(gc_mu_);
     LSM4KV_RETURN_IF_ERROR(log_->retire_collection(c.id));
   }
+  for (uint64_t segment : c.segments) segment_pages_.erase(segment);
   if (retired != nullptr) *retired = c.id;
   else LSM4KV_RETURN_IF_ERROR(log_->commit_collection(c.id));
   uint64_t copied = 0;
@@ -528,8 +538,21 @@ Status KvStoreImpl::check_invariants() {
   uint64_t bytes = 0, entries = 0;
   Status problem;
   std::unordered_set<tensorlog::Location, LocationHash> referenced;
+  // Every page is in its segment's list (region eviction finds a region's
+  // pages there).
+  std::unordered_map<uint64_t, std::unordered_set<std::string>> listed;
+  auto check_listed = [&](std::string_view key, const tensorlog::Location& loc) {
+    if (!lists_pages()) return true;
+    auto [it, fresh] = listed.try_emplace(loc.segment);
+    if (fresh)
+      for (ListedPage& p : segment_pages_.of(loc.segment)) it->second.insert(std::move(p.key));
+    if (it->second.contains(std::string(key))) return true;
+    problem = Status::corruption(opt_.dir + ": a page at " + loc.to_string() + " is missing from its segment's list");
+    return false;
+  };
   LSM4KV_RETURN_IF_ERROR(for_each_page_entry([&](std::string_view key, const PageEntry* e) {
     if (e != nullptr) referenced.insert(e->location);
+    if (e != nullptr && !check_listed(key, e->location)) return false;
     if (is_keyed_page(key) && e != nullptr && !e->digest) {  // keyed pages: no tree to check
       bytes += disk_bytes(e->location);
       return true;

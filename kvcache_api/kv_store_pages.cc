@@ -129,6 +129,8 @@ Status KvStoreImpl::put_pages(NamespaceId ns, std::span<const std::string_view> 
     std::lock_guard l(lru_mu_);
     for (size_t j = 0; j < todo.size(); j++) lru_.add(all[todo[j]], disk_bytes(locs[j]), tick);
   }
+  if (lists_pages())
+    for (size_t j = 0; j < todo.size(); j++) segment_pages_.add(locs[j].segment, all[todo[j]], all[todo[j]]);
   counters_.pages_put += todo.size();
   counters_.bytes_put += todo.size() * page_bytes;
   done.pages_stored = todo.size();

@@ -19,10 +19,16 @@
 // pages read there move to the main FIFO (the copy), the others are evicted
 // and their keys remembered in the ghost set, from which a later put sends
 // them to the kept head.
+//
+// A round finds its region's pages in the segment's page list
+// (segment_pages.h), and walks only the subtrees of those that may go: its
+// cost follows the region, not the store (a walk of the whole index took
+// ~6.6 ms a round at 137 MiB, and grew with the store).
+#include <algorithm>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "base/checksum.h"
-#include "kvcache_api/branch_eviction.h"
 #include "kvcache_api/kv_store_impl.h"
 #include "kvcache_api/subtree_walk.h"
 
@@ -69,44 +75,65 @@ Status KvStoreImpl::append_put(std::span<const tensorlog::RecordInput> records,
   return Status::OK();
 }
 
-// Every page of the index, parents first (so that a page goes when its
-// parent does), and the keyed pages of the victim. Reads one snapshot of the
-// index; needs neither lock (the background walks while puts go on).
-Status KvStoreImpl::walk_region(uint64_t victim, RegionWalk* out) {
+// The victim's pages: its list's keys that the index still places in it,
+// and the subtrees of those that would go if the choice were made now (not
+// read, not keyed); a read or a put before the choice can only save more.
+// Reads one snapshot of the index, under neither lock (the
+// background walks while puts go on); a change of the index but a put's
+// makes the caller throw the walk away (index_epoch_).
+Status KvStoreImpl::walk_region(uint64_t victim, const std::vector<ListedPage>& listed,
+                                const std::unordered_set<std::string>* paths, RegionWalk* out) {
   *out = RegionWalk{};
   out->segment = victim;
   out->small = two_fifos() && log_->segment_head(victim) == tensorlog::Head::kPut;
-  std::vector<NamespaceId> ids;
-  {
-    std::lock_guard m(meta_mu_);
-    for (const auto& [id, layout] : layouts_) ids.push_back(id);
+  std::vector<std::string> keys;
+  std::unordered_map<std::string, const std::string*> root_of;
+  for (const ListedPage& p : listed)
+    if (root_of.emplace(p.key, &p.root).second) keys.push_back(p.key);
+  std::vector<std::string> values;
+  std::vector<Status> statuses;
+  LSM4KV_RETURN_IF_ERROR(lookup_all(keys, &values, &statuses));
+  for (size_t i = 0; i < keys.size(); i++) {
+    if (statuses[i].is_not_found()) continue;  // evicted since it was listed
+    LSM4KV_RETURN_IF_ERROR(statuses[i]);
+    PageEntry e;
+    if (!e.decode_from(values[i])) return Status::corruption(opt_.dir + ": bad page entry in the index");
+    if (e.location.segment != victim) continue;  // moved since
+    out->region.push_back({keys[i], *root_of[keys[i]], e.location, is_keyed_page(keys[i])});
   }
+  // By offset: a put writes a prompt's pages parents first, so that a walk
+  // mostly finds the pages below it unwalked yet.
+  std::sort(out->region.begin(), out->region.end(),
+            [](const RegionPage& a, const RegionPage& b) { return a.location.offset < b.location.offset; });
+  std::unordered_map<std::string_view, size_t> in_region;  // views region's keys (fixed from here)
+  std::unordered_map<std::string, size_t> in_forest;
+  for (size_t r = 0; r < out->region.size(); r++) in_region.emplace(out->region[r].key, r);
+  const uint32_t keep_reads = two_fifos() && !out->small ? opt_.region_main_keep_reads : opt_.region_keep_reads;
   bool malformed = false;
-  for (NamespaceId id : ids) {
-    const size_t base = out->pages.size();
-    LSM4KV_RETURN_IF_ERROR(walk_namespace(index_.get(), id, window_, [&](const WalkedPage& w) {
+  auto it = index_->new_iterator({});
+  for (size_t r = 0; r < out->region.size(); r++) {
+    const RegionPage& top = out->region[r];
+    if (top.keyed || in_forest.contains(top.key) || (paths != nullptr && paths->contains(top.key)) ||
+        (keep_reads > 0 && log_->reads(top.location) >= keep_reads))
+      continue;
+    std::vector<size_t> at;  // forest index by visit index
+    LSM4KV_RETURN_IF_ERROR(walk_pages(it.get(), top.key, 0, window_, [&](const WalkedPage& w) {
       if (w.entry == nullptr) {
         malformed = true;
         return false;
       }
-      const size_t i = out->pages.size();
-      const size_t parent = w.parent == kNoParent ? SIZE_MAX : base + w.parent;
-      out->pages.push_back({std::string(w.key), w.entry->tick, disk_bytes(w.entry->location), parent, w.depth});
-      out->locations.push_back(w.entry->location);
-      out->root_of.push_back(parent == SIZE_MAX ? i : out->root_of[parent]);
+      const size_t parent = w.parent == kNoParent ? SIZE_MAX : at[w.parent];
+      auto [it, fresh] = in_forest.try_emplace(std::string(w.key), out->forest.size());
+      if (fresh) {
+        auto reg = in_region.find(w.key);
+        out->forest.push_back({std::string(w.key), w.entry->location, parent, r,
+                               reg == in_region.end() ? SIZE_MAX : reg->second});
+      } else if (out->forest[it->second].parent == SIZE_MAX) {
+        out->forest[it->second].parent = parent;  // an earlier walk's top: its parent is found now
+      }
+      at.push_back(it->second);
       return true;
     }));
-    if (malformed) return Status::corruption(opt_.dir + ": bad page entry in the index");
-    LSM4KV_RETURN_IF_ERROR(for_each_page_entry(
-        [&](std::string_view key, const PageEntry* e) {
-          if (e == nullptr) {
-            malformed = true;
-            return false;
-          }
-          if (e->location.segment == victim) out->keyed.push_back({std::string(key), e->location});
-          return true;
-        },
-        keyed_page_key(id, {})));
     if (malformed) return Status::corruption(opt_.dir + ": bad page entry in the index");
   }
   return Status::OK();
@@ -115,9 +142,9 @@ Status KvStoreImpl::walk_region(uint64_t victim, RegionWalk* out) {
 // Evicts the walked region's pages that go; out->kept gets the keys of the
 // pages that stay, by record, for the copy's index update. A page stays when
 // it was read region_keep_reads times since written (region_main_keep_reads
-// in a main region of two FIFOs) or is in `paths`. A small region's pages
-// that go unread (below a page that goes or not) are remembered in the
-// ghost set.
+// in a main region of two FIFOs) or is in `paths`, unless a page above it
+// goes. A small region's pages that go unread are remembered in the ghost
+// set.
 // REQUIRES: write_mu_ and collect_mu_ held, no copied collection pending,
 // and no change to the index since the walk but puts whose paths are in
 // `paths` (their pages are not in the walk: no walked page is below them).
@@ -126,53 +153,66 @@ Status KvStoreImpl::evict_walked(const RegionWalk& walk, const std::unordered_se
   *out = RegionChoice{};
   out->segment = walk.segment;
   const uint32_t keep_reads = two_fifos() && !walk.small ? opt_.region_main_keep_reads : opt_.region_keep_reads;
-  auto keep = [&](const tensorlog::Location& loc, const std::string& key) {
-    return paths.contains(key) || (keep_reads > 0 && log_->reads(loc) >= keep_reads);
-  };
-  std::vector<std::pair<uint64_t, uint64_t>> ghosts;  // (key hash, bytes) of a small region's unread pages
-  auto went_unread = [&](const std::string& key, const tensorlog::Location& loc) {
-    if (walk.small) ghosts.emplace_back(checksum64(key), disk_bytes(loc));
-  };
-  const std::vector<SubtreePage>& pages = walk.pages;
-  std::vector<bool> goes(pages.size(), false);
-  std::vector<tensorlog::Location> dead;
-  BranchChoice chosen;
-  std::unordered_map<size_t, uint64_t> freed_by_root;  // root page -> bytes going
-  std::unordered_map<size_t, size_t> pages_by_root, going_by_root;
-  for (size_t i = 0; i < pages.size(); i++) {
-    const size_t parent = pages[i].parent;
-    const bool in_region = walk.locations[i].segment == walk.segment;
-    const bool unread = in_region && !keep(walk.locations[i], pages[i].key);
-    goes[i] = (parent != SIZE_MAX && goes[parent]) || unread;
-    pages_by_root[walk.root_of[i]]++;
-    if (!goes[i]) {
-      if (in_region) out->kept.emplace(walk.locations[i], pages[i].key);
-      continue;
+  const std::vector<RegionPage>& region = walk.region;
+  const std::vector<ForestPage>& forest = walk.forest;
+  std::vector<bool> unread(region.size());
+  for (size_t r = 0; r < region.size(); r++)
+    unread[r] = !paths.contains(region[r].key) && !(keep_reads > 0 && log_->reads(region[r].location) >= keep_reads);
+  // A forest page goes when it is an unread page of the region or its parent
+  // goes; parents may come after their children (walks of nested subtrees).
+  enum : uint8_t { kUnknown, kGoes, kStays };
+  std::vector<uint8_t> fate(forest.size(), kUnknown);
+  std::vector<size_t> chain;
+  for (size_t i = 0; i < forest.size(); i++) {
+    size_t at = i;
+    while (fate[at] == kUnknown) {
+      const ForestPage& f = forest[at];
+      if (f.region != SIZE_MAX && unread[f.region]) {
+        fate[at] = kGoes;
+      } else if (f.parent == SIZE_MAX) {
+        fate[at] = kStays;
+      } else {
+        chain.push_back(at);
+        at = f.parent;
+        continue;
+      }
+      break;
     }
-    if (unread) went_unread(pages[i].key, walk.locations[i]);
-    dead.push_back(walk.locations[i]);
-    chosen.pages.push_back(i);
-    chosen.bytes += pages[i].bytes;
-    freed_by_root[walk.root_of[i]] += pages[i].bytes;
-    going_by_root[walk.root_of[i]]++;
-    if (parent == SIZE_MAX || !goes[parent]) chosen.roots.push_back(i);
+    for (size_t c : chain) fate[c] = fate[at];
+    chain.clear();
   }
-  // A point deletion per page, not delete_chosen's range deletions: the
-  // walk names every page that goes, and range tombstones make every later
-  // read and walk of the index search them (at 1/10 of the trace's KV, the
-  // walks spent most of their time there, and probes took up to 8 ms).
+  std::vector<std::pair<uint64_t, uint64_t>> ghosts;  // (key hash, bytes) of a small region's unread pages
+  for (size_t r = 0; r < region.size(); r++)
+    if (walk.small && unread[r]) ghosts.emplace_back(checksum64(region[r].key), disk_bytes(region[r].location));
   engine::WriteBatch batch;
-  for (size_t i : chosen.pages) batch.delete_key(pages[i].key);
-  // Keyed pages: each its own LRU entry, no tree.
-  std::vector<std::string> keyed_gone;
-  for (const auto& [key, loc] : walk.keyed) {
-    if (keep(loc, key)) {
-      out->kept.emplace(loc, key);
+  std::vector<tensorlog::Location> dead;
+  std::unordered_map<std::string_view, uint64_t> freed_by_root;  // LRU root -> bytes going
+  std::unordered_set<std::string_view> roots_gone;              // LRU roots whose own page goes
+  std::unordered_set<std::string_view> going;
+  uint64_t subtrees = 0;
+  auto evict = [&](const std::string& key, const tensorlog::Location& loc, const std::string& root) {
+    // A point deletion per page, not delete_chosen's range deletions: range
+    // tombstones make every later read and walk of the index search them
+    // (at 1/10 of the trace's KV, probes took up to 8 ms).
+    batch.delete_key(key);
+    dead.push_back(loc);
+    going.insert(key);
+    if (root.empty()) return;  // counted in no LRU entry
+    if (key == root) roots_gone.insert(root);
+    else freed_by_root[root] += disk_bytes(loc);
+  };
+  for (size_t i = 0; i < forest.size(); i++) {
+    if (fate[i] != kGoes) continue;
+    evict(forest[i].key, forest[i].location, region[forest[i].top].root);
+    if (forest[i].parent == SIZE_MAX || fate[forest[i].parent] != kGoes) subtrees++;
+  }
+  for (size_t r = 0; r < region.size(); r++) {
+    if (going.contains(region[r].key)) continue;
+    if (region[r].keyed && unread[r]) {
+      evict(region[r].key, region[r].location, region[r].root);
+      subtrees++;
     } else {
-      batch.delete_key(key);
-      keyed_gone.push_back(key);
-      went_unread(key, loc);
-      dead.push_back(loc);
+      out->kept.emplace(region[r].location, region[r].key);
     }
   }
   if (batch.count() == 0) return Status::OK();
@@ -183,17 +223,15 @@ Status KvStoreImpl::evict_walked(const RegionWalk& walk, const std::unordered_se
   LSM4KV_RETURN_IF_ERROR(index_->write(wo, &batch));
   {
     std::lock_guard g(lru_mu_);
-    for (const auto& [root, bytes] : freed_by_root) {
-      if (going_by_root[root] == pages_by_root[root]) lru_.remove(pages[root].key);
-      else lru_.subtract(pages[root].key, bytes);
-    }
-    for (const std::string& k : keyed_gone) lru_.remove(k);
+    for (const auto& [root, bytes] : freed_by_root)
+      if (!roots_gone.contains(root)) lru_.subtract(std::string(root), bytes);
+    for (std::string_view root : roots_gone) lru_.remove(std::string(root));
   }
   {
     std::lock_guard g(ghost_mu_);
     for (const auto& [hash, bytes] : ghosts) ghost_.insert(hash, bytes);
   }
-  counters_.evictions += chosen.roots.size() + keyed_gone.size();
+  counters_.evictions += subtrees;
   counters_.pages_evicted += dead.size();
   return forget_records(dead);
 }
@@ -205,7 +243,7 @@ Status KvStoreImpl::evict_region(const std::unordered_set<std::string>& paths, R
   const uint64_t victim = region_victim();
   if (victim == 0) return Status::OK();
   RegionWalk walk;
-  LSM4KV_RETURN_IF_ERROR(walk_region(victim, &walk));
+  LSM4KV_RETURN_IF_ERROR(walk_region(victim, segment_pages_.of(victim), &paths, &walk));
   return evict_walked(walk, paths, out);
 }
 
@@ -287,6 +325,7 @@ Status KvStoreImpl::make_region_room(uint64_t room, const std::unordered_set<std
 // puts overtook (a put's own round, a collection) is thrown away.
 Status KvStoreImpl::maintain_region_once(uint64_t files_low, bool* acted) {
   uint64_t victim = 0, epoch = 0;
+  std::vector<ListedPage> listed;
   {
     std::lock_guard c(collect_mu_);
     LSM4KV_RETURN_IF_ERROR(commit_retired());  // without write_mu_: puts go on
@@ -308,9 +347,10 @@ Status KvStoreImpl::maintain_region_once(uint64_t files_low, bool* acted) {
     if (victim == 0) return Status::OK();
     epoch = index_epoch_;
     walk_paths_.emplace();
+    listed = segment_pages_.of(victim);
   }
   RegionWalk walk;
-  Status walked = walk_region(victim, &walk);
+  Status walked = walk_region(victim, listed, nullptr, &walk);
   {
     std::lock_guard g(walk_hook_mu_);
     if (walk_hook_) walk_hook_();

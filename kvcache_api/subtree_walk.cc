@@ -4,9 +4,7 @@
 
 namespace lsm4kv::kvcache {
 
-namespace {
-
-Status walk_iterator(engine::Iterator* it, std::string_view prefix, size_t depth_before, uint32_t window,
+Status walk_pages(engine::Iterator* it, std::string_view prefix, size_t depth_before, uint32_t window,
                      const PageVisitor& visit) {
   struct Range {
     std::string prefix;
@@ -48,12 +46,10 @@ Status walk_iterator(engine::Iterator* it, std::string_view prefix, size_t depth
   return Status::OK();
 }
 
-}  // namespace
-
 Status walk_pages(engine::DB* db, std::string_view prefix, size_t depth_before, uint32_t window,
                   const PageVisitor& visit) {
   auto it = db->new_iterator({});
-  return walk_iterator(it.get(), prefix, depth_before, window, visit);
+  return walk_pages(it.get(), prefix, depth_before, window, visit);
 }
 
 }  // namespace lsm4kv::kvcache

@@ -48,6 +48,9 @@ using PageVisitor = std::function<bool(const WalkedPage&)>;
 // page of depth d: d; a namespace's forest, ns | root_digest: 0).
 Status walk_pages(engine::DB* db, std::string_view prefix, size_t depth_before, uint32_t window,
                   const PageVisitor& visit);
+// The same over an iterator the caller keeps: many walks, one snapshot.
+Status walk_pages(engine::Iterator* it, std::string_view prefix, size_t depth_before, uint32_t window,
+                  const PageVisitor& visit);
 
 // The subtree of the page whose key is `key` and depth `depth`.
 inline Status walk_subtree(engine::DB* db, std::string_view key, size_t depth, uint32_t window,

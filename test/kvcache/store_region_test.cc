@@ -142,6 +142,43 @@ TEST_CASE("region eviction keeps the pages read since written and evicts the res
   REQUIRE(store->check_invariants().ok());
 }
 
+TEST_CASE("a reopened store finds its regions' pages in the lists its loader builds", "[kvcache][capacity][region]") {
+  // Prompts of 20 pages span three key windows (8 pages each): the loader
+  // lists the deeper windows' pages once it has resolved their roots. Every
+  // round after the reopen takes its region's pages from those lists; a page
+  // missing from them would fail check_invariants, and a wrong root would
+  // leave the LRU's bytes off the index's.
+  // One FIFO, so that every region goes in its turn (with two, the main
+  // FIFO's regions go only once it is over its share).
+  test::TempDir dir("lsm4kv_region_reopen");
+  const auto deep_a = tokens(1, 20), deep_b = tokens(500000, 20);
+  {
+    Region store(dir.path(), 1, 0.05, 0.0);
+    store.put(deep_a);
+    store.put(deep_b);
+    store.read(deep_b);  // read: the first pass keeps it
+    REQUIRE(store.cached(deep_a) == deep_a.size());
+  }
+  Region store(dir.path(), 1, 0.05, 0.0);
+  REQUIRE(store.cached(deep_b) == deep_b.size());
+  {
+    Status inv = store->check_invariants();
+    INFO(inv.to_string());
+    REQUIRE(inv.ok());
+  }
+  for (Token i = 0; store->stats().bytes_put < 3 * kCapacity; i++) {
+    store.put(tokens(900000 + i * 1000, 2));
+    if (i % 8 == 7) {
+      Status inv = store->check_invariants();
+      INFO(inv.to_string());
+      REQUIRE(inv.ok());
+    }
+  }
+  CHECK(store->stats().pages_evicted >= deep_a.size() / P);
+  CHECK(store.cached(deep_a) == 0);
+  REQUIRE(store->check_invariants().ok());
+}
+
 TEST_CASE("region eviction never takes the prefixes a put extends", "[kvcache][capacity][region]") {
   test::TempDir dir("lsm4kv_region_paths");
   Region store(dir.path(), 1);
