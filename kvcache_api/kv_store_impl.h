@@ -174,6 +174,9 @@ class KvStoreImpl final : public KvStore {
   // when a copied collection is pending).
   Status apply_copied(uint64_t* retired = nullptr);
   Status commit_retired();  // REQUIRES: collect_mu_ held
+  // Where a put's apply_copied leaves its old segment: to the background
+  // (retired_), or null without one (deleted inline).
+  uint64_t* leave_to_background() { return opt_.maintenance_room > 0 ? &retired_ : nullptr; }
   // Evicts least recently used subtrees (none in keep_roots) until the
   // stored bytes are at most target_bytes; a subtree much bigger than what
   // is left to free loses only its oldest branches; when only keep_roots are

@@ -272,7 +272,7 @@ Status KvStoreImpl::region_round(const std::unordered_set<std::string>& paths, b
   if (choice.segment == 0) return Status::OK();
   *acted = true;
   LSM4KV_RETURN_IF_ERROR(copy_region(std::move(choice)));
-  return apply_copied(opt_.maintenance_room > 0 ? &retired_ : nullptr);
+  return apply_copied(leave_to_background());
 }
 
 // Segments whose records are all dead go without a copy.
@@ -299,21 +299,28 @@ Status KvStoreImpl::make_region_room(uint64_t room, const std::unordered_set<std
   if (region_counted_bytes() <= room) return Status::OK();
   *acted = true;  // a stall, whether this put takes a region or waits for the background's
   std::lock_guard c(collect_mu_);
+  auto fits = [&] {
+    if (region_counted_bytes() > room) return false;
+    if (retired_ != 0) wake_maintainer();  // to commit it
+    return true;
+  };
   for (uint64_t round = 0;; round++) {
-    // Before each round: the last one's old segment goes (retired_), and the
-    // segments its evictions left without live records.
-    LSM4KV_RETURN_IF_ERROR(apply_copied());
+    // A copy the background finished while this put waited for it is
+    // applied first, its old segment's file left to the background as a
+    // round's is. Before a round of its own: that file goes (one collection
+    // at a time), and the segments the last evictions left without live
+    // records.
+    LSM4KV_RETURN_IF_ERROR(apply_copied(leave_to_background()));
+    if (fits()) return Status::OK();
+    LSM4KV_RETURN_IF_ERROR(commit_retired());
     LSM4KV_RETURN_IF_ERROR(free_dead_segments());
-    if (region_counted_bytes() <= room) return Status::OK();
+    if (fits()) return Status::OK();
     bool went = false;
     if (round <= 2 * log_->usage().segments + 2) LSM4KV_RETURN_IF_ERROR(region_round(paths, &went));
     if (!went)
       return Status::no_space("put_batch: capacity " + std::to_string(opt_.capacity_bytes) +
                               " is taken by the prefixes this put extends");
-    if (region_counted_bytes() <= room) {
-      wake_maintainer();  // to commit retired_
-      return Status::OK();
-    }
+    if (fits()) return Status::OK();
   }
 }
 
