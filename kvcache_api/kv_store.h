@@ -83,6 +83,10 @@
 //     and the pages that are reused keep the room (bench/RESULTS.md, "Two
 //     FIFOs"). Which FIFO a segment belongs to is known in memory only:
 //     after a restart every segment counts as main.
+//     A round finds its segment's pages in a list kept in memory for each
+//     segment (~60-90 bytes a page, in MemoryUsage::eviction; rebuilt at
+//     open from the index), so that its cost follows the segment, not the
+//     store.
 //   - kSubtreeLru, the classic log-structured rule with GC headroom:
 //     a put that would take the live bytes (those the index
 //     references) past (1 - gc_headroom) x capacity_bytes first evicts the

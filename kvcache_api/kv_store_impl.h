@@ -387,7 +387,7 @@ class KvStoreImpl final : public KvStore {
   // eviction and drop; apply_collection): a background region walk that one
   // overtook is stale.
   std::atomic<uint64_t> index_epoch_{0};
-  // While the background walks the index for a region: the prefixes every
+  // While the background walks a region's pages: the prefixes every
   // put since extends, which the region's choice keeps. Guarded by write_mu_.
   std::optional<std::unordered_set<std::string>> walk_paths_;
   std::mutex walk_hook_mu_;

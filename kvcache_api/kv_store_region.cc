@@ -324,8 +324,8 @@ Status KvStoreImpl::make_region_room(uint64_t room, const std::unordered_set<std
   }
 }
 
-// The background's round under region eviction: the walk of the index with
-// neither lock held (puts go on; each adds the prefixes it extends to
+// The background's round under region eviction: the region's list taken
+// under write_mu_, its lookups and walks with neither lock held (puts go on; each adds the prefixes it extends to
 // walk_paths_, which the choice then keeps, so no page a put extends goes);
 // the choice under write_mu_, the copy without it (collect_mu_ keeps other
 // collections out), the index update under both. A walk that anything but

@@ -27,8 +27,8 @@ namespace lsm4kv::kvcache::testing {
 engine::DB* index_of(KvStore* store);
 tensorlog::TensorLog* log_of(KvStore* store);
 
-// Called by the store's background thread after each walk of the index for a
-// region eviction, before it takes its locks again to choose what goes
+// Called by the store's background thread after each walk of a region's
+// pages (their lookups and subtrees in the index) for a region eviction, before it takes its locks again to choose what goes
 // (kv_store_region.cc): tests put in that window. Empty: none.
 void set_region_walk_hook(KvStore* store, std::function<void()> hook);
 
