@@ -110,14 +110,14 @@ Status KvStoreImpl::walk_region(uint64_t victim, const std::vector<ListedPage>& 
   for (size_t r = 0; r < out->region.size(); r++) in_region.emplace(out->region[r].key, r);
   const uint32_t keep_reads = two_fifos() && !out->small ? opt_.region_main_keep_reads : opt_.region_keep_reads;
   bool malformed = false;
-  auto it = index_->new_iterator({});
+  auto snapshot = index_->new_iterator({});
   for (size_t r = 0; r < out->region.size(); r++) {
     const RegionPage& top = out->region[r];
     if (top.keyed || in_forest.contains(top.key) || (paths != nullptr && paths->contains(top.key)) ||
         (keep_reads > 0 && log_->reads(top.location) >= keep_reads))
       continue;
     std::vector<size_t> at;  // forest index by visit index
-    LSM4KV_RETURN_IF_ERROR(walk_pages(it.get(), top.key, 0, window_, [&](const WalkedPage& w) {
+    LSM4KV_RETURN_IF_ERROR(walk_pages(snapshot.get(), top.key, 0, window_, [&](const WalkedPage& w) {
       if (w.entry == nullptr) {
         malformed = true;
         return false;
