@@ -107,7 +107,7 @@ class KvStoreImpl final : public KvStore {
   // Null after close(). For store_admin.cc only.
   engine::DB* index() { return index_.get(); }
   tensorlog::TensorLog* tensor_log() { return log_.get(); }
-  void set_region_walk_hook(std::function<void()> hook) {
+  void set_region_walk_hook(std::function<void(testing::RegionPoint)> hook) {
     std::lock_guard g(walk_hook_mu_);
     walk_hook_ = std::move(hook);
   }
@@ -391,7 +391,11 @@ class KvStoreImpl final : public KvStore {
   // put since extends, which the region's choice keeps. Guarded by write_mu_.
   std::optional<std::unordered_set<std::string>> walk_paths_;
   std::mutex walk_hook_mu_;
-  std::function<void()> walk_hook_;  // testing::set_region_walk_hook; guarded by walk_hook_mu_
+  std::function<void(testing::RegionPoint)> walk_hook_;  // testing::set_region_walk_hook; guarded by walk_hook_mu_
+  void region_hook(testing::RegionPoint at) {
+    std::lock_guard g(walk_hook_mu_);
+    if (walk_hook_) walk_hook_(at);
+  }
   std::optional<tensorlog::Collection> copied_;  // guarded by collect_mu_
   LocationKeys copied_keys_;                     // guarded by collect_mu_; copied_'s keys, when known
   // A collection that a put's own region round retired and left for the

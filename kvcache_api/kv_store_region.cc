@@ -358,10 +358,7 @@ Status KvStoreImpl::maintain_region_once(uint64_t files_low, bool* acted) {
   }
   RegionWalk walk;
   Status walked = walk_region(victim, listed, nullptr, &walk);
-  {
-    std::lock_guard g(walk_hook_mu_);
-    if (walk_hook_) walk_hook_();
-  }
+  region_hook(testing::RegionPoint::kWalked);
   std::unique_lock w(write_mu_);
   std::unique_lock c(collect_mu_);
   std::unordered_set<std::string> paths = std::move(*walk_paths_);
@@ -378,6 +375,7 @@ Status KvStoreImpl::maintain_region_once(uint64_t files_low, bool* acted) {
   w.unlock();
   LSM4KV_RETURN_IF_ERROR(copy_region(std::move(choice)));
   c.unlock();
+  region_hook(testing::RegionPoint::kCopied);
   w.lock();
   c.lock();
   uint64_t retired = 0;

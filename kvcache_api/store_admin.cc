@@ -64,7 +64,7 @@ namespace testing {
 
 engine::DB* index_of(KvStore* store) { return impl(*store).index(); }
 tensorlog::TensorLog* log_of(KvStore* store) { return impl(*store).tensor_log(); }
-void set_region_walk_hook(KvStore* store, std::function<void()> hook) {
+void set_region_walk_hook(KvStore* store, std::function<void(RegionPoint)> hook) {
   impl(*store).set_region_walk_hook(std::move(hook));
 }
 

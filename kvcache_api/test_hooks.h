@@ -27,10 +27,15 @@ namespace lsm4kv::kvcache::testing {
 engine::DB* index_of(KvStore* store);
 tensorlog::TensorLog* log_of(KvStore* store);
 
-// Called by the store's background thread after each walk of a region's
-// pages (their lookups and subtrees in the index) for a region eviction, before it takes its locks again to choose what goes
-// (kv_store_region.cc): tests put in that window. Empty: none.
-void set_region_walk_hook(KvStore* store, std::function<void()> hook);
+// Where the store's background thread calls the region hook in a round of
+// region eviction (kv_store_region.cc), with neither write_mu_ nor
+// collect_mu_ held: tests put in those windows.
+enum class RegionPoint {
+  kWalked,  // after the walk of the region's pages, before the choice of what goes
+  kCopied,  // after the copy of what stays, before the index update
+};
+// Empty: none.
+void set_region_walk_hook(KvStore* store, std::function<void(RegionPoint)> hook);
 
 struct KeyHooks {
   // Replaces XXH3-64 of a page's tokens in index keys.

@@ -209,7 +209,8 @@ TEST_CASE("the background keeps the prefixes that puts extend while it walks the
   std::mutex mu;
   std::condition_variable cv;
   bool fired = false;
-  testing::set_region_walk_hook(store.operator->(), [&] {
+  testing::set_region_walk_hook(store.operator->(), [&](testing::RegionPoint at) {
+    if (at != testing::RegionPoint::kWalked) return;
     {
       std::lock_guard l(mu);
       if (fired) return;
@@ -290,56 +291,77 @@ TEST_CASE("region options out of range are refused", "[kvcache][capacity][region
   REQUIRE(store == nullptr);
 }
 
-TEST_CASE("a put that takes a region itself leaves the region's file to the background",
-          "[kvcache][capacity][region]") {
-  test::TempDir dir("lsm4kv_region_retired");
-  Region store(dir.path(), 1, 0.3);  // the background starts at 0.85 of the capacity
-  // The background is held in its first walk, so that the puts run out of
-  // room and take regions themselves.
+namespace {
+
+// Holds the store's background at `point` of its first round there, puts
+// until a put has to make room, and checks that the region's file that put
+// retired is left on disk (one file more than the log's segments, within the
+// capacity) for the background, which deletes it once it goes on (waited for
+// without timing). Then every prompt put reads back whole.
+void check_put_leaves_file_to_background(const std::string& dir, testing::RegionPoint point) {
+  Region store(dir, 1, 0.3);  // the background starts at 0.85 of the capacity
   std::mutex mu;
   std::condition_variable cv;
-  bool walking = false, released = false;
-  testing::set_region_walk_hook(store.operator->(), [&] {
+  bool held = false, released = false;
+  testing::set_region_walk_hook(store.operator->(), [&](testing::RegionPoint at) {
+    if (at != point) return;
     std::unique_lock l(mu);
     if (released) return;
-    walking = true;
+    held = true;
     cv.notify_all();
     cv.wait(l, [&] { return released; });
   });
-  std::vector<std::vector<Token>> put;
-  auto is_walking = [&] {
+  auto is_held = [&] {
     std::lock_guard l(mu);
-    return walking;
+    return held;
   };
+  std::vector<std::vector<Token>> put;
   Token next = 0;
-  while (!is_walking() && store->stats().tensor_file_bytes <= kCapacity * 9 / 10) {
+  while (!is_held() && store->stats().tensor_file_bytes <= kCapacity * 9 / 10) {
     put.push_back(tokens(1000 + next++ * 100, 1));
     store.put(put.back());
   }
   {
     std::unique_lock l(mu);
-    cv.wait(l, [&] { return walking; });
+    cv.wait(l, [&] { return held; });
   }
-  while (store->stats().put_stalls == 0) {
+  const uint64_t stalls = store->stats().put_stalls;
+  while (store->stats().put_stalls == stalls) {
     put.push_back(tokens(1000 + next++ * 100, 1));
     store.put(put.back());
     REQUIRE(next < 1000);
   }
-  // The region's segment is out of the table, its file not deleted yet:
-  // one file more than the log's segments, within capacity + one segment.
   const StoreStats st = store->stats();
-  CHECK(segment_files(dir.path()) == st.tensor_segments + 1);
+  CHECK(segment_files(dir) == st.tensor_segments + 1);
   CHECK(st.tensor_file_bytes <= kCapacity);
   {
     std::lock_guard l(mu);
     released = true;
     cv.notify_all();
   }
-  // The background deletes it (its next round starts there); no put needed.
-  while (segment_files(dir.path()) != store->stats().tensor_segments) std::this_thread::yield();
+  while (segment_files(dir) != store->stats().tensor_segments) std::this_thread::yield();
   testing::set_region_walk_hook(store.operator->(), {});
   for (const auto& t : put) store.read(t);  // what is cached reads back whole
   Status inv = store->check_invariants();
   INFO(inv.to_string());
   REQUIRE(inv.ok());
+}
+
+}  // namespace
+
+TEST_CASE("a put that takes a region itself leaves the region's file to the background",
+          "[kvcache][capacity][region]") {
+  // The background is held in its first walk, so that the puts run out of
+  // room and take regions themselves.
+  test::TempDir dir("lsm4kv_region_retired");
+  check_put_leaves_file_to_background(dir.path(), testing::RegionPoint::kWalked);
+}
+
+TEST_CASE("a put that finds the background's copy done applies it and leaves the region's file to the background",
+          "[kvcache][capacity][region]") {
+  // The background is held after its first copy, before it takes the locks
+  // to apply it: the next put that needs room applies it (before, that put
+  // deleted the region's file itself).
+  test::TempDir dir("lsm4kv_region_applied");
+  check_put_leaves_file_to_background(dir.path(), testing::RegionPoint::kCopied);
 }
