@@ -257,6 +257,10 @@ class KvStoreImpl final : public KvStore {
   // kept), or null.
   Status walk_region(uint64_t victim, const std::vector<ListedPage>& listed,
                      const std::unordered_set<std::string>* paths, RegionWalk* out);
+  // A page of the walked region that its reads keep: read region_keep_reads
+  // times since written (region_main_keep_reads in a main region of two
+  // FIFOs).
+  bool read_enough(const RegionWalk& walk, const tensorlog::Location& loc) const;
   Status evict_walked(const RegionWalk& walk, const std::unordered_set<std::string>& paths, RegionChoice* out);
   Status evict_region(const std::unordered_set<std::string>& paths, RegionChoice* out);
   Status copy_region(RegionChoice choice);

@@ -127,8 +127,9 @@ Status KvStoreImpl::load_pages(engine::Iterator* it, const tensorlog::Location& 
     const Digest d = key_digest(key);
     const bool first_window = d == ns_root;
     if (first_window) {
-      add(std::string(key.substr(0, kKeyHeadBytes + kFingerprintBytes)), bytes, e.tick);
-      if (lists) segment_pages_.add(e.location.segment, key, key.substr(0, kKeyHeadBytes + kFingerprintBytes));
+      const std::string_view root = key.substr(0, kKeyHeadBytes + kFingerprintBytes);
+      add(std::string(root), bytes, e.tick);
+      if (lists) segment_pages_.add(e.location.segment, key, root);
     } else {
       Group& g = groups[d];
       g.bytes += bytes;

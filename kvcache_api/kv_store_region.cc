@@ -75,6 +75,11 @@ Status KvStoreImpl::append_put(std::span<const tensorlog::RecordInput> records,
   return Status::OK();
 }
 
+bool KvStoreImpl::read_enough(const RegionWalk& walk, const tensorlog::Location& loc) const {
+  const uint32_t keep_reads = two_fifos() && !walk.small ? opt_.region_main_keep_reads : opt_.region_keep_reads;
+  return keep_reads > 0 && log_->reads(loc) >= keep_reads;
+}
+
 // The victim's pages: its list's keys that the index still places in it,
 // and the subtrees of those that would go if the choice were made now (not
 // read, not keyed); a read or a put before the choice can only save more.
@@ -108,13 +113,12 @@ Status KvStoreImpl::walk_region(uint64_t victim, const std::vector<ListedPage>& 
   std::unordered_map<std::string_view, size_t> in_region;  // views region's keys (fixed from here)
   std::unordered_map<std::string, size_t> in_forest;
   for (size_t r = 0; r < out->region.size(); r++) in_region.emplace(out->region[r].key, r);
-  const uint32_t keep_reads = two_fifos() && !out->small ? opt_.region_main_keep_reads : opt_.region_keep_reads;
   bool malformed = false;
   auto snapshot = index_->new_iterator({});
   for (size_t r = 0; r < out->region.size(); r++) {
     const RegionPage& top = out->region[r];
     if (top.keyed || in_forest.contains(top.key) || (paths != nullptr && paths->contains(top.key)) ||
-        (keep_reads > 0 && log_->reads(top.location) >= keep_reads))
+        read_enough(*out, top.location))
       continue;
     std::vector<size_t> at;  // forest index by visit index
     LSM4KV_RETURN_IF_ERROR(walk_pages(snapshot.get(), top.key, 0, window_, [&](const WalkedPage& w) {
@@ -152,12 +156,11 @@ Status KvStoreImpl::evict_walked(const RegionWalk& walk, const std::unordered_se
                                  RegionChoice* out) {
   *out = RegionChoice{};
   out->segment = walk.segment;
-  const uint32_t keep_reads = two_fifos() && !walk.small ? opt_.region_main_keep_reads : opt_.region_keep_reads;
   const std::vector<RegionPage>& region = walk.region;
   const std::vector<ForestPage>& forest = walk.forest;
   std::vector<bool> unread(region.size());
   for (size_t r = 0; r < region.size(); r++)
-    unread[r] = !paths.contains(region[r].key) && !(keep_reads > 0 && log_->reads(region[r].location) >= keep_reads);
+    unread[r] = !paths.contains(region[r].key) && !read_enough(walk, region[r].location);
   // A forest page goes when it is an unread page of the region or its parent
   // goes; parents may come after their children (walks of nested subtrees).
   enum : uint8_t { kUnknown, kGoes, kStays };
@@ -325,8 +328,9 @@ Status KvStoreImpl::make_region_room(uint64_t room, const std::unordered_set<std
 }
 
 // The background's round under region eviction: the region's list taken
-// under write_mu_, its lookups and walks with neither lock held (puts go on; each adds the prefixes it extends to
-// walk_paths_, which the choice then keeps, so no page a put extends goes);
+// under write_mu_, its lookups and walks with neither lock held (puts go on;
+// each adds the prefixes it extends to walk_paths_, which the choice then
+// keeps, so no page a put extends goes);
 // the choice under write_mu_, the copy without it (collect_mu_ keeps other
 // collections out), the index update under both. A walk that anything but
 // puts overtook (a put's own round, a collection) is thrown away.

@@ -12,9 +12,9 @@
 // it (put_batch, put_pages, a collection's relocation, the loader at open),
 // and KvStore::check_invariants checks that.
 //
-// Memory: one arena per segment, 2 + key + 2 (+ root) bytes per record, ~60
-// bytes for a page of the first key window and ~90 deeper (a root is stored
-// only where it is not a prefix of the key).
+// Memory: one arena per segment, key + 2 (+ root) bytes per record (sizes
+// as varints), ~60 bytes for a page of the first key window and ~85 deeper
+// (a root is stored only where it is not a prefix of the key).
 //
 // Thread-safety: every method takes the object's mutex.
 #pragma once
