@@ -171,7 +171,9 @@ Status TensorLog::copy_live(const std::vector<ReadExtent>& extents, Collection* 
     auto visit = [&](size_t i, const char* rec, const Status& io, bool*) {
       RecordHeader h;
       if (!io.ok() || !verify_record(rec, chunk[i].location, &h).ok()) return;
-      std::memcpy(batch.buffer.data() + batch.offsets[i], rec, chunk[i].location.length);
+      char* copy = batch.buffer.data() + batch.offsets[i];
+      std::memcpy(copy, rec, chunk[i].location.length);
+      rebind_record(copy, chunk[i].location.segment, 0);  // the writer binds it to its new segment
       good[i] = true;
     };
     std::unique_ptr<UringReader> reader;

@@ -62,6 +62,10 @@ uint64_t record_checksum(const char* record, uint64_t length) {
   return checksum64_with_seed(record + kRecordHeaderSize, length - kRecordHeaderSize, seed);
 }
 
+void rebind_record(char* record, uint64_t from, uint64_t to) {
+  encode_fixed64(record + 24, decode_fixed64(record + 24) ^ segment_mix(from) ^ segment_mix(to));
+}
+
 Status verify_record(const char* record, const Location& loc, RecordHeader* hdr) {
   if (loc.length < kRecordHeaderSize)
     return Status::corruption(loc.to_string() + ": record length shorter than a header");
@@ -69,7 +73,7 @@ Status verify_record(const char* record, const Location& loc, RecordHeader* hdr)
   if (hdr->record_length() != loc.length)
     return Status::corruption(loc.to_string() + ": record header says length " +
                               std::to_string(hdr->record_length()));
-  if (record_checksum(record, loc.length) != hdr->checksum)
+  if (bound_checksum(record, loc.length, loc.segment) != hdr->checksum)
     return Status::corruption(loc.to_string() + ": checksum mismatch");
   return Status::OK();
 }

@@ -22,9 +22,21 @@
 // of 32..156 KiB (P = 512 tokens of 64..312 B) are packed and pages of a MiB
 // and more aligned.
 //
+// Reused files. A segment's file may be an older segment's, renamed and
+// written over from its start (tensor_log.h, "Reused files"): past the new
+// records it holds the old ones, whole and with valid checksums but for
+// their segment. Every record's checksum (the index record's too) is
+// therefore bound to its segment id, XORed with segment_mix(id), a bijection
+// of the 64-bit ids: an old record never verifies in its new segment, so
+// neither a read nor recovery's scan can take one (nor its footer, which
+// names its segment; nor its header, which recovery tells apart, see
+// recover_segment). A copy (GC) moves a record byte for byte but for its
+// checksum, rebound to the new segment: 8 bytes, no rehash
+// (rebind_record()).
+//
 // Versions: 1 padded every record to a block (16x the bytes of a 250-byte
 // record); 2 block-aligned records from 64 KiB on (up to 6% padding on a
-// 64 KiB KV page); 3 from 256 KiB on. A segment of another version is refused
+// 64 KiB KV page); 3 from 256 KiB on; 4 binds checksums to segments. A segment of another version is refused
 // at open (no migration). A version 2 binary thus never misreads a version 3
 // segment. Version 2 segments are refused too although their layout could be
 // followed (a block-aligned record is 8-aligned as well, and the index record
@@ -87,7 +99,9 @@
 //     8  u64  raw_len      payload bytes after decoding
 //     16 u64  stored_len   payload bytes on disk (the encoded frames)
 //     24 u64  checksum     XXH3-64 over bytes [0, 24), then seeded over tag and
-//                          payload (see record_checksum())
+//                          payload (record_checksum()), XORed with
+//                          segment_mix(segment id): bound to its segment
+//                          (bound_checksum(), see "Reused files" below)
 //     32 ...  tag          opaque bytes chosen by the caller (the store puts the
 //                          page's namespace, index and chained digests there,
 //                          kvcache_api/prefix_key.h); compared on every read
@@ -131,7 +145,7 @@ inline constexpr uint64_t kAlign = 4096;
 inline constexpr uint64_t kRecordAlign = 8;
 // Records at least this long start at a block boundary (see above).
 inline constexpr uint64_t kBlockRecordBytes = uint64_t{256} << 10;
-inline constexpr uint32_t kFormatVersion = 3;
+inline constexpr uint32_t kFormatVersion = 4;
 inline constexpr uint64_t kSegmentMagic = 0x31544d4745534c54ull;  // "TLSEGMT1"
 inline constexpr uint64_t kFooterMagic = 0x3152544f4f464c54ull;   // "TLFOOTR1"
 inline constexpr uint32_t kRecordMagic = 0x31524c54u;             // "TLR1"
@@ -197,8 +211,28 @@ struct RecordHeader {
 // `record` points at the start of the record, which is `length` bytes long.
 uint64_t record_checksum(const char* record, uint64_t length);
 
+// A bijection of segment ids with segment_mix(0) == 0: what binds a record's
+// checksum to its segment (see "Reused files" above).
+inline constexpr uint64_t segment_mix(uint64_t id) {
+  id ^= id >> 33;
+  id *= 0xff51afd7ed558ccdull;
+  id ^= id >> 33;
+  id *= 0xc4ceb9fe1a85ec53ull;
+  id ^= id >> 33;
+  return id;
+}
+// The checksum a record of `segment` stores: record_checksum() bound to it.
+inline uint64_t bound_checksum(const char* record, uint64_t length, uint64_t segment) {
+  return record_checksum(record, length) ^ segment_mix(segment);
+}
+// Rebinds the checksum stored in a record's header from segment `from` to
+// segment `to` (0: unbound, as encode_batch leaves records before the
+// writer places them).
+void rebind_record(char* record, uint64_t from, uint64_t to);
+
 // Verifies a whole record read from disk at `loc` (the buffer holds at least
-// loc.length bytes): magic, version, lengths against loc.length, checksum.
+// loc.length bytes): magic, version, lengths against loc.length, checksum
+// (bound to loc.segment).
 // On success fills *hdr. Errors are Corruption and name segment and offset.
 Status verify_record(const char* record, const Location& loc, RecordHeader* hdr);
 

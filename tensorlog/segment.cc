@@ -93,7 +93,7 @@ std::string build_seal(uint64_t segment_id, uint64_t end, std::span<const Segmen
   std::string out(footer + kAlign - end, '\0');
   h.encode(out.data());
   std::memcpy(out.data() + kRecordHeaderSize, payload.data(), payload.size());
-  h.checksum = record_checksum(out.data(), len);
+  h.checksum = bound_checksum(out.data(), len, segment_id);
   h.encode(out.data());
   encode_footer(segment_id, end, len, out.data() + (footer - end));
   return out;
@@ -175,8 +175,8 @@ class Window {
 };
 
 // Whether a whole data record that verifies starts at offset; *len its length.
-Status valid_record_at(Window* w, uint64_t offset, uint64_t size, const std::string& where,
-                       uint64_t* len, bool* valid) {
+Status valid_record_at(Window* w, uint64_t segment, uint64_t offset, uint64_t size,
+                       const std::string& where, uint64_t* len, bool* valid) {
   *valid = false;
   if (offset + kRecordHeaderSize > size) return Status::OK();
   const char* p = nullptr;
@@ -188,7 +188,7 @@ Status valid_record_at(Window* w, uint64_t offset, uint64_t size, const std::str
   if (offset + *len > size) return Status::OK();  // torn tail
   if (block_aligned_record(*len) && offset % kAlign != 0) return Status::OK();
   LSM4KV_RETURN_IF_ERROR(w->get(offset, *len, &p));
-  *valid = p != nullptr && record_checksum(p, *len) == h.checksum;
+  *valid = p != nullptr && bound_checksum(p, *len, segment) == h.checksum;
   return Status::OK();
 }
 
@@ -204,7 +204,7 @@ Status scan_records(RandomAccessFile* f, uint64_t size, SegmentRecords* out,
   while (offset + kRecordHeaderSize <= size) {
     uint64_t len = 0;
     bool valid = false;
-    LSM4KV_RETURN_IF_ERROR(valid_record_at(&w, offset, size, where, &len, &valid));
+    LSM4KV_RETURN_IF_ERROR(valid_record_at(&w, out->id, offset, size, where, &len, &valid));
     if (!valid) {
       offset += kRecordAlign;
       continue;

@@ -424,6 +424,7 @@ Status SegmentWriter::place(EncodedBatch& batch, int slot, std::vector<Active>* 
       uint64_t rec_end = at + allocated_bytes(batch.lengths[j]);
       bool fits = rec_end <= options_.segment_size || (a->records.empty() && j == i);
       if (!fits) break;
+      rebind_record(src->buffer.data() + (at - base), 0, a->id);  // encoded unbound
       locations->push_back({a->id, at, batch.lengths[j]});
       a->records.push_back({at, batch.lengths[j], false});
       end = rec_end;

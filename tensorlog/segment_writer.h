@@ -95,7 +95,9 @@ class AlignedBuffer {
   size_t size_ = 0;
 };
 
-// A batch ready to be placed: buffer byte 0 stands for the start of the block
+// A batch ready to be placed: its records' checksums are bound to no segment
+// (segment 0, record_format.h), the writer binds each to the segment it
+// places it in. Buffer byte 0 stands for the start of the block
 // in which the segment's records end (at block offset `start`); records are
 // laid out from there as record_format.h places them, zeros between and after
 // them up to a block boundary. Bytes [0, start) get the segment's tail block.

@@ -12,7 +12,8 @@
 
 namespace lsm4kv::fuzz {
 
-inline std::string make_record(uint8_t codec, std::string_view tag, std::string_view raw) {
+// The record's checksum is bound to `segment` (record_format.h).
+inline std::string make_record(uint8_t codec, std::string_view tag, std::string_view raw, uint64_t segment) {
   using namespace tensorlog;
   std::string stored(max_encoded_length(static_cast<Codec>(codec), raw.size()), '\0');
   stored.resize(encode(static_cast<Codec>(codec), raw.data(), raw.size(), stored.data()));
@@ -25,7 +26,7 @@ inline std::string make_record(uint8_t codec, std::string_view tag, std::string_
   rec += tag;
   rec += stored;
   h.encode(rec.data());
-  h.checksum = record_checksum(rec.data(), rec.size());
+  h.checksum = bound_checksum(rec.data(), rec.size(), segment);
   h.encode(rec.data());
   return rec;
 }

@@ -211,7 +211,7 @@ void tensor_seeds() {
   using namespace tensorlog;
   std::string raw(3000, '\0');
   for (size_t i = 0; i < raw.size(); i++) raw[i] = static_cast<char>(i % 2 ? 0x3c : i % 7);
-  std::string rec = fuzz::make_record(1, "tag-bytes", raw);
+  std::string rec = fuzz::make_record(1, "tag-bytes", raw, 2);  // the segment verify_record's seed names
   seed("tensor_record_fuzz", "record_header", sel({0}), rec.substr(0, kRecordHeaderSize));
   seed("tensor_record_fuzz", "verify_record", sel({1, 2, 3, static_cast<uint8_t>(rec.size() & 0xff), static_cast<uint8_t>(rec.size() >> 8)}), rec);
   seed("tensor_record_fuzz", "record_round_trip", sel({2, 2, 7, 0, 4, 0}), "tag!" + raw.substr(0, 600));
@@ -237,7 +237,7 @@ void tensor_seeds() {
   std::string file(kAlign, '\0');
   encode_segment_header(7, file.data());
   std::vector<SegmentRecord> in_file;
-  for (const std::string& r : {fuzz::make_record(0, "t1", "payload one"), fuzz::make_record(1, "t2", raw)}) {
+  for (const std::string& r : {fuzz::make_record(0, "t1", "payload one", 7), fuzz::make_record(1, "t2", raw, 7)}) {
     const uint64_t at = next_record_offset(file.size(), r.size());
     file.resize(at, '\0');
     in_file.push_back({at, r.size(), false});

@@ -50,7 +50,7 @@ std::string record_from(Input* in, bool good_checksum) {
   std::string_view src = in->take(in->byte());
   std::string raw(raw_len, '\0');
   for (size_t i = 0; i < raw_len && !src.empty(); i++) raw[i] = src[i % src.size()];
-  std::string rec = lsm4kv::fuzz::make_record(codec, tag, raw);
+  std::string rec = lsm4kv::fuzz::make_record(codec, tag, raw, kId);
   if (!good_checksum) lsm4kv::encode_fixed64(rec.data() + 24, in->u64());
   return rec;
 }

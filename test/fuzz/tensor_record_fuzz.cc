@@ -72,7 +72,7 @@ void record_round_trip(Input* in) {
   std::string tag(in->take(in->byte() | static_cast<size_t>(in->byte() % 16) << 8));
   if (tag.size() > kMaxTagLen) tag.resize(kMaxTagLen);
   std::string raw(in->rest());
-  std::string rec = lsm4kv::fuzz::make_record(codec, tag, raw);
+  std::string rec = lsm4kv::fuzz::make_record(codec, tag, raw, 3);
   const size_t stored_len = rec.size() - kRecordHeaderSize - tag.size();
   Location loc{3, 5 * kAlign, rec.size()};
   RecordHeader got;

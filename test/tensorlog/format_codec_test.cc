@@ -3,6 +3,7 @@
 #include "tensorlog/codec.h"
 #include "tensorlog/gc_planner.h"
 #include "tensorlog/record_format.h"
+#include "tensorlog/segment_writer.h"
 #include "test/tensorlog/test_util.h"
 
 using namespace lsm4kv;
@@ -48,6 +49,31 @@ TEST_CASE("record header round trips and rejects bad magic", "[tensorlog]") {
   REQUIRE(parse_segment_file_name(segment_file_name(42), &id));
   REQUIRE(id == 42);
   REQUIRE_FALSE(parse_segment_file_name("seg-x.tlog", &id));
+}
+
+TEST_CASE("a record verifies in its own segment only; rebinding moves it to another", "[tensorlog]") {
+  std::string raw = test::make_tensor(5000, 3);
+  RecordInput in("tag", raw.data(), raw.size());
+  EncodedBatch b;
+  REQUIRE(encode_batch(Codec::kNone, std::span(&in, 1), &b).ok());
+  char* rec = b.buffer.data() + b.offsets[0];
+  const uint64_t len = b.lengths[0];
+  RecordHeader h;
+  // encode_batch leaves it bound to no segment (0): the writer binds it.
+  REQUIRE(verify_record(rec, {0, kAlign, len}, &h).ok());
+  REQUIRE(verify_record(rec, {5, kAlign, len}, &h).is_corruption());
+  rebind_record(rec, 0, 5);
+  REQUIRE(verify_record(rec, {5, kAlign, len}, &h).ok());
+  for (uint64_t other : {uint64_t{0}, uint64_t{4}, uint64_t{6}, uint64_t{5} << 32}) {
+    Status s = verify_record(rec, {other, kAlign, len}, &h);
+    REQUIRE(s.is_corruption());
+    REQUIRE(s.message().find("checksum") != std::string::npos);
+  }
+  rebind_record(rec, 5, 6);  // a copy to segment 6
+  REQUIRE(verify_record(rec, {6, kAlign, len}, &h).ok());
+  REQUIRE(verify_record(rec, {5, kAlign, len}, &h).is_corruption());
+  REQUIRE(h.checksum == bound_checksum(rec, len, 6));
+  REQUIRE(segment_mix(0) == 0);
 }
 
 TEST_CASE("codecs round trip every size class", "[tensorlog][codec]") {

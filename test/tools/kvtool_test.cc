@@ -159,7 +159,9 @@ TEST_CASE("kvtool verify finds corrupted run files and tensor records", "[kvtool
     tensorlog::RecordHeader h;
     REQUIRE(h.decode(rec, "test").ok());
     encode_fixed32(rec + tensorlog::kRecordHeaderSize + 2, 1);  // u16 ns | u32 page index
-    h.checksum = tensorlog::record_checksum(rec, h.record_length());
+    uint64_t id = 0;
+    REQUIRE(tensorlog::parse_segment_file_name(std::filesystem::path(segments.front()).filename().string(), &id));
+    h.checksum = tensorlog::bound_checksum(rec, h.record_length(), id);
     h.encode(rec);
     std::ofstream(segments.front(), std::ios::binary | std::ios::trunc).write(data.data(), static_cast<std::streamsize>(data.size()));
     r = kvtool("verify " + dir.path() + " --json");
