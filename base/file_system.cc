@@ -172,6 +172,14 @@ class PosixFileSystem final : public FileSystem {
     *out = std::make_unique<PosixDirectWritableFile>(path, fd, direct);
     return Status::OK();
   }
+  Status reuse_direct_writable(const std::string& path,
+                               std::unique_ptr<WritableFile>* out) override {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);  // no O_TRUNC: its blocks stay allocated
+    if (fd < 0) return Status::from_errno(errno, "open " + path);
+    int direct = ::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_DIRECT);
+    *out = std::make_unique<PosixDirectWritableFile>(path, fd, direct);
+    return Status::OK();
+  }
   Status new_appendable(const std::string& path, std::unique_ptr<WritableFile>* out) override {
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0) return Status::from_errno(errno, "open " + path);

@@ -82,6 +82,16 @@ class FileSystem {
   virtual Status new_direct_writable(const std::string& path, std::unique_ptr<WritableFile>* out) {
     return new_writable(path, out);
   }
+  // Opens an existing file to be written over from its start, as
+  // new_direct_writable() writes a new one, without truncating it: size()
+  // starts at 0, the bytes past what is written stay as they were, and the
+  // file keeps its blocks (freeing them costs a discard each: see
+  // tensorlog/tensor_log.h, "Reused files"). NotSupported by default: a
+  // wrapper that does not override it makes its callers create new files.
+  virtual Status reuse_direct_writable(const std::string& path, std::unique_ptr<WritableFile>* out) {
+    (void)out;
+    return Status::not_supported("reuse_direct_writable " + path);
+  }
   // Opens an existing file for appending at its end.
   virtual Status new_appendable(const std::string& path, std::unique_ptr<WritableFile>* out) = 0;
   virtual Status new_random_access(const std::string& path,

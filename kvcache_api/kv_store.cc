@@ -166,6 +166,9 @@ Status KvStoreImpl::open() {
   to.codec = opt_.codec;
   to.sync = opt_.sync;
   to.read_only = ro;
+  // Region eviction keeps collected segments' files for new ones, within
+  // the capacity (tensor_log.h, "Reused files"; make_region_room counts them).
+  if (lists_pages()) to.reuse_files_within = opt_.capacity_bytes;
   LSM4KV_RETURN_IF_ERROR(tensorlog::TensorLog::open(opt_.dir + "/tensors", to, &log_));
   closed_ = false;
   engine::Options eo;
@@ -383,16 +386,19 @@ Status KvStoreImpl::put_locked(std::span<const PutRequest> requests, PutResult* 
     }
   }
   if (pages.empty()) return Status::OK();
-  LSM4KV_RETURN_IF_ERROR(make_room_for_put(needed, roots, paths));
-
   std::vector<tensorlog::RecordInput> records;
   std::vector<std::string_view> keys;
   for (const Pending& p : pages) {
     records.push_back({p.tag, p.data, p.size});
     keys.push_back(p.key);
   }
+  const std::vector<size_t> readmit = take_readmissions(keys);
+  uint64_t fill = 0;
+  for (const Pending& p : pages) fill += p.size;
+  for (size_t i : readmit) fill -= pages[i].size;
+  LSM4KV_RETURN_IF_ERROR(make_room_for_put(needed, fill, roots, paths));
   std::vector<tensorlog::Location> locs;
-  LSM4KV_RETURN_IF_ERROR(append_put(records, keys, &locs));
+  LSM4KV_RETURN_IF_ERROR(append_put(records, readmit, &locs));
   engine::WriteBatch batch;
   const uint64_t tick = next_tick();
   uint64_t bytes = 0;
@@ -456,7 +462,8 @@ Status KvStoreImpl::stats(StoreStats* out) const {
   st.tensor_live_bytes = u.live_bytes;
   st.tensor_dead_bytes = u.dead_bytes;
   st.tensor_segments = u.segments;
-  st.tensor_file_bytes = u.file_bytes;
+  st.tensor_file_bytes = u.file_bytes + u.spare_bytes;
+  st.tensor_spare_bytes = u.spare_bytes;
   {
     std::lock_guard g(lru_mu_);
     st.stored_bytes = lru_.total_bytes();

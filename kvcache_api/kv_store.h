@@ -55,6 +55,13 @@
 // to delete (deleting a 16 MiB file takes ~10 ms with discard); the next
 // collection deletes it first, so the two never add up. Dead records of the
 // active segment count, though none can be reclaimed before it is sealed.
+// Under kRegion a committed region's file is not deleted but kept for the
+// next put segment to write over (tensorlog/tensor_log.h, "Reused files":
+// deleting costs a discard as long as a fifth of writing it), while the
+// files and it fit in the capacity; it and the part of a reused file past
+// its records count (StoreStats::tensor_spare_bytes), and a put counts
+// them less what its own pages will fill of them. The file is kept only by
+// a commit made under the write lock, where no put is in flight.
 // Two rules make room (StoreOptions::eviction):
 //   - kRegion (the default), as flash caches do it (CacheLib's BlockCache):
 //     eviction and GC are one step over whole segments, oldest first. A put
@@ -378,6 +385,9 @@ struct StoreStats {
   Percentiles put_latency, probe_latency, get_latency;
   uint64_t tensor_live_bytes = 0, tensor_dead_bytes = 0, tensor_segments = 0;
   uint64_t tensor_file_bytes = 0;            // the segment files on disk: what capacity bounds
+  // Of tensor_file_bytes, a segment file kept for reuse (tensorlog/tensor_log.h,
+  // "Reused files") and what a reused one holds past its records.
+  uint64_t tensor_spare_bytes = 0;
   uint64_t gc_bytes_copied = 0;              // live record bytes GC rewrote (committed collections)
   // Puts (put_batch, put_pages) that had to make room themselves (evict or
   // collect inline, or wait for the background's copy in flight: background

@@ -153,11 +153,14 @@ class KvStoreImpl final : public KvStore {
   // keep_roots: the root subtrees the put extends; paths: the deepest key of
   // each of its requests (their prefixes must stay).
   // *acted: it evicted or collected.
-  Status make_room(uint64_t needed, const std::vector<std::string>& keep_roots,
+  // fill: of needed, the bytes the put head's records hold at least (their
+  // payloads), which fill a reused file's blocks before any new ones
+  // (tensor_log.h, "Reused files").
+  Status make_room(uint64_t needed, uint64_t fill, const std::vector<std::string>& keep_roots,
                    const std::unordered_set<std::string>& paths, bool* acted = nullptr);
   // make_room for a put (REQUIRES: write_mu_ held), counted as a stall when
   // it had to act.
-  Status make_room_for_put(uint64_t needed, const std::vector<std::string>& keep_roots,
+  Status make_room_for_put(uint64_t needed, uint64_t fill, const std::vector<std::string>& keep_roots,
                            const std::unordered_set<std::string>& paths);
   // Background maintenance (kv_store_maintenance.cc): one thread, from the
   // end of open to close, woken by puts that pass the high watermark.
@@ -173,7 +176,19 @@ class KvStoreImpl final : public KvStore {
   // Commits retired_ first. REQUIRES: collect_mu_ held (and write_mu_,
   // when a copied collection is pending).
   Status apply_copied(uint64_t* retired = nullptr);
-  Status commit_retired();  // REQUIRES: collect_mu_ held
+  // Commits the collection a round left (retired_). Its file may stay as
+  // the log's spare (tensor_log.h, "Reused files") only with write_held:
+  // no put in flight, so the log's count of its files is exact.
+  // REQUIRES: collect_mu_ held, and write_mu_ when write_held.
+  Status commit_retired(bool write_held = false);
+  // commit_retired from the background thread, holding neither lock: under
+  // both when the file stays as the spare (cheap), else under collect_mu_
+  // only, while puts go on.
+  Status commit_retired_in_background();
+  // Commits collection id (0: none) and releases *w: as the spare under *w
+  // when the file may stay, else deleted after. REQUIRES: *w holds
+  // write_mu_, collect_mu_ held.
+  Status commit_releasing(uint64_t id, std::unique_lock<std::mutex>* w);
   // Where a put's apply_copied leaves its old segment: to the background
   // (retired_), or null without one (deleted inline).
   uint64_t* leave_to_background() { return opt_.maintenance_room > 0 ? &retired_ : nullptr; }
@@ -244,9 +259,13 @@ class KvStoreImpl final : public KvStore {
     return opt_.eviction == EvictionPolicy::kRegion && opt_.capacity_bytes > 0 && opt_.region_small_share > 0 &&
            opt_.capacity_bytes >= 4 * opt_.segment_bytes;
   }
-  // Appends a put's records (keys[i]: records[i]'s page key) to the log:
-  // with two FIFOs, those the ghost set remembers to the main FIFO's head.
-  Status append_put(std::span<const tensorlog::RecordInput> records, std::span<const std::string_view> keys,
+  // With two FIFOs, the indexes of the page keys the ghost set remembers
+  // (taken from it): pages the put readmits to the main FIFO. Decided
+  // before the put makes room, which counts where its bytes go.
+  std::vector<size_t> take_readmissions(std::span<const std::string_view> keys);
+  // Appends a put's records to the log: those of readmit (ascending) to the
+  // main FIFO's head, the others to the put head.
+  Status append_put(std::span<const tensorlog::RecordInput> records, std::span<const size_t> readmit,
                     std::vector<tensorlog::Location>* locs);
   // Page lists are kept under region eviction with a capacity (writable).
   bool lists_pages() const {
@@ -266,12 +285,16 @@ class KvStoreImpl final : public KvStore {
   Status copy_region(RegionChoice choice);
   Status region_round(const std::unordered_set<std::string>& paths, bool* acted);
   Status free_dead_segments();
-  // REQUIRES: write_mu_ held (not collect_mu_). room: what the files may hold.
-  Status make_region_room(uint64_t room, const std::unordered_set<std::string>& paths, bool* acted);
-  // The segment files as a put counts them under region eviction: less the
-  // copies of the collection in flight (the capacity's one segment of slack
-  // is theirs), less the overhead of the head segment they may fill.
-  uint64_t region_counted_bytes() const;
+  // REQUIRES: write_mu_ held (not collect_mu_). room: what the files may
+  // hold besides the put; fill: see make_room.
+  Status make_region_room(uint64_t room, uint64_t fill, const std::unordered_set<std::string>& paths,
+                          bool* acted);
+  // The segment files as a put of `fill` put-head bytes counts them under
+  // region eviction: with the spare bytes it will not fill (reused files,
+  // on disk), less the copies of the collection in flight (the capacity's
+  // one segment of slack is theirs), less the overhead of the head segment
+  // they may fill.
+  uint64_t region_counted_bytes(uint64_t fill) const;
   Status maintain_region_once(uint64_t files_low, bool* acted);
   Status load_state();
   // The loader (kv_store.cc): what open leaves to the background.

@@ -43,7 +43,7 @@ uint64_t kept_bytes(const tensorlog::LogUsage& u) { return u.file_bytes - u.dead
 // evicted to keep the live bytes within (1 - gc_headroom) x capacity; the
 // segment files are kept within the capacity by collecting the segments with
 // the lowest live ratio, which the headroom keeps well below 1.
-Status KvStoreImpl::make_room(uint64_t needed, const std::vector<std::string>& keep_roots,
+Status KvStoreImpl::make_room(uint64_t needed, uint64_t fill, const std::vector<std::string>& keep_roots,
                               const std::unordered_set<std::string>& paths, bool* acted) {
   bool local = false;
   if (acted == nullptr) acted = &local;
@@ -59,7 +59,7 @@ Status KvStoreImpl::make_room(uint64_t needed, const std::vector<std::string>& k
   const uint64_t growth = file_growth(needed, opt_.segment_bytes) +
                           (two_fifos() ? segment_overhead(opt_.segment_bytes) : 0);
   const uint64_t room = minus(capacity, growth);
-  if (opt_.eviction == EvictionPolicy::kRegion) return make_region_room(room, paths, acted);
+  if (opt_.eviction == EvictionPolicy::kRegion) return make_region_room(room, fill, paths, acted);
   const uint64_t slack = static_cast<uint64_t>(kRoomSlack * static_cast<double>(capacity));
   const uint64_t live_limit = static_cast<uint64_t>((1.0 - opt_.gc_headroom) * static_cast<double>(capacity));
   const uint64_t gc_target = minus(room, slack);
@@ -83,17 +83,18 @@ Status KvStoreImpl::make_room(uint64_t needed, const std::vector<std::string>& k
   return Status::OK();
 }
 
-uint64_t KvStoreImpl::region_counted_bytes() const {
+uint64_t KvStoreImpl::region_counted_bytes(uint64_t fill) const {
   const tensorlog::LogUsage u = log_->usage();
-  return u.file_bytes - minus(u.copying_bytes, segment_overhead(opt_.segment_bytes));
+  return u.file_bytes + u.spare_bytes - std::min(u.spare_fill_bytes, fill) -
+         minus(u.copying_bytes, segment_overhead(opt_.segment_bytes));
 }
 
-Status KvStoreImpl::make_room_for_put(uint64_t needed, const std::vector<std::string>& keep_roots,
+Status KvStoreImpl::make_room_for_put(uint64_t needed, uint64_t fill, const std::vector<std::string>& keep_roots,
                                       const std::unordered_set<std::string>& paths) {
   if (walk_paths_) walk_paths_->insert(paths.begin(), paths.end());
   const auto t0 = std::chrono::steady_clock::now();
   bool acted = false;
-  Status s = make_room(needed, keep_roots, paths, &acted);
+  Status s = make_room(needed, fill, keep_roots, paths, &acted);
   if (acted) {
     counters_.put_stalls++;
     counters_.put_stall_micros += static_cast<uint64_t>(
@@ -181,7 +182,7 @@ Status KvStoreImpl::maintain_once(bool* acted) {
 // The maintainer's copied collection, applied. REQUIRES: write_mu_ and
 // collect_mu_ held. retired: see apply_collection.
 Status KvStoreImpl::apply_copied(uint64_t* retired) {
-  LSM4KV_RETURN_IF_ERROR(commit_retired());
+  LSM4KV_RETURN_IF_ERROR(commit_retired(/*write_held=*/true));
   if (!copied_) return Status::OK();
   LSM4KV_RETURN_IF_ERROR(apply_collection(*copied_, copied_keys_.empty() ? nullptr : &copied_keys_, retired));
   copied_.reset();
@@ -189,11 +190,32 @@ Status KvStoreImpl::apply_copied(uint64_t* retired) {
   return Status::OK();
 }
 
-Status KvStoreImpl::commit_retired() {
+Status KvStoreImpl::commit_retired(bool write_held) {
   if (retired_ == 0) return Status::OK();
-  LSM4KV_RETURN_IF_ERROR(log_->commit_collection(retired_));  // kept on failure: the next caller retries
+  // Kept on failure: the next caller retries.
+  LSM4KV_RETURN_IF_ERROR(log_->commit_collection(retired_, write_held));
   retired_ = 0;
   return Status::OK();
+}
+
+Status KvStoreImpl::commit_retired_in_background() {
+  {
+    std::unique_lock w(write_mu_);
+    std::lock_guard c(collect_mu_);
+    if (retired_ != 0 && log_->would_keep_spare(retired_)) return commit_retired(/*write_held=*/true);
+  }
+  std::lock_guard c(collect_mu_);
+  return commit_retired();  // the file goes (with discard, ~10 ms): without write_mu_, puts go on
+}
+
+Status KvStoreImpl::commit_releasing(uint64_t id, std::unique_lock<std::mutex>* w) {
+  Status s;
+  if (id != 0 && log_->would_keep_spare(id)) {
+    s = log_->commit_collection(id, /*may_keep_spare=*/true);
+    id = 0;
+  }
+  w->unlock();
+  return id == 0 ? s : log_->commit_collection(id);
 }
 
 void KvStoreImpl::wake_maintainer() {
@@ -245,10 +267,7 @@ void KvStoreImpl::maintainer_loop() {
     // close() stops the loader before joining this thread: then the LRU may
     // be partial, and nothing is evicted from it.
     if (!wait_loaded().ok() || stopping()) return;
-    {
-      std::lock_guard c(collect_mu_);
-      commit_retired().ignore_error();  // a put's round's old segment; a failure is retried by the next
-    }
+    commit_retired_in_background().ignore_error();  // a put's round's old segment; a failure is retried by the next
     if (!over_high_watermark()) continue;
     for (int round = 0; round < 10000 && !stopping(); round++) {
       bool acted = false;

@@ -103,16 +103,18 @@ Status KvStoreImpl::put_pages(NamespaceId ns, std::span<const std::string_view> 
   if (todo.empty()) return Status::OK();
   std::unordered_set<std::string> protect(all.begin(), all.end());
   const uint64_t evicted_before = counters_.pages_evicted;  // evictions take write_mu_: these are this put's
-  LSM4KV_RETURN_IF_ERROR(make_room_for_put(todo.size() * (page_bytes + tensorlog::kAlign), {}, protect));
-  done.pages_evicted = counters_.pages_evicted - evicted_before;
   std::vector<tensorlog::RecordInput> records;
   std::vector<std::string_view> todo_keys;
   for (size_t i : todo) {  // the tag is the index key; the log copies from the slices
     records.emplace_back(all[i], sources[i], page_bytes);
     todo_keys.push_back(all[i]);
   }
+  const std::vector<size_t> readmit = take_readmissions(todo_keys);
+  LSM4KV_RETURN_IF_ERROR(make_room_for_put(todo.size() * (page_bytes + tensorlog::kAlign),
+                                           (todo.size() - readmit.size()) * page_bytes, {}, protect));
+  done.pages_evicted = counters_.pages_evicted - evicted_before;
   std::vector<tensorlog::Location> locs;
-  LSM4KV_RETURN_IF_ERROR(append_put(records, todo_keys, &locs));
+  LSM4KV_RETURN_IF_ERROR(append_put(records, readmit, &locs));
   engine::WriteBatch batch;
   const uint64_t tick = next_tick();
   for (size_t j = 0; j < todo.size(); j++) {

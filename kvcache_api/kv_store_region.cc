@@ -43,14 +43,18 @@ uint64_t KvStoreImpl::region_victim() const {
   return main != 0 ? main : small;
 }
 
-Status KvStoreImpl::append_put(std::span<const tensorlog::RecordInput> records,
-                               std::span<const std::string_view> keys, std::vector<tensorlog::Location>* locs) {
+std::vector<size_t> KvStoreImpl::take_readmissions(std::span<const std::string_view> keys) {
   std::vector<size_t> readmit;
   if (two_fifos()) {
     std::lock_guard g(ghost_mu_);
     for (size_t i = 0; i < keys.size(); i++)
       if (ghost_.take(checksum64(keys[i]))) readmit.push_back(i);
   }
+  return readmit;
+}
+
+Status KvStoreImpl::append_put(std::span<const tensorlog::RecordInput> records, std::span<const size_t> readmit,
+                               std::vector<tensorlog::Location>* locs) {
   if (readmit.empty()) return log_->append(records, locs);
   std::vector<tensorlog::RecordInput> parts[2];  // by head
   std::vector<tensorlog::Head> head_of(records.size(), tensorlog::Head::kPut);
@@ -296,14 +300,15 @@ Status KvStoreImpl::free_dead_segments() {
 // fit. Every region either frees its unread pages or clears the read marks
 // of those it copies, so two passes over the log free anything not
 // protected by the put itself; past that the put gets NoSpace.
-Status KvStoreImpl::make_region_room(uint64_t room, const std::unordered_set<std::string>& paths, bool* acted) {
+Status KvStoreImpl::make_region_room(uint64_t room, uint64_t fill, const std::unordered_set<std::string>& paths,
+                                     bool* acted) {
   // The common case, without collect_mu_: a background copy holds it for as
   // long as it copies, and a put that fits beside it need not wait for it.
-  if (region_counted_bytes() <= room) return Status::OK();
+  if (region_counted_bytes(fill) <= room) return Status::OK();
   *acted = true;  // a stall, whether this put takes a region or waits for the background's
   std::lock_guard c(collect_mu_);
   auto fits = [&] {
-    if (region_counted_bytes() > room) return false;
+    if (region_counted_bytes(fill) > room) return false;
     if (retired_ != 0) wake_maintainer();  // to commit it
     return true;
   };
@@ -315,7 +320,7 @@ Status KvStoreImpl::make_region_room(uint64_t room, const std::unordered_set<std
     // records.
     LSM4KV_RETURN_IF_ERROR(apply_copied(leave_to_background()));
     if (fits()) return Status::OK();
-    LSM4KV_RETURN_IF_ERROR(commit_retired());
+    LSM4KV_RETURN_IF_ERROR(commit_retired(/*write_held=*/true));
     LSM4KV_RETURN_IF_ERROR(free_dead_segments());
     if (fits()) return Status::OK();
     bool went = false;
@@ -337,17 +342,13 @@ Status KvStoreImpl::make_region_room(uint64_t room, const std::unordered_set<std
 Status KvStoreImpl::maintain_region_once(uint64_t files_low, bool* acted) {
   uint64_t victim = 0, epoch = 0;
   std::vector<ListedPage> listed;
-  {
-    std::lock_guard c(collect_mu_);
-    LSM4KV_RETURN_IF_ERROR(commit_retired());  // without write_mu_: puts go on
-  }
+  LSM4KV_RETURN_IF_ERROR(commit_retired_in_background());
   {
     std::unique_lock w(write_mu_);
     std::lock_guard c(collect_mu_);
     uint64_t retired = 0;
     LSM4KV_RETURN_IF_ERROR(apply_copied(&retired));
-    w.unlock();
-    if (retired != 0) LSM4KV_RETURN_IF_ERROR(log_->commit_collection(retired));
+    LSM4KV_RETURN_IF_ERROR(commit_releasing(retired, &w));
     LSM4KV_RETURN_IF_ERROR(free_dead_segments());  // no index change: no write_mu_
   }
   {
@@ -384,8 +385,7 @@ Status KvStoreImpl::maintain_region_once(uint64_t files_low, bool* acted) {
   c.lock();
   uint64_t retired = 0;
   LSM4KV_RETURN_IF_ERROR(apply_copied(&retired));  // unless a put that needed room applied it first
-  w.unlock();
-  return retired == 0 ? Status::OK() : log_->commit_collection(retired);
+  return commit_releasing(retired, &w);
 }
 
 }  // namespace lsm4kv::kvcache

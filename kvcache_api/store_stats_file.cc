@@ -62,6 +62,7 @@ std::string format_stats(const StoreStats& st, const engine::Properties& p, uint
   num("tensor.live_bytes", st.tensor_live_bytes);
   num("tensor.dead_bytes", st.tensor_dead_bytes);
   num("tensor.file_bytes", st.tensor_file_bytes);
+  num("tensor.spare_bytes", st.tensor_spare_bytes);
   num("tensor.gc_bytes_copied", st.gc_bytes_copied);
   num("index.T", static_cast<uint64_t>(p.shape.size_ratio));
   put("index.K", join(p.shape.runs_per_level));

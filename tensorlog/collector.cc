@@ -229,16 +229,39 @@ Status TensorLog::retire_collection(uint64_t id) {
     if (i != RecordTable::kNone && seg->second.records.dead(i) && mark_dead_locked(r.to))
       c.retired_dead.push_back(r.to);
   }
-  // Readers that resolved a victim keep its descriptors until they finish.
-  for (uint64_t s : c.segments) segments_.erase(s);
+  // Readers that resolved a victim keep its descriptors until they finish
+  // (a spare is not written over before: TensorLog::Spare::file).
+  for (uint64_t s : c.segments) {
+    auto seg = segments_.find(s);
+    if (seg == segments_.end()) continue;
+    retired_files_[s] = seg->second.file;
+    segments_.erase(seg);
+  }
   copying_bytes_ -= c.copied_bytes;  // the originals leave the count with them
   c.copied_bytes = 0;
   c.retired = true;
   return Status::OK();
 }
 
-Status TensorLog::commit_collection(uint64_t id) {
+bool TensorLog::would_keep_spare(uint64_t id) const {
+  if (options_.reuse_files_within == 0 || options_.read_only) return false;
+  uint64_t segment = 0;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = pending_.find(id);
+    if (spare_ || it == pending_.end() || it->second.segments.empty()) return false;
+    segment = it->second.segments.front();
+  }
+  uint64_t bytes = 0;
+  if (!options_.fs->file_size(dir_ + "/" + segment_file_name(segment), &bytes).ok() || bytes < 2 * kAlign)
+    return false;
+  const LogUsage u = usage();
+  return u.file_bytes + u.spare_bytes + bytes <= options_.reuse_files_within;
+}
+
+Status TensorLog::commit_collection(uint64_t id, bool may_keep_spare) {
   LSM4KV_RETURN_IF_ERROR(check_writable("commit_collection"));
+  const bool keep = may_keep_spare && would_keep_spare(id);
   LSM4KV_RETURN_IF_ERROR(retire_collection(id));
   Collection c;
   {
@@ -249,8 +272,17 @@ Status TensorLog::commit_collection(uint64_t id) {
   LSM4KV_RETURN_IF_ERROR(dead_log_->append_durable(c.retired_dead));
   drop_dead_reader_files();
   FileSystem* fs = options_.fs;
-  for (uint64_t s : c.segments) {
-    std::string path = dir_ + "/" + segment_file_name(s);
+  for (size_t i = 0; i < c.segments.size(); i++) {
+    std::string path = dir_ + "/" + segment_file_name(c.segments[i]);
+    uint64_t bytes = 0;
+    if (i == 0 && keep && fs->file_size(path, &bytes).ok()) {
+      // The spare: its name stays until a new segment takes it (after a
+      // crash before that it is an old segment that nothing references).
+      std::lock_guard<std::mutex> l(mu_);
+      spare_ = Spare{c.segments[i], bytes, retired_files_[c.segments[i]]};
+      spare_ready_ = true;
+      continue;
+    }
     Status st = fs->remove(path);
     if (!st.ok() && fs->exists(path)) return st;
   }
@@ -262,7 +294,10 @@ Status TensorLog::commit_collection(uint64_t id) {
     LSM4KV_RETURN_IF_ERROR(fs->sync_dir(dir_));
   }
   std::lock_guard<std::mutex> l(mu_);
-  for (uint64_t s : c.segments) collecting_.erase(s);
+  for (uint64_t s : c.segments) {
+    collecting_.erase(s);
+    retired_files_.erase(s);
+  }
   pending_.erase(id);
   return Status::OK();
 }

@@ -103,6 +103,12 @@ Status decode_segment_header(const char* block, uint64_t segment_id, const std::
   return Status::OK();
 }
 
+bool names_other_segment(const char* block, uint64_t segment_id, uint64_t* other) {
+  if (!decode_segment_header(block, decode_fixed64(block + 16), "").ok()) return false;
+  *other = decode_fixed64(block + 16);
+  return *other != segment_id;
+}
+
 void encode_footer(uint64_t segment_id, uint64_t index_offset, uint64_t index_length,
                    char* block) {
   std::memset(block, 0, kAlign);

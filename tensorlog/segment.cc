@@ -240,6 +240,15 @@ Status recover_segment(FileSystem* fs, const std::string& dir, uint64_t id, bool
     *empty = true;  // created, never synced: nothing in it was acknowledged
     return Status::OK();
   }
+  // A sound header of another segment: a reused file caught between its
+  // rename and the sync of its new header (tensor_log.h, "Reused files").
+  // Either way round nothing in it was acknowledged: a batch is
+  // acknowledged after its data sync, which writes the header, and the
+  // directory sync after it, which makes the rename durable.
+  if (uint64_t other = 0; names_other_segment(block.data(), id, &other)) {
+    *empty = true;
+    return Status::OK();
+  }
   LSM4KV_RETURN_IF_ERROR(decode_segment_header(block.data(), id, path));
 
   bool sealed = false;

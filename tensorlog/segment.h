@@ -59,6 +59,9 @@ struct SegmentRecords {
   uint64_t live_bytes = 0;
   uint64_t dead_bytes = 0;
   uint64_t file_bytes = 0;  // size on disk, headers and index included
+  // An active segment written over a reused file: that file's old size
+  // (its bytes past file_bytes are LogUsage::spare_bytes); 0 otherwise.
+  uint64_t reserved_bytes = 0;
   bool sealed = false;      // has an index and footer; never written again
   bool active = false;      // the writer appends to it
   bool put_head = false;    // written by TensorLog's Head::kPut (in memory only)

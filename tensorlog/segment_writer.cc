@@ -262,13 +262,27 @@ Status SegmentWriter::close() {
 // batches). Its header goes out with the group's data sync and its name with
 // the directory sync after it (seal_group); a crash before that leaves at
 // most a segment whose header block reads as zeros, which recovery removes:
-// nothing in it was acknowledged.
+// nothing in it was acknowledged. A reused file (the catalog's spare) is
+// renamed first: until its header is durable it holds the old segment's
+// header, which recovery also tells from an acknowledged one
+// (recover_segment).
 Status SegmentWriter::open_segment() {
   auto a = std::make_unique<Active>();
   a->id = catalog_->new_segment_id();
   a->path = dir_ + "/" + segment_file_name(a->id);
   const std::string& path = a->path;
-  if (options_.direct_writes) {
+  std::string spare;
+  if (options_.direct_writes && catalog_->take_spare(&spare, &a->reserved)) {
+    Status r = fs_->reuse_direct_writable(spare, &a->file);
+    if (r.ok()) r = fs_->rename(spare, path);
+    if (!r.ok()) {  // a new file instead
+      a->file.reset();
+      a->reserved = 0;
+      fs_->remove(spare).ignore_error();
+    }
+  }
+  if (a->file) {
+  } else if (options_.direct_writes) {
     LSM4KV_RETURN_IF_ERROR(fs_->new_direct_writable(path, &a->file));
   } else {
     LSM4KV_RETURN_IF_ERROR(fs_->new_writable(path, &a->file));
@@ -276,7 +290,7 @@ Status SegmentWriter::open_segment() {
   AlignedBuffer header(kAlign);
   encode_segment_header(a->id, header.data());
   Status s = a->file->append(std::string_view(header.data(), kAlign));
-  if (s.ok()) s = catalog_->segment_created(a->id);
+  if (s.ok()) s = catalog_->segment_created(a->id, a->reserved);
   if (!s.ok()) {
     a->file->close().ignore_error();
     fs_->remove(path).ignore_error();
@@ -330,9 +344,13 @@ Status SegmentWriter::seal(Active* a) {
   } else if (s.ok()) {
     s = a->file->append(seal_bytes);
   }
+  // A reused file ends with the seal, its old bytes after it cut off (their
+  // blocks freed: one discard, usually of less than a record).
+  const uint64_t end = a->size + seal_bytes.size();
+  if (s.ok() && a->reserved > end) s = fs_->truncate(a->path, end);
   if (s.ok()) s = a->file->sync();
   if (s.ok()) s = a->file->close();
-  if (s.ok()) a->file_size = a->size + seal_bytes.size();
+  if (s.ok()) a->file_size = end;
   return s;
 }
 
@@ -423,6 +441,10 @@ Status SegmentWriter::place(EncodedBatch& batch, int slot, std::vector<Active>* 
       uint64_t at = base + src->offsets[j - first];
       uint64_t rec_end = at + allocated_bytes(batch.lengths[j]);
       bool fits = rec_end <= options_.segment_size || (a->records.empty() && j == i);
+      // A spare waits and this record would grow the file: the spare first
+      // ("Reused files", tensor_log.h).
+      if (fits && rec_end > a->reserved && catalog_->spare_ready() && !(a->records.empty() && j == i))
+        fits = false;
       if (!fits) break;
       rebind_record(src->buffer.data() + (at - base), 0, a->id);  // encoded unbound
       locations->push_back({a->id, at, batch.lengths[j]});

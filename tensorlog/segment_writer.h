@@ -166,9 +166,19 @@ class SegmentWriter {
    public:
     virtual ~Catalog() = default;
     virtual uint64_t new_segment_id() = 0;
+    // The file of a collected segment to write the next segment over, and
+    // its size; false when there is none (TensorLog: "Reused files"). The
+    // catalog forgets it: the writer renames it or removes it.
+    virtual bool take_spare(std::string* path, uint64_t* bytes) {
+      (void)path, (void)bytes;
+      return false;
+    }
+    // Whether take_spare() would give one (cheap: asked for every record).
+    virtual bool spare_ready() const { return false; }
     // A segment file was created (with its header); the catalog opens it for
-    // reading. An error fails the write.
-    virtual Status segment_created(uint64_t id) = 0;
+    // reading. reserved: the size of the reused file it was written over (0
+    // for a new one). An error fails the write.
+    virtual Status segment_created(uint64_t id, uint64_t reserved) = 0;
     // A segment created by a failed group was removed again.
     virtual void segment_dropped(uint64_t id) = 0;
     // Records were written (and synced as asked) to segment id, which now has
@@ -207,6 +217,7 @@ class SegmentWriter {
     std::unique_ptr<WritableFile> file;  // its fd() takes the ring's writes
     uint64_t size = 0;                  // end of the last record's allocation
     uint64_t file_size = 0;             // bytes in the file
+    uint64_t reserved = 0;              // a reused file's old size (0: a new file)
     // The file has a descriptor: blocks are written at their offsets (the
     // partial last one again with the next batch). Otherwise new bytes are
     // appended, and the file ends at `size`.

@@ -18,7 +18,21 @@ class TensorLog::Catalog final : public SegmentWriter::Catalog {
     std::lock_guard<std::mutex> l(log_->mu_);
     return log_->next_segment_id_++;
   }
-  Status segment_created(uint64_t id) override {
+  // Only the put head reuses files ("Reused files", tensor_log.h).
+  bool take_spare(std::string* path, uint64_t* bytes) override {
+    if (head_ != Head::kPut || !log_->spare_free()) return false;
+    std::lock_guard<std::mutex> l(log_->mu_);
+    if (!log_->spare_) return false;
+    *path = log_->dir_ + "/" + segment_file_name(log_->spare_->id);
+    *bytes = log_->spare_->bytes;
+    log_->spare_.reset();
+    log_->spare_ready_ = false;
+    return true;
+  }
+  bool spare_ready() const override {
+    return head_ == Head::kPut && log_->spare_ready_.load(std::memory_order_relaxed) && log_->spare_free();
+  }
+  Status segment_created(uint64_t id, uint64_t reserved) override {
     std::shared_ptr<SegmentFile> file;
     LSM4KV_RETURN_IF_ERROR(SegmentFile::open(log_->dir_ + "/" + segment_file_name(id), id,
                                              log_->options_.direct_io, &file));
@@ -27,6 +41,7 @@ class TensorLog::Catalog final : public SegmentWriter::Catalog {
     s.id = id;
     s.file = std::move(file);
     s.file_bytes = kAlign;
+    s.reserved_bytes = reserved;
     s.active = true;
     s.put_head = head_ == Head::kPut;
     return Status::OK();
@@ -46,6 +61,7 @@ class TensorLog::Catalog final : public SegmentWriter::Catalog {
     it->second.file_bytes = file_bytes;
     it->second.sealed = sealed;
     it->second.active = !sealed;
+    if (sealed) it->second.reserved_bytes = 0;  // cut to its seal
   }
 
  private:
@@ -93,6 +109,8 @@ const std::vector<ReadRequest>& ReadHandle::requests() const {
 // buffers, alternating, so decoding the next overlaps the copy of the last.
 
 namespace {
+
+uint64_t minus(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
 
 class DeviceStager {
  public:
@@ -272,6 +290,16 @@ Status TensorLog::warm_reader() {
   LSM4KV_RETURN_IF_ERROR(acquire_reader(&r));
   release_reader(std::move(r));
   return Status::OK();
+}
+
+bool TensorLog::spare_free() {
+  auto held = [this] {
+    std::lock_guard<std::mutex> l(mu_);
+    return spare_ && !spare_->file.expired();
+  };
+  if (!held()) return true;
+  drop_dead_reader_files();  // idle readers keep registered files until told
+  return !held();
 }
 
 void TensorLog::drop_dead_reader_files() {
@@ -484,6 +512,16 @@ LogUsage TensorLog::usage() const {
     u.dead_bytes += s.dead_bytes;
     if (s.active) u.active_dead_bytes += s.dead_bytes;
     u.table_bytes += sizeof(s) + s.records.memory_bytes();
+    if (s.reserved_bytes > s.file_bytes) {
+      u.spare_bytes += s.reserved_bytes - s.file_bytes;
+      u.spare_fill_bytes += minus(std::min(s.reserved_bytes, options_.segment_size), s.file_bytes);
+    }
+  }
+  if (spare_) {
+    u.spare_bytes += spare_->bytes;
+    // Not while a reader holds it: the put head cannot take it then.
+    if (spare_->file.expired())
+      u.spare_fill_bytes += minus(std::min(spare_->bytes, options_.segment_size), kAlign);
   }
   u.copying_bytes = copying_bytes_;
   return u;
@@ -555,7 +593,16 @@ Status TensorLog::close() {
   }
   Status s = writers_[0] ? writers_[0]->close() : Status::OK();
   Status k = writers_[1] ? writers_[1]->close() : Status::OK();
-  return s.ok() ? k : s;
+  if (s.ok()) s = k;
+  std::optional<Spare> spare;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    spare.swap(spare_);
+    spare_ready_ = false;
+  }
+  // Left behind it would be an old segment whose records nothing references.
+  if (spare && s.ok()) s = options_.fs->remove(dir_ + "/" + segment_file_name(spare->id));
+  return s;
 }
 
 }  // namespace lsm4kv::tensorlog

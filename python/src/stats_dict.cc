@@ -50,6 +50,7 @@ py::dict stats_dict(const kvcache::StoreStats& s) {
   d["tensor_dead_bytes"] = s.tensor_dead_bytes;
   d["tensor_segments"] = s.tensor_segments;
   d["tensor_file_bytes"] = s.tensor_file_bytes;
+  d["tensor_spare_bytes"] = s.tensor_spare_bytes;
   d["gc_bytes_copied"] = s.gc_bytes_copied;
   d["put_stalls"] = s.put_stalls;
   d["put_stall_micros"] = s.put_stall_micros;
