@@ -167,8 +167,10 @@ Status KvStoreImpl::open() {
   to.sync = opt_.sync;
   to.read_only = ro;
   // Region eviction keeps collected segments' files for new ones, within
-  // the capacity (tensor_log.h, "Reused files"; make_region_room counts them).
-  if (lists_pages()) to.reuse_files_within = opt_.capacity_bytes;
+  // the capacity (tensor_log.h, "Reused files"; make_region_room counts
+  // them), when the capacity holds enough segments (kReuseMinSegments).
+  if (lists_pages() && opt_.capacity_bytes >= kReuseMinSegments * opt_.segment_bytes)
+    to.reuse_files_within = opt_.capacity_bytes;
   LSM4KV_RETURN_IF_ERROR(tensorlog::TensorLog::open(opt_.dir + "/tensors", to, &log_));
   closed_ = false;
   engine::Options eo;
@@ -392,10 +394,14 @@ Status KvStoreImpl::put_locked(std::span<const PutRequest> requests, PutResult* 
     records.push_back({p.tag, p.data, p.size});
     keys.push_back(p.key);
   }
-  const std::vector<size_t> readmit = take_readmissions(keys);
-  uint64_t fill = 0;
-  for (const Pending& p : pages) fill += p.size;
-  for (size_t i : readmit) fill -= pages[i].size;
+  std::vector<size_t> readmit = take_readmissions(keys);
+  // Each page counted as `needed` counts it: the records' bytes at most.
+  tensorlog::SpareFill fill{needed, 0};
+  for (size_t i : readmit) {
+    fill.put -= pages[i].size + tensorlog::kAlign;
+    fill.kept += pages[i].size + tensorlog::kAlign;
+  }
+  route_readmissions(needed, &fill, &readmit);
   LSM4KV_RETURN_IF_ERROR(make_room_for_put(needed, fill, roots, paths));
   std::vector<tensorlog::Location> locs;
   LSM4KV_RETURN_IF_ERROR(append_put(records, readmit, &locs));

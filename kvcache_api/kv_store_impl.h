@@ -49,6 +49,15 @@ struct LocationHash {
 // copy_region, maintain_once). Counting the active dead bytes out as well let
 // a background copy push the files 4 KiB past capacity + one segment.
 
+// Region eviction reuses segment files (tensorlog/tensor_log.h, "Reused
+// files") when the capacity holds at least this many segments. A spare is
+// a segment's worth of the capacity that only the put head's new pages
+// fill; with few segments it costs hits: on the synthetic trace at 1/10
+// (137 MiB, 8.5 segments of 16 MiB) hit rate 0.243 against 0.249 without
+// (7 and 6 runs), at 1/3 (28 segments) 0.520 against 0.521, in the demo
+// (32 segments) the same 0.383 (bench/RESULTS.md, "Reused segment files").
+inline constexpr uint64_t kReuseMinSegments = 16;
+
 // The options with their "0 = by the others" defaults filled in
 // (segment_bytes).
 StoreOptions resolved(StoreOptions o);
@@ -153,14 +162,15 @@ class KvStoreImpl final : public KvStore {
   // keep_roots: the root subtrees the put extends; paths: the deepest key of
   // each of its requests (their prefixes must stay).
   // *acted: it evicted or collected.
-  // fill: of needed, the bytes the put head's records hold at least (their
-  // payloads), which fill a reused file's blocks before any new ones
-  // (tensor_log.h, "Reused files").
-  Status make_room(uint64_t needed, uint64_t fill, const std::vector<std::string>& keep_roots,
+  // fill: of needed, the bytes each head's records hold at least (their
+  // payloads), which fill reused files' blocks before any new ones
+  // (tensorlog/tensor_log.h, "Reused files").
+  Status make_room(uint64_t needed, const tensorlog::SpareFill& fill, const std::vector<std::string>& keep_roots,
                    const std::unordered_set<std::string>& paths, bool* acted = nullptr);
   // make_room for a put (REQUIRES: write_mu_ held), counted as a stall when
   // it had to act.
-  Status make_room_for_put(uint64_t needed, uint64_t fill, const std::vector<std::string>& keep_roots,
+  Status make_room_for_put(uint64_t needed, const tensorlog::SpareFill& fill,
+                           const std::vector<std::string>& keep_roots,
                            const std::unordered_set<std::string>& paths);
   // Background maintenance (kv_store_maintenance.cc): one thread, from the
   // end of open to close, woken by puts that pass the high watermark.
@@ -263,6 +273,12 @@ class KvStoreImpl final : public KvStore {
   // (taken from it): pages the put readmits to the main FIFO. Decided
   // before the put makes room, which counts where its bytes go.
   std::vector<size_t> take_readmissions(std::span<const std::string_view> keys);
+  // Readmitted pages go to the main FIFO's head, which does not reuse files
+  // (tensorlog/tensor_log.h, "Reused files"): when that alone would make a
+  // put of `needed` bytes take a region, the put head's reused file having
+  // the room, they go to the put head instead (*readmit cleared, *fill
+  // moved). REQUIRES: write_mu_ held.
+  void route_readmissions(uint64_t needed, tensorlog::SpareFill* fill, std::vector<size_t>* readmit) const;
   // Appends a put's records to the log: those of readmit (ascending) to the
   // main FIFO's head, the others to the put head.
   Status append_put(std::span<const tensorlog::RecordInput> records, std::span<const size_t> readmit,
@@ -287,14 +303,16 @@ class KvStoreImpl final : public KvStore {
   Status free_dead_segments();
   // REQUIRES: write_mu_ held (not collect_mu_). room: what the files may
   // hold besides the put; fill: see make_room.
-  Status make_region_room(uint64_t room, uint64_t fill, const std::unordered_set<std::string>& paths,
+  Status make_region_room(uint64_t room, const tensorlog::SpareFill& fill,
+                          const std::unordered_set<std::string>& paths,
                           bool* acted);
-  // The segment files as a put of `fill` put-head bytes counts them under
-  // region eviction: with the spare bytes it will not fill (reused files,
-  // on disk), less the copies of the collection in flight (the capacity's
-  // one segment of slack is theirs), less the overhead of the head segment
-  // they may fill.
-  uint64_t region_counted_bytes(uint64_t fill) const;
+  // The segment files as a put that appends `fill` counts them under region
+  // eviction: with the spare bytes it will not fill (reused files, on
+  // disk), less the copies of the collection in flight (the capacity's one
+  // segment of slack is theirs), less the overhead of the head segment they
+  // may fill.
+  uint64_t region_counted_bytes(const tensorlog::SpareFill& fill) const;
+  uint64_t put_room(uint64_t needed) const;
   Status maintain_region_once(uint64_t files_low, bool* acted);
   Status load_state();
   // The loader (kv_store.cc): what open leaves to the background.

@@ -43,7 +43,8 @@ uint64_t kept_bytes(const tensorlog::LogUsage& u) { return u.file_bytes - u.dead
 // evicted to keep the live bytes within (1 - gc_headroom) x capacity; the
 // segment files are kept within the capacity by collecting the segments with
 // the lowest live ratio, which the headroom keeps well below 1.
-Status KvStoreImpl::make_room(uint64_t needed, uint64_t fill, const std::vector<std::string>& keep_roots,
+Status KvStoreImpl::make_room(uint64_t needed, const tensorlog::SpareFill& fill,
+                              const std::vector<std::string>& keep_roots,
                               const std::unordered_set<std::string>& paths, bool* acted) {
   bool local = false;
   if (acted == nullptr) acted = &local;
@@ -54,11 +55,7 @@ Status KvStoreImpl::make_room(uint64_t needed, uint64_t fill, const std::vector<
   if (needed > capacity)
     return Status::no_space("put_batch: " + std::to_string(needed) + " bytes exceed the capacity of " +
                             std::to_string(capacity));
-  // What the files may hold now; a put split over the log's two heads
-  // (two FIFOs: kv_store_region.cc) may fill one more segment.
-  const uint64_t growth = file_growth(needed, opt_.segment_bytes) +
-                          (two_fifos() ? segment_overhead(opt_.segment_bytes) : 0);
-  const uint64_t room = minus(capacity, growth);
+  const uint64_t room = put_room(needed);
   if (opt_.eviction == EvictionPolicy::kRegion) return make_region_room(room, fill, paths, acted);
   const uint64_t slack = static_cast<uint64_t>(kRoomSlack * static_cast<double>(capacity));
   const uint64_t live_limit = static_cast<uint64_t>((1.0 - opt_.gc_headroom) * static_cast<double>(capacity));
@@ -83,13 +80,23 @@ Status KvStoreImpl::make_room(uint64_t needed, uint64_t fill, const std::vector<
   return Status::OK();
 }
 
-uint64_t KvStoreImpl::region_counted_bytes(uint64_t fill) const {
+// What the files may hold besides a put of `needed` record bytes; a put
+// split over the log's two heads (two FIFOs: kv_store_region.cc) may fill
+// one more segment.
+uint64_t KvStoreImpl::put_room(uint64_t needed) const {
+  const uint64_t growth = file_growth(needed, opt_.segment_bytes) +
+                          (two_fifos() ? segment_overhead(opt_.segment_bytes) : 0);
+  return minus(opt_.capacity_bytes, growth);
+}
+
+uint64_t KvStoreImpl::region_counted_bytes(const tensorlog::SpareFill& fill) const {
   const tensorlog::LogUsage u = log_->usage();
-  return u.file_bytes + u.spare_bytes - std::min(u.spare_fill_bytes, fill) -
+  return u.file_bytes + minus(u.spare_bytes, log_->spare_filled_by(fill)) -
          minus(u.copying_bytes, segment_overhead(opt_.segment_bytes));
 }
 
-Status KvStoreImpl::make_room_for_put(uint64_t needed, uint64_t fill, const std::vector<std::string>& keep_roots,
+Status KvStoreImpl::make_room_for_put(uint64_t needed, const tensorlog::SpareFill& fill,
+                                      const std::vector<std::string>& keep_roots,
                                       const std::unordered_set<std::string>& paths) {
   if (walk_paths_) walk_paths_->insert(paths.begin(), paths.end());
   const auto t0 = std::chrono::steady_clock::now();

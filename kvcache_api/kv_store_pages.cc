@@ -109,9 +109,11 @@ Status KvStoreImpl::put_pages(NamespaceId ns, std::span<const std::string_view> 
     records.emplace_back(all[i], sources[i], page_bytes);
     todo_keys.push_back(all[i]);
   }
-  const std::vector<size_t> readmit = take_readmissions(todo_keys);
-  LSM4KV_RETURN_IF_ERROR(make_room_for_put(todo.size() * (page_bytes + tensorlog::kAlign),
-                                           (todo.size() - readmit.size()) * page_bytes, {}, protect));
+  std::vector<size_t> readmit = take_readmissions(todo_keys);
+  const uint64_t record_bound = page_bytes + tensorlog::kAlign;  // what make_room counts a page as
+  tensorlog::SpareFill fill{(todo.size() - readmit.size()) * record_bound, readmit.size() * record_bound};
+  route_readmissions(todo.size() * record_bound, &fill, &readmit);
+  LSM4KV_RETURN_IF_ERROR(make_room_for_put(todo.size() * record_bound, fill, {}, protect));
   done.pages_evicted = counters_.pages_evicted - evicted_before;
   std::vector<tensorlog::Location> locs;
   LSM4KV_RETURN_IF_ERROR(append_put(records, readmit, &locs));

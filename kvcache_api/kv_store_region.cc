@@ -53,6 +53,15 @@ std::vector<size_t> KvStoreImpl::take_readmissions(std::span<const std::string_v
   return readmit;
 }
 
+void KvStoreImpl::route_readmissions(uint64_t needed, tensorlog::SpareFill* fill, std::vector<size_t>* readmit) const {
+  if (readmit->empty() || opt_.capacity_bytes == 0 || opt_.eviction != EvictionPolicy::kRegion) return;
+  const uint64_t room = put_room(needed);
+  const tensorlog::SpareFill all{fill->put + fill->kept, 0};
+  if (region_counted_bytes(*fill) <= room || region_counted_bytes(all) > room) return;
+  readmit->clear();
+  *fill = all;
+}
+
 Status KvStoreImpl::append_put(std::span<const tensorlog::RecordInput> records, std::span<const size_t> readmit,
                                std::vector<tensorlog::Location>* locs) {
   if (readmit.empty()) return log_->append(records, locs);
@@ -300,7 +309,8 @@ Status KvStoreImpl::free_dead_segments() {
 // fit. Every region either frees its unread pages or clears the read marks
 // of those it copies, so two passes over the log free anything not
 // protected by the put itself; past that the put gets NoSpace.
-Status KvStoreImpl::make_region_room(uint64_t room, uint64_t fill, const std::unordered_set<std::string>& paths,
+Status KvStoreImpl::make_region_room(uint64_t room, const tensorlog::SpareFill& fill,
+                                     const std::unordered_set<std::string>& paths,
                                      bool* acted) {
   // The common case, without collect_mu_: a background copy holds it for as
   // long as it copies, and a put that fits beside it need not wait for it.
@@ -323,6 +333,13 @@ Status KvStoreImpl::make_region_room(uint64_t room, uint64_t fill, const std::un
     LSM4KV_RETURN_IF_ERROR(commit_retired(/*write_held=*/true));
     LSM4KV_RETURN_IF_ERROR(free_dead_segments());
     if (fits()) return Status::OK();
+    // A spare this put would not fill (its pages go to the main FIFO's
+    // head, which does not reuse files) goes before any region does.
+    if (log_->spare_filled_by(fill) < log_->usage().spare_bytes) {
+      bool dropped = false;
+      LSM4KV_RETURN_IF_ERROR(log_->drop_spare(&dropped));
+      if (dropped && fits()) return Status::OK();
+    }
     bool went = false;
     if (round <= 2 * log_->usage().segments + 2) LSM4KV_RETURN_IF_ERROR(region_round(paths, &went));
     if (!went)

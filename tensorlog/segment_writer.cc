@@ -266,13 +266,13 @@ Status SegmentWriter::close() {
 // renamed first: until its header is durable it holds the old segment's
 // header, which recovery also tells from an acknowledged one
 // (recover_segment).
-Status SegmentWriter::open_segment() {
+Status SegmentWriter::open_segment(bool take_spare) {
   auto a = std::make_unique<Active>();
   a->id = catalog_->new_segment_id();
   a->path = dir_ + "/" + segment_file_name(a->id);
   const std::string& path = a->path;
   std::string spare;
-  if (options_.direct_writes && catalog_->take_spare(&spare, &a->reserved)) {
+  if (take_spare && options_.direct_writes && catalog_->take_spare(&spare, &a->reserved)) {
     Status r = fs_->reuse_direct_writable(spare, &a->file);
     if (r.ok()) r = fs_->rename(spare, path);
     if (!r.ok()) {  // a new file instead
@@ -420,7 +420,7 @@ Status SegmentWriter::place(EncodedBatch& batch, int slot, std::vector<Active>* 
                             std::vector<Location>* locations) {
   const size_t n = batch.lengths.size();
   for (size_t i = 0; i < n;) {
-    if (!active_) LSM4KV_RETURN_IF_ERROR(open_segment());
+    if (!active_) LSM4KV_RETURN_IF_ERROR(open_segment(batch.takes_spare));
     Active* a = active_.get();
     const uint64_t t = a->size % kAlign;
     // The batch as encoded, when it was laid out for this very position;
@@ -443,7 +443,8 @@ Status SegmentWriter::place(EncodedBatch& batch, int slot, std::vector<Active>* 
       bool fits = rec_end <= options_.segment_size || (a->records.empty() && j == i);
       // A spare waits and this record would grow the file: the spare first
       // ("Reused files", tensor_log.h).
-      if (fits && rec_end > a->reserved && catalog_->spare_ready() && !(a->records.empty() && j == i))
+      if (fits && batch.takes_spare && rec_end > a->reserved && catalog_->spare_ready() &&
+          !(a->records.empty() && j == i))
         fits = false;
       if (!fits) break;
       rebind_record(src->buffer.data() + (at - base), 0, a->id);  // encoded unbound
@@ -498,6 +499,7 @@ Status SegmentWriter::write_chunks(const Waiter& w, std::vector<Active>* retired
     if (ring_) LSM4KV_RETURN_IF_ERROR(ring_->wait_slot(slot));
     EncodedBatch* chunk = &chunks_[static_cast<size_t>(slot)];
     LSM4KV_RETURN_IF_ERROR(encode_batch(w.codec, rest.first(count), chunk, start));
+    chunk->takes_spare = true;  // new records
     LSM4KV_RETURN_IF_ERROR(place(*chunk, slot, retired, count == rest.size(), w.locations));
     rest = rest.subspan(count);
   }

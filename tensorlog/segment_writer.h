@@ -107,6 +107,10 @@ struct EncodedBatch {
   std::vector<uint64_t> offsets;  // of each record in buffer
   std::vector<uint64_t> lengths;  // record lengths, in order
   size_t bytes = 0;               // end of the last record's allocation in buffer
+  // New records (not a collection's copies): rather than grow a file, they
+  // go to a reused one when the catalog has a spare (TensorLog, "Reused
+  // files"), a new segment of either head taking it.
+  bool takes_spare = false;
 };
 
 // Buffer bytes encode_batch needs at most for these records from `start`.
@@ -243,7 +247,8 @@ class SegmentWriter {
   // copied in here; `last` as for place. Advances a->size.
   Status write_records(Active* a, char* data, uint64_t new_end, int slot, bool last);
   Status write_at(Active* a, const char* data, size_t n, uint64_t offset, int slot);
-  Status open_segment();
+  // take_spare: a spare file is written over when the catalog has one.
+  Status open_segment(bool take_spare);
   Status seal(Active* a);
   Status seal_group(std::vector<Active>* retired, bool sync);
   Status sync_and_seal(std::vector<Active>* retired, bool sync);

@@ -18,7 +18,9 @@ class TensorLog::Catalog final : public SegmentWriter::Catalog {
     std::lock_guard<std::mutex> l(log_->mu_);
     return log_->next_segment_id_++;
   }
-  // Only the put head reuses files ("Reused files", tensor_log.h).
+  // Only the put head reuses files: the bulk of new records. A reused
+  // segment of the main head would wait for its few readmissions and
+  // copies to fill it ("Reused files", tensor_log.h).
   bool take_spare(std::string* path, uint64_t* bytes) override {
     if (head_ != Head::kPut || !log_->spare_free()) return false;
     std::lock_guard<std::mutex> l(log_->mu_);
@@ -252,6 +254,7 @@ Status TensorLog::append(std::span<const RecordInput> records, std::vector<Locat
     return w->append_chunked(options_.codec, records, locations);
   thread_local EncodedBatch batch;
   Status s = encode_batch(options_.codec, records, &batch, start);
+  batch.takes_spare = true;
   if (s.ok()) s = w->append(&batch, false, locations);
   if (!s.ok()) locations->clear();
   return s;
@@ -308,6 +311,9 @@ void TensorLog::drop_dead_reader_files() {
 }
 
 void TensorLog::release_reader(std::unique_ptr<UringReader> r) {
+  // A reader that was busy when the spare's segment was retired lets go of
+  // its file now, so that the spare can be taken.
+  if (spare_ready_.load(std::memory_order_relaxed)) r->drop_dead_slots();
   std::lock_guard<std::mutex> l(readers_mu_);
   idle_readers_.push_back(std::move(r));
   readers_cv_.notify_one();
@@ -512,19 +518,38 @@ LogUsage TensorLog::usage() const {
     u.dead_bytes += s.dead_bytes;
     if (s.active) u.active_dead_bytes += s.dead_bytes;
     u.table_bytes += sizeof(s) + s.records.memory_bytes();
-    if (s.reserved_bytes > s.file_bytes) {
-      u.spare_bytes += s.reserved_bytes - s.file_bytes;
-      u.spare_fill_bytes += minus(std::min(s.reserved_bytes, options_.segment_size), s.file_bytes);
-    }
+    u.spare_bytes += minus(s.reserved_bytes, s.file_bytes);
   }
-  if (spare_) {
-    u.spare_bytes += spare_->bytes;
-    // Not while a reader holds it: the put head cannot take it then.
-    if (spare_->file.expired())
-      u.spare_fill_bytes += minus(std::min(spare_->bytes, options_.segment_size), kAlign);
-  }
+  if (spare_) u.spare_bytes += spare_->bytes;
   u.copying_bytes = copying_bytes_;
   return u;
+}
+
+Status TensorLog::drop_spare(bool* dropped) {
+  std::optional<Spare> spare;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    spare.swap(spare_);
+    spare_ready_ = false;
+  }
+  *dropped = spare.has_value();
+  return spare ? options_.fs->remove(dir_ + "/" + segment_file_name(spare->id)) : Status::OK();
+}
+
+uint64_t TensorLog::spare_filled_by(const SpareFill& fill) const {
+  std::lock_guard<std::mutex> l(mu_);
+  uint64_t left[2] = {0, 0};  // by head: its reused active segment's room
+  for (const auto& [id, s] : segments_)
+    if (s.active) left[s.put_head ? 0 : 1] += minus(std::min(s.reserved_bytes, options_.segment_size), s.file_bytes);
+  const uint64_t in[2] = {std::min(left[0], fill.put), std::min(left[1], fill.kept)};
+  const uint64_t over[2] = {fill.put - in[0], fill.kept - in[1]};
+  uint64_t filled = in[0] + in[1];
+  // Not while a reader holds it: no head can take it then.
+  if (spare_ && spare_->file.expired()) {
+    const uint64_t room = minus(std::min(spare_->bytes, options_.segment_size), kAlign);
+    filled += std::min(room, over[0] > 0 ? over[0] : over[1]);
+  }
+  return filled;
 }
 
 std::vector<Location> TensorLog::live_records() const {

@@ -208,9 +208,13 @@ struct LogUsage {
   // Bytes on disk beyond file_bytes: the spare file and what a reused active
   // segment's file holds past its records ("Reused files" above).
   uint64_t spare_bytes = 0;
-  // Of spare_bytes, those the put head's records will fill before its
-  // files grow: below the segment size, past the new segment's header.
-  uint64_t spare_fill_bytes = 0;
+};
+
+// Bytes of new records about to be appended to each head (at least: their
+// payloads), for TensorLog::spare_filled_by().
+struct SpareFill {
+  uint64_t put = 0;
+  uint64_t kept = 0;
 };
 
 struct Relocation {
@@ -308,6 +312,13 @@ class TensorLog {
 
   std::vector<SegmentInfo> segments() const;
   LogUsage usage() const;
+  // Of LogUsage::spare_bytes, what appends of `fill` (kPut's, then kKept's,
+  // as a store's put makes them) write over before any file grows: each
+  // head's reused active segment below the segment size, then the spare,
+  // which the first head to need it takes ("Reused files" above).
+  uint64_t spare_filled_by(const SpareFill& fill) const;
+  // Deletes the spare file, if one waits; false when none did.
+  Status drop_spare(bool* dropped);
   // Every record not reported dead, in (segment, offset) order: a caller
   // reconciles its references with them (a crash between an append and the
   // caller's record of it leaves records nothing references) and reports the
