@@ -52,8 +52,11 @@
 // (record_format.h, "Reused files"): never taken for records. A spare is on
 // disk and counted (LogUsage::spare_bytes); it is kept only while the
 // segment files and spares stay within reuse_files_within, and deleted by
-// close(). After a crash a spare is an old segment again, whose records
-// nothing references.
+// close() or drop_spare(). After a crash a spare is an old segment again,
+// whose records nothing references. A spare is not written over while a
+// read that resolved its old segment before the retirement may still read
+// it (Spare::file). The store turns reuse on under region eviction with a
+// capacity of 16 segments or more (kvcache_api/kv_store_impl.h).
 //
 // INVARIANT: segment ids are never reused: GC output always goes to a segment
 // newer than its victims, so the newest segment is never deleted.
