@@ -395,12 +395,10 @@ Status KvStoreImpl::put_locked(std::span<const PutRequest> requests, PutResult* 
     keys.push_back(p.key);
   }
   std::vector<size_t> readmit = take_readmissions(keys);
-  // Each page counted as `needed` counts it: the records' bytes at most.
-  tensorlog::SpareFill fill{needed, 0};
-  for (size_t i : readmit) {
-    fill.put -= pages[i].size + tensorlog::kAlign;
-    fill.kept += pages[i].size + tensorlog::kAlign;
-  }
+  // The put head's pages, each counted as `needed` counts it: its record's
+  // bytes at most.
+  uint64_t fill = needed;
+  for (size_t i : readmit) fill -= pages[i].size + tensorlog::kAlign;
   route_readmissions(needed, &fill, &readmit);
   LSM4KV_RETURN_IF_ERROR(make_room_for_put(needed, fill, roots, paths));
   std::vector<tensorlog::Location> locs;

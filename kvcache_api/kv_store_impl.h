@@ -162,15 +162,14 @@ class KvStoreImpl final : public KvStore {
   // keep_roots: the root subtrees the put extends; paths: the deepest key of
   // each of its requests (their prefixes must stay).
   // *acted: it evicted or collected.
-  // fill: of needed, the bytes each head's records hold at least (their
-  // payloads), which fill reused files' blocks before any new ones
+  // fill: of needed, the bytes of the pages that go to the put head, which
+  // fill its reused files' blocks before any new ones
   // (tensorlog/tensor_log.h, "Reused files").
-  Status make_room(uint64_t needed, const tensorlog::SpareFill& fill, const std::vector<std::string>& keep_roots,
+  Status make_room(uint64_t needed, uint64_t fill, const std::vector<std::string>& keep_roots,
                    const std::unordered_set<std::string>& paths, bool* acted = nullptr);
   // make_room for a put (REQUIRES: write_mu_ held), counted as a stall when
   // it had to act.
-  Status make_room_for_put(uint64_t needed, const tensorlog::SpareFill& fill,
-                           const std::vector<std::string>& keep_roots,
+  Status make_room_for_put(uint64_t needed, uint64_t fill, const std::vector<std::string>& keep_roots,
                            const std::unordered_set<std::string>& paths);
   // Background maintenance (kv_store_maintenance.cc): one thread, from the
   // end of open to close, woken by puts that pass the high watermark.
@@ -275,10 +274,10 @@ class KvStoreImpl final : public KvStore {
   std::vector<size_t> take_readmissions(std::span<const std::string_view> keys);
   // Readmitted pages go to the main FIFO's head, which does not reuse files
   // (tensorlog/tensor_log.h, "Reused files"): when that alone would make a
-  // put of `needed` bytes take a region, the put head's reused file having
-  // the room, they go to the put head instead (*readmit cleared, *fill
-  // moved). REQUIRES: write_mu_ held.
-  void route_readmissions(uint64_t needed, tensorlog::SpareFill* fill, std::vector<size_t>* readmit) const;
+  // put of `needed` bytes, `*fill` of them to the put head, take a region,
+  // the put head's reused file having the room, they go to the put head
+  // instead (*readmit cleared, *fill = needed). REQUIRES: write_mu_ held.
+  void route_readmissions(uint64_t needed, uint64_t* fill, std::vector<size_t>* readmit) const;
   // Appends a put's records to the log: those of readmit (ascending) to the
   // main FIFO's head, the others to the put head.
   Status append_put(std::span<const tensorlog::RecordInput> records, std::span<const size_t> readmit,
@@ -303,15 +302,14 @@ class KvStoreImpl final : public KvStore {
   Status free_dead_segments();
   // REQUIRES: write_mu_ held (not collect_mu_). room: what the files may
   // hold besides the put; fill: see make_room.
-  Status make_region_room(uint64_t room, const tensorlog::SpareFill& fill,
-                          const std::unordered_set<std::string>& paths,
-                          bool* acted);
-  // The segment files as a put that appends `fill` counts them under region
-  // eviction: with the spare bytes it will not fill (reused files, on
+  Status make_region_room(uint64_t room, uint64_t fill, const std::unordered_set<std::string>& paths, bool* acted);
+  // The segment files as a put that appends `fill` bytes to the put head
+  // counts them under region eviction: with the spare bytes it will not
+  // fill (reused files, on
   // disk), less the copies of the collection in flight (the capacity's one
   // segment of slack is theirs), less the overhead of the head segment they
   // may fill.
-  uint64_t region_counted_bytes(const tensorlog::SpareFill& fill) const;
+  uint64_t region_counted_bytes(uint64_t fill) const;
   uint64_t put_room(uint64_t needed) const;
   Status maintain_region_once(uint64_t files_low, bool* acted);
   Status load_state();

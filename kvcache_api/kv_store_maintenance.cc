@@ -43,8 +43,7 @@ uint64_t kept_bytes(const tensorlog::LogUsage& u) { return u.file_bytes - u.dead
 // evicted to keep the live bytes within (1 - gc_headroom) x capacity; the
 // segment files are kept within the capacity by collecting the segments with
 // the lowest live ratio, which the headroom keeps well below 1.
-Status KvStoreImpl::make_room(uint64_t needed, const tensorlog::SpareFill& fill,
-                              const std::vector<std::string>& keep_roots,
+Status KvStoreImpl::make_room(uint64_t needed, uint64_t fill, const std::vector<std::string>& keep_roots,
                               const std::unordered_set<std::string>& paths, bool* acted) {
   bool local = false;
   if (acted == nullptr) acted = &local;
@@ -89,14 +88,13 @@ uint64_t KvStoreImpl::put_room(uint64_t needed) const {
   return minus(opt_.capacity_bytes, growth);
 }
 
-uint64_t KvStoreImpl::region_counted_bytes(const tensorlog::SpareFill& fill) const {
+uint64_t KvStoreImpl::region_counted_bytes(uint64_t fill) const {
   const tensorlog::LogUsage u = log_->usage();
   return u.file_bytes + minus(u.spare_bytes, log_->spare_filled_by(fill)) -
          minus(u.copying_bytes, segment_overhead(opt_.segment_bytes));
 }
 
-Status KvStoreImpl::make_room_for_put(uint64_t needed, const tensorlog::SpareFill& fill,
-                                      const std::vector<std::string>& keep_roots,
+Status KvStoreImpl::make_room_for_put(uint64_t needed, uint64_t fill, const std::vector<std::string>& keep_roots,
                                       const std::unordered_set<std::string>& paths) {
   if (walk_paths_) walk_paths_->insert(paths.begin(), paths.end());
   const auto t0 = std::chrono::steady_clock::now();

@@ -53,13 +53,12 @@ std::vector<size_t> KvStoreImpl::take_readmissions(std::span<const std::string_v
   return readmit;
 }
 
-void KvStoreImpl::route_readmissions(uint64_t needed, tensorlog::SpareFill* fill, std::vector<size_t>* readmit) const {
+void KvStoreImpl::route_readmissions(uint64_t needed, uint64_t* fill, std::vector<size_t>* readmit) const {
   if (readmit->empty() || opt_.capacity_bytes == 0 || opt_.eviction != EvictionPolicy::kRegion) return;
   const uint64_t room = put_room(needed);
-  const tensorlog::SpareFill all{fill->put + fill->kept, 0};
-  if (region_counted_bytes(*fill) <= room || region_counted_bytes(all) > room) return;
+  if (region_counted_bytes(*fill) <= room || region_counted_bytes(needed) > room) return;
   readmit->clear();
-  *fill = all;
+  *fill = needed;
 }
 
 Status KvStoreImpl::append_put(std::span<const tensorlog::RecordInput> records, std::span<const size_t> readmit,
@@ -309,8 +308,7 @@ Status KvStoreImpl::free_dead_segments() {
 // fit. Every region either frees its unread pages or clears the read marks
 // of those it copies, so two passes over the log free anything not
 // protected by the put itself; past that the put gets NoSpace.
-Status KvStoreImpl::make_region_room(uint64_t room, const tensorlog::SpareFill& fill,
-                                     const std::unordered_set<std::string>& paths,
+Status KvStoreImpl::make_region_room(uint64_t room, uint64_t fill, const std::unordered_set<std::string>& paths,
                                      bool* acted) {
   // The common case, without collect_mu_: a background copy holds it for as
   // long as it copies, and a put that fits beside it need not wait for it.

@@ -536,19 +536,15 @@ Status TensorLog::drop_spare(bool* dropped) {
   return spare ? options_.fs->remove(dir_ + "/" + segment_file_name(spare->id)) : Status::OK();
 }
 
-uint64_t TensorLog::spare_filled_by(const SpareFill& fill) const {
+uint64_t TensorLog::spare_filled_by(uint64_t put_bytes) const {
   std::lock_guard<std::mutex> l(mu_);
-  uint64_t left[2] = {0, 0};  // by head: its reused active segment's room
+  uint64_t room = 0;  // of the put head's reused active segment
   for (const auto& [id, s] : segments_)
-    if (s.active) left[s.put_head ? 0 : 1] += minus(std::min(s.reserved_bytes, options_.segment_size), s.file_bytes);
-  const uint64_t in[2] = {std::min(left[0], fill.put), std::min(left[1], fill.kept)};
-  const uint64_t over[2] = {fill.put - in[0], fill.kept - in[1]};
-  uint64_t filled = in[0] + in[1];
-  // Not while a reader holds it: no head can take it then.
-  if (spare_ && spare_->file.expired()) {
-    const uint64_t room = minus(std::min(spare_->bytes, options_.segment_size), kAlign);
-    filled += std::min(room, over[0] > 0 ? over[0] : over[1]);
-  }
+    if (s.active && s.put_head) room += minus(std::min(s.reserved_bytes, options_.segment_size), s.file_bytes);
+  uint64_t filled = std::min(room, put_bytes);
+  // Not while a reader holds it: the put head cannot take it then.
+  if (spare_ && spare_->file.expired())
+    filled += std::min(minus(std::min(spare_->bytes, options_.segment_size), kAlign), put_bytes - filled);
   return filled;
 }
 

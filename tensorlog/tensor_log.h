@@ -213,13 +213,6 @@ struct LogUsage {
   uint64_t spare_bytes = 0;
 };
 
-// Bytes of new records about to be appended to each head (at least: their
-// payloads), for TensorLog::spare_filled_by().
-struct SpareFill {
-  uint64_t put = 0;
-  uint64_t kept = 0;
-};
-
 struct Relocation {
   Location from;
   Location to;
@@ -315,11 +308,11 @@ class TensorLog {
 
   std::vector<SegmentInfo> segments() const;
   LogUsage usage() const;
-  // Of LogUsage::spare_bytes, what appends of `fill` (kPut's, then kKept's,
-  // as a store's put makes them) write over before any file grows: each
-  // head's reused active segment below the segment size, then the spare,
-  // which the first head to need it takes ("Reused files" above).
-  uint64_t spare_filled_by(const SpareFill& fill) const;
+  // Of LogUsage::spare_bytes, what appends of `put_bytes` to the put head
+  // write over before any file grows: its reused active segment below the
+  // segment size, then the spare ("Reused files" above; no other head
+  // reuses files).
+  uint64_t spare_filled_by(uint64_t put_bytes) const;
   // Deletes the spare file, if one waits; false when none did.
   Status drop_spare(bool* dropped);
   // Every record not reported dead, in (segment, offset) order: a caller
