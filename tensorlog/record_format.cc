@@ -103,10 +103,9 @@ Status decode_segment_header(const char* block, uint64_t segment_id, const std::
   return Status::OK();
 }
 
-bool names_other_segment(const char* block, uint64_t segment_id, uint64_t* other) {
-  if (!decode_segment_header(block, decode_fixed64(block + 16), "").ok()) return false;
-  *other = decode_fixed64(block + 16);
-  return *other != segment_id;
+bool names_other_segment(const char* block, uint64_t segment_id) {
+  const uint64_t named = decode_fixed64(block + 16);
+  return named != segment_id && decode_segment_header(block, named, "").ok();
 }
 
 void encode_footer(uint64_t segment_id, uint64_t index_offset, uint64_t index_length,

@@ -240,9 +240,9 @@ void encode_segment_header(uint64_t segment_id, char* block);  // block: kAlign 
 // Corruption for a bad header; NotSupported (naming both versions) for a
 // segment of another format version.
 Status decode_segment_header(const char* block, uint64_t segment_id, const std::string& where);
-// True (and *other set) when block is a sound header of this format naming
-// a segment other than segment_id.
-bool names_other_segment(const char* block, uint64_t segment_id, uint64_t* other);
+// True when block is a sound header of this format naming a segment other
+// than segment_id.
+bool names_other_segment(const char* block, uint64_t segment_id);
 void encode_footer(uint64_t segment_id, uint64_t index_offset, uint64_t index_length,
                    char* block);
 // False when the block is not a valid footer of this segment (an unsealed segment).

@@ -245,7 +245,7 @@ Status recover_segment(FileSystem* fs, const std::string& dir, uint64_t id, bool
   // Either way round nothing in it was acknowledged: a batch is
   // acknowledged after its data sync, which writes the header, and the
   // directory sync after it, which makes the rename durable.
-  if (uint64_t other = 0; names_other_segment(block.data(), id, &other)) {
+  if (names_other_segment(block.data(), id)) {
     *empty = true;
     return Status::OK();
   }

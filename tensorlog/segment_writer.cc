@@ -281,12 +281,9 @@ Status SegmentWriter::open_segment(bool take_spare) {
       fs_->remove(spare).ignore_error();
     }
   }
-  if (a->file) {
-  } else if (options_.direct_writes) {
-    LSM4KV_RETURN_IF_ERROR(fs_->new_direct_writable(path, &a->file));
-  } else {
-    LSM4KV_RETURN_IF_ERROR(fs_->new_writable(path, &a->file));
-  }
+  if (!a->file)
+    LSM4KV_RETURN_IF_ERROR(options_.direct_writes ? fs_->new_direct_writable(path, &a->file)
+                                                  : fs_->new_writable(path, &a->file));
   AlignedBuffer header(kAlign);
   encode_segment_header(a->id, header.data());
   Status s = a->file->append(std::string_view(header.data(), kAlign));

@@ -108,8 +108,8 @@ struct EncodedBatch {
   std::vector<uint64_t> lengths;  // record lengths, in order
   size_t bytes = 0;               // end of the last record's allocation in buffer
   // New records (not a collection's copies): rather than grow a file, they
-  // go to a reused one when the catalog has a spare (TensorLog, "Reused
-  // files"), a new segment of either head taking it.
+  // go to a reused one when the catalog has a spare for this writer
+  // (TensorLog, "Reused files": the put head's).
   bool takes_spare = false;
 };
 

@@ -615,14 +615,9 @@ Status TensorLog::close() {
   Status s = writers_[0] ? writers_[0]->close() : Status::OK();
   Status k = writers_[1] ? writers_[1]->close() : Status::OK();
   if (s.ok()) s = k;
-  std::optional<Spare> spare;
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    spare.swap(spare_);
-    spare_ready_ = false;
-  }
   // Left behind it would be an old segment whose records nothing references.
-  if (spare && s.ok()) s = options_.fs->remove(dir_ + "/" + segment_file_name(spare->id));
+  bool dropped = false;
+  if (s.ok()) s = drop_spare(&dropped);
   return s;
 }
 
