@@ -64,9 +64,9 @@ Status check_shape(const engine::Shape& shape, const char* what) {
 }
 
 // StoreOptions::segment_bytes = 0: whole MiB, and at most a quarter of a
-// capacity below 64 MiB (whole 4 KiB blocks).
+// capacity below 16 MiB (whole 4 KiB blocks).
 uint64_t default_segment_bytes(uint64_t capacity) {
-  constexpr uint64_t kMiB = 1 << 20, kMin = 16 * kMiB, kMax = 256 * kMiB;
+  constexpr uint64_t kMiB = 1 << 20, kMin = 4 * kMiB, kMax = 256 * kMiB;
   if (capacity == 0) return kMax;
   const uint64_t by_capacity = std::clamp(capacity / 32 / kMiB * kMiB, kMin, kMax);
   return std::min(by_capacity, capacity / 4 / tensorlog::kAlign * tensorlog::kAlign);

@@ -308,12 +308,16 @@ struct StoreOptions {
   size_t index_block_cache = 64 << 20;
   OnCorruption on_corruption = OnCorruption::kFail;
   // Tensor-log segment size: 16 KiB .. 16 GiB, or 0 = by the capacity:
-  // capacity_bytes / 32 within 16 .. 256 MiB, at most a quarter of it (256
+  // capacity_bytes / 32 within 4 .. 256 MiB, at most a quarter of it (256
   // MiB unbounded). A region is a segment: small ones let the background
-  // keep ahead of the puts with a small maintenance_room; 32 of them bound
-  // the file count, and 16 MiB holds pages of 8 MiB whole (a page bigger
-  // than what is left of a segment starts the next). bench/RESULTS.md,
-  // "Capacity: region eviction".
+  // keep ahead of the puts with a small maintenance_room, and keep the
+  // files fuller (a region going frees its bytes at once: at 1/10 of the
+  // synthetic trace's KV, 4 MiB segments held ~127 MiB live of 137 against
+  // ~123 with 16 MiB); 32 of them bound the file count. A page bigger than
+  // what is left of a segment starts the next, so a segment wastes up to a
+  // page at its end: with pages over 1/16 of the default (256 KiB under 512
+  // MiB of capacity, 1 MiB under 2 GiB), set it to 16 pages or more.
+  // bench/RESULTS.md, "Capacity: region eviction".
   uint64_t segment_bytes = 0;
   // The full-disk reserve (see Full disk): 64 MiB covers the index writes of
   // an eviction (a memtable flush of index_write_buffer included) and lets a

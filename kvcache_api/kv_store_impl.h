@@ -55,7 +55,8 @@ struct LocationHash {
 // fill; with few segments it costs hits: on the synthetic trace at 1/10
 // (137 MiB, 8.5 segments of 16 MiB) hit rate 0.243 against 0.249 without
 // (7 and 6 runs), at 1/3 (28 segments) 0.520 against 0.521, in the demo
-// (32 segments) the same 0.383 (bench/RESULTS.md, "Reused segment files").
+// (32 segments) the same 0.383 (bench/RESULTS.md, "Reused segment files");
+// at 1/10 with 4 MiB segments (34) 0.255 against 0.252 (7 and 3 runs).
 inline constexpr uint64_t kReuseMinSegments = 16;
 
 // The options with their "0 = by the others" defaults filled in

@@ -18,7 +18,10 @@
 // FIFO (the put head's segments) goes first while it is over its share; its
 // pages read there move to the main FIFO (the copy), the others are evicted
 // and their keys remembered in the ghost set, from which a later put sends
-// them to the kept head.
+// them to the kept head. So are the pages below them in younger small
+// segments, which go with them unread: a prompt cut in two by a segment's
+// end comes back whole (with 4 MiB segments at 1/10 of the synthetic trace,
+// remembering only the region's own pages lost 0.01 of hit rate).
 //
 // A round finds its region's pages in the segment's page list
 // (segment_pages.h), and walks only the subtrees of those that may go: its
@@ -160,7 +163,7 @@ Status KvStoreImpl::walk_region(uint64_t victim, const std::vector<ListedPage>& 
 // it was read region_keep_reads times since written (region_main_keep_reads
 // in a main region of two FIFOs) or is in `paths`, unless a page above it
 // goes. A small region's pages that go unread are remembered in the ghost
-// set.
+// set, as are the pages of other small segments that go with an ancestor.
 // REQUIRES: write_mu_ and collect_mu_ held, no copied collection pending,
 // and no change to the index since the walk but puts whose paths are in
 // `paths` (their pages are not in the walk: no walked page is below them).
@@ -216,8 +219,20 @@ Status KvStoreImpl::evict_walked(const RegionWalk& walk, const std::unordered_se
     if (key == root) roots_gone.insert(root);
     else freed_by_root[root] += disk_bytes(loc);
   };
+  // Pages below them that go from other small segments would have gone
+  // unread from there too (a page below an unread one is unread): remembered
+  // as well, or a region that cuts a prompt's pages in two sends only its
+  // first part to the main FIFO when the prompt comes back.
+  std::unordered_map<uint64_t, bool> small_segment;
+  auto in_small = [&](uint64_t segment) {
+    auto [it, fresh] = small_segment.try_emplace(segment, false);
+    if (fresh) it->second = log_->segment_head(segment) == tensorlog::Head::kPut;
+    return it->second;
+  };
   for (size_t i = 0; i < forest.size(); i++) {
     if (fate[i] != kGoes) continue;
+    if (two_fifos() && forest[i].region == SIZE_MAX && in_small(forest[i].location.segment))
+      ghosts.emplace_back(checksum64(forest[i].key), disk_bytes(forest[i].location));
     evict(forest[i].key, forest[i].location, region[forest[i].top].root);
     if (forest[i].parent == SIZE_MAX || fate[forest[i].parent] != kGoes) subtrees++;
   }

@@ -199,10 +199,10 @@ TEST_CASE("layouts are checked at register_namespace", "[kvcache][lifecycle]") {
 }
 
 TEST_CASE("segment_bytes 0 sizes the segments by the capacity", "[kvcache][lifecycle]") {
-  // capacity -> segment: 1/32 within 16 .. 256 MiB, at most a quarter of it
-  // (unbounded and large capacities get 256 MiB: not put here).
+  // capacity -> segment: 1/32 within 4 .. 256 MiB (whole MiB), at most a
+  // quarter of it (unbounded and large capacities get 256 MiB: not put here).
   const std::vector<std::pair<uint64_t, uint64_t>> cases = {
-      {uint64_t{1} << 30, 32 << 20}, {128 << 20, 16 << 20}, {40 << 20, 10 << 20}};
+      {uint64_t{1} << 30, 32 << 20}, {137 << 20, 4 << 20}, {40 << 20, 4 << 20}, {12 << 20, 3 << 20}};
   for (const auto& [capacity, segment] : cases) {
     INFO("capacity " << capacity);
     test::TempDir dir("lsm4kv_lifecycle");

@@ -275,6 +275,32 @@ TEST_CASE("two FIFOs: a page evicted unread from the small FIFO is put back to t
   REQUIRE(inv.ok());
 }
 
+TEST_CASE("two FIFOs: pages that go with an ancestor from another small segment are remembered too",
+          "[kvcache][capacity][region]") {
+  test::TempDir dir("lsm4kv_region_ghost_below");
+  Region store(dir.path(), 1, /*room=*/0, /*small_share=*/0.25);
+  const auto parent = tokens(1, 1);
+  auto child = parent;
+  for (Token x : tokens(70000, 1)) child.push_back(x);
+  store.put(parent);
+  // Four records do not fit a 64 KiB segment: the child's page lands in a
+  // younger segment than its parent's.
+  store.put(tokens(50000, 3));
+  store.put(child);
+  REQUIRE(store.cached(child) == child.size());
+  for (Token i = 0; store.cached(parent) > 0; i++) store.put(tokens(100000 + i * 1000, 1));
+  // The parent's region took the child's page with it, unread: both come
+  // back to the main FIFO, not only the part that shared the parent's region.
+  REQUIRE(store->stats().pages_readmitted == 0);
+  store.put(child);
+  CHECK(store->stats().pages_readmitted == 2);
+  REQUIRE(store.cached(child) == child.size());
+  store.read(child);
+  Status inv = store->check_invariants();
+  INFO(inv.to_string());
+  REQUIRE(inv.ok());
+}
+
 TEST_CASE("region options out of range are refused", "[kvcache][capacity][region]") {
   test::TempDir dir("lsm4kv_region_bad");
   std::unique_ptr<KvStore> store;
