@@ -87,14 +87,25 @@ std::string read_last_block(int fd, uint64_t synced) {
   return n == static_cast<ssize_t>(out.size()) ? out : "";
 }
 
-// Each sector of [synced - block.size(), synced) that differs from `block`
+// All of the file open as fd (read through /proc), or false.
+bool read_whole(int fd, std::string* out) {
+  struct stat st;
+  if (fd < 0 || ::fstat(fd, &st) != 0) return false;
+  int r = ::open(("/proc/self/fd/" + std::to_string(fd)).c_str(), O_RDONLY | O_CLOEXEC);
+  if (r < 0) return false;
+  out->assign(static_cast<size_t>(st.st_size), '\0');
+  ssize_t n = ::pread(r, out->data(), out->size(), 0);
+  ::close(r);
+  return n == static_cast<ssize_t>(out->size());
+}
+
+// Each sector of [start, start + block.size()) that differs from `block`
 // keeps its new bytes or gets the old ones back.
-Status revert_last_block(const std::string& path, uint64_t synced, const std::string& block,
-                         std::mt19937_64& rng, PowerLossReport* report) {
+Status revert_sectors(const std::string& path, uint64_t start, std::string_view block, std::mt19937_64& rng,
+                      PowerLossReport* report) {
   constexpr uint64_t kSector = PowerLossFileSystem::kSector;
   int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
   if (fd < 0) return Status::from_errno(errno, "power loss: open " + path);
-  const uint64_t start = synced - block.size();
   std::string now(block.size(), '\0');
   ssize_t n = ::pread(fd, now.data(), now.size(), static_cast<off_t>(start));
   Status s;
@@ -129,12 +140,19 @@ class PowerLossFileSystem::File final : public WritableFile {
     uint64_t size = base_->size();
     struct stat st;
     if (base_->fd() >= 0 && ::fstat(base_->fd(), &st) == 0) size = static_cast<uint64_t>(st.st_size);
-    std::string last_block = read_last_block(base_->fd(), size);
+    std::string last_block, content;
+    if (state_->reused) {  // written over in place: all of it may fall back
+      if (!read_whole(base_->fd(), &content)) return Status::io_error("power loss fs: cannot read a reused file");
+      size = content.size();
+    } else {
+      last_block = read_last_block(base_->fd(), size);
+    }
     std::lock_guard<std::mutex> l(fs_->mu_);
     // A sync that ends after the cut did not finish before it.
     if (fs_->cut_) return power_cut();
     state_->synced = size;
     state_->last_block = std::move(last_block);
+    if (state_->reused) state_->synced_content = std::move(content);
     return Status::OK();
   }
   Status close() override {
@@ -161,6 +179,12 @@ PowerLossFileSystem::PowerLossFileSystem(FileSystem* base, std::string graveyard
 
 PowerLossFileSystem::~PowerLossFileSystem() = default;
 
+std::shared_ptr<PowerLossFileSystem::FileState> PowerLossFileSystem::durable_state(uint64_t synced) {
+  auto state = std::make_shared<FileState>();
+  state->synced = synced;
+  return state;
+}
+
 void PowerLossFileSystem::cut_after(uint64_t ops) {
   std::lock_guard<std::mutex> l(mu_);
   cut_at_ = ops == 0 ? 0 : ops_ + ops;
@@ -179,6 +203,11 @@ bool PowerLossFileSystem::is_cut() const {
 uint64_t PowerLossFileSystem::ops() const {
   std::lock_guard<std::mutex> l(mu_);
   return ops_;
+}
+
+uint64_t PowerLossFileSystem::reused_files() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return reused_files_;
 }
 
 Status PowerLossFileSystem::tick_locked() {
@@ -241,6 +270,24 @@ Status PowerLossFileSystem::new_direct_writable(const std::string& path,
   return open_writable(path, true, out);
 }
 
+Status PowerLossFileSystem::reuse_direct_writable(const std::string& path,
+                                                  std::unique_ptr<WritableFile>* out) {
+  std::lock_guard<std::mutex> l(mu_);
+  LSM4KV_RETURN_IF_ERROR(tick_locked());
+  std::unique_ptr<WritableFile> f;
+  LSM4KV_RETURN_IF_ERROR(base_->reuse_direct_writable(path, &f));
+  // Its content now is what each sector falls back to until the first sync.
+  auto state = std::make_shared<FileState>();
+  state->reused = true;
+  if (!read_whole(f->fd(), &state->synced_content))
+    return Status::io_error("power loss fs: cannot read " + path);
+  state->synced = state->synced_content.size();
+  files_[normalize(path)] = state;
+  reused_files_++;
+  *out = std::make_unique<File>(this, std::move(state), std::move(f));
+  return Status::OK();
+}
+
 Status PowerLossFileSystem::new_appendable(const std::string& path,
                                            std::unique_ptr<WritableFile>* out) {
   std::lock_guard<std::mutex> l(mu_);
@@ -250,7 +297,7 @@ Status PowerLossFileSystem::new_appendable(const std::string& path,
   std::unique_ptr<WritableFile> f;
   LSM4KV_RETURN_IF_ERROR(base_->new_appendable(path, &f));
   std::shared_ptr<FileState>& state = files_[p];
-  if (!state) state = std::make_shared<FileState>(FileState{existed ? f->size() : 0, ""});
+  if (!state) state = durable_state(existed ? f->size() : 0);
   if (!existed) record_locked({Entry::kCreate, p, "", "", {dir_of(p)}});
   *out = std::make_unique<File>(this, state, std::move(f));
   return Status::OK();
@@ -327,9 +374,10 @@ Status PowerLossFileSystem::truncate(const std::string& path, uint64_t size) {
   LSM4KV_RETURN_IF_ERROR(base_->truncate(path, size));
   // Treated as durable at once: what it cut off was never needed again.
   std::shared_ptr<FileState>& state = files_[normalize(path)];
-  if (!state) state = std::make_shared<FileState>(FileState{size, ""});
+  if (!state) state = durable_state(size);
   if (size < state->synced) state->last_block.clear();
   state->synced = std::min(state->synced, size);
+  if (state->synced_content.size() > size) state->synced_content.resize(size);
   return Status::OK();
 }
 
@@ -369,8 +417,16 @@ Status PowerLossFileSystem::apply_loss(uint64_t seed, PowerLossReport* report) {
     struct stat st;
     if (::stat(path.c_str(), &st) != 0) continue;
     uint64_t size = static_cast<uint64_t>(st.st_size);
-    if (!state->last_block.empty() && size >= state->synced)
-      LSM4KV_RETURN_IF_ERROR(revert_last_block(path, state->synced, state->last_block, rng, report));
+    if (state->reused) {
+      const uint64_t before = report->sectors_reverted;
+      const uint64_t whole = std::min<uint64_t>(size, state->synced_content.size());
+      if (whole > 0)
+        LSM4KV_RETURN_IF_ERROR(
+            revert_sectors(path, 0, std::string_view(state->synced_content).substr(0, whole), rng, report));
+      report->reused_reverted += report->sectors_reverted - before;
+    } else if (!state->last_block.empty() && size >= state->synced)
+      LSM4KV_RETURN_IF_ERROR(
+          revert_sectors(path, state->synced - state->last_block.size(), state->last_block, rng, report));
     if (size <= state->synced) continue;
     LSM4KV_RETURN_IF_ERROR(lose_tail(path, state->synced, size, rng, report));
   }

@@ -10,6 +10,11 @@
 //     (an append-only log rewriting its partial tail block in place) is
 //     undone by sectors: each sector of that block that changed since the
 //     sync keeps its new bytes or gets back the synced ones;
+//   - a file reused in place (reuse_direct_writable: written over from its
+//     start, its blocks kept) holds, in each sector written since its last
+//     sync, the new bytes or the ones it held at that sync (its old
+//     content before the first): the old blocks are still there, and a
+//     sector's write is atomic; past the size it had then, as any tail;
 //   - a creation, rename or removal of a directory entry (and mkdir) is
 //     durable only once its directory was synced (sync_dir) after it; every
 //     other one is undone, newest first: created files disappear, a renamed
@@ -54,6 +59,7 @@ struct PowerLossReport {
   uint64_t bytes_lost = 0;     // unsynced bytes dropped or zeroed
   uint64_t entries_undone = 0; // creations, renames, removals, mkdirs undone
   uint64_t sectors_reverted = 0;  // sectors of a rewritten last block given their old bytes
+  uint64_t reused_reverted = 0;   // of those, sectors of files reused in place
 };
 
 class PowerLossFileSystem final : public FileSystem {
@@ -74,6 +80,8 @@ class PowerLossFileSystem final : public FileSystem {
   bool is_cut() const;
   // Counted operations so far (a workload measures its length with it).
   uint64_t ops() const;
+  // Files opened by reuse_direct_writable so far.
+  uint64_t reused_files() const;
 
   // REQUIRES: is_cut(), and nothing uses the wrapper or its files any more.
   // Applies the loss of everything not synced, chosen by seed; the wrapper
@@ -82,6 +90,7 @@ class PowerLossFileSystem final : public FileSystem {
 
   Status new_writable(const std::string& path, std::unique_ptr<WritableFile>* out) override;
   Status new_direct_writable(const std::string& path, std::unique_ptr<WritableFile>* out) override;
+  Status reuse_direct_writable(const std::string& path, std::unique_ptr<WritableFile>* out) override;
   Status new_appendable(const std::string& path, std::unique_ptr<WritableFile>* out) override;
   Status new_random_access(const std::string& path,
                            std::unique_ptr<RandomAccessFile>* out) override;
@@ -103,6 +112,10 @@ class PowerLossFileSystem final : public FileSystem {
     // The synced bytes of the last block before `synced` (files with a
     // descriptor only): what a rewrite of that block may fall back to.
     std::string last_block;
+    // A file reused in place: all of it as of its last sync (its old
+    // content before the first), what each sector may fall back to.
+    bool reused = false;
+    std::string synced_content;
   };
   // A namespace change not yet covered by a sync of every directory it touched.
   struct Entry {
@@ -113,6 +126,8 @@ class PowerLossFileSystem final : public FileSystem {
     std::set<std::string> dirs;  // directories whose sync makes it durable
   };
 
+  // A file durable up to synced bytes.
+  static std::shared_ptr<FileState> durable_state(uint64_t synced);
   // Counts one operation; IOError once the power is off. REQUIRES: mu_ held.
   Status tick_locked();
   Status tick();
@@ -128,6 +143,7 @@ class PowerLossFileSystem final : public FileSystem {
   uint64_t ops_ = 0;
   uint64_t cut_at_ = 0;  // 0: never
   uint64_t graves_ = 0;
+  uint64_t reused_files_ = 0;
   // Files written since the wrapper was created, by current path; a path not
   // here is durable as it is.
   std::map<std::string, std::shared_ptr<FileState>> files_;
