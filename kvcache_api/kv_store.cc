@@ -63,13 +63,20 @@ Status check_shape(const engine::Shape& shape, const char* what) {
   return Status::invalid_argument(std::string("open: ") + what + " needs size_ratio >= 2 and runs_per_level >= 1");
 }
 
-// StoreOptions::segment_bytes = 0: whole MiB, and at most a quarter of a
-// capacity below 16 MiB (whole 4 KiB blocks).
+constexpr uint64_t kMiB = 1 << 20;
+
+// The most StoreOptions::segment_bytes = 0 gives: 256 MiB, and a quarter of
+// the capacity (whole 4 KiB blocks).
+uint64_t max_default_segment_bytes(uint64_t capacity) {
+  constexpr uint64_t kMax = 256 * kMiB;
+  return capacity == 0 ? kMax : std::min(kMax, capacity / 4 / tensorlog::kAlign * tensorlog::kAlign);
+}
+
+// StoreOptions::segment_bytes = 0, at open: a 32nd of the capacity in whole
+// MiB, at least 4 MiB (fit_segments_to raises it for big pages).
 uint64_t default_segment_bytes(uint64_t capacity) {
-  constexpr uint64_t kMiB = 1 << 20, kMin = 4 * kMiB, kMax = 256 * kMiB;
-  if (capacity == 0) return kMax;
-  const uint64_t by_capacity = std::clamp(capacity / 32 / kMiB * kMiB, kMin, kMax);
-  return std::min(by_capacity, capacity / 4 / tensorlog::kAlign * tensorlog::kAlign);
+  const uint64_t by_capacity = capacity == 0 ? UINT64_MAX : std::max(capacity / 32 / kMiB * kMiB, 4 * kMiB);
+  return std::min(by_capacity, max_default_segment_bytes(capacity));
 }
 
 // Every field of StoreOptions, at the door: a bad value found later would
@@ -245,7 +252,7 @@ Status KvStoreImpl::register_namespace(std::string_view name, const KvLayout& la
     if (!(layouts_[it->second] == layout))
       return Status::invalid_argument("namespace '" + std::string(name) + "' exists with another layout");
     *out = it->second;
-    return Status::OK();
+    return Status::OK();  // its pages were fitted at open (load_state)
   }
   LSM4KV_RETURN_IF_ERROR(check_writable("register_namespace"));
   NamespaceId id = static_cast<NamespaceId>(names_.size() + 1);
@@ -257,8 +264,22 @@ Status KvStoreImpl::register_namespace(std::string_view name, const KvLayout& la
   LSM4KV_RETURN_IF_ERROR(index_->put({}, meta_key("ns:" + std::string(name)), encode_layout(id, layout)));
   names_[std::string(name)] = id;
   layouts_[id] = layout;
+  fit_segments_to(page_bytes);
   *out = id;
   return Status::OK();
+}
+
+void KvStoreImpl::fit_segments_to(uint64_t page_bytes) {
+  if (!segment_by_default_ || opt_.read_only || !log_) return;
+  // A page bigger than what is left of a segment starts the next: with 16
+  // pages a segment, at most a 16th of it goes unused.
+  constexpr uint64_t kPagesPerSegment = 16;
+  const uint64_t record = page_bytes + tensorlog::kAlign;  // its header and alignment, at most
+  const uint64_t want = std::min((kPagesPerSegment * record + kMiB - 1) / kMiB * kMiB,
+                                 max_default_segment_bytes(opt_.capacity_bytes));
+  if (want <= log_->segment_size()) return;
+  const bool reuse = lists_pages() && opt_.capacity_bytes >= kReuseMinSegments * want;
+  log_->resize_segments(want, reuse ? opt_.capacity_bytes : 0);
 }
 
 Status KvStoreImpl::layout_of(NamespaceId ns, KvLayout* out) const {

@@ -315,9 +315,11 @@ struct StoreOptions {
   // synthetic trace's KV, 4 MiB segments held ~127 MiB live of 137 against
   // ~123 with 16 MiB); 32 of them bound the file count. A page bigger than
   // what is left of a segment starts the next, so a segment wastes up to a
-  // page at its end: with pages over 1/16 of the default (256 KiB under 512
-  // MiB of capacity, 1 MiB under 2 GiB), set it to 16 pages or more.
-  // bench/RESULTS.md, "Capacity: region eviction".
+  // page at its end: by default, segments begun after a namespace is
+  // registered (or found at open) hold 16 of its pages or more (within the
+  // same 256 MiB and quarter-capacity bounds), so at most a 16th is wasted.
+  // A size given here is kept as it is. bench/RESULTS.md, "Capacity: region
+  // eviction".
   uint64_t segment_bytes = 0;
   // The full-disk reserve (see Full disk): 64 MiB covers the index writes of
   // an eviction (a memtable flush of index_write_buffer included) and lets a

@@ -76,7 +76,10 @@ class KvStoreImpl final : public KvStore {
   // rebuild: open rebuilds the index from the tensor log whatever its state
   // (KvStore::repair).
   explicit KvStoreImpl(const StoreOptions& options, bool rebuild = false)
-      : opt_(resolved(options)), force_rebuild_(rebuild), ghost_(opt_.capacity_bytes) {}
+      : opt_(resolved(options)),
+        force_rebuild_(rebuild),
+        segment_by_default_(options.segment_bytes == 0),
+        ghost_(opt_.capacity_bytes) {}
   ~KvStoreImpl() override { close().ignore_error(); }  // close() reports; a destructor cannot
 
   Status open();
@@ -262,9 +265,17 @@ class KvStoreImpl final : public KvStore {
   // The region that goes next: the oldest segment, or with two FIFOs the
   // small FIFO's oldest while it is over its share, else the main's.
   uint64_t region_victim() const;
+  // The segment size now: opt_.segment_bytes, or more once fit_segments_to
+  // raised it.
+  uint64_t segment_bytes() const { return log_ ? log_->segment_size() : opt_.segment_bytes; }
+  // With segment_bytes by default: segments hold 16 pages of page_bytes or
+  // more from now on, within the default's bounds. REQUIRES: meta_mu_ held
+  // (or open in progress).
+  void fit_segments_to(uint64_t page_bytes);
   // Region eviction over two FIFOs (StoreOptions::region_small_share): on
   // when the capacity holds 4 segments or more, so that the two heads'
   // active segments (which no round can take) leave half of it to the FIFOs.
+  // Decided at open (fit_segments_to keeps 4 segments at least).
   bool two_fifos() const {
     return opt_.eviction == EvictionPolicy::kRegion && opt_.capacity_bytes > 0 && opt_.region_small_share > 0 &&
            opt_.capacity_bytes >= 4 * opt_.segment_bytes;
@@ -372,6 +383,7 @@ class KvStoreImpl final : public KvStore {
 
   const StoreOptions opt_;
   const bool force_rebuild_;
+  const bool segment_by_default_;  // StoreOptions::segment_bytes was 0: fit_segments_to may raise it
   uint32_t window_ = 0;   // the store's key_window_pages (prefix_key.h), set by open
   // The fingerprint test hook when the store was opened (test_hooks.h); empty: XXH3-64.
   const Fingerprinter fingerprint_ = testing::key_hooks().fingerprint;

@@ -23,6 +23,7 @@ Status KvStoreImpl::load_state() {
     std::string name(it->key().substr(meta.size()));
     layouts_[id] = l;
     names_[name] = id;
+    fit_segments_to(uint64_t{l.bytes_per_token()} * opt_.page_tokens);  // checked when registered
   }
   LSM4KV_RETURN_IF_ERROR(it->status());
   // The snapshot and the last record are taken now: what puts add from here

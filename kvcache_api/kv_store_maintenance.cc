@@ -83,15 +83,15 @@ Status KvStoreImpl::make_room(uint64_t needed, uint64_t fill, const std::vector<
 // split over the log's two heads (two FIFOs: kv_store_region.cc) may fill
 // one more segment.
 uint64_t KvStoreImpl::put_room(uint64_t needed) const {
-  const uint64_t growth = file_growth(needed, opt_.segment_bytes) +
-                          (two_fifos() ? segment_overhead(opt_.segment_bytes) : 0);
+  const uint64_t growth = file_growth(needed, segment_bytes()) +
+                          (two_fifos() ? segment_overhead(segment_bytes()) : 0);
   return minus(opt_.capacity_bytes, growth);
 }
 
 uint64_t KvStoreImpl::region_counted_bytes(uint64_t fill) const {
   const tensorlog::LogUsage u = log_->usage();
   return u.file_bytes + minus(u.spare_bytes, log_->spare_filled_by(fill)) -
-         minus(u.copying_bytes, segment_overhead(opt_.segment_bytes));
+         minus(u.copying_bytes, segment_overhead(segment_bytes()));
 }
 
 Status KvStoreImpl::make_room_for_put(uint64_t needed, uint64_t fill, const std::vector<std::string>& keep_roots,
@@ -165,7 +165,7 @@ Status KvStoreImpl::maintain_once(bool* acted) {
     if (copied_) return Status::OK();  // not applied yet (an earlier failure): a put retries it
     tensorlog::CollectOptions co;
     co.live_ratio_threshold = 1.0;
-    co.max_bytes = opt_.segment_bytes;
+    co.max_bytes = segment_bytes();
     tensorlog::Collection collection;
     LSM4KV_RETURN_IF_ERROR(log_->collect(co, &collection));
     if (collection.id == 0) return Status::OK();
@@ -374,7 +374,7 @@ Status KvStoreImpl::reclaim_dead_bytes(uint64_t target, size_t max_collections, 
   LSM4KV_RETURN_IF_ERROR(apply_copied());
   tensorlog::CollectOptions co;
   co.live_ratio_threshold = 1.0;  // every segment with a dead record is a candidate
-  co.max_bytes = opt_.segment_bytes;
+  co.max_bytes = segment_bytes();
   tensorlog::LogUsage u = log_->usage();
   size_t copied = 0;
   while (u.file_bytes > target && u.dead_bytes > u.active_dead_bytes && copied < max_collections) {

@@ -110,7 +110,7 @@ Status TensorLog::collect(const CollectOptions& options, Collection* out) {
     for (const auto& [id, s] : segments_)
       snapshot.push_back({id, s.file_bytes, s.live_bytes, s.dead_bytes,
                           collectable_locked(id, s)});
-    std::vector<uint64_t> plan = plan_collection(snapshot, options, options_.segment_size);
+    std::vector<uint64_t> plan = plan_collection(snapshot, options, segment_size());
     if (plan.empty()) return Status::OK();
     std::vector<uint64_t> dead;
     for (uint64_t id : plan)
@@ -244,7 +244,7 @@ Status TensorLog::retire_collection(uint64_t id) {
 }
 
 bool TensorLog::would_keep_spare(uint64_t id) const {
-  if (options_.reuse_files_within == 0 || options_.read_only) return false;
+  if (reuse_files_within_.load(std::memory_order_relaxed) == 0 || options_.read_only) return false;
   uint64_t segment = 0;
   {
     std::lock_guard<std::mutex> l(mu_);
@@ -256,7 +256,7 @@ bool TensorLog::would_keep_spare(uint64_t id) const {
   if (!options_.fs->file_size(dir_ + "/" + segment_file_name(segment), &bytes).ok() || bytes < 2 * kAlign)
     return false;
   const LogUsage u = usage();
-  return u.file_bytes + u.spare_bytes + bytes <= options_.reuse_files_within;
+  return u.file_bytes + u.spare_bytes + bytes <= reuse_files_within_.load(std::memory_order_relaxed);
 }
 
 Status TensorLog::commit_collection(uint64_t id, bool may_keep_spare) {

@@ -181,7 +181,7 @@ struct SegmentWriter::Waiter {
 
 SegmentWriter::SegmentWriter(FileSystem* fs, std::string dir, SegmentWriterOptions options,
                              Catalog* catalog)
-    : fs_(fs), dir_(std::move(dir)), options_(options), catalog_(catalog) {}
+    : fs_(fs), dir_(std::move(dir)), options_(options), catalog_(catalog), segment_size_(options.segment_size) {}
 
 SegmentWriter::~SegmentWriter() { close().ignore_error(); }  // close() reports; a destructor cannot
 
@@ -432,12 +432,13 @@ Status SegmentWriter::place(EncodedBatch& batch, int slot, std::vector<Active>* 
       src_slot = WriteRing::kNoSlot;
     }
     const uint64_t base = align_down(a->size);
+    const uint64_t segment_size = segment_size_.load(std::memory_order_relaxed);
     size_t j = i;
     uint64_t end = a->size;
     for (; j < n; ++j) {
       uint64_t at = base + src->offsets[j - first];
       uint64_t rec_end = at + allocated_bytes(batch.lengths[j]);
-      bool fits = rec_end <= options_.segment_size || (a->records.empty() && j == i);
+      bool fits = rec_end <= segment_size || (a->records.empty() && j == i);
       // A spare waits and this record would grow the file: the spare first
       // ("Reused files", tensor_log.h).
       if (fits && batch.takes_spare && rec_end > a->reserved && catalog_->spare_ready() &&

@@ -205,6 +205,8 @@ class SegmentWriter {
   // Whether a batch of encoded_bytes should go through append_chunked rather
   // than be encoded by its caller (see pipeline_bytes).
   bool pipelined(size_t encoded_bytes) const { return encoded_bytes > options_.pipeline_bytes; }
+  // Segments begun from now on are this big (TensorLog::resize_segments).
+  void set_segment_size(uint64_t bytes) { segment_size_.store(bytes, std::memory_order_relaxed); }
   // Block offset at which the active segment's records end now: the start
   // to encode a batch for (a guess; the leader re-lays out if it changed).
   uint64_t tail_hint() const { return tail_hint_.load(std::memory_order_relaxed); }
@@ -269,6 +271,7 @@ class SegmentWriter {
   std::unique_ptr<WriteRing> ring_;
   EncodedBatch relaid_;  // batches re-laid out for where they really go
   std::atomic<uint64_t> tail_hint_{0};
+  std::atomic<uint64_t> segment_size_;  // options_.segment_size, until set_segment_size
   // A segment was created since the last directory sync.
   bool dir_dirty_ = false;
 };

@@ -157,6 +157,8 @@ Status first_error(std::span<const ReadRequest> requests) {
 TensorLog::TensorLog(std::string dir, const TensorLogOptions& options)
     : dir_(std::move(dir)),
       options_(options),
+      segment_size_(options.segment_size),
+      reuse_files_within_(options.reuse_files_within),
       pool_(size_t{256} << 20, options.use_cuda),
       catalogs_{std::make_unique<Catalog>(this, Head::kPut), std::make_unique<Catalog>(this, Head::kKept)} {}
 
@@ -525,6 +527,13 @@ LogUsage TensorLog::usage() const {
   return u;
 }
 
+void TensorLog::resize_segments(uint64_t bytes, uint64_t reuse_files_within) {
+  segment_size_.store(bytes, std::memory_order_relaxed);
+  reuse_files_within_.store(options_.read_only ? 0 : reuse_files_within, std::memory_order_relaxed);
+  for (auto& w : writers_)
+    if (w) w->set_segment_size(bytes);
+}
+
 Status TensorLog::drop_spare(bool* dropped) {
   std::optional<Spare> spare;
   {
@@ -540,11 +549,11 @@ uint64_t TensorLog::spare_filled_by(uint64_t put_bytes) const {
   std::lock_guard<std::mutex> l(mu_);
   uint64_t room = 0;  // of the put head's reused active segment
   for (const auto& [id, s] : segments_)
-    if (s.active && s.put_head) room += minus(std::min(s.reserved_bytes, options_.segment_size), s.file_bytes);
+    if (s.active && s.put_head) room += minus(std::min(s.reserved_bytes, segment_size()), s.file_bytes);
   uint64_t filled = std::min(room, put_bytes);
   // Not while a reader holds it: the put head cannot take it then.
   if (spare_ && spare_->file.expired())
-    filled += std::min(minus(std::min(spare_->bytes, options_.segment_size), kAlign), put_bytes - filled);
+    filled += std::min(minus(std::min(spare_->bytes, segment_size()), kAlign), put_bytes - filled);
   return filled;
 }
 

@@ -291,6 +291,11 @@ class TensorLog {
   // Whether committing collection id may keep a file: reuse is on, no spare
   // waits, and the files and spares would stay within reuse_files_within.
   bool would_keep_spare(uint64_t id) const;
+  // Segments begun from now on hold `bytes` (bigger pages came:
+  // kvcache_api's StoreOptions::segment_bytes), and reuse_files_within
+  // becomes this (0: off). Segments written before keep their size.
+  void resize_segments(uint64_t bytes, uint64_t reuse_files_within);
+  uint64_t segment_size() const { return segment_size_.load(std::memory_order_relaxed); }
   // The in-memory part of a commit: the collected segments leave the table
   // (reads of their locations get NotFound; a read that resolved them
   // earlier finishes), copies of records reported dead since the copy are
@@ -361,6 +366,8 @@ class TensorLog {
 
   const std::string dir_;
   const TensorLogOptions options_;
+  // options_.segment_size and reuse_files_within, until resize_segments().
+  std::atomic<uint64_t> segment_size_, reuse_files_within_;
   std::unique_ptr<FileLock> lock_;
   PinnedPool pool_;
   std::unique_ptr<Catalog> catalogs_[2];        // by Head

@@ -226,3 +226,40 @@ TEST_CASE("segment_bytes 0 sizes the segments by the capacity", "[kvcache][lifec
     REQUIRE(store->close().ok());
   }
 }
+
+TEST_CASE("segment_bytes 0 grows the segments to 16 pages of a namespace's, at register and at open",
+          "[kvcache][lifecycle]") {
+  // 137 MiB: 4 MiB segments, which would hold only 3 pages of 1 MiB.
+  const KvLayout huge = KvLayout::opaque((1 << 20) / P);
+  auto put_pages = [&](KvStore* store, NamespaceId ns, int i, size_t pages) {
+    auto t = prompt(i, pages);
+    std::vector<char> kv(t.size() * huge.bytes_per_token(), static_cast<char>('a' + i));
+    REQUIRE(store->put_batch(ns, t, KvBuffer::host(kv.data(), kv.size())).ok());
+  };
+  auto segments = [](KvStore* store) {
+    StoreStats st;
+    REQUIRE(store->stats(&st).ok());
+    return st.tensor_segments;
+  };
+  for (const uint64_t given : {uint64_t{0}, uint64_t{4} << 20}) {
+    INFO("segment_bytes " << given);
+    test::TempDir dir("lsm4kv_lifecycle");
+    StoreOptions o = options(dir.path());
+    o.segment_bytes = given;
+    o.capacity_bytes = uint64_t{137} << 20;
+    std::unique_ptr<KvStore> store;
+    REQUIRE(KvStore::open(o, &store).ok());
+    NamespaceId ns;
+    REQUIRE(store->register_namespace("huge", huge, &ns).ok());
+    put_pages(store.get(), ns, 1, 18);
+    // By default 17 MiB segments of 16 pages: 18 pages take two; as given,
+    // 3 pages a segment: six.
+    CHECK(segments(store.get()) == (given == 0 ? 2u : 6u));
+    REQUIRE(store->close().ok());
+    // Reopened, the namespace is found in the index: the same size at once.
+    REQUIRE(KvStore::open(o, &store).ok());
+    put_pages(store.get(), ns, 2, 18);
+    CHECK(segments(store.get()) == (given == 0 ? 4u : 12u));
+    REQUIRE(store->close().ok());
+  }
+}
