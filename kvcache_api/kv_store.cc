@@ -173,11 +173,7 @@ Status KvStoreImpl::open() {
   to.codec = opt_.codec;
   to.sync = opt_.sync;
   to.read_only = ro;
-  // Region eviction keeps collected segments' files for new ones, within
-  // the capacity (tensor_log.h, "Reused files"; make_region_room counts
-  // them), when the capacity holds enough segments (kReuseMinSegments).
-  if (lists_pages() && opt_.capacity_bytes >= kReuseMinSegments * opt_.segment_bytes)
-    to.reuse_files_within = opt_.capacity_bytes;
+  to.reuse_files_within = reuse_files_within(opt_.segment_bytes);
   LSM4KV_RETURN_IF_ERROR(tensorlog::TensorLog::open(opt_.dir + "/tensors", to, &log_));
   closed_ = false;
   engine::Options eo;
@@ -278,8 +274,7 @@ void KvStoreImpl::fit_segments_to(uint64_t page_bytes) {
   const uint64_t want = std::min((kPagesPerSegment * record + kMiB - 1) / kMiB * kMiB,
                                  max_default_segment_bytes(opt_.capacity_bytes));
   if (want <= log_->segment_size()) return;
-  const bool reuse = lists_pages() && opt_.capacity_bytes >= kReuseMinSegments * want;
-  log_->resize_segments(want, reuse ? opt_.capacity_bytes : 0);
+  log_->resize_segments(want, reuse_files_within(want));
 }
 
 Status KvStoreImpl::layout_of(NamespaceId ns, KvLayout* out) const {

@@ -298,6 +298,13 @@ class KvStoreImpl final : public KvStore {
   bool lists_pages() const {
     return opt_.eviction == EvictionPolicy::kRegion && opt_.capacity_bytes > 0 && !opt_.read_only;
   }
+  // TensorLogOptions::reuse_files_within for segments of segment_bytes:
+  // region eviction reuses collected segments' files within the capacity
+  // (tensor_log.h, "Reused files"; make_region_room counts them) when it
+  // holds kReuseMinSegments of them; 0 (off) otherwise.
+  uint64_t reuse_files_within(uint64_t segment_bytes) const {
+    return lists_pages() && opt_.capacity_bytes >= kReuseMinSegments * segment_bytes ? opt_.capacity_bytes : 0;
+  }
   // listed: the victim's list, taken under write_mu_ (so that it names every
   // page a put finished); paths: pages no walk is needed below (known
   // kept), or null.

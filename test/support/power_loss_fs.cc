@@ -73,30 +73,31 @@ Status lose_tail(const std::string& path, uint64_t synced, uint64_t size, std::m
   return s;
 }
 
-// The bytes [synced - 4096, synced) of the file open as fd (write-only: read
-// through /proc), or "" when they cannot be read.
-std::string read_last_block(int fd, uint64_t synced) {
-  constexpr uint64_t kBlock = 4096;
-  if (fd < 0 || synced == 0) return "";
-  uint64_t start = synced > kBlock ? synced - kBlock : 0;
-  int r = ::open(("/proc/self/fd/" + std::to_string(fd)).c_str(), O_RDONLY | O_CLOEXEC);
-  if (r < 0) return "";
-  std::string out(synced - start, '\0');
-  ssize_t n = ::pread(r, out.data(), out.size(), static_cast<off_t>(start));
-  ::close(r);
-  return n == static_cast<ssize_t>(out.size()) ? out : "";
-}
-
-// All of the file open as fd (read through /proc), or false.
-bool read_whole(int fd, std::string* out) {
-  struct stat st;
-  if (fd < 0 || ::fstat(fd, &st) != 0) return false;
+// The bytes [start, end) of the file open as fd (write-only: read through
+// /proc), or false when they cannot be read.
+bool read_range(int fd, uint64_t start, uint64_t end, std::string* out) {
+  if (fd < 0) return false;
   int r = ::open(("/proc/self/fd/" + std::to_string(fd)).c_str(), O_RDONLY | O_CLOEXEC);
   if (r < 0) return false;
-  out->assign(static_cast<size_t>(st.st_size), '\0');
-  ssize_t n = ::pread(r, out->data(), out->size(), 0);
+  out->assign(end - start, '\0');
+  ssize_t n = ::pread(r, out->data(), out->size(), static_cast<off_t>(start));
   ::close(r);
   return n == static_cast<ssize_t>(out->size());
+}
+
+// The bytes [synced - 4096, synced) of the file open as fd, or "" when they
+// cannot be read.
+std::string read_last_block(int fd, uint64_t synced) {
+  constexpr uint64_t kBlock = 4096;
+  std::string out;
+  if (synced == 0 || !read_range(fd, synced > kBlock ? synced - kBlock : 0, synced, &out)) return "";
+  return out;
+}
+
+// All of the file open as fd, or false.
+bool read_whole(int fd, std::string* out) {
+  struct stat st;
+  return fd >= 0 && ::fstat(fd, &st) == 0 && read_range(fd, 0, static_cast<uint64_t>(st.st_size), out);
 }
 
 // Each sector of [start, start + block.size()) that differs from `block`
