@@ -1,6 +1,10 @@
 // TensorLog's garbage collection: executing the planner's choice, the
 // collection journal, commit and abort. See tensor_log.h for the protocol.
 //
+// move_records is a collection of chosen records whose segment stays (no
+// segments in its journal): retirement marks the originals dead, and they
+// go with the segment when it is collected.
+//
 // Segments of the plan without a live record are collected first and alone:
 // nothing is copied, so nothing is written and no journal is needed (a crash
 // before commit leaves dead segments behind, which the next collection takes
@@ -11,6 +15,7 @@
 //   varint64 id, varint64 n, n x varint64 segment id,
 //   varint64 m, m x (Location from, Location to),
 //   varint64 k, k x Location lost, then u64 XXH3-64 of everything before.
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
@@ -131,6 +136,35 @@ Status TensorLog::collect(const CollectOptions& options, Collection* out) {
         if (!r.dead) extents.push_back({s.file, {id, r.offset, r.length}});
     }
   }
+  return copy_and_journal(extents, out);
+}
+
+Status TensorLog::move_records(std::span<const Location> records, Collection* out) {
+  *out = Collection{};
+  LSM4KV_RETURN_IF_ERROR(check_writable("move_records"));
+  std::vector<ReadExtent> extents;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!pending_.empty())
+      return Status::busy("collection " + std::to_string(pending_.begin()->first) +
+                          " is pending; commit or abort it first");
+    for (const Location& loc : records) {
+      auto it = segments_.find(loc.segment);
+      if (it == segments_.end()) continue;  // collected since
+      if (!collectable_locked(it->first, it->second))
+        return Status::invalid_argument("move_records: segment " + std::to_string(loc.segment) +
+                                        " is active or in a collection");
+      const size_t i = it->second.records.find(loc.offset);
+      if (i == RecordTable::kNone || it->second.records.dead(i)) continue;  // dead since
+      extents.push_back({it->second.file, {loc.segment, loc.offset, it->second.records.at(i).length}});
+    }
+    if (extents.empty()) return Status::OK();
+    out->id = next_collection_id_++;
+  }
+  return copy_and_journal(extents, out);
+}
+
+Status TensorLog::copy_and_journal(const std::vector<ReadExtent>& extents, Collection* out) {
   Status s = copy_live(extents, out);
   if (s.ok()) s = write_journal(*out);
   if (s.ok()) {
@@ -221,13 +255,19 @@ Status TensorLog::retire_collection(uint64_t id) {
   if (it == pending_.end()) return Status::not_found("collection " + std::to_string(id) + " is not pending");
   Collection& c = it->second;
   if (c.retired) return Status::OK();
-  // A record reported dead after it was copied: its copy is dead too.
+  // A record reported dead after it was copied: its copy is dead too. A
+  // record moved out of a segment that stays (move_records): the original
+  // is dead from here.
   for (const Relocation& r : c.relocations) {
     auto seg = segments_.find(r.from.segment);
     if (seg == segments_.end()) continue;
     const size_t i = seg->second.records.find(r.from.offset);
-    if (i != RecordTable::kNone && seg->second.records.dead(i) && mark_dead_locked(r.to))
-      c.retired_dead.push_back(r.to);
+    if (i == RecordTable::kNone) continue;
+    if (seg->second.records.dead(i)) {
+      if (mark_dead_locked(r.to)) c.retired_dead.push_back(r.to);
+    } else if (std::find(c.segments.begin(), c.segments.end(), r.from.segment) == c.segments.end()) {
+      if (mark_dead_locked(r.from)) c.retired_dead.push_back(r.from);
+    }
   }
   // Readers that resolved a victim keep its descriptors until they finish
   // (a spare is not written over before: TensorLog::Spare::file).

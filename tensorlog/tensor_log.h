@@ -225,7 +225,9 @@ struct Collection {
   std::vector<Location> lost;           // live records that failed verification
   uint64_t copied_bytes = 0;            // allocated bytes of the copies (not journaled)
   bool retired = false;                  // retire_collection() ran (not journaled)
-  std::vector<Location> retired_dead;    // copies it marked dead, for DEAD.log at commit
+  // Records it marked dead (copies of records dead since the copy, and
+  // move_records' originals), for DEAD.log at commit.
+  std::vector<Location> retired_dead;
 };
 
 class TensorLog {
@@ -282,6 +284,16 @@ class TensorLog {
   // Rewrites the live records of the segments the planner picks. *out is
   // empty (id 0) when there is nothing to do.
   Status collect(const CollectOptions& options, Collection* out);
+  // A collection of chosen records, not of segments: copies those of
+  // `records` still live (in sealed segments no collection holds) to the
+  // copy head, journaled as any collection's copies, and leaves their
+  // segments in place; retire_collection() marks the originals dead, so a
+  // segment's other records can go with it later without a copy (region
+  // eviction prepares its next region so: kvcache_api/kv_store_region.cc).
+  // Commit and abort as for collect(). *out is empty (id 0) when none is
+  // live; InvalidArgument for a record of the active segment or of one in a
+  // collection.
+  Status move_records(std::span<const Location> records, Collection* out);
   // Deletes the collected segments; call after the index is durably updated.
   // Retires them first unless retire_collection() did. With may_keep_spare,
   // the first one's file stays as the spare when would_keep_spare() says so
@@ -351,6 +363,9 @@ class TensorLog {
   Status read_records(std::span<ReadRequest> requests, const ReadOptions& options);
   Status copy_live(const std::vector<ReadExtent>& extents, Collection* out);
   Status write_journal(const Collection& c);
+  // copy_live, then the journal; pending once both are durable. On failure
+  // the copies are dead and *out is empty.
+  Status copy_and_journal(const std::vector<ReadExtent>& extents, Collection* out);
   std::string journal_name(uint64_t id) const;
   void async_worker();
   bool mark_dead_locked(const Location& loc);

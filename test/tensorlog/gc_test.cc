@@ -405,3 +405,151 @@ TEST_CASE("read counts survive a clean restart; copies start unread", "[tensorlo
   REQUIRE(log->reads(idx.loc[5]) == 0);
   REQUIRE(log->close().ok());
 }
+
+// move_records (region eviction's preparation): a collection of chosen
+// records whose segment stays.
+namespace {
+
+// Keys 0..29 over two segments or more; moves the even keys of 0..9 (in the
+// first, which is sealed).
+Collection move_evens_of_first(TensorLog* log, Index* idx) {
+  for (uint64_t b = 0; b < 3; ++b) idx->put(log, b * 10, 10, 60000);
+  REQUIRE(idx->loc[0].segment != idx->loc[29].segment);
+  REQUIRE(idx->loc[0].segment == idx->loc[9].segment);
+  std::vector<Location> chosen;
+  for (uint64_t k = 0; k < 10; k += 2) chosen.push_back(idx->loc[k]);
+  Collection c;
+  REQUIRE(log->move_records(chosen, &c).ok());
+  REQUIRE(c.id != 0);
+  REQUIRE(c.segments.empty());
+  REQUIRE(c.relocations.size() == 5);
+  return c;
+}
+
+uint64_t live_records_of(const TensorLog& log, uint64_t segment) {
+  for (const SegmentInfo& s : log.segments())
+    if (s.id == segment) return s.live_records;
+  return 0;
+}
+
+}  // namespace
+
+TEST_CASE("move_records copies chosen records; their segment stays, and the originals are dead at commit",
+          "[tensorlog][gc][move]") {
+  test::TempDir dir;
+  TensorLogOptions o = small_segments();
+  Index idx;
+  {
+    std::unique_ptr<TensorLog> log;
+    REQUIRE(TensorLog::open(dir.path(), o, &log).ok());
+    Collection c = move_evens_of_first(log.get(), &idx);
+    const uint64_t first = idx.loc[0].segment;
+    const uint64_t before = live_records_of(*log, first);
+    REQUIRE(before >= 10);
+    REQUIRE(log->usage().copying_bytes == c.copied_bytes);
+    idx.check_all(log.get());
+    idx.apply(c);
+    REQUIRE(log->commit_collection(c.id).ok());
+    REQUIRE(log->pending_collections().empty());
+    REQUIRE(log->usage().copying_bytes == 0);
+    REQUIRE(::access(dir.sub(segment_file_name(first)).c_str(), F_OK) == 0);
+    REQUIRE(live_records_of(*log, first) == before - 5);
+    REQUIRE(live_records(*log) == 30);
+    idx.check_all(log.get());
+    for (const Relocation& r : c.relocations) REQUIRE(r.to.segment != first);
+    // The segment's collection now copies only what was left in it.
+    Collection rest;
+    CollectOptions co;
+    co.segments = {first};
+    REQUIRE(log->collect(co, &rest).ok());
+    REQUIRE(rest.relocations.size() == before - 5);
+    idx.apply(rest);
+    REQUIRE(log->commit_collection(rest.id).ok());
+    idx.check_all(log.get());
+    REQUIRE(live_records(*log) == 30);
+  }
+  // The marks are durable (DEAD.log): a reopen counts the same live records.
+  std::unique_ptr<TensorLog> log;
+  REQUIRE(TensorLog::open(dir.path(), o, &log).ok());
+  REQUIRE(live_records(*log) == 30);
+  idx.check_all(log.get());
+}
+
+TEST_CASE("move_records: a crash before commit leaves it pending, to commit or abort", "[tensorlog][gc][move][recovery]") {
+  for (bool commit : {true, false}) {
+    test::TempDir dir;
+    TensorLogOptions o = small_segments();
+    Index idx;
+    Collection c;
+    uint64_t first = 0, before = 0;
+    {
+      std::unique_ptr<TensorLog> log;
+      REQUIRE(TensorLog::open(dir.path(), o, &log).ok());
+      c = move_evens_of_first(log.get(), &idx);
+      first = idx.loc[0].segment;
+      before = live_records_of(*log, first);
+    }
+    std::unique_ptr<TensorLog> log;
+    REQUIRE(TensorLog::open(dir.path(), o, &log).ok());
+    auto pending = log->pending_collections();
+    REQUIRE(pending.size() == 1);
+    REQUIRE(pending[0].segments.empty());
+    REQUIRE(pending[0].relocations.size() == c.relocations.size());
+    idx.check_all(log.get());
+    if (commit) {
+      idx.apply(pending[0]);
+      REQUIRE(log->commit_collection(pending[0].id).ok());
+      REQUIRE(live_records_of(*log, first) == before - 5);
+    } else {
+      REQUIRE(log->abort_collection(pending[0].id).ok());
+      REQUIRE(live_records_of(*log, first) == before);
+    }
+    REQUIRE(log->pending_collections().empty());
+    idx.check_all(log.get());
+    REQUIRE(live_records(*log) == 30);
+  }
+}
+
+TEST_CASE("move_records: a record that dies during the move loses its copy, not its neighbours",
+          "[tensorlog][gc][move]") {
+  test::TempDir dir;
+  std::unique_ptr<TensorLog> log;
+  REQUIRE(TensorLog::open(dir.path(), small_segments(), &log).ok());
+  Index idx;
+  Collection c = move_evens_of_first(log.get(), &idx);
+  const uint64_t first = idx.loc[0].segment;
+  const uint64_t before = live_records_of(*log, first);
+  Location gone = idx.loc[2];
+  idx.loc.erase(2);
+  REQUIRE(log->mark_dead({&gone, 1}).ok());
+  idx.apply(c);
+  REQUIRE(log->commit_collection(c.id).ok());
+  REQUIRE(live_records(*log) == 29);
+  REQUIRE(live_records_of(*log, first) == before - 5);
+  idx.check_all(log.get());
+}
+
+TEST_CASE("move_records skips dead records and refuses the active segment or a pending collection",
+          "[tensorlog][gc][move]") {
+  test::TempDir dir;
+  std::unique_ptr<TensorLog> log;
+  REQUIRE(TensorLog::open(dir.path(), small_segments(), &log).ok());
+  Index idx;
+  for (uint64_t b = 0; b < 3; ++b) idx.put(log.get(), b * 10, 10, 60000);
+  Location dead = idx.loc[1];
+  REQUIRE(log->mark_dead({&dead, 1}).ok());
+  Collection none;
+  REQUIRE(log->move_records({&dead, 1}, &none).ok());
+  REQUIRE(none.id == 0);
+  Location active = idx.loc[29];
+  Status s = log->move_records({&active, 1}, &none);
+  REQUIRE(s.is_invalid_argument());
+  Location live = idx.loc[0];
+  Collection c;
+  REQUIRE(log->move_records({&live, 1}, &c).ok());
+  REQUIRE(c.relocations.size() == 1);
+  Location other = idx.loc[3];
+  REQUIRE(log->move_records({&other, 1}, &none).is_busy());
+  REQUIRE(log->abort_collection(c.id).ok());
+  idx.check_all(log.get());
+}
