@@ -182,7 +182,11 @@ class KvStoreImpl final : public KvStore {
   void join_maintainer();
   void maintainer_loop();
   void wake_maintainer();
-  struct Watermarks;
+  // The background's marks (see StoreOptions::maintenance_room): it starts
+  // past the high ones and works down to the low ones.
+  struct Watermarks {
+    uint64_t live_high, live_low, files_high, files_low;
+  };
   Watermarks watermarks() const;
   bool over_high_watermark() const;
   Status maintain_once(bool* acted);
@@ -314,6 +318,11 @@ class KvStoreImpl final : public KvStore {
   // times since written (region_main_keep_reads in a main region of two
   // FIFOs).
   bool read_enough(const RegionWalk& walk, const tensorlog::Location& loc) const;
+  // What the walked region's choice would be now: *unread by region index
+  // (not on paths, not read enough), *goes by forest index (an unread page
+  // of the region, or below one).
+  void region_fates(const RegionWalk& walk, const std::unordered_set<std::string>& paths, std::vector<bool>* unread,
+                    std::vector<bool>* goes) const;
   Status evict_walked(const RegionWalk& walk, const std::unordered_set<std::string>& paths, RegionChoice* out);
   Status evict_region(const std::unordered_set<std::string>& paths, RegionChoice* out);
   Status copy_region(RegionChoice choice);
@@ -331,6 +340,17 @@ class KvStoreImpl final : public KvStore {
   uint64_t region_counted_bytes(uint64_t fill) const;
   uint64_t put_room(uint64_t needed) const;
   Status maintain_region_once(uint64_t files_low, bool* acted);
+  Status prepare_region_once(bool* acted);
+  // The end of a background round whose copy is in copied_: puts go on
+  // while the hook runs at `at`, then the copy is applied (unless a put that
+  // needed room applied it first) and committed. REQUIRES: *c held, *w not;
+  // so on return.
+  Status apply_background_copy(std::unique_lock<std::mutex>* w, std::unique_lock<std::mutex>* c,
+                               testing::RegionPoint at);
+  // Where the background starts preparing the next region (REQUIRES:
+  // region eviction with a capacity).
+  uint64_t prepare_mark() const;
+  bool wants_preparation() const;
   Status load_state();
   // The loader (kv_store.cc): what open leaves to the background.
   Status load_pages(engine::Iterator* snapshot, const tensorlog::Location& last);
@@ -459,6 +479,9 @@ class KvStoreImpl final : public KvStore {
     std::lock_guard g(walk_hook_mu_);
     if (walk_hook_) walk_hook_(at);
   }
+  // The region the background last prepared (prepare_region_once); 0: none.
+  // Written under collect_mu_, read by puts (over_high_watermark).
+  std::atomic<uint64_t> prepared_{0};
   std::optional<tensorlog::Collection> copied_;  // guarded by collect_mu_
   LocationKeys copied_keys_;                     // guarded by collect_mu_; copied_'s keys, when known
   // A collection that a put's own region round retired and left for the

@@ -111,12 +111,6 @@ Status KvStoreImpl::make_room_for_put(uint64_t needed, uint64_t fill, const std:
 
 // ------------------------------------------------- background maintenance
 
-// The background's marks (see StoreOptions::maintenance_room): it starts past
-// the high ones and works down to the low ones.
-struct KvStoreImpl::Watermarks {
-  uint64_t live_high, live_low, files_high, files_low;
-};
-
 KvStoreImpl::Watermarks KvStoreImpl::watermarks() const {
   const double cap = static_cast<double>(opt_.capacity_bytes), room = opt_.maintenance_room;
   const double live_limit = (1.0 - opt_.gc_headroom) * cap;
@@ -128,7 +122,8 @@ bool KvStoreImpl::over_high_watermark() const {
   if (opt_.capacity_bytes == 0 || opt_.maintenance_room <= 0) return false;
   const Watermarks w = watermarks();
   const tensorlog::LogUsage u = log_->usage();
-  if (opt_.eviction == EvictionPolicy::kRegion) return u.file_bytes > w.files_high;  // no live limit
+  // No live limit; the next region is prepared below the marks.
+  if (opt_.eviction == EvictionPolicy::kRegion) return u.file_bytes > w.files_high || wants_preparation();
   return u.file_bytes > w.files_high || u.live_bytes > w.live_high;
 }
 
@@ -511,8 +506,10 @@ Status KvStoreImpl::apply_collection(const tensorlog::Collection& c, const Locat
     index_epoch_++;
   }
   if (!moved.empty()) {  // a moved page is listed in its new segment, with the root its old list gave it
+    std::unordered_set<uint64_t> from;  // the collected segments, or those move_records took records from
+    for (const auto& r : c.relocations) from.insert(r.from.segment);
     std::unordered_map<std::string, std::string> roots;
-    for (uint64_t segment : c.segments)
+    for (uint64_t segment : from)
       for (ListedPage& p : segment_pages_.of(segment)) roots.emplace(std::move(p.key), std::move(p.root));
     for (const auto& [key, to] : moved)
       if (auto r = roots.find(key); r != roots.end()) segment_pages_.add(to.segment, key, r->second);

@@ -33,6 +33,7 @@ tensorlog::TensorLog* log_of(KvStore* store);
 enum class RegionPoint {
   kWalked,  // after the walk of the region's pages, before the choice of what goes
   kCopied,  // after the copy of what stays, before the index update
+  kPrepared,  // after a preparation moved the next region's kept pages, before the index update
 };
 // Empty: none.
 void set_region_walk_hook(KvStore* store, std::function<void(RegionPoint)> hook);

@@ -3,7 +3,8 @@
 //
 // move_records is a collection of chosen records whose segment stays (no
 // segments in its journal): retirement marks the originals dead, and they
-// go with the segment when it is collected.
+// go with the segment when it is collected. Its commit writes those marks
+// to DEAD.log after the journal is gone (commit_collection says why).
 //
 // Segments of the plan without a live record are collected first and alone:
 // nothing is copied, so nothing is written and no journal is needed (a crash
@@ -309,7 +310,13 @@ Status TensorLog::commit_collection(uint64_t id, bool may_keep_spare) {
     c = pending_.at(id);
   }
   // Before the victims go: once they have, the next open cannot find these.
-  LSM4KV_RETURN_IF_ERROR(dead_log_->append_durable(c.retired_dead));
+  // A move's marks wait for its journal to go: an open that finds the
+  // journal retires the move again, and would take an original that
+  // DEAD.log already calls dead for a record that died after its copy (and
+  // kill the copy the index names). Until DEAD.log has them, the originals
+  // are records nothing references, which the store's open finds anyway.
+  const bool moved_only = c.segments.empty();
+  if (!moved_only) LSM4KV_RETURN_IF_ERROR(dead_log_->append_durable(c.retired_dead));
   drop_dead_reader_files();
   FileSystem* fs = options_.fs;
   for (size_t i = 0; i < c.segments.size(); i++) {
@@ -333,6 +340,7 @@ Status TensorLog::commit_collection(uint64_t id, bool may_keep_spare) {
     LSM4KV_RETURN_IF_ERROR(fs->remove(journal));
     LSM4KV_RETURN_IF_ERROR(fs->sync_dir(dir_));
   }
+  if (moved_only) dead_log_->append(c.retired_dead).ignore_error();  // marked in memory; see above
   std::lock_guard<std::mutex> l(mu_);
   for (uint64_t s : c.segments) {
     collecting_.erase(s);

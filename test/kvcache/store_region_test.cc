@@ -12,6 +12,7 @@
 
 #include "kvcache_api/kv_store.h"
 #include "kvcache_api/test_hooks.h"
+#include "tensorlog/tensor_log.h"
 #include "test/engine/test_util.h"
 #include "test/support/kv_data.h"
 
@@ -296,6 +297,81 @@ TEST_CASE("two FIFOs: pages that go with an ancestor from another small segment 
   CHECK(store->stats().pages_readmitted == 2);
   REQUIRE(store.cached(child) == child.size());
   store.read(child);
+  Status inv = store->check_invariants();
+  INFO(inv.to_string());
+  REQUIRE(inv.ok());
+}
+
+TEST_CASE("the background moves the next region's read pages out of it before the region goes",
+          "[kvcache][capacity][region]") {
+  test::TempDir dir("lsm4kv_region_prepare");
+  // One FIFO: the region that goes next is the oldest segment. A room of
+  // 0.3: the background prepares it from 0.7 of the capacity less two
+  // segments, and evicts past 0.85.
+  Region store(dir.path(), 1, 0.3, 0.0);
+  const auto hot = tokens(1, 1), cold = tokens(5000, 1);
+  store.put(hot);
+  store.put(cold);
+  store.read(hot);  // read once: its region keeps it
+  std::mutex mu;
+  std::condition_variable cv;
+  bool held = false, released = false;
+  testing::set_region_walk_hook(store.operator->(), [&](testing::RegionPoint at) {
+    if (at != testing::RegionPoint::kPrepared) return;
+    std::unique_lock l(mu);
+    if (released) return;
+    held = true;
+    cv.notify_all();
+    cv.wait(l, [&] { return released; });
+  });
+  // Past the preparation's mark, short of the eviction's; then the
+  // background prepares, however long it takes to get there.
+  const uint64_t prepare_mark = kCapacity * 7 / 10 - 2 * (64 << 10);
+  for (Token i = 0; store->stats().tensor_file_bytes <= prepare_mark; i++) store.put(tokens(100000 + i * 1000, 1));
+  REQUIRE(store->stats().tensor_file_bytes <= kCapacity * 7 / 10);
+  {
+    std::unique_lock l(mu);
+    cv.wait(l, [&] { return held; });
+  }
+  tensorlog::TensorLog* log = testing::log_of(store.operator->());
+  const uint64_t victim = log->oldest_collectable_segment();
+  auto live_in_victim = [&] {
+    for (const tensorlog::SegmentInfo& s : log->segments())
+      if (s.id == victim) return s.live_records;
+    return uint64_t{0};
+  };
+  const uint64_t live_before = live_in_victim();
+  const uint64_t evicted_before = store->stats().pages_evicted;
+  {
+    std::lock_guard l(mu);
+    released = true;
+    cv.notify_all();
+  }
+  // Applied: the hot page left the region; nothing was evicted for it.
+  while (live_in_victim() == live_before) std::this_thread::yield();
+  CHECK(live_in_victim() == live_before - 1);
+  CHECK(store->stats().pages_evicted == evicted_before);
+  REQUIRE(store.cached(hot) == hot.size());
+  store.read(hot);
+  {
+    Status inv = store->check_invariants();  // the moved page is listed in its new segment
+    INFO(inv.to_string());
+    REQUIRE(inv.ok());
+  }
+  testing::set_region_walk_hook(store.operator->(), {});
+  // The region goes: the unread page with it, the moved one stays.
+  auto victim_stays = [&] {
+    for (const tensorlog::SegmentInfo& s : log->segments())
+      if (s.id == victim) return true;
+    return false;
+  };
+  for (Token i = 0; victim_stays(); i++) {
+    REQUIRE(i < 1000);
+    store.put(tokens(500000 + i * 1000, 1));
+  }
+  CHECK(store.cached(cold) == 0);
+  CHECK(store.cached(hot) == hot.size());
+  store.read(hot);
   Status inv = store->check_invariants();
   INFO(inv.to_string());
   REQUIRE(inv.ok());

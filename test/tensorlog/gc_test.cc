@@ -468,7 +468,7 @@ TEST_CASE("move_records copies chosen records; their segment stays, and the orig
     idx.check_all(log.get());
     REQUIRE(live_records(*log) == 30);
   }
-  // The marks are durable (DEAD.log): a reopen counts the same live records.
+  // The marks reach DEAD.log: a reopen counts the same live records.
   std::unique_ptr<TensorLog> log;
   REQUIRE(TensorLog::open(dir.path(), o, &log).ok());
   REQUIRE(live_records(*log) == 30);
