@@ -115,10 +115,21 @@
 // need: a thread wakes when the files pass (1 - room/2) x capacity (or, under
 // kSubtreeLru, the live bytes (1 - room/2) x the live limit), and evicts and
 // collects (one region or collection at a time, letting puts in between, the
-// copy without the write lock) down to (1 - room) of each. A put that still
-// finds no room makes it itself, as above, or waits for the copy in flight:
-// StoreStats::put_stalls counts those puts and their time. The bounds above
-// hold at every moment, whichever thread does the work.
+// copy without the write lock) down to (1 - room) of each. Under kRegion,
+// from two segments below that low mark it also prepares the region that
+// goes next: the pages that would stay if it went now are moved out of it
+// ahead of time (copied to the main FIFO, their old copies dead), so that
+// the round that takes it, the background's or a put's, copies only what
+// was read or extended since. A put that still finds no room makes it
+// itself, as above, or waits for the copy in flight: StoreStats::put_stalls
+// counts those puts and their time. The bounds above hold at every moment,
+// whichever thread does the work. A smaller room holds more pages (under
+// kRegion the files run between the marks) at the price of more puts that
+// wait: at 137 MiB of the trace bench (~0.7 MiB a put) 0.01 held ~3 MiB
+// more pages than 0.05 (hit rate 0.263 against 0.253) but took the put p99
+// from 1.8x the unbounded one to 2.3x; in the demo (~22 MiB a put into
+// 128 MiB regions) it slowed the evicting puts to 0.77-0.86x of the others
+// (bench/RESULTS.md, "Prepared regions").
 //
 // Durability. A put appends the tensors first (durably, per sync), then
 // writes the index entries as one atomic batch: after a crash an index entry
