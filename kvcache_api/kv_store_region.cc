@@ -28,9 +28,9 @@
 // (prepare_region_once, TensorLog::move_records), so that the round that
 // takes the region, in the background or in a put that needs room, copies
 // only what was read or extended since: an index write and a file to drop,
-// not a copy. At 1/10 of the synthetic trace's KV that cut the put p99 from
-// ~14 to ~11 ms at the default room, and let a room of 0.01 hold ~3 MiB
-// more pages of 137 (bench/RESULTS.md, "Prepared regions").
+// not a copy. At 1/10 of the synthetic trace's KV that cut the median put
+// p99 from 13.0 to 11.6 ms at the default room (bench/RESULTS.md,
+// "Prepared regions").
 //
 // A round finds its region's pages in the segment's page list
 // (segment_pages.h), and walks only the subtrees of those that may go: its
