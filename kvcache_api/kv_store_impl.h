@@ -347,10 +347,11 @@ class KvStoreImpl final : public KvStore {
   // so on return.
   Status apply_background_copy(std::unique_lock<std::mutex>* w, std::unique_lock<std::mutex>* c,
                                testing::RegionPoint at);
-  // Where the background starts preparing the next region (REQUIRES:
-  // region eviction with a capacity).
-  uint64_t prepare_mark() const;
-  bool wants_preparation() const;
+  // Whether the background should prepare the next region: the files
+  // (file_bytes, as the caller read them) are past two segments below the
+  // low mark files_low, and that region is not prepared yet. REQUIRES:
+  // region eviction with a capacity.
+  bool wants_preparation(uint64_t file_bytes, uint64_t files_low) const;
   Status load_state();
   // The loader (kv_store.cc): what open leaves to the background.
   Status load_pages(engine::Iterator* snapshot, const tensorlog::Location& last);

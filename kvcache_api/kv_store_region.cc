@@ -404,8 +404,9 @@ Status KvStoreImpl::maintain_region_once(uint64_t files_low, bool* acted) {
   {
     std::lock_guard w(write_mu_);
     std::lock_guard c(collect_mu_);
-    if (log_->usage().file_bytes <= files_low) {
-      prepare = wants_preparation();
+    const uint64_t file_bytes = log_->usage().file_bytes;
+    if (file_bytes <= files_low) {
+      prepare = wants_preparation(file_bytes, files_low);
     } else {
       victim = region_victim();
       if (victim == 0) return Status::OK();
@@ -447,13 +448,8 @@ Status KvStoreImpl::apply_background_copy(std::unique_lock<std::mutex>* w, std::
   return commit_releasing(retired, w);
 }
 
-uint64_t KvStoreImpl::prepare_mark() const {
-  const uint64_t low = watermarks().files_low;
-  return low > 2 * segment_bytes() ? low - 2 * segment_bytes() : 0;
-}
-
-bool KvStoreImpl::wants_preparation() const {
-  if (log_->usage().file_bytes <= prepare_mark()) return false;
+bool KvStoreImpl::wants_preparation(uint64_t file_bytes, uint64_t files_low) const {
+  if (file_bytes + 2 * segment_bytes() <= files_low) return false;
   const uint64_t victim = region_victim();
   return victim != 0 && victim != prepared_;
 }

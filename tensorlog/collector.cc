@@ -103,15 +103,19 @@ Status TensorLog::load_journals(const std::vector<std::string>& names) {
   return Status::OK();
 }
 
+Status TensorLog::check_none_pending_locked() const {
+  if (pending_.empty()) return Status::OK();
+  return Status::busy("collection " + std::to_string(pending_.begin()->first) +
+                      " is pending; commit or abort it first");
+}
+
 Status TensorLog::collect(const CollectOptions& options, Collection* out) {
   *out = Collection{};
   LSM4KV_RETURN_IF_ERROR(check_writable("collect"));
   std::vector<ReadExtent> extents;
   {
     std::lock_guard<std::mutex> l(mu_);
-    if (!pending_.empty())
-      return Status::busy("collection " + std::to_string(pending_.begin()->first) +
-                          " is pending; commit or abort it first");
+    LSM4KV_RETURN_IF_ERROR(check_none_pending_locked());
     std::vector<SegmentSnapshot> snapshot;
     for (const auto& [id, s] : segments_)
       snapshot.push_back({id, s.file_bytes, s.live_bytes, s.dead_bytes,
@@ -146,9 +150,7 @@ Status TensorLog::move_records(std::span<const Location> records, Collection* ou
   std::vector<ReadExtent> extents;
   {
     std::lock_guard<std::mutex> l(mu_);
-    if (!pending_.empty())
-      return Status::busy("collection " + std::to_string(pending_.begin()->first) +
-                          " is pending; commit or abort it first");
+    LSM4KV_RETURN_IF_ERROR(check_none_pending_locked());
     for (const Location& loc : records) {
       auto it = segments_.find(loc.segment);
       if (it == segments_.end()) continue;  // collected since

@@ -369,6 +369,8 @@ class TensorLog {
   std::string journal_name(uint64_t id) const;
   void async_worker();
   bool mark_dead_locked(const Location& loc);
+  // Busy while a collection is pending: collections run one at a time.
+  Status check_none_pending_locked() const;
   // The table holding loc's record and its index there, or {nullptr, kNone};
   // for changing its marks. REQUIRES: mu_ held.
   std::pair<RecordTable*, size_t> find_record_locked(const Location& loc);

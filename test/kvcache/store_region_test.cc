@@ -73,6 +73,12 @@ class Region {
     REQUIRE(store_->get_batch(ns_, t, n, KvBuffer::host(got.data(), got.size())).ok());
     REQUIRE(got == test::kv_of(t, n, kLayout.bytes_per_token()));
   }
+  // check_invariants, its error in the failure's message.
+  void require_invariants() {
+    Status inv = store_->check_invariants();
+    INFO(inv.to_string());
+    REQUIRE(inv.ok());
+  }
   KvStore* operator->() { return store_.get(); }
 
  private:
@@ -117,11 +123,7 @@ TEST_CASE("region eviction keeps the pages read since written and evicts the res
       store.read(hot);
       store.read(hot);
     }
-    if (i % 8 == 7) {
-      Status inv = store->check_invariants();
-      INFO(inv.to_string());
-      REQUIRE(inv.ok());
-    }
+    if (i % 8 == 7) store.require_invariants();
   }
   const StoreStats st = store->stats();
   INFO("evicted " << st.pages_evicted << " pages, copied " << st.gc_bytes_copied << " bytes");
@@ -140,7 +142,7 @@ TEST_CASE("region eviction keeps the pages read since written and evicts the res
     CHECK(store.cached(hot) == hot.size());
     store.read(hot);
   }
-  REQUIRE(store->check_invariants().ok());
+  store.require_invariants();
 }
 
 TEST_CASE("a reopened store finds its regions' pages in the lists its loader builds", "[kvcache][capacity][region]") {
@@ -162,22 +164,14 @@ TEST_CASE("a reopened store finds its regions' pages in the lists its loader bui
   }
   Region store(dir.path(), 1, 0.05, 0.0);
   REQUIRE(store.cached(deep_b) == deep_b.size());
-  {
-    Status inv = store->check_invariants();
-    INFO(inv.to_string());
-    REQUIRE(inv.ok());
-  }
+  store.require_invariants();
   for (Token i = 0; store->stats().bytes_put < 3 * kCapacity; i++) {
     store.put(tokens(900000 + i * 1000, 2));
-    if (i % 8 == 7) {
-      Status inv = store->check_invariants();
-      INFO(inv.to_string());
-      REQUIRE(inv.ok());
-    }
+    if (i % 8 == 7) store.require_invariants();
   }
   CHECK(store->stats().pages_evicted >= deep_a.size() / P);
   CHECK(store.cached(deep_a) == 0);
-  REQUIRE(store->check_invariants().ok());
+  store.require_invariants();
 }
 
 TEST_CASE("region eviction never takes the prefixes a put extends", "[kvcache][capacity][region]") {
@@ -193,7 +187,7 @@ TEST_CASE("region eviction never takes the prefixes a put extends", "[kvcache][c
     REQUIRE(store.cached(t) == t.size());
   }
   CHECK(store->stats().pages_evicted > 0);
-  REQUIRE(store->check_invariants().ok());
+  store.require_invariants();
 }
 
 TEST_CASE("the background keeps the prefixes that puts extend while it walks the index",
@@ -241,9 +235,7 @@ TEST_CASE("the background keeps the prefixes that puts extend while it walks the
   // left the page put below it unreachable, still counted.
   CHECK(store.cached(extended) == extended.size());
   store.read(extended);
-  Status inv = store->check_invariants();
-  INFO(inv.to_string());
-  REQUIRE(inv.ok());
+  store.require_invariants();
 }
 
 TEST_CASE("two FIFOs: a page evicted unread from the small FIFO is put back to the main FIFO",
@@ -271,9 +263,7 @@ TEST_CASE("two FIFOs: a page evicted unread from the small FIFO is put back to t
   CHECK(store.cached(later) == 0);
   CHECK(store.cached(first) == first.size());
   store.read(first);
-  Status inv = store->check_invariants();
-  INFO(inv.to_string());
-  REQUIRE(inv.ok());
+  store.require_invariants();
 }
 
 TEST_CASE("two FIFOs: pages that go with an ancestor from another small segment are remembered too",
@@ -297,9 +287,7 @@ TEST_CASE("two FIFOs: pages that go with an ancestor from another small segment 
   CHECK(store->stats().pages_readmitted == 2);
   REQUIRE(store.cached(child) == child.size());
   store.read(child);
-  Status inv = store->check_invariants();
-  INFO(inv.to_string());
-  REQUIRE(inv.ok());
+  store.require_invariants();
 }
 
 TEST_CASE("the background moves the next region's read pages out of it before the region goes",
@@ -353,11 +341,7 @@ TEST_CASE("the background moves the next region's read pages out of it before th
   CHECK(store->stats().pages_evicted == evicted_before);
   REQUIRE(store.cached(hot) == hot.size());
   store.read(hot);
-  {
-    Status inv = store->check_invariants();  // the moved page is listed in its new segment
-    INFO(inv.to_string());
-    REQUIRE(inv.ok());
-  }
+  store.require_invariants();  // the moved page is listed in its new segment
   testing::set_region_walk_hook(store.operator->(), {});
   // The region goes: the unread page with it, the moved one stays.
   auto victim_stays = [&] {
@@ -372,9 +356,7 @@ TEST_CASE("the background moves the next region's read pages out of it before th
   CHECK(store.cached(cold) == 0);
   CHECK(store.cached(hot) == hot.size());
   store.read(hot);
-  Status inv = store->check_invariants();
-  INFO(inv.to_string());
-  REQUIRE(inv.ok());
+  store.require_invariants();
 }
 
 TEST_CASE("region options out of range are refused", "[kvcache][capacity][region]") {
@@ -450,9 +432,7 @@ void check_put_leaves_file_to_background(const std::string& dir, testing::Region
   while (segment_files(dir) != files_left()) std::this_thread::yield();
   testing::set_region_walk_hook(store.operator->(), {});
   for (const auto& t : put) store.read(t);  // what is cached reads back whole
-  Status inv = store->check_invariants();
-  INFO(inv.to_string());
-  REQUIRE(inv.ok());
+  store.require_invariants();
 }
 
 }  // namespace
