@@ -138,8 +138,14 @@ class DB {
   // InvalidArgument when end < begin.
   virtual Status delete_range(const WriteOptions& wo, std::string_view begin,
                               std::string_view end) = 0;
-  // Applies the whole batch atomically.
+  // Applies the whole batch atomically. A synced write (or sync_wal) makes
+  // every write acknowledged before it durable too, unsynced ones included:
+  // a memtable switch syncs the WAL it leaves if it holds unsynced writes.
   virtual Status write(const WriteOptions& wo, WriteBatch* batch) = 0;
+  // Makes every write acknowledged so far durable; no fsync when none is
+  // unsynced. Callers that write unsynced and must later know their writes
+  // durable (before deleting what those writes stop referencing) call it.
+  virtual Status sync_wal() = 0;
 
   // NotFound when key is absent.
   virtual Status get(const ReadOptions& ro, std::string_view key, std::string* value) = 0;

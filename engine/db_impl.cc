@@ -10,7 +10,7 @@
 namespace lsm4kv::engine {
 
 struct DBImpl::Writer {
-  WriteBatch* batch = nullptr;  // null: a forced memtable switch (flush)
+  WriteBatch* batch = nullptr;  // null: a forced memtable switch (flush), or a WAL sync
   SyncMode mode = SyncMode::kNone;
   bool done = false;
   Status status;
@@ -154,7 +154,14 @@ Status DBImpl::write(const WriteOptions& wo, WriteBatch* batch) {
   return write_impl(wo.sync_override ? wo.sync : options_.sync_mode, batch);
 }
 
-Status DBImpl::write_impl(SyncMode mode, WriteBatch* batch) {
+Status DBImpl::sync_wal() {
+  if (read_only_) return Status::OK();  // nothing written
+  return write_impl(SyncMode::kPerBatch, nullptr, /*sync_only=*/true);
+}
+
+// Writers queue: the one in front owns the WAL (appends, syncs, switches it)
+// until it hands over, so wal_ and wal_unsynced_ need no other lock.
+Status DBImpl::write_impl(SyncMode mode, WriteBatch* batch, bool sync_only) {
   Writer w;
   w.batch = batch;
   w.mode = mode;
@@ -164,8 +171,19 @@ Status DBImpl::write_impl(SyncMode mode, WriteBatch* batch) {
   while (!w.done && &w != writers_.front()) w.cv.wait(l);
   if (w.done) return w.status;
 
-  Status s = make_room_for_write(l, batch == nullptr);
   Writer* last = &w;
+  Status s;
+  if (sync_only) {
+    if (wal_unsynced_) {
+      LogWriter* wal = wal_.get();
+      l.unlock();
+      s = wal->sync();
+      l.lock();
+      if (s.ok()) wal_unsynced_ = false;
+    }
+  } else {
+    s = make_room_for_write(l, batch == nullptr);
+  }
   if (s.ok() && batch != nullptr) {
     // Group commit: fold the queued batches behind us into one WAL record.
     WriteBatch group_storage;
@@ -193,6 +211,7 @@ Status DBImpl::write_impl(SyncMode mode, WriteBatch* batch) {
     l.unlock();
     s = wal->add_record(group->rep());
     if (s.ok() && need_sync) s = wal->sync();
+    if (s.ok()) wal_unsynced_ = !need_sync;  // a sync covers the WAL's earlier writes
     if (s.ok()) s = insert_into(mem.get(), *group, &counters_);
     counters_.wal_bytes_written.fetch_add(group->byte_size() + kLogHeaderSize, std::memory_order_relaxed);
     l.lock();
@@ -249,8 +268,11 @@ Status DBImpl::start_new_wal() {
   LSM4KV_RETURN_IF_ERROR(fs_->new_writable(path(wal_name(number)), &wf));
   // The WAL's directory entry must be durable before any record in it is
   // acknowledged: a power cut may otherwise drop the whole file. One fsync
-  // of the directory per memtable switch.
+  // of the directory per memtable switch. The WAL left behind is synced if
+  // it holds unsynced writes: a later sync of the new one must make them
+  // durable too (db.h, write).
   Status s = fs_->sync_dir(dir_);
+  if (s.ok() && wal_ && wal_unsynced_) s = wal_->sync();
   if (!s.ok()) {
     wf->close().ignore_error();  // cleanup after the error returned
     fs_->remove(path(wal_name(number))).ignore_error();
@@ -259,6 +281,7 @@ Status DBImpl::start_new_wal() {
   if (wal_) wal_->close().ignore_error();
   wal_ = std::make_unique<LogWriter>(std::move(wf));
   wal_number_ = number;
+  wal_unsynced_ = false;
   return Status::OK();
 }
 

@@ -54,6 +54,7 @@ class DBImpl final : public DB {
   Status delete_range(const WriteOptions& wo, std::string_view begin,
                       std::string_view end) override;
   Status write(const WriteOptions& wo, WriteBatch* batch) override;
+  Status sync_wal() override;
   Status get(const ReadOptions& ro, std::string_view key, std::string* value) override;
   Status multi_get(const ReadOptions& ro, std::span<const std::string_view> keys,
                    std::vector<std::string>* values, std::vector<Status>* statuses) override;
@@ -95,7 +96,8 @@ class DBImpl final : public DB {
   Status check_writable(const char* op);
 
   // --- write path (db_impl.cc) ---
-  Status write_impl(SyncMode mode, WriteBatch* batch);  // batch null: force a memtable switch
+  // batch null: force a memtable switch, or with sync_only, sync the WAL.
+  Status write_impl(SyncMode mode, WriteBatch* batch, bool sync_only = false);
   Status make_room_for_write(std::unique_lock<std::mutex>& l, bool force);
   Status switch_memtable();  // REQUIRES: mu_ held
   Status start_new_wal();    // REQUIRES: mu_ held; later writes go to a fresh WAL file
@@ -153,6 +155,7 @@ class DBImpl final : public DB {
   std::unique_ptr<LogWriter> wal_;
   uint64_t wal_number_ = 0;
   bool wal_broken_ = false;
+  bool wal_unsynced_ = false;  // wal_ holds acknowledged writes not yet synced (front writer's)
   VersionSet versions_;
   SequenceNumber last_sequence_ = 0;  // allocated to writes
   Status bg_error_;  // sticky: corruption, or repeated failures other than NoSpace
