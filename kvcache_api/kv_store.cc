@@ -175,6 +175,9 @@ Status KvStoreImpl::open() {
   to.read_only = ro;
   to.reuse_files_within = reuse_files_within(opt_.segment_bytes);
   LSM4KV_RETURN_IF_ERROR(tensorlog::TensorLog::open(opt_.dir + "/tensors", to, &log_));
+  // Region eviction writes its evictions and relocations to the index
+  // unsynced: no segment file goes before they are durable.
+  log_->set_before_reclaim([this] { return index_ ? index_->sync_wal() : Status::OK(); });
   closed_ = false;
   engine::Options eo;
   eo.fs = fs;
@@ -224,6 +227,7 @@ Status KvStoreImpl::close() {
   if (log_ && !opt_.read_only) {
     std::lock_guard c(collect_mu_);
     r = commit_retired();  // else the next open finishes it (resolve_pending_collections)
+    if (r.ok()) r = log_->settle_dead();  // else the next open finds those records unreferenced
   }
   stop_stats_writer();  // writes the stats file a last time
   closed_ = true;

@@ -265,10 +265,11 @@ Status KvStoreImpl::evict_walked(const RegionWalk& walk, const std::unordered_se
     }
   }
   if (batch.count() == 0) return Status::OK();
-  // Synced: the region's segment is deleted next.
+  // Not synced, nor are the dead marks written (defer_dead): the region's
+  // file goes only after the log's before_reclaim hook synced the index.
   engine::WriteOptions wo;
   wo.sync_override = true;
-  wo.sync = engine::SyncMode::kPerBatch;
+  wo.sync = engine::SyncMode::kNone;
   LSM4KV_RETURN_IF_ERROR(index_->write(wo, &batch));
   {
     std::lock_guard g(lru_mu_);
@@ -282,7 +283,9 @@ Status KvStoreImpl::evict_walked(const RegionWalk& walk, const std::unordered_se
   }
   counters_.evictions += subtrees;
   counters_.pages_evicted += dead.size();
-  return forget_records(dead);
+  index_epoch_++;
+  log_->defer_dead(dead);
+  return Status::OK();
 }
 
 // The inline form: walk and evict under the locks.

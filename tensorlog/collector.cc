@@ -311,14 +311,17 @@ Status TensorLog::commit_collection(uint64_t id, bool may_keep_spare) {
     std::lock_guard<std::mutex> l(mu_);
     c = pending_.at(id);
   }
-  // Before the victims go: once they have, the next open cannot find these.
+  // First the caller's reference changes are made durable (before_reclaim:
+  // an index that still named a victim after a crash would name nothing),
+  // and with them the deferred marks go to DEAD.log. The retired marks go
+  // before the victims do: once they have, the next open cannot find these.
   // A move's marks wait for its journal to go: an open that finds the
   // journal retires the move again, and would take an original that
   // DEAD.log already calls dead for a record that died after its copy (and
   // kill the copy the index names). Until DEAD.log has them, the originals
   // are records nothing references, which the store's open finds anyway.
   const bool moved_only = c.segments.empty();
-  if (!moved_only) LSM4KV_RETURN_IF_ERROR(dead_log_->append_durable(c.retired_dead));
+  LSM4KV_RETURN_IF_ERROR(settle_dead(moved_only ? std::span<const Location>() : c.retired_dead));
   drop_dead_reader_files();
   FileSystem* fs = options_.fs;
   for (size_t i = 0; i < c.segments.size(); i++) {

@@ -453,6 +453,30 @@ Status TensorLog::mark_dead(std::span<const Location> locations) {
   return dead_log_->append(marked);
 }
 
+void TensorLog::defer_dead(std::span<const Location> locations) {
+  std::lock_guard<std::mutex> l(mu_);
+  for (const Location& loc : locations)
+    if (mark_dead_locked(loc) && !options_.read_only) deferred_dead_.push_back(loc);
+}
+
+Status TensorLog::settle_dead(std::span<const Location> more) {
+  LSM4KV_RETURN_IF_ERROR(check_writable("settle_dead"));
+  std::vector<Location> marks;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    marks.swap(deferred_dead_);
+  }
+  Status s = before_reclaim_ ? before_reclaim_() : Status::OK();
+  if (s.ok() && marks.empty() && more.empty()) return s;
+  marks.insert(marks.end(), more.begin(), more.end());
+  if (s.ok()) s = dead_log_->append_durable(marks);
+  if (!s.ok()) {  // kept for the next try (`more` is the caller's to retry)
+    std::lock_guard<std::mutex> l(mu_);
+    deferred_dead_.insert(deferred_dead_.end(), marks.begin(), marks.end() - static_cast<ptrdiff_t>(more.size()));
+  }
+  return s;
+}
+
 std::pair<RecordTable*, size_t> TensorLog::find_record_locked(const Location& loc) {
   auto it = segments_.find(loc.segment);
   if (it == segments_.end()) return {nullptr, RecordTable::kNone};

@@ -18,13 +18,14 @@
 // read_async() does the same on a worker thread and returns a handle.
 //
 // Garbage collection: the caller reports dead records (mark_dead, persisted
-// in DEAD.log). collect() rewrites the live records of mostly-dead segments
-// and of small segments into the active one, durably, and returns a
-// Collection: (old -> new) locations. The caller updates its index, makes that
-// durable, then calls commit_collection(), which deletes the old segments
-// (retire_collection() first, where readers must be kept out: the part that
-// makes old locations unreadable, in memory only). Until
-// then both copies exist, and the Collection is journaled (GC-<id>.pending):
+// in DEAD.log; defer_dead when its forgetting is not durable yet).
+// collect() rewrites the live records of mostly-dead segments and of small
+// segments into the active one, durably, and returns a Collection: (old ->
+// new) locations. The caller updates its index, makes that durable (itself,
+// or in its before_reclaim hook, which every commit calls first), then calls
+// commit_collection(), which deletes the old segments (retire_collection()
+// first, where readers must be kept out: the part that makes old locations
+// unreadable, in memory only). Until then both copies exist, and the Collection is journaled (GC-<id>.pending):
 // after a crash pending_collections() lists it and the caller commits (its
 // index has the new locations) or aborts (it has the old ones). A crash at any
 // point loses no live record. Reads of an old location after commit get
@@ -67,6 +68,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -266,6 +268,23 @@ class TensorLog {
   // Reports records the caller no longer references. Unknown locations
   // (already collected) are ignored.
   Status mark_dead(std::span<const Location> locations);
+  // The same, from a caller whose forgetting of them is not durable yet (an
+  // unsynced index write): they are dead in memory now (usage, collect), and
+  // go to DEAD.log only after the before_reclaim hook has returned OK, at
+  // the next commit_collection or settle_dead. A crash before that keeps
+  // them live, as the caller's reference may be back; one after the hook
+  // but before DEAD.log has them leaves records nothing references, which
+  // the caller finds at open (as it does a put's whose index write was lost).
+  void defer_dead(std::span<const Location> locations);
+  // Called by every commit_collection before it writes DEAD.log or deletes
+  // or reuses a file, and by settle_dead: makes the caller's last writes
+  // that stopped referencing records (evictions, relocations) durable, so
+  // that no reference can come back to what goes. Unset: nothing to do.
+  // Set once, before the log is shared between threads.
+  void set_before_reclaim(std::function<Status()> hook) { before_reclaim_ = std::move(hook); }
+  // The hook, then the deferred marks to DEAD.log (with `more`, durably).
+  // Commit does it; a caller also does before it closes.
+  Status settle_dead(std::span<const Location> more = {});
   // Marks records read since they were written (a cache hit): region
   // eviction keeps them and evicts the others. Kept in memory, saved by
   // close() and restored by open (read_counts.h); a copy (GC) starts
@@ -391,6 +410,8 @@ class TensorLog {
   std::unique_ptr<SegmentWriter> writers_[2];  // by Head
   SegmentWriter* writer(Head head) const { return writers_[static_cast<int>(head)].get(); }
   std::unique_ptr<DeadLog> dead_log_;
+  std::function<Status()> before_reclaim_;
+  std::vector<Location> deferred_dead_;  // defer_dead's marks not in DEAD.log yet; guarded by mu_
 
   mutable std::mutex mu_;
   std::map<uint64_t, SegmentRecords> segments_;       // guarded by mu_

@@ -553,3 +553,74 @@ TEST_CASE("move_records skips dead records and refuses the active segment or a p
   REQUIRE(log->abort_collection(c.id).ok());
   idx.check_all(log.get());
 }
+
+// The store writes evictions and relocations to its index unsynced: their
+// dead marks wait (defer_dead), and no file goes before the log's
+// before_reclaim hook has made those writes durable.
+TEST_CASE("defer_dead: dead in memory at once; DEAD.log and file deletions wait for before_reclaim",
+          "[tensorlog][gc][defer]") {
+  test::TempDir dir;
+  TensorLogOptions o = small_segments();
+  Index idx;
+  int hook_calls = 0;
+  Status hook_result;
+  auto hooked = [&](std::unique_ptr<TensorLog>* log) {
+    REQUIRE(TensorLog::open(dir.path(), o, log).ok());
+    (*log)->set_before_reclaim([&] {
+      hook_calls++;
+      return hook_result;
+    });
+  };
+  uint64_t first = 0;
+  {
+    std::unique_ptr<TensorLog> log;
+    hooked(&log);
+    for (uint64_t b = 0; b < 4; ++b) idx.put(log.get(), b * 10, 10, 60000);
+    first = idx.loc[0].segment;
+    std::vector<Location> dead;
+    for (auto it = idx.loc.begin(); it != idx.loc.end();) {
+      if (it->second.segment != first) break;
+      dead.push_back(it->second);
+      it = idx.loc.erase(it);
+    }
+    REQUIRE(dead.size() >= 5);
+    log->defer_dead(dead);
+    REQUIRE(live_records_of(*log, first) == 0);  // in memory at once
+    CollectOptions co;
+    co.live_ratio_threshold = 1e-12;  // all-dead segments only
+    co.small_segment_count = SIZE_MAX;
+    Collection c;
+    REQUIRE(log->collect(co, &c).ok());
+    REQUIRE(c.segments == std::vector<uint64_t>{first});
+    REQUIRE(c.relocations.empty());
+    // The hook fails (the index could not be synced): the file stays.
+    hook_result = Status::io_error("index sync failed");
+    REQUIRE(log->commit_collection(c.id).is_io_error());
+    REQUIRE(hook_calls == 1);
+    REQUIRE(::access(dir.sub(segment_file_name(first)).c_str(), F_OK) == 0);
+    hook_result = Status::OK();
+    REQUIRE(log->commit_collection(c.id).ok());
+    REQUIRE(hook_calls == 2);
+    REQUIRE_FALSE(::access(dir.sub(segment_file_name(first)).c_str(), F_OK) == 0);
+    idx.check_all(log.get());
+    // A deferred mark that no commit or settle_dead wrote: a crash (or a
+    // close) before them keeps the record live, as the caller's reference
+    // may be back.
+    log->defer_dead(std::span<const Location>(&idx.loc.at(39), 1));
+    REQUIRE(live_records(*log) == idx.loc.size() - 1);
+  }
+  {
+    std::unique_ptr<TensorLog> log;
+    hooked(&log);
+    REQUIRE(live_records(*log) == idx.loc.size());
+    idx.check_all(log.get());
+    log->defer_dead(std::span<const Location>(&idx.loc.at(39), 1));
+    idx.loc.erase(39);
+    REQUIRE(log->settle_dead().ok());
+    REQUIRE(hook_calls == 3);
+  }
+  std::unique_ptr<TensorLog> log;
+  hooked(&log);
+  REQUIRE(live_records(*log) == idx.loc.size());  // settled: in DEAD.log
+  idx.check_all(log.get());
+}
