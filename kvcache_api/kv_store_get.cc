@@ -173,9 +173,18 @@ Status KvStoreImpl::get_batch(std::span<GetRequest> requests) {
 void KvStoreImpl::note_reads(std::span<const tensorlog::ReadRequest> reads) {
   if (opt_.capacity_bytes == 0 || opt_.eviction != EvictionPolicy::kRegion || opt_.region_keep_reads == 0) return;
   std::vector<tensorlog::Location> hit;
-  for (const tensorlog::ReadRequest& q : reads)
-    if (q.status.ok()) hit.push_back(q.location);
+  uint64_t prepared = prepared_.load(std::memory_order_relaxed);
+  bool in_prepared = false;
+  for (const tensorlog::ReadRequest& q : reads) {
+    if (!q.status.ok()) continue;
+    hit.push_back(q.location);
+    in_prepared |= prepared != 0 && q.location.segment == prepared;
+  }
   log_->mark_read(hit);
+  // A page read in the prepared region would be copied by the round that
+  // takes it (in a put that needs room, perhaps): prepared again, the
+  // background moves it out first.
+  if (in_prepared) prepared_.compare_exchange_strong(prepared, 0);
 }
 
 }  // namespace lsm4kv::kvcache

@@ -5,6 +5,7 @@
 // first, and a page evicted unread from them comes back to the main FIFO.
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
@@ -290,59 +291,91 @@ TEST_CASE("two FIFOs: pages that go with an ancestor from another small segment 
   store.require_invariants();
 }
 
+namespace {
+
+// Counts the background's preparations that move pages (RegionPoint::
+// kPrepared: the move copied, not applied) and, with hold, holds them there
+// until release().
+class PreparationHold {
+ public:
+  explicit PreparationHold(Region* store, bool hold = true) : store_(store), released_(!hold) {
+    testing::set_region_walk_hook(store->operator->(), [this](testing::RegionPoint at) {
+      if (at != testing::RegionPoint::kPrepared) return;
+      std::unique_lock l(mu_);
+      prepared_++;
+      cv_.notify_all();
+      cv_.wait(l, [&] { return released_; });
+    });
+  }
+  ~PreparationHold() { testing::set_region_walk_hook(store_->operator->(), {}); }
+  void wait_held() {
+    std::unique_lock l(mu_);
+    cv_.wait(l, [&] { return prepared_ > 0; });
+  }
+  // Whether one came; the minute is a guard against a hang, not a speed check.
+  bool wait_prepared() {
+    std::unique_lock l(mu_);
+    return cv_.wait_for(l, std::chrono::minutes(1), [&] { return prepared_ > 0; });
+  }
+  void release() {
+    std::lock_guard l(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  Region* store_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int prepared_ = 0;
+  bool released_;
+};
+
+// One FIFO: the region that goes next is the oldest segment. A room of 0.3:
+// the background prepares it from 0.7 of the capacity less two segments, and
+// evicts past 0.85. Puts one-page prompts until past the preparation's mark,
+// short of the eviction's.
+void fill_to_preparation(Region* store) {
+  const uint64_t prepare_mark = kCapacity * 7 / 10 - 2 * (64 << 10);
+  for (Token i = 0; (*store)->stats().tensor_file_bytes <= prepare_mark; i++) store->put(tokens(100000 + i * 1000, 1));
+  REQUIRE((*store)->stats().tensor_file_bytes <= kCapacity * 7 / 10);
+}
+
+uint64_t live_records_in(tensorlog::TensorLog* log, uint64_t segment) {
+  for (const tensorlog::SegmentInfo& s : log->segments())
+    if (s.id == segment) return s.live_records;
+  return 0;
+}
+
+}  // namespace
+
 TEST_CASE("the background moves the next region's read pages out of it before the region goes",
           "[kvcache][capacity][region]") {
   test::TempDir dir("lsm4kv_region_prepare");
-  // One FIFO: the region that goes next is the oldest segment. A room of
-  // 0.3: the background prepares it from 0.7 of the capacity less two
-  // segments, and evicts past 0.85.
   Region store(dir.path(), 1, 0.3, 0.0);
   const auto hot = tokens(1, 1), cold = tokens(5000, 1);
   store.put(hot);
   store.put(cold);
   store.read(hot);  // read once: its region keeps it
-  std::mutex mu;
-  std::condition_variable cv;
-  bool held = false, released = false;
-  testing::set_region_walk_hook(store.operator->(), [&](testing::RegionPoint at) {
-    if (at != testing::RegionPoint::kPrepared) return;
-    std::unique_lock l(mu);
-    if (released) return;
-    held = true;
-    cv.notify_all();
-    cv.wait(l, [&] { return released; });
-  });
-  // Past the preparation's mark, short of the eviction's; then the
-  // background prepares, however long it takes to get there.
-  const uint64_t prepare_mark = kCapacity * 7 / 10 - 2 * (64 << 10);
-  for (Token i = 0; store->stats().tensor_file_bytes <= prepare_mark; i++) store.put(tokens(100000 + i * 1000, 1));
-  REQUIRE(store->stats().tensor_file_bytes <= kCapacity * 7 / 10);
-  {
-    std::unique_lock l(mu);
-    cv.wait(l, [&] { return held; });
-  }
   tensorlog::TensorLog* log = testing::log_of(store.operator->());
-  const uint64_t victim = log->oldest_collectable_segment();
-  auto live_in_victim = [&] {
-    for (const tensorlog::SegmentInfo& s : log->segments())
-      if (s.id == victim) return s.live_records;
-    return uint64_t{0};
-  };
-  const uint64_t live_before = live_in_victim();
-  const uint64_t evicted_before = store->stats().pages_evicted;
+  uint64_t victim = 0, live_before = 0, evicted_before = 0;
   {
-    std::lock_guard l(mu);
-    released = true;
-    cv.notify_all();
+    PreparationHold hold(&store);
+    // The background prepares, however long it takes to get there.
+    fill_to_preparation(&store);
+    hold.wait_held();
+    victim = log->oldest_collectable_segment();
+    live_before = live_records_in(log, victim);
+    evicted_before = store->stats().pages_evicted;
+    hold.release();
+    // Applied: the hot page left the region; nothing was evicted for it.
+    while (live_records_in(log, victim) == live_before) std::this_thread::yield();
   }
-  // Applied: the hot page left the region; nothing was evicted for it.
-  while (live_in_victim() == live_before) std::this_thread::yield();
-  CHECK(live_in_victim() == live_before - 1);
+  CHECK(live_records_in(log, victim) == live_before - 1);
   CHECK(store->stats().pages_evicted == evicted_before);
   REQUIRE(store.cached(hot) == hot.size());
   store.read(hot);
   store.require_invariants();  // the moved page is listed in its new segment
-  testing::set_region_walk_hook(store.operator->(), {});
   // The region goes: the unread page with it, the moved one stays.
   auto victim_stays = [&] {
     for (const tensorlog::SegmentInfo& s : log->segments())
@@ -356,6 +389,41 @@ TEST_CASE("the background moves the next region's read pages out of it before th
   CHECK(store.cached(cold) == 0);
   CHECK(store.cached(hot) == hot.size());
   store.read(hot);
+  store.require_invariants();
+}
+
+TEST_CASE("a page read in the prepared region is moved out by the next preparation, not copied by its round",
+          "[kvcache][capacity][region]") {
+  test::TempDir dir("lsm4kv_region_reprepare");
+  Region store(dir.path(), 1, 0.3, 0.0);
+  const auto prompt = tokens(1, 2), first = tokens(1, 1);
+  store.put(prompt);  // both pages in the first segment
+  store.read(first);
+  tensorlog::TensorLog* log = testing::log_of(store.operator->());
+  uint64_t victim = 0, live_before = 0;
+  {
+    PreparationHold hold(&store);
+    fill_to_preparation(&store);
+    hold.wait_held();
+    victim = log->oldest_collectable_segment();
+    live_before = live_records_in(log, victim);
+    hold.release();
+    while (live_records_in(log, victim) == live_before) std::this_thread::yield();
+  }
+  REQUIRE(live_records_in(log, victim) == live_before - 1);  // the first page moved
+  const uint64_t evicted_before = store->stats().pages_evicted;
+  PreparationHold again(&store, /*hold=*/false);
+  store.read(prompt);  // its second page, still in the prepared region, is read now
+  // A put wakes the background (short of the eviction's mark): it prepares
+  // the region again and moves the second page out, long before the round.
+  store.put(tokens(900000, 1));
+  REQUIRE(store->stats().tensor_file_bytes <= kCapacity * 85 / 100);
+  REQUIRE(again.wait_prepared());
+  while (live_records_in(log, victim) == live_before - 1) std::this_thread::yield();
+  CHECK(live_records_in(log, victim) == live_before - 2);
+  CHECK(store->stats().pages_evicted == evicted_before);
+  REQUIRE(store.cached(prompt) == prompt.size());
+  store.read(prompt);
   store.require_invariants();
 }
 
