@@ -175,8 +175,8 @@ Status KvStoreImpl::open() {
   to.read_only = ro;
   to.reuse_files_within = reuse_files_within(opt_.segment_bytes);
   LSM4KV_RETURN_IF_ERROR(tensorlog::TensorLog::open(opt_.dir + "/tensors", to, &log_));
-  // Region eviction writes its evictions and relocations to the index
-  // unsynced: no segment file goes before they are durable.
+  // Region eviction's evictions and collections' relocations go to the
+  // index unsynced: no segment file goes before they are durable.
   log_->set_before_reclaim([this] { return index_ ? index_->sync_wal() : Status::OK(); });
   closed_ = false;
   engine::Options eo;

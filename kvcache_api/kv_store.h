@@ -133,11 +133,12 @@
 //
 // Durability. A put appends the tensors first (durably, per sync), then
 // writes the index entries as one atomic batch: after a crash an index entry
-// never points at a payload that is not there. Region eviction writes its
-// evictions and relocations to the index unsynced, and the tensor log
-// deletes or reuses no segment file before the index is synced (its
-// before_reclaim hook, DB::sync_wal): a crash may bring evicted pages back,
-// never an entry whose record is gone. The next synced put covers them too.
+// never points at a payload that is not there. Region eviction's evictions
+// and every collection's relocations go to the index unsynced, and the
+// tensor log deletes or reuses no segment file before the index is synced
+// (its before_reclaim hook, DB::sync_wal): a crash may bring evicted pages
+// back, or undo a collection (its journal), never leave an entry whose
+// record is gone. The next synced put makes them durable too.
 //
 // Full disk. A file DIR/RESERVE of reserve_bytes is kept so that eviction
 // and GC can run when the disk is full: when one of their writes gets

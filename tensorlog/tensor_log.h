@@ -25,10 +25,11 @@
 // or in its before_reclaim hook, which every commit calls first), then calls
 // commit_collection(), which deletes the old segments (retire_collection()
 // first, where readers must be kept out: the part that makes old locations
-// unreadable, in memory only). Until then both copies exist, and the Collection is journaled (GC-<id>.pending):
-// after a crash pending_collections() lists it and the caller commits (its
-// index has the new locations) or aborts (it has the old ones). A crash at any
-// point loses no live record. Reads of an old location after commit get
+// unreadable, in memory only). Until then both copies exist, and the
+// Collection is journaled (GC-<id>.pending): after a crash
+// pending_collections() lists it and the caller commits (its index has the
+// new locations) or aborts (it has the old ones). A crash at any point loses
+// no live record. Reads of an old location after commit get
 // NotFound, so a store keeps readers of a location out while it commits.
 //
 // Read-only (TensorLogOptions::read_only, for inspection tools): open
