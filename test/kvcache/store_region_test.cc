@@ -347,6 +347,28 @@ uint64_t live_records_in(tensorlog::TensorLog* log, uint64_t segment) {
   return 0;
 }
 
+// The oldest segment (the next region) as its first preparation found it:
+// its live records and the pages evicted so far, taken while the move is
+// held; the move is applied when prepare_oldest returns.
+struct FirstPreparation {
+  uint64_t victim = 0, live_before = 0, evicted_before = 0;
+};
+
+FirstPreparation prepare_oldest(Region* store) {
+  tensorlog::TensorLog* log = testing::log_of(store->operator->());
+  FirstPreparation p;
+  PreparationHold hold(store);
+  // The background prepares, however long it takes to get there.
+  fill_to_preparation(store);
+  hold.wait_held();
+  p.victim = log->oldest_collectable_segment();
+  p.live_before = live_records_in(log, p.victim);
+  p.evicted_before = (*store)->stats().pages_evicted;
+  hold.release();
+  while (live_records_in(log, p.victim) == p.live_before) std::this_thread::yield();
+  return p;
+}
+
 }  // namespace
 
 TEST_CASE("the background moves the next region's read pages out of it before the region goes",
@@ -358,19 +380,8 @@ TEST_CASE("the background moves the next region's read pages out of it before th
   store.put(cold);
   store.read(hot);  // read once: its region keeps it
   tensorlog::TensorLog* log = testing::log_of(store.operator->());
-  uint64_t victim = 0, live_before = 0, evicted_before = 0;
-  {
-    PreparationHold hold(&store);
-    // The background prepares, however long it takes to get there.
-    fill_to_preparation(&store);
-    hold.wait_held();
-    victim = log->oldest_collectable_segment();
-    live_before = live_records_in(log, victim);
-    evicted_before = store->stats().pages_evicted;
-    hold.release();
-    // Applied: the hot page left the region; nothing was evicted for it.
-    while (live_records_in(log, victim) == live_before) std::this_thread::yield();
-  }
+  const auto [victim, live_before, evicted_before] = prepare_oldest(&store);
+  // Applied: the hot page left the region; nothing was evicted for it.
   CHECK(live_records_in(log, victim) == live_before - 1);
   CHECK(store->stats().pages_evicted == evicted_before);
   REQUIRE(store.cached(hot) == hot.size());
@@ -400,17 +411,8 @@ TEST_CASE("a page read in the prepared region is moved out by the next preparati
   store.put(prompt);  // both pages in the first segment
   store.read(first);
   tensorlog::TensorLog* log = testing::log_of(store.operator->());
-  uint64_t victim = 0, live_before = 0;
-  {
-    PreparationHold hold(&store);
-    fill_to_preparation(&store);
-    hold.wait_held();
-    victim = log->oldest_collectable_segment();
-    live_before = live_records_in(log, victim);
-    hold.release();
-    while (live_records_in(log, victim) == live_before) std::this_thread::yield();
-  }
-  REQUIRE(live_records_in(log, victim) == live_before - 1);  // the first page moved
+  const FirstPreparation prep = prepare_oldest(&store);
+  REQUIRE(live_records_in(log, prep.victim) == prep.live_before - 1);  // the first page moved
   const uint64_t evicted_before = store->stats().pages_evicted;
   PreparationHold again(&store, /*hold=*/false);
   store.read(prompt);  // its second page, still in the prepared region, is read now
@@ -419,8 +421,8 @@ TEST_CASE("a page read in the prepared region is moved out by the next preparati
   store.put(tokens(900000, 1));
   REQUIRE(store->stats().tensor_file_bytes <= kCapacity * 85 / 100);
   REQUIRE(again.wait_prepared());
-  while (live_records_in(log, victim) == live_before - 1) std::this_thread::yield();
-  CHECK(live_records_in(log, victim) == live_before - 2);
+  while (live_records_in(log, prep.victim) == prep.live_before - 1) std::this_thread::yield();
+  CHECK(live_records_in(log, prep.victim) == prep.live_before - 2);
   CHECK(store->stats().pages_evicted == evicted_before);
   REQUIRE(store.cached(prompt) == prompt.size());
   store.read(prompt);
