@@ -380,17 +380,17 @@ TEST_CASE("the background moves the next region's read pages out of it before th
   store.put(cold);
   store.read(hot);  // read once: its region keeps it
   tensorlog::TensorLog* log = testing::log_of(store.operator->());
-  const auto [victim, live_before, evicted_before] = prepare_oldest(&store);
+  const FirstPreparation prep = prepare_oldest(&store);
   // Applied: the hot page left the region; nothing was evicted for it.
-  CHECK(live_records_in(log, victim) == live_before - 1);
-  CHECK(store->stats().pages_evicted == evicted_before);
+  CHECK(live_records_in(log, prep.victim) == prep.live_before - 1);
+  CHECK(store->stats().pages_evicted == prep.evicted_before);
   REQUIRE(store.cached(hot) == hot.size());
   store.read(hot);
   store.require_invariants();  // the moved page is listed in its new segment
   // The region goes: the unread page with it, the moved one stays.
   auto victim_stays = [&] {
     for (const tensorlog::SegmentInfo& s : log->segments())
-      if (s.id == victim) return true;
+      if (s.id == prep.victim) return true;
     return false;
   };
   for (Token i = 0; victim_stays(); i++) {
