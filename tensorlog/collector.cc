@@ -324,6 +324,7 @@ Status TensorLog::commit_collection(uint64_t id, bool may_keep_spare) {
   LSM4KV_RETURN_IF_ERROR(settle_dead(moved_only ? std::span<const Location>() : c.retired_dead));
   drop_dead_reader_files();
   FileSystem* fs = options_.fs;
+  bool removed = false;  // a move, or a spare kept alone, removes no file: no directory to sync
   for (size_t i = 0; i < c.segments.size(); i++) {
     std::string path = dir_ + "/" + segment_file_name(c.segments[i]);
     uint64_t bytes = 0;
@@ -337,8 +338,9 @@ Status TensorLog::commit_collection(uint64_t id, bool may_keep_spare) {
     }
     Status st = fs->remove(path);
     if (!st.ok() && fs->exists(path)) return st;
+    removed = true;
   }
-  LSM4KV_RETURN_IF_ERROR(fs->sync_dir(dir_));
+  if (removed) LSM4KV_RETURN_IF_ERROR(fs->sync_dir(dir_));
   // A collection of dead segments only has no journal.
   const std::string journal = dir_ + "/" + journal_name(id);
   if (!c.relocations.empty() || !c.lost.empty() || fs->exists(journal)) {
