@@ -316,7 +316,13 @@ Status SegmentWriter::seal_group(std::vector<Active>* retired, bool sync) {
 }
 
 // Syncs the data of the group's segments (the retired ones whatever the
-// mode: data before seal), then seals the retired ones. Every sync goes
+// mode: data before seal), then seals the retired ones. A retired
+// segment's last partial block may not be written yet (write_records left
+// it to the batch's next chunk, and place() rotated the segment before
+// that chunk): the seal's write carries it, so the seal's sync is what
+// makes that record durable, and it must come before the group is
+// acknowledged (without it the store's power-cut test loses the record).
+// Every sync goes
 // through WritableFile::sync(), so a FileSystem wrapper sees each one (a
 // single io_uring round of fdatasyncs saved little: two or three files at a
 // rotation, once per segment).
