@@ -322,10 +322,9 @@ Status SegmentWriter::seal_group(std::vector<Active>* retired, bool sync) {
 // that chunk): the seal's write carries it, so the seal's sync is what
 // makes that record durable, and it must come before the group is
 // acknowledged (without it the store's power-cut test loses the record).
-// Every sync goes
-// through WritableFile::sync(), so a FileSystem wrapper sees each one (a
-// single io_uring round of fdatasyncs saved little: two or three files at a
-// rotation, once per segment).
+// Every sync goes through WritableFile::sync(), so a FileSystem wrapper
+// sees each one (a single io_uring round of fdatasyncs saved little: two
+// or three files at a rotation, once per segment).
 Status SegmentWriter::sync_and_seal(std::vector<Active>* retired, bool sync) {
   Status s;
   if (sync && active_) s = active_->file->sync();
