@@ -33,7 +33,9 @@
 // segment.
 //
 // A segment is sealed (index record + footer, see record_format.h) when it is
-// rotated out or the writer is closed; data is fdatasync'ed before its seal.
+// rotated out or the writer is closed; data is fdatasync'ed before its seal,
+// which is synced only at close (a rotated segment's seal may be lost to a
+// power cut: recovery then scans it).
 //
 // Thread-safety: append(), append_chunked() and sync() may be called from
 // many threads.
@@ -249,9 +251,12 @@ class SegmentWriter {
   // copied in here; `last` as for place. Advances a->size.
   Status write_records(Active* a, char* data, uint64_t new_end, int slot, bool last);
   Status write_at(Active* a, const char* data, size_t n, uint64_t offset, int slot);
+  // Writes the partial last block (a->tail, zeros after it) in place.
+  Status write_tail_block(Active* a);
   // take_spare: a spare file is written over when the catalog has one.
   Status open_segment(bool take_spare);
-  Status seal(Active* a);
+  // durable: the seal is synced too (see sync_and_seal).
+  Status seal(Active* a, bool durable);
   Status seal_group(std::vector<Active>* retired, bool sync);
   Status sync_and_seal(std::vector<Active>* retired, bool sync);
   void roll_back(std::vector<Active>& retired);
