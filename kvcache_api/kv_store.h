@@ -50,8 +50,11 @@
 // at most capacity_bytes + segment_bytes: a put makes room for itself within
 // the capacity, and the one segment of slack is for a collection that copies
 // while puts go on (the live records it moves, at most one segment's worth,
-// are on disk twice until it commits), or for the file of a region that a
-// put took itself under kRegion, which it leaves to the background thread
+// are on disk twice until it commits; under kRegion a region's collection
+// counts all its copies to be in place of the region's file, which takes
+// the slack, so that a put uses the region's dead bytes without waiting
+// for the copy: tensorlog's LogUsage::victim_bytes), or for the file of a
+// region that a put took itself under kRegion, which it leaves to the background thread
 // to delete (deleting a 16 MiB file takes ~10 ms with discard); the next
 // collection deletes it first, so the two never add up. Dead records of the
 // active segment count, though none can be reclaimed before it is sealed.

@@ -333,10 +333,14 @@ class KvStoreImpl final : public KvStore {
   Status make_region_room(uint64_t room, uint64_t fill, const std::unordered_set<std::string>& paths, bool* acted);
   // The segment files as a put that appends `fill` bytes to the put head
   // counts them under region eviction: with the spare bytes it will not
-  // fill (reused files, on
-  // disk), less the copies of the collection in flight (the capacity's one
-  // segment of slack is theirs), less the overhead of the head segment they
-  // may fill.
+  // fill (reused files, on disk), and, of a collection in flight, the
+  // smaller of two counts, each leaving the files within the capacity's one
+  // segment of slack: the files less its copies made so far (the slack is
+  // theirs) but with the overhead of the head segment they may fill; or,
+  // when its victim is one segment, the files less the victim and those
+  // copies but with all its copies to be and that overhead (the slack is
+  // the victim's: a put need not wait for a region's copy to use the
+  // region's dead bytes).
   uint64_t region_counted_bytes(uint64_t fill) const;
   uint64_t put_room(uint64_t needed) const;
   Status maintain_region_once(uint64_t files_low, bool* acted);

@@ -90,8 +90,16 @@ uint64_t KvStoreImpl::put_room(uint64_t needed) const {
 
 uint64_t KvStoreImpl::region_counted_bytes(uint64_t fill) const {
   const tensorlog::LogUsage u = log_->usage();
-  return u.file_bytes + minus(u.spare_bytes, log_->spare_filled_by(fill)) -
-         minus(u.copying_bytes, segment_overhead(segment_bytes()));
+  const uint64_t overhead = segment_overhead(segment_bytes());
+  const uint64_t spare = minus(u.spare_bytes, log_->spare_filled_by(fill));
+  const uint64_t copies_in_slack = u.file_bytes + spare - minus(u.copying_bytes, overhead);
+  // Files on disk = this count + victim + copies made - copies to be -
+  // overhead <= count + one segment when the victim is at most a segment
+  // and its seal (its file: header, records within segment_bytes, seal).
+  if (u.victim_bytes == 0 || u.victim_bytes > segment_bytes() + overhead) return copies_in_slack;
+  const uint64_t victim_in_slack =
+      u.file_bytes + spare + overhead + u.victim_planned_bytes - u.victim_bytes - u.copying_bytes;
+  return std::min(copies_in_slack, victim_in_slack);
 }
 
 Status KvStoreImpl::make_room_for_put(uint64_t needed, uint64_t fill, const std::vector<std::string>& keep_roots,

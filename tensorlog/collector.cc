@@ -128,7 +128,11 @@ Status TensorLog::collect(const CollectOptions& options, Collection* out) {
     if (!dead.empty()) {
       out->id = next_collection_id_++;
       out->segments = dead;
-      for (uint64_t id : dead) collecting_[id] = true;
+      for (uint64_t id : dead) {
+        collecting_[id] = true;
+        out->victim_bytes += segments_.at(id).file_bytes;
+      }
+      victim_bytes_ += out->victim_bytes;
       pending_[out->id] = *out;
       return Status::OK();
     }
@@ -137,9 +141,15 @@ Status TensorLog::collect(const CollectOptions& options, Collection* out) {
     for (uint64_t id : plan) {
       collecting_[id] = true;
       const SegmentRecords& s = segments_.at(id);
+      out->victim_bytes += s.file_bytes;
       for (const SegmentRecord& r : s.records)
-        if (!r.dead) extents.push_back({s.file, {id, r.offset, r.length}});
+        if (!r.dead) {
+          extents.push_back({s.file, {id, r.offset, r.length}});
+          out->planned_bytes += allocated_bytes(r.length);
+        }
     }
+    victim_bytes_ += out->victim_bytes;
+    victim_planned_bytes_ += out->planned_bytes;
   }
   return copy_and_journal(extents, out);
 }
@@ -181,6 +191,7 @@ Status TensorLog::copy_and_journal(const std::vector<ReadExtent>& extents, Colle
     std::lock_guard<std::mutex> l(mu_);
     for (uint64_t id : out->segments) collecting_.erase(id);
     copying_bytes_ -= out->copied_bytes;
+    release_victims_locked(out);
     for (const Relocation& r : out->relocations)
       if (mark_dead_locked(r.to)) orphans.push_back(r.to);
   }
@@ -247,6 +258,12 @@ Status TensorLog::copy_live(const std::vector<ReadExtent>& extents, Collection* 
   return out->relocations.empty() ? Status::OK() : writer(options_.copy_head)->sync();
 }
 
+void TensorLog::release_victims_locked(Collection* c) {
+  victim_bytes_ -= c->victim_bytes;
+  victim_planned_bytes_ -= c->planned_bytes;
+  c->victim_bytes = c->planned_bytes = 0;
+}
+
 Status TensorLog::write_journal(const Collection& c) {
   return write_file_atomic(options_.fs, dir_, journal_name(c.id), encode_journal(c));
 }
@@ -282,6 +299,7 @@ Status TensorLog::retire_collection(uint64_t id) {
   }
   copying_bytes_ -= c.copied_bytes;  // the originals leave the count with them
   c.copied_bytes = 0;
+  release_victims_locked(&c);
   c.retired = true;
   return Status::OK();
 }
@@ -383,6 +401,7 @@ Status TensorLog::abort_collection(uint64_t id) {
   std::lock_guard<std::mutex> l(mu_);
   for (uint64_t s : pending_[id].segments) collecting_.erase(s);
   copying_bytes_ -= pending_[id].copied_bytes;
+  release_victims_locked(&pending_[id]);
   pending_.erase(id);
   return Status::OK();
 }

@@ -548,6 +548,8 @@ LogUsage TensorLog::usage() const {
   }
   if (spare_) u.spare_bytes += spare_->bytes;
   u.copying_bytes = copying_bytes_;
+  u.victim_bytes = victim_bytes_;
+  u.victim_planned_bytes = victim_planned_bytes_;
   return u;
 }
 

@@ -207,6 +207,12 @@ struct LogUsage {
   // copied: on disk twice until the collection commits (its segments go) or
   // aborts.
   uint64_t copying_bytes = 0;
+  // Of file_bytes, the segments that collect()s in progress or pending (not
+  // retired yet) will delete, and the allocated bytes of the live records
+  // they copy out of them, copied yet or not: what those segments leave on
+  // disk once their collections commit. A caller that bounds the files may
+  // count a victim's copies in place of it, the victim in its slack.
+  uint64_t victim_bytes = 0, victim_planned_bytes = 0;
   // Of file_bytes, the segments written by Head::kPut.
   uint64_t put_head_bytes = 0;
   // RAM of the per-record tables (offset, length, liveness of every record).
@@ -228,6 +234,10 @@ struct Collection {
   std::vector<Location> lost;           // live records that failed verification
   uint64_t copied_bytes = 0;            // allocated bytes of the copies (not journaled)
   bool retired = false;                  // retire_collection() ran (not journaled)
+  // Until it is retired, a collect()'s: its segments' file bytes and the
+  // allocated bytes of the live records it copies out of them, copied yet
+  // or not (LogUsage::victim_bytes; not journaled).
+  uint64_t victim_bytes = 0, planned_bytes = 0;
   // Records it marked dead (copies of records dead since the copy, and
   // move_records' originals), for DEAD.log at commit.
   std::vector<Location> retired_dead;
@@ -436,6 +446,9 @@ class TensorLog {
   std::map<uint64_t, Collection> pending_;           // guarded by mu_
   std::map<uint64_t, bool> collecting_;               // segments in a collect; guarded by mu_
   uint64_t copying_bytes_ = 0;                        // LogUsage::copying_bytes; guarded by mu_
+  uint64_t victim_bytes_ = 0, victim_planned_bytes_ = 0;  // LogUsage's; guarded by mu_
+  // Takes c's victim and planned bytes out of the totals (once).
+  void release_victims_locked(Collection* c);
   uint64_t next_collection_id_ = 1;                   // guarded by mu_
 
   // The buffer collections copy through, kept from one chunk and one

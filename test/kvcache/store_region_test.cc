@@ -458,6 +458,46 @@ TEST_CASE("region options out of range are refused", "[kvcache][capacity][region
 
 namespace {
 
+// Holds the store's background at `point` of its first round there, until
+// release() (or the hold's end: a failed REQUIRE must not leave the store's
+// close waiting for it).
+class BackgroundHold {
+ public:
+  BackgroundHold(KvStore* store, testing::RegionPoint point) : store_(store) {
+    testing::set_region_walk_hook(store_, [this, point](testing::RegionPoint at) {
+      if (at != point) return;
+      std::unique_lock l(mu_);
+      if (released_) return;
+      held_ = true;
+      cv_.notify_all();
+      cv_.wait(l, [&] { return released_; });
+    });
+  }
+  ~BackgroundHold() {
+    release();
+    testing::set_region_walk_hook(store_, {});
+  }
+  bool held() {
+    std::lock_guard l(mu_);
+    return held_;
+  }
+  void wait_held() {
+    std::unique_lock l(mu_);
+    cv_.wait(l, [&] { return held_; });
+  }
+  void release() {
+    std::lock_guard l(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  KvStore* const store_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool held_ = false, released_ = false;
+};
+
 // Holds the store's background at `point` of its first round there, puts
 // until a put has to make room, and checks that the region's file that put
 // retired is left on disk (one file more than the log's segments, within the
@@ -465,31 +505,14 @@ namespace {
 // without timing). Then every prompt put reads back whole.
 void check_put_leaves_file_to_background(const std::string& dir, testing::RegionPoint point) {
   Region store(dir, 1, 0.3);  // the background starts at 0.85 of the capacity
-  std::mutex mu;
-  std::condition_variable cv;
-  bool held = false, released = false;
-  testing::set_region_walk_hook(store.operator->(), [&](testing::RegionPoint at) {
-    if (at != point) return;
-    std::unique_lock l(mu);
-    if (released) return;
-    held = true;
-    cv.notify_all();
-    cv.wait(l, [&] { return released; });
-  });
-  auto is_held = [&] {
-    std::lock_guard l(mu);
-    return held;
-  };
+  BackgroundHold hold(store.operator->(), point);
   std::vector<std::vector<Token>> put;
   Token next = 0;
-  while (!is_held() && store->stats().tensor_file_bytes <= kCapacity * 9 / 10) {
+  while (!hold.held() && store->stats().tensor_file_bytes <= kCapacity * 9 / 10) {
     put.push_back(tokens(1000 + next++ * 100, 1));
     store.put(put.back());
   }
-  {
-    std::unique_lock l(mu);
-    cv.wait(l, [&] { return held; });
-  }
+  hold.wait_held();
   const uint64_t stalls = store->stats().put_stalls;
   while (store->stats().put_stalls == stalls) {
     put.push_back(tokens(1000 + next++ * 100, 1));
@@ -500,18 +523,13 @@ void check_put_leaves_file_to_background(const std::string& dir, testing::Region
   // The live segments, the region's file, and a spare for reuse if one waits.
   CHECK(segment_files(dir) == st.tensor_segments + 1 + (st.tensor_spare_bytes > 0 ? 1 : 0));
   CHECK(st.tensor_file_bytes <= kCapacity);
-  {
-    std::lock_guard l(mu);
-    released = true;
-    cv.notify_all();
-  }
+  hold.release();
   // The background commits it: deleted, or kept as the spare.
   auto files_left = [&] {
     const StoreStats now = store->stats();
     return now.tensor_segments + (now.tensor_spare_bytes > 0 ? 1 : 0);
   };
   while (segment_files(dir) != files_left()) std::this_thread::yield();
-  testing::set_region_walk_hook(store.operator->(), {});
   for (const auto& t : put) store.read(t);  // what is cached reads back whole
   store.require_invariants();
 }
@@ -524,6 +542,46 @@ TEST_CASE("a put that takes a region itself leaves the region's file to the back
   // room and take regions themselves.
   test::TempDir dir("lsm4kv_region_retired");
   check_put_leaves_file_to_background(dir.path(), testing::RegionPoint::kWalked);
+}
+
+TEST_CASE("puts use a region's dead bytes while the background's collection of it is in flight",
+          "[kvcache][capacity][region]") {
+  // One FIFO that keeps nothing: a region's pages all go, its collection
+  // copies none. The background is held after its first collection, before
+  // it applies it. Until then the region's file is on disk but counted as
+  // the slack: puts go on without a stall past the capacity, never past
+  // the capacity and one segment (kv_store.h, Capacity).
+  test::TempDir dir("lsm4kv_region_victim");
+  Region store(dir.path(), 0, 0.3, 0.0);
+  BackgroundHold hold(store.operator->(), testing::RegionPoint::kCopied);
+  std::vector<std::vector<Token>> put;
+  Token next = 0;
+  // Past the background's high mark (0.85 of the capacity) the puts wait
+  // for its first round: none of them makes room, so the region it takes
+  // is a whole segment and no spare waits.
+  while (store->stats().tensor_file_bytes <= kCapacity * 85 / 100) {
+    put.push_back(tokens(1000 + next++ * 100, 1));
+    store.put(put.back());
+    REQUIRE(next < 1000);
+  }
+  hold.wait_held();
+  uint64_t most_files = 0;
+  const uint64_t stalls = store->stats().put_stalls;
+  REQUIRE(stalls == 0);
+  for (;;) {
+    put.push_back(tokens(1000 + next++ * 100, 1));
+    store.put(put.back());
+    REQUIRE(next < 1000);
+    const StoreStats st = store->stats();
+    const uint64_t files = st.tensor_file_bytes + st.tensor_spare_bytes;  // a spare is on disk too
+    CHECK(files <= kCapacity + (64 << 10));
+    if (st.put_stalls != stalls) break;
+    most_files = std::max(most_files, files);
+  }
+  CHECK(most_files > kCapacity);
+  hold.release();
+  for (const auto& t : put) store.read(t);
+  store.require_invariants();
 }
 
 TEST_CASE("a put that finds the background's copy done applies it and leaves the region's file to the background",

@@ -233,7 +233,7 @@ TEST_CASE("a record that dies during a collection: its copy dies at commit", "[t
   REQUIRE(live_records(*log) == 20 - 1);
 }
 
-TEST_CASE("a collection's copies count as copying until its segments leave the table", "[tensorlog][gc]") {
+TEST_CASE("a collection's copies count as copying, its segments as victims, until they leave the table", "[tensorlog][gc]") {
   test::TempDir dir;
   std::unique_ptr<TensorLog> log;
   REQUIRE(TensorLog::open(dir.path(), small_segments(), &log).ok());
@@ -244,6 +244,11 @@ TEST_CASE("a collection's copies count as copying until its segments leave the t
   for (const Relocation& r : c.relocations) copies += allocated_bytes(r.to);
   REQUIRE(c.copied_bytes == copies);
   REQUIRE(log->usage().copying_bytes == copies);
+  // Its victims stand counted, with what they leave: every live record's copy.
+  uint64_t victims = 0;
+  for (uint64_t s : c.segments) victims += std::filesystem::file_size(dir.sub(segment_file_name(s)));
+  REQUIRE(log->usage().victim_bytes == victims);
+  REQUIRE(log->usage().victim_planned_bytes == copies);
 
   // A record that dies before the retirement: its copy dies with it.
   const Location gone = c.relocations[0].from;
@@ -259,6 +264,8 @@ TEST_CASE("a collection's copies count as copying until its segments leave the t
   REQUIRE(log->retire_collection(c.id).ok());
   REQUIRE(log->retire_collection(c.id).ok());  // idempotent
   REQUIRE(log->usage().copying_bytes == 0);
+  REQUIRE(log->usage().victim_bytes == 0);
+  REQUIRE(log->usage().victim_planned_bytes == 0);
   for (uint64_t s : c.segments) {
     REQUIRE(::access(dir.sub(segment_file_name(s)).c_str(), F_OK) == 0);
     for (const SegmentInfo& i : log->segments()) REQUIRE(i.id != s);
@@ -276,15 +283,18 @@ TEST_CASE("a collection's copies count as copying until its segments leave the t
   REQUIRE(live_records(*log) == moved.loc.size());
 }
 
-TEST_CASE("an aborted collection's copies stop counting as copying", "[tensorlog][gc]") {
+TEST_CASE("an aborted collection's copies stop counting as copying, its victims as victims", "[tensorlog][gc]") {
   test::TempDir dir;
   std::unique_ptr<TensorLog> log;
   REQUIRE(TensorLog::open(dir.path(), small_segments(), &log).ok());
   Index idx;
   Collection c = collect_half_dead(log.get(), &idx);
   REQUIRE(log->usage().copying_bytes > 0);
+  REQUIRE(log->usage().victim_bytes > 0);
   REQUIRE(log->abort_collection(c.id).ok());
   REQUIRE(log->usage().copying_bytes == 0);
+  REQUIRE(log->usage().victim_bytes == 0);
+  REQUIRE(log->usage().victim_planned_bytes == 0);
 }
 
 TEST_CASE("GC while readers run", "[tensorlog][gc][concurrency]") {
