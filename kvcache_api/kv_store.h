@@ -56,8 +56,9 @@
 // for the copy: tensorlog's LogUsage::victim_bytes), or for the file of a
 // region that a put took itself under kRegion, which it leaves to the
 // background thread to delete (deleting a 16 MiB file takes ~10 ms with
-// discard); the next collection deletes it first, so the two never add up. Dead records of the
-// active segment count, though none can be reclaimed before it is sealed.
+// discard); the next collection deletes it first, so the two never add up.
+// Dead records of the active segment count, though none can be reclaimed
+// before it is sealed.
 // Under kRegion a committed region's file is not deleted but kept for the
 // next put segment to write over (tensorlog/tensor_log.h, "Reused files":
 // deleting costs a discard as long as a fifth of writing it), while the
