@@ -25,6 +25,7 @@ namespace {
 constexpr uint32_t P = 16;
 const KvLayout kLayout{2, 2, 64, DType::kF16};  // 16 KiB pages: about 3 records a segment
 constexpr uint64_t kCapacity = 1 << 20;
+constexpr uint64_t kSegmentBytes = 64 << 10;  // a segment: the files may pass the capacity by one
 
 StoreOptions options(const std::string& dir, uint32_t keep_reads, double room = 0.05,
                      double small_share = StoreOptions{}.region_small_share) {
@@ -35,7 +36,7 @@ StoreOptions options(const std::string& dir, uint32_t keep_reads, double room = 
   o.page_tokens = P;
   o.sync = SyncMode::kNone;
   o.capacity_bytes = kCapacity;
-  o.segment_bytes = 64 << 10;
+  o.segment_bytes = kSegmentBytes;
   o.index_write_buffer = 64 << 10;
   o.eviction = EvictionPolicy::kRegion;
   o.region_keep_reads = keep_reads;
@@ -140,7 +141,7 @@ TEST_CASE("region eviction keeps the pages read since written and evicts the res
   const StoreStats st = store->stats();
   INFO("evicted " << st.pages_evicted << " pages, copied " << st.gc_bytes_copied << " bytes");
   CHECK(st.pages_evicted > 0);
-  CHECK(st.tensor_file_bytes <= kCapacity + (64 << 10));
+  CHECK(st.tensor_file_bytes <= kCapacity + kSegmentBytes);
   // Never read: gone, the child's page (in a younger segment) with its parent.
   CHECK(store.cached(first_cold) == 0);
   CHECK(store.cached(parent) == 0);
@@ -347,7 +348,7 @@ class PreparationHold {
 // evicts past 0.85. Puts one-page prompts until past the preparation's mark,
 // short of the eviction's.
 void fill_to_preparation(Region* store) {
-  const uint64_t prepare_mark = kCapacity * 7 / 10 - 2 * (64 << 10);
+  const uint64_t prepare_mark = kCapacity * 7 / 10 - 2 * kSegmentBytes;
   for (Token i = 0; (*store)->stats().tensor_file_bytes <= prepare_mark; i++) store->put(tokens(100000 + i * 1000, 1));
   REQUIRE((*store)->stats().tensor_file_bytes <= kCapacity * 7 / 10);
 }
@@ -574,7 +575,7 @@ TEST_CASE("puts use a region's dead bytes while the background's collection of i
     REQUIRE(next < 1000);
     const StoreStats st = store->stats();
     const uint64_t files = st.tensor_file_bytes + st.tensor_spare_bytes;  // a spare is on disk too
-    CHECK(files <= kCapacity + (64 << 10));
+    CHECK(files <= kCapacity + kSegmentBytes);
     if (st.put_stalls != stalls) break;
     most_files = std::max(most_files, files);
   }
