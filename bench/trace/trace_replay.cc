@@ -189,6 +189,7 @@ struct Result {
   uint64_t hit_tokens = 0, tokens = 0;
   uint64_t lost_after_probe = 0;  // gets that missed what their probe found (evicted in between)
   std::vector<double> probe_us, get_ms, put_ms;
+  std::vector<uint64_t> put_pages;  // pages each put of put_ms wrote
   double get_s = 0, put_s = 0, wall_s = 0;
   uint64_t get_bytes = 0, put_bytes = 0;
   uint64_t files = 0, disk_bytes = 0;
@@ -253,7 +254,10 @@ Status replay(const std::vector<TraceRequest>& trace, Backend* b, size_t bpt, si
     if (!s.ok()) return Status::io_error("request " + std::to_string(r) + ": put: " + s.to_string());
     res->put_s += dt;
     res->put_bytes += written;
-    if (written > 0) res->put_ms.push_back(dt * 1e3);
+    if (written > 0) {
+      res->put_ms.push_back(dt * 1e3);
+      res->put_pages.push_back(written / (page_tokens * bpt));
+    }
     res->hit_tokens += cached;
     res->tokens += tokens.size();
     if ((r + 1) % 500 == 0 || r + 1 == trace.size()) {
@@ -285,6 +289,25 @@ double ideal_hit_rate(const std::vector<TraceRequest>& trace) {
   return refs == 0 ? 0 : static_cast<double>(hits) / static_cast<double>(refs);
 }
 
+// A put's time follows its size, and a store that misses more writes bigger
+// puts: the put p99 of runs that hit differently is compared class by class.
+void print_puts_by_size(const std::vector<Result>& results) {
+  constexpr uint64_t kUpTo[] = {1, 4, 16, 64, UINT64_MAX};  // pages written, classes (previous, this]
+  std::printf("\n| backend | put p99 ms (puts) by pages written: 1 | 2-4 | 5-16 | 17-64 | 65+ |\n|---|---|---|---|---|---|\n");
+  for (const auto& r : results) {
+    std::printf("| %s |", r.backend.c_str());
+    uint64_t from = 0;
+    for (uint64_t to : kUpTo) {
+      std::vector<double> ms;
+      for (size_t i = 0; i < r.put_ms.size(); i++)
+        if (r.put_pages[i] > from && r.put_pages[i] <= to) ms.push_back(r.put_ms[i]);
+      std::printf(" %.2f (%zu) |", ms.empty() ? 0.0 : percentile(ms, 0.99), ms.size());
+      from = to;
+    }
+    std::printf("\n");
+  }
+}
+
 void print_table(const std::vector<Result>& results) {
   std::printf("| backend | hit rate (tokens) | probe p50 / p99 us | get GB/s | get p50 / p99 ms | put GB/s | "
               "put p50 / p99 ms | wall s | files on disk | MiB on disk |\n");
@@ -298,6 +321,7 @@ void print_table(const std::vector<Result>& results) {
                 percentile(r.put_ms, 0.5), percentile(r.put_ms, 0.99), r.wall_s,
                 static_cast<unsigned long long>(r.files), static_cast<double>(r.disk_bytes) / (1 << 20));
   }
+  print_puts_by_size(results);
   for (const auto& r : results) {
     std::printf("\n- %s; got %.1f MiB in %zu gets, put %.1f MiB in %zu puts that wrote pages", r.summary.c_str(),
                 static_cast<double>(r.get_bytes) / (1 << 20), r.get_ms.size(),
