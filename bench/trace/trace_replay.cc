@@ -293,7 +293,8 @@ double ideal_hit_rate(const std::vector<TraceRequest>& trace) {
 // puts: the put p99 of runs that hit differently is compared class by class.
 void print_puts_by_size(const std::vector<Result>& results) {
   constexpr uint64_t kUpTo[] = {1, 4, 16, 64, UINT64_MAX};  // pages written, classes (previous, this]
-  std::printf("\n| backend | put p99 ms (puts) by pages written: 1 | 2-4 | 5-16 | 17-64 | 65+ |\n|---|---|---|---|---|---|\n");
+  std::printf("\n| backend | put p99 ms (puts) by pages written: 1 | 2-4 | 5-16 | 17-64 | 65+ |\n"
+              "|---|---|---|---|---|---|\n");
   for (const auto& r : results) {
     std::printf("| %s |", r.backend.c_str());
     uint64_t from = 0;
