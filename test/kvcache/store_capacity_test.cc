@@ -235,8 +235,8 @@ TEST_CASE("the segment files stay within capacity plus one segment", "[kvcache][
   // the two slacks eviction leaves (5% each side of the put); region eviction
   // has no headroom to leave. With a background, how far below the capacity
   // it stands at the end depends on when its last rounds ran (under load it
-  // held 0.70-0.72 of it in 2 of ~200 runs), so the closer bound is the
-  // puts' own.
+  // held 0.69-0.72 of it in 2 stress runs of ~200), so the closer bound is
+  // the puts' own.
   CHECK(st.stored_bytes >= kCapacity / 2);
   if (policy == EvictionPolicy::kRegion && room == 0) CHECK(st.stored_bytes >= kCapacity * 3 / 4);
 }
