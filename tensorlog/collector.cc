@@ -295,6 +295,8 @@ Status TensorLog::retire_collection(uint64_t id) {
     auto seg = segments_.find(s);
     if (seg == segments_.end()) continue;
     retired_files_[s] = seg->second.file;
+    retired_sizes_[s] = seg->second.file_bytes;
+    retired_bytes_ += seg->second.file_bytes;
     segments_.erase(seg);
   }
   copying_bytes_ -= c.copied_bytes;  // the originals leave the count with them
@@ -370,6 +372,10 @@ Status TensorLog::commit_collection(uint64_t id, bool may_keep_spare) {
   for (uint64_t s : c.segments) {
     collecting_.erase(s);
     retired_files_.erase(s);
+    if (auto r = retired_sizes_.find(s); r != retired_sizes_.end()) {
+      retired_bytes_ -= r->second;
+      retired_sizes_.erase(r);
+    }
   }
   pending_.erase(id);
   return Status::OK();

@@ -550,6 +550,7 @@ LogUsage TensorLog::usage() const {
   u.copying_bytes = copying_bytes_;
   u.victim_bytes = victim_bytes_;
   u.victim_planned_bytes = victim_planned_bytes_;
+  u.retired_bytes = retired_bytes_;
   return u;
 }
 

@@ -213,6 +213,10 @@ struct LogUsage {
   // disk once their collections commit. A caller that bounds the files may
   // count a victim's copies in place of it, the victim in its slack.
   uint64_t victim_bytes = 0, victim_planned_bytes = 0;
+  // Not of file_bytes: the files of retired segments whose collections have
+  // not committed yet (retire_collection), on disk until the commit deletes
+  // them or keeps one as the spare.
+  uint64_t retired_bytes = 0;
   // Of file_bytes, the segments written by Head::kPut.
   uint64_t put_head_bytes = 0;
   // RAM of the per-record tables (offset, length, liveness of every record).
@@ -441,6 +445,8 @@ class TensorLog {
   std::atomic<bool> spare_ready_{false};
   // Retired segments' reading sides, until their collection commits.
   std::map<uint64_t, std::weak_ptr<SegmentFile>> retired_files_;  // guarded by mu_
+  uint64_t retired_bytes_ = 0;  // LogUsage::retired_bytes: their files' sizes; guarded by mu_
+  std::map<uint64_t, uint64_t> retired_sizes_;  // by segment; guarded by mu_
   // Whether the spare may be written over now (no reader holds it).
   bool spare_free();
   std::map<uint64_t, Collection> pending_;           // guarded by mu_
