@@ -56,7 +56,9 @@
 // for the copy: tensorlog's LogUsage::victim_bytes), or for the file of a
 // region that a put took itself under kRegion, which it leaves to the
 // background thread to delete (deleting a 16 MiB file takes ~10 ms with
-// discard); the next collection deletes it first, so the two never add up.
+// discard; what that file holds past one segment, its header and seal,
+// counts: LogUsage::retired_bytes); the next collection deletes it first,
+// so the two never add up.
 // Dead records of the active segment count, though none can be reclaimed
 // before it is sealed.
 // Under kRegion a committed region's file is not deleted but kept for the
