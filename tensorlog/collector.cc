@@ -294,9 +294,7 @@ Status TensorLog::retire_collection(uint64_t id) {
   for (uint64_t s : c.segments) {
     auto seg = segments_.find(s);
     if (seg == segments_.end()) continue;
-    retired_files_[s] = seg->second.file;
-    retired_sizes_[s] = seg->second.file_bytes;
-    retired_bytes_ += seg->second.file_bytes;
+    retired_files_[s] = {seg->second.file, seg->second.file_bytes};
     segments_.erase(seg);
   }
   copying_bytes_ -= c.copied_bytes;  // the originals leave the count with them
@@ -352,7 +350,7 @@ Status TensorLog::commit_collection(uint64_t id, bool may_keep_spare) {
       // The spare: its name stays until a new segment takes it (after a
       // crash before that it is an old segment that nothing references).
       std::lock_guard<std::mutex> l(mu_);
-      spare_ = Spare{c.segments[i], bytes, retired_files_[c.segments[i]]};
+      spare_ = Spare{c.segments[i], bytes, retired_files_[c.segments[i]].file};
       spare_ready_ = true;
       continue;
     }
@@ -372,10 +370,6 @@ Status TensorLog::commit_collection(uint64_t id, bool may_keep_spare) {
   for (uint64_t s : c.segments) {
     collecting_.erase(s);
     retired_files_.erase(s);
-    if (auto r = retired_sizes_.find(s); r != retired_sizes_.end()) {
-      retired_bytes_ -= r->second;
-      retired_sizes_.erase(r);
-    }
   }
   pending_.erase(id);
   return Status::OK();

@@ -550,7 +550,7 @@ LogUsage TensorLog::usage() const {
   u.copying_bytes = copying_bytes_;
   u.victim_bytes = victim_bytes_;
   u.victim_planned_bytes = victim_planned_bytes_;
-  u.retired_bytes = retired_bytes_;
+  for (const auto& [id, r] : retired_files_) u.retired_bytes += r.bytes;
   return u;
 }
 

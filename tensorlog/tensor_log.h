@@ -443,10 +443,13 @@ class TensorLog {
   };
   std::optional<Spare> spare_;
   std::atomic<bool> spare_ready_{false};
-  // Retired segments' reading sides, until their collection commits.
-  std::map<uint64_t, std::weak_ptr<SegmentFile>> retired_files_;  // guarded by mu_
-  uint64_t retired_bytes_ = 0;  // LogUsage::retired_bytes: their files' sizes; guarded by mu_
-  std::map<uint64_t, uint64_t> retired_sizes_;  // by segment; guarded by mu_
+  // Retired segments' reading sides and file sizes (LogUsage::retired_bytes),
+  // until their collection commits.
+  struct RetiredFile {
+    std::weak_ptr<SegmentFile> file;
+    uint64_t bytes = 0;
+  };
+  std::map<uint64_t, RetiredFile> retired_files_;  // guarded by mu_
   // Whether the spare may be written over now (no reader holds it).
   bool spare_free();
   std::map<uint64_t, Collection> pending_;           // guarded by mu_
