@@ -445,6 +445,56 @@ TEST_CASE("a page read in the prepared region is moved out by the next preparati
   store.require_invariants();
 }
 
+// A preparation's move frees nothing until its region goes: its copies
+// stay counted. So it moves only what fits within the capacity, and the one
+// segment of slack is left to the copies of the rounds (without that bound,
+// a move near the capacity and a round's copy after it took the files past
+// capacity + one segment in stress runs of the capacity test).
+TEST_CASE("a preparation moves no more than fits within the capacity", "[kvcache][capacity][region]") {
+  test::TempDir dir("lsm4kv_region_prepare_bound");
+  // One FIFO, room 0.02: the background prepares up to 0.98 of the
+  // capacity and evicts past 0.99.
+  Region store(dir.path(), 1, 0.02, 0.0);
+  tensorlog::TensorLog* log = testing::log_of(store.operator->());
+  std::vector<std::vector<Token>> hot;
+  for (Token i = 0; i < 4; i++) {  // the first segment's pages (3 fit in one): read later
+    hot.push_back(tokens(1 + i * 1000, 1));
+    store.put(hot.back());
+  }
+  const uint64_t page = log->usage().live_bytes / hot.size();
+  // A segment's header and seal at 64 KiB segments.
+  const uint64_t overhead = 3 * tensorlog::kAlign;
+  // Up to where one page and the overhead of a segment still fit, but the
+  // first segment's three would not.
+  for (Token i = 0; log->usage().file_bytes + 2 * page + overhead <= kCapacity; i++)
+    store.put(tokens(100000 + i * 1000, 1));
+  REQUIRE(log->usage().file_bytes + 3 * page > kCapacity);
+  std::mutex mu;
+  std::condition_variable cv;
+  int moves = 0;
+  uint64_t after_move = 0;
+  testing::set_region_walk_hook(store.operator->(), [&](testing::RegionPoint at) {
+    if (at != testing::RegionPoint::kPrepared) return;
+    const tensorlog::LogUsage u = log->usage();  // the copies made, the move not applied
+    std::lock_guard l(mu);
+    after_move = std::max(after_move, u.file_bytes + u.spare_bytes);
+    moves++;
+    cv.notify_all();
+  });
+  // Now the first segment's pages would be kept: the background, on its
+  // next look, prepares the region again.
+  for (const auto& h : hot) store.read(h);
+  {
+    std::unique_lock l(mu);
+    // The minute is a guard against a hang, not a speed check.
+    REQUIRE(cv.wait_for(l, std::chrono::minutes(1), [&] { return moves > 0; }));
+    CHECK(after_move <= kCapacity);
+  }
+  testing::set_region_walk_hook(store.operator->(), {});
+  for (const auto& h : hot) REQUIRE(store.cached(h) == h.size());
+  store.require_invariants();
+}
+
 TEST_CASE("region options out of range are refused", "[kvcache][capacity][region]") {
   test::TempDir dir("lsm4kv_region_bad");
   std::unique_ptr<KvStore> store;
