@@ -343,7 +343,7 @@ Status KvStoreImpl::put_batch(std::span<const PutRequest> requests, PutResult* r
   for (const PutRequest& r : requests)
     if (r.tokens.size() >= opt_.page_tokens) whole.push_back(r);
   if (whole.empty()) return Status::OK();
-  std::unique_lock g = write_lock();
+  std::lock_guard g(write_mu_);
   PutResult done;
   const uint64_t evicted_before = counters_.pages_evicted;  // evictions take write_mu_: these are this put's
   Status s = put_locked(whole, &done);

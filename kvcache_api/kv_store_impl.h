@@ -202,8 +202,6 @@ class KvStoreImpl final : public KvStore {
   // both when the file stays as the spare (cheap), else under collect_mu_
   // only, while puts go on.
   Status commit_retired_in_background();
-  // write_mu_, taken in turn with the background (write_gate_).
-  std::unique_lock<std::mutex> write_lock();
   // Commits collection id (0: none) and releases *w: as the spare under *w
   // when the file may stay, else deleted after. REQUIRES: *w holds
   // write_mu_, collect_mu_ held.
@@ -440,12 +438,6 @@ class KvStoreImpl final : public KvStore {
   bool closing_ = false;        // guarded by async_mu_
 
   std::mutex write_mu_;
-  // Taken around waits for write_mu_ (write_lock()), so that a waiting
-  // background round goes next, not after every put queued behind it: with
-  // the puts of one client coming one after the other, the background got
-  // write_mu_ only between puts, and at 1/10 of the synthetic trace waited
-  // for it for a quarter of the run.
-  std::mutex write_gate_;
   std::shared_mutex gc_mu_;
   // Taken around every acquisition of gc_mu_ so that a waiting GC commit
   // holds new readers back (pthread rwlocks prefer readers; a steady stream

@@ -226,7 +226,7 @@ Status KvStoreImpl::commit_retired_in_background() {
     if (retired_ == 0) return Status::OK();
   }
   {
-    std::unique_lock w = write_lock();
+    std::unique_lock w(write_mu_);
     std::lock_guard c(collect_mu_);
     if (retired_ != 0 && log_->would_keep_spare(retired_)) return commit_retired(/*write_held=*/true);
   }
@@ -242,11 +242,6 @@ Status KvStoreImpl::commit_releasing(uint64_t id, std::unique_lock<std::mutex>* 
   }
   w->unlock();
   return id == 0 ? s : log_->commit_collection(id);
-}
-
-std::unique_lock<std::mutex> KvStoreImpl::write_lock() {
-  std::lock_guard gate(write_gate_);
-  return std::unique_lock(write_mu_);
 }
 
 void KvStoreImpl::wake_maintainer() {

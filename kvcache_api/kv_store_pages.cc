@@ -86,7 +86,7 @@ Status KvStoreImpl::put_pages(NamespaceId ns, std::span<const std::string_view> 
   LSM4KV_RETURN_IF_ERROR(check_writable("put_pages"));
   LSM4KV_RETURN_IF_ERROR(check_keyed("put_pages", ns, keys, &sources, &page_bytes));
   const std::vector<std::string> all = index_keys(ns, keys);
-  std::unique_lock g = write_lock();
+  std::lock_guard g(write_mu_);
   std::vector<std::string> values;
   std::vector<Status> statuses;
   LSM4KV_RETURN_IF_ERROR(lookup_all(all, &values, &statuses));

@@ -403,7 +403,7 @@ Status KvStoreImpl::maintain_region_once(uint64_t files_low, bool* acted) {
     std::unique_lock c(collect_mu_);
     if (copied_ || retired_ != 0) {
       c.unlock();
-      std::unique_lock w = write_lock();
+      std::unique_lock w(write_mu_);
       c.lock();
       uint64_t retired = 0;
       LSM4KV_RETURN_IF_ERROR(apply_copied(&retired));
@@ -412,7 +412,7 @@ Status KvStoreImpl::maintain_region_once(uint64_t files_low, bool* acted) {
     LSM4KV_RETURN_IF_ERROR(free_dead_segments());  // no index change: no write_mu_
   }
   {
-    std::unique_lock w = write_lock();
+    std::lock_guard w(write_mu_);
     std::lock_guard c(collect_mu_);
     const uint64_t file_bytes = log_->usage().file_bytes;
     if (file_bytes <= files_low) {
@@ -429,7 +429,7 @@ Status KvStoreImpl::maintain_region_once(uint64_t files_low, bool* acted) {
   RegionWalk walk;
   Status walked = walk_region(victim, listed, nullptr, &walk);
   region_hook(testing::RegionPoint::kWalked);
-  std::unique_lock w = write_lock();
+  std::unique_lock w(write_mu_);
   std::unique_lock c(collect_mu_);
   std::unordered_set<std::string> paths = std::move(*walk_paths_);
   walk_paths_.reset();
@@ -451,7 +451,7 @@ Status KvStoreImpl::apply_background_copy(std::unique_lock<std::mutex>* w, std::
                                           testing::RegionPoint at) {
   c->unlock();
   region_hook(at);
-  *w = write_lock();
+  w->lock();
   c->lock();
   uint64_t retired = 0;
   LSM4KV_RETURN_IF_ERROR(apply_copied(&retired));  // unless a put that needed room applied it first
@@ -475,7 +475,7 @@ Status KvStoreImpl::prepare_region_once(bool* acted) {
   uint64_t victim = 0, epoch = 0;
   std::vector<ListedPage> listed;
   {
-    std::unique_lock w = write_lock();
+    std::lock_guard w(write_mu_);
     std::lock_guard c(collect_mu_);
     victim = region_victim();
     if (victim == 0 || victim == prepared_ || copied_) return Status::OK();
@@ -484,7 +484,7 @@ Status KvStoreImpl::prepare_region_once(bool* acted) {
   }
   RegionWalk walk;
   LSM4KV_RETURN_IF_ERROR(walk_region(victim, listed, nullptr, &walk));
-  std::unique_lock w = write_lock();
+  std::unique_lock w(write_mu_);
   std::unique_lock c(collect_mu_);
   *acted = true;
   if (epoch != index_epoch_ || copied_ || region_victim() != victim) return Status::OK();  // overtaken: again
