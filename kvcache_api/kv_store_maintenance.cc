@@ -28,12 +28,6 @@ uint64_t segment_overhead(uint64_t segment_bytes) {
   return align_up(tensorlog::kRecordHeaderSize + 10 + 20 * (segment_bytes / kAlign)) + 2 * kAlign;
 }
 
-// The most a put of `needed` record bytes adds to the segment files: the
-// records and the overhead of every segment it fills.
-uint64_t file_growth(uint64_t needed, uint64_t segment_bytes) {
-  return needed + (needed / segment_bytes + 1) * segment_overhead(segment_bytes);
-}
-
 // Bytes no collection can give back: live records, headers, seals.
 uint64_t kept_bytes(const tensorlog::LogUsage& u) { return u.file_bytes - u.dead_bytes; }
 
@@ -83,12 +77,14 @@ Status KvStoreImpl::make_room(uint64_t needed, uint64_t fill, const std::vector<
 // split over the log's two heads (two FIFOs: kv_store_region.cc) may fill
 // one more segment.
 uint64_t KvStoreImpl::put_room(uint64_t needed) const {
-  const uint64_t growth = file_growth(needed, segment_bytes()) +
+  const uint64_t growth = records_growth(needed) +
                           (two_fifos() ? segment_overhead(segment_bytes()) : 0);
   return minus(opt_.capacity_bytes, growth);
 }
 
-uint64_t KvStoreImpl::records_growth(uint64_t bytes) const { return file_growth(bytes, segment_bytes()); }
+uint64_t KvStoreImpl::records_growth(uint64_t bytes) const {
+  return bytes + (bytes / segment_bytes() + 1) * segment_overhead(segment_bytes());
+}
 
 uint64_t KvStoreImpl::region_counted_bytes(uint64_t fill) const {
   const tensorlog::LogUsage u = log_->usage();

@@ -310,13 +310,15 @@ TEST_CASE("two FIFOs: pages that go with an ancestor from another small segment 
 namespace {
 
 // Counts the background's preparations that move pages (RegionPoint::
-// kPrepared: the move copied, not applied) and, with hold, holds them there
-// until release().
+// kPrepared: the move copied, not applied; at_prepared runs there first)
+// and, with hold, holds them there until release().
 class PreparationHold {
  public:
-  explicit PreparationHold(Region* store, bool hold = true) : store_(store), released_(!hold) {
-    testing::set_region_walk_hook(store->operator->(), [this](testing::RegionPoint at) {
+  explicit PreparationHold(Region* store, bool hold = true, std::function<void()> at_prepared = {})
+      : store_(store), released_(!hold) {
+    testing::set_region_walk_hook(store->operator->(), [this, at_prepared](testing::RegionPoint at) {
       if (at != testing::RegionPoint::kPrepared) return;
+      if (at_prepared) at_prepared();
       std::unique_lock l(mu_);
       prepared_++;
       cv_.notify_all();
@@ -469,28 +471,18 @@ TEST_CASE("a preparation moves no more than fits within the capacity", "[kvcache
   for (Token i = 0; log->usage().file_bytes + 2 * page + overhead <= kCapacity; i++)
     store.put(tokens(100000 + i * 1000, 1));
   REQUIRE(log->usage().file_bytes + 3 * page > kCapacity);
-  std::mutex mu;
-  std::condition_variable cv;
-  int moves = 0;
-  uint64_t after_move = 0;
-  testing::set_region_walk_hook(store.operator->(), [&](testing::RegionPoint at) {
-    if (at != testing::RegionPoint::kPrepared) return;
-    const tensorlog::LogUsage u = log->usage();  // the copies made, the move not applied
-    std::lock_guard l(mu);
-    after_move = std::max(after_move, u.file_bytes + u.spare_bytes);
-    moves++;
-    cv.notify_all();
-  });
-  // Now the first segment's pages would be kept: the background, on its
-  // next look, prepares the region again.
-  for (const auto& h : hot) store.read(h);
+  std::atomic<uint64_t> after_move{0};  // the copies made, the move not applied
   {
-    std::unique_lock l(mu);
-    // The minute is a guard against a hang, not a speed check.
-    REQUIRE(cv.wait_for(l, std::chrono::minutes(1), [&] { return moves > 0; }));
-    CHECK(after_move <= kCapacity);
+    PreparationHold moves(&store, /*hold=*/false, [&] {
+      const tensorlog::LogUsage u = log->usage();
+      after_move = std::max<uint64_t>(after_move, u.file_bytes + u.spare_bytes);
+    });
+    // Now the first segment's pages would be kept: the background, on its
+    // next look, prepares the region again.
+    for (const auto& h : hot) store.read(h);
+    REQUIRE(moves.wait_prepared());
   }
-  testing::set_region_walk_hook(store.operator->(), {});
+  CHECK(after_move <= kCapacity);
   for (const auto& h : hot) REQUIRE(store.cached(h) == h.size());
   store.require_invariants();
 }
