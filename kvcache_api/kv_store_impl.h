@@ -198,14 +198,15 @@ class KvStoreImpl final : public KvStore {
   // no put in flight, so the log's count of its files is exact.
   // REQUIRES: collect_mu_ held, and write_mu_ when write_held.
   Status commit_retired(bool write_held = false);
-  // commit_retired from the background thread, holding neither lock: under
-  // both when the file stays as the spare (cheap), else under collect_mu_
-  // only, while puts go on.
+  // commit_retired from the background thread, holding neither lock: when
+  // the file may stay as the spare, its syncs under collect_mu_ only
+  // (TensorLog::settle_collection), then the spare kept under both (cheap);
+  // else under collect_mu_ only, while puts go on.
   Status commit_retired_in_background();
-  // Commits collection id (0: none) and releases *w: as the spare under *w
-  // when the file may stay, else deleted after. REQUIRES: *w holds
-  // write_mu_, collect_mu_ held.
-  Status commit_releasing(uint64_t id, std::unique_lock<std::mutex>* w);
+  // Releases both locks and commits collection id (0: none) as
+  // commit_retired_in_background does. REQUIRES: *w holds write_mu_, *c
+  // collect_mu_.
+  Status commit_releasing(uint64_t id, std::unique_lock<std::mutex>* w, std::unique_lock<std::mutex>* c);
   // Where a put's apply_copied leaves its old segment: to the background
   // (retired_), or null without one (deleted inline).
   uint64_t* leave_to_background() { return opt_.maintenance_room > 0 ? &retired_ : nullptr; }

@@ -221,6 +221,10 @@ Status KvStoreImpl::commit_retired_in_background() {
     // step of issue 12), one lock taken less per round.
     std::lock_guard c(collect_mu_);
     if (retired_ == 0) return Status::OK();
+    // A file that may stay as the spare needs write_mu_ (no append in
+    // flight) for that step only: the commit's syncs (the index WAL,
+    // DEAD.log) run first, without it, while puts go on.
+    if (log_->would_keep_spare(retired_)) LSM4KV_RETURN_IF_ERROR(log_->settle_collection(retired_));
   }
   {
     std::unique_lock w(write_mu_);
@@ -231,14 +235,11 @@ Status KvStoreImpl::commit_retired_in_background() {
   return commit_retired();  // the file goes (with discard, ~10 ms): without write_mu_, puts go on
 }
 
-Status KvStoreImpl::commit_releasing(uint64_t id, std::unique_lock<std::mutex>* w) {
-  Status s;
-  if (id != 0 && log_->would_keep_spare(id)) {
-    s = log_->commit_collection(id, /*may_keep_spare=*/true);
-    id = 0;
-  }
+Status KvStoreImpl::commit_releasing(uint64_t id, std::unique_lock<std::mutex>* w, std::unique_lock<std::mutex>* c) {
   w->unlock();
-  return id == 0 ? s : log_->commit_collection(id);
+  if (id != 0) retired_ = id;  // until committed, a put that needs room may commit it
+  c->unlock();
+  return id != 0 ? commit_retired_in_background() : Status::OK();
 }
 
 void KvStoreImpl::wake_maintainer() {

@@ -407,7 +407,8 @@ Status KvStoreImpl::maintain_region_once(uint64_t files_low, bool* acted) {
       c.lock();
       uint64_t retired = 0;
       LSM4KV_RETURN_IF_ERROR(apply_copied(&retired));
-      LSM4KV_RETURN_IF_ERROR(commit_releasing(retired, &w));
+      LSM4KV_RETURN_IF_ERROR(commit_releasing(retired, &w, &c));
+      c.lock();
     }
     LSM4KV_RETURN_IF_ERROR(free_dead_segments());  // no index change: no write_mu_
   }
@@ -455,7 +456,7 @@ Status KvStoreImpl::apply_background_copy(std::unique_lock<std::mutex>* w, std::
   c->lock();
   uint64_t retired = 0;
   LSM4KV_RETURN_IF_ERROR(apply_copied(&retired));  // unless a put that needed room applied it first
-  return commit_releasing(retired, w);
+  return commit_releasing(retired, w, c);
 }
 
 bool KvStoreImpl::wants_preparation(uint64_t file_bytes, uint64_t files_low) const {

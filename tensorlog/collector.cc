@@ -320,6 +320,24 @@ bool TensorLog::would_keep_spare(uint64_t id) const {
   return u.file_bytes + u.spare_bytes + bytes <= reuse_files_within_.load(std::memory_order_relaxed);
 }
 
+Status TensorLog::settle_collection(uint64_t id) {
+  LSM4KV_RETURN_IF_ERROR(check_writable("settle_collection"));
+  LSM4KV_RETURN_IF_ERROR(retire_collection(id));
+  std::vector<Location> marks;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    const Collection& c = pending_.at(id);
+    if (c.segments.empty()) return Status::OK();
+    marks = c.retired_dead;
+  }
+  LSM4KV_RETURN_IF_ERROR(settle_dead(marks));
+  // Retired: nothing adds to them any more.
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = pending_.find(id);
+  if (it != pending_.end()) it->second.retired_dead.clear();
+  return Status::OK();
+}
+
 Status TensorLog::commit_collection(uint64_t id, bool may_keep_spare) {
   LSM4KV_RETURN_IF_ERROR(check_writable("commit_collection"));
   const bool keep = may_keep_spare && would_keep_spare(id);

@@ -334,6 +334,14 @@ class TensorLog {
   // ("Reused files"): the caller makes sure no append is in flight, so that
   // file_bytes is exact.
   Status commit_collection(uint64_t id, bool may_keep_spare = false);
+  // The first step of commit_collection on its own: retires collection id
+  // and makes the caller's reference changes and its records' dead marks
+  // durable (before_reclaim, then DEAD.log), so that the commit after does
+  // only what is left (deferred marks since, the files, the journal). Lets
+  // a caller take the syncs out of a lock that the commit needs. A
+  // collection that only moved records settles at its commit (its marks
+  // wait for its journal to go).
+  Status settle_collection(uint64_t id);
   // Whether committing collection id may keep a file: reuse is on, no spare
   // waits, and the files and spares would stay within reuse_files_within.
   bool would_keep_spare(uint64_t id) const;

@@ -564,6 +564,18 @@ TEST_CASE("move_records skips dead records and refuses the active segment or a p
   idx.check_all(log.get());
 }
 
+// A before_reclaim hook that counts its calls and returns what the test sets.
+struct ReclaimHook {
+  int calls = 0;
+  Status result;
+  void attach(TensorLog* log) {
+    log->set_before_reclaim([this] {
+      calls++;
+      return result;
+    });
+  }
+};
+
 // The store writes evictions and relocations to its index unsynced: their
 // dead marks wait (defer_dead), and no file goes before the log's
 // before_reclaim hook has made those writes durable.
@@ -572,14 +584,10 @@ TEST_CASE("defer_dead: dead in memory at once; DEAD.log and file deletions wait 
   test::TempDir dir;
   TensorLogOptions o = small_segments();
   Index idx;
-  int hook_calls = 0;
-  Status hook_result;
+  ReclaimHook hook;
   auto hooked = [&](std::unique_ptr<TensorLog>* log) {
     REQUIRE(TensorLog::open(dir.path(), o, log).ok());
-    (*log)->set_before_reclaim([&] {
-      hook_calls++;
-      return hook_result;
-    });
+    hook.attach(log->get());
   };
   uint64_t first = 0;
   {
@@ -604,13 +612,13 @@ TEST_CASE("defer_dead: dead in memory at once; DEAD.log and file deletions wait 
     REQUIRE(c.segments == std::vector<uint64_t>{first});
     REQUIRE(c.relocations.empty());
     // The hook fails (the index could not be synced): the file stays.
-    hook_result = Status::io_error("index sync failed");
+    hook.result = Status::io_error("index sync failed");
     REQUIRE(log->commit_collection(c.id).is_io_error());
-    REQUIRE(hook_calls == 1);
+    REQUIRE(hook.calls == 1);
     REQUIRE(::access(dir.sub(segment_file_name(first)).c_str(), F_OK) == 0);
-    hook_result = Status::OK();
+    hook.result = Status::OK();
     REQUIRE(log->commit_collection(c.id).ok());
-    REQUIRE(hook_calls == 2);
+    REQUIRE(hook.calls == 2);
     REQUIRE_FALSE(::access(dir.sub(segment_file_name(first)).c_str(), F_OK) == 0);
     idx.check_all(log.get());
     // A deferred mark that no commit or settle_dead wrote: a crash (or a
@@ -627,10 +635,65 @@ TEST_CASE("defer_dead: dead in memory at once; DEAD.log and file deletions wait 
     log->defer_dead(std::span<const Location>(&idx.loc.at(39), 1));
     idx.loc.erase(39);
     REQUIRE(log->settle_dead().ok());
-    REQUIRE(hook_calls == 3);
+    REQUIRE(hook.calls == 3);
   }
   std::unique_ptr<TensorLog> log;
   hooked(&log);
   REQUIRE(live_records(*log) == idx.loc.size());  // settled: in DEAD.log
+  idx.check_all(log.get());
+}
+
+TEST_CASE("settle_collection: a commit's syncs and marks ahead of it; the commit then only deletes",
+          "[tensorlog][gc][defer]") {
+  test::TempDir dir;
+  TensorLogOptions o = small_segments();
+  Index idx;
+  ReclaimHook hook;
+  const std::string dead_log = dir.sub("DEAD.log");
+  auto dead_log_bytes = [&] {
+    std::error_code ec;
+    const auto n = std::filesystem::file_size(dead_log, ec);
+    return ec ? uint64_t{0} : static_cast<uint64_t>(n);
+  };
+  {
+    std::unique_ptr<TensorLog> log;
+    REQUIRE(TensorLog::open(dir.path(), o, &log).ok());
+    hook.attach(log.get());
+    Collection c = collect_half_dead(log.get(), &idx);
+    // A record that dies during the collection: its copy is a retired mark.
+    const Relocation died = c.relocations[0];
+    REQUIRE(log->mark_dead({&died.from, 1}).ok());
+    for (auto it = idx.loc.begin(); it != idx.loc.end(); ++it)
+      if (it->second.segment == died.from.segment && it->second.offset == died.from.offset) {
+        idx.loc.erase(it);
+        break;
+      }
+    idx.apply(c);
+    const uint64_t marks_before = dead_log_bytes();
+
+    // The hook fails: nothing reaches DEAD.log, and a retry settles.
+    hook.result = Status::io_error("index sync failed");
+    REQUIRE(log->settle_collection(c.id).is_io_error());
+    REQUIRE(dead_log_bytes() == marks_before);
+    hook.result = Status::OK();
+    REQUIRE(log->settle_collection(c.id).ok());
+    REQUIRE(hook.calls == 2);
+    const uint64_t settled = dead_log_bytes();
+    REQUIRE(settled > marks_before);  // the copy's mark, durable before any file goes
+    for (uint64_t s : c.segments) REQUIRE(::access(dir.sub(segment_file_name(s)).c_str(), F_OK) == 0);
+    REQUIRE(live_records(*log) == idx.loc.size());
+
+    // The commit syncs the index again (writes may have come since), but
+    // does not write the settled marks twice.
+    REQUIRE(log->commit_collection(c.id).ok());
+    REQUIRE(hook.calls == 3);
+    REQUIRE(dead_log_bytes() == settled);
+    for (uint64_t s : c.segments) REQUIRE_FALSE(::access(dir.sub(segment_file_name(s)).c_str(), F_OK) == 0);
+    idx.check_all(log.get());
+  }
+  // The settled mark survives: a reopen counts the same live records.
+  std::unique_ptr<TensorLog> log;
+  REQUIRE(TensorLog::open(dir.path(), o, &log).ok());
+  REQUIRE(live_records(*log) == idx.loc.size());
   idx.check_all(log.get());
 }
