@@ -203,10 +203,10 @@ class KvStoreImpl final : public KvStore {
   // (TensorLog::settle_collection), then the spare kept under both (cheap);
   // else under collect_mu_ only, while puts go on.
   Status commit_retired_in_background();
-  // Releases both locks and commits collection id (0: none) as
-  // commit_retired_in_background does. REQUIRES: *w holds write_mu_, *c
-  // collect_mu_.
-  Status commit_releasing(uint64_t id, std::unique_lock<std::mutex>* w, std::unique_lock<std::mutex>* c);
+  // Releases both locks and commits retired_ (if any) as
+  // commit_retired_in_background does; until then a put that needs room
+  // may commit it. REQUIRES: *w holds write_mu_, *c collect_mu_.
+  Status commit_releasing(std::unique_lock<std::mutex>* w, std::unique_lock<std::mutex>* c);
   // Where a put's apply_copied leaves its old segment: to the background
   // (retired_), or null without one (deleted inline).
   uint64_t* leave_to_background() { return opt_.maintenance_room > 0 ? &retired_ : nullptr; }

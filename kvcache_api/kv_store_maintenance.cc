@@ -235,11 +235,10 @@ Status KvStoreImpl::commit_retired_in_background() {
   return commit_retired();  // the file goes (with discard, ~10 ms): without write_mu_, puts go on
 }
 
-Status KvStoreImpl::commit_releasing(uint64_t id, std::unique_lock<std::mutex>* w, std::unique_lock<std::mutex>* c) {
+Status KvStoreImpl::commit_releasing(std::unique_lock<std::mutex>* w, std::unique_lock<std::mutex>* c) {
   w->unlock();
-  if (id != 0) retired_ = id;  // until committed, a put that needs room may commit it
   c->unlock();
-  return id != 0 ? commit_retired_in_background() : Status::OK();
+  return commit_retired_in_background();
 }
 
 void KvStoreImpl::wake_maintainer() {

@@ -405,9 +405,8 @@ Status KvStoreImpl::maintain_region_once(uint64_t files_low, bool* acted) {
       c.unlock();
       std::unique_lock w(write_mu_);
       c.lock();
-      uint64_t retired = 0;
-      LSM4KV_RETURN_IF_ERROR(apply_copied(&retired));
-      LSM4KV_RETURN_IF_ERROR(commit_releasing(retired, &w, &c));
+      LSM4KV_RETURN_IF_ERROR(apply_copied(&retired_));
+      LSM4KV_RETURN_IF_ERROR(commit_releasing(&w, &c));
       c.lock();
     }
     LSM4KV_RETURN_IF_ERROR(free_dead_segments());  // no index change: no write_mu_
@@ -454,9 +453,8 @@ Status KvStoreImpl::apply_background_copy(std::unique_lock<std::mutex>* w, std::
   region_hook(at);
   w->lock();
   c->lock();
-  uint64_t retired = 0;
-  LSM4KV_RETURN_IF_ERROR(apply_copied(&retired));  // unless a put that needed room applied it first
-  return commit_releasing(retired, w, c);
+  LSM4KV_RETURN_IF_ERROR(apply_copied(&retired_));  // unless a put that needed room applied it first
+  return commit_releasing(w, c);
 }
 
 bool KvStoreImpl::wants_preparation(uint64_t file_bytes, uint64_t files_low) const {

@@ -39,6 +39,13 @@ struct Index {
       this->size[first + i] = size;
     }
   }
+  // Forgets the key stored at l (the caller marks it dead). False: no key is.
+  bool erase_at(const Location& l) {
+    const auto it = std::find_if(loc.begin(), loc.end(), [&](const auto& kv) { return kv.second == l; });
+    if (it == loc.end()) return false;
+    loc.erase(it);
+    return true;
+  }
   // Applies relocations whose key still points at the old location.
   void apply(const Collection& c) {
     std::map<std::pair<uint64_t, uint64_t>, Location> moved;
@@ -252,9 +259,7 @@ TEST_CASE("a collection's copies count as copying, its segments as victims, unti
 
   // A record that dies before the retirement: its copy dies with it.
   const Location gone = c.relocations[0].from;
-  const auto gone_key = std::find_if(idx.loc.begin(), idx.loc.end(), [&](const auto& kv) { return kv.second == gone; });
-  REQUIRE(gone_key != idx.loc.end());
-  idx.loc.erase(gone_key);
+  REQUIRE(idx.erase_at(gone));
   REQUIRE(log->mark_dead({&gone, 1}).ok());
   Index moved = idx;
   moved.apply(c);
@@ -663,11 +668,7 @@ TEST_CASE("settle_collection: a commit's syncs and marks ahead of it; the commit
     // A record that dies during the collection: its copy is a retired mark.
     const Relocation died = c.relocations[0];
     REQUIRE(log->mark_dead({&died.from, 1}).ok());
-    for (auto it = idx.loc.begin(); it != idx.loc.end(); ++it)
-      if (it->second.segment == died.from.segment && it->second.offset == died.from.offset) {
-        idx.loc.erase(it);
-        break;
-      }
+    REQUIRE(idx.erase_at(died.from));
     idx.apply(c);
     const uint64_t marks_before = dead_log_bytes();
 
