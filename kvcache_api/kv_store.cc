@@ -301,8 +301,8 @@ Status KvStoreImpl::check_buffer(const KvBuffer& b, const KvLayout& layout, size
         return Status::invalid_argument(std::string(what) + ": buffer holds " + std::to_string(b.size) +
                                         " bytes, the layout needs " + std::to_string(want) + " for " +
                                         std::to_string(tokens) + " tokens");
-      if (b.kind == KvBuffer::Kind::kDevicePageMajor && !tensorlog::device_available())
-        return tensorlog::no_device_status();
+      if (b.kind == KvBuffer::Kind::kDevicePageMajor)
+        return tensorlog::check_device_pointer(b.data, what);
       return Status::OK();
     case KvBuffer::Kind::kHostPerLayer: {
       if (layout.is_opaque())

@@ -1,5 +1,7 @@
 #include "tensorlog/device_copy.h"
 
+#include <pthread.h>
+
 #include <mutex>
 
 #if LSM4KV_WITH_CUDA
@@ -14,26 +16,52 @@ struct DeviceProbe {
   std::string why;
 };
 
-const DeviceProbe& probe() {
-  static const DeviceProbe result = [] {
-    DeviceProbe p;
+DeviceProbe run_probe() {
+  DeviceProbe p;
 #if LSM4KV_WITH_CUDA
-    int count = 0;
-    cudaError_t err = cudaGetDeviceCount(&count);
-    if (err != cudaSuccess) {
-      p.why = std::string("cudaGetDeviceCount failed: ") + cudaGetErrorString(err);
-      cudaGetLastError();  // clear the sticky error
-    } else if (count == 0) {
-      p.why = "cudaGetDeviceCount reports no CUDA device";
-    } else {
-      p.available = true;
-    }
+  int count = 0;
+  cudaError_t err = cudaGetDeviceCount(&count);
+  if (err != cudaSuccess) {
+    p.why = std::string("cudaGetDeviceCount failed: ") + cudaGetErrorString(err);
+    cudaGetLastError();  // clear the sticky error
+  } else if (count == 0) {
+    p.why = "cudaGetDeviceCount reports no CUDA device";
+  } else {
+    p.available = true;
+  }
 #else
-    p.why = "lsm4kv was built without CUDA (LSM4KV_WITH_CUDA unset)";
+  p.why = "lsm4kv was built without CUDA (LSM4KV_WITH_CUDA unset)";
 #endif
-    return p;
-  }();
-  return result;
+  return p;
+}
+
+// The probe runs once per process. CUDA does not survive fork(): once the
+// probe has initialized it, every CUDA call in a forked child fails (seen on
+// a GPU machine: a child's puts and gets failed with IOError). So a child
+// forked after the probe inherits "no device" and works with host memory.
+std::mutex probe_mu;  // guards the two below; held across fork() by the handlers
+bool probed = false;
+DeviceProbe probe_result;
+
+void lock_before_fork() { probe_mu.lock(); }
+void unlock_in_parent() { probe_mu.unlock(); }
+void unlock_in_child() {
+  probe_result = {false, "CUDA was initialized before this process was forked, and CUDA does not survive fork()"};
+  probe_mu.unlock();
+}
+
+// Calls f(probe_result) under the lock, probing first if this process has not.
+template <typename F>
+auto with_probe(F f) {
+  std::lock_guard<std::mutex> l(probe_mu);
+  if (!probed) {
+    probe_result = run_probe();
+    probed = true;
+#if LSM4KV_WITH_CUDA
+    ::pthread_atfork(lock_before_fork, unlock_in_parent, unlock_in_child);
+#endif
+  }
+  return f(static_cast<const DeviceProbe&>(probe_result));
 }
 
 #if LSM4KV_WITH_CUDA
@@ -54,14 +82,33 @@ bool cuda_compiled() {
 }
 
 bool device_available(std::string* why) {
-  const DeviceProbe& p = probe();
-  if (why != nullptr) *why = p.why;
-  return p.available;
+  return with_probe([why](const DeviceProbe& p) {
+    if (why != nullptr) *why = p.why;
+    return p.available;
+  });
 }
 
 Status no_device_status() {
   return Status::not_supported("device destination requested but no CUDA device is usable: " +
-                               probe().why);
+                               with_probe([](const DeviceProbe& p) { return p.why; }));
+}
+
+Status check_device_pointer(const void* p, const char* what) {
+  if (!device_available()) return no_device_status();
+#if LSM4KV_WITH_CUDA
+  cudaPointerAttributes a{};
+  cudaError_t err = cudaPointerGetAttributes(&a, p);
+  if (err != cudaSuccess) {
+    cudaGetLastError();  // clear it: an unknown pointer is the caller's error, not the context's
+    return Status::invalid_argument(std::string(what) + ": not CUDA memory (" + cudaGetErrorString(err) + ")");
+  }
+  if (a.type != cudaMemoryTypeDevice && a.type != cudaMemoryTypeManaged)
+    return Status::invalid_argument(std::string(what) + ": a device buffer in host memory");
+  return Status::OK();
+#else
+  (void)p, (void)what;
+  return no_device_status();
+#endif
 }
 
 void* pinned_alloc(size_t n) {

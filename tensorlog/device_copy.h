@@ -22,9 +22,18 @@ namespace lsm4kv::tensorlog {
 bool cuda_compiled();
 // True when a CUDA device can be used; decided once per process. When false,
 // *why (if given) says why, e.g. "cudaGetDeviceCount: no CUDA-capable device".
+// CUDA does not survive fork(): in a child forked after the first call it is
+// false (the child's device buffers get NotSupported, its host reads and
+// writes go on in plain host memory).
 bool device_available(std::string* why = nullptr);
 // The NotSupported status a device destination gets without a device.
 Status no_device_status();
+// OK when [p, p + n) is memory a device copy may use as device memory (CUDA
+// device or managed memory, per cudaPointerGetAttributes); InvalidArgument
+// naming `what` for host memory (pinned or not) or an unknown pointer, so that
+// a host buffer passed as device memory is refused before any copy;
+// NotSupported without a device.
+Status check_device_pointer(const void* p, const char* what);
 
 // Page-locked host memory from cudaHostAlloc; nullptr when no device.
 void* pinned_alloc(size_t n);

@@ -338,6 +338,10 @@ Status TensorLog::read(std::span<ReadRequest> requests, const ReadOptions& optio
     for (ReadRequest& r : requests) r.status = s;
     return s;
   }
+  for (ReadRequest& r : requests)
+    if (r.memory == MemoryKind::kDevice && r.size > 0 && bad.ok())
+      bad = r.status = check_device_pointer(r.dst, "read");
+  if (!bad.ok()) return bad;
   return read_records(requests, options);
 }
 

@@ -5,6 +5,10 @@
 //          size from a plain file of the same size through a bare io_uring
 //          loop of the same queue depth and read size; ratio = log / raw in
 //          payload bytes per second. Raw and log runs alternate per point.
+//          --memory device reads the log's records into GPU memory (pinned
+//          staging, cudaMemcpyAsync on one stream, the read returning once
+//          the copies are done); the raw side still reads into host memory,
+//          so the ratio says what the way to the GPU costs over the disk.
 //   write  batched appends (SyncMode::kPerBatch) against sequential O_DIRECT
 //          pwrite of the same bytes + fdatasync per batch, alternating
 //          batch by batch; also the median of the ratios of 8 slices.
@@ -30,7 +34,12 @@
 
 #include "bench/bench_util.h"
 #include "tensorlog/codec.h"
+#include "tensorlog/device_copy.h"
 #include "tensorlog/tensor_log.h"
+
+#if LSM4KV_WITH_CUDA
+#include <cuda_runtime_api.h>
+#endif
 
 using namespace lsm4kv;
 using lsm4kv::bench::die;
@@ -51,7 +60,42 @@ struct Config {
   unsigned queue_depth = 64;
   size_t tag_bytes = 256;
   int min_write_batch = 8;
+  std::string memory = "host";
   bool keep = false;
+};
+
+// Where the read part's log reads land: host memory, or one GPU buffer (and
+// the stream its copies go to) when --memory device.
+class Destination {
+ public:
+  Destination(const std::string& memory, size_t bytes) : host_(memory == "host" ? bytes : 0) {
+    if (memory == "host") return;
+    std::string why;
+    if (memory != "device") die(Status::invalid_argument("--memory is host or device"), "options");
+    if (!device_available(&why)) die(Status::not_supported("--memory device: " + why), "options");
+#if LSM4KV_WITH_CUDA
+    if (cudaMalloc(reinterpret_cast<void**>(&device_), bytes) != cudaSuccess ||
+        cudaStreamCreate(reinterpret_cast<cudaStream_t*>(&stream_)) != cudaSuccess)
+      die(Status::io_error("cudaMalloc / cudaStreamCreate"), "device buffer");
+#endif
+  }
+  ~Destination() {
+#if LSM4KV_WITH_CUDA
+    if (device_ != nullptr) cudaFree(device_), cudaStreamDestroy(static_cast<cudaStream_t>(stream_));
+#endif
+  }
+  char* data() { return device_ != nullptr ? device_ : host_.data(); }
+  MemoryKind kind() const { return device_ != nullptr ? MemoryKind::kDevice : MemoryKind::kHost; }
+  ReadOptions options() const {
+    ReadOptions o;
+    o.cuda_stream = stream_;
+    return o;
+  }
+
+ private:
+  std::vector<char> host_;
+  char* device_ = nullptr;
+  void* stream_ = nullptr;
 };
 
 // Bytes of the segment files (what the records take on disk, headers and
@@ -174,8 +218,8 @@ void write_plain_file(const std::string& path, uint64_t bytes) {
 // ---------------------------------------------------------------------------
 
 void bench_read(const Config& c) {
-  std::printf("\n## read: random batches, O_DIRECT, queue depth %u, file %.1f GiB per size\n",
-              c.queue_depth, c.file_gb);
+  std::printf("\n## read: random batches, O_DIRECT, queue depth %u, file %.1f GiB per size, log reads into %s memory\n",
+              c.queue_depth, c.file_gb, c.memory.c_str());
   std::printf("| record | batch | raw GB/s | log GB/s | log/raw | raw batches | log batches | "
               "log file/record bytes |\n");
   std::printf("|---|---|---|---|---|---|---|---|\n");
@@ -212,11 +256,10 @@ void bench_read(const Config& c) {
     write_plain_file(plain, raw_extents * align_up(size));
     RawReader raw(plain, c.queue_depth, std::max<size_t>(64 << 20, 2 * align_up(size)));
 
-    std::vector<std::string> dst_mem(1);
     std::mt19937_64 rng(42);
     for (int batch : c.batches) {
       size_t b = static_cast<size_t>(batch);
-      std::vector<char> dst(b * size);
+      Destination dst(c.memory, b * size);
       double t_raw = 0, t_log = 0;
       uint64_t bytes_raw = 0, bytes_log = 0, n_raw = 0, n_log = 0;
       // Alternate raw and log in slices so that drift of the host cache hits both.
@@ -239,8 +282,9 @@ void bench_read(const Config& c) {
                 reqs[i].tag = tag;
                 reqs[i].dst = dst.data() + i * size;
                 reqs[i].size = size;
+                reqs[i].memory = dst.kind();
               }
-              die(log->read(reqs), "read");
+              die(log->read(reqs, dst.options()), "read");
               bytes_log += b * size;
               ++n_log;
             }
@@ -410,8 +454,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--min-write-batch", c.min_write_batch, "smallest batch the write part runs")
       ->capture_default_str();
+  app.add_option("--memory", c.memory, "host | device: where the log's reads land (read)")->capture_default_str();
   app.add_flag("--keep", c.keep, "keep the scratch directory");
   CLI11_PARSE(app, argc, argv);
+  { Destination check(c.memory, 1); }  // a bad --memory fails here, before any data is written
   std::filesystem::create_directories(c.dir);
   if (c.mode == "codec" || c.mode == "all") bench_codec(c);
   if (c.mode == "write" || c.mode == "all") bench_write(c);

@@ -3,6 +3,7 @@
 // ever returned; the store's invariants hold after every restart.
 #include <catch2/catch.hpp>
 
+#include <cstdio>
 #include <random>
 
 #include "kvcache_api/kv_store.h"
@@ -55,28 +56,37 @@ StoreOptions crash_options(const std::string& dir, uint64_t capacity, const Main
   return o;
 }
 
+// A child's error: says what failed (its stderr is the test's), then exits
+// with the step's code.
+[[noreturn]] void child_fails(int code, const Status& s) {
+  std::fprintf(stderr, "crash test child: exit %d: %s\n", code, s.to_string().c_str());
+  _exit(code);
+}
+
 [[noreturn]] void child(const std::string& dir, uint64_t capacity, const Maintenance& m, uint64_t seed,
                         uint64_t start, int ack_fd) {
   std::unique_ptr<KvStore> store;
   NamespaceId ns;
-  if (!KvStore::open(crash_options(dir, capacity, m), &store).ok()) _exit(3);
-  if (!store->register_namespace("crash", kLayout, &ns).ok()) _exit(3);
+  if (Status s = KvStore::open(crash_options(dir, capacity, m), &store); !s.ok()) child_fails(3, s);
+  if (Status s = store->register_namespace("crash", kLayout, &ns); !s.ok()) child_fails(3, s);
   for (uint64_t i = start;; i++) {
     auto t = prompt(seed, i);
     auto kv = kv_of(t, t.size());
     Status s = store->put_batch(ns, t, KvBuffer::host(kv.data(), kv.size()));
     if (s.is_no_space()) continue;  // its prefix tree alone fills the capacity: refused, not acked
-    if (!s.ok()) _exit(4);
-    if (i % 16 == 15 && !store->collect_garbage().ok()) _exit(5);
+    if (!s.ok()) child_fails(4, s);
+    if (i % 16 == 15) {
+      if (Status c = store->collect_garbage(); !c.ok()) child_fails(5, c);
+    }
     if (m.room > 0) {
       // Reads mark pages hit: region eviction then copies them forward.
       auto old = prompt(seed, i / 2);
       size_t cached = 0;
-      if (!store->probe(ns, old, &cached).ok()) _exit(7);
+      if (Status p = store->probe(ns, old, &cached); !p.ok()) child_fails(7, p);
       std::vector<char> got(cached * kLayout.bytes_per_token());
       if (cached > 0) {
         Status g = store->get_batch(ns, old, cached, KvBuffer::host(got.data(), got.size()));
-        if (!g.ok() && !g.is_not_found()) _exit(8);  // NotFound: evicted since the probe
+        if (!g.ok() && !g.is_not_found()) child_fails(8, g);  // NotFound: evicted since the probe
         if (g.ok() && got != kv_of(old, cached)) _exit(9);
       }
     }
