@@ -127,7 +127,8 @@
 // ahead of time (copied to the main FIFO, their old copies dead), so that
 // the round that takes it, the background's or a put's, copies only what
 // was read or extended since. A move frees nothing until its region goes, so
-// it takes only what fits within the capacity; the round copies the rest.
+// it takes only what fits below the high mark (the room stays the puts'); the
+// round copies the rest.
 // A put that still finds no room makes it
 // itself, as above, or waits for the copy in flight: StoreStats::put_stalls
 // counts those puts and their time. The bounds above hold at every moment,

@@ -493,11 +493,16 @@ Status KvStoreImpl::prepare_region_once(bool* acted) {
   for (size_t i = 0; i < walk.forest.size(); i++)
     if (goes[i]) going.insert(walk.forest[i].key);
   // What moves stays counted until the region goes (its originals die, but
-  // stay in its file): only as much as fits within the capacity, in offset
-  // order; the round copies the rest. Without this bound a move could take
-  // the counted bytes past the capacity, and a round's copy in the slack
-  // then the files past capacity + one segment (seen in stress runs).
-  const uint64_t fits = opt_.capacity_bytes - std::min(opt_.capacity_bytes, region_counted_bytes(0));
+  // stay in its file): only as much as fits below the high mark, in offset
+  // order; the round copies the rest. Without a bound a move could take the
+  // counted bytes past the capacity, and a round's copy in the slack then
+  // the files past capacity + one segment (seen in stress runs). Bounded by
+  // the capacity alone, moves took the room the puts need: the files, the
+  // spares (a waiting one and a reused file's unwritten end, up to two
+  // segments) and the moves filled it to the byte, and the next put waited
+  // for the round (demo: 1-4 puts a run, 60-90 ms each; none below the mark).
+  const uint64_t below = watermarks().files_high;
+  const uint64_t fits = below - std::min(below, region_counted_bytes(0));
   LocationKeys kept;
   std::vector<tensorlog::Location> locations;
   uint64_t bytes = 0;
