@@ -320,33 +320,45 @@ bool TensorLog::would_keep_spare(uint64_t id) const {
   return u.file_bytes + u.spare_bytes + bytes <= reuse_files_within_.load(std::memory_order_relaxed);
 }
 
-Status TensorLog::settle_collection(uint64_t id) {
-  LSM4KV_RETURN_IF_ERROR(check_writable("settle_collection"));
-  LSM4KV_RETURN_IF_ERROR(retire_collection(id));
-  std::vector<Location> marks;
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    const Collection& c = pending_.at(id);
-    if (c.segments.empty()) return Status::OK();
-    marks = c.retired_dead;
-  }
-  LSM4KV_RETURN_IF_ERROR(settle_dead(marks));
-  // Retired: nothing adds to them any more.
-  std::lock_guard<std::mutex> l(mu_);
-  auto it = pending_.find(id);
-  if (it != pending_.end()) it->second.retired_dead.clear();
-  return Status::OK();
-}
-
-Status TensorLog::commit_collection(uint64_t id, bool may_keep_spare) {
-  LSM4KV_RETURN_IF_ERROR(check_writable("commit_collection"));
-  const bool keep = may_keep_spare && would_keep_spare(id);
+// The first step of a commit: retires collection id and settles its
+// retired marks (settle_dead: the caller's reference changes made durable
+// through before_reclaim, then the marks in DEAD.log), which are then
+// forgotten: written, and nothing adds to them once retired. A move's marks
+// wait for its journal to go (commit_collection says why): for a move this
+// only syncs, and only with sync_move. *out (if given) gets the collection
+// as it was before its marks were forgotten.
+Status TensorLog::settle_retired(uint64_t id, const char* what, bool sync_move, Collection* out) {
+  LSM4KV_RETURN_IF_ERROR(check_writable(what));
   LSM4KV_RETURN_IF_ERROR(retire_collection(id));
   Collection c;
   {
     std::lock_guard<std::mutex> l(mu_);
-    c = pending_.at(id);
+    const Collection& pending = pending_.at(id);
+    if (out != nullptr) {
+      c = pending;
+    } else {
+      c.segments = pending.segments;
+      c.retired_dead = pending.retired_dead;
+    }
   }
+  const bool moved_only = c.segments.empty();
+  if (moved_only && !sync_move) return Status::OK();
+  LSM4KV_RETURN_IF_ERROR(settle_dead(moved_only ? std::span<const Location>() : c.retired_dead));
+  if (!moved_only) {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = pending_.find(id);
+    if (it != pending_.end()) it->second.retired_dead.clear();
+  }
+  if (out != nullptr) *out = std::move(c);
+  return Status::OK();
+}
+
+Status TensorLog::settle_collection(uint64_t id) {
+  return settle_retired(id, "settle_collection", /*sync_move=*/false, nullptr);
+}
+
+Status TensorLog::commit_collection(uint64_t id, bool may_keep_spare) {
+  const bool keep = may_keep_spare && would_keep_spare(id);
   // First the caller's reference changes are made durable (before_reclaim:
   // an index that still named a victim after a crash would name nothing),
   // and with them the deferred marks go to DEAD.log. The retired marks go
@@ -356,8 +368,9 @@ Status TensorLog::commit_collection(uint64_t id, bool may_keep_spare) {
   // DEAD.log already calls dead for a record that died after its copy (and
   // kill the copy the index names). Until DEAD.log has them, the originals
   // are records nothing references, which the store's open finds anyway.
+  Collection c;
+  LSM4KV_RETURN_IF_ERROR(settle_retired(id, "commit_collection", /*sync_move=*/true, &c));
   const bool moved_only = c.segments.empty();
-  LSM4KV_RETURN_IF_ERROR(settle_dead(moved_only ? std::span<const Location>() : c.retired_dead));
   drop_dead_reader_files();
   FileSystem* fs = options_.fs;
   bool removed = false;  // a move, or a spare kept alone, removes no file: no directory to sync

@@ -395,6 +395,8 @@ class TensorLog {
   Status close();
 
  private:
+  // settle_collection's and commit_collection's first step (collector.cc).
+  Status settle_retired(uint64_t id, const char* what, bool sync_move, Collection* out);
   class Catalog;
   struct ReadJob;
   TensorLog(std::string dir, const TensorLogOptions& options);
