@@ -46,7 +46,9 @@ DeviceProbe probe_result;
 void lock_before_fork() { probe_mu.lock(); }
 void unlock_in_parent() { probe_mu.unlock(); }
 void unlock_in_child() {
-  probe_result = {false, "CUDA was initialized before this process was forked, and CUDA does not survive fork()"};
+  // Where the parent found no device, its reason stands.
+  if (probe_result.available)
+    probe_result = {false, "CUDA was initialized before this process was forked, and CUDA does not survive fork()"};
   probe_mu.unlock();
 }
 
