@@ -28,7 +28,7 @@ bool cuda_compiled();
 bool device_available(std::string* why = nullptr);
 // The NotSupported status a device destination gets without a device.
 Status no_device_status();
-// OK when [p, p + n) is memory a device copy may use as device memory (CUDA
+// OK when p points into memory a device copy may use as device memory (CUDA
 // device or managed memory, per cudaPointerGetAttributes); InvalidArgument
 // naming `what` for host memory (pinned or not) or an unknown pointer, so that
 // a host buffer passed as device memory is refused before any copy;

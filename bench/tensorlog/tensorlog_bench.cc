@@ -65,14 +65,12 @@ struct Config {
 };
 
 // Where the read part's log reads land: host memory, or one GPU buffer (and
-// the stream its copies go to) when --memory device.
+// the stream its copies go to) when --memory device (main() has checked
+// that a device is there).
 class Destination {
  public:
   Destination(const std::string& memory, size_t bytes) : host_(memory == "host" ? bytes : 0) {
     if (memory == "host") return;
-    std::string why;
-    if (memory != "device") die(Status::invalid_argument("--memory is host or device"), "options");
-    if (!device_available(&why)) die(Status::not_supported("--memory device: " + why), "options");
 #if LSM4KV_WITH_CUDA
     if (cudaMalloc(reinterpret_cast<void**>(&device_), bytes) != cudaSuccess ||
         cudaStreamCreate(reinterpret_cast<cudaStream_t*>(&stream_)) != cudaSuccess)
@@ -454,10 +452,14 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--min-write-batch", c.min_write_batch, "smallest batch the write part runs")
       ->capture_default_str();
-  app.add_option("--memory", c.memory, "host | device: where the log's reads land (read)")->capture_default_str();
+  app.add_option("--memory", c.memory, "host | device: where the log's reads land (read)")
+      ->check(CLI::IsMember({"host", "device"}))
+      ->capture_default_str();
   app.add_flag("--keep", c.keep, "keep the scratch directory");
   CLI11_PARSE(app, argc, argv);
-  { Destination check(c.memory, 1); }  // a bad --memory fails here, before any data is written
+  std::string why;
+  if (c.memory == "device" && !device_available(&why))  // before any data is written
+    die(Status::not_supported("--memory device: " + why), "options");
   std::filesystem::create_directories(c.dir);
   if (c.mode == "codec" || c.mode == "all") bench_codec(c);
   if (c.mode == "write" || c.mode == "all") bench_write(c);
