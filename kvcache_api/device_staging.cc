@@ -1,5 +1,6 @@
 #include "kvcache_api/device_staging.h"
 
+#include "kvcache_api/kv_store.h"
 #include "tensorlog/device_copy.h"
 
 #if LSM4KV_WITH_CUDA
@@ -30,5 +31,7 @@ Status copy_to_device(void* device_dst, const void* host_src, size_t n, void* cu
 Status copy_from_device(void*, const void*, size_t, void*) { return tensorlog::no_device_status(); }
 Status copy_to_device(void*, const void*, size_t, void*) { return tensorlog::no_device_status(); }
 #endif
+
+bool device_available(std::string* why) { return tensorlog::device_available(why); }
 
 }  // namespace lsm4kv::kvcache

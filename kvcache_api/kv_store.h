@@ -242,6 +242,13 @@ struct KvBuffer {
   }
 };
 
+// Whether KvBuffer::device buffers work in this process: the library was
+// built with the CUDA runtime and a device answers. Decided once per
+// process (a child forked after that sees none: CUDA does not survive
+// fork()). When false, *why (if given) says why, as the NotSupported that a
+// device buffer then gets does.
+bool device_available(std::string* why = nullptr);
+
 enum class ProbeStrategy : uint8_t {
   // Binary search over the windows (point lookups of their last pages), then
   // one predecessor seek inside the first window not wholly stored.

@@ -25,6 +25,7 @@ from ._lsm4kv import (
     StorageIOError,
     TagMismatchError,
     Store,
+    device_available,
 )
 
 __all__ = [
@@ -38,4 +39,5 @@ __all__ = [
     "StorageIOError",
     "TagMismatchError",
     "Store",
+    "device_available",
 ]

@@ -26,6 +26,7 @@ def same(a, b):
 
 
 def test_cuda_tensors_round_trip(tmp_path):
+    assert lsm4kv.device_available()  # torch sees a device: so does the store
     with lsm4kv.Store(str(tmp_path / "s"), sync="none", page_tokens=P, segment_bytes=1 << 20,
                       reserve_bytes=0) as s:
         ns = s.register_namespace("m", LAYERS, HEADS, DIM, "bf16")

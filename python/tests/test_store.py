@@ -1,6 +1,5 @@
 """lsm4kv.Store: the token and page-key APIs over every kind of buffer."""
 
-import shutil
 
 import numpy as np
 import pytest
@@ -152,7 +151,7 @@ def test_a_cuda_tensor_reaches_the_store_as_device_memory(store):
     dst = np.zeros(P * BPT, np.uint8)
     # Host memory that says it is CUDA memory: without a CUDA device the store says it has
     # none; with one it finds the memory is not the device's (test_cuda.py has real ones).
-    error = lsm4kv.NotSupportedError if shutil.which("nvidia-smi") is None else lsm4kv.InvalidArgumentError
+    error = lsm4kv.InvalidArgumentError if lsm4kv.device_available() else lsm4kv.NotSupportedError
     with pytest.raises(error):
         store.get(ns, tokens, P, FakeTensor(dst, is_cuda=True))
     store.get(ns, tokens, P, FakeTensor(dst))  # the same memory as host memory loads

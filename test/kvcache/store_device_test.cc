@@ -6,7 +6,6 @@
 #include <catch2/catch.hpp>
 
 #include "kvcache_api/kv_store.h"
-#include "tensorlog/device_copy.h"
 #include "test/engine/test_util.h"
 #include "test/support/kv_data.h"
 
@@ -24,7 +23,7 @@ const KvLayout kLayout{4, 2, 64, DType::kBF16};  // 2 KiB per token: 32 KiB page
 
 bool skip_without_device() {
   std::string why;
-  if (tensorlog::device_available(&why)) return false;
+  if (device_available(&why)) return false;
   WARN("SKIPPED: needs a CUDA device (" << why << ")");
   return true;
 }
