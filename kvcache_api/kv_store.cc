@@ -420,9 +420,7 @@ Status KvStoreImpl::put_locked(std::span<const PutRequest> requests, PutResult* 
   uint64_t fill = needed;
   for (size_t i : readmit) fill -= pages[i].size + tensorlog::kAlign;
   route_readmissions(needed, &fill, &readmit);
-  PutInFlight in_flight(this, paths);
   LSM4KV_RETURN_IF_ERROR(make_room_for_put(needed, fill, roots, paths));
-  region_hook(testing::RegionPoint::kPutMadeRoom);
   std::vector<tensorlog::Location> locs;
   LSM4KV_RETURN_IF_ERROR(append_put(records, readmit, &locs));
   engine::WriteBatch batch;

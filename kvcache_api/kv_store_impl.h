@@ -171,21 +171,8 @@ class KvStoreImpl final : public KvStore {
   // (tensorlog/tensor_log.h, "Reused files").
   Status make_room(uint64_t needed, uint64_t fill, const std::vector<std::string>& keep_roots,
                    const std::unordered_set<std::string>& paths, bool* acted = nullptr);
-  // A put's paths, from before it makes room to its end (put_paths_): no
-  // region walk in that time evicts them. REQUIRES: write_mu_ held for the
-  // object's life.
-  class PutInFlight {
-   public:
-    PutInFlight(KvStoreImpl* store, const std::unordered_set<std::string>& paths);
-    ~PutInFlight();
-    PutInFlight(const PutInFlight&) = delete;
-    PutInFlight& operator=(const PutInFlight&) = delete;
-
-   private:
-    KvStoreImpl* store_;
-  };
-  // make_room for a put (REQUIRES: write_mu_ held, a PutInFlight for its
-  // paths), counted as a stall when it had to act.
+  // make_room for a put (REQUIRES: write_mu_ held), counted as a stall when
+  // it had to act.
   Status make_room_for_put(uint64_t needed, uint64_t fill, const std::vector<std::string>& keep_roots,
                            const std::unordered_set<std::string>& paths);
   // Background maintenance (kv_store_maintenance.cc): one thread, from the
@@ -216,13 +203,6 @@ class KvStoreImpl final : public KvStore {
   // (TensorLog::settle_collection), then the spare kept under both (cheap);
   // else under collect_mu_ only, while puts go on.
   Status commit_retired_in_background();
-  // Its two parts: the commit's syncs under collect_mu_ (or, when the file
-  // is not to stay as the spare, the whole commit: the file goes while puts
-  // go on), after which retired_pending() says whether the spare's step is
-  // left; and that step, under write_mu_ and collect_mu_ (REQUIRES both).
-  Status settle_retired_in_background();
-  bool retired_pending();
-  Status keep_retired_as_spare();
   // Releases both locks and commits retired_ (if any) as
   // commit_retired_in_background does; until then a put that needs room
   // may commit it. REQUIRES: *w holds write_mu_, *c collect_mu_.
@@ -500,22 +480,13 @@ class KvStoreImpl final : public KvStore {
   // eviction and drop; apply_collection): a background region walk that one
   // overtook is stale.
   std::atomic<uint64_t> index_epoch_{0};
-  // While the background walks a region's pages: the prefixes every put
-  // since extends (and the put's in flight when it listed the region),
-  // which the region's choice keeps. Guarded by walk_mu_.
+  // While the background walks a region's pages: the prefixes every
+  // put since extends, which the region's choice keeps. Guarded by write_mu_.
   std::optional<std::unordered_set<std::string>> walk_paths_;
-  // The paths of the put in flight (one at a time: a put holds write_mu_
-  // from its lookups to its index write), from before it makes room to its
-  // end; a walk's paths start with them, as the region is listed without
-  // write_mu_. Guarded by walk_mu_; set by PutInFlight.
-  const std::unordered_set<std::string>* put_paths_ = nullptr;
-  std::mutex walk_mu_;
-  // Shared by the hook's calls (the background's and a put's may overlap,
-  // each blocked in a test's hook); a new hook waits for calls in progress.
-  std::shared_mutex walk_hook_mu_;
+  std::mutex walk_hook_mu_;
   std::function<void(testing::RegionPoint)> walk_hook_;  // testing::set_region_walk_hook; guarded by walk_hook_mu_
   void region_hook(testing::RegionPoint at) {
-    std::shared_lock g(walk_hook_mu_);
+    std::lock_guard g(walk_hook_mu_);
     if (walk_hook_) walk_hook_(at);
   }
   // The region the background last prepared (prepare_region_once); 0: none.

@@ -108,6 +108,7 @@ uint64_t KvStoreImpl::region_counted_bytes(uint64_t fill) const {
 
 Status KvStoreImpl::make_room_for_put(uint64_t needed, uint64_t fill, const std::vector<std::string>& keep_roots,
                                       const std::unordered_set<std::string>& paths) {
+  if (walk_paths_) walk_paths_->insert(paths.begin(), paths.end());
   const auto t0 = std::chrono::steady_clock::now();
   bool acted = false;
   Status s = make_room(needed, fill, keep_roots, paths, &acted);
@@ -212,43 +213,32 @@ Status KvStoreImpl::commit_retired(bool write_held) {
 }
 
 Status KvStoreImpl::commit_retired_in_background() {
-  LSM4KV_RETURN_IF_ERROR(settle_retired_in_background());
-  if (!retired_pending()) return Status::OK();
-  std::unique_lock w(write_mu_);
+  {
+    // Most calls find nothing to commit: then without write_mu_, which a
+    // put holds over its whole append (the put that woke this thread, as a
+    // rule). The wait moves to the round's choice, which needs the lock
+    // anyway: no gain measurable on its own (bench/RESULTS.md, fourteenth
+    // step of issue 12), one lock taken less per round.
+    std::lock_guard c(collect_mu_);
+    if (retired_ == 0) return Status::OK();
+    // A file that may stay as the spare needs write_mu_ (no append in
+    // flight) for that step only: the commit's syncs (the index WAL,
+    // DEAD.log) run first, without it, while puts go on.
+    if (log_->would_keep_spare(retired_)) LSM4KV_RETURN_IF_ERROR(log_->settle_collection(retired_));
+  }
+  {
+    std::unique_lock w(write_mu_);
+    std::lock_guard c(collect_mu_);
+    if (retired_ != 0 && log_->would_keep_spare(retired_)) return commit_retired(/*write_held=*/true);
+  }
   std::lock_guard c(collect_mu_);
-  return keep_retired_as_spare();
-}
-
-Status KvStoreImpl::settle_retired_in_background() {
-  // Most calls find nothing to commit: then without write_mu_, which a
-  // put holds over its whole append.
-  std::lock_guard c(collect_mu_);
-  if (retired_ == 0) return Status::OK();
-  // A file that may stay as the spare needs write_mu_ (no append in
-  // flight) for that step only: the commit's syncs (the index WAL,
-  // DEAD.log) run first, without it, while puts go on.
-  if (!log_->would_keep_spare(retired_)) return commit_retired();  // the file goes (with discard, ~10 ms): puts go on
-  return log_->settle_collection(retired_);
-}
-
-bool KvStoreImpl::retired_pending() {
-  std::lock_guard c(collect_mu_);
-  return retired_ != 0;
-}
-
-Status KvStoreImpl::keep_retired_as_spare() {
-  // Puts since the settle may have grown the files past room for the
-  // spare: then the file goes, by the next settle, outside write_mu_.
-  if (retired_ != 0 && log_->would_keep_spare(retired_)) return commit_retired(/*write_held=*/true);
-  return Status::OK();
+  return commit_retired();  // the file goes (with discard, ~10 ms): without write_mu_, puts go on
 }
 
 Status KvStoreImpl::commit_releasing(std::unique_lock<std::mutex>* w, std::unique_lock<std::mutex>* c) {
   w->unlock();
   c->unlock();
-  // The spare's step under write_mu_ is left to the next round's choice
-  // (maintain_region_once), which takes the lock anyway.
-  return settle_retired_in_background();
+  return commit_retired_in_background();
 }
 
 void KvStoreImpl::wake_maintainer() {

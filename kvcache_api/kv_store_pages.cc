@@ -113,7 +113,6 @@ Status KvStoreImpl::put_pages(NamespaceId ns, std::span<const std::string_view> 
   const uint64_t record_bound = page_bytes + tensorlog::kAlign;  // what make_room counts a page as
   uint64_t fill = (todo.size() - readmit.size()) * record_bound;
   route_readmissions(todo.size() * record_bound, &fill, &readmit);
-  PutInFlight in_flight(this, protect);
   LSM4KV_RETURN_IF_ERROR(make_room_for_put(todo.size() * record_bound, fill, {}, protect));
   done.pages_evicted = counters_.pages_evicted - evicted_before;
   std::vector<tensorlog::Location> locs;

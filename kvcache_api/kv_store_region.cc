@@ -384,39 +384,24 @@ Status KvStoreImpl::make_region_room(uint64_t room, uint64_t fill, const std::un
   }
 }
 
-KvStoreImpl::PutInFlight::PutInFlight(KvStoreImpl* store, const std::unordered_set<std::string>& paths)
-    : store_(store) {
-  std::lock_guard g(store_->walk_mu_);
-  store_->put_paths_ = &paths;
-  if (store_->walk_paths_) store_->walk_paths_->insert(paths.begin(), paths.end());
-}
-
-KvStoreImpl::PutInFlight::~PutInFlight() {
-  std::lock_guard g(store_->walk_mu_);
-  store_->put_paths_ = nullptr;
-}
-
 // The background's round under region eviction: the region's list taken
-// under collect_mu_, its lookups and walks with neither lock held (puts go
-// on; each adds the prefixes it extends to walk_paths_, which the choice
-// then keeps, so no page a put extends goes);
+// under write_mu_, its lookups and walks with neither lock held (puts go on;
+// each adds the prefixes it extends to walk_paths_, which the choice then
+// keeps, so no page a put extends goes);
 // the choice under write_mu_, the copy without it (collect_mu_ keeps other
 // collections out), the index update under both. A walk that anything but
-// puts overtook (a put's own round, a collection), or whose region a put
-// listed a page in since (its records there were not in the list), is
-// thrown away.
+// puts overtook (a put's own round, a collection) is thrown away.
 Status KvStoreImpl::maintain_region_once(uint64_t files_low, bool* acted) {
-  uint64_t victim = 0, epoch = 0, listed_bytes = 0;
+  uint64_t victim = 0, epoch = 0;
   bool prepare = false;
   std::vector<ListedPage> listed;
-  LSM4KV_RETURN_IF_ERROR(settle_retired_in_background());
-  region_hook(testing::RegionPoint::kRoundStart);
+  LSM4KV_RETURN_IF_ERROR(commit_retired_in_background());
   {
-    // A copy left unapplied (an earlier round failed): applied and
-    // committed under write_mu_. Otherwise not taken here: the choice
-    // below waits for it once.
+    // A copy left unapplied (an earlier round failed) or a region a put
+    // left since: applied and committed under write_mu_. Otherwise not
+    // taken here: the choice below waits for it once.
     std::unique_lock c(collect_mu_);
-    if (copied_) {
+    if (copied_ || retired_ != 0) {
       c.unlock();
       std::unique_lock w(write_mu_);
       c.lock();
@@ -425,47 +410,32 @@ Status KvStoreImpl::maintain_region_once(uint64_t files_low, bool* acted) {
       c.lock();
     }
     LSM4KV_RETURN_IF_ERROR(free_dead_segments());  // no index change: no write_mu_
-    // The region is listed without write_mu_, which a put holds over its
-    // whole append (the background waited ~0.8 ms a round for it): the
-    // choice below checks that no put listed a page in it since, and the
-    // walk's paths start with those of the put in flight, if any.
+  }
+  {
+    std::lock_guard w(write_mu_);
+    std::lock_guard c(collect_mu_);
     const uint64_t file_bytes = log_->usage().file_bytes;
     if (file_bytes <= files_low) {
       prepare = wants_preparation(file_bytes, files_low);
-    } else if ((victim = region_victim()) != 0) {
+    } else {
+      victim = region_victim();
+      if (victim == 0) return Status::OK();
       epoch = index_epoch_;
-      listed = segment_pages_.of(victim, &listed_bytes);
-      std::lock_guard g(walk_mu_);
       walk_paths_.emplace();
-      if (put_paths_ != nullptr) walk_paths_->insert(put_paths_->begin(), put_paths_->end());
+      listed = segment_pages_.of(victim);
     }
   }
-  if (victim == 0) {
-    // The last round's file stays as the spare (its step under write_mu_,
-    // else taken with the choice's lock below).
-    if (retired_pending()) {
-      std::lock_guard w(write_mu_);
-      std::lock_guard c(collect_mu_);
-      LSM4KV_RETURN_IF_ERROR(keep_retired_as_spare());
-    }
-    return prepare ? prepare_region_once(acted) : Status::OK();
-  }
+  if (victim == 0) return prepare ? prepare_region_once(acted) : Status::OK();
   RegionWalk walk;
   Status walked = walk_region(victim, listed, nullptr, &walk);
   region_hook(testing::RegionPoint::kWalked);
   std::unique_lock w(write_mu_);
   std::unique_lock c(collect_mu_);
-  std::unordered_set<std::string> paths;
-  {
-    std::lock_guard g(walk_mu_);
-    paths = std::move(*walk_paths_);
-    walk_paths_.reset();
-  }
-  LSM4KV_RETURN_IF_ERROR(keep_retired_as_spare());  // the last round's file, settled: one lock for both
+  std::unordered_set<std::string> paths = std::move(*walk_paths_);
+  walk_paths_.reset();
   LSM4KV_RETURN_IF_ERROR(walked);
   const auto fifo = two_fifos() ? std::optional(log_->segment_head(victim)) : std::nullopt;
-  if (epoch != index_epoch_ || copied_ || log_->oldest_collectable_segment(fifo) != victim ||
-      segment_pages_.listed_bytes(victim) != listed_bytes) {
+  if (epoch != index_epoch_ || copied_ || log_->oldest_collectable_segment(fifo) != victim) {
     *acted = true;  // overtaken: try again
     return Status::OK();
   }
@@ -504,8 +474,7 @@ Status KvStoreImpl::prepare_region_once(bool* acted) {
   uint64_t victim = 0, epoch = 0;
   std::vector<ListedPage> listed;
   {
-    // Without write_mu_: a page a put lists in the region meanwhile is not
-    // moved, and its round copies it.
+    std::lock_guard w(write_mu_);
     std::lock_guard c(collect_mu_);
     victim = region_victim();
     if (victim == 0 || victim == prepared_ || copied_) return Status::OK();

@@ -38,22 +38,15 @@ void SegmentPages::add(uint64_t segment, std::string_view key, std::string_view 
   if (!in_key) a.append(root);
 }
 
-std::vector<ListedPage> SegmentPages::of(uint64_t segment, uint64_t* bytes) const {
+std::vector<ListedPage> SegmentPages::of(uint64_t segment) const {
   std::lock_guard g(mu_);
   std::vector<ListedPage> out;
   auto it = arenas_.find(segment);
-  if (bytes != nullptr) *bytes = it == arenas_.end() ? 0 : it->second.size();
   if (it == arenas_.end()) return out;
   for_each_record(it->second, [&](std::string_view key, std::string_view root) {
     out.push_back({std::string(key), std::string(root)});
   });
   return out;
-}
-
-uint64_t SegmentPages::listed_bytes(uint64_t segment) const {
-  std::lock_guard g(mu_);
-  auto it = arenas_.find(segment);
-  return it == arenas_.end() ? 0 : it->second.size();
 }
 
 void SegmentPages::erase(uint64_t segment) {

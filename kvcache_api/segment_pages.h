@@ -38,12 +38,8 @@ class SegmentPages {
   // Lists key in segment, with its root. An empty root is "unknown" (a page
   // whose prefix the loader could not resolve: counted in no LRU entry).
   void add(uint64_t segment, std::string_view key, std::string_view root);
-  // The pages listed for segment, in the order they were added; *bytes
-  // (if given): listed_bytes(segment) at the same moment.
-  std::vector<ListedPage> of(uint64_t segment, uint64_t* bytes = nullptr) const;
-  // The size of the segment's list, which only grows until erase(): a
-  // reader that listed the segment earlier tells whether pages were added.
-  uint64_t listed_bytes(uint64_t segment) const;
+  // The pages listed for segment, in the order they were added.
+  std::vector<ListedPage> of(uint64_t segment) const;
   // Forgets the segment's list (a collection took it).
   void erase(uint64_t segment);
   uint64_t memory_bytes() const;

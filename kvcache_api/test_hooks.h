@@ -31,13 +31,9 @@ tensorlog::TensorLog* log_of(KvStore* store);
 // region eviction (kv_store_region.cc), with neither write_mu_ nor
 // collect_mu_ held: tests put in those windows.
 enum class RegionPoint {
-  kRoundStart,  // a round's start, before it lists its region
   kWalked,  // after the walk of the region's pages, before the choice of what goes
   kCopied,  // after the copy of what stays, before the index update
   kPrepared,  // after a preparation moved the next region's kept pages, before the index update
-  // In put_batch's thread, not the background's: the put made room and
-  // holds write_mu_; its pages are not appended yet.
-  kPutMadeRoom,
 };
 // Empty: none.
 void set_region_walk_hook(KvStore* store, std::function<void(RegionPoint)> hook);

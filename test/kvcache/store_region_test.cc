@@ -255,55 +255,6 @@ TEST_CASE("the background keeps the prefixes that puts extend while it walks the
   store.require_invariants();
 }
 
-TEST_CASE("the background keeps the prefixes of the put in flight when it lists the region",
-          "[kvcache][capacity][region]") {
-  test::TempDir dir("lsm4kv_region_list");
-  // The region is listed without write_mu_, so a put may be between its
-  // room and its index write when it is: its prefix must stay all the same.
-  Region store(dir.path(), 1, 0.3);
-  const auto first = tokens(1, 1);  // in the oldest segment, never read: the first round's to evict
-  auto extended = first;
-  for (Token x : tokens(90000, 1)) extended.push_back(x);
-  store.put(first);
-  std::mutex mu;
-  std::condition_variable cv;
-  bool armed = false, in_flight = false, listed_in_flight = false, walked = false;
-  testing::set_region_walk_hook(store.operator->(), [&](testing::RegionPoint at) {
-    std::unique_lock l(mu);
-    if (at == testing::RegionPoint::kRoundStart && !in_flight) {
-      cv.wait(l, [&] { return in_flight; });  // the round lists while the put below is in flight
-      listed_in_flight = true;
-    } else if (at == testing::RegionPoint::kPutMadeRoom && armed && !in_flight) {
-      in_flight = true;
-      cv.notify_all();
-      cv.wait(l, [&] { return walked; });  // holding write_mu_ until the round has walked
-    } else if (at == testing::RegionPoint::kWalked && listed_in_flight && !walked) {
-      walked = true;
-      cv.notify_all();
-    }
-  });
-  // Past the background's high mark (0.85 of the capacity), short of what
-  // would make a put take a region itself: the background's first round
-  // waits at its start for the put of `extended`.
-  for (Token i = 0; store->stats().tensor_file_bytes <= kCapacity * 9 / 10; i++) store.put(tokens(100000 + i * 1000, 1));
-  {
-    std::lock_guard l(mu);
-    armed = true;  // the next put is the one in flight
-  }
-  store.put(extended);
-  {
-    std::lock_guard l(mu);
-    REQUIRE(walked);
-  }
-  testing::set_region_walk_hook(store.operator->(), {});
-  REQUIRE(store->evict_to(kCapacity).ok());  // after the background's round (it takes the same locks)
-  // Without the put's paths in the walk's, the round would have evicted
-  // `first` and left the page put below it unreachable, still counted.
-  CHECK(store.cached(extended) == extended.size());
-  store.read(extended);
-  store.require_invariants();
-}
-
 TEST_CASE("two FIFOs: a page evicted unread from the small FIFO is put back to the main FIFO",
           "[kvcache][capacity][region]") {
   test::TempDir dir("lsm4kv_region_ghost");
