@@ -241,7 +241,13 @@ Status TensorLog::copy_live(const std::vector<ReadExtent>& extents, Collection* 
     }
     if (kept.size() != chunk.size()) batch = batch_of_encoded(kept, batch.start);
     std::vector<Location> to;
-    if (!kept.empty()) LSM4KV_RETURN_IF_ERROR(writer(options_.copy_head)->append(&batch, false, &to));
+    // Not synced chunk by chunk: the sync below makes the copy durable
+    // before its journal, and a segment the copy fills is synced before its
+    // seal. Demo, 12 seeds: the slowest evicting stage's put rate 0.63 ->
+    // 0.70 of the others' (median), a round's copy ~30-45 ms of 128 MiB
+    // regions (bench/RESULTS.md, seventeenth step of issue 12).
+    if (!kept.empty())
+      LSM4KV_RETURN_IF_ERROR(writer(options_.copy_head)->append(&batch, SegmentWriter::Durability::kByCaller, &to));
     uint64_t copied = 0;
     for (size_t i = 0; i < to.size(); ++i) {
       out->relocations.push_back({from[i], to[i]});

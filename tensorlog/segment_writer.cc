@@ -169,7 +169,7 @@ struct SegmentWriter::Waiter {
   EncodedBatch* batch;  // encoded by the caller, or
   Codec codec;          // with records non-empty: encoded by the leader, in chunks
   std::span<const RecordInput> records;
-  bool force_sync;
+  Durability durability;
   std::vector<Location>* locations;
   Status status;
   bool done = false;
@@ -185,9 +185,8 @@ SegmentWriter::SegmentWriter(FileSystem* fs, std::string dir, SegmentWriterOptio
 
 SegmentWriter::~SegmentWriter() { close().ignore_error(); }  // close() reports; a destructor cannot
 
-Status SegmentWriter::append(EncodedBatch* batch, bool force_sync,
-                             std::vector<Location>* locations) {
-  Waiter w{batch, Codec::kNone, {}, force_sync, locations, Status::OK(), false, {}};
+Status SegmentWriter::append(EncodedBatch* batch, Durability durability, std::vector<Location>* locations) {
+  Waiter w{batch, Codec::kNone, {}, durability, locations, Status::OK(), false, {}};
   return enqueue(&w);
 }
 
@@ -196,7 +195,7 @@ Status SegmentWriter::append_chunked(Codec codec, std::span<const RecordInput> r
   LSM4KV_RETURN_IF_ERROR(check_records(records));
   locations->clear();
   if (records.empty()) return Status::OK();
-  Waiter w{nullptr, codec, records, false, locations, Status::OK(), false, {}};
+  Waiter w{nullptr, codec, records, Durability::kByMode, locations, Status::OK(), false, {}};
   return enqueue(&w);
 }
 
@@ -207,14 +206,18 @@ Status SegmentWriter::enqueue(Waiter* w) {
   if (w->done) return w->status;
 
   std::vector<Waiter*> group{w};
-  bool sync = options_.sync != SyncMode::kNone || w->force_sync;
+  auto wants_sync = [&](const Waiter* x) {
+    return x->durability == Durability::kForce ||
+           (x->durability == Durability::kByMode && options_.sync != SyncMode::kNone);
+  };
+  bool sync = wants_sync(w);
   size_t bytes = w->bytes();
   if (options_.sync != SyncMode::kPerBatch && !w->chunked()) {
     for (size_t i = 1; i < queue_.size() && bytes < options_.max_group_bytes; ++i) {
       if (queue_[i]->chunked()) break;  // leads a group of its own
       group.push_back(queue_[i]);
       bytes += queue_[i]->bytes();
-      sync = sync || queue_[i]->force_sync;
+      sync = sync || wants_sync(queue_[i]);
     }
   }
   l.unlock();
@@ -233,7 +236,7 @@ Status SegmentWriter::enqueue(Waiter* w) {
 Status SegmentWriter::sync() {
   EncodedBatch empty;
   std::vector<Location> none;
-  return append(&empty, true, &none);
+  return append(&empty, Durability::kForce, &none);
 }
 
 Status SegmentWriter::close() {

@@ -196,9 +196,15 @@ class SegmentWriter {
   SegmentWriter(FileSystem* fs, std::string dir, SegmentWriterOptions options, Catalog* catalog);
   ~SegmentWriter();
 
-  // Appends a batch; fills *locations (one per record, in order). With
-  // force_sync the batch is fdatasync'ed whatever the mode (GC uses it).
-  Status append(EncodedBatch* batch, bool force_sync, std::vector<Location>* locations);
+  // When an append's records are made durable.
+  enum class Durability : uint8_t {
+    kByMode,    // as SegmentWriterOptions::sync says
+    kForce,     // fdatasync'ed whatever the mode (sync() uses it)
+    kByCaller,  // not here: the caller calls sync() before anything relies on them (a collection's copy)
+  };
+  // Appends a batch; fills *locations (one per record, in order). In a
+  // group with others it is synced if any of them wants it.
+  Status append(EncodedBatch* batch, Durability durability, std::vector<Location>* locations);
   // Encodes records with codec and appends them, chunk by chunk, as one batch
   // (all or nothing, synced once as the mode says). For the batches that
   // are pipelined(); InvalidArgument as encode_batch.

@@ -257,7 +257,7 @@ Status TensorLog::append(std::span<const RecordInput> records, std::vector<Locat
   thread_local EncodedBatch batch;
   Status s = encode_batch(options_.codec, records, &batch, start);
   batch.takes_spare = true;
-  if (s.ok()) s = w->append(&batch, false, locations);
+  if (s.ok()) s = w->append(&batch, SegmentWriter::Durability::kByMode, locations);
   if (!s.ok()) locations->clear();
   return s;
 }

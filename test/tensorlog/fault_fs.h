@@ -62,6 +62,7 @@ class FaultFileSystem final : public FileSystem {
     return base_->sync_dir(p);
   }
   int dir_syncs() const { return dir_syncs_.load(); }
+  int segment_syncs() const { return segment_syncs_.load(); }  // sync() of segment files (.tlog)
   Status lock_file(const std::string& p, std::unique_ptr<FileLock>* o) override {
     return base_->lock_file(p, o);
   }
@@ -84,6 +85,7 @@ class FaultFileSystem final : public FileSystem {
     Status sync() override {
       Status err;
       if (fs_->trip(path_, &fs_->sync_countdown_, fs_->sync_error_, &err)) return err;
+      if (path_.find(".tlog") != std::string::npos) fs_->segment_syncs_.fetch_add(1);
       return base_->sync();
     }
     Status close() override { return base_->close(); }
@@ -107,6 +109,7 @@ class FaultFileSystem final : public FileSystem {
   FileSystem* base_;
   std::mutex mu_;
   std::atomic<int> dir_syncs_{0};
+  std::atomic<int> segment_syncs_{0};
   int append_countdown_ = -1;
   int sync_countdown_ = -1;
   Status append_error_, sync_error_;

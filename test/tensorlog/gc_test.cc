@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "tensorlog/tensor_log.h"
+#include "test/tensorlog/fault_fs.h"
 #include "test/tensorlog/test_util.h"
 
 using namespace lsm4kv;
@@ -487,6 +488,35 @@ TEST_CASE("move_records copies chosen records; their segment stays, and the orig
   std::unique_ptr<TensorLog> log;
   REQUIRE(TensorLog::open(dir.path(), o, &log).ok());
   REQUIRE(live_records(*log) == 30);
+  idx.check_all(log.get());
+}
+
+TEST_CASE("a collection's copy is synced once, before its journal, however many chunks it reads",
+          "[tensorlog][gc][move]") {
+  test::TempDir dir;
+  test::FaultFileSystem fs(FileSystem::posix());
+  TensorLogOptions o;
+  o.fs = &fs;
+  o.sync = SyncMode::kPerBatch;  // puts are synced batch by batch
+  o.segment_size = 32 << 20;
+  Index idx;
+  std::unique_ptr<TensorLog> log;
+  REQUIRE(TensorLog::open(dir.path(), o, &log).ok());
+  for (uint64_t b = 0; b < 40; ++b) idx.put(log.get(), b, 1, 1 << 20);  // the first segment is sealed
+  std::vector<Location> chosen;
+  for (uint64_t k = 0; k < 20; ++k) chosen.push_back(idx.loc[k]);  // 20 MiB: three copy chunks
+  REQUIRE(chosen.front().segment == chosen.back().segment);
+  const int before = fs.segment_syncs();
+  Collection c;
+  REQUIRE(log->move_records(chosen, &c).ok());
+  REQUIRE(c.relocations.size() == 20);
+  CHECK(fs.segment_syncs() == before + 1);
+  idx.apply(c);
+  REQUIRE(log->commit_collection(c.id).ok());
+  idx.check_all(log.get());
+  // Durable as it was acknowledged: a reopen reads the copies.
+  log.reset();
+  REQUIRE(TensorLog::open(dir.path(), o, &log).ok());
   idx.check_all(log.get());
 }
 
