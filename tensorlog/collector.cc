@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <thread>
 
 #include "base/checksum.h"
 #include "base/coding.h"
@@ -200,54 +201,81 @@ Status TensorLog::copy_and_journal(const std::vector<ReadExtent>& extents, Colle
   return s;
 }
 
+// One chunk of a copy: its extents read into a batch laid out for where the
+// copy head's segment is expected to end when the chunk is appended.
+struct TensorLog::CopyChunk {
+  std::span<const ReadExtent> extents;
+  EncodedBatch* batch = nullptr;
+  std::vector<bool> good;
+  Status status;
+};
+
+void TensorLog::read_copy_chunk(CopyChunk* c, uint64_t tail) {
+  std::vector<uint64_t> lengths;
+  for (const ReadExtent& e : c->extents) lengths.push_back(e.location.length);
+  layout_batch(lengths, tail, c->batch);
+  c->good.assign(c->extents.size(), false);
+  auto visit = [&](size_t i, const char* rec, const Status& io, bool*) {
+    RecordHeader h;
+    if (!io.ok() || !verify_record(rec, c->extents[i].location, &h).ok()) return;
+    char* copy = c->batch->buffer.data() + c->batch->offsets[i];
+    std::memcpy(copy, rec, c->extents[i].location.length);
+    rebind_record(copy, c->extents[i].location.segment, 0);  // the writer binds it to its new segment
+    c->good[i] = true;
+  };
+  std::unique_ptr<UringReader> reader;
+  c->status = acquire_reader(&reader);
+  if (!c->status.ok()) return;
+  c->status = reader->read(c->extents, visit, nullptr);
+  release_reader(std::move(reader));
+}
+
 Status TensorLog::copy_live(const std::vector<ReadExtent>& extents, Collection* out) {
   std::lock_guard<std::mutex> copying(copy_mu_);
-  EncodedBatch& batch = copy_batch_;
-  size_t begin = 0;
-  while (begin < extents.size()) {
+  // The extents in chunks of about kCopyChunkBytes; chunk k + 1 is read
+  // (on a helper thread) while chunk k is appended, into the other batch.
+  std::vector<std::span<const ReadExtent>> chunks;
+  for (size_t begin = 0; begin < extents.size();) {
     size_t end = begin;
     uint64_t bytes = 0;
     while (end < extents.size() && (end == begin || bytes < kCopyChunkBytes))
       bytes += allocated_bytes(extents[end++].location);
-    std::span<const ReadExtent> chunk(extents.data() + begin, end - begin);
-    // Laid out for where the active segment ends now, each record read
-    // straight to its place; copies are byte for byte.
-    std::vector<uint64_t> lengths;
-    for (const ReadExtent& e : chunk) lengths.push_back(e.location.length);
-    layout_batch(lengths, writer(options_.copy_head)->tail_hint(), &batch);
-    std::vector<bool> good(chunk.size(), false);
-    auto visit = [&](size_t i, const char* rec, const Status& io, bool*) {
-      RecordHeader h;
-      if (!io.ok() || !verify_record(rec, chunk[i].location, &h).ok()) return;
-      char* copy = batch.buffer.data() + batch.offsets[i];
-      std::memcpy(copy, rec, chunk[i].location.length);
-      rebind_record(copy, chunk[i].location.segment, 0);  // the writer binds it to its new segment
-      good[i] = true;
-    };
-    std::unique_ptr<UringReader> reader;
-    LSM4KV_RETURN_IF_ERROR(acquire_reader(&reader));
-    Status s = reader->read(chunk, visit, nullptr);
-    release_reader(std::move(reader));
-    LSM4KV_RETURN_IF_ERROR(s);
+    chunks.emplace_back(extents.data() + begin, end - begin);
+    begin = end;
+  }
+  if (chunks.empty()) return Status::OK();
+  SegmentWriter* head = writer(options_.copy_head);
+  CopyChunk cur{chunks[0], &copy_batches_[0]}, next;
+  read_copy_chunk(&cur, head->tail_hint());  // laid out for where the segment ends now: copied byte for byte
+  for (size_t k = 0; k < chunks.size(); ++k) {
+    LSM4KV_RETURN_IF_ERROR(cur.status);
+    EncodedBatch& batch = *cur.batch;
     std::vector<Location> from;
     std::vector<std::string_view> kept;
-    for (size_t i = 0; i < chunk.size(); ++i) {
-      if (good[i]) {
-        from.push_back(chunk[i].location);
-        kept.push_back({batch.buffer.data() + batch.offsets[i], chunk[i].location.length});
+    for (size_t i = 0; i < cur.extents.size(); ++i) {
+      if (cur.good[i]) {
+        from.push_back(cur.extents[i].location);
+        kept.push_back({batch.buffer.data() + batch.offsets[i], cur.extents[i].location.length});
       } else {
-        out->lost.push_back(chunk[i].location);
+        out->lost.push_back(cur.extents[i].location);
       }
     }
-    if (kept.size() != chunk.size()) batch = batch_of_encoded(kept, batch.start);
+    if (kept.size() != cur.extents.size()) batch = batch_of_encoded(kept, batch.start);
+    std::thread reading;
+    if (k + 1 < chunks.size()) {
+      next = CopyChunk{chunks[k + 1], &copy_batches_[(k + 1) % 2]};
+      // Laid out for where this chunk's append leaves the segment; a roll
+      // lays it out again (SegmentWriter::place, a memcpy).
+      const uint64_t tail = batch.bytes % kAlign;
+      reading = std::thread([this, &next, tail] { read_copy_chunk(&next, tail); });
+    }
     std::vector<Location> to;
     // Not synced chunk by chunk: the sync below makes the copy durable
     // before its journal, and a segment the copy fills is synced before its
-    // seal. Demo, 12 seeds: the slowest evicting stage's put rate 0.63 ->
-    // 0.70 of the others' (median), a round's copy ~30-45 ms of 128 MiB
-    // regions (bench/RESULTS.md, seventeenth step of issue 12).
-    if (!kept.empty())
-      LSM4KV_RETURN_IF_ERROR(writer(options_.copy_head)->append(&batch, SegmentWriter::Durability::kByCaller, &to));
+    // seal (bench/RESULTS.md, seventeenth step of issue 12).
+    Status s = kept.empty() ? Status::OK() : head->append(&batch, SegmentWriter::Durability::kByCaller, &to);
+    if (reading.joinable()) reading.join();
+    LSM4KV_RETURN_IF_ERROR(s);
     uint64_t copied = 0;
     for (size_t i = 0; i < to.size(); ++i) {
       out->relocations.push_back({from[i], to[i]});
@@ -258,10 +286,10 @@ Status TensorLog::copy_live(const std::vector<ReadExtent>& extents, Collection* 
       out->copied_bytes += copied;
       copying_bytes_ += copied;
     }
-    begin = end;
+    if (k + 1 < chunks.size()) cur = std::move(next);
   }
   // Durable before the journal names them (and the caller's index does).
-  return out->relocations.empty() ? Status::OK() : writer(options_.copy_head)->sync();
+  return out->relocations.empty() ? Status::OK() : head->sync();
 }
 
 void TensorLog::release_victims_locked(Collection* c) {

@@ -475,7 +475,9 @@ class TensorLog {
   // per 16 MiB on our VMs, 5x the read and write it serves). At most about
   // one copy chunk (collector.cc) plus one record.
   std::mutex copy_mu_;
-  EncodedBatch copy_batch_;  // guarded by copy_mu_
+  EncodedBatch copy_batches_[2];  // guarded by copy_mu_: a copy's chunk being appended and the next, being read
+  struct CopyChunk;
+  void read_copy_chunk(CopyChunk* c, uint64_t tail);
 
   std::mutex readers_mu_;
   std::condition_variable readers_cv_;
