@@ -492,7 +492,7 @@ TEST_CASE("move_records copies chosen records; their segment stays, and the orig
   idx.check_all(log.get());
 }
 
-TEST_CASE("a collection's copy is synced once, before its journal, however many chunks it reads",
+TEST_CASE("a collection's copy is synced at its end and at its segments' seals, not chunk by chunk",
           "[tensorlog][gc][move]") {
   // Chunks are read while the one before is appended; odd record sizes
   // leave each chunk's tail mid-block, and small segments make the copy
