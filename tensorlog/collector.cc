@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <system_error>
 #include <thread>
 
 #include "base/checksum.h"
@@ -245,7 +246,7 @@ Status TensorLog::copy_live(const std::vector<ReadExtent>& extents, Collection* 
   }
   if (chunks.empty()) return Status::OK();
   SegmentWriter* head = writer(options_.copy_head);
-  CopyChunk cur{chunks[0], &copy_batches_[0]}, next;
+  CopyChunk cur{chunks[0], &copy_batches_[0], {}, Status::OK()}, next;
   read_copy_chunk(&cur, head->tail_hint());  // laid out for where the segment ends now: copied byte for byte
   for (size_t k = 0; k < chunks.size(); ++k) {
     LSM4KV_RETURN_IF_ERROR(cur.status);
@@ -263,11 +264,15 @@ Status TensorLog::copy_live(const std::vector<ReadExtent>& extents, Collection* 
     if (kept.size() != cur.extents.size()) batch = batch_of_encoded(kept, batch.start);
     std::thread reading;
     if (k + 1 < chunks.size()) {
-      next = CopyChunk{chunks[k + 1], &copy_batches_[(k + 1) % 2]};
+      next = CopyChunk{chunks[k + 1], &copy_batches_[(k + 1) % 2], {}, Status::OK()};
       // Laid out for where this chunk's append leaves the segment; a roll
       // lays it out again (SegmentWriter::place, a memcpy).
       const uint64_t tail = batch.bytes % kAlign;
-      reading = std::thread([this, &next, tail] { read_copy_chunk(&next, tail); });
+      try {
+        reading = std::thread([this, &next, tail] { read_copy_chunk(&next, tail); });
+      } catch (const std::system_error&) {
+        read_copy_chunk(&next, tail);  // no thread to be had: read it first, as before the read-ahead
+      }
     }
     std::vector<Location> to;
     // Not synced chunk by chunk: the sync below makes the copy durable

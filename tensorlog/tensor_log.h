@@ -470,13 +470,15 @@ class TensorLog {
   void release_victims_locked(Collection* c);
   uint64_t next_collection_id_ = 1;                   // guarded by mu_
 
-  // The buffer collections copy through, kept from one chunk and one
+  // The buffers collections copy through, kept from one chunk and one
   // collection to the next: a fresh one costs a page fault per 4 KiB (82 ms
-  // per 16 MiB on our VMs, 5x the read and write it serves). At most about
-  // one copy chunk (collector.cc) plus one record.
+  // per 16 MiB on our VMs, 5x the read and write it serves). Two: a copy's
+  // chunk being appended and the next one, being read meanwhile; each at
+  // most about one copy chunk (collector.cc) plus one record.
   std::mutex copy_mu_;
-  EncodedBatch copy_batches_[2];  // guarded by copy_mu_: a copy's chunk being appended and the next, being read
+  EncodedBatch copy_batches_[2];  // guarded by copy_mu_
   struct CopyChunk;
+  // Reads c's extents into c->batch, laid out from block offset tail.
   void read_copy_chunk(CopyChunk* c, uint64_t tail);
 
   std::mutex readers_mu_;
