@@ -7,11 +7,8 @@
 
 #include "kvcache_api/kv_store.h"
 #include "test/engine/test_util.h"
+#include "test/support/device_memory.h"
 #include "test/support/kv_data.h"
-
-#if LSM4KV_WITH_CUDA
-#include <cuda_runtime_api.h>
-#endif
 
 using namespace lsm4kv;
 using namespace lsm4kv::kvcache;
@@ -29,21 +26,8 @@ bool skip_without_device() {
 }
 
 #if LSM4KV_WITH_CUDA
-// Device memory for one test; freed at the end of the scope.
-struct DeviceBuffer {
-  char* p = nullptr;
-  explicit DeviceBuffer(size_t n) {
-    REQUIRE(cudaMalloc(reinterpret_cast<void**>(&p), n) == cudaSuccess);
-    REQUIRE(cudaMemset(p, 0, n) == cudaSuccess);
-  }
-  ~DeviceBuffer() { cudaFree(p); }
-};
-
-std::vector<char> to_host(const char* dev, size_t n) {
-  std::vector<char> out(n);
-  REQUIRE(cudaMemcpy(out.data(), dev, n, cudaMemcpyDeviceToHost) == cudaSuccess);
-  return out;
-}
+using test::DeviceBuffer;
+using test::to_host;
 
 std::vector<Token> prompt(Token first, size_t n) {
   std::vector<Token> t(n);
@@ -68,14 +52,14 @@ TEST_CASE("a prompt's KV goes from device memory to disk and back into device me
     NamespaceId ns;
     REQUIRE(store->register_namespace("m", kLayout, &ns).ok());
     const size_t bpt = kLayout.bytes_per_token();
-    cudaStream_t stream;
-    REQUIRE(cudaStreamCreate(&stream) == cudaSuccess);
+    test::DeviceStream on;
+    cudaStream_t stream = on.s;
 
     // One prompt of 8 pages, put from the GPU, read back whole and in part.
     std::vector<Token> t = prompt(1, 8 * P);
     std::vector<char> kv = test::kv_of(t, t.size(), bpt);
     DeviceBuffer src(kv.size()), dst(kv.size());
-    REQUIRE(cudaMemcpy(src.p, kv.data(), kv.size(), cudaMemcpyHostToDevice) == cudaSuccess);
+    test::to_device(src.p, kv.data(), kv.size());
     Status s = store->put_batch(ns, t, KvBuffer::device(src.p, kv.size(), stream));
     INFO(s.to_string());
     REQUIRE(s.ok());
@@ -118,7 +102,6 @@ TEST_CASE("a prompt's KV goes from device memory to disk and back into device me
     std::vector<Token> other = prompt(99999, 2 * P);
     REQUIRE(store->get_batch(ns, other, other.size(), KvBuffer::device(dst.p, other.size() * bpt, stream))
                 .is_not_found());
-    cudaStreamDestroy(stream);
   }
 #endif
 }

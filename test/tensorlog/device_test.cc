@@ -8,11 +8,8 @@
 
 #include "tensorlog/device_copy.h"
 #include "tensorlog/tensor_log.h"
+#include "test/support/device_memory.h"
 #include "test/tensorlog/test_util.h"
-
-#if LSM4KV_WITH_CUDA
-#include <cuda_runtime_api.h>
-#endif
 
 using namespace lsm4kv;
 using namespace lsm4kv::tensorlog;
@@ -92,24 +89,19 @@ TEST_CASE("records read into device memory", "[tensorlog][gpu]") {
     for (size_t i = 0; i < n; ++i) in.push_back({tags[i], data[i].data(), size});
     std::vector<Location> locs;
     REQUIRE(log->append(in, &locs).ok());
-    char* dev = nullptr;
-    REQUIRE(cudaMalloc(reinterpret_cast<void**>(&dev), n * size) == cudaSuccess);
-    cudaStream_t stream;
-    REQUIRE(cudaStreamCreate(&stream) == cudaSuccess);
+    test::DeviceBuffer dev(n * size);
+    test::DeviceStream stream;
     std::vector<ReadRequest> reqs(n);
     for (size_t i = 0; i < n; ++i) {
-      reqs[i] = request(locs[i], tags[i], dev + i * size, size, MemoryKind::kDevice);
+      reqs[i] = request(locs[i], tags[i], dev.p + i * size, size, MemoryKind::kDevice);
     }
     ReadOptions ro;
-    ro.cuda_stream = stream;
+    ro.cuda_stream = stream.s;
     Status s = log->read(reqs, ro);
     INFO(s.to_string());
     REQUIRE(s.ok());
-    std::string back(n * size, '\0');
-    REQUIRE(cudaMemcpy(back.data(), dev, n * size, cudaMemcpyDeviceToHost) == cudaSuccess);
-    for (size_t i = 0; i < n; ++i) REQUIRE(back.substr(i * size, size) == data[i]);
-    cudaStreamDestroy(stream);
-    cudaFree(dev);
+    const std::vector<char> back = test::to_host(dev.p, n * size);
+    for (size_t i = 0; i < n; ++i) REQUIRE(std::string(back.data() + i * size, size) == data[i]);
   }
   // Host memory named as device memory is refused before any read.
   OneRecord one;
