@@ -52,8 +52,8 @@ TEST_CASE("a prompt's KV goes from device memory to disk and back into device me
     NamespaceId ns;
     REQUIRE(store->register_namespace("m", kLayout, &ns).ok());
     const size_t bpt = kLayout.bytes_per_token();
-    test::DeviceStream on;
-    cudaStream_t stream = on.s;
+    test::DeviceStream device_stream;
+    cudaStream_t stream = device_stream.s;
 
     // One prompt of 8 pages, put from the GPU, read back whole and in part.
     std::vector<Token> t = prompt(1, 8 * P);
