@@ -18,13 +18,6 @@ namespace {
 constexpr uint32_t P = 16;
 const KvLayout kLayout{4, 2, 64, DType::kBF16};  // 2 KiB per token: 32 KiB pages
 
-bool skip_without_device() {
-  std::string why;
-  if (device_available(&why)) return false;
-  WARN("SKIPPED: needs a CUDA device (" << why << ")");
-  return true;
-}
-
 #if LSM4KV_WITH_CUDA
 using test::DeviceBuffer;
 using test::to_host;
@@ -39,7 +32,7 @@ std::vector<Token> prompt(Token first, size_t n) {
 }  // namespace
 
 TEST_CASE("a prompt's KV goes from device memory to disk and back into device memory", "[kvcache][gpu]") {
-  if (skip_without_device()) return;
+  if (test::skip_without_device()) return;
 #if LSM4KV_WITH_CUDA
   for (Codec codec : {Codec::kNone, Codec::kShuffleLz4}) {
     test::TempDir dir("lsm4kv_device");
@@ -107,7 +100,7 @@ TEST_CASE("a prompt's KV goes from device memory to disk and back into device me
 }
 
 TEST_CASE("host memory named as device memory is refused and stores nothing", "[kvcache][gpu]") {
-  if (skip_without_device()) return;
+  if (test::skip_without_device()) return;
   test::TempDir dir("lsm4kv_device_host");
   StoreOptions o;
   o.dir = dir.path();

@@ -1,17 +1,35 @@
-// Device memory and streams for the CUDA tests (tensorlog's device_test, the
-// store's store_device_test), released at the end of their scope, so that a
-// failed REQUIRE leaves nothing allocated for the next case. Only where the
-// CUDA path is built; a case calls them only once it knows a device is there.
+// For the CUDA tests (tensorlog's device_test, the store's store_device_test):
+// whether a case must skip here, and device memory and streams released at
+// the end of their scope, so that a failed REQUIRE leaves nothing allocated
+// for the next case. The latter only where the CUDA path is built; a case
+// uses them only once it knows a device is there.
 #pragma once
 
-#if LSM4KV_WITH_CUDA
 #include <catch2/catch.hpp>
+
+#include <string>
+
+#include "tensorlog/device_copy.h"
+
+#if LSM4KV_WITH_CUDA
 #include <cuda_runtime_api.h>
 
 #include <cstddef>
 #include <vector>
+#endif
 
 namespace lsm4kv::test {
+
+// True (and says why, as a warning) where device memory cannot be used in
+// this process: the case returns.
+inline bool skip_without_device() {
+  std::string why;
+  if (tensorlog::device_available(&why)) return false;
+  WARN("SKIPPED: needs a CUDA device (" << why << ")");
+  return true;
+}
+
+#if LSM4KV_WITH_CUDA
 
 // n bytes of device memory, zeroed.
 struct DeviceBuffer {
@@ -45,5 +63,6 @@ inline void to_device(char* dev, const void* host, size_t n) {
   REQUIRE(cudaMemcpy(dev, host, n, cudaMemcpyHostToDevice) == cudaSuccess);
 }
 
+#endif  // LSM4KV_WITH_CUDA
+
 }  // namespace lsm4kv::test
-#endif

@@ -66,11 +66,7 @@ TEST_CASE("device destination without a GPU is a clear error", "[tensorlog][gpu]
 }
 
 TEST_CASE("records read into device memory", "[tensorlog][gpu]") {
-  std::string why;
-  if (!device_available(&why)) {
-    WARN("SKIPPED: needs a CUDA device (" << why << ")");
-    return;
-  }
+  if (test::skip_without_device()) return;
 #if LSM4KV_WITH_CUDA
   for (Codec codec : {Codec::kNone, Codec::kShuffleLz4}) {
     test::TempDir dir;
