@@ -303,7 +303,8 @@ struct StoreOptions {
   // evicts and collects ahead of the puts, so that a put finds room made
   // and waits only when the thread falls behind. It starts once the files
   // pass capacity - maintenance_room / 2 and makes room as a put of
-  // maintenance_room x capacity_bytes would (0.05 measured best: bench/
+  // maintenance_room x capacity_bytes would (0.05 measured best for put
+  // p99; a smaller room holds more pages and makes more puts wait: bench/
   // RESULTS.md). 0 turns it off: every put makes its own room, inline.
   // With it on, a get may find pages evicted since its probe (NotFound, a
   // miss). 0 <= it < 1.
