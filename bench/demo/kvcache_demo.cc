@@ -256,11 +256,12 @@ void print_eviction_cost(const std::vector<StagePuts>& puts) {
     }
     n[k]++;
   }
-  if (n[0] == 0 || n[1] == 0 || gbps[0] <= 0 || p99[0] <= 0) {
-    std::printf("eviction's cost to puts: no stage %s\n", n[1] == 0 ? "evicted" : "ran without evicting");
+  const double base = n[0] == 0 ? 0 : gbps[0] / static_cast<double>(n[0]);
+  if (n[1] == 0 || base <= 0 || p99[0] <= 0) {
+    std::printf("eviction's cost to puts: %s\n",
+                n[1] == 0 ? "no stage evicted" : "no stage that did not evict put anything to compare with");
     return;
   }
-  const double base = gbps[0] / static_cast<double>(n[0]);
   std::printf("eviction's cost to puts: evicting stages (%s) put %.2f x the others' GB/s (slowest stage %.2f x), "
               "worst put p99 %.2f x\n",
               evicting.c_str(), gbps[1] / static_cast<double>(n[1]) / base, slowest / base, p99[1] / p99[0]);
