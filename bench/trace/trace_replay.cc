@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -345,6 +346,7 @@ struct Flags {
   double small_share = kvcache::StoreOptions{}.region_small_share;
   uint32_t main_keep_reads = kvcache::StoreOptions{}.region_main_keep_reads;
   bool keep = false, files_cold = false;
+  std::string put_log;
 };
 
 void add_flags(CLI::App& app, Flags* f) {
@@ -383,6 +385,25 @@ void add_flags(CLI::App& app, Flags* f) {
                "read the disk as the store's O_DIRECT reads do");
   app.add_option("--dir", f->dir, "working directory (one subdirectory per backend)");
   app.add_flag("--keep", f->keep, "leave --dir in place afterwards");
+  app.add_option("--put-log", f->put_log,
+                 "write each put's pages and milliseconds to this file, one 'backend pages ms' line a put "
+                 "(for bench/trace/put_mix.py)");
+}
+
+// One line per put that wrote pages: what put_mix.py compares across runs.
+Status write_put_log(const std::string& path, const std::vector<Result>& results) {
+  FILE* out = std::fopen(path.c_str(), "w");
+  if (out == nullptr) return Status::from_errno(errno, path);
+  for (const auto& r : results)
+    for (size_t i = 0; i < r.put_ms.size(); i++)
+      std::fprintf(out, "%s %llu %.4f\n", r.backend.c_str(), static_cast<unsigned long long>(r.put_pages[i]),
+                   r.put_ms[i]);
+  if (std::ferror(out) != 0) {
+    std::fclose(out);
+    return Status::io_error(path + ": write failed");
+  }
+  if (std::fclose(out) != 0) return Status::from_errno(errno, path);
+  return Status::OK();
 }
 
 void print_header(const Flags& f, const std::vector<TraceRequest>& trace) {
@@ -475,6 +496,13 @@ int main(int argc, char** argv) {
     results.push_back(std::move(res));
   }
   print_table(results);
+  if (!f.put_log.empty()) {
+    s = write_put_log(f.put_log, results);
+    if (!s.ok()) {
+      std::fprintf(stderr, "error: %s\n", s.to_string().c_str());
+      return 1;
+    }
+  }
   if (!f.keep) {
     std::error_code ec;
     std::filesystem::remove_all(f.dir, ec);
