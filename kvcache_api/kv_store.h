@@ -121,14 +121,15 @@
 // need: a thread wakes when the files pass (1 - room/2) x capacity (or, under
 // kSubtreeLru, the live bytes (1 - room/2) x the live limit), and evicts and
 // collects (one region or collection at a time, letting puts in between, the
-// copy without the write lock) down to (1 - room) of each. Under kRegion,
-// from two segments below that low mark it also prepares the region that
-// goes next: the pages that would stay if it went now are moved out of it
-// ahead of time (copied to the main FIFO, their old copies dead), so that
-// the round that takes it, the background's or a put's, copies only what
-// was read or extended since. A move frees nothing until its region goes, so
-// it takes only what fits below the high mark (the room stays the puts'); the
-// round copies the rest.
+// copy without the write lock) down to (1 - room) of each (room:
+// maintenance_room, or less where maintenance_room_max_bytes bounds it).
+// Under kRegion, from two segments below that low mark it also prepares the
+// region that goes next: the pages that would stay if it went now are moved
+// out of it ahead of time (copied to the main FIFO, their old copies dead),
+// so that the round that takes it, the background's or a put's, copies only
+// what was read or extended since. A move frees nothing until its region
+// goes, so it takes only what fits below the high mark (the room stays the
+// puts'); the round copies the rest.
 // A put that still finds no room makes it
 // itself, as above, or waits for the copy in flight: StoreStats::put_stalls
 // counts those puts and their time. The bounds above hold at every moment,
@@ -309,6 +310,14 @@ struct StoreOptions {
   // With it on, a get may find pages evicted since its probe (NotFound, a
   // miss). 0 <= it < 1.
   double maintenance_room = 0.05;
+  // The most bytes that room takes, or two segments if that is more; 0 = no
+  // bound. The room is for the puts that arrive while the thread takes a
+  // region (a segment), so past a few segments it is disk that holds no
+  // pages: 5 % of 1 TiB is 51 GiB, against two 256 MiB segments. At the
+  // default share the bound is reached from ~10 GiB of capacity on (the
+  // demo kept 1.5 % more pages at 16 GiB, 2.6 % at 32 GiB, and no put
+  // waited: bench/RESULTS.md, twentieth step of issue 12).
+  uint64_t maintenance_room_max_bytes = uint64_t{512} << 20;
   // How room is made under a capacity (see Capacity): whole regions (the
   // oldest segment; its pages read since written are kept) or least
   // recently used prefix subtrees with GC headroom.

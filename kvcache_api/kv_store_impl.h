@@ -188,6 +188,9 @@ class KvStoreImpl final : public KvStore {
     uint64_t live_high, live_low, files_high, files_low;
   };
   Watermarks watermarks() const;
+  // The share of the capacity the background keeps ahead of the puts:
+  // maintenance_room, bounded by maintenance_room_max_bytes.
+  double room_share() const;
   bool over_high_watermark() const;
   Status maintain_once(bool* acted);
   // Commits retired_ first. REQUIRES: collect_mu_ held (and write_mu_,

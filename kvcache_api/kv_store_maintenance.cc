@@ -123,8 +123,17 @@ Status KvStoreImpl::make_room_for_put(uint64_t needed, uint64_t fill, const std:
 
 // ------------------------------------------------- background maintenance
 
+// maintenance_room of the capacity, at most maintenance_room_max_bytes or
+// two segments, whichever is more (kv_store.h says why).
+double KvStoreImpl::room_share() const {
+  const double cap = static_cast<double>(opt_.capacity_bytes);
+  if (cap <= 0 || opt_.maintenance_room_max_bytes == 0) return opt_.maintenance_room;
+  const double most = static_cast<double>(std::max(opt_.maintenance_room_max_bytes, 2 * segment_bytes()));
+  return std::min(opt_.maintenance_room, most / cap);
+}
+
 KvStoreImpl::Watermarks KvStoreImpl::watermarks() const {
-  const double cap = static_cast<double>(opt_.capacity_bytes), room = opt_.maintenance_room;
+  const double cap = static_cast<double>(opt_.capacity_bytes), room = room_share();
   const double live_limit = (1.0 - opt_.gc_headroom) * cap;
   auto at = [](double v) { return static_cast<uint64_t>(v); };
   return {at(live_limit * (1 - room / 2)), at(live_limit * (1 - room)), at(cap * (1 - room / 2)), at(cap * (1 - room))};

@@ -55,6 +55,7 @@ struct Flags {
   bool keep_old = false;
   std::string probe = "seek", eviction = "region";
   double maintenance_room = StoreOptions{}.maintenance_room;
+  uint64_t maintenance_room_max_mib = StoreOptions{}.maintenance_room_max_bytes >> 20;
   uint32_t keep_reads = StoreOptions{}.region_keep_reads;
   double small_share = StoreOptions{}.region_small_share;
 };
@@ -77,6 +78,8 @@ void add_flags(CLI::App& app, Flags* f) {
   app.add_option("--maintenance-room", f->maintenance_room,
                  "share of the capacity background eviction keeps ahead of puts (0 = puts make room)")
       ->check(CLI::Range(0.0, 0.5));
+  app.add_option("--maintenance-room-max-mib", f->maintenance_room_max_mib,
+                 "the most MiB that room takes, or two segments if more (0 = the share alone)");
   app.add_option("--keep-reads", f->keep_reads,
                  "region eviction: copy forward pages read at least this often since written (0 = none)")
       ->check(CLI::Range(0, 3));
@@ -110,6 +113,7 @@ Status open_store(const Flags& f, std::unique_ptr<KvStore>* store) {
   opt.gc_headroom = f.gc_headroom;
   opt.eviction = f.eviction == "lru" ? EvictionPolicy::kSubtreeLru : EvictionPolicy::kRegion;
   opt.maintenance_room = f.maintenance_room;
+  opt.maintenance_room_max_bytes = f.maintenance_room_max_mib << 20;
   opt.region_keep_reads = f.keep_reads;
   opt.region_small_share = f.small_share;
   opt.sync = SyncMode::kGroupCommit;

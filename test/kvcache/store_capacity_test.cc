@@ -325,6 +325,68 @@ TEST_CASE("background maintenance makes room ahead of the puts", "[kvcache][capa
   REQUIRE(store->close().ok());
 }
 
+// The room is a share of the capacity, bounded in bytes
+// (maintenance_room_max_bytes, or two segments if more): woken past its high
+// mark, the thread works down to capacity - room and no further; with no
+// bound, down to the share's low mark.
+TEST_CASE("background maintenance keeps a room of at most maintenance_room_max_bytes", "[kvcache][capacity]") {
+  test::TempDir dir("lsm4kv_store_room_bound");
+  const uint64_t max_bytes = GENERATE(uint64_t{512} << 10, uint64_t{0});
+  const double room = 0.5;
+  INFO("maintenance_room_max_bytes " << max_bytes);
+  StoreOptions o = options(dir.path(), StoreOptions{}.gc_headroom, room);
+  o.maintenance_room_max_bytes = max_bytes;
+  std::unique_ptr<KvStore> store;
+  REQUIRE(KvStore::open(o, &store).ok());
+  NamespaceId ns;
+  REQUIRE(store->register_namespace("bound", kLayout, &ns).ok());
+  std::mt19937_64 rng(11);
+  auto put = [&] {
+    std::vector<Token> t(4 * P);
+    for (Token& x : t) x = static_cast<Token>(rng() % 50000);
+    auto kv = test::kv_of(t, t.size(), kLayout.bytes_per_token());
+    REQUIRE(store->put_batch(ns, t, KvBuffer::host(kv.data(), kv.size())).ok());
+  };
+  const uint64_t share_low = static_cast<uint64_t>((1 - room) * kCapacity);
+  const uint64_t share_high = static_cast<uint64_t>((1 - room / 2) * kCapacity);
+  const uint64_t bounded_low = kCapacity - std::max(max_bytes, 2 * kSegmentBytes);
+  while (store->stats().bytes_put < 3 * kCapacity) put();
+  // Then past the share's high mark, so that with no bound the last put
+  // wakes the thread (a put wakes it when the files it finds are past).
+  while (store->stats().tensor_file_bytes <= share_high + kSegmentBytes) put();
+  put();
+  // Wait for progress, not for a time (the deadline only stops a hang).
+  StoreStats st = store->stats();
+  if (max_bytes == 0) {
+    // The files counted with the spare (a reused segment's file, at most
+    // one) as StoreStats counts them.
+    for (int polls = 0; polls < 6000 && st.tensor_file_bytes > share_low + 2 * kSegmentBytes; polls++) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      st = store->stats();
+    }
+    INFO("files " << st.tensor_file_bytes << ", low mark " << share_low);
+    CHECK(st.tensor_file_bytes <= share_low + 2 * kSegmentBytes);
+  } else {
+    // Until the thread has been idle for a while, the files never go below
+    // its low mark by more than the region a round takes and segments that
+    // region's evictions left without a live record.
+    uint64_t rounds = st.maintenance_rounds, least = st.tensor_file_bytes;
+    for (int polls = 0, idle = 0; polls < 6000 && idle < 50; polls++) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      st = store->stats();
+      least = std::min(least, st.tensor_file_bytes);
+      idle = st.maintenance_rounds == rounds ? idle + 1 : 0;
+      rounds = st.maintenance_rounds;
+    }
+    INFO("least files " << least << ", bounded low mark " << bounded_low << ", share's low mark " << share_low
+                        << ", rounds " << st.maintenance_rounds);
+    CHECK(st.maintenance_rounds > 0);
+    CHECK(least + 3 * kSegmentBytes >= bounded_low);
+  }
+  REQUIRE(store->check_invariants().ok());
+  REQUIRE(store->close().ok());
+}
+
 TEST_CASE("maintenance_room outside [0, 1) is refused", "[kvcache][capacity]") {
   test::TempDir dir("lsm4kv_store_room");
   for (double r : {-0.1, 1.0, std::nan("")}) {
