@@ -348,33 +348,35 @@ TEST_CASE("background maintenance keeps a room of at most maintenance_room_max_b
     REQUIRE(store->put_batch(ns, t, KvBuffer::host(kv.data(), kv.size())).ok());
   };
   const uint64_t share_low = static_cast<uint64_t>((1 - room) * kCapacity);
-  const uint64_t share_high = static_cast<uint64_t>((1 - room / 2) * kCapacity);
   const uint64_t bounded_low = kCapacity - std::max(max_bytes, 2 * kSegmentBytes);
-  while (store->stats().bytes_put < 3 * kCapacity) put();
-  // Then past the share's high mark, so that with no bound the last put
-  // wakes the thread (a put wakes it when the files it finds are past).
-  while (store->stats().tensor_file_bytes <= share_high + kSegmentBytes) put();
-  put();
-  // Wait for progress, not for a time (the deadline only stops a hang).
-  StoreStats st = store->stats();
+  // The least the files come to once the store has been full a while,
+  // sampled after every put (with the spare, as StoreStats counts them).
+  uint64_t least = UINT64_MAX;
+  auto sample = [&] {
+    StoreStats s = store->stats();
+    if (s.bytes_put >= 2 * kCapacity) least = std::min(least, s.tensor_file_bytes);
+    return s;
+  };
   if (max_bytes == 0) {
-    // The files counted with the spare (a reused segment's file, at most
-    // one) as StoreStats counts them.
-    for (int polls = 0; polls < 6000 && st.tensor_file_bytes > share_low + 2 * kSegmentBytes; polls++) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      st = store->stats();
-    }
-    INFO("files " << st.tensor_file_bytes << ", low mark " << share_low);
-    CHECK(st.tensor_file_bytes <= share_low + 2 * kSegmentBytes);
+    // Woken past the share's high mark, the thread works down to its low
+    // mark; the puts stop once the files have been there (or after ten
+    // capacities, which fails).
+    for (StoreStats s = sample(); s.bytes_put < 10 * kCapacity && least > share_low + 2 * kSegmentBytes;
+         s = sample())
+      put();
+    INFO("least files " << least << ", low mark " << share_low);
+    CHECK(least <= share_low + 2 * kSegmentBytes);
   } else {
-    // Until the thread has been idle for a while, the files never go below
-    // its low mark by more than the region a round takes and segments that
-    // region's evictions left without a live record.
-    uint64_t rounds = st.maintenance_rounds, least = st.tensor_file_bytes;
+    for (StoreStats s = sample(); s.bytes_put < 4 * kCapacity; s = sample()) put();
+    // Then until the thread has been idle for a while (waiting for progress,
+    // not for a time; the deadline only stops a hang): the files never go
+    // below its low mark by more than the region a round takes and segments
+    // that region's evictions left without a live record.
+    StoreStats st = sample();
+    uint64_t rounds = st.maintenance_rounds;
     for (int polls = 0, idle = 0; polls < 6000 && idle < 50; polls++) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      st = store->stats();
-      least = std::min(least, st.tensor_file_bytes);
+      st = sample();
       idle = st.maintenance_rounds == rounds ? idle + 1 : 0;
       rounds = st.maintenance_rounds;
     }
