@@ -496,11 +496,12 @@ int main(int argc, char** argv) {
     results.push_back(std::move(res));
   }
   print_table(results);
+  int rc = 0;
   if (!f.put_log.empty()) {
     s = write_put_log(f.put_log, results);
     if (!s.ok()) {
       std::fprintf(stderr, "error: %s\n", s.to_string().c_str());
-      return 1;
+      rc = 1;  // --dir is still cleaned up
     }
   }
   if (!f.keep) {
@@ -510,5 +511,5 @@ int main(int argc, char** argv) {
   } else {
     std::printf("left in %s\n", f.dir.c_str());
   }
-  return 0;
+  return rc;
 }
