@@ -208,6 +208,15 @@ Totals run_workload(const std::string& dir, double headroom, uint64_t seed,
   return tot;
 }
 
+// Puts a prompt of four pages of random tokens (a prefix no other prompt
+// shares).
+void put_random_prompt(KvStore* store, NamespaceId ns, std::mt19937_64& rng, PutResult* result = nullptr) {
+  std::vector<Token> t(4 * P);
+  for (Token& x : t) x = static_cast<Token>(rng() % 50000);
+  auto kv = test::kv_of(t, t.size(), kLayout.bytes_per_token());
+  REQUIRE(store->put_batch(ns, t, KvBuffer::host(kv.data(), kv.size()), result).ok());
+}
+
 }  // namespace
 
 TEST_CASE("the segment files stay within capacity plus one segment", "[kvcache][capacity]") {
@@ -296,14 +305,8 @@ TEST_CASE("background maintenance makes room ahead of the puts", "[kvcache][capa
   REQUIRE(KvStore::open(options(dir.path(), headroom, room, policy), &store).ok());
   NamespaceId ns;
   REQUIRE(store->register_namespace("bg", kLayout, &ns).ok());
-  const size_t bpt = kLayout.bytes_per_token();
   std::mt19937_64 rng(7);
-  for (int i = 0; store->stats().bytes_put < 3 * kCapacity; i++) {
-    std::vector<Token> t(4 * P);
-    for (Token& x : t) x = static_cast<Token>(rng() % 50000);
-    auto kv = test::kv_of(t, t.size(), bpt);
-    REQUIRE(store->put_batch(ns, t, KvBuffer::host(kv.data(), kv.size())).ok());
-  }
+  while (store->stats().bytes_put < 3 * kCapacity) put_random_prompt(store.get(), ns, rng);
   const auto live_high = policy == EvictionPolicy::kRegion
                              ? kCapacity
                              : static_cast<uint64_t>((1 - headroom) * (1 - room / 2) * kCapacity);
@@ -341,12 +344,7 @@ TEST_CASE("background maintenance keeps a room of at most maintenance_room_max_b
   NamespaceId ns;
   REQUIRE(store->register_namespace("bound", kLayout, &ns).ok());
   std::mt19937_64 rng(11);
-  auto put = [&] {
-    std::vector<Token> t(4 * P);
-    for (Token& x : t) x = static_cast<Token>(rng() % 50000);
-    auto kv = test::kv_of(t, t.size(), kLayout.bytes_per_token());
-    REQUIRE(store->put_batch(ns, t, KvBuffer::host(kv.data(), kv.size())).ok());
-  };
+  auto put = [&] { put_random_prompt(store.get(), ns, rng); };
   const uint64_t share_low = static_cast<uint64_t>((1 - room) * kCapacity);
   const uint64_t bounded_low = kCapacity - std::max(max_bytes, 2 * kSegmentBytes);
   // The least the files come to once the store has been full a while,
@@ -432,10 +430,7 @@ TEST_CASE("put_batch reports pages stored, present and evicted", "[kvcache][capa
   // reports evicting sums to the store's count.
   uint64_t reported = 0;
   while (store->stats().bytes_put < 3 * kCapacity) {
-    std::vector<Token> u(4 * P);
-    for (Token& x : u) x = static_cast<Token>(rng() % 50000);
-    auto ukv = test::kv_of(u, u.size(), bpt);
-    REQUIRE(store->put_batch(ns, u, KvBuffer::host(ukv.data(), ukv.size()), &r).ok());
+    put_random_prompt(store.get(), ns, rng, &r);
     CHECK(r.pages_stored == 4);
     reported += r.pages_evicted;
   }
