@@ -366,16 +366,16 @@ TEST_CASE("background maintenance keeps a room of at most maintenance_room_max_b
     CHECK(least <= share_low + 2 * kSegmentBytes);
   } else {
     for (StoreStats s = sample(); s.bytes_put < 4 * kCapacity; s = sample()) put();
-    // Then until the thread has been idle for a while (waiting for progress,
-    // not for a time; the deadline only stops a hang): the files never go
-    // below its low mark by more than the region a round takes and segments
-    // that region's evictions left without a live record.
+    // Then until the thread has run and been idle for a while (waiting for
+    // progress, not for a time; the deadline only stops a hang): the files
+    // never go below its low mark by more than the region a round takes and
+    // segments that region's evictions left without a live record.
     StoreStats st = sample();
     uint64_t rounds = st.maintenance_rounds;
     for (int polls = 0, idle = 0; polls < 6000 && idle < 50; polls++) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
       st = sample();
-      idle = st.maintenance_rounds == rounds ? idle + 1 : 0;
+      idle = st.maintenance_rounds > 0 && st.maintenance_rounds == rounds ? idle + 1 : 0;
       rounds = st.maintenance_rounds;
     }
     INFO("least files " << least << ", bounded low mark " << bounded_low << ", share's low mark " << share_low
