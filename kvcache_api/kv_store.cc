@@ -79,6 +79,15 @@ uint64_t default_segment_bytes(uint64_t capacity) {
   return std::min(by_capacity, max_default_segment_bytes(capacity));
 }
 
+// StoreOptions::kReserveByCapacity, at open (segment_bytes resolved): what
+// a full disk's eviction writes, an index memtable and a region's copy, up
+// to the 64 MiB a store without a capacity keeps.
+uint64_t default_reserve_bytes(const StoreOptions& o) {
+  constexpr uint64_t kMax = 64 * kMiB;
+  if (o.capacity_bytes == 0) return kMax;
+  return std::min<uint64_t>(kMax, o.index_write_buffer + 2 * o.segment_bytes);
+}
+
 // Every field of StoreOptions, at the door: a bad value found later would
 // fail every get (an unknown codec) or divide by zero.
 Status validate(const StoreOptions& o) {
@@ -148,6 +157,7 @@ Status page_record_bytes(const KvLayout& l, uint32_t page_tokens, uint64_t* out)
 
 StoreOptions resolved(StoreOptions o) {
   if (o.segment_bytes == 0) o.segment_bytes = default_segment_bytes(o.capacity_bytes);
+  if (o.reserve_bytes == StoreOptions::kReserveByCapacity) o.reserve_bytes = default_reserve_bytes(o);
   return o;
 }
 

@@ -7,7 +7,7 @@ Launch SGLang with:
 Extra config: dir (required), capacity_gb (per rank's store; 0 = unbounded),
 model_id (the weights' identity, optional), sync ("none", "per_batch",
 "group_commit"; default "per_batch"), segment_mib, reserve_mib (the store's
-full-disk reserve, default 64).
+full-disk reserve; default: by the capacity, kv_store.h).
 
 SGLang builds the backend as cls(storage_config, kwargs), then calls
 register_mem_pool_host(pool). The v1 calls move pages between the pool's
@@ -82,7 +82,7 @@ class Lsm4kvHiCacheStorage(HiCacheStorage):
         }
         if "segment_mib" in extra:
             options["segment_bytes"] = int(extra["segment_mib"]) << 20
-        if "reserve_mib" in extra:  # the store's full-disk reserve file (default 64 MiB)
+        if "reserve_mib" in extra:  # the store's full-disk reserve file (default: by the capacity)
             options["reserve_bytes"] = int(extra["reserve_mib"]) << 20
         self.store = shared_store.open_shared(self.path, **options)
         self.mem_pool_host = None

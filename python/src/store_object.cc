@@ -2,6 +2,7 @@
 
 #include <pybind11/stl.h>
 
+#include <optional>
 #include <string>
 
 #include "python/src/buffers.h"
@@ -61,8 +62,8 @@ py::list bools(const std::vector<Status>& results) {
 class Store {
  public:
   Store(const std::string& dir, uint64_t capacity_bytes, const std::string& sync, uint32_t page_tokens,
-        uint64_t segment_bytes, const std::string& eviction, double maintenance_room, uint64_t reserve_bytes,
-        bool tuner, bool read_only) {
+        uint64_t segment_bytes, const std::string& eviction, double maintenance_room,
+        std::optional<uint64_t> reserve_bytes, bool tuner, bool read_only) {
     kvcache::StoreOptions o;
     o.dir = dir;
     o.capacity_bytes = capacity_bytes;
@@ -71,7 +72,7 @@ class Store {
     o.segment_bytes = segment_bytes;
     o.eviction = eviction_policy(eviction);
     o.maintenance_room = maintenance_room;
-    o.reserve_bytes = reserve_bytes;
+    if (reserve_bytes) o.reserve_bytes = *reserve_bytes;  // None: by the capacity
     o.tuner = tuner;
     o.read_only = read_only;
     std::unique_ptr<KvStore> store;
@@ -187,11 +188,11 @@ class Store {
 void bind_store(py::module_& m) {
   py::class_<Store>(m, "Store", "An lsm4kv store (kvcache_api/kv_store.h); a context manager that closes it.")
       .def(py::init<const std::string&, uint64_t, const std::string&, uint32_t, uint64_t, const std::string&, double,
-                    uint64_t, bool, bool>(),
+                    std::optional<uint64_t>, bool, bool>(),
            py::arg("dir"), py::kw_only(), py::arg("capacity_bytes") = 0, py::arg("sync") = "per_batch",
            py::arg("page_tokens") = 64, py::arg("segment_bytes") = uint64_t{0},
            py::arg("eviction") = "region", py::arg("maintenance_room") = 0.05,
-           py::arg("reserve_bytes") = uint64_t{64} << 20, py::arg("tuner") = true, py::arg("read_only") = false)
+           py::arg("reserve_bytes") = py::none(), py::arg("tuner") = true, py::arg("read_only") = false)
       .def("register_namespace", &Store::register_namespace, py::arg("name"), py::arg("layers") = 0,
            py::arg("kv_heads") = 0, py::arg("head_dim") = 0, py::arg("dtype") = "bf16", py::arg("bytes_per_token") = 0,
            "Registers (or re-opens) a namespace; returns its id. Either layers, kv_heads, head_dim (and dtype), "

@@ -176,3 +176,30 @@ TEST_CASE("collect_garbage frees a full disk of dead records", "[kvcache][full_d
   REQUIRE(put(store.get(), ns, next++).ok());
   REQUIRE(store->close().ok());
 }
+
+TEST_CASE("the reserve by the capacity: the index's write buffer and two segments, at most 64 MiB",
+          "[kvcache][full_disk]") {
+  auto reserve_of = [](StoreOptions o) {
+    test::TempDir dir("lsm4kv_reserve_default");
+    o.dir = dir.path();
+    std::unique_ptr<KvStore> store;
+    REQUIRE(KvStore::open(o, &store).ok());
+    std::error_code ec;
+    const uint64_t size = std::filesystem::file_size(dir.path() + "/RESERVE", ec);
+    REQUIRE_FALSE(ec);
+    REQUIRE(store->close().ok());
+    return size;
+  };
+  StoreOptions o = options("", FileSystem::posix());
+  o.reserve_bytes = StoreOptions::kReserveByCapacity;
+  REQUIRE(StoreOptions{}.reserve_bytes == StoreOptions::kReserveByCapacity);  // the default
+  o.capacity_bytes = 64 << 20;
+  CHECK(reserve_of(o) == (16 << 10) + 2 * (64 << 10));
+  o.segment_bytes = 0;  // by the capacity: 4 MiB
+  o.index_write_buffer = 8 << 20;
+  CHECK(reserve_of(o) == (16u << 20));
+  o.capacity_bytes = 0;  // no capacity: 64 MiB
+  CHECK(reserve_of(o) == (64u << 20));
+  o.reserve_bytes = 3 << 20;  // a size given is kept
+  CHECK(reserve_of(o) == (3u << 20));
+}

@@ -203,7 +203,7 @@ inline StoreOptions options(const std::string& dir) {
   o.segment_bytes = 16 << 10;  // several segments
   o.index_write_buffer = 4 << 10;  // several runs
   o.initial_shape = {.size_ratio = 6, .runs_per_level = {2}};
-  // The full-disk reserve file (64 MiB by default) is read whole by every
+  // The full-disk reserve file (by the capacity, 64 MiB without one) is read whole by every
   // before/after comparison of the read-only tests: 1 MiB keeps it there.
   o.reserve_bytes = 1 << 20;
   return o;
