@@ -367,10 +367,10 @@ struct StoreOptions {
   // an eviction (a memtable flush of index_write_buffer included) and a
   // region's copy (at most a segment, in up to two of the kept head's).
   // kReserveByCapacity (the default), at open: index_write_buffer + two
-  // segments (segment_bytes as at open), at most 64 MiB, and 64 MiB without a capacity (a collection
-  // then copies up to half of it). A fixed 64 MiB was 47 % of a 137 MiB
-  // store's capacity on disk beside it; by the capacity it is 16 MiB there.
-  // 0 = no reserve.
+  // segments (segment_bytes as at open), at most 64 MiB; 64 MiB without a
+  // capacity (a collection then copies up to half of it). A fixed 64 MiB was
+  // 47 % of a 137 MiB store's capacity on disk beside it; by the capacity it
+  // is 16 MiB there. 0 = no reserve.
   static constexpr uint64_t kReserveByCapacity = UINT64_MAX;
   uint64_t reserve_bytes = kReserveByCapacity;
   // Open for inspection only (kvtool info, tree, probe, get, verify): nothing

@@ -1,5 +1,6 @@
 """lsm4kv.Store: the token and page-key APIs over every kind of buffer."""
 
+import os
 
 import numpy as np
 import pytest
@@ -156,3 +157,11 @@ def test_a_cuda_tensor_reaches_the_store_as_device_memory(store):
         store.get(ns, tokens, P, FakeTensor(dst, is_cuda=True))
     store.get(ns, tokens, P, FakeTensor(dst))  # the same memory as host memory loads
     assert dst.tobytes() == kv_for(tokens).tobytes()
+
+
+def test_reserve_by_the_capacity_by_default(tmp_path):
+    # index_write_buffer (8 MiB) + two 4 MiB segments; a size given is kept.
+    with lsm4kv.Store(str(tmp_path / "a"), capacity_bytes=64 << 20, page_tokens=P):
+        assert os.path.getsize(str(tmp_path / "a" / "RESERVE")) == 16 << 20
+    with lsm4kv.Store(str(tmp_path / "b"), capacity_bytes=64 << 20, page_tokens=P, reserve_bytes=1 << 20):
+        assert os.path.getsize(str(tmp_path / "b" / "RESERVE")) == 1 << 20
