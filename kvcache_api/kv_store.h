@@ -129,7 +129,14 @@
 // so that the round that takes it, the background's or a put's, copies only
 // what was read or extended since. A move frees nothing until its region
 // goes, so it takes only what fits below the high mark (the room stays the
-// puts'); the round copies the rest.
+// puts'); the round copies the rest. Further below (a store still filling)
+// and with two FIFOs, it promotes ahead of the fill: pass after pass over
+// the small FIFO's sealed segments (a pass each time the files have grown by
+// a 16th of the capacity), it moves the pages read since the last pass to
+// the main FIFO, as their regions' rounds would, so that the first regions
+// to go do not copy everything read since the store was empty at once (the
+// demo's first evicting stage: bench/RESULTS.md, twenty-first step of
+// issue 12).
 // A put that still finds no room makes it
 // itself, as above, or waits for the copy in flight: StoreStats::put_stalls
 // counts those puts and their time. The bounds above hold at every moment,

@@ -352,7 +352,9 @@ class KvStoreImpl final : public KvStore {
   uint64_t records_growth(uint64_t bytes) const;
   uint64_t put_room(uint64_t needed) const;
   Status maintain_region_once(uint64_t files_low, bool* acted);
-  Status prepare_region_once(bool* acted);
+  // ahead_of_fill: the small FIFO's next segment after promoted_upto_
+  // (early_promotion_target), not the next region.
+  Status prepare_region_once(bool* acted, bool ahead_of_fill = false);
   // The end of a background round whose copy is in copied_: puts go on
   // while the hook runs at `at`, then the copy is applied (unless a put that
   // needed room applied it first) and committed. REQUIRES: *c held, *w not;
@@ -364,6 +366,18 @@ class KvStoreImpl final : public KvStore {
   // low mark files_low, and that region is not prepared yet. REQUIRES:
   // region eviction with a capacity.
   bool wants_preparation(uint64_t file_bytes, uint64_t files_low) const;
+  // Promotion ahead of the fill (two FIFOs): while the files are below where
+  // preparation starts and the small FIFO holds more than its share, the
+  // background passes over its sealed segments, oldest first, moving the
+  // pages read since to the main FIFO as their rounds would, a pass each
+  // time the files have grown by kPromotionPassShare of the capacity, so
+  // that the first regions to go do not copy everything read since the
+  // store was empty in one burst. REQUIRES: region eviction with a capacity.
+  bool wants_early_promotion(uint64_t file_bytes, uint64_t files_low) const;
+  // The next segment of the pass (0: the pass is done); whether the next
+  // pass is due at file_bytes.
+  uint64_t early_promotion_target() const;
+  bool early_pass_due(uint64_t file_bytes) const;
   Status load_state();
   // The loader (kv_store.cc): what open leaves to the background.
   Status load_pages(engine::Iterator* snapshot, const tensorlog::Location& last);
@@ -495,6 +509,11 @@ class KvStoreImpl final : public KvStore {
   // The region the background last prepared (prepare_region_once); 0: none.
   // Written under collect_mu_, read by puts (over_high_watermark).
   std::atomic<uint64_t> prepared_{0};
+  // The newest small-FIFO segment the current pass of promotion ahead of
+  // the fill has moved the read pages of (prepare_region_once); 0: none.
+  std::atomic<uint64_t> promoted_upto_{0};
+  // The files when the current pass began (under both locks).
+  std::atomic<uint64_t> early_pass_files_{0};
   // What the preparation whose move is copied_ (or being copied) adds to
   // the files, records and segment overhead: set under both locks when it
   // starts, cleared when it is applied or fails. A move, unlike a region's

@@ -30,7 +30,9 @@
 // only what was read or extended since: an index write and a file to drop,
 // not a copy. At 1/10 of the synthetic trace's KV that cut the median put
 // p99 from 13.0 to 11.6 ms at the default room (bench/RESULTS.md,
-// "Prepared regions").
+// "Prepared regions"). Promotion ahead of the fill is the same move over
+// the small FIFO's segments while the store is still filling
+// (wants_early_promotion).
 //
 // A round finds its region's pages in the segment's page list
 // (segment_pages.h), and walks only the subtrees of those that may go: its
@@ -393,7 +395,7 @@ Status KvStoreImpl::make_region_room(uint64_t room, uint64_t fill, const std::un
 // puts overtook (a put's own round, a collection) is thrown away.
 Status KvStoreImpl::maintain_region_once(uint64_t files_low, bool* acted) {
   uint64_t victim = 0, epoch = 0;
-  bool prepare = false;
+  bool prepare = false, ahead = false;
   std::vector<ListedPage> listed;
   LSM4KV_RETURN_IF_ERROR(commit_retired_in_background());
   {
@@ -417,6 +419,11 @@ Status KvStoreImpl::maintain_region_once(uint64_t files_low, bool* acted) {
     const uint64_t file_bytes = log_->usage().file_bytes;
     if (file_bytes <= files_low) {
       prepare = wants_preparation(file_bytes, files_low);
+      ahead = !prepare && wants_early_promotion(file_bytes, files_low);
+      if (ahead && early_promotion_target() == 0) {  // the last pass is done: the next from the oldest
+        promoted_upto_ = 0;
+        early_pass_files_ = file_bytes;
+      }
     } else {
       victim = region_victim();
       if (victim == 0) return Status::OK();
@@ -425,7 +432,7 @@ Status KvStoreImpl::maintain_region_once(uint64_t files_low, bool* acted) {
       listed = segment_pages_.of(victim);
     }
   }
-  if (victim == 0) return prepare ? prepare_region_once(acted) : Status::OK();
+  if (victim == 0) return prepare || ahead ? prepare_region_once(acted, ahead) : Status::OK();
   RegionWalk walk;
   Status walked = walk_region(victim, listed, nullptr, &walk);
   region_hook(testing::RegionPoint::kWalked);
@@ -463,6 +470,27 @@ bool KvStoreImpl::wants_preparation(uint64_t file_bytes, uint64_t files_low) con
   return victim != 0 && victim != prepared_;
 }
 
+uint64_t KvStoreImpl::early_promotion_target() const {
+  return log_->oldest_collectable_segment(tensorlog::Head::kPut, promoted_upto_);
+}
+
+// A pass over the small FIFO's sealed segments moves what was read since
+// the last; the next begins once the files have grown by this share of the
+// capacity since the last began.
+constexpr double kPromotionPassShare = 1.0 / 16;
+
+bool KvStoreImpl::early_pass_due(uint64_t file_bytes) const {
+  return static_cast<double>(file_bytes) >=
+         static_cast<double>(early_pass_files_) + kPromotionPassShare * static_cast<double>(opt_.capacity_bytes);
+}
+
+bool KvStoreImpl::wants_early_promotion(uint64_t file_bytes, uint64_t files_low) const {
+  if (!two_fifos() || opt_.region_keep_reads == 0 || file_bytes + 2 * segment_bytes() > files_low) return false;
+  const double share = opt_.region_small_share * static_cast<double>(opt_.capacity_bytes);
+  if (static_cast<double>(log_->usage().put_head_bytes) <= share) return false;
+  return early_promotion_target() != 0 || early_pass_due(file_bytes);
+}
+
 // The background's preparation of the region that goes next: its pages
 // that would stay if it went now move out of it (TensorLog::move_records,
 // to the kept head, as its round would copy them), so that the round that
@@ -470,14 +498,15 @@ bool KvStoreImpl::wants_preparation(uint64_t file_bytes, uint64_t files_low) con
 // with neither lock held, like a round's; a walk that anything but puts
 // overtook is thrown away. Puts that extend its unread pages meanwhile do
 // not matter: this evicts nothing.
-Status KvStoreImpl::prepare_region_once(bool* acted) {
+Status KvStoreImpl::prepare_region_once(bool* acted, bool ahead_of_fill) {
   uint64_t victim = 0, epoch = 0;
   std::vector<ListedPage> listed;
+  auto target = [&] { return ahead_of_fill ? early_promotion_target() : region_victim(); };
   {
     std::lock_guard w(write_mu_);
     std::lock_guard c(collect_mu_);
-    victim = region_victim();
-    if (victim == 0 || victim == prepared_ || copied_) return Status::OK();
+    victim = target();
+    if (victim == 0 || (!ahead_of_fill && victim == prepared_) || copied_) return Status::OK();
     epoch = index_epoch_;
     listed = segment_pages_.of(victim);
   }
@@ -486,7 +515,7 @@ Status KvStoreImpl::prepare_region_once(bool* acted) {
   std::unique_lock w(write_mu_);
   std::unique_lock c(collect_mu_);
   *acted = true;
-  if (epoch != index_epoch_ || copied_ || region_victim() != victim) return Status::OK();  // overtaken: again
+  if (epoch != index_epoch_ || copied_ || target() != victim) return Status::OK();  // overtaken: again
   std::vector<bool> unread, goes;
   region_fates(walk, {}, &unread, &goes);
   std::unordered_set<std::string_view> going;
@@ -514,7 +543,7 @@ Status KvStoreImpl::prepare_region_once(bool* acted) {
     kept.emplace(walk.region[r].location, walk.region[r].key);
     locations.push_back(walk.region[r].location);
   }
-  prepared_ = victim;
+  (ahead_of_fill ? promoted_upto_ : prepared_) = victim;
   if (locations.empty()) return Status::OK();
   moving_bytes_ = records_growth(bytes);
   w.unlock();

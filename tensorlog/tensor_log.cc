@@ -505,10 +505,11 @@ uint32_t TensorLog::reads(const Location& loc) const {
   return i == RecordTable::kNone ? 0 : it->second.records.reads(i);
 }
 
-uint64_t TensorLog::oldest_collectable_segment(std::optional<Head> head) const {
+uint64_t TensorLog::oldest_collectable_segment(std::optional<Head> head, uint64_t after) const {
   std::lock_guard<std::mutex> l(mu_);
-  for (const auto& [id, s] : segments_)
-    if (collectable_locked(id, s) && (!head || s.put_head == (*head == Head::kPut))) return id;
+  for (auto it = segments_.upper_bound(after); it != segments_.end(); ++it)
+    if (collectable_locked(it->first, it->second) && (!head || it->second.put_head == (*head == Head::kPut)))
+      return it->first;
   return 0;
 }
 

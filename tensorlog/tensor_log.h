@@ -309,8 +309,9 @@ class TensorLog {
   // RecordTable::kMaxReads); 0 for an unknown location.
   uint32_t reads(const Location& location) const;
   // The oldest sealed segment no collection holds (the head of the FIFO that
-  // region eviction takes), or 0; of one head's segments when it is given.
-  uint64_t oldest_collectable_segment(std::optional<Head> head = std::nullopt) const;
+  // region eviction takes), or 0; of one head's segments when it is given;
+  // of those after segment `after` when it is not 0.
+  uint64_t oldest_collectable_segment(std::optional<Head> head = std::nullopt, uint64_t after = 0) const;
   // The head that wrote the segment (kKept for one recovered at open or
   // unknown).
   Head segment_head(uint64_t id) const;

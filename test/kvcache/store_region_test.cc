@@ -645,3 +645,48 @@ TEST_CASE("a put that finds the background's copy done applies it and leaves the
   test::TempDir dir("lsm4kv_region_applied");
   check_put_leaves_file_to_background(dir.path(), testing::RegionPoint::kCopied);
 }
+
+TEST_CASE("two FIFOs: below the marks the small FIFO's read pages move to the main FIFO ahead of the fill",
+          "[kvcache][capacity][region]") {
+  test::TempDir dir("lsm4kv_region_ahead");
+  Region store(dir.path(), 1);  // small share 0.1: ~100 KiB of a 1 MiB capacity
+  tensorlog::TensorLog* log = testing::log_of(store.operator->());
+  const auto hot = tokens(1, 1), warm = tokens(500, 1);
+  store.put(hot);
+  store.put(warm);
+  store.read(hot);  // read once: the small FIFO would promote it when its segment went
+  const uint64_t first = log->segments().front().id;  // hot's and warm's
+  for (Token i = 0; i < 12; i++) store.put(tokens(1000 + i * 1000, 1));  // past the share, far below the marks
+  auto info = [&] {
+    for (const tensorlog::SegmentInfo& s : log->segments())
+      if (s.id == first) return s;
+    return tensorlog::SegmentInfo{};
+  };
+  REQUIRE(info().sealed);
+  REQUIRE(info().records > 1);
+  // The background moves it, however long it takes to get there (a put
+  // wakes it; so does its timed wait).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (info().live_records == info().records) {
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  CHECK(info().live_records == info().records - 1);  // hot's only: the others were not read
+  CHECK(store->stats().pages_evicted == 0);  // nothing goes below the marks
+  CHECK(store.cached(hot) == hot.size());
+  store.read(hot);
+  store.require_invariants();  // the moved page is listed in its new segment
+  // Read since that pass: the next pass, once the files have grown by a
+  // 16th of the capacity, moves it too.
+  store.read(warm);
+  for (Token i = 0; info().live_records == info().records - 1; i++) {
+    REQUIRE(std::chrono::steady_clock::now() < deadline + std::chrono::seconds(60));
+    if (i < 8) store.put(tokens(100000 + i * 1000, 1));  // 128 KiB more: still far below the marks
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  CHECK(info().live_records == info().records - 2);
+  CHECK(store->stats().pages_evicted == 0);
+  CHECK(store.cached(warm) == warm.size());
+  store.read(warm);
+  store.require_invariants();
+}
