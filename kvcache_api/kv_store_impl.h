@@ -273,6 +273,9 @@ class KvStoreImpl final : public KvStore {
   // The region that goes next: the oldest segment, or with two FIFOs the
   // small FIFO's oldest while it is over its share, else the main's.
   uint64_t region_victim() const;
+  // Two FIFOs: the small FIFO's files (u.put_head_bytes) pass its share of
+  // the capacity.
+  bool small_over_share(const tensorlog::LogUsage& u) const;
   // The segment size now: opt_.segment_bytes, or more once fit_segments_to
   // raised it.
   uint64_t segment_bytes() const { return log_ ? log_->segment_size() : opt_.segment_bytes; }
@@ -372,8 +375,9 @@ class KvStoreImpl final : public KvStore {
   // pages read since to the main FIFO as their rounds would, a pass each
   // time the files have grown by kPromotionPassShare of the capacity, so
   // that the first regions to go do not copy everything read since the
-  // store was empty in one burst. REQUIRES: region eviction with a capacity.
-  bool wants_early_promotion(uint64_t file_bytes, uint64_t files_low) const;
+  // store was empty in one burst. u: the log's usage as the caller read it.
+  // REQUIRES: region eviction with a capacity.
+  bool wants_early_promotion(const tensorlog::LogUsage& u, uint64_t files_low) const;
   // The next segment of the pass (0: the pass is done); whether the next
   // pass is due at file_bytes.
   uint64_t early_promotion_target() const;

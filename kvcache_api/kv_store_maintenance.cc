@@ -146,7 +146,7 @@ bool KvStoreImpl::over_high_watermark() const {
   // No live limit; the next region is prepared below the marks.
   if (opt_.eviction == EvictionPolicy::kRegion)
     return u.file_bytes > w.files_high || wants_preparation(u.file_bytes, w.files_low) ||
-           wants_early_promotion(u.file_bytes, w.files_low);
+           wants_early_promotion(u, w.files_low);
   return u.file_bytes > w.files_high || u.live_bytes > w.live_high;
 }
 

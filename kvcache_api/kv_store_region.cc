@@ -48,11 +48,14 @@
 
 namespace lsm4kv::kvcache {
 
+bool KvStoreImpl::small_over_share(const tensorlog::LogUsage& u) const {
+  return static_cast<double>(u.put_head_bytes) > opt_.region_small_share * static_cast<double>(opt_.capacity_bytes);
+}
+
 uint64_t KvStoreImpl::region_victim() const {
   if (!two_fifos()) return log_->oldest_collectable_segment();
   const uint64_t small = log_->oldest_collectable_segment(tensorlog::Head::kPut);
-  const double share = opt_.region_small_share * static_cast<double>(opt_.capacity_bytes);
-  if (small != 0 && static_cast<double>(log_->usage().put_head_bytes) > share) return small;
+  if (small != 0 && small_over_share(log_->usage())) return small;
   const uint64_t main = log_->oldest_collectable_segment(tensorlog::Head::kKept);
   return main != 0 ? main : small;
 }
@@ -416,10 +419,11 @@ Status KvStoreImpl::maintain_region_once(uint64_t files_low, bool* acted) {
   {
     std::lock_guard w(write_mu_);
     std::lock_guard c(collect_mu_);
-    const uint64_t file_bytes = log_->usage().file_bytes;
+    const tensorlog::LogUsage u = log_->usage();
+    const uint64_t file_bytes = u.file_bytes;
     if (file_bytes <= files_low) {
       prepare = wants_preparation(file_bytes, files_low);
-      ahead = !prepare && wants_early_promotion(file_bytes, files_low);
+      ahead = !prepare && wants_early_promotion(u, files_low);
       if (ahead && early_promotion_target() == 0) {  // the last pass is done: the next from the oldest
         promoted_upto_ = 0;
         early_pass_files_ = file_bytes;
@@ -484,11 +488,9 @@ bool KvStoreImpl::early_pass_due(uint64_t file_bytes) const {
          static_cast<double>(early_pass_files_) + kPromotionPassShare * static_cast<double>(opt_.capacity_bytes);
 }
 
-bool KvStoreImpl::wants_early_promotion(uint64_t file_bytes, uint64_t files_low) const {
-  if (!two_fifos() || opt_.region_keep_reads == 0 || file_bytes + 2 * segment_bytes() > files_low) return false;
-  const double share = opt_.region_small_share * static_cast<double>(opt_.capacity_bytes);
-  if (static_cast<double>(log_->usage().put_head_bytes) <= share) return false;
-  return early_promotion_target() != 0 || early_pass_due(file_bytes);
+bool KvStoreImpl::wants_early_promotion(const tensorlog::LogUsage& u, uint64_t files_low) const {
+  if (!two_fifos() || opt_.region_keep_reads == 0 || u.file_bytes + 2 * segment_bytes() > files_low) return false;
+  return small_over_share(u) && (early_promotion_target() != 0 || early_pass_due(u.file_bytes));
 }
 
 // The background's preparation of the region that goes next: its pages
